@@ -1,0 +1,94 @@
+/**
+ * The one catalog of BitEnvoy errors.
+ *
+ * Every error a user or operator can see is a {@link BitEnvoyError} with a stable `code` (`BE_…`), an optional HTTP
+ * status, and a message that says what was wrong, where, what was expected and how to fix it. The hub renders it as
+ * the JSON envelope `{ error: { code, message, details? } }`; the CLI prints the message and maps it to an exit code.
+ *
+ * @example
+ * throw new BitEnvoyError('BE_JOB_CLAIMED', 'job j_123 was already claimed by this agent', { status: 409 });
+ */
+
+export const ERROR_CODES = {
+  /** A request body is not valid JSON or does not match the expected shape. */
+  BE_BAD_REQUEST: 400,
+  /** A request body is larger than the endpoint accepts. */
+  BE_BODY_TOO_LARGE: 413,
+  /** No credential, or a credential the hub does not know. */
+  BE_UNAUTHORIZED: 401,
+  /** An enrollment token that is unknown, already used or expired. */
+  BE_ENROLL_TOKEN_INVALID: 401,
+  /** The thing asked for does not exist (or belongs to someone else: never say which). */
+  BE_NOT_FOUND: 404,
+  /** A job that another agent, or this agent, already claimed. */
+  BE_JOB_CLAIMED: 409,
+  /** A job that already reached a final state. */
+  BE_JOB_FINISHED: 409,
+  /** Events or log chunks that skip a sequence number: resend from `details.expectedSeq`. */
+  BE_SEQ_GAP: 409,
+  /** A deployment request the configuration cannot satisfy (unknown repository, environment, no agents…). */
+  BE_DEPLOY_REJECTED: 422,
+  /** A git ref that does not exist in the application repository. */
+  BE_REF_NOT_FOUND: 422,
+  /** The config repo could not be read, or no valid config has ever been loaded. */
+  BE_CONFIG_UNAVAILABLE: 503,
+  /** A config file that does not validate. */
+  BE_CONFIG_INVALID: 422,
+  /** The instruction file (bitenvoy.yml) is missing or invalid. */
+  BE_INSTRUCTIONS_INVALID: 422,
+  /** The agent's local allowlist refused a job. */
+  BE_NOT_ALLOWED: 403,
+  /** A git operation failed. */
+  BE_GIT: 502,
+  /** A CLI usage mistake. */
+  BE_USAGE: 400,
+  /** Anything unexpected. Never carries internals in its message. */
+  BE_INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorOptions {
+  /** HTTP status; defaults to the code's status in {@link ERROR_CODES}. */
+  status?: number;
+  /** Machine-readable details, safe to show to the caller (never secrets). */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class BitEnvoyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BitEnvoyError';
+    this.code = code;
+    this.status = options.status ?? ERROR_CODES[code];
+    this.details = options.details;
+  }
+}
+
+/** The JSON envelope every hub error is answered with. */
+export interface ErrorEnvelope {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+/** Turns any thrown value into the envelope and status the hub answers with; unknown errors hide their internals. */
+export function toErrorEnvelope(err: unknown): { status: number; body: ErrorEnvelope } {
+  if (err instanceof BitEnvoyError) {
+    const body: ErrorEnvelope = { error: { code: err.code, message: err.message } };
+    if (err.details) body.error.details = err.details;
+    return { status: err.status, body };
+  }
+  return {
+    status: 500,
+    body: { error: { code: 'BE_INTERNAL', message: 'internal error; the hub log has the details' } },
+  };
+}
+
+/** True when the value is a BitEnvoyError with the given code. */
+export function isErrorCode(err: unknown, code: ErrorCode): err is BitEnvoyError {
+  return err instanceof BitEnvoyError && err.code === code;
+}

@@ -1,0 +1,183 @@
+/**
+ * The agent API wire contract, version 1: the only thing the hub and the agent share.
+ *
+ * Every route lives under {@link AGENT_API_PREFIX}. Bodies are JSON (at most {@link MAX_AGENT_BODY_BYTES});
+ * every route but enrollment needs `Authorization: Bearer <agent credential>`. Errors come back as
+ * `{ error: { code, message, details? } }` (see `lib/errors.ts`).
+ *
+ * | route                         | body                 | answer                                          |
+ * |-------------------------------|----------------------|-------------------------------------------------|
+ * | POST /enroll                  | {@link EnrollRequest}| 201 {@link EnrollResponse}                      |
+ * | GET  /jobs/next?wait=<s≤50>   | –                    | 200 {@link NextJobResponse} or 204 (no job)     |
+ * | POST /jobs/:id/claim          | {@link ClaimRequest} | 200 {@link ClaimResponse}; 409 claimed elsewhere |
+ * | POST /jobs/:id/lease          | {@link LeaseRequest} | 200 {@link LeaseResponse}; 409 job finished     |
+ * | POST /jobs/:id/events         | {@link EventsRequest}| 200 {@link AckResponse}; 409 BE_SEQ_GAP          |
+ * | POST /jobs/:id/logs           | {@link LogsRequest}  | 200 {@link AckResponse}; 409 BE_SEQ_GAP          |
+ *
+ * Any authenticated request counts as the agent's heartbeat. A job id the agent does not own answers 404, exactly
+ * like a job that does not exist.
+ */
+
+export const AGENT_API_PREFIX = '/api/agent/v1';
+export const ADMIN_API_PREFIX = '/api/v1';
+
+/** Bodies larger than this are refused with 413 BE_BODY_TOO_LARGE. */
+export const MAX_AGENT_BODY_BYTES = 1024 * 1024;
+/** The longest a `GET /jobs/next` is held open. */
+export const MAX_POLL_WAIT_SECONDS = 50;
+/** Most events or log chunks in one request. */
+export const MAX_BATCH_ITEMS = 500;
+/** Longest `data` of one log chunk (characters). */
+export const MAX_LOG_CHUNK_CHARS = 64 * 1024;
+
+/** Defaults the hub hands every agent at enrollment and with each claim. */
+export const DEFAULT_SETTINGS = {
+  /** How long the hub holds a long poll open. */
+  pollWaitSeconds: 50,
+  /** A claimed job fails when its lease is not renewed for this long. */
+  leaseSeconds: 60,
+  /** An agent counts as lost after 3 heartbeat intervals with no request at all. */
+  heartbeatSeconds: 60,
+} as const;
+
+export interface AgentSettings {
+  pollWaitSeconds: number;
+  leaseSeconds: number;
+  heartbeatSeconds: number;
+}
+
+/** Labels are `key=value` pairs; keys like Kubernetes label keys, values short strings. */
+export type Labels = Record<string, string>;
+
+export interface EnrollRequest {
+  /** The one-time enrollment token from `bitenvoy hub token create`. */
+  token: string;
+  /** A human name for the server, unique per hub (e.g. its hostname). */
+  name: string;
+  labels: Labels;
+  /** The agent's BitEnvoy version. */
+  version: string;
+}
+
+export interface EnrollResponse {
+  agentId: string;
+  /** The agent's own long-lived credential. The hub keeps only its hash; it is shown once. */
+  credential: string;
+  settings: AgentSettings;
+}
+
+/** Everything an agent needs to run one job. It names code only by repository, commit and instruction file. */
+export interface JobSpec {
+  id: string;
+  deploymentId: string;
+  repository: string;
+  environment: string;
+  ref: string;
+  /** Full 40-character commit SHA; the agent checks that what it fetched is exactly this. */
+  sha: string;
+  git: {
+    /** Where the agent fetches the commit from (the application's git, never the hub). */
+    url: string;
+  };
+  /** Path of the instruction file inside the commit, e.g. `bitenvoy.yml`. */
+  instructions: string;
+  createdAt: string;
+}
+
+export interface NextJobResponse {
+  job: JobSpec;
+}
+
+export interface ClaimRequest {
+  /**
+   * An idempotency key the agent makes up and journals before sending. A retried claim with the same key answers
+   * 200 again; any other key for a claimed job answers 409 BE_JOB_CLAIMED.
+   */
+  claimId: string;
+}
+
+export interface ClaimResponse {
+  job: JobSpec;
+  lease: LeaseResponse;
+}
+
+export interface LeaseRequest {
+  claimId: string;
+}
+
+export interface LeaseResponse {
+  /** ISO time the lease runs out unless renewed. */
+  leaseExpiresAt: string;
+  leaseSeconds: number;
+  /** The hub wants the job stopped (cancelled, or the deployment failed elsewhere). */
+  cancelRequested: boolean;
+}
+
+export const JOB_STATES = ['pending', 'claimed', 'fetching', 'running', 'succeeded', 'failed', 'refused', 'cancelled'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const FINAL_JOB_STATES: readonly JobState[] = ['succeeded', 'failed', 'refused', 'cancelled'];
+
+/** States an agent may report; `pending` and `claimed` belong to the hub. */
+export type ReportedJobState = 'fetching' | 'running' | 'succeeded' | 'failed' | 'refused' | 'cancelled';
+
+export interface StateEvent {
+  /** 1, 2, 3… per job, no gaps. */
+  seq: number;
+  /** ISO time on the agent. */
+  at: string;
+  type: 'state';
+  state: ReportedJobState;
+  /** Why: for `failed`, `refused`, `cancelled` a sentence a person understands. */
+  message?: string;
+}
+
+export interface StepEvent {
+  seq: number;
+  at: string;
+  type: 'step';
+  /** 0-based index into the instruction file's steps, and the step's name. */
+  step: { index: number; name: string };
+  status: 'started' | 'succeeded' | 'failed' | 'timed_out';
+  exitCode?: number | null;
+  durationMs?: number;
+  message?: string;
+}
+
+export type JobEvent = StateEvent | StepEvent;
+
+export interface EventsRequest {
+  claimId: string;
+  events: JobEvent[];
+}
+
+export interface LogChunk {
+  /** 1, 2, 3… per job, no gaps, independent of event sequence numbers. */
+  seq: number;
+  at: string;
+  /** Index of the step that printed it; absent for the agent's own lines (fetching, checkout…). */
+  step?: number;
+  stream: 'stdout' | 'stderr' | 'system';
+  /** Already redacted by the agent: no local secret value ever appears here. */
+  data: string;
+}
+
+export interface LogsRequest {
+  claimId: string;
+  chunks: LogChunk[];
+}
+
+/** The highest sequence number the hub has stored; everything up to it may be dropped by the agent. */
+export interface AckResponse {
+  ackedSeq: number;
+}
+
+/** `POST /api/v1/deployments` (admin token). */
+export interface CreateDeploymentRequest {
+  repository: string;
+  ref: string;
+  environment: string;
+}
+
+export const DEPLOYMENT_STATES = ['queued', 'in_progress', 'success', 'failure', 'error', 'cancelled'] as const;
+export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
+export const FINAL_DEPLOYMENT_STATES: readonly DeploymentState[] = ['success', 'failure', 'error', 'cancelled'];
