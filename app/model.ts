@@ -1,0 +1,96 @@
+/**
+ * What the hub keeps in its store. Every record is plain JSON so it survives a restart and works on any store
+ * backend. Keys (see {@link keys}) are namespaced strings; ids are short random strings with a type prefix
+ * (`ag_…`, `dep_…`, `job_…`).
+ */
+import type { DeploymentState, JobEvent, JobSpec, JobState, Labels } from '../lib/protocol.js';
+
+export interface AgentRecord {
+  id: string;
+  name: string;
+  labels: Labels;
+  version: string;
+  /** sha256 (hex) of the agent's credential; the credential itself is never stored. */
+  credentialHash: string;
+  enrolledAt: string;
+  /** Time of the agent's last authenticated request (its heartbeat). */
+  lastSeenAt: string;
+}
+
+export interface EnrollTokenRecord {
+  /** sha256 (hex) of the token. */
+  hash: string;
+  createdAt: string;
+  expiresAt: string;
+  /** Set when an agent used it; a used token never works again. */
+  usedAt?: string;
+  usedBy?: string;
+  /** Who made it, for the audit trail (e.g. `cli`, `api`). */
+  createdBy: string;
+}
+
+export interface JobRecord {
+  spec: JobSpec;
+  agentId: string;
+  /** Which batch of the deployment's plan this job belongs to (0-based). */
+  batch: number;
+  state: JobState;
+  /** The agent's idempotency key for its claim. */
+  claimId?: string;
+  claimedAt?: string;
+  leaseExpiresAt?: string;
+  finishedAt?: string;
+  /** The current or last step, for the status page. */
+  step?: { index: number; name: string; status: string };
+  /** A sentence for people: why it failed, was refused or cancelled. */
+  message?: string;
+  cancelRequested?: boolean;
+  /** Highest contiguous event / log chunk sequence number stored. */
+  eventsAckedSeq: number;
+  logsAckedSeq: number;
+  /** The events themselves, in order (bounded: the agent sends few). */
+  events: JobEvent[];
+}
+
+export interface PlannedBatch {
+  /** Agent ids in this batch, in start order. */
+  agentIds: string[];
+}
+
+export interface DeploymentRecord {
+  id: string;
+  repository: string;
+  environment: string;
+  ref: string;
+  sha: string;
+  state: DeploymentState;
+  /** A sentence for people, ≤ 140 characters (it becomes a GitHub status description later). */
+  description: string;
+  strategy: string;
+  group: string;
+  /** SHA of the config repo commit this deployment was planned with. */
+  configSha: string;
+  batches: PlannedBatch[];
+  /** Index of the batch whose jobs exist and run; -1 before the first. */
+  currentBatch: number;
+  /** Agents that matched the group but were left out, and why (e.g. lost since …). */
+  skipped: Array<{ agentId: string; name: string; reason: string }>;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  environmentUrl?: string;
+}
+
+/** Key builders: the only place key strings are spelled. */
+export const keys = {
+  agent: (id: string) => `agent:${id}`,
+  agentByCredential: (hash: string) => `agent-credential:${hash}`,
+  agentByName: (name: string) => `agent-name:${name}`,
+  enrollToken: (hash: string) => `enroll-token:${hash}`,
+  deployment: (id: string) => `deployment:${id}`,
+  job: (id: string) => `job:${id}`,
+  /** One key per log chunk; seq is zero-padded so a prefix listing comes back in order. */
+  logChunk: (jobId: string, seq: number) => `log:${jobId}:${String(seq).padStart(9, '0')}`,
+  logPrefix: (jobId: string) => `log:${jobId}:`,
+} as const;

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/**
+ * `bitenvoy` — the one command line for the hub, the agent and the people who operate them.
+ * Every error ends here: BitEnvoyErrors print their message (and exit 1, or 2 for usage mistakes); anything else
+ * prints a short line and exits 1.
+ */
+import { BitEnvoyError } from '../lib/errors.js';
+import { version } from '../lib/package-root.js';
+import { agentCommand } from './commands/agent.js';
+import { agentsCommand } from './commands/agents.js';
+import { demoCommand } from './commands/demo.js';
+import { deployCommand } from './commands/deploy.js';
+import { hubCommand } from './commands/hub.js';
+import { validateCommand } from './commands/validate.js';
+
+export const USAGE = `bitenvoy ${version} — pull-based deployments
+
+Usage:
+  bitenvoy hub                                   start the hub (settings from PORT, HOST, BITENVOY_* …)
+  bitenvoy hub token create [--ttl 1h] [--data-dir DIR]
+                                                 mint a one-time agent enrollment token
+  bitenvoy agent enroll --hub URL --token TOKEN --dir DIR [--name NAME] [--labels k=v,…] [--force]
+                                                 enroll this server once; keeps its credential in DIR
+  bitenvoy agent run --dir DIR                   run the agent (long-polls the hub for jobs)
+  bitenvoy validate [DIR]                        check a config repo checkout, or a bitenvoy.yml
+  bitenvoy deploy --repository OWNER/NAME --ref REF --environment ENV [--hub URL] [--token T] [--no-wait]
+                                                 deploy a ref through the hub's API and follow it
+  bitenvoy agents [--hub URL] [--token T]        list enrolled agents
+  bitenvoy demo [--keep]                         a whole deployment on this machine, end to end
+  bitenvoy version
+
+Run \`bitenvoy <command> --help\` for a command's options.`;
+
+const commands: Record<string, (args: string[]) => Promise<number>> = {
+  hub: hubCommand,
+  agent: agentCommand,
+  validate: validateCommand,
+  deploy: deployCommand,
+  agents: agentsCommand,
+  demo: demoCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return name ? 0 : 2;
+  }
+  if (name === 'version' || name === '--version') {
+    process.stdout.write(version + '\n');
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) throw new BitEnvoyError('BE_USAGE', `unknown command \`${name}\`; the commands are: ${Object.keys(commands).join(', ')}, version`);
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof BitEnvoyError) {
+      process.stderr.write(`bitenvoy: ${err.message}\n`);
+      process.exitCode = err.code === 'BE_USAGE' ? 2 : 1;
+    } else {
+      process.stderr.write(`bitenvoy: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

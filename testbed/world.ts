@@ -1,0 +1,152 @@
+/**
+ * A whole BitEnvoy installation on this machine: git repositories served over real HTTP, a hub process on an
+ * embedded SQLite file, and agent processes enrolled with one-time tokens. The demo, the end-to-end tests and the
+ * benchmarks all stand on it.
+ *
+ * @example
+ * const world = await startWorld({ agents: 2 });
+ * const { deployment } = await world.deploy();
+ * await world.close();
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DeploymentRecord } from '../app/model.js';
+import { ADMIN_API_PREFIX, FINAL_DEPLOYMENT_STATES } from '../lib/protocol.js';
+import { startGitHttpServer, type GitHttpServer } from './git-http-server.js';
+import { createBareRepo } from './git-repos.js';
+import { createEnrollTokenCli, runCli, startCli, startHubProcess, type HubProcess, type ManagedProcess } from './processes.js';
+import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleAppFiles, sampleConfigFiles } from './sample-app.js';
+
+export interface WorldAgent {
+  name: string;
+  dir: string;
+  process: ManagedProcess;
+}
+
+export interface World {
+  root: string;
+  git: GitHttpServer;
+  /** Bare repositories on disk (push to them with pushCommit). */
+  configRepo: string;
+  appRepo: string;
+  appGitUrl: string;
+  hub: HubProcess;
+  agents: WorldAgent[];
+  /** Creates a deployment through the admin API (default: the sample app's `main` to staging). */
+  deploy(request?: { repository?: string; ref?: string; environment?: string }): Promise<{ deployment: DeploymentRecord; url: string }>;
+  /** Polls the admin API until the deployment is final; returns its view. */
+  waitForDeployment(id: string, timeoutMs?: number): Promise<DeploymentView>;
+  /** Kills the hub (SIGKILL by default) and starts it again on the same port and data dir. */
+  restartHub(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /** Starts (again) the agent process of `agents[i]`. */
+  startAgent(i: number): ManagedProcess;
+  close(): Promise<void>;
+}
+
+export interface DeploymentView {
+  deployment: DeploymentRecord;
+  jobs: Array<{ agentId: string; agentName?: string; state: string; message?: string; logTail?: string[]; step?: { name: string; status: string } }>;
+}
+
+export interface WorldOptions {
+  agents?: number;
+  echo?: boolean;
+  hubEnv?: NodeJS.ProcessEnv;
+  agentEnv?: NodeJS.ProcessEnv;
+  /** Files of the sample application's first commit. */
+  appFiles?: Record<string, string | null>;
+  strategy?: string;
+  /** Keep the temporary folder after close (for --keep). */
+  keepFiles?: boolean;
+}
+
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  const root = await mkdtemp(join(tmpdir(), 'bitenvoy-world-'));
+  const gitRoot = join(root, 'git');
+  await mkdir(gitRoot, { recursive: true });
+  const git = await startGitHttpServer({ root: gitRoot });
+  const appRepo = await createBareRepo(gitRoot, SAMPLE_REPOSITORY, options.appFiles ?? sampleAppFiles('1'));
+  const appGitUrl = `${git.url}/${SAMPLE_REPOSITORY}.git`;
+  const configRepo = await createBareRepo(gitRoot, 'bitenvoy/.bitenvoy', await sampleConfigFiles(appGitUrl, { strategy: options.strategy }));
+  const dataDir = join(root, 'hub');
+  const hubEnv = {
+    BITENVOY_CONFIG_REPO: `${git.url}/bitenvoy/.bitenvoy.git`,
+    BITENVOY_CONFIG_REFRESH_SECONDS: '2',
+    ...options.hubEnv,
+  };
+  let hub = await startHubProcess({ dataDir, env: hubEnv, echo: options.echo });
+  const agents: WorldAgent[] = [];
+  const agentEnv = { ...options.agentEnv };
+  const startAgent = (i: number): ManagedProcess => {
+    const agent = agents[i]!;
+    agent.process = startCli(agent.name, ['agent', 'run', '--dir', agent.dir], { env: agentEnv, echo: options.echo });
+    return agent.process;
+  };
+  for (let i = 1; i <= (options.agents ?? 2); i++) {
+    const name = `web-${i}`;
+    const dir = join(root, 'agents', name);
+    const token = await createEnrollTokenCli(dataDir);
+    await runCli(['agent', 'enroll', '--hub', hub.url, '--token', token, '--dir', dir, '--name', name, '--labels', 'role=web']);
+    agents.push({ name, dir, process: undefined as unknown as ManagedProcess });
+    startAgent(agents.length - 1);
+  }
+
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${hub.url}${ADMIN_API_PREFIX}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${hub.adminToken}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
+    return JSON.parse(text) as T;
+  };
+
+  const world: World = {
+    root,
+    git,
+    configRepo,
+    appRepo,
+    appGitUrl,
+    get hub() {
+      return hub;
+    },
+    agents,
+    deploy: (request = {}) =>
+      api('POST', '/deployments', {
+        repository: request.repository ?? SAMPLE_REPOSITORY,
+        ref: request.ref ?? 'main',
+        environment: request.environment ?? SAMPLE_ENVIRONMENT,
+      }),
+    async waitForDeployment(id, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        let view: DeploymentView | undefined;
+        try {
+          view = await api<DeploymentView>('GET', `/deployments/${id}`);
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+        }
+        if (view && FINAL_DEPLOYMENT_STATES.includes(view.deployment.state)) return view;
+        if (Date.now() > deadline) {
+          throw new Error(`deployment ${id} not final after ${timeoutMs} ms: ${JSON.stringify(view)}\n--- hub ---\n${hub.output().slice(-5000)}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async restartHub(signal = 'SIGKILL') {
+      if (signal === 'SIGKILL') await hub.kill();
+      else await hub.stop();
+      hub = await startHubProcess({ dataDir, port: hub.port, env: hubEnv, echo: options.echo });
+    },
+    startAgent,
+    async close() {
+      await Promise.all(agents.map((a) => a.process?.stop(3000)));
+      await hub.stop(3000);
+      await git.close();
+      if (!options.keepFiles) await rm(root, { recursive: true, force: true });
+    },
+  };
+  return world;
+}
