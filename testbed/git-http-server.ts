@@ -15,19 +15,20 @@ import type { AddressInfo } from 'node:net';
 export interface GitHttpServer {
   /** Base URL, e.g. `http://127.0.0.1:40123`; a repository at `<root>/acme/shop.git` is `<url>/acme/shop.git`. */
   url: string;
-  /** Response body bytes sent to clients so far (what fetches cost). */
-  bytesSent(): number;
+  /** Response body bytes sent to clients so far (what fetches cost), optionally only for paths under `prefix`. */
+  bytesSent(prefix?: string): number;
   /** Requests served so far. */
   requests(): number;
   close(): Promise<void>;
 }
 
 export async function startGitHttpServer(options: { root: string; host?: string; port?: number }): Promise<GitHttpServer> {
-  let bytes = 0;
+  const bytesByPath = new Map<string, number>();
   let count = 0;
   const server = createServer((req, res) => {
     count += 1;
-    serveWithHttpBackend(options.root, req, res, (n) => (bytes += n));
+    const path = new URL(req.url ?? '/', 'http://git.invalid').pathname;
+    serveWithHttpBackend(options.root, req, res, (n) => bytesByPath.set(path, (bytesByPath.get(path) ?? 0) + n));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -36,7 +37,11 @@ export async function startGitHttpServer(options: { root: string; host?: string;
   const { address, port } = server.address() as AddressInfo;
   return {
     url: `http://${address}:${port}`,
-    bytesSent: () => bytes,
+    bytesSent: (prefix = '/') => {
+      let total = 0;
+      for (const [path, n] of bytesByPath) if (path.startsWith(prefix)) total += n;
+      return total;
+    },
     requests: () => count,
     close: () =>
       new Promise<void>((resolve) => {

@@ -26,6 +26,8 @@ export interface WorldAgent {
 
 export interface World {
   root: string;
+  /** The hub's BITENVOY_DATA_DIR. */
+  dataDir: string;
   git: GitHttpServer;
   /** Bare repositories on disk (push to them with pushCommit). */
   configRepo: string;
@@ -105,6 +107,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
 
   const world: World = {
     root,
+    dataDir,
     git,
     configRepo,
     appRepo,

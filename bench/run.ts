@@ -1,0 +1,139 @@
+/**
+ * `npm run bench`: the foundation's figures, measured on real processes over loopback, printed and written to
+ * bench/results.json. Figures are medians and 99th percentiles of one run; this machine is shared, so compare
+ * figures from the same run.
+ *
+ *   dispatch_latency_ms      deployments API call returned → the idle agent holds the claimed job (20 runs)
+ *   start_latency_ms         the same, up to the first step starting (includes fetching the commit)
+ *   repeat_fetch_bytes_ratio bytes fetched by a second deployment after a one-file change ÷ by the first
+ *   agent_idle_rss_mb        resident memory of an enrolled, idle agent (max over the idle period)
+ *   agent_idle_requests_per_min  requests an idle agent makes to the hub, per minute
+ *
+ * BENCH_IDLE_SECONDS shortens the idle period (default 120) and BENCH_REPETITIONS the latency runs (default 20).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { packageRoot } from '../lib/package-root.js';
+import { startCountingProxy } from '../testbed/counting-proxy.js';
+import { pushCommit } from '../testbed/git-repos.js';
+import { createEnrollTokenCli, runCli, startCli } from '../testbed/processes.js';
+import { SAMPLE_REPOSITORY, sampleAppFiles } from '../testbed/sample-app.js';
+import { startWorld, type DeploymentView, type World } from '../testbed/world.js';
+
+const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 20);
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 120);
+
+interface JobTimes {
+  claimedAt?: string;
+  events?: Array<{ type: string; status?: string; at: string }>;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return Math.round((sorted[Math.max(0, index)] ?? NaN) * 100) / 100;
+}
+
+/** A deterministic pseudo-random application of ~1.2 MB in 300 files, so fetch sizes mean something. */
+function benchAppFiles(): Record<string, string> {
+  const files: Record<string, string> = { ...sampleAppFiles('1') } as Record<string, string>;
+  files['bitenvoy.yml'] = 'version: 1\nsteps:\n  - name: noop\n    run: "true"\n';
+  let seed = 42;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+  for (let f = 0; f < 300; f++) {
+    let text = '';
+    while (text.length < 4000) text += next().toString(36);
+    files[`src/module-${f}.txt`] = text + '\n';
+  }
+  return files;
+}
+
+async function measureDeployments(world: World) {
+  const appPath = `/${SAMPLE_REPOSITORY}.git`;
+  const before1 = world.git.bytesSent(appPath);
+  const first = await world.deploy();
+  await expectSuccess(world, first.deployment.id);
+  const firstBytes = world.git.bytesSent(appPath) - before1;
+
+  await pushCommit(world.appRepo, { 'src/module-7.txt': 'changed\n' }, 'one-file change');
+  const before2 = world.git.bytesSent(appPath);
+  const second = await world.deploy();
+  await expectSuccess(world, second.deployment.id);
+  const repeatBytes = world.git.bytesSent(appPath) - before2;
+
+  const dispatch: number[] = [];
+  const start: number[] = [];
+  for (let i = 0; i < REPETITIONS; i++) {
+    // Let the agent get back into its long poll: the figure is for an idle agent.
+    await new Promise((r) => setTimeout(r, 300));
+    const { deployment } = await world.deploy();
+    const returned = Date.now();
+    const view = await expectSuccess(world, deployment.id);
+    const job = view.jobs[0] as unknown as JobTimes;
+    const started = job.events?.find((e) => e.type === 'step' && e.status === 'started');
+    if (!job.claimedAt || !started) throw new Error(`deployment ${deployment.id} has no claim or step start: ${JSON.stringify(job)}`);
+    // The hub may hand the job out before its HTTP answer reaches us: that counts as 0.
+    dispatch.push(Math.max(0, Date.parse(job.claimedAt) - returned));
+    start.push(Math.max(0, Date.parse(started.at) - returned));
+  }
+  return { firstBytes, repeatBytes, dispatch, start };
+}
+
+async function expectSuccess(world: World, id: string): Promise<DeploymentView> {
+  const view = await world.waitForDeployment(id, 60_000);
+  if (view.deployment.state !== 'success') throw new Error(`benchmark deployment ${id} ended ${view.deployment.state}: ${view.deployment.description}`);
+  return view;
+}
+
+async function measureIdleAgent(world: World) {
+  const proxy = await startCountingProxy(world.hub.url);
+  const dir = join(world.root, 'agents', 'idle-1');
+  const token = await createEnrollTokenCli(world.dataDir);
+  // Labels outside every group: this agent never gets a job.
+  await runCli(['agent', 'enroll', '--hub', proxy.url, '--token', token, '--dir', dir, '--name', 'idle-1', '--labels', 'role=idle']);
+  const agent = startCli('idle-1', ['agent', 'run', '--dir', dir]);
+  await new Promise((r) => setTimeout(r, 3000));
+  const baseline = proxy.requests();
+  const rss: number[] = [];
+  const started = Date.now();
+  while (Date.now() - started < IDLE_SECONDS * 1000) {
+    await new Promise((r) => setTimeout(r, 5000));
+    const status = await readFile(`/proc/${agent.child.pid}/status`, 'utf8');
+    rss.push(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024);
+  }
+  const minutes = (Date.now() - started) / 60_000;
+  const requests = proxy.requests() - baseline;
+  await agent.stop();
+  await proxy.close();
+  return { rssMax: Math.max(...rss), rssMedian: percentile(rss, 50), requestsPerMin: requests / minutes, requests, minutes };
+}
+
+async function main() {
+  const world = await startWorld({ agents: 1, appFiles: benchAppFiles(), hubEnv: { BITENVOY_CONFIG_REFRESH_SECONDS: '3600', LOG_LEVEL: 'warn' } });
+  try {
+    const [deployments, idle] = await Promise.all([measureDeployments(world), measureIdleAgent(world)]);
+    const results = {
+      machine: { cores: (await import('node:os')).cpus().length, node: process.version },
+      measuredAt: new Date().toISOString(),
+      dispatch_latency_ms: { p50: percentile(deployments.dispatch, 50), p99: percentile(deployments.dispatch, 99), runs: deployments.dispatch.length, target_p50: 10 },
+      start_latency_ms: { p50: percentile(deployments.start, 50), p99: percentile(deployments.start, 99), runs: deployments.start.length },
+      repeat_fetch_bytes_ratio: {
+        value: Math.round((deployments.repeatBytes / deployments.firstBytes) * 10000) / 10000,
+        first_bytes: deployments.firstBytes,
+        repeat_bytes: deployments.repeatBytes,
+        target: 0.1,
+      },
+      agent_idle_rss_mb: { max: Math.round(idle.rssMax * 10) / 10, median: Math.round(idle.rssMedian * 10) / 10, target: 60 },
+      agent_idle_requests_per_min: { value: Math.round(idle.requestsPerMin * 100) / 100, requests: idle.requests, minutes: Math.round(idle.minutes * 100) / 100, target: 2 },
+    };
+    process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+    await writeFile(join(packageRoot(), 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  } finally {
+    await world.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});

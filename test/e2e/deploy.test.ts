@@ -1,0 +1,169 @@
+/**
+ * End to end with real processes: a hub on a SQLite file, two enrolled agents, application and config repositories
+ * served over HTTP by `git http-backend`. Nothing here is mocked.
+ */
+import { mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headOf, pushCommit } from '../../testbed/git-repos.js';
+import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleAppFiles } from '../../testbed/sample-app.js';
+import { startWorld, type World } from '../../testbed/world.js';
+
+const E2E_TIMEOUT = 120_000;
+
+function currentDir(world: World, agent: number): string {
+  return join(world.agents[agent]!.dir, 'apps', SAMPLE_REPOSITORY, SAMPLE_ENVIRONMENT, 'current');
+}
+
+describe('a deployment through real processes', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({ agents: 2 });
+  }, E2E_TIMEOUT);
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it(
+    'deploys the exact commit to both agents and switches `current` to it',
+    async () => {
+      const sha = await headOf(world.appRepo);
+      const { deployment, url } = await world.deploy();
+      expect(deployment.sha).toBe(sha);
+      expect(url).toBe(`${world.hub.url}/deployments/${deployment.id}`);
+
+      const view = await world.waitForDeployment(deployment.id);
+      expect(view.deployment.state).toBe('success');
+      expect(view.jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
+      for (const i of [0, 1]) {
+        const target = await readlink(currentDir(world, i));
+        expect(target).toContain(join('releases'));
+        expect(await readFile(join(currentDir(world, i), 'public', 'index.html'), 'utf8')).toContain('Shop version 1');
+      }
+
+      const page = await (await fetch(url)).text();
+      expect(page).toContain('web-1');
+      expect(page).toContain('web-2');
+      expect(page).toContain(sha.slice(0, 7));
+      expect(page).toContain('building shop version 1');
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'fails the deployment when a step fails, with the step named and its log tail shown',
+    async () => {
+      const files = sampleAppFiles('2');
+      files['bitenvoy.yml'] = `version: 1
+steps:
+  - name: install
+    run: echo "installing"
+  - name: migrate
+    run: |
+      echo "connecting to the database"
+      echo "boom: database unreachable" >&2
+      exit 3
+`;
+      await pushCommit(world.appRepo, files, 'a release whose migration fails');
+      const { deployment } = await world.deploy();
+      const view = await world.waitForDeployment(deployment.id);
+      expect(view.deployment.state).toBe('failure');
+      expect(view.deployment.description).toMatch(/migrate/);
+      for (const job of view.jobs) {
+        expect(job.state).toBe('failed');
+        expect(job.logTail?.join('\n')).toContain('boom: database unreachable');
+      }
+      // The failed release never became current: the previous good one still is.
+      expect(await readFile(join(currentDir(world, 0), 'public', 'index.html'), 'utf8')).toContain('Shop version 1');
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'fails clearly when the commit has no instruction file',
+    async () => {
+      await pushCommit(world.appRepo, { 'bitenvoy.yml': null }, 'remove the instruction file');
+      const { deployment } = await world.deploy();
+      const view = await world.waitForDeployment(deployment.id);
+      expect(view.deployment.state).toBe('failure');
+      for (const job of view.jobs) expect(job.message).toMatch(/no bitenvoy\.yml/);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'keeps the config in force when the config repo gets an invalid commit',
+    async () => {
+      const before = (await (await fetch(`${world.hub.url}/healthz`)).json()) as { config: { sha?: string } };
+      const bad = await pushCommit(world.configRepo, { 'groups.yml': 'groups:\n  web:\n    selector:\n      matchExpressions:\n        - key: role\n          operator: Near\n' }, 'broken groups');
+      let health: { config: { sha?: string; rejected?: { sha: string } } } = { config: {} };
+      for (let i = 0; i < 100 && health.config.rejected?.sha !== bad; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        health = (await (await fetch(`${world.hub.url}/healthz`)).json()) as typeof health;
+      }
+      expect(health.config.rejected?.sha).toBe(bad);
+      expect(health.config.sha).toBe(before.config.sha);
+
+      await pushCommit(world.appRepo, sampleAppFiles('3'), 'version 3');
+      const { deployment } = await world.deploy();
+      expect((await world.waitForDeployment(deployment.id)).deployment.state).toBe('success');
+    },
+    E2E_TIMEOUT,
+  );
+});
+
+describe('the hub killed mid-deployment', () => {
+  let world: World;
+  let markers: string;
+  beforeAll(async () => {
+    markers = await mkdtemp(join(tmpdir(), 'bitenvoy-markers-'));
+    const files = sampleAppFiles('1');
+    // Each run of the step leaves a line in a file outside the release, so a second run would show.
+    files['bitenvoy.yml'] = `version: 1
+steps:
+  - name: slow
+    run: |
+      echo "$BITENVOY_JOB_ID" >> "$MARKER_DIR/runs"
+      sleep 2
+      echo "slow step done"
+`;
+    world = await startWorld({ agents: 2, appFiles: files, strategy: 'one-at-a-time', agentEnv: { MARKER_DIR: markers } });
+  }, E2E_TIMEOUT);
+  afterAll(async () => {
+    await world?.close();
+    await rm(markers, { recursive: true, force: true });
+  });
+
+  it(
+    'finishes after a SIGKILL and restart, running each job exactly once',
+    async () => {
+      const { deployment } = await world.deploy();
+      // Kill the hub while the first server's step is running, and again during the second batch.
+      for (let kill = 0; kill < 2; kill++) {
+        await waitForRunningJob(world, deployment.id, kill);
+        await world.restartHub('SIGKILL');
+      }
+      const view = await world.waitForDeployment(deployment.id);
+      expect(view.deployment.state).toBe('success');
+      expect(view.jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
+      const runs = (await readFile(join(markers, 'runs'), 'utf8')).trim().split('\n').sort();
+      expect(runs).toEqual(view.jobs.map((j) => j.id).sort());
+    },
+    E2E_TIMEOUT,
+  );
+});
+
+/** Waits until job number `index` (in plan order) of the deployment is running a step. */
+async function waitForRunningJob(world: World, id: string, index: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${world.hub.url}/api/v1/deployments/${id}`, { headers: { authorization: `Bearer ${world.hub.adminToken}` } }).catch(() => undefined);
+    if (res?.ok) {
+      const view = (await res.json()) as Awaited<ReturnType<World['waitForDeployment']>>;
+      if (view.jobs[index]?.state === 'running') return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`job ${index} of ${id} never started running`);
+}

@@ -1,0 +1,48 @@
+/**
+ * An HTTP forwarding proxy on loopback that counts the requests passing through it. Benchmarks put it between an
+ * agent and the hub to count how often an idle agent calls.
+ *
+ * @example
+ * const proxy = await startCountingProxy('http://127.0.0.1:3000');
+ * // enroll the agent with --hub proxy.url; later: proxy.requests()
+ */
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface CountingProxy {
+  url: string;
+  requests(): number;
+  close(): Promise<void>;
+}
+
+export async function startCountingProxy(target: string): Promise<CountingProxy> {
+  const to = new URL(target);
+  let count = 0;
+  const server = createServer((req, res) => {
+    count += 1;
+    const upstream = request(
+      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    req.pipe(upstream);
+    res.on('close', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => count,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
