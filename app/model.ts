@@ -90,6 +90,8 @@ export const keys = {
   enrollToken: (hash: string) => `enroll-token:${hash}`,
   deployment: (id: string) => `deployment:${id}`,
   job: (id: string) => `job:${id}`,
+  /** Ids of the jobs waiting for an agent to claim them, oldest first. */
+  agentQueue: (agentId: string) => `agent-queue:${agentId}`,
   /** One key per log chunk; seq is zero-padded so a prefix listing comes back in order. */
   logChunk: (jobId: string, seq: number) => `log:${jobId}:${String(seq).padStart(9, '0')}`,
   logPrefix: (jobId: string) => `log:${jobId}:`,

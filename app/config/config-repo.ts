@@ -1,0 +1,189 @@
+/**
+ * Keeps a clone of the config repo and the config in force. A commit takes effect only when the whole checkout
+ * validates; otherwise the last valid config stays in force and the status says which commit was rejected and why.
+ * The SHA in force is recorded on disk, so a hub restart never loses the valid config even if the branch head is
+ * broken by then.
+ *
+ * @example
+ * const repo = new ConfigRepo({ source: 'https://git.example.com/acme/.bitenvoy.git', workDir, log });
+ * await repo.refresh();
+ * repo.current()?.groups.web;
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { BitEnvoyError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import { formatIssues, validateConfigDir, type ConfigIssue, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
+
+export type ConfigInForce = LoadedConfig & { sha: string };
+
+export interface ConfigStatus {
+  source: string;
+  branch?: string;
+  /** The commit in force, if any valid one was ever loaded. */
+  sha?: string;
+  loadedAt?: string;
+  lastCheckedAt?: string;
+  /** The newest commit that did not validate, and why. */
+  rejected?: { sha: string; errors: ConfigIssue[] };
+  /** The last failure to read the repository at all. */
+  lastError?: string;
+}
+
+export interface ConfigRepoOptions {
+  source: string;
+  branch?: string;
+  workDir: string;
+  refreshSeconds?: number;
+  log: Logger;
+}
+
+export class ConfigRepo {
+  #options: ConfigRepoOptions;
+  #source: string;
+  #current: ConfigInForce | undefined;
+  #status: ConfigStatus;
+  #running: Promise<ConfigStatus> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #restored = false;
+
+  constructor(options: ConfigRepoOptions) {
+    this.#options = options;
+    // A plain path is taken relative to where the hub was started.
+    this.#source = /^[a-z][a-z0-9+.-]*:\/\//i.test(options.source) || isAbsolute(options.source) ? options.source : resolve(options.source);
+    this.#status = { source: options.source, branch: options.branch };
+  }
+
+  current(): ConfigInForce | undefined {
+    return this.#current;
+  }
+
+  status(): ConfigStatus {
+    return structuredClone(this.#status);
+  }
+
+  /** Fetches and, if the branch moved, validates and maybe switches the config. Concurrent calls share one run. */
+  refresh(): Promise<ConfigStatus> {
+    this.#running ??= this.#refresh().finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  start(): void {
+    const seconds = this.#options.refreshSeconds ?? 60;
+    this.#timer = setInterval(() => void this.refresh(), seconds * 1000);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+  }
+
+  get #clone(): string {
+    return join(this.#options.workDir, 'clone');
+  }
+
+  get #stateFile(): string {
+    return join(this.#options.workDir, 'in-force.json');
+  }
+
+  async #refresh(): Promise<ConfigStatus> {
+    const log = this.#options.log;
+    this.#status.lastCheckedAt = new Date().toISOString();
+    let head: string;
+    let git: SimpleGit;
+    try {
+      git = await this.#ensureClone();
+      head = await this.#fetchHead(git);
+      this.#status.lastError = undefined;
+    } catch (err) {
+      this.#status.lastError = err instanceof BitEnvoyError ? err.message : String((err as Error).message);
+      log.error({ err }, `config repo: ${this.#status.lastError}`);
+      if (!this.#restored) await this.#restore(git!).catch(() => undefined);
+      return this.status();
+    }
+    if (!this.#restored) {
+      this.#restored = true;
+      await this.#restore(git);
+    }
+    if (head === this.#current?.sha || head === this.#status.rejected?.sha) return this.status();
+    const result = await this.#load(git, head);
+    if (result.value) {
+      await this.#adopt(result.value, head);
+      this.#status.rejected = undefined;
+    } else {
+      this.#status.rejected = { sha: head, errors: result.errors };
+      log.warn(
+        { sha: head, inForce: this.#current?.sha },
+        `config repo commit ${head.slice(0, 7)} is invalid and does not take effect (${this.#current ? `keeping ${this.#current.sha.slice(0, 7)}` : 'no valid config yet'}):\n${formatIssues(result.errors)}`,
+      );
+    }
+    return this.status();
+  }
+
+  async #ensureClone(): Promise<SimpleGit> {
+    await mkdir(this.#options.workDir, { recursive: true });
+    if (!existsSync(join(this.#clone, '.git'))) {
+      await rm(this.#clone, { recursive: true, force: true });
+      try {
+        await simpleGit().env({ ...process.env, GIT_TERMINAL_PROMPT: '0' }).clone(this.#source, this.#clone, ['--no-checkout']);
+      } catch (err) {
+        await rm(this.#clone, { recursive: true, force: true });
+        throw new BitEnvoyError(
+          'BE_CONFIG_UNAVAILABLE',
+          `cannot clone the config repo ${this.#options.source}: ${firstLine(err)}; set BITENVOY_CONFIG_REPO to a git URL or path the hub can read`,
+          { cause: err },
+        );
+      }
+    }
+    return simpleGit(this.#clone).env({ ...process.env, GIT_TERMINAL_PROMPT: '0' });
+  }
+
+  async #fetchHead(git: SimpleGit): Promise<string> {
+    try {
+      await git.fetch(['--prune', 'origin']);
+      const branch = this.#options.branch ?? (await this.#defaultBranch(git));
+      this.#status.branch = branch;
+      return (await git.revparse([`refs/remotes/origin/${branch}`])).trim();
+    } catch (err) {
+      throw new BitEnvoyError(
+        'BE_CONFIG_UNAVAILABLE',
+        `cannot fetch the config repo ${this.#options.source}: ${firstLine(err)}${this.#options.branch ? ` (does branch \`${this.#options.branch}\` exist? BITENVOY_CONFIG_BRANCH)` : ''}`,
+        { cause: err },
+      );
+    }
+  }
+
+  async #defaultBranch(git: SimpleGit): Promise<string> {
+    const out = await git.raw(['ls-remote', '--symref', 'origin', 'HEAD']);
+    const match = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(out);
+    return match?.[1] ?? 'main';
+  }
+
+  async #load(git: SimpleGit, sha: string) {
+    await git.raw(['checkout', '--force', '--detach', sha]);
+    await git.raw(['clean', '-fdxq']);
+    return validateConfigDir(this.#clone);
+  }
+
+  async #adopt(config: LoadedConfig, sha: string): Promise<void> {
+    this.#current = { ...config, sha };
+    this.#status.sha = sha;
+    this.#status.loadedAt = new Date().toISOString();
+    await writeFile(this.#stateFile, JSON.stringify({ sha, loadedAt: this.#status.loadedAt }) + '\n');
+    this.#options.log.info({ sha }, `config repo: ${sha.slice(0, 7)} is in force`);
+  }
+
+  /** After a restart: put the recorded valid commit back in force before looking at the branch head. */
+  async #restore(git: SimpleGit): Promise<void> {
+    const recorded = await readFile(this.#stateFile, 'utf8').then((t) => JSON.parse(t) as { sha: string }, () => undefined);
+    if (!recorded || this.#current) return;
+    const result = await this.#load(git, recorded.sha).catch(() => undefined);
+    if (result?.value) await this.#adopt(result.value, recorded.sha);
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (String((err as Error).message ?? err).split('\n').find((l) => l.trim()) ?? 'unknown error').trim();
+}

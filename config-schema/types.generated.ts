@@ -1,0 +1,209 @@
+/* eslint-disable */
+/**
+ * GENERATED from config-schema/*.schema.json by `npm run build && npm run generate`. Do not edit by hand:
+ * change the schema and regenerate (a test fails when this file drifts from the schemas).
+ */
+
+/**
+ * A label value: up to 63 letters, digits, `.`, `_` and `-`.
+ */
+export type LabelValue = string;
+/**
+ * A label key: letters, digits, `.`, `_`, `-` and `/`, starting with a letter or digit, e.g. `role` or `example.com/tier`.
+ */
+export type LabelKey = string;
+/**
+ * `groups.yml` in the config repo: named sets of agents, chosen by label selectors over each agent's labels.
+ */
+export interface GroupsFile {
+  /**
+   * Group name → group. Names are lowercase letters, digits and dashes, e.g. `web-eu`.
+   */
+  groups: {
+    [k: string]: Group;
+  };
+}
+/**
+ * A set of agents. An agent belongs when its labels match every part of `selector`.
+ */
+export interface Group {
+  /**
+   * What these servers are, for people reading the config.
+   */
+  description?: string;
+  selector: LabelSelector;
+}
+/**
+ * A Kubernetes-style label selector. `matchLabels` and every `matchExpressions` entry are ANDed; an empty selector matches every agent. Example: `{ matchLabels: { role: web }, matchExpressions: [{ key: region, operator: In, values: [eu-west-1] }] }`.
+ */
+export interface LabelSelector {
+  /**
+   * Label key → exact value the agent must have, e.g. `{ role: web }`.
+   */
+  matchLabels?: {
+    [k: string]: LabelValue;
+  };
+  /**
+   * Requirements that must all hold, e.g. `[{ key: env, operator: NotIn, values: [prod] }]`.
+   *
+   * @maxItems 50
+   */
+  matchExpressions?: LabelSelectorRequirement[];
+}
+/**
+ * One requirement. `In`/`NotIn` need a non-empty `values`; `Exists`/`DoesNotExist` take no `values`. `NotIn` and `DoesNotExist` also match agents that lack the key.
+ */
+export interface LabelSelectorRequirement {
+  key: LabelKey;
+  /**
+   * How `key` is compared: `In`, `NotIn`, `Exists` or `DoesNotExist`.
+   */
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  /**
+   * The values for `In` and `NotIn`.
+   *
+   * @maxItems 100
+   */
+  values?: LabelValue[];
+}
+/**
+ * `strategies.yml` in the config repo: named rollout strategies. The built-in names `all-at-once` and `one-at-a-time` can be used without defining them here.
+ */
+export interface StrategiesFile {
+  /**
+   * Strategy name → strategy. Names are lowercase letters, digits and dashes, e.g. `careful`.
+   */
+  strategies: {
+    [k: string]: Strategy;
+  };
+}
+/**
+ * How a rollout moves through the servers of a group. `all-at-once`: every server in one batch. `one-at-a-time`: one server per batch, in agent-name order; the next starts only when the previous succeeded.
+ */
+export interface Strategy {
+  /**
+   * The kind of rollout: `all-at-once` or `one-at-a-time`.
+   */
+  type: 'all-at-once' | 'one-at-a-time';
+  /**
+   * What this strategy is for, for people reading the config.
+   */
+  description?: string;
+}
+/**
+ * `repositories/<owner>/<name>.yml` in the config repo: where one application deploys. The file's path names the repository, e.g. `repositories/acme/shop.yml` is `acme/shop`.
+ */
+export interface RepositoryFile {
+  /**
+   * Where the application's git repository lives, for agents to fetch from in local mode: an `http(s)://`, `git://`, `ssh://` URL or an absolute path, e.g. `https://git.example.com/acme/shop.git`.
+   */
+  git?: string;
+  /**
+   * Path of the instruction file inside the application repository. Default `bitenvoy.yml`.
+   */
+  instructions?: string;
+  /**
+   * Environment name → where and how it deploys, e.g. `staging`, `production`.
+   */
+  environments: {
+    [k: string]: Environment;
+  };
+}
+/**
+ * One deployment target of the application.
+ */
+export interface Environment {
+  /**
+   * The branch this environment follows, e.g. `main`.
+   */
+  branch: string;
+  /**
+   * The group (from `groups.yml`) whose agents receive the deployment.
+   */
+  group: string;
+  /**
+   * The rollout strategy: a name from `strategies.yml`, or the built-in `all-at-once` (default) or `one-at-a-time`.
+   */
+  strategy?: string;
+  /**
+   * Where people reach the deployed environment, e.g. `https://staging.example.com`.
+   */
+  url?: string;
+}
+/**
+ * `bitenvoy.yml` at the root of an application repository: the ordered steps an agent runs to deploy one commit. Steps run in the new release directory; `current` is switched to it (atomically) before the first step marked `afterSwitch`, or after the last step when none is.
+ */
+export interface InstructionFile {
+  /**
+   * The instruction file format version. Always `1`.
+   */
+  version: 1;
+  /**
+   * The steps, run one after another; the first that fails stops the deployment on this server.
+   *
+   * @minItems 1
+   * @maxItems 100
+   */
+  steps: [Step, ...Step[]];
+}
+/**
+ * One shell command. Example: `{ name: migrate, run: ./bin/migrate, timeout: 5m, env: { DATABASE_URL: '${{ secrets.DB_URL }}' } }`.
+ */
+export interface Step {
+  /**
+   * A short name shown in logs and on the status page, e.g. `install`.
+   */
+  name: string;
+  /**
+   * The command, run by `/bin/sh -c` in its own process group. `${{ secrets.NAME }}` is replaced by a reference to an environment variable holding the agent's local secret, so the value never appears on a command line.
+   */
+  run: string;
+  /**
+   * How long the step may run before its process group is killed: seconds, or a duration like `90s`, `10m`, `1h`. Default `30m`.
+   */
+  timeout?: number | string;
+  /**
+   * Extra environment variables for the step. Values may contain `${{ secrets.NAME }}`.
+   */
+  env?: {
+    [k: string]: string;
+  };
+  /**
+   * Working directory relative to the release directory. Default: the release directory itself.
+   */
+  cwd?: string;
+  /**
+   * Run this step after `current` points at the new release (e.g. restarting the service). Such steps must come after all the others.
+   */
+  afterSwitch?: boolean;
+}
+/**
+ * `agent.yml` in the agent's directory: local rules the hub cannot change. Written by the server's owner.
+ */
+export interface AgentConfigFile {
+  /**
+   * What this agent will ever run. Anything else is refused before a byte is fetched, and the refusal is reported to the hub. Absent: everything the hub sends is accepted.
+   */
+  allow?: {
+    /**
+     * Repositories accepted, as `owner/name` or `owner/*`, e.g. `[acme/shop, tools/*]`.
+     *
+     * @maxItems 500
+     */
+    repositories?: string[];
+    /**
+     * Environment names accepted, e.g. `[staging]`.
+     *
+     * @maxItems 100
+     */
+    environments?: string[];
+  };
+  /**
+   * How many release directories to keep per application and environment (the `current` one is never deleted). Default 5.
+   */
+  keepReleases?: number;
+  /**
+   * Path of the secrets file (`NAME: value` per line, YAML), relative to the agent directory. Default `secrets.yml`. Keep it mode 0600.
+   */
+  secretsFile?: string;
+}

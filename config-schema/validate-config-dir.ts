@@ -1,0 +1,131 @@
+/**
+ * Validates a whole config repo checkout: every file against its schema, then the references between files
+ * (an environment's group and strategy must exist). Returns the config ready to use, or every problem found.
+ *
+ * @example
+ * const { value, errors } = await validateConfigDir('/srv/bitenvoy-config');
+ * if (errors.length) console.error(formatIssues(errors));
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import type { GroupsFile, RepositoryFile, StrategiesFile, Strategy } from './types.generated.js';
+import { positionOf, validateYamlFile, type ConfigIssue, type ValidationResult } from './validate-yaml-file.js';
+
+export type { ConfigIssue } from './validate-yaml-file.js';
+
+/** The rollout strategies that exist without being defined. */
+export const BUILT_IN_STRATEGIES: Record<string, Strategy> = {
+  'all-at-once': { type: 'all-at-once', description: 'every server in one batch' },
+  'one-at-a-time': { type: 'one-at-a-time', description: 'one server at a time, in name order' },
+};
+
+export interface ResolvedRepository extends RepositoryFile {
+  /** `owner/name`, from the file's path. */
+  name: string;
+  /** The instruction file path, default applied. */
+  instructions: string;
+  /** The file it came from, relative to the checkout. */
+  file: string;
+}
+
+export interface LoadedConfig {
+  groups: GroupsFile['groups'];
+  /** Includes the built-in strategies. */
+  strategies: Record<string, Strategy>;
+  /** Keyed by `owner/name`. */
+  repositories: Record<string, ResolvedRepository>;
+}
+
+const REPO_FILE = /^repositories\/([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)\.ya?ml$/;
+
+async function readOptional(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+}
+
+export async function validateConfigDir(dir: string): Promise<ValidationResult<LoadedConfig>> {
+  const errors: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
+  const take = <T>(result: ValidationResult<T>): T | undefined => {
+    errors.push(...result.errors);
+    warnings.push(...result.warnings);
+    return result.value;
+  };
+
+  const groupsText = await readOptional(join(dir, 'groups.yml'));
+  let groups: GroupsFile | undefined;
+  if (groupsText === undefined) {
+    errors.push({ file: 'groups.yml', path: '', message: 'groups.yml is missing', hint: 'every config repo needs a groups.yml; start from templates/config-repo/groups.yml' });
+  } else {
+    groups = take(validateYamlFile<GroupsFile>(groupsText, 'groups', 'groups.yml'));
+  }
+
+  const strategiesText = await readOptional(join(dir, 'strategies.yml'));
+  const strategiesFile = strategiesText === undefined ? { strategies: {} } : take(validateYamlFile<StrategiesFile>(strategiesText, 'strategies', 'strategies.yml'));
+  for (const name of Object.keys(strategiesFile?.strategies ?? {})) {
+    if (name in BUILT_IN_STRATEGIES) {
+      errors.push({ file: 'strategies.yml', path: `strategies.${name}`, message: `\`${name}\` is a built-in strategy and cannot be redefined`, hint: 'give yours another name' });
+    }
+  }
+
+  const repositories: Record<string, ResolvedRepository> = {};
+  const repoTexts: Array<{ file: string; text: string; name: string }> = [];
+  const entries = await readdir(join(dir, 'repositories'), { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const file = relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/');
+    const match = REPO_FILE.exec(file);
+    if (!match) {
+      if (/\.ya?ml$/.test(file)) errors.push({ file, path: '', message: `${file} is not where repository files go`, hint: 'name it repositories/<owner>/<name>.yml, e.g. repositories/acme/shop.yml' });
+      continue;
+    }
+    repoTexts.push({ file, text: await readFile(join(dir, file), 'utf8'), name: `${match[1]}/${match[2]}` });
+  }
+  const texts = new Map(repoTexts.map((r) => [r.file, r.text]));
+  for (const { file, text, name } of repoTexts.sort((a, b) => a.file.localeCompare(b.file))) {
+    const repo = take(validateYamlFile<RepositoryFile>(text, 'repository', file));
+    if (!repo) continue;
+    if (repositories[name]) {
+      errors.push({ file, path: '', message: `${name} is configured twice (${repositories[name].file} and ${file})`, hint: 'keep one file per repository' });
+      continue;
+    }
+    repositories[name] = { ...repo, name, instructions: repo.instructions ?? 'bitenvoy.yml', file };
+  }
+
+  const strategies = { ...BUILT_IN_STRATEGIES, ...(strategiesFile?.strategies ?? {}) };
+  if (groups) {
+    for (const repo of Object.values(repositories)) {
+      for (const [envName, env] of Object.entries(repo.environments)) {
+        if (!(env.group in groups.groups)) {
+          errors.push(crossRef(repo, texts.get(repo.file) ?? '', envName, 'group', env.group, Object.keys(groups.groups), 'groups.yml'));
+        }
+        const strategy = env.strategy ?? 'all-at-once';
+        if (!(strategy in strategies)) errors.push(crossRef(repo, texts.get(repo.file) ?? '', envName, 'strategy', strategy, Object.keys(strategies), 'strategies.yml'));
+      }
+    }
+  }
+  if (errors.length || !groups) return { errors, warnings };
+  return { value: { groups: groups.groups, strategies, repositories }, errors, warnings };
+}
+
+function crossRef(repo: ResolvedRepository, text: string, env: string, key: string, value: string, known: string[], where: string): ConfigIssue {
+  return {
+    file: repo.file,
+    path: `environments.${env}.${key}`,
+    ...positionOf(text, ['environments', env, key]),
+    message: `environment \`${env}\` uses the ${key} \`${value}\`, which ${where} does not define`,
+    hint: known.length ? `defined: ${known.join(', ')}` : `define it in ${where}`,
+  };
+}
+
+/** One line per issue, `file:line:col: message`, then an indented hint; for terminals and logs. */
+export function formatIssues(issues: ConfigIssue[]): string {
+  return issues
+    .map((i) => {
+      const loc = [i.file, i.line, i.line === undefined ? undefined : i.column].filter((x) => x !== undefined).join(':');
+      return `${loc}: ${i.message}${i.hint ? `\n    hint: ${i.hint}` : ''}`;
+    })
+    .join('\n');
+}
