@@ -40,6 +40,10 @@ export const ERROR_CODES = {
   BE_NOT_ALLOWED: 403,
   /** A git operation failed. */
   BE_GIT: 502,
+  /** A name or resource that already exists (e.g. an agent name). */
+  BE_CONFLICT: 409,
+  /** The webhook path was called but the hub runs without GitHub App credentials. */
+  BE_GITHUB_NOT_CONFIGURED: 404,
   /** A CLI usage mistake. */
   BE_USAGE: 400,
   /** Anything unexpected. Never carries internals in its message. */

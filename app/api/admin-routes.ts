@@ -1,0 +1,62 @@
+/**
+ * The admin API (`/api/v1`, `Authorization: Bearer <admin token>`): deployments, agents, enrollment tokens.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { Router } from '@koa/router';
+import type { Middleware } from 'koa';
+import { BitEnvoyError } from '../../lib/errors.js';
+import { ADMIN_API_PREFIX, MAX_AGENT_BODY_BYTES, type CreateDeploymentRequest } from '../../lib/protocol.js';
+import { createEnrollToken, hashSecret } from '../enroll/create-enroll-token.js';
+import type { RolloutEngine } from '../rollout/rollout-engine.js';
+import type { Store } from '../store/store.js';
+import { createDeploymentBody, enrollmentTokenBody } from './body-schemas.js';
+import { readJsonBody } from './read-json-body.js';
+import { validateBody } from './validate-body.js';
+
+function adminAuth(adminToken: string): Middleware {
+  const expected = Buffer.from(hashSecret(adminToken));
+  return async (ctx, next) => {
+    const token = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
+    if (!token || !timingSafeEqual(Buffer.from(hashSecret(token)), expected)) {
+      throw new BitEnvoyError('BE_UNAUTHORIZED', 'missing or wrong admin token: send `Authorization: Bearer <BITENVOY_ADMIN_TOKEN>` (or the token in $BITENVOY_DATA_DIR/admin-token)');
+    }
+    await next();
+  };
+}
+
+export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminToken: string; publicUrl: string }): Router {
+  const { engine } = deps;
+  const router = new Router({ prefix: ADMIN_API_PREFIX });
+  router.use(adminAuth(deps.adminToken));
+
+  router.post('/deployments', async (ctx) => {
+    const req = validateBody<CreateDeploymentRequest>(createDeploymentBody, await readJsonBody(ctx.req, 64 * 1024));
+    const deployment = await engine.createDeployment(req, 'api');
+    ctx.status = 201;
+    ctx.body = { deployment, url: `${deps.publicUrl}/deployments/${deployment.id}` };
+  });
+
+  router.get('/deployments', async (ctx) => {
+    ctx.body = { deployments: await engine.listDeployments(Math.min(Number(ctx.query.limit ?? 50) || 50, 500)) };
+  });
+
+  router.get('/deployments/:id', async (ctx) => {
+    const view = await engine.getDeploymentView(ctx.params.id!);
+    if (!view) throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${ctx.params.id}`);
+    ctx.body = view;
+  });
+
+  router.get('/agents', async (ctx) => {
+    const agents = await engine.listAgents();
+    ctx.body = { agents: agents.map(({ credentialHash: _hidden, ...agent }) => agent) };
+  });
+
+  router.post('/enrollment-tokens', async (ctx) => {
+    const hasBody = Number(ctx.get('content-length') || 0) > 0;
+    const req = hasBody ? validateBody<{ ttlSeconds?: number }>(enrollmentTokenBody, await readJsonBody(ctx.req, MAX_AGENT_BODY_BYTES)) : {};
+    ctx.status = 201;
+    ctx.body = await createEnrollToken(deps.store, { ttlSeconds: req.ttlSeconds, createdBy: 'api' });
+  });
+
+  return router;
+}

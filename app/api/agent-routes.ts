@@ -1,0 +1,88 @@
+/**
+ * The agent API v1 (see lib/protocol.ts): enrollment, long-poll dispatch, claim, lease, events and logs. Handlers
+ * only read, validate and delegate: the rollout engine owns every decision.
+ */
+import { Router } from '@koa/router';
+import type { Context } from 'koa';
+import { BitEnvoyError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import {
+  AGENT_API_PREFIX,
+  MAX_AGENT_BODY_BYTES,
+  type AgentSettings,
+  type ClaimRequest,
+  type EnrollRequest,
+  type EventsRequest,
+  type LeaseRequest,
+  type LogsRequest,
+} from '../../lib/protocol.js';
+import { enrollAgent } from '../enroll/enroll-agent.js';
+import type { AgentRecord } from '../model.js';
+import type { RolloutEngine } from '../rollout/rollout-engine.js';
+import type { Store } from '../store/store.js';
+import { agentAuth } from './agent-auth.js';
+import { claimBody, enrollBody, eventsBody, leaseBody, logsBody } from './body-schemas.js';
+import { readJsonBody } from './read-json-body.js';
+import { validateBody } from './validate-body.js';
+
+async function body<T>(ctx: Context, schema: object): Promise<T> {
+  return validateBody<T>(schema, await readJsonBody(ctx.req, MAX_AGENT_BODY_BYTES));
+}
+
+export function agentRoutes(deps: { store: Store; engine: RolloutEngine; settings: AgentSettings; shutdown: AbortSignal }): Router {
+  const { store, engine, settings } = deps;
+  const router = new Router({ prefix: AGENT_API_PREFIX });
+  const auth = agentAuth(store);
+  const agentOf = (ctx: Context) => ctx.state.agent as AgentRecord;
+
+  router.post('/enroll', async (ctx) => {
+    const req = await body<EnrollRequest>(ctx, enrollBody);
+    const enrolled = await enrollAgent(store, req, settings);
+    ctx.status = 201;
+    ctx.body = enrolled;
+    (ctx.state.log as Logger).info({ agentId: enrolled.agentId, name: req.name }, 'agent enrolled');
+  });
+
+  router.get('/jobs/next', auth, async (ctx) => {
+    const agent = agentOf(ctx);
+    const raw = ctx.query.wait;
+    const wait = raw === undefined ? settings.pollWaitSeconds : Number(raw);
+    if (!Number.isFinite(wait) || wait < 0) throw new BitEnvoyError('BE_BAD_REQUEST', `wait: expected a number of seconds ≥ 0, got ${JSON.stringify(raw)}`);
+    const deadline = Date.now() + Math.min(wait, settings.pollWaitSeconds) * 1000;
+    const gone = new AbortController();
+    ctx.req.on('close', () => gone.abort());
+    for (;;) {
+      const job = await engine.nextJob(agent.id);
+      if (job) {
+        ctx.body = { job };
+        return;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || gone.signal.aborted || deps.shutdown.aborted) break;
+      await engine.notifier.waitForJob(agent.id, left, AbortSignal.any([gone.signal, deps.shutdown]));
+    }
+    ctx.status = 204;
+  });
+
+  router.post('/jobs/:id/claim', auth, async (ctx) => {
+    const { claimId } = await body<ClaimRequest>(ctx, claimBody);
+    ctx.body = await engine.claimJob(agentOf(ctx).id, ctx.params.id!, claimId);
+  });
+
+  router.post('/jobs/:id/lease', auth, async (ctx) => {
+    const { claimId } = await body<LeaseRequest>(ctx, leaseBody);
+    ctx.body = await engine.renewLease(agentOf(ctx).id, ctx.params.id!, claimId);
+  });
+
+  router.post('/jobs/:id/events', auth, async (ctx) => {
+    const req = await body<EventsRequest>(ctx, eventsBody);
+    ctx.body = await engine.appendEvents(agentOf(ctx).id, ctx.params.id!, req.claimId, req.events);
+  });
+
+  router.post('/jobs/:id/logs', auth, async (ctx) => {
+    const req = await body<LogsRequest>(ctx, logsBody);
+    ctx.body = await engine.appendLogs(agentOf(ctx).id, ctx.params.id!, req.claimId, req.chunks);
+  });
+
+  return router;
+}

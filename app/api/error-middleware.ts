@@ -1,0 +1,30 @@
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import { toErrorEnvelope } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+
+/**
+ * Gives each request a child logger (with `x-request-id`), answers every error with the one JSON envelope, logs it
+ * once, and turns unknown routes into a JSON 404.
+ */
+export function errorMiddleware(log: Logger): Middleware {
+  return async (ctx, next) => {
+    const requestId = ctx.get('x-request-id') || randomUUID();
+    ctx.state.log = log.child({ requestId });
+    ctx.set('x-request-id', requestId);
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = { error: { code: 'BE_NOT_FOUND', message: `no route ${ctx.method} ${ctx.path}` } };
+      }
+    } catch (err) {
+      const { status, body } = toErrorEnvelope(err);
+      ctx.status = status;
+      ctx.body = body;
+      const reqLog = ctx.state.log as Logger;
+      if (status >= 500) reqLog.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      else reqLog.info({ method: ctx.method, path: ctx.path, status, code: body.error.code }, body.error.message);
+    }
+  };
+}

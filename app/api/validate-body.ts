@@ -1,0 +1,47 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { BitEnvoyError } from '../../lib/errors.js';
+
+const ajv = new Ajv({ allErrors: false, strict: false, verbose: true });
+const compiled = new WeakMap<object, ValidateFunction>();
+
+/**
+ * Checks a parsed body against its schema; the first problem becomes a 400 naming the field, what was expected and
+ * what came, e.g. "events[3].seq: expected an integer ≥ 1, got -2".
+ *
+ * @example
+ * const body = validateBody<ClaimRequest>(claimBody, await readJsonBody(ctx.req, limit));
+ */
+export function validateBody<T>(schema: object, body: unknown): T {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
+  if (validate(body)) return body as T;
+  throw new BitEnvoyError('BE_BAD_REQUEST', explain(validate.errors?.[0]));
+}
+
+function explain(err: ErrorObject | undefined): string {
+  if (!err) return 'the body is not valid';
+  const field = err.instancePath
+    .split('/')
+    .slice(1)
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+  const where = field || 'body';
+  const got = JSON.stringify((err as ErrorObject & { data?: unknown }).data);
+  const expected = (err.parentSchema as { description?: string } | undefined)?.description;
+  switch (err.keyword) {
+    case 'required':
+      return `${where}: missing the required field \`${String(err.params.missingProperty)}\``;
+    case 'additionalProperties':
+      return `${where}: unknown field \`${String(err.params.additionalProperty)}\``;
+    case 'enum':
+      return `${where}: expected one of ${(err.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${got}`;
+    case 'maxItems':
+      return `${where}: at most ${String(err.params.limit)} items per request, got more; send them in several requests`;
+    case 'maxLength':
+      return `${where}: at most ${String(err.params.limit)} characters`;
+    default:
+      return `${where}: expected ${expected ?? err.message ?? 'something else'}, got ${got?.slice(0, 100)}`;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The hub's settings, read once from the environment: Probot's standard variables and BitEnvoy's own
+ * `BITENVOY_*`. A bad value stops the hub with a message naming the variable and what it expects.
+ *
+ * @example
+ * const settings = readHubSettings(process.env);
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BitEnvoyError } from '../lib/errors.js';
+import { DEFAULT_SETTINGS, MAX_POLL_WAIT_SECONDS } from '../lib/protocol.js';
+
+export interface HubSettings {
+  host: string | undefined;
+  port: number;
+  webhookPath: string;
+  logLevel: string;
+  dataDir: string;
+  publicUrl: string;
+  adminToken: string;
+  configRepo: string | undefined;
+  configBranch: string | undefined;
+  configRefreshSeconds: number;
+  leaseSeconds: number;
+  heartbeatSeconds: number;
+  pollWaitSeconds: number;
+  github: { appId: string; privateKey: string; webhookSecret: string; baseUrl?: string } | undefined;
+}
+
+/** Every variable the hub reads, with what it means: the README's settings table is made from this. */
+export const HUB_VARIABLES = [
+  ['PORT', 'Port the hub listens on.', '3000'],
+  ['HOST', 'Address the hub listens on.', 'all interfaces'],
+  ['LOG_LEVEL', 'pino log level: trace, debug, info, warn, error.', 'info'],
+  ['APP_ID', 'GitHub App id. With PRIVATE_KEY and WEBHOOK_SECRET it turns GitHub mode on.', '(local mode)'],
+  ['PRIVATE_KEY / PRIVATE_KEY_PATH', "The GitHub App's private key (PEM), or the path of its file.", '–'],
+  ['WEBHOOK_SECRET', "The GitHub App's webhook secret; deliveries with a wrong signature are rejected.", '–'],
+  ['WEBHOOK_PATH', 'Path GitHub delivers webhooks to.', '/api/github/webhooks'],
+  ['GHE_HOST / GHE_PROTOCOL', 'GitHub Enterprise Server host name and protocol.', 'github.com / https'],
+  ['BITENVOY_DATA_DIR', 'Folder for the SQLite store, the config repo clone and the generated admin token.', './.bitenvoy-data'],
+  ['BITENVOY_CONFIG_REPO', 'The config repo: a git URL or a local path.', '(none: deployments are refused until set)'],
+  ['BITENVOY_CONFIG_BRANCH', 'Branch of the config repo whose commits take effect.', "the repo's default branch"],
+  ['BITENVOY_CONFIG_REFRESH_SECONDS', 'How often the config repo is fetched.', '60'],
+  ['BITENVOY_PUBLIC_URL', 'Base URL people and agents reach the hub at; status page links use it.', 'http://localhost:$PORT'],
+  ['BITENVOY_ADMIN_TOKEN', 'Bearer token for the admin API and `bitenvoy deploy`.', 'generated into $BITENVOY_DATA_DIR/admin-token'],
+  ['BITENVOY_LEASE_SECONDS', 'A claimed job fails when its agent does not renew the lease for this long.', String(DEFAULT_SETTINGS.leaseSeconds)],
+  ['BITENVOY_HEARTBEAT_SECONDS', 'An agent with no request for 3 of these intervals counts as lost.', String(DEFAULT_SETTINGS.heartbeatSeconds)],
+  ['BITENVOY_POLL_WAIT_SECONDS', 'How long a long poll is held open (at most 50).', String(DEFAULT_SETTINGS.pollWaitSeconds)],
+] as const;
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new BitEnvoyError('BE_USAGE', `${name}=${raw}: expected a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function privateKeyFrom(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.PRIVATE_KEY) return env.PRIVATE_KEY.replace(/\\n/g, '\n');
+  if (env.PRIVATE_KEY_PATH) {
+    try {
+      return readFileSync(env.PRIVATE_KEY_PATH, 'utf8');
+    } catch (err) {
+      throw new BitEnvoyError('BE_USAGE', `PRIVATE_KEY_PATH=${env.PRIVATE_KEY_PATH}: cannot read it (${(err as Error).message}); point it at the App's .pem file`);
+    }
+  }
+  return undefined;
+}
+
+/** The admin token: BITENVOY_ADMIN_TOKEN, else one generated once into `<dataDir>/admin-token` (mode 0600). */
+function adminTokenFrom(env: NodeJS.ProcessEnv, dataDir: string): string {
+  if (env.BITENVOY_ADMIN_TOKEN) return env.BITENVOY_ADMIN_TOKEN;
+  const file = join(dataDir, 'admin-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const token = `bt_admin_${randomBytes(24).toString('base64url')}`;
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  return token;
+}
+
+export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettings {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const host = env.HOST || undefined;
+  const dataDir = resolve(env.BITENVOY_DATA_DIR || '.bitenvoy-data');
+  const publicUrl = (env.BITENVOY_PUBLIC_URL || `http://${host && host !== '0.0.0.0' ? host : 'localhost'}:${port}`).replace(/\/+$/, '');
+  if (!/^https?:\/\//.test(publicUrl)) {
+    throw new BitEnvoyError('BE_USAGE', `BITENVOY_PUBLIC_URL=${publicUrl}: expected an http:// or https:// URL`);
+  }
+  const privateKey = privateKeyFrom(env);
+  const complete = Boolean(env.APP_ID && privateKey && env.WEBHOOK_SECRET);
+  const ghe = env.GHE_HOST ? `${env.GHE_PROTOCOL || 'https'}://${env.GHE_HOST}/api/v3` : undefined;
+  return {
+    host,
+    port,
+    webhookPath: env.WEBHOOK_PATH || '/api/github/webhooks',
+    logLevel: env.LOG_LEVEL || 'info',
+    dataDir,
+    publicUrl,
+    adminToken: adminTokenFrom(env, dataDir),
+    configRepo: env.BITENVOY_CONFIG_REPO || undefined,
+    configBranch: env.BITENVOY_CONFIG_BRANCH || undefined,
+    configRefreshSeconds: integer(env, 'BITENVOY_CONFIG_REFRESH_SECONDS', 60, 1, 86_400),
+    leaseSeconds: integer(env, 'BITENVOY_LEASE_SECONDS', DEFAULT_SETTINGS.leaseSeconds, 1, 3600),
+    heartbeatSeconds: integer(env, 'BITENVOY_HEARTBEAT_SECONDS', DEFAULT_SETTINGS.heartbeatSeconds, 1, 3600),
+    pollWaitSeconds: integer(env, 'BITENVOY_POLL_WAIT_SECONDS', DEFAULT_SETTINGS.pollWaitSeconds, 1, MAX_POLL_WAIT_SECONDS),
+    github: complete ? { appId: env.APP_ID!, privateKey: privateKey!, webhookSecret: env.WEBHOOK_SECRET!, ...(ghe ? { baseUrl: ghe } : {}) } : undefined,
+  };
+}

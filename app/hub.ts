@@ -1,0 +1,97 @@
+/**
+ * Starts a hub: store, config repo, rollout engine, agent and admin APIs, status pages, and the GitHub webhook
+ * endpoint when the App's credentials are set.
+ *
+ * @example
+ * const hub = await startHub(readHubSettings(process.env), { log });
+ * // … later, on SIGTERM:
+ * await hub.close();
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from '../lib/logger.js';
+import { version } from '../lib/package-root.js';
+import { adminRoutes } from './api/admin-routes.js';
+import { agentRoutes } from './api/agent-routes.js';
+import { ConfigRepo } from './config/config-repo.js';
+import type { HubSettings } from './hub-settings.js';
+import { deploymentPageRoutes } from './pages/deployment-page-routes.js';
+import { RolloutEngine } from './rollout/rollout-engine.js';
+import { createHttpServer, createKoa, createWebhookHandler } from './server.js';
+import { openStore } from './store/open-store.js';
+
+export interface RunningHub {
+  url: string;
+  server: Server;
+  engine: RolloutEngine;
+  close(): Promise<void>;
+}
+
+export async function startHub(settings: HubSettings, { log }: { log: Logger }): Promise<RunningHub> {
+  const store = await openStore({ dataDir: settings.dataDir });
+  const configRepo = settings.configRepo
+    ? new ConfigRepo({ source: settings.configRepo, branch: settings.configBranch, workDir: join(settings.dataDir, 'config-repo'), refreshSeconds: settings.configRefreshSeconds, log: log.child({ name: 'config' }) })
+    : undefined;
+  if (configRepo) {
+    await configRepo.refresh();
+    configRepo.start();
+  } else {
+    log.warn('no config repo: set BITENVOY_CONFIG_REPO to a git URL or path; deployments are refused until then');
+  }
+  const engine = new RolloutEngine({ store, log: log.child({ name: 'engine' }), settings, config: () => configRepo?.current() });
+  await engine.start();
+
+  const shutdown = new AbortController();
+  const koa = createKoa(log);
+  const agentSettings = { leaseSeconds: settings.leaseSeconds, heartbeatSeconds: settings.heartbeatSeconds, pollWaitSeconds: settings.pollWaitSeconds };
+  const mode = settings.github ? 'github' : 'local';
+  const routers = [
+    agentRoutes({ store, engine, settings: agentSettings, shutdown: shutdown.signal }),
+    adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: settings.publicUrl }),
+    deploymentPageRoutes(engine, () => configRepo?.status()),
+  ];
+  koa.use(async (ctx, next) => {
+    if (ctx.path === '/healthz') {
+      ctx.body = { ok: true, version, mode, config: configRepo?.status() ?? null };
+      return;
+    }
+    await next();
+  });
+  for (const router of routers) koa.use(router.routes()).use(router.allowedMethods());
+
+  const webhook = await createWebhookHandler(settings, log);
+  const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath });
+  // Long polls hold requests for up to 50 s: keep idle sockets alive longer than that.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${settings.host && settings.host !== '0.0.0.0' ? settings.host : 'localhost'}:${port}`;
+  if (mode === 'local') {
+    log.info(`BitEnvoy hub ${version} listening on ${url} in LOCAL MODE (no GitHub): set APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to connect a GitHub App`);
+  } else {
+    log.info(`BitEnvoy hub ${version} listening on ${url} in GitHub mode; webhooks at ${settings.webhookPath}`);
+  }
+
+  return {
+    url,
+    server,
+    engine,
+    async close() {
+      shutdown.abort();
+      engine.stop();
+      configRepo?.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      });
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Server-rendered status pages: `GET /` (recent deployments, agents, config in force) and `GET /deployments/:id`
+ * (per-server state, current step, log tail). GitHub Deployment statuses link to the latter.
+ */
+import { Router } from '@koa/router';
+import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
+import type { ConfigStatus } from '../config/config-repo.js';
+import type { RolloutEngine } from '../rollout/rollout-engine.js';
+import { escapeHtml as e, page } from './html.js';
+
+const REFRESH_SECONDS = 2;
+
+export function deploymentPageRoutes(engine: RolloutEngine, configStatus: () => ConfigStatus | undefined): Router {
+  const router = new Router();
+
+  router.get('/', async (ctx) => {
+    const [deployments, agents] = await Promise.all([engine.listDeployments(30), engine.listAgents()]);
+    const config = configStatus();
+    const configLine = !config
+      ? 'No config repo set (BITENVOY_CONFIG_REPO).'
+      : `Config repo <code>${e(config.source)}</code>: ${config.sha ? `<code>${e(config.sha.slice(0, 7))}</code> in force since ${e(config.loadedAt)}` : 'no valid commit loaded yet'}` +
+        (config.rejected ? `; newer commit <code>${e(config.rejected.sha.slice(0, 7))}</code> rejected: ${e(config.rejected.errors.map((i) => `${i.file}${i.line ? `:${i.line}` : ''} ${i.message}`).join('; '))}` : '') +
+        (config.lastError ? `; last fetch failed: ${e(config.lastError)}` : '');
+    ctx.type = 'html';
+    ctx.body = page(
+      'Deployments',
+      `<h1>Deployments</h1><p>${configLine}</p>
+<table><tr><th>deployment</th><th>repository</th><th>environment</th><th>commit</th><th>state</th><th>description</th><th>created</th></tr>
+${deployments
+  .map(
+    (d) => `<tr><td><a href="/deployments/${e(d.id)}">${e(d.id)}</a></td><td>${e(d.repository)}</td><td>${e(d.environment)}</td>
+<td><code>${e(d.sha.slice(0, 7))}</code> ${e(d.ref)}</td><td class="state ${e(d.state)}">${e(d.state)}</td><td>${e(d.description)}</td><td>${e(d.createdAt)}</td></tr>`,
+  )
+  .join('\n')}
+</table>
+<h2>Agents</h2>
+<table><tr><th>name</th><th>status</th><th>labels</th><th>last seen</th><th>version</th></tr>
+${agents
+  .map(
+    (a) => `<tr><td>${e(a.name)}</td><td class="state ${a.online ? 'succeeded' : 'failed'}">${a.online ? 'online' : 'lost'}</td>
+<td>${Object.entries(a.labels).map(([k, v]) => `<code>${e(k)}=${e(v)}</code>`).join(' ')}</td><td>${e(a.lastSeenAt)}</td><td>${e(a.version)}</td></tr>`,
+  )
+  .join('\n')}
+</table>`,
+      10,
+    );
+  });
+
+  router.get('/deployments/:id', async (ctx) => {
+    const view = await engine.getDeploymentView(ctx.params.id!);
+    ctx.type = 'html';
+    if (!view) {
+      ctx.status = 404;
+      ctx.body = page('Not found', `<h1>No deployment ${e(ctx.params.id)}</h1><p>It may have been made on another hub. <a href="/">All deployments</a></p>`);
+      return;
+    }
+    const d = view.deployment;
+    const final = FINAL_DEPLOYMENT_STATES.includes(d.state);
+    const planned = d.batches.map((b, i) => `batch ${i + 1}: ${b.agentIds.length} server${b.agentIds.length === 1 ? '' : 's'}`).join(' · ');
+    ctx.body = page(
+      `${d.repository} → ${d.environment}`,
+      `<h1>${e(d.repository)} → ${e(d.environment)}</h1>
+<table>
+<tr><th>state</th><td class="state ${e(d.state)}">${e(d.state)}</td></tr>
+<tr><th>description</th><td>${e(d.description)}</td></tr>
+<tr><th>commit</th><td><code>${e(d.sha)}</code> (${e(d.ref)})</td></tr>
+<tr><th>group · strategy</th><td>${e(d.group)} · ${e(d.strategy)}${planned ? ` — ${e(planned)}` : ''}</td></tr>
+<tr><th>config</th><td><code>${e(d.configSha.slice(0, 7))}</code></td></tr>
+<tr><th>created</th><td>${e(d.createdAt)} by ${e(d.createdBy)}${d.finishedAt ? `; finished ${e(d.finishedAt)}` : ''}</td></tr>
+${d.environmentUrl ? `<tr><th>environment</th><td><a href="${e(d.environmentUrl)}">${e(d.environmentUrl)}</a></td></tr>` : ''}
+${d.skipped.length ? `<tr><th>left out</th><td>${d.skipped.map((s) => `${e(s.name)} (${e(s.reason)})`).join('<br>')}</td></tr>` : ''}
+</table>
+<h2>Servers</h2>
+${view.jobs
+  .map(
+    (j) => `<section><h3>${e(j.agentName)} <span class="state ${e(j.state)}">${e(j.state)}</span> <small>batch ${j.batch + 1}</small></h3>
+${j.step ? `<p>step ${j.step.index + 1} <code>${e(j.step.name)}</code>: ${e(j.step.status)}</p>` : ''}
+${j.message ? `<p>${e(j.message)}</p>` : ''}
+<pre>${e(j.logTail.join('\n')) || '(no output yet)'}</pre></section>`,
+  )
+  .join('\n')}`,
+      final ? undefined : REFRESH_SECONDS,
+    );
+  });
+
+  return router;
+}
