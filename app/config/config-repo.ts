@@ -12,7 +12,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
+import { git as simpleGit } from '../../lib/git.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { formatIssues, validateConfigDir, type ConfigIssue, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
@@ -127,7 +128,7 @@ export class ConfigRepo {
     if (!existsSync(join(this.#clone, '.git'))) {
       await rm(this.#clone, { recursive: true, force: true });
       try {
-        await simpleGit().env({ ...process.env, GIT_TERMINAL_PROMPT: '0' }).clone(this.#source, this.#clone, ['--no-checkout']);
+        await simpleGit().clone(this.#source, this.#clone, ['--no-checkout']);
       } catch (err) {
         await rm(this.#clone, { recursive: true, force: true });
         throw new BitEnvoyError(
@@ -137,7 +138,7 @@ export class ConfigRepo {
         );
       }
     }
-    return simpleGit(this.#clone).env({ ...process.env, GIT_TERMINAL_PROMPT: '0' });
+    return simpleGit(this.#clone);
   }
 
   async #fetchHead(git: SimpleGit): Promise<string> {

@@ -1,4 +1,4 @@
-import { simpleGit } from 'simple-git';
+import { git } from '../../lib/git.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 
 const SHA = /^[0-9a-f]{40}$/;
@@ -14,7 +14,7 @@ export async function resolveRef(gitUrl: string, ref: string): Promise<string> {
   if (SHA.test(ref)) return ref;
   let out: string;
   try {
-    out = await simpleGit().env({ ...process.env, GIT_TERMINAL_PROMPT: '0' }).listRemote([gitUrl, ref, `refs/heads/${ref}`, `refs/tags/${ref}`]);
+    out = await git().listRemote([gitUrl, ref, `refs/heads/${ref}`, `refs/tags/${ref}`]);
   } catch (err) {
     const first = String((err as Error).message).split('\n').find((l) => l.trim()) ?? 'unknown error';
     throw new BitEnvoyError('BE_GIT', `cannot read ${gitUrl}: ${first}; check the repository's \`git\` URL in the config repo`, { cause: err });

@@ -1,0 +1,85 @@
+/**
+ * Fetches exactly one commit into a per-repository bare mirror, and checks it out into a release directory. The
+ * mirror persists, and each fetched commit is kept under a ref, so the next fetch of the repository negotiates and
+ * transfers only new objects.
+ *
+ * @example
+ * const mirror = await fetchCommit({ agentDir, repository: 'acme/shop', url, sha, ref: 'main', log: line => … });
+ * await checkoutRelease(mirror, sha, releaseDir);
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { git as simpleGit } from '../lib/git.js';
+import { BitEnvoyError } from '../lib/errors.js';
+
+
+export function mirrorPath(agentDir: string, repository: string): string {
+  return join(agentDir, 'git', `${repository}.git`);
+}
+
+export async function fetchCommit(options: { agentDir: string; repository: string; url: string; sha: string; ref: string; jobId: string; log: (line: string) => void }): Promise<string> {
+  const mirror = mirrorPath(options.agentDir, options.repository);
+  if (!existsSync(join(mirror, 'HEAD'))) {
+    await mkdir(mirror, { recursive: true });
+    await simpleGit(mirror).init(true);
+  }
+  const git = simpleGit(mirror);
+  const has = () => git.raw(['cat-file', '-e', `${options.sha}^{commit}`]).then(() => true, () => false);
+  if (await has()) {
+    options.log(`commit ${options.sha.slice(0, 7)} is already here; nothing to fetch\n`);
+  } else {
+    options.log(`fetching ${options.sha.slice(0, 7)} from ${options.url}\n`);
+    try {
+      await git.raw(['fetch', '--no-tags', '--no-write-fetch-head', options.url, options.sha]);
+    } catch (bySha) {
+      // Some servers refuse to serve a commit by SHA: fetch the ref, then the SHA must be among what came.
+      options.log(`the server would not send the commit by SHA (${firstLine(bySha)}); fetching ${options.ref} instead\n`);
+      try {
+        await git.raw(['fetch', '--no-tags', '--no-write-fetch-head', options.url, `${options.ref}:refs/bitenvoy/fetched`]);
+      } catch (byRef) {
+        throw new BitEnvoyError('BE_GIT', `cannot fetch ${options.repository} from ${options.url}: ${firstLine(byRef)}`, { cause: byRef });
+      }
+    }
+    if (!(await has())) {
+      throw new BitEnvoyError('BE_GIT', `commit ${options.sha} is not in ${options.url} (fetched ${options.ref}); was the branch force-pushed?`);
+    }
+  }
+  // Keep the commit reachable: it protects it from gc and lets the next fetch skip what we have.
+  await git.raw(['update-ref', `refs/bitenvoy/jobs/${options.jobId}`, options.sha]);
+  return mirror;
+}
+
+/** Writes the commit's files (exactly those) into `releaseDir` with `git archive | tar -x`. */
+export async function checkoutRelease(mirror: string, sha: string, releaseDir: string): Promise<void> {
+  await mkdir(releaseDir, { recursive: true });
+  await new Promise<void>((resolve, reject) => {
+    const archive = spawn('git', ['--git-dir', mirror, 'archive', '--format=tar', sha], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tar = spawn('tar', ['-x', '-C', releaseDir], { stdio: ['pipe', 'ignore', 'pipe'] });
+    archive.stdout.pipe(tar.stdin);
+    let stderr = '';
+    archive.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let pending = 2;
+    let failed = false;
+    const done = (what: string) => (code: number | null) => {
+      if (code !== 0 && !failed) {
+        failed = true;
+        reject(new BitEnvoyError('BE_GIT', `checking out ${sha.slice(0, 7)} failed (${what} exited ${code}): ${stderr.trim()}`));
+      }
+      if (--pending === 0 && !failed) resolve();
+    };
+    archive.on('close', done('git archive'));
+    tar.on('close', done('tar'));
+  });
+}
+
+/** Drops the refs of releases that no longer exist, so their objects may be collected. */
+export async function forgetRelease(mirror: string, jobId: string): Promise<void> {
+  await simpleGit(mirror).raw(['update-ref', '-d', `refs/bitenvoy/jobs/${jobId}`]).catch(() => undefined);
+}
+
+function firstLine(err: unknown): string {
+  return (String((err as Error).message).split('\n').find((l) => l.trim()) ?? 'unknown error').trim();
+}

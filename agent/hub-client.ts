@@ -1,0 +1,130 @@
+/**
+ * The agent's side of the agent API v1 (lib/protocol.ts). Network errors and 5xx answers are retried with full-jitter
+ * exponential backoff for as long as the agent runs — a hub restart or a network cut only delays delivery; 4xx
+ * answers come back as BitEnvoyErrors carrying the hub's code and message.
+ *
+ * @example
+ * const hub = new HubClient({ hub: 'https://bitenvoy.example.com', credential, log });
+ * const next = await hub.nextJob(50, signal);
+ */
+import { BitEnvoyError, type ErrorCode } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import {
+  AGENT_API_PREFIX,
+  type AckResponse,
+  type ClaimResponse,
+  type EnrollRequest,
+  type EnrollResponse,
+  type JobEvent,
+  type JobSpec,
+  type LeaseResponse,
+  type LogChunk,
+} from '../lib/protocol.js';
+
+export interface Backoff {
+  baseMs: number;
+  capMs: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { baseMs: 250, capMs: 10_000 };
+
+export class HubClient {
+  #hub: string;
+  #credential: string | undefined;
+  #log: Logger;
+  #backoff: Backoff;
+
+  constructor(options: { hub: string; credential?: string; log: Logger; backoff?: Backoff }) {
+    this.#hub = options.hub.replace(/\/+$/, '');
+    this.#credential = options.credential;
+    this.#log = options.log;
+    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
+  }
+
+  enroll(req: EnrollRequest): Promise<EnrollResponse> {
+    return this.#request('POST', '/enroll', req, { retry: false }) as Promise<EnrollResponse>;
+  }
+
+  /** Long poll: a job, or undefined when the hub held the request `waitSeconds` and none came. */
+  async nextJob(waitSeconds: number, signal?: AbortSignal): Promise<JobSpec | undefined> {
+    const res = (await this.#request('GET', `/jobs/next?wait=${waitSeconds}`, undefined, { signal, timeoutMs: (waitSeconds + 15) * 1000 })) as { job: JobSpec } | undefined;
+    return res?.job;
+  }
+
+  claim(jobId: string, claimId: string, signal?: AbortSignal): Promise<ClaimResponse> {
+    return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/claim`, { claimId }, { signal }) as Promise<ClaimResponse>;
+  }
+
+  renewLease(jobId: string, claimId: string, signal?: AbortSignal): Promise<LeaseResponse> {
+    return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/lease`, { claimId }, { signal }) as Promise<LeaseResponse>;
+  }
+
+  sendEvents(jobId: string, claimId: string, events: JobEvent[], signal?: AbortSignal): Promise<AckResponse> {
+    return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/events`, { claimId, events }, { signal }) as Promise<AckResponse>;
+  }
+
+  sendLogs(jobId: string, claimId: string, chunks: LogChunk[], signal?: AbortSignal): Promise<AckResponse> {
+    return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/logs`, { claimId, chunks }, { signal }) as Promise<AckResponse>;
+  }
+
+  async #request(method: string, path: string, body: unknown, options: { retry?: boolean; signal?: AbortSignal; timeoutMs?: number }): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      options.signal?.throwIfAborted();
+      let failure: string;
+      try {
+        const signals = [AbortSignal.timeout(options.timeoutMs ?? 30_000), ...(options.signal ? [options.signal] : [])];
+        const res = await fetch(`${this.#hub}${AGENT_API_PREFIX}${path}`, {
+          method,
+          headers: {
+            ...(this.#credential ? { authorization: `Bearer ${this.#credential}` } : {}),
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.any(signals),
+        });
+        if (res.status === 204) return undefined;
+        const text = await res.text();
+        if (res.ok) return JSON.parse(text);
+        const error = safeJson(text)?.error;
+        if (res.status < 500) {
+          throw new BitEnvoyError((error?.code ?? 'BE_BAD_REQUEST') as ErrorCode, error?.message ?? `hub answered ${res.status}`, {
+            status: res.status,
+            details: error?.details,
+          });
+        }
+        failure = `hub answered ${res.status}: ${error?.message ?? text.slice(0, 200)}`;
+      } catch (err) {
+        if (err instanceof BitEnvoyError) throw err;
+        if (options.signal?.aborted) throw err;
+        failure = `cannot reach the hub at ${this.#hub}: ${(err as Error).cause ?? (err as Error).message}`;
+      }
+      if (options.retry === false) throw new BitEnvoyError('BE_INTERNAL', failure, { status: 503 });
+      const delay = Math.random() * Math.min(this.#backoff.capMs, this.#backoff.baseMs * 2 ** Math.min(attempt, 20));
+      (attempt < 3 ? this.#log.debug : this.#log.warn).call(this.#log, { attempt, path }, `${failure}; retrying in ${Math.round(delay)} ms`);
+      await sleep(delay, options.signal);
+    }
+  }
+}
+
+function safeJson(text: string): { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

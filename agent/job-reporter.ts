@@ -1,0 +1,173 @@
+/**
+ * Everything an agent tells the hub about one job goes through here: state and step events and log chunks get
+ * sequence numbers, are journaled, redacted, batched (a flush every 200 ms, chunks of at most 16 KiB), and resent
+ * until the hub acknowledges them. Sequence numbers make resending harmless.
+ *
+ * @example
+ * const reporter = new JobReporter({ record, journal, client, redactor, log });
+ * reporter.start();
+ * await reporter.state('running');
+ * reporter.output('stdout', 'hello\n', 0);
+ * await reporter.close();
+ */
+import { isErrorCode } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { JobEvent, LogChunk, ReportedJobState, StateEvent, StepEvent } from '../lib/protocol.js';
+import type { HubClient } from './hub-client.js';
+import type { Journal, JournalRecord } from './journal.js';
+import { StreamRedactor, type Redactor } from './redact.js';
+
+const FLUSH_MS = 200;
+const CHUNK_CHARS = 16 * 1024;
+const MAX_PER_REQUEST = 200;
+
+type Stream = LogChunk['stream'];
+
+export class JobReporter {
+  #record: JournalRecord;
+  #journal: Journal;
+  #client: HubClient;
+  #redactor: Redactor;
+  #log: Logger;
+  #streams = new Map<string, StreamRedactor>();
+  #open: { stream: Stream; step?: number; data: string } | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+  #signal: AbortSignal | undefined;
+
+  constructor(options: { record: JournalRecord; journal: Journal; client: HubClient; redactor: Redactor; log: Logger; signal?: AbortSignal }) {
+    this.#record = options.record;
+    this.#journal = options.journal;
+    this.#client = options.client;
+    this.#redactor = options.redactor;
+    this.#log = options.log;
+    this.#signal = options.signal;
+  }
+
+  get record(): JournalRecord {
+    return this.#record;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.flush().catch(() => undefined), FLUSH_MS);
+    this.#timer.unref();
+  }
+
+  async setPhase(phase: JournalRecord['phase']): Promise<void> {
+    this.#record.phase = phase;
+    await this.#journal.write(this.#record);
+  }
+
+  async state(state: ReportedJobState, message?: string): Promise<void> {
+    await this.#event({ type: 'state', state, ...(message === undefined ? {} : { message: this.#redactor.redact(message) }) });
+  }
+
+  async step(step: { index: number; name: string }, status: StepEvent['status'], extra: { exitCode?: number | null; durationMs?: number; message?: string } = {}): Promise<void> {
+    const { message, ...rest } = extra;
+    await this.#event({ type: 'step', step, status, ...rest, ...(message === undefined ? {} : { message: this.#redactor.redact(message) }) });
+  }
+
+  /** Output of a step (or the agent's own `system` lines); redacted before it is kept anywhere. */
+  output(stream: Stream, text: string, step?: number): void {
+    const key = `${stream}:${step ?? ''}`;
+    let redactor = this.#streams.get(key);
+    if (!redactor) this.#streams.set(key, (redactor = new StreamRedactor(this.#redactor)));
+    this.#append(stream, step, redactor.push(text));
+  }
+
+  /** Ends a stream's redaction window (call when a step ends) so held-back characters are sent too. */
+  endOutput(step?: number): void {
+    for (const stream of ['stdout', 'stderr', 'system'] as const) {
+      const key = `${stream}:${step ?? ''}`;
+      const redactor = this.#streams.get(key);
+      if (!redactor) continue;
+      this.#append(stream, step, redactor.end());
+      this.#streams.delete(key);
+    }
+  }
+
+  /** Sends what is pending; resolves when the hub has acknowledged it (retrying through outages). */
+  flush(): Promise<void> {
+    this.#flushing ??= this.#flush().finally(() => (this.#flushing = undefined));
+    return this.#flushing;
+  }
+
+  /** Stops the timer and delivers everything (or gives up after `timeoutMs`, leaving it in the journal). */
+  async close(timeoutMs?: number): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    for (const key of [...this.#streams.keys()]) this.endOutput(key.split(':')[1] ? Number(key.split(':')[1]) : undefined);
+    this.#seal();
+    await this.#journal.write(this.#record);
+    const deliver = (async () => {
+      while (this.#record.events.length || this.#record.logs.length) await this.flush();
+    })();
+    if (timeoutMs === undefined) return deliver;
+    await Promise.race([deliver, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+  }
+
+  async #event(event: Omit<StateEvent, 'seq' | 'at'> | Omit<StepEvent, 'seq' | 'at'>): Promise<void> {
+    this.#seal();
+    this.#record.events.push({ ...event, seq: this.#record.nextEventSeq++, at: new Date().toISOString() } as JobEvent);
+    await this.#journal.write(this.#record);
+    void this.flush().catch(() => undefined);
+  }
+
+  #append(stream: Stream, step: number | undefined, data: string): void {
+    if (!data) return;
+    if (this.#open && (this.#open.stream !== stream || this.#open.step !== step)) this.#seal();
+    this.#open ??= { stream, ...(step === undefined ? {} : { step }), data: '' };
+    this.#open.data += data;
+    if (this.#open.data.length >= CHUNK_CHARS) this.#seal();
+  }
+
+  #seal(): void {
+    const open = this.#open;
+    this.#open = undefined;
+    if (!open?.data) return;
+    for (let i = 0; i < open.data.length; i += CHUNK_CHARS) {
+      this.#record.logs.push({ seq: this.#record.nextLogSeq++, at: new Date().toISOString(), stream: open.stream, ...(open.step === undefined ? {} : { step: open.step }), data: open.data.slice(i, i + CHUNK_CHARS) });
+    }
+  }
+
+  async #flush(): Promise<void> {
+    this.#seal();
+    const { jobId, claimId } = this.#record;
+    if (this.#record.events.length) {
+      const batch = this.#record.events.slice(0, MAX_PER_REQUEST);
+      const acked = await this.#send(() => this.#client.sendEvents(jobId, claimId, batch, this.#signal), this.#record.events);
+      this.#record.events = this.#record.events.filter((e) => e.seq > acked);
+      const last = this.#record.events.at(-1);
+      if (last) this.#record.nextEventSeq = last.seq + 1;
+      await this.#journal.write(this.#record);
+    }
+    if (this.#record.logs.length) {
+      const batch = this.#record.logs.slice(0, MAX_PER_REQUEST);
+      const acked = await this.#send(() => this.#client.sendLogs(jobId, claimId, batch, this.#signal), this.#record.logs);
+      this.#record.logs = this.#record.logs.filter((c) => c.seq > acked);
+      const last = this.#record.logs.at(-1);
+      if (last) this.#record.nextLogSeq = last.seq + 1;
+      await this.#journal.write(this.#record);
+    }
+  }
+
+  /** Sends a batch; a gap answer means the hub has less than we thought: its expected seq tells what it holds. */
+  async #send(send: () => Promise<{ ackedSeq: number }>, pending: Array<{ seq: number }>): Promise<number> {
+    try {
+      return (await send()).ackedSeq;
+    } catch (err) {
+      if (isErrorCode(err, 'BE_SEQ_GAP')) {
+        // The hub lost reports it had acknowledged (e.g. restored from a backup): renumber what is left to follow on.
+        const expected = Number((err.details as { expectedSeq?: number } | undefined)?.expectedSeq ?? 1);
+        this.#log.warn({ expected }, 'hub is missing reports it had acknowledged; renumbering the rest to follow on');
+        pending.forEach((item, i) => (item.seq = expected + i));
+        return expected - 1;
+      }
+      if (isErrorCode(err, 'BE_NOT_FOUND') || isErrorCode(err, 'BE_JOB_CLAIMED')) {
+        // The hub no longer knows this job for us: nothing we send can land. Drop it rather than retry forever.
+        this.#log.warn({ err: (err as Error).message }, 'hub refused the report; dropping it');
+        return Number.MAX_SAFE_INTEGER;
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * One job on this server, from an accepted claim to a final state: the allowlist, fetching the exact commit, the
+ * instruction file found in it, its steps, the `current` switch and pruning old releases. The hub sends no command:
+ * what runs is only what the commit's own instruction file says.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { BitEnvoyError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { parseDuration } from '../lib/parse-duration.js';
+import type { JobSpec, ReportedJobState } from '../lib/protocol.js';
+import { parseInstructions } from '../config-schema/load-instructions.js';
+import type { Step } from '../config-schema/types.generated.js';
+import { formatIssues } from '../config-schema/validate-config-dir.js';
+import { refusalReason, type AgentConfig } from './agent-config.js';
+import { checkoutRelease, fetchCommit, forgetRelease } from './fetch-commit.js';
+import type { JobReporter } from './job-reporter.js';
+import { pruneReleases, releasePaths, switchCurrent, type ReleasePaths } from './releases.js';
+import { runStep } from './run-step.js';
+import { bindSecrets } from './secrets.js';
+
+const DEFAULT_STEP_TIMEOUT_MS = 30 * 60_000;
+
+export interface JobContext {
+  spec: JobSpec;
+  agentDir: string;
+  config: AgentConfig;
+  secrets: Map<string, string>;
+  reporter: JobReporter;
+  log: Logger;
+  /** Aborted when the hub cancels the job or the agent stops. */
+  cancel: AbortSignal;
+  killGraceMs?: number;
+}
+
+export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
+  const { spec, reporter } = ctx;
+  const refusal = refusalReason(ctx.config.allow, spec);
+  if (refusal) {
+    ctx.log.warn({ jobId: spec.id }, `refused: ${refusal}`);
+    await reporter.state('refused', refusal);
+    return 'refused';
+  }
+  const system = (line: string) => reporter.output('system', line);
+  const paths = releasePaths(ctx.agentDir, spec.repository, spec.environment, spec.id);
+  let mirror: string;
+  try {
+    await reporter.state('fetching');
+    mirror = await fetchCommit({ agentDir: ctx.agentDir, repository: spec.repository, url: spec.git.url, sha: spec.sha, ref: spec.ref, jobId: spec.id, log: system });
+    await checkoutRelease(mirror, spec.sha, paths.release);
+    system(`checked out ${spec.sha.slice(0, 7)} into ${paths.release}\n`);
+  } catch (err) {
+    return fail(ctx, err instanceof BitEnvoyError ? err.message : `fetching the commit failed: ${(err as Error).message}`);
+  }
+
+  const instructionsFile = join(paths.release, spec.instructions);
+  const text = await readFile(instructionsFile, 'utf8').catch(() => undefined);
+  if (text === undefined) {
+    return fail(ctx, `no ${spec.instructions} in ${spec.repository}@${spec.sha.slice(0, 7)}: add an instruction file (see templates/bitenvoy.yml)`);
+  }
+  const parsed = parseInstructions(text, spec.instructions);
+  if (!parsed.value) {
+    system(formatIssues(parsed.errors) + '\n');
+    return fail(ctx, `${spec.instructions} in ${spec.sha.slice(0, 7)} is invalid: ${parsed.errors[0]?.message ?? 'see the log'}${parsed.errors.length > 1 ? ` (+${parsed.errors.length - 1} more)` : ''}`);
+  }
+
+  await reporter.state('running');
+  const steps = parsed.value.steps;
+  let switched = false;
+  for (const [index, step] of steps.entries()) {
+    if (ctx.cancel.aborted) return cancelled(ctx);
+    if (step.afterSwitch && !switched) {
+      await activate(ctx, paths);
+      switched = true;
+    }
+    const outcome = await runOneStep(ctx, paths, step, index);
+    if (outcome !== 'succeeded') return outcome === 'cancelled' ? cancelled(ctx) : fail(ctx, outcome);
+  }
+  if (!switched) await activate(ctx, paths);
+  for (const removed of await pruneReleases(paths, ctx.config.keepReleases)) {
+    await forgetRelease(mirror, removed);
+    system(`removed old release ${removed}\n`);
+  }
+  await reporter.state('succeeded');
+  return 'succeeded';
+}
+
+/** Runs one step; returns 'succeeded', 'cancelled' or the failure message. */
+async function runOneStep(ctx: JobContext, paths: ReleasePaths, step: Step, index: number): Promise<string> {
+  const { reporter, spec } = ctx;
+  const ref = { index, name: step.name };
+  let bound: { run: string; env: Record<string, string> };
+  let cwd: string;
+  let timeoutMs: number;
+  try {
+    bound = bindSecrets(step, ctx.secrets, ctx.config.secretsFile);
+    cwd = resolve(paths.release, step.cwd ?? '.');
+    if (relative(paths.release, cwd).startsWith('..')) {
+      throw new BitEnvoyError('BE_INSTRUCTIONS_INVALID', `step \`${step.name}\`: cwd \`${step.cwd}\` leaves the release directory`);
+    }
+    timeoutMs = step.timeout === undefined ? DEFAULT_STEP_TIMEOUT_MS : parseDuration(step.timeout, `step ${step.name} timeout`);
+  } catch (err) {
+    const message = (err as Error).message;
+    await reporter.step(ref, 'failed', { message });
+    return message;
+  }
+  await reporter.step(ref, 'started');
+  const result = await runStep({
+    command: bound.run,
+    cwd,
+    timeoutMs,
+    killGraceMs: ctx.killGraceMs,
+    signal: ctx.cancel,
+    env: {
+      ...process.env,
+      ...bound.env,
+      BITENVOY_JOB_ID: spec.id,
+      BITENVOY_DEPLOYMENT_ID: spec.deploymentId,
+      BITENVOY_REPOSITORY: spec.repository,
+      BITENVOY_ENVIRONMENT: spec.environment,
+      BITENVOY_SHA: spec.sha,
+      BITENVOY_REF: spec.ref,
+      BITENVOY_RELEASE_DIR: paths.release,
+      BITENVOY_CURRENT_DIR: paths.current,
+    },
+    onOutput: (stream, text) => reporter.output(stream, text, index),
+  });
+  reporter.endOutput(index);
+  const extra = { exitCode: result.exitCode, durationMs: result.durationMs };
+  if (result.cancelled) {
+    await reporter.step(ref, 'failed', { ...extra, message: 'cancelled' });
+    return 'cancelled';
+  }
+  if (result.timedOut) {
+    const message = `step ${step.name} timed out after ${Math.round(timeoutMs / 1000)} s and was killed`;
+    await reporter.step(ref, 'timed_out', { ...extra, message });
+    return message;
+  }
+  if (result.exitCode !== 0) {
+    const message = `step ${step.name} ${result.exitCode === null ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`}`;
+    await reporter.step(ref, 'failed', { ...extra, message });
+    return message;
+  }
+  await reporter.step(ref, 'succeeded', extra);
+  return 'succeeded';
+}
+
+async function activate(ctx: JobContext, paths: ReleasePaths): Promise<void> {
+  await switchCurrent(paths);
+  ctx.reporter.output('system', `current → releases/${ctx.spec.id}\n`);
+}
+
+async function fail(ctx: JobContext, message: string): Promise<ReportedJobState> {
+  ctx.log.warn({ jobId: ctx.spec.id }, `job failed: ${message}`);
+  await ctx.reporter.state('failed', message);
+  return 'failed';
+}
+
+async function cancelled(ctx: JobContext): Promise<ReportedJobState> {
+  const why = String(ctx.cancel.reason ?? 'cancelled');
+  await ctx.reporter.state('cancelled', why);
+  return 'cancelled';
+}

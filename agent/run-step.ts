@@ -1,0 +1,94 @@
+/**
+ * Runs one step: `/bin/sh -c <command>` in its own process group, output streamed to a callback, and on timeout or
+ * cancellation the whole group gets SIGTERM, then SIGKILL after a grace period — children and grandchildren too.
+ *
+ * @example
+ * const result = await runStep({ command: 'npm ci', cwd, env, timeoutMs: 600_000, onOutput: (stream, text) => … });
+ */
+import { spawn } from 'node:child_process';
+
+export interface StepResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  durationMs: number;
+}
+
+export interface RunStepOptions {
+  command: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  /** SIGTERM → SIGKILL grace. */
+  killGraceMs?: number;
+  signal?: AbortSignal;
+  onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
+}
+
+/** After the shell exits, how long to wait for children that still hold its output open. */
+const DRAIN_MS = 1000;
+
+export function runStep(options: RunStepOptions): Promise<StepResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', options.command], { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let timedOut = false;
+    let cancelled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, signal);
+      } catch {
+        // the group is already gone
+      }
+    };
+    const stop = () => {
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? 10_000);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, options.timeoutMs);
+    const onAbort = () => {
+      cancelled = true;
+      stop();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+
+    child.stdout.setEncoding('utf8').on('data', (text: string) => options.onOutput('stdout', text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => options.onOutput('stderr', text));
+
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let finished = false;
+    const finish = () => {
+      if (finished || !exit) return;
+      finished = true;
+      clearTimeout(timer);
+      if (killTimer && !timedOut && !cancelled) clearTimeout(killTimer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (timedOut || cancelled) {
+        // Make sure nothing of the step survives: the SIGKILL follows the grace even after the shell is gone.
+        if (killTimer) killTimer.unref();
+      }
+      resolve({ exitCode: exit.code, signal: exit.signal, timedOut, cancelled, durationMs: Date.now() - started });
+    };
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      // A daemon started by the step may keep the pipes open: do not wait for it forever.
+      setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish();
+      }, DRAIN_MS).unref();
+    });
+    child.on('close', () => finish());
+    child.on('error', (err) => {
+      options.onOutput('stderr', `cannot start /bin/sh: ${err.message}\n`);
+      exit = { code: null, signal: null };
+      finish();
+    });
+  });
+}
