@@ -30,6 +30,9 @@ const KEEP_DONE_MS = 30 * 86_400_000;
 
 export class Journal {
   #dir: string;
+  /** Writes of one record are serialised: the last write always wins, and temp files never collide. */
+  #writes = new Map<string, Promise<void>>();
+  #counter = 0;
 
   private constructor(dir: string) {
     this.#dir = dir;
@@ -49,12 +52,25 @@ export class Journal {
     return readFile(this.#file(jobId), 'utf8').then((t) => JSON.parse(t) as JournalRecord, () => undefined);
   }
 
-  async write(record: JournalRecord): Promise<void> {
-    const file = this.#file(record.jobId);
-    const temp = `${file}.${process.pid}.tmp`;
+  write(record: JournalRecord): Promise<void> {
+    // Snapshot now: the caller keeps changing the record while the write waits its turn.
+    const snapshot = JSON.stringify({ ...record, updatedAt: new Date().toISOString() });
+    const previous = this.#writes.get(record.jobId) ?? Promise.resolve();
+    const next = previous.then(() => this.#writeFile(record.jobId, snapshot));
+    const settled = next.catch(() => undefined);
+    this.#writes.set(record.jobId, settled);
+    void settled.then(() => {
+      if (this.#writes.get(record.jobId) === settled) this.#writes.delete(record.jobId);
+    });
+    return next;
+  }
+
+  async #writeFile(jobId: string, snapshot: string): Promise<void> {
+    const file = this.#file(jobId);
+    const temp = `${file}.${process.pid}.${++this.#counter}.tmp`;
     const handle = await open(temp, 'w', 0o600);
     try {
-      await handle.writeFile(JSON.stringify({ ...record, updatedAt: new Date().toISOString() }));
+      await handle.writeFile(snapshot);
       await handle.sync();
     } finally {
       await handle.close();

@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeploymentRecord } from '../app/model.js';
+import type { DeploymentView } from '../app/rollout/rollout-engine.js';
 import { ADMIN_API_PREFIX, FINAL_DEPLOYMENT_STATES } from '../lib/protocol.js';
 import { startGitHttpServer, type GitHttpServer } from './git-http-server.js';
 import { createBareRepo } from './git-repos.js';
@@ -46,10 +47,7 @@ export interface World {
   close(): Promise<void>;
 }
 
-export interface DeploymentView {
-  deployment: DeploymentRecord;
-  jobs: Array<{ agentId: string; agentName?: string; state: string; message?: string; logTail?: string[]; step?: { name: string; status: string } }>;
-}
+export type { DeploymentView } from '../app/rollout/rollout-engine.js';
 
 export interface WorldOptions {
   agents?: number;
@@ -68,6 +66,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const gitRoot = join(root, 'git');
   await mkdir(gitRoot, { recursive: true });
   const git = await startGitHttpServer({ root: gitRoot });
+  options = { ...options, echo: options.echo ?? process.env.BITENVOY_TESTBED_ECHO === '1' };
   const appRepo = await createBareRepo(gitRoot, SAMPLE_REPOSITORY, options.appFiles ?? sampleAppFiles('1'));
   const appGitUrl = `${git.url}/${SAMPLE_REPOSITORY}.git`;
   const configRepo = await createBareRepo(gitRoot, 'bitenvoy/.bitenvoy', await sampleConfigFiles(appGitUrl, { strategy: options.strategy }));
@@ -133,7 +132,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         }
         if (view && FINAL_DEPLOYMENT_STATES.includes(view.deployment.state)) return view;
         if (Date.now() > deadline) {
-          throw new Error(`deployment ${id} not final after ${timeoutMs} ms: ${JSON.stringify(view)}\n--- hub ---\n${hub.output().slice(-5000)}`);
+          const agentLogs = agents.map((a) => `--- ${a.name} ---\n${a.process.output().slice(-3000)}`).join('\n');
+          throw new Error(`deployment ${id} not final after ${timeoutMs} ms: ${JSON.stringify(view?.deployment)}\n--- hub ---\n${hub.output().slice(-3000)}\n${agentLogs}`);
         }
         await new Promise((r) => setTimeout(r, 100));
       }
