@@ -91,7 +91,7 @@ export function validateYamlFile<T>(text: string, schemaName: SchemaName, file: 
   for (const err of dedupe(validate.errors ?? [])) {
     const segments = pointerSegments(err.instancePath);
     const node = nodeAt(doc.contents, segments, err.keyword === 'additionalProperties' ? String(err.params.additionalProperty) : undefined);
-    errors.push({ file, path: segments.join('.'), ...at(node?.range?.[0]), ...describe(err, segments, SCHEMAS[schemaName]) });
+    errors.push({ file, path: dotted(segments), ...at(node?.range?.[0]), ...describe(err, segments, SCHEMAS[schemaName]) });
   }
   return { errors, warnings };
 }
@@ -99,7 +99,10 @@ export function validateYamlFile<T>(text: string, schemaName: SchemaName, file: 
 /** `oneOf`/`anyOf` produce an error per branch plus one for the whole; keep the most useful. */
 function dedupe(errors: ErrorObject[]): ErrorObject[] {
   const byPath = new Map<string, ErrorObject[]>();
-  for (const e of errors) byPath.set(e.instancePath, [...(byPath.get(e.instancePath) ?? []), e]);
+  // A bad property name reports twice (the inner pattern, then propertyNames): keep the propertyNames one.
+  for (const e of errors.filter((x) => x.keyword === 'propertyNames' || x.propertyName === undefined)) {
+    byPath.set(e.instancePath, [...(byPath.get(e.instancePath) ?? []), e]);
+  }
   const out: ErrorObject[] = [];
   for (const group of byPath.values()) {
     const oneOf = group.find((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf');
@@ -107,6 +110,11 @@ function dedupe(errors: ErrorObject[]): ErrorObject[] {
     else out.push(...group.filter((e, i) => group.findIndex((o) => o.message === e.message && o.keyword === e.keyword) === i));
   }
   return out;
+}
+
+/** `steps.0.timeout` → `steps[0].timeout`: how people write paths into YAML. */
+function dotted(segments: string[]): string {
+  return segments.reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
 }
 
 function pointerSegments(pointer: string): string[] {
@@ -135,7 +143,7 @@ function nodeAt(root: unknown, segments: string[], childKey?: string): Node | un
 const show = (v: unknown) => (typeof v === 'string' ? `\`${v}\`` : `\`${JSON.stringify(v)}\``);
 
 function describe(err: ErrorObject, segments: string[], schema: object): { message: string; hint?: string } {
-  const where = segments.length ? `\`${segments.join('.')}\`` : 'the file';
+  const where = segments.length ? `\`${dotted(segments)}\`` : 'the file';
   const p = err.params as Record<string, unknown>;
   switch (err.keyword) {
     case 'additionalProperties': {

@@ -5,7 +5,7 @@
  */
 import { Keyv, KeyvBridgeAdapter } from 'keyv';
 import type { Store } from './store.js';
-import { SqliteKeyvStore } from './sqlite-keyv-adapter.js';
+import type { SqliteKeyvStore } from './sqlite-keyv-adapter.js';
 
 export class KeyvStore implements Store {
   #keyv: Keyv;
