@@ -48,7 +48,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const mode = settings.github ? 'github' : 'local';
   const routers = [
     agentRoutes({ store, engine, settings: agentSettings, shutdown: shutdown.signal }),
-    adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: settings.publicUrl }),
+    adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: settings.publicUrl, ...(configRepo ? { refreshConfig: () => configRepo.refresh() } : {}) }),
     deploymentPageRoutes(engine, () => configRepo?.status()),
   ];
   koa.use(async (ctx, next) => {

@@ -7,6 +7,7 @@ import type { Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { ADMIN_API_PREFIX, MAX_AGENT_BODY_BYTES, type CreateDeploymentRequest } from '../../lib/protocol.js';
 import { createEnrollToken, hashSecret } from '../enroll/create-enroll-token.js';
+import type { ConfigStatus } from '../config/config-repo.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
 import { createDeploymentBody, enrollmentTokenBody } from './body-schemas.js';
@@ -24,7 +25,7 @@ function adminAuth(adminToken: string): Middleware {
   };
 }
 
-export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminToken: string; publicUrl: string }): Router {
+export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminToken: string; publicUrl: string; refreshConfig?: () => Promise<ConfigStatus> }): Router {
   const { engine } = deps;
   const router = new Router({ prefix: ADMIN_API_PREFIX });
   router.use(adminAuth(deps.adminToken));
@@ -49,6 +50,12 @@ export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminTo
   router.get('/agents', async (ctx) => {
     const agents = await engine.listAgents();
     ctx.body = { agents: agents.map(({ credentialHash: _hidden, ...agent }) => agent) };
+  });
+
+  // Fetch the config repo now instead of waiting for the timer (e.g. right after merging a config change).
+  router.post('/config/refresh', async (ctx) => {
+    if (!deps.refreshConfig) throw new BitEnvoyError('BE_CONFIG_UNAVAILABLE', 'no config repo is set: set BITENVOY_CONFIG_REPO');
+    ctx.body = { config: await deps.refreshConfig() };
   });
 
   router.post('/enrollment-tokens', async (ctx) => {

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { Redactor, StreamRedactor } from '../../agent/redact.js';
+import { bindSecrets } from '../../agent/secrets.js';
+
+describe('redaction', () => {
+  const redactor = new Redactor(['hunter22', 's3cr3t-token', 'ab']);
+
+  it('masks every secret in a text, longest first, and ignores values too short to mask', () => {
+    expect(redactor.redact('pw=hunter22 token=s3cr3t-token ab')).toBe('pw=*** token=*** ab');
+  });
+
+  it('masks a secret split across reads', () => {
+    const stream = new StreamRedactor(redactor);
+    const out = stream.push('password: hun') + stream.push('ter') + stream.push('22 and s3cr3t-') + stream.push('token\n') + stream.end();
+    expect(out).toBe('password: *** and ***\n');
+  });
+
+  it('passes text through untouched when there are no secrets', () => {
+    const stream = new StreamRedactor(new Redactor([]));
+    expect(stream.push('hello') + stream.end()).toBe('hello');
+  });
+});
+
+describe('secret references', () => {
+  const secrets = new Map([['DB_URL', 'postgres://u:pw@db/x']]);
+  it('turns references in run into variables and substitutes env values', () => {
+    const bound = bindSecrets({ name: 'migrate', run: './migrate --url "${{ secrets.DB_URL }}"', env: { DATABASE_URL: '${{secrets.DB_URL}}' } }, secrets, 'secrets.yml');
+    expect(bound.run).toBe('./migrate --url "${BITENVOY_SECRET_DB_URL}"');
+    expect(bound.env).toEqual({ BITENVOY_SECRET_DB_URL: 'postgres://u:pw@db/x', DATABASE_URL: 'postgres://u:pw@db/x' });
+  });
+
+  it('refuses a reference to a secret this server does not have', () => {
+    expect(() => bindSecrets({ name: 'migrate', run: 'echo ${{ secrets.NOPE }}' }, secrets, '/srv/agent/secrets.yml')).toThrow(
+      'step `migrate` uses secrets.NOPE, which is not in /srv/agent/secrets.yml; add `NOPE: …` there on this server',
+    );
+  });
+});
