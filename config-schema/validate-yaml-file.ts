@@ -88,12 +88,25 @@ export function validateYamlFile<T>(text: string, schemaName: SchemaName, file: 
   const data: unknown = doc.toJS() ?? {};
   const validate = validatorFor(schemaName);
   if (validate(data)) return { value: data as T, errors, warnings };
-  for (const err of dedupe(validate.errors ?? [])) {
+  const all = dedupe(validate.errors ?? []);
+  for (const err of all) {
     const segments = pointerSegments(err.instancePath);
+    if (err.keyword === 'required' && isExplainedByTypo(err, all)) continue;
     const node = nodeAt(doc.contents, segments, err.keyword === 'additionalProperties' ? String(err.params.additionalProperty) : undefined);
-    errors.push({ file, path: dotted(segments), ...at(node?.range?.[0]), ...describe(err, segments, SCHEMAS[schemaName]) });
+    errors.push({ file, path: dotted(segments), ...at(node?.range?.[0]), ...describe(err, segments) });
   }
   return { errors, warnings };
+}
+
+/** A missing required key that an unknown key at the same place is a typo of: one error (the typo) says it all. */
+function isExplainedByTypo(required: ErrorObject, all: ErrorObject[]): boolean {
+  const missing = String(required.params.missingProperty);
+  return all.some(
+    (e) =>
+      e.keyword === 'additionalProperties' &&
+      e.instancePath === required.instancePath &&
+      closest(String(e.params.additionalProperty), allowedKeys(e)) === missing,
+  );
 }
 
 /** `oneOf`/`anyOf` produce an error per branch plus one for the whole; keep the most useful. */
@@ -142,13 +155,13 @@ function nodeAt(root: unknown, segments: string[], childKey?: string): Node | un
 
 const show = (v: unknown) => (typeof v === 'string' ? `\`${v}\`` : `\`${JSON.stringify(v)}\``);
 
-function describe(err: ErrorObject, segments: string[], schema: object): { message: string; hint?: string } {
+function describe(err: ErrorObject, segments: string[]): { message: string; hint?: string } {
   const where = segments.length ? `\`${dotted(segments)}\`` : 'the file';
   const p = err.params as Record<string, unknown>;
   switch (err.keyword) {
     case 'additionalProperties': {
       const key = String(p.additionalProperty);
-      const allowed = allowedKeys(schema, err.schemaPath);
+      const allowed = allowedKeys(err);
       const near = closest(key, allowed);
       return {
         message: `unknown key \`${key}\` in ${where}${near ? `; did you mean \`${near}\`?` : ''}`,
@@ -193,13 +206,9 @@ function patternHint(parentSchema: unknown): string | undefined {
   return description ? `expected: ${description}` : undefined;
 }
 
-/** The keys `properties` allows at the schema location of an `additionalProperties` error. */
-function allowedKeys(schema: object, schemaPath: string): string[] {
-  let node: unknown = schema;
-  for (const seg of pointerSegments(schemaPath.replace(/^#/, '')).slice(0, -1)) {
-    node = (node as Record<string, unknown> | undefined)?.[seg];
-  }
-  const props = (node as { properties?: Record<string, unknown> } | undefined)?.properties;
+/** The keys `properties` allows where an `additionalProperties` error happened (ajv's `verbose` gives the schema). */
+function allowedKeys(err: ErrorObject): string[] {
+  const props = (err.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
   return props ? Object.keys(props) : [];
 }
 
