@@ -26,6 +26,7 @@ export interface TestHub {
   configRepo: string;
   /** Mints a token in the hub's store and enrolls through the API. */
   enroll(name: string, labels?: Record<string, string>): Promise<{ agentId: string; credential: string }>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read API answers field by field and assert each
   call(method: string, path: string, options?: { body?: unknown; raw?: string; token?: string; contentType?: string }): Promise<{ status: number; json: any }>;
   close(): Promise<void>;
 }
