@@ -5,9 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
-import { formatIssues } from '../config-schema/validate-config-dir.js';
 import type { AgentConfigFile } from '../config-schema/types.generated.js';
-import { validateYamlFile } from '../config-schema/validate-yaml-file.js';
 import type { JobSpec } from '../lib/protocol.js';
 import type { Enrollment } from './enroll-agent.js';
 
@@ -30,6 +28,9 @@ export async function loadAgentConfig(dir: string): Promise<AgentConfig> {
   const text = await readFile(file, 'utf8').catch(() => undefined);
   let config: AgentConfigFile = {};
   if (text !== undefined) {
+    // Loaded only when there is a file to check: an agent without agent.yml never pays for the validator.
+    const { validateYamlFile } = await import('../config-schema/validate-yaml-file.js');
+    const { formatIssues } = await import('../config-schema/validate-config-dir.js');
     const result = validateYamlFile<AgentConfigFile>(text, 'agent', file);
     if (!result.value) throw new BitEnvoyError('BE_USAGE', `${file} is not valid; the agent will not start until it is:\n${formatIssues(result.errors)}`);
     config = result.value;

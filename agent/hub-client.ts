@@ -8,6 +8,7 @@
  * const next = await hub.nextJob(50, signal);
  */
 import { BitEnvoyError, type ErrorCode } from '../lib/errors.js';
+import { httpRequest } from './http-request.js';
 import type { Logger } from '../lib/logger.js';
 import {
   AGENT_API_PREFIX,
@@ -72,19 +73,18 @@ export class HubClient {
       options.signal?.throwIfAborted();
       let failure: string;
       try {
-        const signals = [AbortSignal.timeout(options.timeoutMs ?? 30_000), ...(options.signal ? [options.signal] : [])];
-        const res = await fetch(`${this.#hub}${AGENT_API_PREFIX}${path}`, {
-          method,
+        const res = await httpRequest(method, `${this.#hub}${AGENT_API_PREFIX}${path}`, {
           headers: {
             ...(this.#credential ? { authorization: `Bearer ${this.#credential}` } : {}),
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.any(signals),
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          timeoutMs: options.timeoutMs ?? 30_000,
+          ...(options.signal ? { signal: options.signal } : {}),
         });
         if (res.status === 204) return undefined;
-        const text = await res.text();
-        if (res.ok) return JSON.parse(text);
+        const text = res.text;
+        if (res.status >= 200 && res.status < 300) return JSON.parse(text);
         const error = safeJson(text)?.error;
         if (res.status < 500) {
           throw new BitEnvoyError((error?.code ?? 'BE_BAD_REQUEST') as ErrorCode, error?.message ?? `hub answered ${res.status}`, {
@@ -96,7 +96,7 @@ export class HubClient {
       } catch (err) {
         if (err instanceof BitEnvoyError) throw err;
         if (options.signal?.aborted) throw err;
-        failure = `cannot reach the hub at ${this.#hub}: ${(err as Error).cause ?? (err as Error).message}`;
+        failure = `cannot reach the hub at ${this.#hub}: ${(err as Error).message}`;
       }
       if (options.retry === false) throw new BitEnvoyError('BE_INTERNAL', failure, { status: 503 });
       const delay = Math.random() * Math.min(this.#backoff.capMs, this.#backoff.baseMs * 2 ** Math.min(attempt, 20));

@@ -17,7 +17,6 @@ import { HubClient, sleep, type Backoff } from './hub-client.js';
 import { JobReporter } from './job-reporter.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { Redactor } from './redact.js';
-import { runJob } from './run-job.js';
 import { loadSecrets } from './secrets.js';
 
 export interface RunAgentOptions {
@@ -139,6 +138,8 @@ async function handleJob(agent: Agent, spec: JobSpec): Promise<void> {
     const onStop = () => cancel.abort(`the agent ${agent.config.enrollment.name} was stopped`);
     agent.options.signal.addEventListener('abort', onStop, { once: true });
     try {
+      // The job machinery (git, YAML, the validator) loads with the first job, not while the agent idles.
+      const { runJob } = await import('./run-job.js');
       const state = await runJob({
         spec,
         agentDir: agent.options.dir,

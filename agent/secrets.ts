@@ -7,10 +7,9 @@
  * const { run, env } = bindSecrets(step, secrets); // throws if a referenced secret is missing
  */
 import { readFile, stat } from 'node:fs/promises';
-import { parse } from 'yaml';
 import { BitEnvoyError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import { SECRET_REFERENCE } from '../config-schema/load-instructions.js';
+import { SECRET_REFERENCE } from '../config-schema/secret-reference.js';
 import type { Step } from '../config-schema/types.generated.js';
 import { MIN_SECRET_LENGTH } from './redact.js';
 
@@ -20,6 +19,7 @@ export async function loadSecrets(file: string, log: Logger): Promise<Map<string
   if ((info.mode & 0o077) !== 0) log.warn(`${file} is readable by other users (mode ${(info.mode & 0o777).toString(8)}); run: chmod 600 ${file}`);
   let data: unknown;
   try {
+    const { parse } = await import('yaml');
     data = parse(await readFile(file, 'utf8'));
   } catch (err) {
     throw new BitEnvoyError('BE_USAGE', `${file}: not valid YAML (${(err as Error).message.split('\n')[0]}); write one \`NAME: value\` per line`);

@@ -6,12 +6,6 @@
  */
 import { BitEnvoyError } from '../lib/errors.js';
 import { version } from '../lib/package-root.js';
-import { agentCommand } from './commands/agent.js';
-import { agentsCommand } from './commands/agents.js';
-import { demoCommand } from './commands/demo.js';
-import { deployCommand } from './commands/deploy.js';
-import { hubCommand } from './commands/hub.js';
-import { validateCommand } from './commands/validate.js';
 
 export const USAGE = `bitenvoy ${version} — pull-based deployments
 
@@ -31,13 +25,14 @@ Usage:
 
 Run \`bitenvoy <command> --help\` for a command's options.`;
 
-const commands: Record<string, (args: string[]) => Promise<number>> = {
-  hub: hubCommand,
-  agent: agentCommand,
-  validate: validateCommand,
-  deploy: deployCommand,
-  agents: agentsCommand,
-  demo: demoCommand,
+// Loaded on demand: an agent on a small server must not pay for the hub's modules (Probot, Koa, the store).
+const commands: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+  hub: async () => (await import('./commands/hub.js')).hubCommand,
+  agent: async () => (await import('./commands/agent.js')).agentCommand,
+  validate: async () => (await import('./commands/validate.js')).validateCommand,
+  deploy: async () => (await import('./commands/deploy.js')).deployCommand,
+  agents: async () => (await import('./commands/agents.js')).agentsCommand,
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -50,9 +45,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(version + '\n');
     return 0;
   }
-  const command = commands[name];
-  if (!command) throw new BitEnvoyError('BE_USAGE', `unknown command \`${name}\`; the commands are: ${Object.keys(commands).join(', ')}, version`);
-  return command(rest);
+  const load = commands[name];
+  if (!load) throw new BitEnvoyError('BE_USAGE', `unknown command \`${name}\`; the commands are: ${Object.keys(commands).join(', ')}, version`);
+  return (await load())(rest);
 }
 
 main(process.argv.slice(2)).then(

@@ -10,8 +10,9 @@
 import type { InstructionFile, Step } from './types.generated.js';
 import { positionOf, validateYamlFile, type ValidationResult } from './validate-yaml-file.js';
 
-/** `${{ secrets.NAME }}`, with any spacing inside the braces. */
-export const SECRET_REFERENCE = /\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+import { SECRET_REFERENCE } from './secret-reference.js';
+
+export { SECRET_REFERENCE };
 const ANY_EXPRESSION = /\$\{\{([^}]*)\}\}/g;
 
 export function parseInstructions(text: string, file: string): ValidationResult<InstructionFile> {

@@ -2,11 +2,13 @@
  * End to end with real processes: a hub on a SQLite file, two enrolled agents, application and config repositories
  * served over HTTP by `git http-backend`. Nothing here is mocked.
  */
-import { mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../lib/package-root.js';
 import { headOf, pushCommit } from '../../testbed/git-repos.js';
+import { runCli } from '../../testbed/processes.js';
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleAppFiles } from '../../testbed/sample-app.js';
 import { startWorld, type World } from '../../testbed/world.js';
 
@@ -108,6 +110,58 @@ steps:
       await pushCommit(world.appRepo, sampleAppFiles('3'), 'version 3');
       const { deployment } = await world.deploy();
       expect((await world.waitForDeployment(deployment.id)).deployment.state).toBe('success');
+    },
+    E2E_TIMEOUT,
+  );
+});
+
+describe('the command line against a running hub', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({ agents: 1 });
+  }, E2E_TIMEOUT);
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it(
+    '`bitenvoy deploy` prints the status page, follows the deployment and exits 0 on success',
+    async () => {
+      const out = await runCli(['deploy', '--repository', SAMPLE_REPOSITORY, '--ref', 'main', '--environment', SAMPLE_ENVIRONMENT, '--hub', world.hub.url, '--token', world.hub.adminToken]);
+      expect(out).toMatch(new RegExp(`${world.hub.url}/deployments/dep_[0-9a-f]+`));
+      expect(out).toContain('success: 1/1 servers succeeded');
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    '`bitenvoy deploy` exits non-zero with the hub\'s reason when the request is refused',
+    async () => {
+      const failed = runCli(['deploy', '--repository', SAMPLE_REPOSITORY, '--ref', 'no-such-branch', '--environment', SAMPLE_ENVIRONMENT], {
+        BITENVOY_HUB_URL: world.hub.url,
+        BITENVOY_ADMIN_TOKEN: world.hub.adminToken,
+      });
+      await expect(failed).rejects.toThrow(/exited 1:[\s\S]*BE_REF_NOT_FOUND: ref `no-such-branch` does not exist/);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    '`bitenvoy agents` lists the enrolled agent as online with its labels',
+    async () => {
+      const out = await runCli(['agents', '--hub', world.hub.url, '--token', world.hub.adminToken]);
+      expect(out).toMatch(/^web-1\tonline\trole=web\t/m);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    '`bitenvoy validate` exits 0 for the starter and 1, with file and line, for a broken file',
+    async () => {
+      expect(await runCli(['validate', join(packageRoot(), 'templates', 'config-repo')])).toMatch(/valid/);
+      const bad = join(world.root, 'bad-bitenvoy.yml');
+      await writeFile(bad, 'version: 1\nsteps:\n  - name: x\n    rn: echo\n');
+      await expect(runCli(['validate', bad])).rejects.toThrow(/exited 1:[\s\S]*bad-bitenvoy\.yml:4:5: unknown key `rn` in `steps\[0\]`; did you mean `run`\?/);
     },
     E2E_TIMEOUT,
   );

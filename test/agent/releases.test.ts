@@ -1,0 +1,28 @@
+import { mkdir, mkdtemp, readlink, readdir, rm, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { pruneReleases, releasePaths, switchCurrent } from '../../agent/releases.js';
+
+let dir: string;
+afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+it('switches current atomically and prunes old releases, never the current one', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bitenvoy-releases-'));
+  const ids = ['job_1', 'job_2', 'job_3', 'job_4'];
+  for (const [i, id] of ids.entries()) {
+    const paths = releasePaths(dir, 'acme/shop', 'staging', id);
+    await mkdir(paths.release, { recursive: true });
+    await utimes(paths.release, 1000 + i, 1000 + i);
+  }
+  // The oldest release is current (a rollback, say): it must survive pruning.
+  const oldest = releasePaths(dir, 'acme/shop', 'staging', 'job_1');
+  await switchCurrent(oldest);
+  expect(await readlink(oldest.current)).toBe(join('releases', 'job_1'));
+  const removed = await pruneReleases(oldest, 2);
+  expect(removed.sort()).toEqual(['job_2']);
+  expect((await readdir(oldest.releases)).sort()).toEqual(['job_1', 'job_3', 'job_4']);
+
+  await switchCurrent(releasePaths(dir, 'acme/shop', 'staging', 'job_4'));
+  expect(await readlink(oldest.current)).toBe(join('releases', 'job_4'));
+});
