@@ -132,22 +132,23 @@ export class JobReporter {
   async #flush(): Promise<void> {
     this.#seal();
     const { jobId, claimId } = this.#record;
-    if (this.#record.events.length) {
-      const batch = this.#record.events.slice(0, MAX_PER_REQUEST);
-      const acked = await this.#send(() => this.#client.sendEvents(jobId, claimId, batch, this.#signal), this.#record.events);
-      this.#record.events = this.#record.events.filter((e) => e.seq > acked);
-      const last = this.#record.events.at(-1);
-      if (last) this.#record.nextEventSeq = last.seq + 1;
-      await this.#journal.write(this.#record);
-    }
-    if (this.#record.logs.length) {
-      const batch = this.#record.logs.slice(0, MAX_PER_REQUEST);
-      const acked = await this.#send(() => this.#client.sendLogs(jobId, claimId, batch, this.#signal), this.#record.logs);
-      this.#record.logs = this.#record.logs.filter((c) => c.seq > acked);
-      const last = this.#record.logs.at(-1);
-      if (last) this.#record.nextLogSeq = last.seq + 1;
-      await this.#journal.write(this.#record);
-    }
+    await this.#flushQueue('events', 'nextEventSeq', (batch) => this.#client.sendEvents(jobId, claimId, batch as JobEvent[], this.#signal));
+    await this.#flushQueue('logs', 'nextLogSeq', (batch) => this.#client.sendLogs(jobId, claimId, batch as LogChunk[], this.#signal));
+  }
+
+  /** Sends the head of one outbox, drops what the hub acknowledged, and journals the result. */
+  async #flushQueue(queue: 'events' | 'logs', next: 'nextEventSeq' | 'nextLogSeq', send: (batch: Array<{ seq: number }>) => Promise<{ ackedSeq: number }>): Promise<void> {
+    const pending: Array<{ seq: number }> = this.#record[queue];
+    if (!pending.length) return;
+    const batch = pending.slice(0, MAX_PER_REQUEST);
+    const acked = await this.#send(() => send(batch), pending);
+    // Items added while the request was out are kept: they all have higher sequence numbers.
+    const left = this.#record[queue].filter((item: { seq: number }) => item.seq > acked);
+    if (queue === 'events') this.#record.events = left as JobEvent[];
+    else this.#record.logs = left as LogChunk[];
+    const last = left.at(-1);
+    if (last) this.#record[next] = last.seq + 1;
+    await this.#journal.write(this.#record);
   }
 
   /** Sends a batch; a gap answer means the hub has less than we thought: its expected seq tells what it holds. */

@@ -7,7 +7,7 @@
  * const sha2 = await pushCommit(shop, { 'VERSION': '2\n' }, 'bump');
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile, cp } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,11 +81,6 @@ export async function readTree(dir: string): Promise<FileChanges> {
     files[relative(dir, full)] = await readFile(full, 'utf8');
   }
   return files;
-}
-
-/** Copies a folder (used to take a template as a starting point). */
-export async function copyTree(from: string, to: string): Promise<void> {
-  await cp(from, to, { recursive: true });
 }
 
 /** The SHA a branch of a bare repository points at. */

@@ -71,12 +71,19 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const appGitUrl = `${git.url}/${SAMPLE_REPOSITORY}.git`;
   const configRepo = await createBareRepo(gitRoot, 'bitenvoy/.bitenvoy', await sampleConfigFiles(appGitUrl, { strategy: options.strategy }));
   const dataDir = join(root, 'hub');
+  const cleanup = async () => {
+    await git.close();
+    await rm(root, { recursive: true, force: true });
+  };
   const hubEnv = {
     BITENVOY_CONFIG_REPO: `${git.url}/bitenvoy/.bitenvoy.git`,
     BITENVOY_CONFIG_REFRESH_SECONDS: '2',
     ...options.hubEnv,
   };
-  let hub = await startHubProcess({ dataDir, env: hubEnv, echo: options.echo });
+  let hub = await startHubProcess({ dataDir, env: hubEnv, echo: options.echo }).catch(async (err: unknown) => {
+    await cleanup();
+    throw err;
+  });
   const agents: WorldAgent[] = [];
   const agentEnv = { ...options.agentEnv };
   const startAgent = (i: number): ManagedProcess => {

@@ -93,7 +93,7 @@ export class ConfigRepo {
     const log = this.#options.log;
     this.#status.lastCheckedAt = new Date().toISOString();
     let head: string;
-    let git: SimpleGit;
+    let git: SimpleGit | undefined;
     try {
       git = await this.#ensureClone();
       head = await this.#fetchHead(git);
@@ -101,7 +101,8 @@ export class ConfigRepo {
     } catch (err) {
       this.#status.lastError = err instanceof BitEnvoyError ? err.message : String((err as Error).message);
       log.error({ err }, `config repo: ${this.#status.lastError}`);
-      if (!this.#restored) await this.#restore(git!).catch(() => undefined);
+      // The remote is unreachable, but the clone may still hold the commit that was in force before a restart.
+      if (git && !this.#restored) await this.#restore(git).catch(() => undefined);
       return this.status();
     }
     if (!this.#restored) {
