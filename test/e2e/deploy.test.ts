@@ -167,6 +167,26 @@ describe('the command line against a running hub', () => {
   );
 });
 
+describe('shutdown', () => {
+  it(
+    'the hub exits 0 on SIGTERM within seconds, even with agents holding long polls',
+    async () => {
+      const world = await startWorld({ agents: 1 });
+      try {
+        await new Promise((r) => setTimeout(r, 500));
+        const started = Date.now();
+        await world.hub.stop(10_000);
+        expect(await world.hub.exited).toBe(0);
+        expect(Date.now() - started).toBeLessThan(5000);
+        expect(world.hub.output()).toContain('shutting down');
+      } finally {
+        await world.close();
+      }
+    },
+    E2E_TIMEOUT,
+  );
+});
+
 describe('the hub killed mid-deployment', () => {
   let world: World;
   let markers: string;
