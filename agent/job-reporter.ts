@@ -10,9 +10,9 @@
  * reporter.output('stdout', 'hello\n', 0);
  * await reporter.close();
  */
-import { isErrorCode } from '../lib/errors.js';
+import { BitEnvoyError, isErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import type { JobEvent, LogChunk, ReportedJobState, StateEvent, StepEvent } from '../lib/protocol.js';
+import { MAX_AGENT_BODY_BYTES, type JobEvent, type LogChunk, type ReportedJobState, type StateEvent, type StepEvent } from '../lib/protocol.js';
 import type { HubClient } from './hub-client.js';
 import type { Journal, JournalRecord } from './journal.js';
 import { StreamRedactor, type Redactor } from './redact.js';
@@ -20,6 +20,8 @@ import { StreamRedactor, type Redactor } from './redact.js';
 const FLUSH_MS = 200;
 const CHUNK_CHARS = 16 * 1024;
 const MAX_PER_REQUEST = 200;
+/** Well under the hub's body limit even if every character needed a six-character JSON escape. */
+const MAX_BATCH_CHARS = MAX_AGENT_BODY_BYTES / 8;
 
 type Stream = LogChunk['stream'];
 
@@ -130,17 +132,26 @@ export class JobReporter {
   }
 
   async #flush(): Promise<void> {
-    this.#seal();
     const { jobId, claimId } = this.#record;
-    await this.#flushQueue('events', 'nextEventSeq', (batch) => this.#client.sendEvents(jobId, claimId, batch as JobEvent[], this.#signal));
-    await this.#flushQueue('logs', 'nextLogSeq', (batch) => this.#client.sendLogs(jobId, claimId, batch as LogChunk[], this.#signal));
+    // Logs before events, checked again before every events batch: when the hub hears that a job ended, all of its
+    // output is already there to show.
+    for (;;) {
+      this.#seal();
+      if (this.#record.logs.length) {
+        await this.#flushQueue('logs', 'nextLogSeq', (batch) => this.#client.sendLogs(jobId, claimId, batch as LogChunk[], this.#signal));
+      } else if (this.#record.events.length) {
+        await this.#flushQueue('events', 'nextEventSeq', (batch) => this.#client.sendEvents(jobId, claimId, batch as JobEvent[], this.#signal));
+      } else {
+        return;
+      }
+    }
   }
 
   /** Sends the head of one outbox, drops what the hub acknowledged, and journals the result. */
   async #flushQueue(queue: 'events' | 'logs', next: 'nextEventSeq' | 'nextLogSeq', send: (batch: Array<{ seq: number }>) => Promise<{ ackedSeq: number }>): Promise<void> {
     const pending: Array<{ seq: number }> = this.#record[queue];
     if (!pending.length) return;
-    const batch = pending.slice(0, MAX_PER_REQUEST);
+    const batch = takeBatch(pending);
     const acked = await this.#send(() => send(batch), pending);
     // Items added while the request was out are kept: they all have higher sequence numbers.
     const left = this.#record[queue].filter((item: { seq: number }) => item.seq > acked);
@@ -163,12 +174,26 @@ export class JobReporter {
         pending.forEach((item, i) => (item.seq = expected + i));
         return expected - 1;
       }
-      if (isErrorCode(err, 'BE_NOT_FOUND') || isErrorCode(err, 'BE_JOB_CLAIMED')) {
-        // The hub no longer knows this job for us: nothing we send can land. Drop it rather than retry forever.
-        this.#log.warn({ err: (err as Error).message }, 'hub refused the report; dropping it');
+      if (err instanceof BitEnvoyError && err.status >= 400 && err.status < 500) {
+        // The hub will never take this report (the job is gone, or the report is malformed): resending it forever
+        // would wedge the agent, so it is dropped — loudly.
+        this.#log.error({ code: err.code, err: err.message }, 'hub refused a report; dropping it');
         return Number.MAX_SAFE_INTEGER;
       }
       throw err;
     }
   }
+}
+
+/** The head of an outbox that fits one request: at most MAX_PER_REQUEST items and MAX_BATCH_CHARS of data. */
+function takeBatch<T extends { seq: number }>(pending: T[]): T[] {
+  const batch: T[] = [];
+  let size = 0;
+  for (const item of pending) {
+    const itemSize = 'data' in item ? String(item.data).length : 200;
+    if (batch.length && (batch.length >= MAX_PER_REQUEST || size + itemSize > MAX_BATCH_CHARS)) break;
+    batch.push(item);
+    size += itemSize;
+  }
+  return batch;
 }

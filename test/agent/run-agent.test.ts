@@ -109,6 +109,23 @@ steps:
     expect(everything).not.toContain('tok-123456789');
   });
 
+  it('delivers megabytes of step output in requests the hub accepts', async () => {
+    const files = sampleAppFiles('1');
+    files['bitenvoy.yml'] = `version: 1
+steps:
+  - name: chatty
+    run: head -c 3000000 /dev/zero | tr '\\0' 'x' | fold -w 100; echo; echo END-OF-OUTPUT
+`;
+    await pushCommit(t.appRepo, files, 'a step that prints 3 MB');
+    const dir = await newAgent();
+    start(dir);
+    const id = await deployTo(`solo-${counter}`);
+    const view = await waitFinal(id);
+    expect(view.deployment.state).toBe('success');
+    expect(view.jobs[0].logTail).toContain('END-OF-OUTPUT');
+    expect(view.jobs[0].logsAckedSeq).toBeGreaterThan(150);
+  });
+
   it('reports a job that was running when the agent died as interrupted and never re-runs it', async () => {
     const files = sampleAppFiles('1');
     files['bitenvoy.yml'] = 'version: 1\nsteps:\n  - name: mark\n    run: touch "$BITENVOY_RELEASE_DIR/../../ran"\n';
