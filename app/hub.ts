@@ -18,7 +18,9 @@ import { ConfigRepo } from './config/config-repo.js';
 import type { HubSettings } from './hub-settings.js';
 import { deploymentPageRoutes } from './pages/deployment-page-routes.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
-import { createHttpServer, createKoa, createWebhookHandler } from './server.js';
+import { createAppFn } from './github/app.js';
+import { GitHubStatusReporter } from './github/status-reporter.js';
+import { createHttpServer, createKoa, createProbot, createWebhookHandler } from './server.js';
 import { openStore } from './store/open-store.js';
 
 export interface RunningHub {
@@ -39,7 +41,16 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   } else {
     log.warn('no config repo: set BITENVOY_CONFIG_REPO to a git URL or path; deployments are refused until then');
   }
-  const engine = new RolloutEngine({ store, log: log.child({ name: 'engine' }), settings, config: () => configRepo?.current() });
+  const probot = createProbot(settings, log);
+  const reporter = new GitHubStatusReporter({
+    octokitFor: async (installationId) => {
+      if (!probot) throw new Error('GitHub App credentials are not set');
+      return probot.auth(installationId);
+    },
+    log: log.child({ name: 'github-statuses' }),
+    publicUrl: settings.publicUrl,
+  });
+  const engine = new RolloutEngine({ store, log: log.child({ name: 'engine' }), settings, config: () => configRepo?.current(), onChange: (d) => reporter.changed(d) });
   await engine.start();
 
   const shutdown = new AbortController();
@@ -60,7 +71,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   });
   for (const router of routers) koa.use(router.routes()).use(router.allowedMethods());
 
-  const webhook = await createWebhookHandler(settings, log);
+  const webhook = await createWebhookHandler(probot, createAppFn({ engine, store, reporter }), settings, log);
   const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath });
   // Long polls hold requests for up to 50 s: keep idle sockets alive longer than that.
   server.keepAliveTimeout = 65_000;

@@ -80,6 +80,15 @@ export interface DeploymentRecord {
   updatedAt: string;
   finishedAt?: string;
   environmentUrl?: string;
+  /** The GitHub Deployment this rollout executes, when it came from GitHub. */
+  github?: GitHubDeploymentLink;
+}
+
+export interface GitHubDeploymentLink {
+  installationId: number;
+  owner: string;
+  repo: string;
+  deploymentId: number;
 }
 
 /** Key builders: the only place key strings are spelled. */

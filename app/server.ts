@@ -11,22 +11,20 @@ import type { HubSettings } from './hub-settings.js';
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** The Probot app function: GitHub event handlers arrive with the GitHub App issue; for now events are logged. */
-const appFn: ApplicationFunction = (app) => {
-  app.onAny(async (event) => {
-    app.log.debug({ event: event.name, id: event.id }, 'webhook received');
-  });
-};
-
-export async function createWebhookHandler(settings: HubSettings, log: Logger): Promise<NodeHandler | undefined> {
+/** The Probot instance for the App's credentials, or undefined in local mode. */
+export function createProbot(settings: HubSettings, log: Logger): Probot | undefined {
   if (!settings.github) return undefined;
-  const probot = new Probot({
+  return new Probot({
     appId: settings.github.appId,
     privateKey: settings.github.privateKey,
     secret: settings.github.webhookSecret,
     log: log.child({ name: 'probot' }),
     ...(settings.github.baseUrl ? { baseUrl: settings.github.baseUrl } : {}),
   });
+}
+
+export async function createWebhookHandler(probot: Probot | undefined, appFn: ApplicationFunction, settings: HubSettings, log: Logger): Promise<NodeHandler | undefined> {
+  if (!probot) return undefined;
   const middleware = await createNodeMiddleware(appFn, { probot, webhooksPath: settings.webhookPath });
   return (req, res) => {
     void Promise.resolve(middleware(req, res)).catch((err: unknown) => {

@@ -64,6 +64,7 @@ export class RolloutEngine {
   #resolveRef: (gitUrl: string, ref: string) => Promise<string>;
   #timer: NodeJS.Timeout | undefined;
   #advancing = new Map<string, Promise<void>>();
+  #onChange: ((deployment: DeploymentRecord) => void) | undefined;
 
   constructor(opts: {
     store: Store;
@@ -72,7 +73,10 @@ export class RolloutEngine {
     config: () => (LoadedConfig & { sha: string }) | undefined;
     now?: () => number;
     resolveRef?: (gitUrl: string, ref: string) => Promise<string>;
+    /** Called after a deployment's state or description changed (GitHub statuses follow it). */
+    onChange?: (deployment: DeploymentRecord) => void;
   }) {
+    this.#onChange = opts.onChange;
     this.#store = opts.store;
     this.#log = opts.log;
     this.#settings = opts.settings;
@@ -111,7 +115,7 @@ export class RolloutEngine {
 
   // ---- deployments -------------------------------------------------------------------------------------------
 
-  async createDeployment(req: CreateDeploymentRequest, createdBy: string): Promise<DeploymentRecord> {
+  async createDeployment(req: CreateDeploymentRequest, createdBy: string, link: Pick<DeploymentRecord, 'github'> = {}): Promise<DeploymentRecord> {
     const config = this.#config();
     if (!config) {
       throw new BitEnvoyError('BE_CONFIG_UNAVAILABLE', 'no valid config loaded yet: set BITENVOY_CONFIG_REPO to the config repo and check /healthz for why it did not load');
@@ -154,6 +158,7 @@ export class RolloutEngine {
       createdAt: now,
       updatedAt: now,
       ...(env.url ? { environmentUrl: env.url } : {}),
+      ...link,
     };
     if (dep.batches.length === 0) {
       dep.state = 'error';
@@ -163,6 +168,7 @@ export class RolloutEngine {
       );
       await this.#store.set(keys.deployment(dep.id), dep);
       this.#log.warn({ deploymentId: dep.id }, dep.description);
+      this.#onChange?.(dep);
       return dep;
     }
     dep.description = describeDeployment(dep, []);
@@ -170,7 +176,9 @@ export class RolloutEngine {
     await this.#store.update<string[]>(ACTIVE_DEPLOYMENTS, (ids) => [...(ids ?? []), dep.id]);
     this.#log.info({ deploymentId: dep.id, repository: dep.repository, sha, environment: dep.environment, batches: dep.batches.length }, 'deployment planned');
     await this.advance(dep.id);
-    return (await this.#store.get<DeploymentRecord>(keys.deployment(dep.id)))!;
+    const created = (await this.#store.get<DeploymentRecord>(keys.deployment(dep.id)))!;
+    this.#onChange?.(created);
+    return created;
   }
 
   async listDeployments(limit = 50): Promise<DeploymentRecord[]> {
@@ -233,9 +241,10 @@ export class RolloutEngine {
     if (outcome === 'other') throw new BitEnvoyError('BE_JOB_CLAIMED', `job ${jobId} was already claimed (with another claimId); run it only with the claim that won`);
     if (outcome === 'claimed') {
       await this.#store.update<string[]>(keys.agentQueue(agentId), (q) => (q ?? []).filter((id) => id !== jobId));
-      await this.#store.update<DeploymentRecord>(keys.deployment(job.spec.deploymentId), (d) =>
+      const started = await this.#store.update<DeploymentRecord>(keys.deployment(job.spec.deploymentId), (d) =>
         d && d.state === 'queued' ? { ...d, state: 'in_progress', updatedAt: this.#iso() } : undefined,
       );
+      if (started) this.#onChange?.(started);
       this.#log.info({ jobId, agentId }, 'job claimed');
     }
     return { job: job.spec, lease: this.#leaseOf(job) };
@@ -373,15 +382,17 @@ export class RolloutEngine {
   async #describe(dep: DeploymentRecord, jobs: JobRecord[]): Promise<void> {
     const description = describeDeployment(dep, jobs);
     if (description === dep.description) return;
-    await this.#store.update<DeploymentRecord>(keys.deployment(dep.id), (d) =>
+    const updated = await this.#store.update<DeploymentRecord>(keys.deployment(dep.id), (d) =>
       d && !FINAL_DEPLOYMENT_STATES.includes(d.state) ? { ...d, description, updatedAt: this.#iso() } : undefined,
     );
+    if (updated) this.#onChange?.(updated);
   }
 
   async #finish(dep: DeploymentRecord, state: 'success' | 'failure', description: string): Promise<void> {
-    await this.#store.update<DeploymentRecord>(keys.deployment(dep.id), (d) =>
+    const finished = await this.#store.update<DeploymentRecord>(keys.deployment(dep.id), (d) =>
       d && !FINAL_DEPLOYMENT_STATES.includes(d.state) ? { ...d, state, description: truncate(description), finishedAt: this.#iso(), updatedAt: this.#iso() } : undefined,
     );
+    if (finished) this.#onChange?.(finished);
     await this.#store.update<string[]>(ACTIVE_DEPLOYMENTS, (ids) => (ids ?? []).filter((x) => x !== dep.id));
     this.#log.info({ deploymentId: dep.id, state, description }, 'deployment finished');
   }

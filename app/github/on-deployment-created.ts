@@ -1,0 +1,83 @@
+/**
+ * A GitHub `deployment.created` event — made by BitEnvoy, another tool or a person through the API — becomes a
+ * rollout exactly once: webhook redeliveries find the deployment id already taken.
+ */
+import { isErrorCode } from '../../lib/errors.js';
+import { truncate } from '../rollout/describe-deployment.js';
+import type { Logger } from '../../lib/logger.js';
+import { keys, type DeploymentRecord } from '../model.js';
+import type { RolloutEngine } from '../rollout/rollout-engine.js';
+import type { Store } from '../store/store.js';
+import type { GitHubStatusReporter } from './status-reporter.js';
+
+export interface DeploymentCreatedPayload {
+  deployment: { id: number; sha: string; ref: string; environment: string; creator?: { login?: string } | null };
+  repository: { full_name: string; name: string; owner: { login: string } };
+  installation?: { id: number };
+}
+
+export type DeploymentOutcome = 'started' | 'duplicate' | 'not-ours' | 'refused';
+
+export async function onDeploymentCreated(
+  payload: DeploymentCreatedPayload,
+  deps: { engine: RolloutEngine; store: Store; reporter: GitHubStatusReporter; log: Logger },
+): Promise<DeploymentOutcome> {
+  const { deployment, repository } = payload;
+  const log = deps.log.child({ githubDeployment: deployment.id, repository: repository.full_name });
+  if (!payload.installation) {
+    log.debug('deployment event without an installation: not for this App');
+    return 'not-ours';
+  }
+  let claimed = false;
+  await deps.store.update<string>(`github-deployment:${repository.full_name}:${deployment.id}`, (existing) => {
+    if (existing) return undefined;
+    claimed = true;
+    return 'pending';
+  });
+  if (!claimed) {
+    log.info('deployment already handled (webhook redelivery or our own deployment): nothing to do');
+    return 'duplicate';
+  }
+  const github = { installationId: payload.installation.id, owner: repository.owner.login, repo: repository.name, deploymentId: deployment.id };
+  try {
+    const dep = await deps.engine.createDeployment(
+      { repository: repository.full_name, ref: deployment.sha, environment: deployment.environment },
+      deployment.creator?.login ? `github:${deployment.creator.login}` : 'github',
+      { github },
+    );
+    await deps.store.set(`github-deployment:${repository.full_name}:${deployment.id}`, dep.id);
+    log.info({ deploymentId: dep.id }, `GitHub deployment ${deployment.id} → rollout ${dep.id}`);
+    return 'started';
+  } catch (err) {
+    if (isErrorCode(err, 'BE_DEPLOY_REJECTED') && /is not configured/.test(err.message)) {
+      log.debug('repository not configured for BitEnvoy: ignoring its deployment');
+      return 'not-ours';
+    }
+    // A person is waiting on this deployment in GitHub: say why it cannot run.
+    const message = err instanceof Error ? err.message : String(err);
+    log.warn({ err }, `GitHub deployment ${deployment.id} cannot run: ${message}`);
+    const record: DeploymentRecord = {
+      id: `dep_gh${deployment.id}`,
+      repository: repository.full_name,
+      environment: deployment.environment,
+      ref: deployment.ref,
+      sha: deployment.sha,
+      state: 'error',
+      description: truncate(message),
+      strategy: '',
+      group: '',
+      configSha: '',
+      batches: [],
+      currentBatch: -1,
+      skipped: [],
+      createdBy: 'github',
+      createdAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+      github,
+    };
+    // Kept like any deployment, so the status's link opens a page that says why.
+    await deps.store.set(keys.deployment(record.id), record);
+    deps.reporter.changed(record);
+    return 'refused';
+  }
+}

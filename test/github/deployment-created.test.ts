@@ -1,0 +1,127 @@
+/**
+ * `deployment.created` → one rollout, reported back as Deployment statuses: driven through `probot.receive` with
+ * GitHub's own example payload, GitHub answered by nock, every request checked against GitHub's REST contract.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import nock from 'nock';
+import { Probot, ProbotOctokit } from 'probot';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAppFn } from '../../app/github/app.js';
+import { GitHubStatusReporter } from '../../app/github/status-reporter.js';
+import { keys, type AgentRecord } from '../../app/model.js';
+import { RolloutEngine } from '../../app/rollout/rollout-engine.js';
+import { openStore } from '../../app/store/open-store.js';
+import type { Store } from '../../app/store/store.js';
+import { BUILT_IN_STRATEGIES, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
+import { silentLogger } from '../../lib/logger.js';
+import { loadGitHubContract } from '../helpers/github-contract.js';
+
+const examples = createRequire(import.meta.url)('@octokit/webhooks-examples') as Array<{ name: string; examples: Array<Record<string, unknown>> }>;
+const example = examples.find((e) => e.name === 'deployment')!.examples.find((e) => e.action === 'created')!;
+// Deliveries to a GitHub App carry the installation; the public example was recorded without one.
+const payload = { ...structuredClone(example), installation: { id: 1, node_id: 'MDIz' } } as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- GitHub's example JSON
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+
+const config: LoadedConfig & { sha: string } = {
+  sha: 'c'.repeat(40),
+  groups: { web: { selector: { matchLabels: { role: 'web' } } } },
+  strategies: BUILT_IN_STRATEGIES,
+  repositories: {
+    'Codertocat/Hello-World': {
+      name: 'Codertocat/Hello-World',
+      file: 'repositories/Codertocat/Hello-World.yml',
+      git: 'https://git.test/Codertocat/Hello-World.git',
+      instructions: 'bitenvoy.yml',
+      environments: { production: { branch: 'master', group: 'web', url: 'https://hello.example' } },
+    },
+  },
+};
+
+let dir: string;
+let store: Store;
+let engine: RolloutEngine;
+let reporter: GitHubStatusReporter;
+let probot: Probot;
+let statuses: Array<Record<string, unknown>>;
+let problems: string[];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bitenvoy-gh-'));
+  store = await openStore({ dataDir: dir });
+  probot = new Probot({ appId: 123, privateKey, log: silentLogger(), Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }) });
+  reporter = new GitHubStatusReporter({ octokitFor: (id) => probot.auth(id), log: silentLogger(), publicUrl: 'https://hub.example', minIntervalMs: 0 });
+  engine = new RolloutEngine({ store, log: silentLogger(), settings: { leaseSeconds: 60, heartbeatSeconds: 60, pollWaitSeconds: 50, publicUrl: 'https://hub.example' }, config: () => config, onChange: (d) => reporter.changed(d) });
+  await probot.load(createAppFn({ engine, store, reporter }));
+  const agent: AgentRecord = { id: 'ag_1', name: 'web-1', labels: { role: 'web' }, version: 't', credentialHash: 'x', enrolledAt: new Date().toISOString(), lastSeenAt: new Date().toISOString() };
+  await store.set(keys.agent(agent.id), agent);
+
+  statuses = [];
+  problems = [];
+  const github = await loadGitHubContract('api.github.com');
+  nock('https://api.github.com')
+    .persist()
+    .post('/app/installations/1/access_tokens')
+    .reply(201, { token: 'ghs_test', expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { deployments: 'write' } })
+    .post(`/repos/Codertocat/Hello-World/deployments/${payload.deployment.id}/statuses`, (body: Record<string, unknown>) => {
+      problems.push(...github.problems('POST', `/repos/Codertocat/Hello-World/deployments/${payload.deployment.id}/statuses`, body));
+      statuses.push(body);
+      return true;
+    })
+    .reply(201, {});
+});
+
+afterEach(async () => {
+  engine.stop();
+  nock.cleanAll();
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function receive(p: Record<string, unknown>, id = 'delivery-1'): Promise<void> {
+  await probot.receive({ id, name: 'deployment', payload: p } as never);
+  await reporter.idle();
+}
+
+describe('deployment.created', () => {
+  it('becomes one rollout whose progress GitHub sees as queued → in_progress → success', async () => {
+    await receive(payload);
+    await receive(payload, 'delivery-1-redelivered');
+    const deployments = await engine.listDeployments();
+    expect(deployments).toHaveLength(1);
+    expect(deployments[0]!.sha).toBe(payload.deployment.sha);
+    expect(deployments[0]!.github?.deploymentId).toBe(payload.deployment.id);
+
+    const job = (await engine.nextJob('ag_1'))!;
+    await engine.claimJob('ag_1', job.id, 'cl_1');
+    await reporter.idle();
+    await engine.appendEvents('ag_1', job.id, 'cl_1', [{ seq: 1, at: new Date().toISOString(), type: 'state', state: 'succeeded' }]);
+    await reporter.idle();
+
+    expect(problems).toEqual([]);
+    expect(statuses.map((s) => s.state)).toEqual(['queued', 'in_progress', 'success']);
+    expect(statuses.at(-1)).toEqual({
+      state: 'success',
+      description: '1/1 servers succeeded',
+      log_url: `https://hub.example/deployments/${deployments[0]!.id}`,
+      environment_url: 'https://hello.example',
+    });
+  });
+
+  it('answers a deployment to an unconfigured environment with an error status that says why', async () => {
+    await receive({ ...payload, deployment: { ...payload.deployment, id: payload.deployment.id, environment: 'moon' } });
+    expect(problems).toEqual([]);
+    expect(statuses).toHaveLength(1);
+    expect(statuses[0]).toMatchObject({ state: 'error', description: 'Codertocat/Hello-World has no environment `moon`; its environments: production' });
+    expect(await engine.listDeployments()).toHaveLength(1);
+  });
+
+  it('ignores deployments of repositories BitEnvoy does not deploy', async () => {
+    await receive({ ...payload, repository: { ...payload.repository, full_name: 'Codertocat/Other', name: 'Other' } });
+    expect(statuses).toEqual([]);
+    expect(await engine.listDeployments()).toEqual([]);
+  });
+});
