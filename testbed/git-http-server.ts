@@ -22,12 +22,22 @@ export interface GitHttpServer {
   close(): Promise<void>;
 }
 
-export async function startGitHttpServer(options: { root: string; host?: string; port?: number }): Promise<GitHttpServer> {
+export async function startGitHttpServer(options: {
+  root: string;
+  host?: string;
+  port?: number;
+  /** Answer 401 (asking for Basic credentials) to requests this returns true for. */
+  requireAuth?: (path: string, authorization: string | undefined) => boolean;
+}): Promise<GitHttpServer> {
   const bytesByPath = new Map<string, number>();
   let count = 0;
   const server = createServer((req, res) => {
     count += 1;
     const path = new URL(req.url ?? '/', 'http://git.invalid').pathname;
+    if (options.requireAuth?.(path, req.headers.authorization)) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="testbed"', 'content-type': 'text/plain' }).end('credentials required\n');
+      return;
+    }
     serveWithHttpBackend(options.root, req, res, (n) => bytesByPath.set(path, (bytesByPath.get(path) ?? 0) + n));
   });
   await new Promise<void>((resolve, reject) => {
