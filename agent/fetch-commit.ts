@@ -11,7 +11,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { git as simpleGit } from '../lib/git.js';
+import { basicAuthEnv, gitWithEnv, git as simpleGit } from '../lib/git.js';
+import type { GitAuth } from '../lib/protocol.js';
 import { BitEnvoyError } from '../lib/errors.js';
 
 
@@ -19,25 +20,28 @@ export function mirrorPath(agentDir: string, repository: string): string {
   return join(agentDir, 'git', `${repository}.git`);
 }
 
-export async function fetchCommit(options: { agentDir: string; repository: string; url: string; sha: string; ref: string; jobId: string; log: (line: string) => void }): Promise<string> {
+export async function fetchCommit(options: { agentDir: string; repository: string; url: string; auth?: GitAuth; sha: string; ref: string; jobId: string; log: (line: string) => void }): Promise<string> {
   const mirror = mirrorPath(options.agentDir, options.repository);
   if (!existsSync(join(mirror, 'HEAD'))) {
     await mkdir(mirror, { recursive: true });
     await simpleGit(mirror).init(true);
   }
   const git = simpleGit(mirror);
+  // Credentials travel as an HTTP header set through the environment: never on a command line, never in a URL.
+  const authEnv = options.auth ? basicAuthEnv(options.auth.username, options.auth.password) : {};
+  const fetch = (args: string[]) => gitWithEnv(['fetch', ...args], mirror, authEnv);
   const has = () => git.raw(['cat-file', '-e', `${options.sha}^{commit}`]).then(() => true, () => false);
   if (await has()) {
     options.log(`commit ${options.sha.slice(0, 7)} is already here; nothing to fetch\n`);
   } else {
     options.log(`fetching ${options.sha.slice(0, 7)} from ${options.url}\n`);
     try {
-      await git.raw(['fetch', '--no-tags', '--no-write-fetch-head', options.url, options.sha]);
+      await fetch(['--no-tags', '--no-write-fetch-head', options.url, options.sha]);
     } catch (bySha) {
       // Some servers refuse to serve a commit by SHA: fetch the ref, then the SHA must be among what came.
       options.log(`the server would not send the commit by SHA (${firstLine(bySha)}); fetching ${options.ref} instead\n`);
       try {
-        await git.raw(['fetch', '--no-tags', '--no-write-fetch-head', options.url, `${options.ref}:refs/bitenvoy/fetched`]);
+        await fetch(['--no-tags', '--no-write-fetch-head', options.url, `+${options.ref}:refs/bitenvoy/fetched`]);
       } catch (byRef) {
         throw new BitEnvoyError('BE_GIT', `cannot fetch ${options.repository} from ${options.url}: ${firstLine(byRef)}`, { cause: byRef });
       }

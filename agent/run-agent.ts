@@ -115,8 +115,10 @@ async function handleJob(agent: Agent, spec: JobSpec): Promise<void> {
     updatedAt: new Date().toISOString(),
   };
   await journal.write(record);
+  // The claim answer may carry short-lived git credentials: they are used for this run only, never journaled.
+  let claimed: JobSpec;
   try {
-    await client.claim(spec.id, record.claimId, agent.options.signal);
+    claimed = (await client.claim(spec.id, record.claimId, agent.options.signal)).job;
   } catch (err) {
     if (err instanceof BitEnvoyError && (err.status === 404 || err.status === 409)) {
       log.info({ jobId: spec.id }, `not running job: ${err.message}`);
@@ -141,7 +143,7 @@ async function handleJob(agent: Agent, spec: JobSpec): Promise<void> {
       // The job machinery (git, YAML, the validator) loads with the first job, not while the agent idles.
       const { runJob } = await import('./run-job.js');
       const state = await runJob({
-        spec,
+        spec: { ...spec, git: { ...spec.git, ...(claimed.id === spec.id && claimed.git.auth ? { auth: claimed.git.auth } : {}) } },
         agentDir: agent.options.dir,
         config: agent.config,
         secrets: agent.secrets,

@@ -46,7 +46,7 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
   let mirror: string;
   try {
     await reporter.state('fetching');
-    mirror = await fetchCommit({ agentDir: ctx.agentDir, repository: spec.repository, url: spec.git.url, sha: spec.sha, ref: spec.ref, jobId: spec.id, log: system });
+    mirror = await fetchCommit({ agentDir: ctx.agentDir, repository: spec.repository, url: spec.git.url, ...(spec.git.auth ? { auth: spec.git.auth } : {}), sha: spec.sha, ref: spec.ref, jobId: spec.id, log: system });
     await checkoutRelease(mirror, spec.sha, paths.release);
     system(`checked out ${spec.sha.slice(0, 7)} into ${paths.release}\n`);
   } catch (err) {

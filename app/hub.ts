@@ -19,7 +19,9 @@ import type { HubSettings } from './hub-settings.js';
 import { deploymentPageRoutes } from './pages/deployment-page-routes.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
 import { createAppFn } from './github/app.js';
+import { mintRepositoryToken } from './github/repository-token.js';
 import { GitHubStatusReporter } from './github/status-reporter.js';
+import type { DeploymentRecord } from './model.js';
 import { createHttpServer, createKoa, createProbot, createWebhookHandler } from './server.js';
 import { openStore } from './store/open-store.js';
 
@@ -50,7 +52,14 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     log: log.child({ name: 'github-statuses' }),
     publicUrl: settings.publicUrl,
   });
-  const engine = new RolloutEngine({ store, log: log.child({ name: 'engine' }), settings, config: () => configRepo?.current(), onChange: (d) => reporter.changed(d) });
+  const engine = new RolloutEngine({
+    store,
+    log: log.child({ name: 'engine' }),
+    settings,
+    config: () => configRepo?.current(),
+    onChange: (d) => reporter.changed(d),
+    ...(probot ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? mintRepositoryToken(await probot.auth(), d.github) : undefined) } : {}),
+  });
   await engine.start();
 
   const shutdown = new AbortController();

@@ -89,6 +89,8 @@ export interface GitHubDeploymentLink {
   owner: string;
   repo: string;
   deploymentId: number;
+  /** The repository's HTTPS clone URL as GitHub gave it (so GitHub Enterprise works). */
+  cloneUrl: string;
 }
 
 /** Key builders: the only place key strings are spelled. */

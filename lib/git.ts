@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { simpleGit, type SimpleGit } from 'simple-git';
 
 /**
@@ -26,4 +27,29 @@ const GIT_ENVIRONMENT = [
 export function git(dir?: string): SimpleGit {
   process.env.GIT_TERMINAL_PROMPT = '0';
   return simpleGit({ ...(dir === undefined ? {} : { baseDir: dir }), allowEnvironment: GIT_ENVIRONMENT });
+}
+
+/**
+ * Runs one git command with extra environment (simple-git refuses an explicit environment that carries the usual
+ * ambient variables). Rejects with git's own error output.
+ */
+export function gitWithEnv(args: string[], cwd: string, extraEnv: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', ...extraEnv }, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(stderr.trim() || err.message, { cause: err }));
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * Environment that makes git send HTTP Basic credentials as a header for one command, so a token appears neither on
+ * a command line nor in a URL (where error messages and logs would show it).
+ */
+export function basicAuthEnv(username: string, password: string): Record<string, string> {
+  return {
+    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_KEY_0: 'http.extraHeader',
+    GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`,
+  };
 }

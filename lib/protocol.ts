@@ -78,10 +78,22 @@ export interface JobSpec {
   git: {
     /** Where the agent fetches the commit from (the application's git, never the hub). */
     url: string;
+    /**
+     * Short-lived credentials for that one repository, read-only (a GitHub installation token limited to the
+     * repository with `contents: read`). Only in the claim answer, never stored by the hub, never logged.
+     */
+    auth?: GitAuth;
   };
   /** Path of the instruction file inside the commit, e.g. `bitenvoy.yml`. */
   instructions: string;
   createdAt: string;
+}
+
+export interface GitAuth {
+  username: string;
+  password: string;
+  /** ISO time after which the credentials no longer work. */
+  expiresAt: string;
 }
 
 export interface NextJobResponse {

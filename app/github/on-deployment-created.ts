@@ -12,7 +12,7 @@ import type { GitHubStatusReporter } from './status-reporter.js';
 
 export interface DeploymentCreatedPayload {
   deployment: { id: number; sha: string; ref: string; environment: string; creator?: { login?: string } | null };
-  repository: { full_name: string; name: string; owner: { login: string } };
+  repository: { full_name: string; name: string; owner: { login: string }; clone_url: string };
   installation?: { id: number };
 }
 
@@ -38,7 +38,7 @@ export async function onDeploymentCreated(
     log.info('deployment already handled (webhook redelivery or our own deployment): nothing to do');
     return 'duplicate';
   }
-  const github = { installationId: payload.installation.id, owner: repository.owner.login, repo: repository.name, deploymentId: deployment.id };
+  const github = { installationId: payload.installation.id, owner: repository.owner.login, repo: repository.name, deploymentId: deployment.id, cloneUrl: repository.clone_url };
   try {
     const dep = await deps.engine.createDeployment(
       { repository: repository.full_name, ref: deployment.sha, environment: deployment.environment },

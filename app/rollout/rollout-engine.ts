@@ -16,6 +16,7 @@ import {
   type AckResponse,
   type ClaimResponse,
   type CreateDeploymentRequest,
+  type GitAuth,
   type JobEvent,
   type JobSpec,
   type LeaseResponse,
@@ -65,6 +66,7 @@ export class RolloutEngine {
   #timer: NodeJS.Timeout | undefined;
   #advancing = new Map<string, Promise<void>>();
   #onChange: ((deployment: DeploymentRecord) => void) | undefined;
+  #gitCredentials: ((deployment: DeploymentRecord) => Promise<GitAuth | undefined>) | undefined;
 
   constructor(opts: {
     store: Store;
@@ -75,8 +77,11 @@ export class RolloutEngine {
     resolveRef?: (gitUrl: string, ref: string) => Promise<string>;
     /** Called after a deployment's state or description changed (GitHub statuses follow it). */
     onChange?: (deployment: DeploymentRecord) => void;
+    /** Mints short-lived, one-repository read credentials for a claim (GitHub deployments). */
+    gitCredentials?: (deployment: DeploymentRecord) => Promise<GitAuth | undefined>;
   }) {
     this.#onChange = opts.onChange;
+    this.#gitCredentials = opts.gitCredentials;
     this.#store = opts.store;
     this.#log = opts.log;
     this.#settings = opts.settings;
@@ -129,10 +134,10 @@ export class RolloutEngine {
     if (!env) {
       throw new BitEnvoyError('BE_DEPLOY_REJECTED', `${req.repository} has no environment \`${req.environment}\`; its environments: ${Object.keys(repo.environments).join(', ')}`);
     }
-    if (!repo.git) {
+    if (!repo.git && !link.github) {
       throw new BitEnvoyError('BE_DEPLOY_REJECTED', `${req.repository} has no \`git\` URL in ${repo.file}; in local mode agents need it to fetch the code: add \`git: https://…/${req.repository}.git\``);
     }
-    const sha = await this.#resolveRef(repo.git, req.ref);
+    const sha = await this.#resolveRef(repo.git ?? link.github!.cloneUrl, req.ref);
     const strategyName = env.strategy ?? 'all-at-once';
     const group = config.groups[env.group]!;
     const agents = await this.#agents();
@@ -247,7 +252,15 @@ export class RolloutEngine {
       if (started) this.#onChange?.(started);
       this.#log.info({ jobId, agentId }, 'job claimed');
     }
-    return { job: job.spec, lease: this.#leaseOf(job) };
+    return { job: await this.#withCredentials(job.spec), lease: this.#leaseOf(job) };
+  }
+
+  /** Adds fresh git credentials to a claimed job's spec when its deployment needs them; they are never stored. */
+  async #withCredentials(spec: JobSpec): Promise<JobSpec> {
+    if (!this.#gitCredentials) return spec;
+    const dep = await this.#store.get<DeploymentRecord>(keys.deployment(spec.deploymentId));
+    const auth = dep?.github ? await this.#gitCredentials(dep) : undefined;
+    return auth ? { ...spec, git: { ...spec.git, auth } } : spec;
   }
 
   async renewLease(agentId: string, jobId: string, claimId: string): Promise<LeaseResponse> {
@@ -360,7 +373,8 @@ export class RolloutEngine {
             environment: dep.environment,
             ref: dep.ref,
             sha: dep.sha,
-            git: { url: repo?.git ?? '' },
+            // A GitHub deployment is fetched from GitHub (where its token works); local mode from the configured URL.
+            git: { url: dep.github?.cloneUrl ?? repo?.git ?? '' },
             instructions: repo?.instructions ?? 'bitenvoy.yml',
             createdAt: this.#iso(),
           },

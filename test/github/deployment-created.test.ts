@@ -11,6 +11,7 @@ import nock from 'nock';
 import { Probot, ProbotOctokit } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAppFn } from '../../app/github/app.js';
+import { mintRepositoryToken } from '../../app/github/repository-token.js';
 import { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { keys, type AgentRecord } from '../../app/model.js';
 import { RolloutEngine } from '../../app/rollout/rollout-engine.js';
@@ -48,24 +49,38 @@ let reporter: GitHubStatusReporter;
 let probot: Probot;
 let statuses: Array<Record<string, unknown>>;
 let problems: string[];
+let tokenRequests: Array<Record<string, unknown>>;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bitenvoy-gh-'));
   store = await openStore({ dataDir: dir });
   probot = new Probot({ appId: 123, privateKey, log: silentLogger(), Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }) });
   reporter = new GitHubStatusReporter({ octokitFor: (id) => probot.auth(id), log: silentLogger(), publicUrl: 'https://hub.example', minIntervalMs: 0 });
-  engine = new RolloutEngine({ store, log: silentLogger(), settings: { leaseSeconds: 60, heartbeatSeconds: 60, pollWaitSeconds: 50, publicUrl: 'https://hub.example' }, config: () => config, onChange: (d) => reporter.changed(d) });
+  engine = new RolloutEngine({
+    store,
+    log: silentLogger(),
+    settings: { leaseSeconds: 60, heartbeatSeconds: 60, pollWaitSeconds: 50, publicUrl: 'https://hub.example' },
+    config: () => config,
+    onChange: (d) => reporter.changed(d),
+    gitCredentials: async (d) => (d.github ? mintRepositoryToken(await probot.auth(), d.github) : undefined),
+  });
   await probot.load(createAppFn({ engine, store, reporter }));
   const agent: AgentRecord = { id: 'ag_1', name: 'web-1', labels: { role: 'web' }, version: 't', credentialHash: 'x', enrolledAt: new Date().toISOString(), lastSeenAt: new Date().toISOString() };
   await store.set(keys.agent(agent.id), agent);
 
   statuses = [];
   problems = [];
+  tokenRequests = [];
   const github = await loadGitHubContract('api.github.com');
   nock('https://api.github.com')
     .persist()
-    .post('/app/installations/1/access_tokens')
-    .reply(201, { token: 'ghs_test', expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { deployments: 'write' } })
+    .post('/app/installations/1/access_tokens', (body: Record<string, unknown> | string) => {
+      const parsed = typeof body === 'object' ? body : undefined;
+      problems.push(...github.problems('POST', '/app/installations/1/access_tokens', parsed));
+      tokenRequests.push(parsed ?? {});
+      return true;
+    })
+    .reply(201, () => ({ token: `ghs_token_${tokenRequests.length}`, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { contents: 'read' } }))
     .post(`/repos/Codertocat/Hello-World/deployments/${payload.deployment.id}/statuses`, (body: Record<string, unknown>) => {
       problems.push(...github.problems('POST', `/repos/Codertocat/Hello-World/deployments/${payload.deployment.id}/statuses`, body));
       statuses.push(body);
@@ -75,6 +90,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  // Statuses still on their way belong to this test, not the next one.
+  await reporter.idle();
   engine.stop();
   nock.cleanAll();
   await store.close();
@@ -87,6 +104,20 @@ async function receive(p: Record<string, unknown>, id = 'delivery-1'): Promise<v
 }
 
 describe('deployment.created', () => {
+  it('lets the agent fetch with a short-lived token for that one repository, handed out only with the claim', async () => {
+    await receive(payload);
+    const offered = (await engine.nextJob('ag_1'))!;
+    expect(offered.git).toEqual({ url: payload.repository.clone_url });
+    const { job } = await engine.claimJob('ag_1', offered.id, 'cl_1');
+    expect(job.git.url).toBe(payload.repository.clone_url);
+    expect(job.git.auth?.username).toBe('x-access-token');
+    expect(job.git.auth?.password).toMatch(/^ghs_token_\d+$/);
+    expect(tokenRequests).toContainEqual({ repositories: ['Hello-World'], permissions: { contents: 'read' } });
+    expect(problems).toEqual([]);
+    // The token is never stored.
+    expect(JSON.stringify(await store.list(''))).not.toContain(job.git.auth!.password);
+  });
+
   it('becomes one rollout whose progress GitHub sees as queued → in_progress → success', async () => {
     await receive(payload);
     await receive(payload, 'delivery-1-redelivered');
