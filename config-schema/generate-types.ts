@@ -1,14 +1,13 @@
 /**
- * Generates `config-schema/types.generated.ts` from the JSON Schemas, the single source of truth for every
- * user-written YAML file. Run `npm run build && npm run generate` after changing a schema; a test fails when the
+ * Generates `config-schema/types.generated.ts` from every `config-schema/*.schema.json`, the single source of truth
+ * for user-written YAML. Run `npm run build && npm run generate` after changing a schema; a test fails when the
  * committed file has drifted.
  */
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile, type JSONSchema } from 'json-schema-to-typescript';
 import { packageRoot } from '../lib/package-root.js';
-import { SCHEMAS } from './validate-yaml-file.js';
 
 const BANNER = `/* eslint-disable */
 /**
@@ -17,21 +16,38 @@ const BANNER = `/* eslint-disable */
  */
 `;
 
-/** The text of `types.generated.ts` for the schemas as they are now. */
+/** The folder holding the schemas: read from the package root so it works from the sources and from `dist/`. */
+export function schemaDir(): string {
+  return join(packageRoot(), 'config-schema');
+}
+
+/** Where the generated file lives in the source tree. */
+export function generatedTypesPath(): string {
+  return join(schemaDir(), 'types.generated.ts');
+}
+
+/**
+ * The text of `types.generated.ts` for the schemas as they are now: one type per schema title and definition.
+ *
+ * @example
+ * await writeFile(generatedTypesPath(), await generateTypes());
+ */
 export async function generateTypes(): Promise<string> {
+  const files = (await readdir(schemaDir())).filter((f) => f.endsWith('.schema.json')).sort();
   const parts: string[] = [];
   const seen = new Set<string>();
-  for (const schema of Object.values(SCHEMAS)) {
-    const copy = structuredClone(schema) as unknown as JSONSchema;
-    const ts = await compile(copy, (copy as { title: string }).title, {
+  for (const file of files) {
+    const schema = JSON.parse(await readFile(join(schemaDir(), file), 'utf8')) as JSONSchema & { title?: string };
+    if (!schema.title) throw new Error(`config-schema/${file} has no "title": the title names its generated type`);
+    const ts = await compile(schema, schema.title, {
       bannerComment: '',
       additionalProperties: false,
       declareExternallyReferenced: true,
       format: true,
       style: { singleQuote: true, printWidth: 120 },
     });
-    // Shared definitions (none today) would be emitted once per schema; keep the first.
-    for (const block of ts.split(/\n(?=\/\*\*|export )/)) {
+    // A definition shared by two schemas would be declared twice; the first declaration wins.
+    for (const block of declarations(ts)) {
       const name = /export (?:interface|type) (\w+)/.exec(block)?.[1];
       if (name && seen.has(name)) continue;
       if (name) seen.add(name);
@@ -41,13 +57,21 @@ export async function generateTypes(): Promise<string> {
   return BANNER + '\n' + parts.join('\n') + '\n';
 }
 
-/** Where the generated file lives in the source tree. */
-export function generatedTypesPath(): string {
-  return join(packageRoot(), 'config-schema', 'types.generated.ts');
+/** Splits compiled output into declarations, each with the TSDoc comment above it. */
+function declarations(ts: string): string[] {
+  const out: string[] = [];
+  let pending = '';
+  for (const piece of ts.split(/\n(?=\/\*\*|export )/)) {
+    pending += (pending ? '\n' : '') + piece;
+    if (/^export /m.test(piece)) {
+      out.push(pending);
+      pending = '';
+    }
+  }
+  return pending ? [...out, pending] : out;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const text = await generateTypes();
-  await writeFile(generatedTypesPath(), text);
+  await writeFile(generatedTypesPath(), await generateTypes());
   process.stdout.write(`wrote ${generatedTypesPath()}\n`);
 }

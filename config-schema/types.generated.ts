@@ -5,6 +5,36 @@
  */
 
 /**
+ * `agent.yml` in the agent's directory: local rules the hub cannot change. Written by the server's owner.
+ */
+export interface AgentConfigFile {
+  /**
+   * What this agent will ever run. Anything else is refused before a byte is fetched, and the refusal is reported to the hub. Absent: everything the hub sends is accepted.
+   */
+  allow?: {
+    /**
+     * Repositories accepted, as `owner/name` or `owner/*`, e.g. `[acme/shop, tools/*]`.
+     *
+     * @maxItems 500
+     */
+    repositories?: string[];
+    /**
+     * Environment names accepted, e.g. `[staging]`.
+     *
+     * @maxItems 100
+     */
+    environments?: string[];
+  };
+  /**
+   * How many release directories to keep per application and environment (the `current` one is never deleted). Default 5.
+   */
+  keepReleases?: number;
+  /**
+   * Path of the secrets file (`NAME: value` per line, YAML), relative to the agent directory. Default `secrets.yml`. Keep it mode 0600.
+   */
+  secretsFile?: string;
+}
+/**
  * A label value: up to 63 letters, digits, `.`, `_` and `-`.
  */
 export type LabelValue = string;
@@ -67,70 +97,6 @@ export interface LabelSelectorRequirement {
   values?: LabelValue[];
 }
 /**
- * `strategies.yml` in the config repo: named rollout strategies. The built-in names `all-at-once` and `one-at-a-time` can be used without defining them here.
- */
-export interface StrategiesFile {
-  /**
-   * Strategy name → strategy. Names are lowercase letters, digits and dashes, e.g. `careful`.
-   */
-  strategies: {
-    [k: string]: Strategy;
-  };
-}
-/**
- * How a rollout moves through the servers of a group. `all-at-once`: every server in one batch. `one-at-a-time`: one server per batch, in agent-name order; the next starts only when the previous succeeded.
- */
-export interface Strategy {
-  /**
-   * The kind of rollout: `all-at-once` or `one-at-a-time`.
-   */
-  type: 'all-at-once' | 'one-at-a-time';
-  /**
-   * What this strategy is for, for people reading the config.
-   */
-  description?: string;
-}
-/**
- * `repositories/<owner>/<name>.yml` in the config repo: where one application deploys. The file's path names the repository, e.g. `repositories/acme/shop.yml` is `acme/shop`.
- */
-export interface RepositoryFile {
-  /**
-   * Where the application's git repository lives, for agents to fetch from in local mode: an `http(s)://`, `git://`, `ssh://` URL or an absolute path, e.g. `https://git.example.com/acme/shop.git`.
-   */
-  git?: string;
-  /**
-   * Path of the instruction file inside the application repository. Default `bitenvoy.yml`.
-   */
-  instructions?: string;
-  /**
-   * Environment name → where and how it deploys, e.g. `staging`, `production`.
-   */
-  environments: {
-    [k: string]: Environment;
-  };
-}
-/**
- * One deployment target of the application.
- */
-export interface Environment {
-  /**
-   * The branch this environment follows, e.g. `main`.
-   */
-  branch: string;
-  /**
-   * The group (from `groups.yml`) whose agents receive the deployment.
-   */
-  group: string;
-  /**
-   * The rollout strategy: a name from `strategies.yml`, or the built-in `all-at-once` (default) or `one-at-a-time`.
-   */
-  strategy?: string;
-  /**
-   * Where people reach the deployed environment, e.g. `https://staging.example.com`.
-   */
-  url?: string;
-}
-/**
  * `bitenvoy.yml` at the root of an application repository: the ordered steps an agent runs to deploy one commit. Steps run in the new release directory; `current` is switched to it (atomically) before the first step marked `afterSwitch`, or after the last step when none is.
  */
 export interface InstructionFile {
@@ -178,32 +144,66 @@ export interface Step {
   afterSwitch?: boolean;
 }
 /**
- * `agent.yml` in the agent's directory: local rules the hub cannot change. Written by the server's owner.
+ * `repositories/<owner>/<name>.yml` in the config repo: where one application deploys. The file's path names the repository, e.g. `repositories/acme/shop.yml` is `acme/shop`.
  */
-export interface AgentConfigFile {
+export interface RepositoryFile {
   /**
-   * What this agent will ever run. Anything else is refused before a byte is fetched, and the refusal is reported to the hub. Absent: everything the hub sends is accepted.
+   * Where the application's git repository lives, for agents to fetch from in local mode: an `http(s)://`, `git://`, `ssh://` URL or an absolute path, e.g. `https://git.example.com/acme/shop.git`.
    */
-  allow?: {
-    /**
-     * Repositories accepted, as `owner/name` or `owner/*`, e.g. `[acme/shop, tools/*]`.
-     *
-     * @maxItems 500
-     */
-    repositories?: string[];
-    /**
-     * Environment names accepted, e.g. `[staging]`.
-     *
-     * @maxItems 100
-     */
-    environments?: string[];
+  git?: string;
+  /**
+   * Path of the instruction file inside the application repository. Default `bitenvoy.yml`.
+   */
+  instructions?: string;
+  /**
+   * Environment name → where and how it deploys, e.g. `staging`, `production`.
+   */
+  environments: {
+    [k: string]: Environment;
   };
+}
+/**
+ * One deployment target of the application.
+ */
+export interface Environment {
   /**
-   * How many release directories to keep per application and environment (the `current` one is never deleted). Default 5.
+   * The branch this environment follows, e.g. `main`.
    */
-  keepReleases?: number;
+  branch: string;
   /**
-   * Path of the secrets file (`NAME: value` per line, YAML), relative to the agent directory. Default `secrets.yml`. Keep it mode 0600.
+   * The group (from `groups.yml`) whose agents receive the deployment.
    */
-  secretsFile?: string;
+  group: string;
+  /**
+   * The rollout strategy: a name from `strategies.yml`, or the built-in `all-at-once` (default) or `one-at-a-time`.
+   */
+  strategy?: string;
+  /**
+   * Where people reach the deployed environment, e.g. `https://staging.example.com`.
+   */
+  url?: string;
+}
+/**
+ * `strategies.yml` in the config repo: named rollout strategies. The built-in names `all-at-once` and `one-at-a-time` can be used without defining them here.
+ */
+export interface StrategiesFile {
+  /**
+   * Strategy name → strategy. Names are lowercase letters, digits and dashes, e.g. `careful`.
+   */
+  strategies: {
+    [k: string]: Strategy;
+  };
+}
+/**
+ * How a rollout moves through the servers of a group. `all-at-once`: every server in one batch. `one-at-a-time`: one server per batch, in agent-name order; the next starts only when the previous succeeded.
+ */
+export interface Strategy {
+  /**
+   * The kind of rollout: `all-at-once` or `one-at-a-time`.
+   */
+  type: 'all-at-once' | 'one-at-a-time';
+  /**
+   * What this strategy is for, for people reading the config.
+   */
+  description?: string;
 }

@@ -6,6 +6,7 @@
  * const { value, errors } = await validateConfigDir('/srv/bitenvoy-config');
  * if (errors.length) console.error(formatIssues(errors));
  */
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { GroupsFile, RepositoryFile, StrategiesFile, Strategy } from './types.generated.js';
@@ -45,6 +46,13 @@ async function readOptional(path: string): Promise<string | undefined> {
   });
 }
 
+/**
+ * Validates the config repo checkout in `dir` and resolves it (defaults applied, built-in strategies added).
+ *
+ * @example
+ * const { value } = await validateConfigDir(checkout);
+ * value?.repositories['acme/shop']?.environments.staging?.group; // 'web'
+ */
 export async function validateConfigDir(dir: string): Promise<ValidationResult<LoadedConfig>> {
   const errors: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
@@ -57,38 +65,50 @@ export async function validateConfigDir(dir: string): Promise<ValidationResult<L
   const groupsText = await readOptional(join(dir, 'groups.yml'));
   let groups: GroupsFile | undefined;
   if (groupsText === undefined) {
-    errors.push({ file: 'groups.yml', path: '', message: 'groups.yml is missing', hint: 'every config repo needs a groups.yml; start from templates/config-repo/groups.yml' });
+    const misnamed = existsSync(join(dir, 'groups.yaml'));
+    errors.push({
+      file: 'groups.yml',
+      path: '',
+      message: 'file not found',
+      hint: misnamed ? 'rename groups.yaml to groups.yml' : 'every config repo needs a groups.yml; start from templates/config-repo/groups.yml',
+    });
   } else {
     groups = take(validateYamlFile<GroupsFile>(groupsText, 'groups', 'groups.yml'));
   }
 
   const strategiesText = await readOptional(join(dir, 'strategies.yml'));
+  if (strategiesText === undefined && existsSync(join(dir, 'strategies.yaml'))) {
+    errors.push({ file: 'strategies.yaml', path: '', message: 'this file is not read', hint: 'rename it to strategies.yml' });
+  }
   const strategiesFile = strategiesText === undefined ? { strategies: {} } : take(validateYamlFile<StrategiesFile>(strategiesText, 'strategies', 'strategies.yml'));
   for (const name of Object.keys(strategiesFile?.strategies ?? {})) {
     if (name in BUILT_IN_STRATEGIES) {
-      errors.push({ file: 'strategies.yml', path: `strategies.${name}`, message: `\`${name}\` is a built-in strategy and cannot be redefined`, hint: 'give yours another name' });
+      errors.push({
+        file: 'strategies.yml',
+        path: `strategies.${name}`,
+        ...positionOf(strategiesText ?? '', ['strategies', name]),
+        message: `\`${name}\` is a built-in strategy and cannot be redefined`,
+        hint: 'give yours another name; the built-in one can be used without an entry here',
+      });
     }
   }
 
   const repositories: Record<string, ResolvedRepository> = {};
   const repoTexts: Array<{ file: string; text: string; name: string }> = [];
-  const entries = await readdir(join(dir, 'repositories'), { recursive: true, withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const file = relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/');
+  for (const file of await listRepositoryFiles(dir, errors)) {
     const match = REPO_FILE.exec(file);
-    if (!match) {
-      if (/\.ya?ml$/.test(file)) errors.push({ file, path: '', message: `${file} is not where repository files go`, hint: 'name it repositories/<owner>/<name>.yml, e.g. repositories/acme/shop.yml' });
-      continue;
+    if (match) {
+      repoTexts.push({ file, text: await readFile(join(dir, file), 'utf8'), name: `${match[1]}/${match[2]}` });
+    } else if (!file.endsWith('/.gitkeep')) {
+      errors.push({ file, path: '', message: 'not a repository file', hint: 'repositories/ holds only files named repositories/<owner>/<name>.yml, e.g. repositories/acme/shop.yml: move or remove this one' });
     }
-    repoTexts.push({ file, text: await readFile(join(dir, file), 'utf8'), name: `${match[1]}/${match[2]}` });
   }
   const texts = new Map(repoTexts.map((r) => [r.file, r.text]));
-  for (const { file, text, name } of repoTexts.sort((a, b) => a.file.localeCompare(b.file))) {
+  for (const { file, text, name } of repoTexts) {
     const repo = take(validateYamlFile<RepositoryFile>(text, 'repository', file));
     if (!repo) continue;
     if (repositories[name]) {
-      errors.push({ file, path: '', message: `${name} is configured twice (${repositories[name].file} and ${file})`, hint: 'keep one file per repository' });
+      errors.push({ file, path: '', message: `${name} is already configured by ${repositories[name].file}`, hint: 'keep one file per repository' });
       continue;
     }
     repositories[name] = { ...repo, name, instructions: repo.instructions ?? 'bitenvoy.yml', file };
@@ -108,6 +128,21 @@ export async function validateConfigDir(dir: string): Promise<ValidationResult<L
   }
   if (errors.length || !groups) return { errors, warnings };
   return { value: { groups: groups.groups, strategies, repositories }, errors, warnings };
+}
+
+/** Every file under `repositories/`, relative to the checkout with `/` separators; none when the folder is absent. */
+async function listRepositoryFiles(dir: string, errors: ConfigIssue[]): Promise<string[]> {
+  try {
+    const entries = await readdir(join(dir, 'repositories'), { recursive: true, withFileTypes: true });
+    return entries
+      .filter((e) => !e.isDirectory())
+      .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'))
+      .sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    errors.push({ file: 'repositories', path: '', message: `repositories cannot be read: ${(err as Error).message}`, hint: 'repositories must be a folder' });
+    return [];
+  }
 }
 
 function crossRef(repo: ResolvedRepository, text: string, env: string, key: string, value: string, known: string[], where: string): ConfigIssue {

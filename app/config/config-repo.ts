@@ -16,6 +16,7 @@ import type { SimpleGit } from 'simple-git';
 import { git as simpleGit } from '../../lib/git.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
+import { describeSourceProblem } from './describe-source-problem.js';
 import { formatIssues, validateConfigDir, type ConfigIssue, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
 
 export type ConfigInForce = LoadedConfig & { sha: string };
@@ -132,14 +133,18 @@ export class ConfigRepo {
         await simpleGit().clone(this.#source, this.#clone, ['--no-checkout']);
       } catch (err) {
         await rm(this.#clone, { recursive: true, force: true });
-        throw new BitEnvoyError(
-          'BE_CONFIG_UNAVAILABLE',
-          `cannot clone the config repo ${this.#options.source}: ${firstLine(err)}; set BITENVOY_CONFIG_REPO to a git URL or path the hub can read`,
-          { cause: err },
-        );
+        const problem = (await describeSourceProblem(this.#source)) ?? `cannot clone the config repo ${this.#options.source}: ${firstLine(err)}`;
+        throw new BitEnvoyError('BE_CONFIG_UNAVAILABLE', `${problem}; ${FIX}`, { cause: err });
       }
     }
-    return simpleGit(this.#clone);
+    const git = simpleGit(this.#clone);
+    // BITENVOY_CONFIG_REPO may have changed since the clone was made: follow the setting, not the old clone.
+    const origin = (await git.remote(['get-url', 'origin']))?.trim();
+    if (origin !== this.#source) {
+      this.#options.log.info({ from: origin, to: this.#source }, 'config repo: the source changed; fetching from the new one');
+      await git.remote(['set-url', 'origin', this.#source]);
+    }
+    return git;
   }
 
   async #fetchHead(git: SimpleGit): Promise<string> {
@@ -149,11 +154,10 @@ export class ConfigRepo {
       this.#status.branch = branch;
       return (await git.revparse([`refs/remotes/origin/${branch}`])).trim();
     } catch (err) {
-      throw new BitEnvoyError(
-        'BE_CONFIG_UNAVAILABLE',
-        `cannot fetch the config repo ${this.#options.source}: ${firstLine(err)}${this.#options.branch ? ` (does branch \`${this.#options.branch}\` exist? BITENVOY_CONFIG_BRANCH)` : ''}`,
-        { cause: err },
-      );
+      const problem = await describeSourceProblem(this.#source);
+      const branch = this.#options.branch ? ` (does the branch \`${this.#options.branch}\` exist? It is set by BITENVOY_CONFIG_BRANCH)` : '';
+      const message = problem ? `${problem}; ${FIX}` : `cannot fetch the config repo ${this.#options.source}: ${firstLine(err)}${branch}`;
+      throw new BitEnvoyError('BE_CONFIG_UNAVAILABLE', message, { cause: err });
     }
   }
 
@@ -185,6 +189,8 @@ export class ConfigRepo {
     if (result?.value) await this.#adopt(result.value, recorded.sha);
   }
 }
+
+const FIX = 'set BITENVOY_CONFIG_REPO to a git URL or path the hub can read';
 
 function firstLine(err: unknown): string {
   return (String((err as Error).message ?? err).split('\n').find((l) => l.trim()) ?? 'unknown error').trim();

@@ -1,12 +1,11 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatIssues, validateConfigDir } from '../../config-schema/validate-config-dir.js';
+import { BUILT_IN_STRATEGIES, formatIssues, validateConfigDir } from '../../config-schema/validate-config-dir.js';
 import { parseInstructions } from '../../config-schema/load-instructions.js';
 import { validateYamlFile } from '../../config-schema/validate-yaml-file.js';
 import { packageRoot } from '../../lib/package-root.js';
-import { readFile } from 'node:fs/promises';
 
 const templates = join(packageRoot(), 'templates');
 const dirs: string[] = [];
@@ -42,17 +41,58 @@ describe('validateConfigDir', () => {
     `);
   });
 
-  it('reports a missing groups.yml, misplaced files and redefined built-ins', async () => {
+  it('reports a missing groups.yml and redefined built-ins', async () => {
     const dir = await copyOfTemplate();
     await rm(join(dir, 'groups.yml'));
-    await writeFile(join(dir, 'repositories/shop.yml'), 'environments: {}\n');
+    await writeFile(join(dir, 'groups.yaml'), 'groups: {}\n');
     await writeFile(join(dir, 'strategies.yml'), 'strategies:\n  all-at-once:\n    type: one-at-a-time\n');
+    const { value, errors } = await validateConfigDir(dir);
+    expect(value).toBeUndefined();
+    expect(formatIssues(errors)).toMatchInlineSnapshot(`
+      "groups.yml: file not found
+          hint: rename groups.yaml to groups.yml
+      strategies.yml:3:5: \`all-at-once\` is a built-in strategy and cannot be redefined
+          hint: give yours another name; the built-in one can be used without an entry here"
+    `);
+  });
+
+  it('refuses anything in repositories/ that is not repositories/<owner>/<name>.yml, and a repository twice', async () => {
+    const dir = await copyOfTemplate();
+    await writeFile(join(dir, 'repositories/shop.yml'), 'environments: {}\n');
+    await writeFile(join(dir, 'repositories/example/notes.md'), 'notes\n');
+    await writeFile(join(dir, 'repositories/example/.gitkeep'), '');
+    await mkdir(join(dir, 'repositories/acme/shop'), { recursive: true });
+    await writeFile(join(dir, 'repositories/acme/shop/web.yml'), 'environments: {}\n');
+    await cp(join(dir, 'repositories/example/app.yml'), join(dir, 'repositories/example/app.yaml'));
+    const { value, errors } = await validateConfigDir(dir);
+    expect(value).toBeUndefined();
+    expect(formatIssues(errors)).toMatchInlineSnapshot(`
+      "repositories/acme/shop/web.yml: not a repository file
+          hint: repositories/ holds only files named repositories/<owner>/<name>.yml, e.g. repositories/acme/shop.yml: move or remove this one
+      repositories/example/notes.md: not a repository file
+          hint: repositories/ holds only files named repositories/<owner>/<name>.yml, e.g. repositories/acme/shop.yml: move or remove this one
+      repositories/shop.yml: not a repository file
+          hint: repositories/ holds only files named repositories/<owner>/<name>.yml, e.g. repositories/acme/shop.yml: move or remove this one
+      repositories/example/app.yml: example/app is already configured by repositories/example/app.yaml
+          hint: keep one file per repository"
+    `);
+  });
+
+  it('accepts a config repo without strategies.yml or repositories/', async () => {
+    const dir = await copyOfTemplate();
+    await rm(join(dir, 'strategies.yml'));
+    await rm(join(dir, 'repositories'), { recursive: true });
+    const { value, errors } = await validateConfigDir(dir);
+    expect(errors).toEqual([]);
+    expect(value).toEqual({ groups: { web: expect.any(Object) }, strategies: BUILT_IN_STRATEGIES, repositories: {} });
+  });
+
+  it('collects the errors of every file at once', async () => {
+    const dir = await copyOfTemplate();
+    await writeFile(join(dir, 'groups.yml'), 'groups:\n  web:\n    selector: { matchLabels: { role: web } }\n    owner: ops\n');
+    await writeFile(join(dir, 'repositories/example/app.yml'), 'environments:\n  staging:\n    branch: main\n');
     const { errors } = await validateConfigDir(dir);
-    expect(errors.map((e) => e.message)).toEqual([
-      'groups.yml is missing',
-      '`all-at-once` is a built-in strategy and cannot be redefined',
-      'repositories/shop.yml is not where repository files go',
-    ]);
+    expect(errors.map((e) => `${e.file}:${e.line}`)).toEqual(['groups.yml:4', 'repositories/example/app.yml:3']);
   });
 });
 

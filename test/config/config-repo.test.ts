@@ -2,9 +2,10 @@
  * The config repo loader against real git repositories: only a valid commit takes effect, an invalid one is
  * reported and the last valid one stays in force — across a hub restart too.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigRepo } from '../../app/config/config-repo.js';
 import { silentLogger } from '../../lib/logger.js';
@@ -49,11 +50,56 @@ describe('ConfigRepo', () => {
     expect(restarted.current()!.groups.web!.selector.matchLabels).toEqual({ role: 'frontend' });
   });
 
-  it('explains a config repo that does not exist, and serves no config', async () => {
-    const repo = new ConfigRepo({ source: join(root, 'nope.git'), workDir: join(root, 'nope-work'), log: silentLogger() });
-    const status = await repo.refresh();
-    expect(status.lastError).toMatch(/^cannot clone the config repo .*nope\.git: .*; set BITENVOY_CONFIG_REPO to a git URL or path the hub can read$/);
-    expect(repo.current()).toBeUndefined();
+  it('explains a source that does not exist or is not a git repository, and serves no config', async () => {
+    const missing = new ConfigRepo({ source: join(root, 'nope.git'), workDir: join(root, 'nope-work'), log: silentLogger() });
+    expect((await missing.refresh()).lastError).toBe(
+      `config repo ${join(root, 'nope.git')} does not exist; set BITENVOY_CONFIG_REPO to a git URL or path the hub can read`,
+    );
+    expect(missing.current()).toBeUndefined();
+
+    const plain = join(root, 'plain-folder');
+    await mkdir(plain);
+    const notGit = new ConfigRepo({ source: plain, workDir: join(root, 'plain-work'), log: silentLogger() });
+    const status = await notGit.refresh();
+    expect(status.lastError).toBe(`config repo ${plain} is not a git repository; set BITENVOY_CONFIG_REPO to a git URL or path the hub can read`);
+    expect(status.sha).toBeUndefined();
+    expect(notGit.current()).toBeUndefined();
+  });
+
+  it('keeps the config in force while the source is unreachable, also across a restart', async () => {
+    const source = await createBareRepo(root, 'acme/flaky', await sampleConfigFiles('https://git.test/demo/shop.git'));
+    const workDir = join(root, 'flaky-work');
+    const repo = new ConfigRepo({ source: pathToFileURL(source).href, workDir, log: silentLogger() });
+    const { sha } = await repo.refresh();
+    expect(sha).toMatch(/^[0-9a-f]{40}$/);
+
+    await rename(source, `${source}.away`);
+    const down = await repo.refresh();
+    expect(down.lastError).toMatch(/^config repo .*flaky\.git does not exist; set BITENVOY_CONFIG_REPO/);
+    expect(down.sha).toBe(sha);
+    expect(repo.current()?.sha).toBe(sha);
+
+    const restarted = new ConfigRepo({ source: pathToFileURL(source).href, workDir, log: silentLogger() });
+    expect((await restarted.refresh()).sha).toBe(sha);
+    expect(restarted.current()?.repositories['demo/shop']).toBeDefined();
+
+    await rename(`${source}.away`, source);
+    const up = await repo.refresh();
+    expect(up.lastError).toBeUndefined();
+    expect(up.sha).toBe(sha);
+  });
+
+  it('follows a changed source on the same work directory', async () => {
+    const workDir = join(root, 'moved-work');
+    const first = await open(workDir).refresh();
+    const other = await createBareRepo(root, 'acme/other', {
+      ...(await sampleConfigFiles('https://git.test/demo/shop.git')),
+      'groups.yml': 'groups:\n  web:\n    selector: { matchLabels: { role: other } }\n',
+    });
+    const moved = new ConfigRepo({ source: other, workDir, log: silentLogger() });
+    const status = await moved.refresh();
+    expect(status.sha).not.toBe(first.sha);
+    expect(moved.current()!.groups.web!.selector.matchLabels).toEqual({ role: 'other' });
   });
 
   it('shares one run between concurrent refreshes', async () => {

@@ -1,0 +1,133 @@
+/**
+ * Turns one ajv error into a sentence a person can act on: what is wrong, where, what was expected (in words, not
+ * regular expressions), what was found, and a hint. ajv must run with `verbose: true` so each error carries the
+ * offending value and the schema fragment it broke.
+ *
+ * @example
+ * describeSchemaError(err, ['environments', 'staging', 'strategy']);
+ * // { message: '`environments.staging.strategy`: expected a name made of lowercase letters, digits and dashes, got `Fast Lane`' }
+ */
+import type { ErrorObject } from 'ajv';
+import { closestWord } from './closest-word.js';
+import { dottedPath } from './yaml-position.js';
+
+/** The schemas' patterns, said in words. A pattern missing here is shown as itself (a test keeps this complete). */
+export const PATTERN_WORDS: Record<string, string> = {
+  '^[a-z0-9][a-z0-9-]{0,62}$': 'a name made of lowercase letters, digits and dashes',
+  '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$': 'a name made of letters, digits, `.`, `_` and `-`',
+  '^[A-Za-z0-9][A-Za-z0-9._/-]{0,252}$': 'a label key made of letters, digits, `.`, `_`, `-` and `/`',
+  '^[A-Za-z0-9._-]{0,63}$': 'a label value made of letters, digits, `.`, `_` and `-`',
+  '^[A-Za-z0-9_.-]+/([A-Za-z0-9_.-]+|\\*)$': '`owner/name` or `owner/*`',
+  '^[A-Za-z_][A-Za-z0-9_]{0,127}$': 'an environment variable name (letters, digits and `_`, not starting with a digit)',
+  '^[0-9]{1,6}(ms|s|m|h)$': 'a duration like `90s`, `10m` or `1h`',
+  '^(https?://|git://|ssh://|file://|/)': 'an `http(s)://`, `git://`, `ssh://` or `file://` URL, or an absolute path',
+  '^[^/\\\\][^\\\\]*$': 'a relative path with `/` separators',
+  '^[^/]': 'a path relative to the release directory',
+};
+
+interface SchemaFragment {
+  description?: string;
+  type?: string | string[];
+  pattern?: string;
+  enum?: unknown[];
+  const?: unknown;
+  minimum?: number;
+  maximum?: number;
+  format?: string;
+  oneOf?: SchemaFragment[];
+  anyOf?: SchemaFragment[];
+  properties?: Record<string, SchemaFragment>;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  object: 'a mapping of keys to values',
+  array: 'a list',
+  string: 'a string',
+  integer: 'a whole number',
+  number: 'a number',
+  boolean: '`true` or `false`',
+  null: 'nothing',
+};
+
+/** A value as a person would recognise it in their file. */
+export function showValue(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return `\`${text.length > 60 ? `${text.slice(0, 57)}...` : text}\``;
+}
+
+/** What a schema fragment accepts, in words. */
+function expectation(schema: SchemaFragment | undefined): string {
+  if (!schema) return 'something else';
+  const branches = schema.oneOf ?? schema.anyOf;
+  if (branches) return branches.map(expectation).join(' or ');
+  if (schema.enum) return `one of ${schema.enum.map(showValue).join(', ')}`;
+  if ('const' in schema) return showValue(schema.const);
+  if (schema.pattern) return PATTERN_WORDS[schema.pattern] ?? `a string matching \`${schema.pattern}\``;
+  if (schema.format === 'uri') return 'an absolute URL like `https://staging.example.com`';
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  if ((type === 'integer' || type === 'number') && schema.minimum !== undefined && schema.maximum !== undefined) {
+    return `${TYPE_WORDS[type]} from ${schema.minimum} to ${schema.maximum}`;
+  }
+  return (type && TYPE_WORDS[type]) ?? 'something else';
+}
+
+/** The keys `properties` allows where an `additionalProperties` error happened. */
+export function allowedKeys(err: ErrorObject): string[] {
+  return Object.keys((err.parentSchema as SchemaFragment | undefined)?.properties ?? {});
+}
+
+export function describeSchemaError(err: ErrorObject, segments: string[]): { message: string; hint?: string } {
+  const where = segments.length ? `\`${dottedPath(segments)}\`` : 'the file';
+  const params = err.params as Record<string, unknown>;
+  const parent = err.parentSchema as SchemaFragment | undefined;
+  const got = showValue((err as { data?: unknown }).data);
+  const described = parent?.description ? { hint: parent.description } : {};
+  switch (err.keyword) {
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const allowed = allowedKeys(err);
+      const near = closestWord(key, allowed);
+      return {
+        message: `unknown key \`${key}\` in ${where}${near ? `; did you mean \`${near}\`?` : ''}`,
+        hint: allowed.length ? `allowed keys: ${allowed.join(', ')}` : 'remove it',
+      };
+    }
+    case 'required': {
+      const key = String(params.missingProperty);
+      const about = parent?.properties?.[key]?.description;
+      return { message: `${where} is missing the required key \`${key}\``, hint: `add \`${key}:\`${about ? ` (${about})` : ''}` };
+    }
+    case 'pattern':
+      if (err.propertyName !== undefined) {
+        return { message: `${where}: expected ${expectation(parent ?? { pattern: String(params.pattern) })}, got \`${err.propertyName}\`` };
+      }
+      return { message: `${where}: expected ${expectation(parent)}, got ${got}`, ...described };
+    case 'enum':
+      // The message already lists every allowed value.
+      return { message: `${where}: expected ${expectation(parent)}, got ${got}` };
+    case 'const':
+    case 'oneOf':
+    case 'anyOf':
+    case 'type':
+    case 'format':
+      return { message: `${where}: expected ${expectation(err.keyword === 'type' ? { type: String(params.type) } : parent)}, got ${got}`, ...described };
+    case 'minimum':
+    case 'maximum':
+      return { message: `${where}: expected ${expectation(parent)}, got ${got}` };
+    case 'minItems':
+    case 'minProperties':
+    case 'minLength':
+      return Number(params.limit) === 1
+        ? { message: `${where} must not be empty`, ...described }
+        : { message: `${where} is too short: at least ${String(params.limit)} needed`, ...described };
+    case 'maxItems':
+    case 'maxProperties':
+    case 'maxLength':
+      return { message: `${where} is too long: at most ${String(params.limit)} allowed`, ...described };
+    default:
+      return { message: `${where} is not valid here`, ...described };
+  }
+}
