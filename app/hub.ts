@@ -11,6 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
+import { BitEnvoyError } from '../lib/errors.js';
 import { version } from '../lib/package-root.js';
 import { adminRoutes } from './api/admin-routes.js';
 import { agentRoutes } from './api/agent-routes.js';
@@ -86,10 +87,15 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 0;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(settings.port, settings.host, () => resolve());
-  });
+  try {
+    await listen(server, settings);
+  } catch (err) {
+    // Nothing may keep running (timers, the open SQLite file) when the hub could not start.
+    engine.stop();
+    configRepo?.stop();
+    await store.close();
+    throw err;
+  }
   const { port } = server.address() as AddressInfo;
   const url = `http://${settings.host && settings.host !== '0.0.0.0' ? settings.host : 'localhost'}:${port}`;
   if (mode === 'local') {
@@ -98,20 +104,44 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     log.info(`BitEnvoy hub ${version} listening on ${url} in GitHub mode; webhooks at ${settings.webhookPath}`);
   }
 
+  let closing: Promise<void> | undefined;
   return {
     url,
     server,
     engine,
-    async close() {
-      shutdown.abort();
-      engine.stop();
-      configRepo?.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 2000).unref();
-      });
-      await store.close();
+    // Idempotent: SIGTERM and a caller's own cleanup may both ask.
+    close() {
+      closing ??= (async () => {
+        shutdown.abort();
+        engine.stop();
+        configRepo?.stop();
+        await new Promise<void>((resolve) => {
+          // Long polls just answered 204 leave keep-alive sockets behind: close each as soon as it goes idle, and
+          // cut whatever is still busy after 2 s.
+          const idle = setInterval(() => server.closeIdleConnections(), 25);
+          const cut = setTimeout(() => server.closeAllConnections(), 2000);
+          server.close(() => {
+            clearInterval(idle);
+            clearTimeout(cut);
+            resolve();
+          });
+          server.closeIdleConnections();
+        });
+        await store.close();
+      })();
+      return closing;
     },
   };
+}
+
+function listen(server: Server, settings: HubSettings): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `${settings.host ?? 'all interfaces'} port ${settings.port}`;
+      if (err.code === 'EADDRINUSE') reject(new BitEnvoyError('BE_USAGE', `cannot listen on ${where}: it is in use by another process; stop it or set PORT to a free port`));
+      else if (err.code === 'EACCES') reject(new BitEnvoyError('BE_USAGE', `cannot listen on ${where}: permission denied; use a port above 1023 or grant the capability`));
+      else reject(err);
+    });
+    server.listen(settings.port, settings.host, () => resolve());
+  });
 }

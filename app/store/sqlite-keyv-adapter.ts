@@ -67,6 +67,18 @@ export class SqliteKeyvStore {
     return this.getSync(key) !== undefined;
   }
 
+  async hasMany(keys: string[]): Promise<boolean[]> {
+    return keys.map((key) => this.getSync(key) !== undefined);
+  }
+
+  async getMany(keys: string[]): Promise<unknown[]> {
+    return keys.map((key) => this.getSync(key));
+  }
+
+  async deleteMany(keys: string[]): Promise<boolean[]> {
+    return this.transaction(() => keys.map((key) => Number(this.#delete.run(key).changes) > 0));
+  }
+
   /** Entries whose key starts with `prefix`, in key order (an index range scan, not a table scan). */
   listPrefix(prefix: string): Array<{ key: string; value: unknown }> {
     const rows = this.#range.all(prefix, prefix + '\uffff') as Array<{ key: string; value: string; expires: number | null }>;
@@ -74,8 +86,9 @@ export class SqliteKeyvStore {
     return rows.filter((r) => r.expires === null || r.expires > now).map((r) => ({ key: r.key, value: JSON.parse(r.value) }));
   }
 
-  async *iterator(): AsyncGenerator<[string, unknown]> {
-    for (const { key, value } of this.listPrefix('')) yield [key, value];
+  /** Every live entry, or only those of `namespace` (keyv prefixes namespaced keys with `<namespace>::`). */
+  async *iterator(namespace?: string): AsyncGenerator<[string, unknown]> {
+    for (const { key, value } of this.listPrefix(namespace ? `${namespace}::` : '')) yield [key, value];
   }
 
   /** Runs `fn` inside one SQLite transaction (BEGIN IMMEDIATE), so writes from other processes cannot interleave. */

@@ -1,0 +1,119 @@
+/**
+ * The hub as a process: health, enrollment tokens over the admin API, heartbeats, starting with a broken config
+ * repo or a port in use, and closing while agents hold long polls.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHub } from '../../app/hub.js';
+import { readHubSettings } from '../../app/hub-settings.js';
+import { keys, type AgentRecord } from '../../app/model.js';
+import { openStore } from '../../app/store/open-store.js';
+import { silentLogger } from '../../lib/logger.js';
+import { ADMIN_TOKEN, startTestHub, type TestHub } from '../helpers/test-hub.js';
+
+describe('a running hub', () => {
+  let t: TestHub;
+  beforeAll(async () => {
+    t = await startTestHub({ BITENVOY_POLL_WAIT_SECONDS: '50' });
+  });
+  afterAll(async () => t?.close());
+
+  it('reports its health, mode and the config in force', async () => {
+    const res = await t.call('GET', '/healthz');
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ ok: true, mode: 'local', config: { sha: expect.stringMatching(/^[0-9a-f]{40}$/) } });
+  });
+
+  it('mints enrollment tokens over the admin API that enroll once', async () => {
+    const noBody = await t.call('POST', '/api/v1/enrollment-tokens', { token: ADMIN_TOKEN });
+    expect(noBody.status).toBe(201);
+    expect(noBody.json.token).toMatch(/^bte_/);
+    const short = await t.call('POST', '/api/v1/enrollment-tokens', { token: ADMIN_TOKEN, body: { ttlSeconds: 120 } });
+    expect(Date.parse(short.json.expiresAt) - Date.now()).toBeLessThanOrEqual(120_000);
+    const enrolled = await t.call('POST', '/api/agent/v1/enroll', { body: { token: short.json.token, name: 'from-api', labels: {}, version: '1' } });
+    expect(enrolled.status).toBe(201);
+
+    const bad = await t.call('POST', '/api/v1/enrollment-tokens', { token: ADMIN_TOKEN, body: { ttlSeconds: 5 } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.message).toMatch(/^ttlSeconds: /);
+    expect((await t.call('POST', '/api/v1/enrollment-tokens', { body: {} })).status).toBe(401);
+  });
+
+  it('records a heartbeat on authenticated requests, at most one write per few seconds', async () => {
+    const agent = await t.enroll('beating');
+    const store = await openStore({ dataDir: t.dataDir });
+    try {
+      const old = new Date(Date.now() - 60_000).toISOString();
+      await store.update<AgentRecord>(keys.agent(agent.agentId), (a) => a && { ...a, lastSeenAt: old });
+      await t.call('GET', '/api/agent/v1/jobs/next?wait=0', { token: agent.credential });
+      const seen = (await store.get<AgentRecord>(keys.agent(agent.agentId)))!.lastSeenAt;
+      expect(Date.now() - Date.parse(seen)).toBeLessThan(5000);
+      await t.call('GET', '/api/agent/v1/jobs/next?wait=0', { token: agent.credential });
+      expect((await store.get<AgentRecord>(keys.agent(agent.agentId)))!.lastSeenAt).toBe(seen);
+    } finally {
+      await store.close();
+    }
+    const listed = await t.call('GET', '/api/v1/agents', { token: ADMIN_TOKEN });
+    expect(listed.json.agents.find((a: { name: string }) => a.name === 'beating')).toMatchObject({ online: true });
+  });
+
+  it('rejects a wait that is not a number of seconds', async () => {
+    const agent = await t.enroll('waiter');
+    const res = await t.call('GET', '/api/agent/v1/jobs/next?wait=soon', { token: agent.credential });
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toBe('wait: expected a number of seconds ≥ 0, got "soon"');
+  });
+
+  it('ends held long polls with 204 when it closes', async () => {
+    const agent = await t.enroll('holding');
+    const poll = t.call('GET', '/api/agent/v1/jobs/next?wait=50', { token: agent.credential });
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    await t.hub.close();
+    expect((await poll).status).toBe(204);
+    // Well before the 2 s cut-off for busy sockets: the answered polls' sockets were closed as they went idle.
+    expect(Date.now() - started).toBeLessThan(1500);
+    // Closing twice (SIGTERM, then the caller's cleanup) is harmless.
+    await t.hub.close();
+  });
+});
+
+describe('starting', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bitenvoy-hub-start-'));
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('starts with an unreadable config repo and says why in /healthz', async () => {
+    const settings = readHubSettings({ HOST: '127.0.0.1', PORT: '0', BITENVOY_DATA_DIR: join(dir, 'a'), BITENVOY_CONFIG_REPO: join(dir, 'no-such-repo') });
+    const hub = await startHub(settings, { log: silentLogger() });
+    try {
+      const health = (await (await fetch(`${hub.url.replace('localhost', '127.0.0.1')}/healthz`)).json()) as { config: { lastError?: string; sha?: string } };
+      expect(health.config.sha).toBeUndefined();
+      expect(health.config.lastError).toContain('no-such-repo');
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('explains a port in use and leaves nothing running', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const settings = readHubSettings({ HOST: '127.0.0.1', PORT: String(port), BITENVOY_DATA_DIR: join(dir, 'b') });
+      await expect(startHub(settings, { log: silentLogger() })).rejects.toThrow(`cannot listen on 127.0.0.1 port ${port}: it is in use by another process; stop it or set PORT to a free port`);
+      // The store was closed: the same data dir opens again at once.
+      const store = await openStore({ dataDir: join(dir, 'b') });
+      await store.set('probe', 1);
+      await store.close();
+    } finally {
+      blocker.close();
+    }
+  });
+});
