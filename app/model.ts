@@ -50,6 +50,12 @@ export interface JobRecord {
   logsAckedSeq: number;
   /** The events themselves, in order (bounded: the agent sends few). */
   events: JobEvent[];
+  /** Bytes of log data stored for this job (the hub keeps only the newest ~2 MiB). */
+  logBytes?: number;
+  /** Sequence number of the oldest log chunk still stored (1 until something was dropped). */
+  logFirstSeq?: number;
+  /** How many of the oldest log chunks were dropped to stay within the bound. */
+  logsDropped?: number;
 }
 
 export interface PlannedBatch {
@@ -82,6 +88,9 @@ export interface DeploymentRecord {
   environmentUrl?: string;
   /** The GitHub Deployment this rollout executes, when it came from GitHub. */
   github?: GitHubDeploymentLink;
+  /** Where agents fetch the code and which instruction file they run, fixed when the deployment was planned. */
+  gitUrl?: string;
+  instructions?: string;
 }
 
 export interface GitHubDeploymentLink {
@@ -103,6 +112,8 @@ export const keys = {
   job: (id: string) => `job:${id}`,
   /** Ids of the jobs waiting for an agent to claim them, oldest first. */
   agentQueue: (agentId: string) => `agent-queue:${agentId}`,
+  /** Ids of the deployments not yet final, so the lease timer and a restart find them without a scan. */
+  activeDeployments: () => 'active-deployments',
   /** One key per log chunk; seq is zero-padded so a prefix listing comes back in order. */
   logChunk: (jobId: string, seq: number) => `log:${jobId}:${String(seq).padStart(9, '0')}`,
   logPrefix: (jobId: string) => `log:${jobId}:`,

@@ -63,11 +63,11 @@ ${agents
 <table>
 <tr><th>state</th><td class="state ${e(d.state)}">${e(d.state)}</td></tr>
 <tr><th>description</th><td>${e(d.description)}</td></tr>
-<tr><th>commit</th><td><code>${e(d.sha)}</code> (${e(d.ref)})</td></tr>
+<tr><th>commit</th><td><code title="${e(d.sha)}">${e(d.sha.slice(0, 7))}</code> (${e(d.ref)})</td></tr>
 <tr><th>group · strategy</th><td>${e(d.group)} · ${e(d.strategy)}${planned ? ` — ${e(planned)}` : ''}</td></tr>
 <tr><th>config</th><td><code>${e(d.configSha.slice(0, 7))}</code></td></tr>
 <tr><th>created</th><td>${e(d.createdAt)} by ${e(d.createdBy)}${d.finishedAt ? `; finished ${e(d.finishedAt)}` : ''}</td></tr>
-${d.environmentUrl ? `<tr><th>environment</th><td><a href="${e(d.environmentUrl)}">${e(d.environmentUrl)}</a></td></tr>` : ''}
+${d.environmentUrl && /^https?:\/\//i.test(d.environmentUrl) ? `<tr><th>environment</th><td><a href="${e(d.environmentUrl)}">${e(d.environmentUrl)}</a></td></tr>` : ''}
 ${d.skipped.length ? `<tr><th>left out</th><td>${d.skipped.map((s) => `${e(s.name)} (${e(s.reason)})`).join('<br>')}</td></tr>` : ''}
 </table>
 <h2>Servers</h2>
@@ -76,6 +76,7 @@ ${view.jobs
     (j) => `<section><h3>${e(j.agentName)} <span class="state ${e(j.state)}">${e(j.state)}</span> <small>batch ${j.batch + 1}</small></h3>
 ${j.step ? `<p>step ${j.step.index + 1} <code>${e(j.step.name)}</code>: ${e(j.step.status)}</p>` : ''}
 ${j.message ? `<p>${e(j.message)}</p>` : ''}
+${j.logsDropped ? `<p><small>${e(j.logsDropped)} older log chunks were dropped (the hub keeps the newest 2 MiB per job).</small></p>` : ''}
 <pre>${e(j.logTail.join('\n')) || '(no output yet)'}</pre></section>`,
   )
   .join('\n')}`,

@@ -2,181 +2,256 @@
  * The rollout engine on a real SQLite store with a fake clock: batches in order, failures stop the rollout, leases
  * expire, a restart continues where it was, and concurrent reports never create a batch twice.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { keys, type AgentRecord } from '../../app/model.js';
+import { keys, type DeploymentRecord, type JobRecord } from '../../app/model.js';
 import { RolloutEngine } from '../../app/rollout/rollout-engine.js';
-import { openStore } from '../../app/store/open-store.js';
-import type { Store } from '../../app/store/store.js';
-import type { LoadedConfig } from '../../config-schema/validate-config-dir.js';
-import { BUILT_IN_STRATEGIES } from '../../config-schema/validate-config-dir.js';
+import { BitEnvoyError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/logger.js';
-import type { JobEvent } from '../../lib/protocol.js';
-import { renderDeploymentPage } from '../helpers/render-page.js';
+import { DEPLOY, ENGINE_SETTINGS, SHA, configWith, openEngineFixture, stateEvent, type EngineFixture } from '../helpers/engine-fixture.js';
 
-const SHA = 'a'.repeat(40);
-const settings = { leaseSeconds: 60, heartbeatSeconds: 60, pollWaitSeconds: 50, publicUrl: 'http://hub.test' };
-
-function configWith(strategy: string): LoadedConfig & { sha: string } {
-  return {
-    sha: 'c'.repeat(40),
-    groups: { web: { selector: { matchLabels: { role: 'web' } } } },
-    strategies: BUILT_IN_STRATEGIES,
-    repositories: {
-      'acme/shop': { name: 'acme/shop', file: 'repositories/acme/shop.yml', git: 'https://git.test/acme/shop.git', instructions: 'bitenvoy.yml', environments: { staging: { branch: 'main', group: 'web', strategy } } },
-    },
-  };
-}
-
-let dir: string;
-let store: Store;
-let now: number;
-let strategy: string;
-const engines: RolloutEngine[] = [];
-
-function newEngine(): RolloutEngine {
-  const engine = new RolloutEngine({ store, log: silentLogger(), settings, config: () => configWith(strategy), now: () => now, resolveRef: async () => SHA });
-  engines.push(engine);
-  return engine;
-}
-
-async function addAgent(id: string, name: string, labels = { role: 'web' }, lastSeen = now): Promise<void> {
-  const agent: AgentRecord = { id, name, labels, version: 't', credentialHash: id, enrolledAt: new Date(lastSeen).toISOString(), lastSeenAt: new Date(lastSeen).toISOString() };
-  await store.set(keys.agent(id), agent);
-}
-
-const state = (seq: number, s: 'running' | 'succeeded' | 'failed', message?: string): JobEvent => ({ seq, at: new Date(now).toISOString(), type: 'state', state: s, ...(message ? { message } : {}) });
-
-/** Plays an agent: takes its next job, claims it and reports the final state. */
-async function agentRuns(engine: RolloutEngine, agentId: string, outcome: 'succeeded' | 'failed' = 'succeeded'): Promise<string> {
-  const job = await engine.nextJob(agentId);
-  if (!job) throw new Error(`no job for ${agentId}`);
-  await engine.claimJob(agentId, job.id, `cl_${agentId}`);
-  await engine.appendEvents(agentId, job.id, `cl_${agentId}`, [state(1, 'running'), state(2, outcome, outcome === 'failed' ? 'step migrate exited with code 3' : undefined)]);
-  return job.id;
-}
-
+let f: EngineFixture;
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bitenvoy-engine-'));
-  store = await openStore({ dataDir: dir });
-  now = Date.parse('2026-11-25T10:00:00Z');
-  strategy = 'all-at-once';
+  f = await openEngineFixture();
 });
 afterEach(async () => {
-  for (const e of engines.splice(0)) e.stop();
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
+  await f.close();
 });
 
-describe('RolloutEngine', () => {
+async function rejection(promise: Promise<unknown>): Promise<BitEnvoyError> {
+  const err = await promise.then(() => undefined, (e: unknown) => e);
+  if (!(err instanceof BitEnvoyError)) throw new Error(`expected a BitEnvoyError, got ${String(err)}`);
+  return err;
+}
+
+describe('RolloutEngine deployments', () => {
   it('runs one-at-a-time batches in name order, each only after the previous succeeded', async () => {
-    strategy = 'one-at-a-time';
-    await addAgent('ag_b', 'web-2');
-    await addAgent('ag_a', 'web-1');
-    const engine = newEngine();
-    const dep = await engine.createDeployment({ repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'test');
-    expect(dep.state).toBe('queued');
+    f.strategy = 'one-at-a-time';
+    await f.addAgent('ag_b', 'web-2');
+    await f.addAgent('ag_a', 'web-1');
+    const engine = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    expect(dep).toMatchObject({ state: 'queued', sha: SHA, group: 'web', strategy: 'one-at-a-time', description: '0/2 servers · batch 1/2' });
     expect(dep.batches.map((b) => b.agentIds)).toEqual([['ag_a'], ['ag_b']]);
+    // Claimable the moment createDeployment returns, with everything the agent needs.
+    const spec = await engine.nextJob('ag_a');
+    expect(spec).toMatchObject({ deploymentId: dep.id, repository: 'acme/shop', environment: 'staging', ref: 'main', sha: SHA, git: { url: 'https://git.test/acme/shop.git' }, instructions: 'deploy/bitenvoy.yml' });
     expect(await engine.nextJob('ag_b')).toBeUndefined();
-    await agentRuns(engine, 'ag_a');
-    expect((await engine.getDeploymentView(dep.id))!.deployment.description).toBe('1/2 servers · batch 2/2');
-    await agentRuns(engine, 'ag_b');
-    const view = (await engine.getDeploymentView(dep.id))!;
-    expect(view.deployment.state).toBe('success');
-    expect(view.deployment.description).toBe('2/2 servers succeeded');
+
+    await f.agentRuns(engine, 'ag_a');
+    let view = (await engine.getDeploymentView(dep.id))!;
+    expect(view.deployment).toMatchObject({ state: 'in_progress', currentBatch: 1, description: '1/2 servers · batch 2/2' });
+    await f.agentRuns(engine, 'ag_b');
+    view = (await engine.getDeploymentView(dep.id))!;
+    expect(view.deployment).toMatchObject({ state: 'success', description: '2/2 servers succeeded' });
+    expect(view.jobs.map((j) => [j.agentName, j.batch, j.state])).toEqual([['web-1', 0, 'succeeded'], ['web-2', 1, 'succeeded']]);
+    expect(await store().get<string[]>(keys.activeDeployments())).toEqual([]);
+  });
+
+  it('wakes the long poll of each agent of the first batch', async () => {
+    await f.addAgent('ag_a', 'web-1');
+    const engine = f.engine();
+    const woken = engine.notifier.waitForJob('ag_a', 5_000).then(() => 'woken');
+    await engine.createDeployment(DEPLOY, 'test');
+    expect(await Promise.race([woken, new Promise((r) => setTimeout(() => r('timeout'), 1_000))])).toBe('woken');
   });
 
   it('stops at the first failure and names the server and the step', async () => {
-    strategy = 'one-at-a-time';
-    await addAgent('ag_a', 'web-1');
-    await addAgent('ag_b', 'web-2');
-    const engine = newEngine();
-    const dep = await engine.createDeployment({ repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'test');
-    await agentRuns(engine, 'ag_a', 'failed');
+    f.strategy = 'one-at-a-time';
+    await f.addAgent('ag_a', 'web-1');
+    await f.addAgent('ag_b', 'web-2');
+    const engine = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    await f.agentRuns(engine, 'ag_a', 'failed', 'step migrate exited 1');
     const view = (await engine.getDeploymentView(dep.id))!;
-    expect(view.deployment.state).toBe('failure');
-    expect(view.deployment.description).toBe('web-1: step migrate exited with code 3');
+    expect(view.deployment).toMatchObject({ state: 'failure', description: 'web-1: step migrate exited 1' });
+    expect(view.jobs).toHaveLength(1);
     expect(await engine.nextJob('ag_b')).toBeUndefined();
   });
 
-  it('creates an error deployment, with the reason, when no agent is there to run it', async () => {
-    await addAgent('ag_db', 'db-1', { role: 'db' });
-    await addAgent('ag_old', 'web-9', { role: 'web' }, now - 3600_000);
-    const dep = await newEngine().createDeployment({ repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'test');
-    expect(dep.state).toBe('error');
-    expect(dep.description).toBe('no agents in group web: 1 of 2 enrolled agents match role=web, 1 of them lost');
+  it('all-at-once: a failure ends the deployment only once no job is still running', async () => {
+    await f.addAgent('ag_a', 'web-1');
+    await f.addAgent('ag_b', 'web-2');
+    const engine = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    const jobB = (await engine.nextJob('ag_b'))!;
+    await engine.claimJob('ag_b', jobB.id, 'cl_b');
+    await f.agentRuns(engine, 'ag_a', 'failed', 'step build exited 2');
+    expect((await engine.getDeploymentView(dep.id))!.deployment.state).toBe('in_progress');
+    await engine.appendEvents('ag_b', jobB.id, 'cl_b', [stateEvent(1, 'succeeded')]);
+    expect((await engine.getDeploymentView(dep.id))!.deployment).toMatchObject({ state: 'failure', description: 'web-1: step build exited 2' });
   });
 
+  it('creates an error deployment, with the reason, when no agent is there to run it', async () => {
+    await f.addAgent('ag_db', 'db-1', { role: 'db' });
+    await f.addAgent('ag_old', 'web-9', { role: 'web' }, f.now - 3600_000);
+    const dep = await f.engine().createDeployment(DEPLOY, 'test');
+    expect(dep.state).toBe('error');
+    expect(dep.description).toBe('no agents in group web: 1 of 2 enrolled agents match role=web, 1 of them lost');
+    expect(dep.skipped).toEqual([{ agentId: 'ag_old', name: 'web-9', reason: 'lost: last seen 2026-11-25T09:00:00.000Z' }]);
+    expect(await store().get(keys.deployment(dep.id))).toMatchObject({ state: 'error' });
+  });
+
+  it('leaves lost agents out of the plan and says why', async () => {
+    await f.addAgent('ag_a', 'web-1');
+    await f.addAgent('ag_old', 'web-9', { role: 'web' }, f.now - 3 * 60_000 - 1);
+    const dep = await f.engine().createDeployment(DEPLOY, 'test');
+    expect(dep.batches).toEqual([{ agentIds: ['ag_a'] }]);
+    expect(dep.skipped.map((s) => s.name)).toEqual(['web-9']);
+  });
+
+  it('refuses requests the config cannot satisfy, naming what exists', async () => {
+    await f.addAgent('ag_a', 'web-1');
+    const engine = f.engine();
+    let err = await rejection(engine.createDeployment({ ...DEPLOY, repository: 'acme/nope' }, 'test'));
+    expect([err.code, err.status, err.message]).toEqual(['BE_DEPLOY_REJECTED', 422, 'repository `acme/nope` is not configured; configured: acme/shop']);
+    err = await rejection(engine.createDeployment({ ...DEPLOY, environment: 'prod' }, 'test'));
+    expect(err.message).toBe('acme/shop has no environment `prod`; its environments: staging');
+
+    const withoutGit = configWith('all-at-once');
+    delete withoutGit.repositories['acme/shop']!.git;
+    const local = new RolloutEngine({ store: store(), log: silentLogger(), settings: ENGINE_SETTINGS, config: () => withoutGit, resolveRef: async () => SHA });
+    err = await rejection(local.createDeployment(DEPLOY, 'test'));
+    expect(err.code).toBe('BE_DEPLOY_REJECTED');
+    expect(err.message).toMatch(/has no `git` URL in repositories\/acme\/shop\.yml.*add `git: https:/);
+
+    const unconfigured = new RolloutEngine({ store: store(), log: silentLogger(), settings: ENGINE_SETTINGS, config: () => undefined });
+    err = await rejection(unconfigured.createDeployment(DEPLOY, 'test'));
+    expect([err.code, err.status]).toEqual(['BE_CONFIG_UNAVAILABLE', 503]);
+    expect(err.message).toMatch(/^no valid config loaded yet: set BITENVOY_CONFIG_REPO/);
+    expect(await engine.listDeployments()).toEqual([]);
+  });
+
+  it('lists agents with online or lost', async () => {
+    await f.addAgent('ag_a', 'web-1');
+    await f.addAgent('ag_b', 'web-2', { role: 'web' }, f.now - 200_000);
+    const agents = await f.engine().listAgents();
+    expect(agents.map((a) => [a.name, a.online])).toEqual([['web-1', true], ['web-2', false]]);
+  });
+});
+
+describe('RolloutEngine leases and restarts', () => {
   it('fails a job whose lease runs out, and the deployment with it', async () => {
-    await addAgent('ag_a', 'web-1');
-    const engine = newEngine();
-    const dep = await engine.createDeployment({ repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'test');
+    await f.addAgent('ag_a', 'web-1');
+    const engine = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
     const job = (await engine.nextJob('ag_a'))!;
     await engine.claimJob('ag_a', job.id, 'cl_1');
-    now += 59_000;
+    f.now += 59_000;
     await engine.renewLease('ag_a', job.id, 'cl_1');
-    now += 61_000;
+    f.now += 59_000;
+    await engine.checkLeases();
+    expect((await engine.getDeploymentView(dep.id))!.jobs[0]!.state).toBe('claimed');
+    f.now += 2_000;
     await engine.checkLeases();
     const view = (await engine.getDeploymentView(dep.id))!;
     expect(view.jobs[0]!.message).toBe('web-1 stopped renewing its lease: agent lost or disconnected');
+    expect(view.deployment).toMatchObject({ state: 'failure', description: 'web-1: web-1 stopped renewing its lease: agent lost or disconnected' });
+    const err = await rejection(engine.renewLease('ag_a', job.id, 'cl_1'));
+    expect(err.code).toBe('BE_JOB_FINISHED');
+  });
+
+  it('checks leases on its own every second once started', async () => {
+    await f.addAgent('ag_a', 'web-1');
+    const engine = f.engine();
+    await engine.start();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    const job = (await engine.nextJob('ag_a'))!;
+    await engine.claimJob('ag_a', job.id, 'cl_1');
+    f.now += 61_000;
+    await new Promise((r) => setTimeout(r, 1_300));
+    expect((await engine.getDeploymentView(dep.id))!.deployment.state).toBe('failure');
+  });
+
+  it('fails a pending job whose agent went lost before picking it up', async () => {
+    await f.addAgent('ag_a', 'web-1');
+    const engine = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    f.now += 3 * 60_000 + 1_000;
+    await engine.checkLeases();
+    const view = (await engine.getDeploymentView(dep.id))!;
+    expect(view.jobs[0]!.message).toBe('web-1 never picked up the job: agent lost since 2026-11-25T10:00:00.000Z');
     expect(view.deployment.state).toBe('failure');
-    await expect(engine.renewLease('ag_a', job.id, 'cl_1')).rejects.toThrow(/already ended \(failed/);
+    expect(await engine.nextJob('ag_a')).toBeUndefined();
   });
 
   it('continues after a restart: a new engine on the same store advances and gives leases a grace period', async () => {
-    strategy = 'one-at-a-time';
-    await addAgent('ag_a', 'web-1');
-    await addAgent('ag_b', 'web-2');
-    const first = newEngine();
-    const dep = await first.createDeployment({ repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'test');
+    f.strategy = 'one-at-a-time';
+    await f.addAgent('ag_a', 'web-1');
+    await f.addAgent('ag_b', 'web-2');
+    const first = f.engine();
+    const dep = await first.createDeployment(DEPLOY, 'test');
     const job = (await first.nextJob('ag_a'))!;
     await first.claimJob('ag_a', job.id, 'cl_1');
     first.stop();
     // The hub was down for 5 minutes; the agent finished meanwhile and reports once the new hub is up.
-    now += 300_000;
-    await addAgent('ag_a', 'web-1');
-    await addAgent('ag_b', 'web-2');
-    const second = newEngine();
+    f.now += 300_000;
+    await f.addAgent('ag_a', 'web-1');
+    await f.addAgent('ag_b', 'web-2');
+    const second = f.engine();
     await second.start();
     await second.checkLeases();
-    await second.appendEvents('ag_a', job.id, 'cl_1', [state(1, 'running'), state(2, 'succeeded')]);
-    await agentRuns(second, 'ag_b');
+    await second.appendEvents('ag_a', job.id, 'cl_1', [stateEvent(1, 'running'), stateEvent(2, 'succeeded')]);
+    await f.agentRuns(second, 'ag_b');
     expect((await second.getDeploymentView(dep.id))!.deployment.state).toBe('success');
   });
 
-  it('never creates a batch twice when reports arrive at once', async () => {
-    strategy = 'one-at-a-time';
-    await addAgent('ag_a', 'web-1');
-    await addAgent('ag_b', 'web-2');
-    const engine = newEngine();
-    const dep = await engine.createDeployment({ repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'test');
-    const job = (await engine.nextJob('ag_a'))!;
-    await engine.claimJob('ag_a', job.id, 'cl_1');
-    await Promise.all([
-      engine.appendEvents('ag_a', job.id, 'cl_1', [state(1, 'running'), state(2, 'succeeded')]),
-      engine.appendEvents('ag_a', job.id, 'cl_1', [state(1, 'running'), state(2, 'succeeded')]),
-      engine.advance(dep.id),
-      engine.advance(dep.id),
-    ]);
-    const queue = await store.get<string[]>(keys.agentQueue('ag_b'));
-    expect(queue).toHaveLength(1);
-    expect((await engine.getDeploymentView(dep.id))!.jobs).toHaveLength(2);
+  it('on start, moves on from a batch whose jobs all ended while the hub was down', async () => {
+    f.strategy = 'one-at-a-time';
+    await f.addAgent('ag_a', 'web-1');
+    await f.addAgent('ag_b', 'web-2');
+    const first = f.engine();
+    const dep = await first.createDeployment(DEPLOY, 'test');
+    const job = (await first.nextJob('ag_a'))!;
+    first.stop();
+    // As if the hub died right after storing the job's end, before advancing.
+    await store().update<JobRecord>(keys.job(job.id), (j) => j && { ...j, state: 'succeeded', claimId: 'cl_1' });
+    const second = f.engine();
+    await second.start();
+    expect((await second.nextJob('ag_b'))?.deploymentId).toBe(dep.id);
+    expect((await store().get<DeploymentRecord>(keys.deployment(dep.id)))!.currentBatch).toBe(1);
   });
 
-  it('renders the status page with every user-controlled string escaped', async () => {
-    await addAgent('ag_a', 'web-1');
-    const engine = newEngine();
-    const dep = await engine.createDeployment({ repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'test');
+  it('on start, rebuilds the list of active deployments from the records', async () => {
+    f.strategy = 'one-at-a-time';
+    await f.addAgent('ag_a', 'web-1');
+    await f.addAgent('ag_b', 'web-2');
+    const first = f.engine();
+    const dep = await first.createDeployment(DEPLOY, 'test');
+    const job = (await first.nextJob('ag_a'))!;
+    first.stop();
+    // A crash left an id without a record; the real deployment fell off the list.
+    await store().set(keys.activeDeployments(), ['dep_gone']);
+    await store().update<JobRecord>(keys.job(job.id), (j) => j && { ...j, state: 'succeeded', claimId: 'cl_1' });
+    const second = f.engine();
+    await second.start();
+    expect(await store().get<string[]>(keys.activeDeployments())).toEqual([dep.id]);
+    expect((await second.nextJob('ag_b'))?.deploymentId).toBe(dep.id);
+  });
+
+  it('never creates a batch twice when reports arrive at once, even from two engines', async () => {
+    f.strategy = 'one-at-a-time';
+    await f.addAgent('ag_a', 'web-1');
+    await f.addAgent('ag_b', 'web-2');
+    const engine = f.engine();
+    const other = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
     const job = (await engine.nextJob('ag_a'))!;
     await engine.claimJob('ag_a', job.id, 'cl_1');
-    await engine.appendLogs('ag_a', job.id, 'cl_1', [{ seq: 1, at: new Date(now).toISOString(), stream: 'stdout', data: '<script>alert(1)</script>\nbuilt ok\n' }]);
-    const html = await renderDeploymentPage(engine, dep.id);
-    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
-    expect(html).not.toContain('<script>alert');
-    expect(html).toContain('built ok');
-    expect(html).toContain('web-1');
-    expect(await renderDeploymentPage(engine, 'dep_missing')).toContain('No deployment dep_missing');
+    const report = [stateEvent(1, 'running'), stateEvent(2, 'succeeded')];
+    await Promise.all([
+      engine.appendEvents('ag_a', job.id, 'cl_1', report),
+      other.appendEvents('ag_a', job.id, 'cl_1', report),
+      engine.advance(dep.id),
+      other.advance(dep.id),
+      engine.advance(dep.id),
+    ]);
+    expect(await store().get<string[]>(keys.agentQueue('ag_b'))).toHaveLength(1);
+    const jobs = await store().list<JobRecord>('job:');
+    expect(jobs.map((j) => j.value.agentId).sort()).toEqual(['ag_a', 'ag_b']);
+    expect((await engine.getDeploymentView(dep.id))!.deployment.currentBatch).toBe(1);
   });
 });
+
+function store() {
+  return f.store;
+}

@@ -1,0 +1,91 @@
+/**
+ * The hub's side of leases: a held job whose lease ran out fails (its agent is lost or cut off), a pending job whose
+ * agent went lost fails too, and after a restart every held job gets a fresh lease (hub downtime is not the
+ * agent's fault).
+ */
+import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
+import { isHeld } from '../jobs/job-updates.js';
+import { keys, type DeploymentRecord, type JobRecord } from '../model.js';
+import { isAgentOnline, isoNow, jobIdsUpTo, leaseUntil, listAllAgents, lostAfterMs, type EngineContext } from './engine-context.js';
+
+/** Ids of the deployments that are not final yet. */
+export async function listActiveDeploymentIds(ctx: Pick<EngineContext, 'store'>): Promise<string[]> {
+  return (await ctx.store.get<string[]>(keys.activeDeployments())) ?? [];
+}
+
+/**
+ * Rebuilds the active list from the deployment records: drops what a crash between two writes left behind (an id
+ * whose record is gone or final) and adds non-final deployments missing from it (stores written before the list
+ * existed). One scan, at start only: it is safe only before the hub serves requests.
+ *
+ * @example
+ * await rebuildActiveDeployments(ctx); // first thing in start()
+ */
+export async function rebuildActiveDeployments(ctx: Pick<EngineContext, 'store'>): Promise<void> {
+  const active = (await ctx.store.list<DeploymentRecord>('deployment:'))
+    .map((e) => e.value)
+    .filter((d) => !FINAL_DEPLOYMENT_STATES.includes(d.state))
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    .map((d) => d.id);
+  await ctx.store.update<string[]>(keys.activeDeployments(), (ids) =>
+    ids && ids.length === active.length && ids.every((id, i) => id === active[i]) ? undefined : active,
+  );
+}
+
+/**
+ * Fails expired and never-picked-up jobs of every active deployment; returns the ids of deployments that changed
+ * (the caller advances them).
+ *
+ * @example
+ * for (const id of await expireLeases(ctx)) await engine.advance(id);
+ */
+export async function expireLeases(ctx: EngineContext): Promise<string[]> {
+  const now = ctx.now();
+  const agents = new Map((await listAllAgents(ctx.store)).map((a) => [a.id, a]));
+  const changedDeployments: string[] = [];
+  for (const id of await listActiveDeploymentIds(ctx)) {
+    const dep = await ctx.store.get<DeploymentRecord>(keys.deployment(id));
+    if (!dep) continue;
+    let changed = false as boolean;
+    for (const jobId of jobIdsUpTo(dep, dep.currentBatch)) {
+      await ctx.store.update<JobRecord>(keys.job(jobId), (job) => {
+        if (!job) return undefined;
+        const agent = agents.get(job.agentId);
+        const name = agent?.name ?? job.agentId;
+        let message: string | undefined;
+        if (isHeld(job) && Date.parse(job.leaseExpiresAt ?? '') < now) {
+          message = `${name} stopped renewing its lease: agent lost or disconnected`;
+        } else if (job.state === 'pending' && (!agent || !isAgentOnline(ctx, agent)) && now - Date.parse(job.spec.createdAt) > lostAfterMs(ctx.settings)) {
+          message = `${name} never picked up the job: agent lost${agent ? ` since ${agent.lastSeenAt}` : ' (no longer enrolled)'}`;
+        }
+        if (!message) return undefined;
+        changed = true;
+        return { ...job, state: 'failed', finishedAt: isoNow(ctx), message };
+      });
+    }
+    if (changed) {
+      ctx.log.warn({ deploymentId: id }, 'jobs failed: their agents stopped answering');
+      changedDeployments.push(id);
+    }
+  }
+  return changedDeployments;
+}
+
+/**
+ * Gives every held job of the active deployments a lease of at least `leaseSeconds` from now. Called once at start.
+ *
+ * @example
+ * await extendLeasesAfterRestart(ctx);
+ */
+export async function extendLeasesAfterRestart(ctx: EngineContext): Promise<void> {
+  const floor = leaseUntil(ctx);
+  for (const id of await listActiveDeploymentIds(ctx)) {
+    const dep = await ctx.store.get<DeploymentRecord>(keys.deployment(id));
+    if (!dep) continue;
+    for (const jobId of jobIdsUpTo(dep, dep.currentBatch)) {
+      await ctx.store.update<JobRecord>(keys.job(jobId), (job) =>
+        job && isHeld(job) && (job.leaseExpiresAt ?? '') < floor ? { ...job, leaseExpiresAt: floor } : undefined,
+      );
+    }
+  }
+}

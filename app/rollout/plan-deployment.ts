@@ -1,0 +1,100 @@
+/**
+ * Checks a deployment request against the config in force, resolves its ref, picks the agents of the
+ * environment's group and plans the batches. Pure of side effects but for `git ls-remote`: the engine stores the
+ * result.
+ */
+import { randomBytes } from 'node:crypto';
+import { BitEnvoyError } from '../../lib/errors.js';
+import type { CreateDeploymentRequest } from '../../lib/protocol.js';
+import type { DeploymentRecord } from '../model.js';
+import { truncate } from './describe-deployment.js';
+import { isAgentOnline, isoNow, listAllAgents, type EngineContext } from './engine-context.js';
+import { planRollout } from './plan-rollout.js';
+import { describeSelector, selectAgents } from './select-agents.js';
+
+export type ResolveRef = (gitUrl: string, ref: string) => Promise<string>;
+
+/**
+ * Builds the deployment record for a request: `queued` with its batches, or `error` with the reason when no agent
+ * of the group can run it. Throws 503 without a config, 422 for an unknown repository, environment or ref.
+ *
+ * @example
+ * const dep = await planDeployment(ctx, resolveRef, { repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'cli');
+ */
+export async function planDeployment(
+  ctx: EngineContext,
+  resolveRef: ResolveRef,
+  req: CreateDeploymentRequest,
+  createdBy: string,
+  link: Pick<DeploymentRecord, 'github'> = {},
+): Promise<DeploymentRecord> {
+  const config = ctx.config();
+  if (!config) {
+    throw new BitEnvoyError(
+      'BE_CONFIG_UNAVAILABLE',
+      'no valid config loaded yet: set BITENVOY_CONFIG_REPO to the config repo and check /healthz for why it did not load',
+    );
+  }
+  const repo = config.repositories[req.repository];
+  if (!repo) {
+    const known = Object.keys(config.repositories);
+    throw new BitEnvoyError(
+      'BE_DEPLOY_REJECTED',
+      `repository \`${req.repository}\` is not configured; ${known.length ? `configured: ${known.join(', ')}` : 'add repositories/<owner>/<name>.yml to the config repo'}`,
+      { details: { repositories: known } },
+    );
+  }
+  const env = repo.environments[req.environment];
+  if (!env) {
+    const known = Object.keys(repo.environments);
+    throw new BitEnvoyError('BE_DEPLOY_REJECTED', `${req.repository} has no environment \`${req.environment}\`; its environments: ${known.join(', ')}`, {
+      details: { environments: known },
+    });
+  }
+  if (!repo.git && !link.github) {
+    throw new BitEnvoyError(
+      'BE_DEPLOY_REJECTED',
+      `${req.repository} has no \`git\` URL in ${repo.file}; in local mode agents need it to fetch the code: add \`git: https://…/${req.repository}.git\``,
+    );
+  }
+  const sha = await resolveRef(repo.git ?? link.github!.cloneUrl, req.ref);
+  const strategy = env.strategy ?? 'all-at-once';
+  const group = config.groups[env.group];
+  const agents = await listAllAgents(ctx.store);
+  const matching = group ? selectAgents(group.selector, agents) : [];
+  const ready = matching.filter((a) => isAgentOnline(ctx, a));
+  const lost = matching.filter((a) => !isAgentOnline(ctx, a));
+  const now = isoNow(ctx);
+  const dep: DeploymentRecord = {
+    id: `dep_${randomBytes(6).toString('hex')}`,
+    repository: req.repository,
+    environment: req.environment,
+    ref: req.ref,
+    sha,
+    state: 'queued',
+    description: '',
+    strategy,
+    group: env.group,
+    configSha: config.sha,
+    batches: planRollout(config.strategies[strategy] ?? { type: 'all-at-once' }, ready),
+    currentBatch: -1,
+    skipped: lost.map((a) => ({ agentId: a.id, name: a.name, reason: `lost: last seen ${a.lastSeenAt}` })),
+    createdBy,
+    createdAt: now,
+    updatedAt: now,
+    // A GitHub deployment is fetched from GitHub (where its token works); local mode from the configured URL.
+    gitUrl: link.github?.cloneUrl ?? repo.git!,
+    instructions: repo.instructions,
+    ...(env.url ? { environmentUrl: env.url } : {}),
+    ...link,
+  };
+  if (dep.batches.length === 0) {
+    const selector = group ? describeSelector(group.selector) : `(group ${env.group} is not defined)`;
+    dep.state = 'error';
+    dep.finishedAt = now;
+    dep.description = truncate(
+      `no agents in group ${env.group}: ${matching.length} of ${agents.length} enrolled agents match ${selector}${lost.length ? `, ${lost.length} of them lost` : ''}`,
+    );
+  }
+  return dep;
+}

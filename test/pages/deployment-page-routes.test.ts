@@ -1,0 +1,110 @@
+/**
+ * The status pages over real HTTP on loopback: what a person sees per deployment and per server, every
+ * user-controlled string escaped, 404 for an unknown id.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ConfigStatus } from '../../app/config/config-repo.js';
+import { deploymentPageRoutes } from '../../app/pages/deployment-page-routes.js';
+import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
+import { DEPLOY, SHA, openEngineFixture, stateEvent, type EngineFixture } from '../helpers/engine-fixture.js';
+
+let f: EngineFixture;
+let engine: RolloutEngine;
+let server: Server;
+let base: string;
+let config: ConfigStatus | undefined;
+
+beforeEach(async () => {
+  f = await openEngineFixture();
+  f.strategy = 'one-at-a-time';
+  engine = f.engine();
+  config = undefined;
+  const koa = new Koa();
+  const router = deploymentPageRoutes(engine, () => config);
+  koa.use(router.routes()).use(router.allowedMethods());
+  server = createServer(koa.callback());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterEach(async () => {
+  await new Promise((r) => server.close(r));
+  await f.close();
+});
+
+async function get(path: string): Promise<{ status: number; html: string; type: string }> {
+  const res = await fetch(`${base}${path}`);
+  return { status: res.status, html: await res.text(), type: res.headers.get('content-type') ?? '' };
+}
+
+describe('GET /deployments/:id', () => {
+  it('shows the deployment and, per server, state, step, message and log tail, escaping everything', async () => {
+    await f.addAgent('ag_a', 'web-1');
+    await f.addAgent('ag_b', 'web-2 <b>');
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    const job = (await engine.nextJob('ag_a'))!;
+    await engine.claimJob('ag_a', job.id, 'cl_1');
+    await engine.appendEvents('ag_a', job.id, 'cl_1', [
+      stateEvent(1, 'running'),
+      { seq: 2, at: '2026-11-25T10:00:02.000Z', type: 'step', step: { index: 0, name: 'npm <ci>' }, status: 'started' },
+    ]);
+    await engine.appendLogs('ag_a', job.id, 'cl_1', [{ seq: 1, at: '2026-11-25T10:00:03.000Z', stream: 'stdout', data: '<script>alert(1)</script>\nbuilt "ok" & done\n' }]);
+
+    const { status, html, type } = await get(`/deployments/${dep.id}`);
+    expect(status).toBe(200);
+    expect(type).toMatch(/text\/html/);
+    expect(html).toContain('acme/shop → staging');
+    expect(html).toContain(`<code title="${SHA}">${SHA.slice(0, 7)}</code> (main)`);
+    expect(html).toContain('class="state in_progress">in_progress');
+    expect(html).toContain('0/2 servers · batch 1/2');
+    expect(html).toContain('web · one-at-a-time — batch 1: 1 server · batch 2: 1 server');
+    expect(html).toMatch(/web-1 <span class="state running">running<\/span>/);
+    expect(html).toContain('step 1 <code>npm &lt;ci&gt;</code>: started');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;\nbuilt &quot;ok&quot; &amp; done');
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('<meta http-equiv="refresh"');
+    expect(html).toContain('<a href="https://staging.shop.test">');
+  });
+
+  it('shows why a server failed, and stops refreshing once the deployment is final', async () => {
+    await f.addAgent('ag_a', '<img src=x onerror=alert(1)>');
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    await f.agentRuns(engine, 'ag_a', 'failed', 'step <migrate> exited 1');
+    const { html } = await get(`/deployments/${dep.id}`);
+    expect(html).toContain('class="state failure">failure');
+    expect(html).toContain('<p>step &lt;migrate&gt; exited 1</p>');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(html).not.toContain('<img');
+    expect(html).toContain('(no output yet)');
+    expect(html).not.toContain('http-equiv="refresh"');
+  });
+
+  it('answers 404 with a page for an unknown id, escaping the id', async () => {
+    const { status, html } = await get('/deployments/%3Cscript%3Ex');
+    expect(status).toBe(404);
+    expect(html).toContain('No deployment &lt;script&gt;x');
+    expect(html).not.toContain('<script>');
+  });
+});
+
+describe('GET /', () => {
+  it('lists recent deployments, agents online or lost with their labels, and the config in force', async () => {
+    await f.addAgent('ag_a', 'web-1', { role: 'web', region: 'eu<1>' });
+    await f.addAgent('ag_b', 'web-2', { role: 'web' }, f.now - 600_000);
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    config = { source: 'https://git.test/cfg.git', sha: 'c'.repeat(40), loadedAt: '2026-11-25T09:59:00.000Z' };
+    const { status, html } = await get('/');
+    expect(status).toBe(200);
+    expect(html).toContain(`<a href="/deployments/${dep.id}">${dep.id}</a>`);
+    expect(html).toContain('<code>ccccccc</code> in force since 2026-11-25T09:59:00.000Z');
+    expect(html).toMatch(/web-1<\/td><td class="state succeeded">online/);
+    expect(html).toMatch(/web-2<\/td><td class="state failed">lost/);
+    expect(html).toContain('<code>region=eu&lt;1&gt;</code>');
+  });
+
+  it('says when no config repo is set', async () => {
+    expect((await get('/')).html).toContain('No config repo set (BITENVOY_CONFIG_REPO).');
+  });
+});
