@@ -74,12 +74,14 @@ export class ConfigRepo {
 
   start(): void {
     const seconds = this.#options.refreshSeconds ?? 60;
+    this.stop();
     this.#timer = setInterval(() => void this.refresh(), seconds * 1000);
     this.#timer.unref();
   }
 
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   get #clone(): string {
