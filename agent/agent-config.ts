@@ -6,7 +6,6 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
 import type { AgentConfigFile } from '../config-schema/types.generated.js';
-import type { JobSpec } from '../lib/protocol.js';
 import type { Enrollment } from './enroll-agent.js';
 
 export interface AgentConfig {
@@ -16,14 +15,24 @@ export interface AgentConfig {
   secretsFile: string;
 }
 
+/**
+ * Loads `<dir>/agent.json` (required) and `<dir>/agent.yml` (optional, validated against `agent.schema.json`).
+ *
+ * @example
+ * const config = await loadAgentConfig('/var/lib/bitenvoy-agent'); // throws BE_USAGE when not enrolled
+ */
 export async function loadAgentConfig(dir: string): Promise<AgentConfig> {
   const enrollmentFile = join(dir, 'agent.json');
-  const enrollment = await readFile(enrollmentFile, 'utf8').then(
-    (t) => JSON.parse(t) as Enrollment,
-    () => {
-      throw new BitEnvoyError('BE_USAGE', `${enrollmentFile} is missing: run \`bitenvoy agent enroll --hub <url> --token <token> --dir ${dir}\` first`);
-    },
-  );
+  const enrollmentText = await readFile(enrollmentFile, 'utf8').catch(() => {
+    throw new BitEnvoyError('BE_USAGE', `${enrollmentFile} is missing: this agent is not enrolled; run \`bitenvoy agent enroll --hub <url> --token <token> --dir ${dir}\` first`);
+  });
+  let enrollment: Enrollment;
+  try {
+    enrollment = JSON.parse(enrollmentText) as Enrollment;
+    if (!enrollment.hub || !enrollment.credential || !enrollment.settings) throw new Error('hub, credential or settings missing');
+  } catch (err) {
+    throw new BitEnvoyError('BE_USAGE', `${enrollmentFile} is damaged (${(err as Error).message}); enroll again with \`bitenvoy agent enroll --force --hub <url> --token <token> --dir ${dir}\``);
+  }
   const file = join(dir, 'agent.yml');
   const text = await readFile(file, 'utf8').catch(() => undefined);
   let config: AgentConfigFile = {};
@@ -42,22 +51,4 @@ export async function loadAgentConfig(dir: string): Promise<AgentConfig> {
     keepReleases: config.keepReleases ?? 5,
     secretsFile: isAbsolute(secretsFile) ? secretsFile : join(dir, secretsFile),
   };
-}
-
-/**
- * Why the local allowlist refuses a job, or undefined when it accepts it. Checked before anything is fetched.
- *
- * @example
- * refusalReason({ repositories: ['acme/*'] }, job); // undefined for acme/shop
- */
-export function refusalReason(allow: AgentConfigFile['allow'], job: Pick<JobSpec, 'repository' | 'environment'>): string | undefined {
-  const repos = allow?.repositories;
-  if (repos && !repos.some((pattern) => pattern === job.repository || (pattern.endsWith('/*') && job.repository.startsWith(pattern.slice(0, -1))))) {
-    return `this agent's allowlist does not accept repository ${job.repository} (allow.repositories: ${repos.join(', ')}); the server's owner can add it to agent.yml`;
-  }
-  const envs = allow?.environments;
-  if (envs && !envs.includes(job.environment)) {
-    return `this agent's allowlist does not accept environment ${job.environment} (allow.environments: ${envs.join(', ')}); the server's owner can add it to agent.yml`;
-  }
-  return undefined;
 }

@@ -9,22 +9,33 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { basicAuthEnv, gitWithEnv, git as simpleGit } from '../lib/git.js';
 import type { GitAuth } from '../lib/protocol.js';
 import { BitEnvoyError } from '../lib/errors.js';
 
 
+/** `<agentDir>/git/<owner>/<name>.git`: one bare mirror per repository, kept across deployments. */
 export function mirrorPath(agentDir: string, repository: string): string {
   return join(agentDir, 'git', `${repository}.git`);
 }
 
+/**
+ * Makes sure the mirror holds `sha` (fetching it by SHA, or by `ref` when the server refuses SHA wants) and keeps it
+ * under `refs/bitenvoy/jobs/<jobId>`; returns the mirror's path. Progress goes to `log` as whole lines.
+ */
 export async function fetchCommit(options: { agentDir: string; repository: string; url: string; auth?: GitAuth; sha: string; ref: string; jobId: string; log: (line: string) => void }): Promise<string> {
   const mirror = mirrorPath(options.agentDir, options.repository);
   if (!existsSync(join(mirror, 'HEAD'))) {
     await mkdir(mirror, { recursive: true });
     await simpleGit(mirror).init(true);
+  }
+  if (!existsSync(join(mirror, 'info', 'attributes'))) {
+    // A release holds exactly the commit's files: `git archive` must not drop `export-ignore` paths or rewrite
+    // `export-subst` ones. info/attributes overrides what the commit's .gitattributes says.
+    await mkdir(join(mirror, 'info'), { recursive: true });
+    await writeFile(join(mirror, 'info', 'attributes'), '* -export-ignore -export-subst\n');
   }
   const git = simpleGit(mirror);
   // Credentials travel as an HTTP header set through the environment: never on a command line, never in a URL.
@@ -35,6 +46,8 @@ export async function fetchCommit(options: { agentDir: string; repository: strin
     options.log(`commit ${options.sha.slice(0, 7)} is already here; nothing to fetch\n`);
   } else {
     options.log(`fetching ${options.sha.slice(0, 7)} from ${options.url}\n`);
+    const started = Date.now();
+    const before = await packedKiB(mirror);
     try {
       await fetch(['--no-tags', '--no-write-fetch-head', options.url, options.sha]);
     } catch (bySha) {
@@ -49,6 +62,8 @@ export async function fetchCommit(options: { agentDir: string; repository: strin
     if (!(await has())) {
       throw new BitEnvoyError('BE_GIT', `commit ${options.sha} is not in ${options.url} (fetched ${options.ref}); was the branch force-pushed?`);
     }
+    const fetched = (await packedKiB(mirror)) - before;
+    options.log(`fetched ${fetched} KiB of new objects in ${Date.now() - started} ms (the mirror keeps what earlier deployments fetched)\n`);
   }
   // Keep the commit reachable: it protects it from gc and lets the next fetch skip what we have.
   await git.raw(['update-ref', `refs/bitenvoy/jobs/${options.jobId}`, options.sha]);
@@ -82,6 +97,13 @@ export async function checkoutRelease(mirror: string, sha: string, releaseDir: s
 /** Drops the refs of releases that no longer exist, so their objects may be collected. */
 export async function forgetRelease(mirror: string, jobId: string): Promise<void> {
   await simpleGit(mirror).raw(['update-ref', '-d', `refs/bitenvoy/jobs/${jobId}`]).catch(() => undefined);
+}
+
+/** Size of the mirror's objects (packs and loose), in KiB, as `git count-objects` tells. */
+async function packedKiB(mirror: string): Promise<number> {
+  const out = await simpleGit(mirror).raw(['count-objects', '-v']).catch(() => '');
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(out)?.[1] ?? 0);
+  return field('size') + field('size-pack');
 }
 
 function firstLine(err: unknown): string {

@@ -8,7 +8,7 @@
  * reporter.start();
  * await reporter.state('running');
  * reporter.output('stdout', 'hello\n', 0);
- * await reporter.close();
+ * await reporter.close(); // true once the hub has acknowledged everything
  */
 import { BitEnvoyError, isErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -32,7 +32,7 @@ export class JobReporter {
   #redactor: Redactor;
   #log: Logger;
   #streams = new Map<string, StreamRedactor>();
-  #open: { stream: Stream; step?: number; data: string } | undefined;
+  #open: { stream: Stream; step?: number; data: string; heldOnce?: boolean } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #signal: AbortSignal | undefined;
@@ -94,17 +94,22 @@ export class JobReporter {
     return this.#flushing;
   }
 
-  /** Stops the timer and delivers everything (or gives up after `timeoutMs`, leaving it in the journal). */
-  async close(timeoutMs?: number): Promise<void> {
+  /**
+   * Stops the timer and delivers everything, retrying through outages. Resolves false when the reporter's signal
+   * aborted first (the agent is stopping): what is left stays in the journal for the next start.
+   */
+  async close(): Promise<boolean> {
     if (this.#timer) clearInterval(this.#timer);
     for (const key of [...this.#streams.keys()]) this.endOutput(key.split(':')[1] ? Number(key.split(':')[1]) : undefined);
     this.#seal();
     await this.#journal.write(this.#record);
-    const deliver = (async () => {
+    try {
       while (this.#record.events.length || this.#record.logs.length) await this.flush();
-    })();
-    if (timeoutMs === undefined) return deliver;
-    await Promise.race([deliver, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+      return true;
+    } catch (err) {
+      if (this.#signal?.aborted) return false;
+      throw err;
+    }
   }
 
   async #event(event: Omit<StateEvent, 'seq' | 'at'> | Omit<StepEvent, 'seq' | 'at'>): Promise<void> {
@@ -119,7 +124,25 @@ export class JobReporter {
     if (this.#open && (this.#open.stream !== stream || this.#open.step !== step)) this.#seal();
     this.#open ??= { stream, ...(step === undefined ? {} : { step }), data: '' };
     this.#open.data += data;
+    if (data.includes('\n')) this.#open.heldOnce = false;
     if (this.#open.data.length >= CHUNK_CHARS) this.#seal();
+  }
+
+  /**
+   * The timer's seal: up to the last complete line, so a line is rarely cut in two; a partial line is held one more
+   * tick at most (sealed whole next time if no newline came).
+   */
+  #sealLines(): void {
+    const open = this.#open;
+    const cut = open ? open.data.lastIndexOf('\n') + 1 : 0;
+    if (!open || cut === 0 || cut === open.data.length || open.heldOnce) {
+      this.#seal();
+      return;
+    }
+    const rest = open.data.slice(cut);
+    open.data = open.data.slice(0, cut);
+    this.#seal();
+    this.#open = { stream: open.stream, ...(open.step === undefined ? {} : { step: open.step }), data: rest, heldOnce: true };
   }
 
   #seal(): void {
@@ -134,9 +157,9 @@ export class JobReporter {
   async #flush(): Promise<void> {
     const { jobId, claimId } = this.#record;
     // Logs before events, checked again before every events batch: when the hub hears that a job ended, all of its
-    // output is already there to show.
+    // output is already there to show (an event seals the output before it, so that output is in the outbox).
+    this.#sealLines();
     for (;;) {
-      this.#seal();
       if (this.#record.logs.length) {
         await this.#flushQueue('logs', 'nextLogSeq', (batch) => this.#client.sendLogs(jobId, claimId, batch as LogChunk[], this.#signal));
       } else if (this.#record.events.length) {
@@ -152,7 +175,7 @@ export class JobReporter {
     const pending: Array<{ seq: number }> = this.#record[queue];
     if (!pending.length) return;
     const batch = takeBatch(pending);
-    const acked = await this.#send(() => send(batch), pending);
+    const acked = await this.#send(() => send(batch), pending, next);
     // Items added while the request was out are kept: they all have higher sequence numbers.
     const left = this.#record[queue].filter((item: { seq: number }) => item.seq > acked);
     if (queue === 'events') this.#record.events = left as JobEvent[];
@@ -162,16 +185,24 @@ export class JobReporter {
     await this.#journal.write(this.#record);
   }
 
-  /** Sends a batch; a gap answer means the hub has less than we thought: its expected seq tells what it holds. */
-  async #send(send: () => Promise<{ ackedSeq: number }>, pending: Array<{ seq: number }>): Promise<number> {
+  /** Sends a batch and returns the highest sequence number the hub holds. */
+  async #send(send: () => Promise<{ ackedSeq: number }>, pending: Array<{ seq: number }>, next: 'nextEventSeq' | 'nextLogSeq'): Promise<number> {
     try {
       return (await send()).ackedSeq;
     } catch (err) {
       if (isErrorCode(err, 'BE_SEQ_GAP')) {
-        // The hub lost reports it had acknowledged (e.g. restored from a backup): renumber what is left to follow on.
         const expected = Number((err.details as { expectedSeq?: number } | undefined)?.expectedSeq ?? 1);
-        this.#log.warn({ expected }, 'hub is missing reports it had acknowledged; renumbering the rest to follow on');
+        const first = pending[0]?.seq ?? expected;
+        if (expected > first) {
+          // The hub stored more than it told us (an acknowledgement was lost): resend from what it expects.
+          this.#log.info({ expected }, 'hub already holds some of these reports; resending from where it expects');
+          return expected - 1;
+        }
+        // The hub lost reports it had acknowledged (restored from a backup, say). They are gone here too, so
+        // what is left is renumbered to follow on from what the hub holds.
+        this.#log.warn({ expected, first }, 'hub is missing reports it had acknowledged; renumbering the rest to follow on');
         pending.forEach((item, i) => (item.seq = expected + i));
+        this.#record[next] = expected + pending.length;
         return expected - 1;
       }
       if (err instanceof BitEnvoyError && err.status >= 400 && err.status < 500) {

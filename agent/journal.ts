@@ -3,9 +3,13 @@
  * rename). It is what makes the agent safe across its own crashes: the claimId is written before the claim is sent,
  * the job's phase before each change, and the outbox of events and logs the hub has not acknowledged yet.
  *
+ * Once a finished job's reports are all acknowledged its record is dropped and only its id stays, in a small index
+ * of finished jobs (`finished.index`), so a job the hub offers again is recognised and never run twice.
+ *
  * @example
  * const journal = await Journal.open(dir);
  * await journal.write({ ...record, phase: 'running' });
+ * await journal.finish(record.jobId); // after the hub acknowledged everything
  */
 import { open, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,14 +29,17 @@ export interface JournalRecord {
   updatedAt: string;
 }
 
-/** Finished records are kept this long so a job offered again is recognised and never run twice. */
-const KEEP_DONE_MS = 30 * 86_400_000;
+/** How many finished job ids the index remembers (oldest forgotten first); a job is offered again within minutes. */
+const KEEP_FINISHED_IDS = 2000;
+/** Not `.json`: no job's record file can ever have this name. */
+const FINISHED_INDEX = 'finished.index';
 
 export class Journal {
   #dir: string;
   /** Writes of one record are serialised: the last write always wins, and temp files never collide. */
   #writes = new Map<string, Promise<void>>();
   #counter = 0;
+  #finished: string[] | undefined;
 
   private constructor(dir: string) {
     this.#dir = dir;
@@ -66,16 +73,36 @@ export class Journal {
   }
 
   async #writeFile(jobId: string, snapshot: string): Promise<void> {
-    const file = this.#file(jobId);
-    const temp = `${file}.${process.pid}.${++this.#counter}.tmp`;
-    const handle = await open(temp, 'w', 0o600);
-    try {
-      await handle.writeFile(snapshot);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
+    await writeAtomically(this.#file(jobId), snapshot, ++this.#counter);
+  }
+
+  /** True when this agent claimed the job before: its record exists, or it is in the index of finished jobs. */
+  async hasSeen(jobId: string): Promise<boolean> {
+    return (await this.#finishedIds()).includes(jobId) || (await this.read(jobId)) !== undefined;
+  }
+
+  /** A job whose final state the hub acknowledged: remember only its id, drop its record. */
+  async finish(jobId: string): Promise<void> {
+    await this.#writes.get(jobId);
+    const ids = (await this.#finishedIds()).filter((id) => id !== jobId);
+    ids.push(jobId);
+    this.#finished = ids.slice(-KEEP_FINISHED_IDS);
+    await writeAtomically(join(this.#dir, FINISHED_INDEX), JSON.stringify(this.#finished), ++this.#counter);
+    await rm(this.#file(jobId), { force: true });
+  }
+
+  /** A job this agent never held (the claim was refused): drop its record without remembering it. */
+  async forget(jobId: string): Promise<void> {
+    await this.#writes.get(jobId);
+    await rm(this.#file(jobId), { force: true });
+  }
+
+  async #finishedIds(): Promise<string[]> {
+    this.#finished ??= await readFile(join(this.#dir, FINISHED_INDEX), 'utf8').then(
+      (t) => JSON.parse(t) as string[],
+      () => [],
+    );
+    return this.#finished;
   }
 
   async all(): Promise<JournalRecord[]> {
@@ -90,13 +117,17 @@ export class Journal {
     }
     return records.sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
   }
+}
 
-  /** Forgets finished, fully acknowledged jobs older than the keep period. */
-  async prune(now = Date.now()): Promise<void> {
-    for (const r of await this.all()) {
-      if (r.phase === 'done' && r.events.length === 0 && r.logs.length === 0 && now - Date.parse(r.updatedAt) > KEEP_DONE_MS) {
-        await rm(this.#file(r.jobId), { force: true });
-      }
-    }
+/** Temp file, fsync, rename: a reader (or the agent after a crash) sees the old text or the new, never half. */
+async function writeAtomically(file: string, text: string, counter: number): Promise<void> {
+  const temp = `${file}.${process.pid}.${counter}.tmp`;
+  const handle = await open(temp, 'w', 0o600);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
+  await rename(temp, file);
 }

@@ -11,25 +11,31 @@
 import { randomBytes } from 'node:crypto';
 import { BitEnvoyError, isErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import type { JobSpec } from '../lib/protocol.js';
+import { MAX_POLL_WAIT_SECONDS, type JobSpec } from '../lib/protocol.js';
 import { loadAgentConfig, type AgentConfig } from './agent-config.js';
 import { HubClient, sleep, type Backoff } from './hub-client.js';
 import { JobReporter } from './job-reporter.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { Redactor } from './redact.js';
+import { renewLeaseUntilDone } from './renew-lease.js';
 import { loadSecrets } from './secrets.js';
 
 export interface RunAgentOptions {
+  /** The agent directory (`agent.json`, `agent.yml`, `secrets.yml`, `journal/`, `git/`, `apps/`). */
   dir: string;
   log: Logger;
+  /** Aborting it stops the agent: a running step is stopped and reported cancelled, reports get a last chance. */
   signal: AbortSignal;
+  /** Retry timing towards the hub (default 250 ms doubling up to 10 s, with full jitter). */
   backoff?: Backoff;
+  /** SIGTERM → SIGKILL grace for a step's process group (default 10 s). */
   killGraceMs?: number;
+  /** After a stop, how long reports still try to reach the hub before they are left in the journal (default 5 s). */
+  shutdownFlushMs?: number;
 }
 
 export const INTERRUPTED = 'the agent restarted while this job was running; it was interrupted and will not be re-run';
-const ALREADY_RUN = 'this server already ran this job (the hub offered it again); it is not run twice';
-/** On shutdown, how long the agent tries to deliver what it has before leaving it in the journal. */
+export const ALREADY_RUN = 'this server already ran this job (the hub offered it again); it is not run twice';
 const SHUTDOWN_FLUSH_MS = 5000;
 
 interface Agent {
@@ -40,33 +46,51 @@ interface Agent {
   client: HubClient;
   journal: Journal;
   log: Logger;
+  /** Aborted a little after `options.signal`: reports still in flight get that long to arrive. */
+  delivery: AbortSignal;
 }
 
+/**
+ * Runs the agent until `signal` aborts. Throws only for what retrying cannot fix: not enrolled, an invalid
+ * `agent.yml` or secrets file, or a credential the hub no longer knows.
+ *
+ * @example
+ * await runAgent({ dir, log, signal, backoff: { baseMs: 50, capMs: 500 }, killGraceMs: 2000 });
+ */
 export async function runAgent(options: RunAgentOptions): Promise<void> {
   const config = await loadAgentConfig(options.dir);
   const log = options.log.child({ agent: config.enrollment.name });
   const secrets = await loadSecrets(config.secretsFile, log);
+  const delivery = new AbortController();
+  const onStop = () => setTimeout(() => delivery.abort(options.signal.reason), options.shutdownFlushMs ?? SHUTDOWN_FLUSH_MS).unref();
+  options.signal.addEventListener('abort', onStop, { once: true });
   const agent: Agent = {
     options,
     config,
     secrets,
     redactor: new Redactor(secrets.values()),
-    client: new HubClient({ hub: config.enrollment.hub, credential: config.enrollment.credential, log, backoff: options.backoff }),
+    client: new HubClient({ hub: config.enrollment.hub, credential: config.enrollment.credential, log, ...(options.backoff ? { backoff: options.backoff } : {}) }),
     journal: await Journal.open(options.dir),
     log,
+    delivery: delivery.signal,
   };
   log.info({ hub: config.enrollment.hub, agentId: config.enrollment.agentId }, `agent ${config.enrollment.name} started; polling ${config.enrollment.hub}`);
   try {
     await recover(agent);
-    await agent.journal.prune();
+    const wait = Math.min(MAX_POLL_WAIT_SECONDS, config.enrollment.settings.pollWaitSeconds);
     while (!options.signal.aborted) {
       let job: JobSpec | undefined;
       try {
-        job = await agent.client.nextJob(config.enrollment.settings.pollWaitSeconds, options.signal);
+        job = await agent.client.nextJob(wait, options.signal);
       } catch (err) {
         if (options.signal.aborted) break;
-        if (isErrorCode(err, 'BE_UNAUTHORIZED')) throw err;
-        log.error({ err }, 'polling the hub failed');
+        if (isErrorCode(err, 'BE_UNAUTHORIZED')) {
+          throw new BitEnvoyError(
+            'BE_UNAUTHORIZED',
+            `${config.enrollment.hub} does not accept this agent's credential (${err.message}); the agent was removed or the hub's data was reset: enroll again with \`bitenvoy agent enroll --force --hub … --token … --dir ${options.dir}\``,
+          );
+        }
+        log.error({ err }, 'polling the hub failed; trying again in a second');
         await sleep(1000, options.signal).catch(() => undefined);
         continue;
       }
@@ -74,6 +98,9 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
     }
   } catch (err) {
     if (!options.signal.aborted) throw err;
+  } finally {
+    options.signal.removeEventListener('abort', onStop);
+    delivery.abort();
   }
   log.info('agent stopped');
 }
@@ -81,28 +108,27 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
 /** Reports jobs interrupted by a crash as failed (never re-running them) and delivers every unacknowledged report. */
 async function recover(agent: Agent): Promise<void> {
   for (const record of await agent.journal.all()) {
-    if (record.phase === 'done' && !record.events.length && !record.logs.length) continue;
-    const reporter = newReporter(agent, record);
+    agent.options.signal.throwIfAborted();
     if (record.phase !== 'done') {
+      if (record.phase === 'claiming' && !(await claim(agent, record))) continue;
       agent.log.warn({ jobId: record.jobId, phase: record.phase }, INTERRUPTED);
-      if (record.phase === 'claiming') {
-        // The claim may not have reached the hub: make it ours (same claimId, so a retry is harmless) before reporting.
-        const claimed = await agent.client.claim(record.jobId, record.claimId, agent.options.signal).then(() => true, () => false);
-        if (!claimed) {
-          await reporter.setPhase('done');
-          continue;
-        }
-      }
+      const reporter = newReporter(agent, record);
       await reporter.state('failed', INTERRUPTED);
       await reporter.setPhase('done');
     }
-    await reporter.close(agent.options.signal.aborted ? 0 : undefined);
+    await deliver(agent, newReporter(agent, record));
   }
 }
 
-async function handleJob(agent: Agent, spec: JobSpec): Promise<void> {
-  const { journal, client, log } = agent;
-  const seen = await journal.read(spec.id);
+async function handleJob(agent: Agent, offered: JobSpec): Promise<void> {
+  const { journal, log } = agent;
+  // Whatever git credentials a hub sends are for one run: they are never written to the journal.
+  const spec: JobSpec = { ...offered, git: { url: offered.git.url } };
+  const seen = await journal.hasSeen(spec.id);
+  const earlier = seen ? await journal.read(spec.id) : undefined;
+  // Reports of its earlier run that have not arrived yet go first; the new record must not replace them.
+  if (earlier && !(await deliver(agent, newReporter(agent, earlier)))) return;
+
   const record: JournalRecord = {
     jobId: spec.id,
     claimId: `cl_${randomBytes(12).toString('hex')}`,
@@ -115,19 +141,8 @@ async function handleJob(agent: Agent, spec: JobSpec): Promise<void> {
     updatedAt: new Date().toISOString(),
   };
   await journal.write(record);
-  // The claim answer may carry short-lived git credentials: they are used for this run only, never journaled.
-  let claimed: JobSpec;
-  try {
-    claimed = (await client.claim(spec.id, record.claimId, agent.options.signal)).job;
-  } catch (err) {
-    if (err instanceof BitEnvoyError && (err.status === 404 || err.status === 409)) {
-      log.info({ jobId: spec.id }, `not running job: ${err.message}`);
-      record.phase = 'done';
-      await journal.write(record);
-      return;
-    }
-    throw err;
-  }
+  const claimed = await claim(agent, record);
+  if (!claimed) return;
   const reporter = newReporter(agent, record);
   await reporter.setPhase(seen ? 'claimed' : 'running');
   reporter.start();
@@ -136,21 +151,29 @@ async function handleJob(agent: Agent, spec: JobSpec): Promise<void> {
     await reporter.state('failed', ALREADY_RUN);
   } else {
     const cancel = new AbortController();
-    const stopLease = renewLeaseUntilDone(agent, record, cancel);
-    const onStop = () => cancel.abort(`the agent ${agent.config.enrollment.name} was stopped`);
+    const stopLease = renewLeaseUntilDone({
+      client: agent.client,
+      jobId: spec.id,
+      claimId: record.claimId,
+      leaseSeconds: claimed.lease?.leaseSeconds ?? agent.config.enrollment.settings.leaseSeconds,
+      cancel,
+      log,
+    });
+    const onStop = () => cancel.abort(`the agent ${agent.config.enrollment.name} was stopped while the job ran`);
     agent.options.signal.addEventListener('abort', onStop, { once: true });
     try {
       // The job machinery (git, YAML, the validator) loads with the first job, not while the agent idles.
       const { runJob } = await import('./run-job.js');
+      const auth = claimed.job?.id === spec.id ? claimed.job.git.auth : undefined;
       const state = await runJob({
-        spec: { ...spec, git: { ...spec.git, ...(claimed.id === spec.id && claimed.git.auth ? { auth: claimed.git.auth } : {}) } },
+        spec: { ...spec, git: { ...spec.git, ...(auth ? { auth } : {}) } },
         agentDir: agent.options.dir,
         config: agent.config,
         secrets: agent.secrets,
         reporter,
         log,
         cancel: cancel.signal,
-        killGraceMs: agent.options.killGraceMs,
+        ...(agent.options.killGraceMs === undefined ? {} : { killGraceMs: agent.options.killGraceMs }),
       });
       log.info({ jobId: spec.id, state }, `job ${state}`);
     } catch (err) {
@@ -162,33 +185,33 @@ async function handleJob(agent: Agent, spec: JobSpec): Promise<void> {
     }
   }
   await reporter.setPhase('done');
-  await reporter.close(agent.options.signal.aborted ? SHUTDOWN_FLUSH_MS : undefined);
+  await deliver(agent, reporter);
 }
 
-/** Renews the lease every third of its length; the hub's cancel request (or the job ending there) stops the step. */
-function renewLeaseUntilDone(agent: Agent, record: JournalRecord, cancel: AbortController): () => void {
-  const stop = new AbortController();
-  const everyMs = Math.max(500, (agent.config.enrollment.settings.leaseSeconds * 1000) / 3);
-  void (async () => {
-    while (!stop.signal.aborted) {
-      await sleep(everyMs, stop.signal).catch(() => undefined);
-      if (stop.signal.aborted) return;
-      try {
-        const lease = await agent.client.renewLease(record.jobId, record.claimId, stop.signal);
-        if (lease.cancelRequested && !cancel.signal.aborted) cancel.abort('cancelled by the hub');
-      } catch (err) {
-        if (stop.signal.aborted) return;
-        if (err instanceof BitEnvoyError && (err.status === 409 || err.status === 404)) {
-          agent.log.warn({ jobId: record.jobId }, `the hub ended this job: ${err.message}`);
-          if (!cancel.signal.aborted) cancel.abort(`the hub ended the job: ${err.message}`);
-          return;
-        }
-      }
+/**
+ * Claims with the record's claimId (journaled before). A retried claim with the same id is harmless; a refusal
+ * (another agent has it, the job is gone) drops the record: this agent never held the job.
+ */
+async function claim(agent: Agent, record: JournalRecord): Promise<Awaited<ReturnType<HubClient['claim']>> | undefined> {
+  try {
+    return await agent.client.claim(record.jobId, record.claimId, agent.options.signal);
+  } catch (err) {
+    if (err instanceof BitEnvoyError && err.status >= 400 && err.status < 500) {
+      agent.log.info({ jobId: record.jobId, code: err.code }, `not running job ${record.jobId}: ${err.message}`);
+      await agent.journal.forget(record.jobId);
+      return undefined;
     }
-  })();
-  return () => stop.abort();
+    throw err;
+  }
+}
+
+/** Delivers a finished job's reports; once the hub has them all, only the job's id stays in the journal. */
+async function deliver(agent: Agent, reporter: JobReporter): Promise<boolean> {
+  const delivered = await reporter.close();
+  if (delivered && reporter.record.phase === 'done') await agent.journal.finish(reporter.record.jobId);
+  return delivered;
 }
 
 function newReporter(agent: Agent, record: JournalRecord): JobReporter {
-  return new JobReporter({ record, journal: agent.journal, client: agent.client, redactor: agent.redactor, log: agent.log, signal: agent.options.signal });
+  return new JobReporter({ record, journal: agent.journal, client: agent.client, redactor: agent.redactor, log: agent.log, signal: agent.delivery });
 }

@@ -4,7 +4,7 @@
  * what runs is only what the commit's own instruction file says.
  */
 import { readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { parseDuration } from '../lib/parse-duration.js';
@@ -12,11 +12,12 @@ import type { JobSpec, ReportedJobState } from '../lib/protocol.js';
 import { parseInstructions } from '../config-schema/load-instructions.js';
 import type { Step } from '../config-schema/types.generated.js';
 import { formatIssues } from '../config-schema/validate-config-dir.js';
-import { refusalReason, type AgentConfig } from './agent-config.js';
+import type { AgentConfig } from './agent-config.js';
+import { refusalReason } from './allowlist.js';
 import { checkoutRelease, fetchCommit, forgetRelease } from './fetch-commit.js';
 import type { JobReporter } from './job-reporter.js';
 import { pruneReleases, releasePaths, switchCurrent, type ReleasePaths } from './releases.js';
-import { runStep } from './run-step.js';
+import { resolveStepCwd, runStep } from './run-step.js';
 import { bindSecrets } from './secrets.js';
 
 const DEFAULT_STEP_TIMEOUT_MS = 30 * 60_000;
@@ -94,10 +95,7 @@ async function runOneStep(ctx: JobContext, paths: ReleasePaths, step: Step, inde
   let timeoutMs: number;
   try {
     bound = bindSecrets(step, ctx.secrets, ctx.config.secretsFile);
-    cwd = resolve(paths.release, step.cwd ?? '.');
-    if (relative(paths.release, cwd).startsWith('..')) {
-      throw new BitEnvoyError('BE_INSTRUCTIONS_INVALID', `step \`${step.name}\`: cwd \`${step.cwd}\` leaves the release directory`);
-    }
+    cwd = resolveStepCwd(paths.release, step.cwd, step.name);
     timeoutMs = step.timeout === undefined ? DEFAULT_STEP_TIMEOUT_MS : parseDuration(step.timeout, `step ${step.name} timeout`);
   } catch (err) {
     const message = (err as Error).message;
@@ -112,7 +110,7 @@ async function runOneStep(ctx: JobContext, paths: ReleasePaths, step: Step, inde
     killGraceMs: ctx.killGraceMs,
     signal: ctx.cancel,
     env: {
-      ...process.env,
+      ...agentEnvironment(),
       ...bound.env,
       BITENVOY_JOB_ID: spec.id,
       BITENVOY_DEPLOYMENT_ID: spec.deploymentId,
@@ -143,6 +141,14 @@ async function runOneStep(ctx: JobContext, paths: ReleasePaths, step: Step, inde
   }
   await reporter.step(ref, 'succeeded', extra);
   return 'succeeded';
+}
+
+/**
+ * The agent's own environment as steps see it: without BitEnvoy tokens or secret variables the agent may have been
+ * started with (a step gets only the secrets it references, and never a credential).
+ */
+function agentEnvironment(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^BITENVOY_(SECRET_|.*(TOKEN|CREDENTIAL))/.test(key)));
 }
 
 async function activate(ctx: JobContext, paths: ReleasePaths): Promise<void> {

@@ -6,6 +6,9 @@
  * const result = await runStep({ command: 'npm ci', cwd, env, timeoutMs: 600_000, onOutput: (stream, text) => … });
  */
 import { spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { BitEnvoyError } from '../lib/errors.js';
 
 export interface StepResult {
   exitCode: number | null;
@@ -24,6 +27,31 @@ export interface RunStepOptions {
   killGraceMs?: number;
   signal?: AbortSignal;
   onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
+}
+
+/**
+ * The directory a step runs in: the release directory or a directory inside it. A `cwd` that leaves it (`..`, an
+ * absolute path, or a symlink pointing out) is refused: a commit's steps run in the commit.
+ *
+ * @example
+ * resolveStepCwd('/srv/apps/acme/shop/prod/releases/j1', 'web'); // '/srv/apps/acme/shop/prod/releases/j1/web'
+ */
+export function resolveStepCwd(releaseDir: string, cwd: string | undefined, stepName = 'step'): string {
+  const target = resolve(releaseDir, cwd ?? '.');
+  const inside = (dir: string, root: string) => {
+    const rel = relative(root, dir);
+    return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith('../'));
+  };
+  let real = target;
+  try {
+    real = realpathSync(target);
+  } catch {
+    // Does not exist (yet): spawning reports it; the textual check below still applies.
+  }
+  if (!inside(target, releaseDir) || !inside(real, realpathSync(releaseDir))) {
+    throw new BitEnvoyError('BE_INSTRUCTIONS_INVALID', `step \`${stepName}\`: cwd \`${cwd}\` leaves the release directory; write a path inside the repository, like \`web\` or \`./services/api\``);
+  }
+  return target;
 }
 
 /** After the shell exits, how long to wait for children that still hold its output open. */

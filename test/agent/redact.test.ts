@@ -34,4 +34,30 @@ describe('secret references', () => {
       'step `migrate` uses secrets.NOPE, which is not in /srv/agent/secrets.yml; add `NOPE: …` there on this server',
     );
   });
+
+  it('quotes the expansion for where the reference stands, so a value stays one word', () => {
+    const run = (text: string) => bindSecrets({ name: 's', run: text }, new Map([['X', 'v a l']]), 'secrets.yml').run;
+    expect(run('cmd ${{ secrets.X }}')).toBe('cmd "${BITENVOY_SECRET_X}"');
+    expect(run('cmd "a ${{ secrets.X }} b"')).toBe('cmd "a ${BITENVOY_SECRET_X} b"');
+    expect(run("cmd 'a ${{ secrets.X }}'")).toBe(`cmd 'a '"\${BITENVOY_SECRET_X}"''`);
+    expect(run('echo "it\\"s" ${{ secrets.X }}')).toBe('echo "it\\"s" "${BITENVOY_SECRET_X}"');
+    expect(run("# don't\ncmd ${{ secrets.X }}")).toBe("# don't\ncmd \"${BITENVOY_SECRET_X}\"");
+    expect(run('cat <<EOF > f\nkey: ${{ secrets.X }}\nEOF\ncmd ${{ secrets.X }}')).toBe('cat <<EOF > f\nkey: ${BITENVOY_SECRET_X}\nEOF\ncmd "${BITENVOY_SECRET_X}"');
+  });
+
+  it('gives a step only the secrets it references', () => {
+    const bound = bindSecrets({ name: 's', run: 'echo ${{ secrets.A }}' }, new Map([['A', 'aaa'], ['B', 'bbb']]), 'secrets.yml');
+    expect(bound.env).toEqual({ BITENVOY_SECRET_A: 'aaa' });
+  });
+});
+
+describe('redaction of every secret in streamed output', () => {
+  it('masks values in one chunk, across chunk boundaries at every split point, and several in a row', () => {
+    const redactor = new Redactor(['alpha-secret', 'beta-9876']);
+    const text = 'a=alpha-secret b=beta-9876 alpha-secretbeta-9876 end\n';
+    for (let cut = 1; cut < text.length; cut++) {
+      const stream = new StreamRedactor(redactor);
+      expect(stream.push(text.slice(0, cut)) + stream.push(text.slice(cut)) + stream.end()).toBe('a=*** b=*** ****** end\n');
+    }
+  });
 });

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runStep, type RunStepOptions } from '../../agent/run-step.js';
+import { resolveStepCwd, runStep, type RunStepOptions } from '../../agent/run-step.js';
+import { bindSecrets } from '../../agent/secrets.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -62,5 +63,36 @@ describe('runStep', () => {
     const res = await run('sleep 30', { signal: controller.signal });
     expect(res.cancelled).toBe(true);
     expect(res.durationMs).toBeLessThan(5000);
+  });
+
+  it('keeps interleaved output of a long step in order', async () => {
+    const res = await run('i=0; while [ $i -lt 300 ]; do echo "line $i"; i=$((i+1)); done');
+    expect(res.out.trim().split('\n')).toEqual(Array.from({ length: 300 }, (_v, i) => `line ${i}`));
+  });
+
+  it('gives a secret to the step through its environment, never its command line', async () => {
+    const secrets = new Map([['API_TOKEN', 'tok with spaces * 123']]);
+    const bound = bindSecrets({ name: 'use', run: `printf '[%s]\\n' \${{ secrets.API_TOKEN }}; tr '\\0' ' ' < /proc/$$/cmdline` }, secrets, 'secrets.yml');
+    const res = await run(bound.run, { env: bound.env });
+    expect(res.exitCode).toBe(0);
+    const [printed, cmdline] = res.out.split('\n');
+    expect(printed).toBe('[tok with spaces * 123]');
+    expect(cmdline).toContain('${BITENVOY_SECRET_API_TOKEN}');
+    expect(cmdline).not.toContain('tok with spaces');
+  });
+});
+
+describe('resolveStepCwd', () => {
+  it('accepts directories inside the release and refuses any way out', async () => {
+    const release = join(dir, 'release');
+    await mkdir(join(release, 'web'), { recursive: true });
+    await symlink('/etc', join(release, 'escape'));
+    expect(resolveStepCwd(release, undefined)).toBe(release);
+    expect(resolveStepCwd(release, 'web')).toBe(join(release, 'web'));
+    expect(resolveStepCwd(release, './web/../web')).toBe(join(release, 'web'));
+    expect(resolveStepCwd(release, '..foo')).toBe(join(release, '..foo'));
+    for (const cwd of ['..', '../other', '/etc', 'web/../../x', 'escape']) {
+      expect(() => resolveStepCwd(release, cwd, 'build')).toThrow(`step \`build\`: cwd \`${cwd}\` leaves the release directory`);
+    }
   });
 });
