@@ -26,6 +26,8 @@ export interface HubSettings {
   heartbeatSeconds: number;
   pollWaitSeconds: number;
   github: { appId: string; privateKey: string; webhookSecret: string; baseUrl?: string } | undefined;
+  /** The GitHub variables still missing when some but not all are set (a half-configured App), else empty. */
+  githubMissing?: string[];
 }
 
 /** Every variable the hub reads, with what it means: the README's settings table is made from this. */
@@ -91,8 +93,12 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
     throw new BitEnvoyError('BE_USAGE', `BITENVOY_PUBLIC_URL=${publicUrl}: expected an http:// or https:// URL`);
   }
   const privateKey = privateKeyFrom(env);
-  const complete = Boolean(env.APP_ID && privateKey && env.WEBHOOK_SECRET);
-  const ghe = env.GHE_HOST ? `${env.GHE_PROTOCOL || 'https'}://${env.GHE_HOST}/api/v3` : undefined;
+  const present = { APP_ID: Boolean(env.APP_ID), 'PRIVATE_KEY (or PRIVATE_KEY_PATH)': Boolean(privateKey), WEBHOOK_SECRET: Boolean(env.WEBHOOK_SECRET) };
+  const missing = Object.entries(present).filter(([, set]) => !set).map(([name]) => name);
+  const complete = missing.length === 0;
+  const protocol = env.GHE_PROTOCOL || 'https';
+  if (protocol !== 'https' && protocol !== 'http') throw new BitEnvoyError('BE_USAGE', `GHE_PROTOCOL=${protocol}: expected \`https\` or \`http\``);
+  const ghe = env.GHE_HOST ? `${protocol}://${env.GHE_HOST}/api/v3` : undefined;
   return {
     host,
     port,
@@ -107,6 +113,7 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
     leaseSeconds: integer(env, 'BITENVOY_LEASE_SECONDS', DEFAULT_SETTINGS.leaseSeconds, 1, 3600),
     heartbeatSeconds: integer(env, 'BITENVOY_HEARTBEAT_SECONDS', DEFAULT_SETTINGS.heartbeatSeconds, 1, 3600),
     pollWaitSeconds: integer(env, 'BITENVOY_POLL_WAIT_SECONDS', DEFAULT_SETTINGS.pollWaitSeconds, 1, MAX_POLL_WAIT_SECONDS),
+    githubMissing: missing.length < Object.keys(present).length ? missing : [],
     github: complete ? { appId: env.APP_ID!, privateKey: privateKey!, webhookSecret: env.WEBHOOK_SECRET!, ...(ghe ? { baseUrl: ghe } : {}) } : undefined,
   };
 }

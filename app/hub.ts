@@ -39,7 +39,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     ? new ConfigRepo({ source: settings.configRepo, branch: settings.configBranch, workDir: join(settings.dataDir, 'config-repo'), refreshSeconds: settings.configRefreshSeconds, log: log.child({ name: 'config' }) })
     : undefined;
   if (configRepo) {
-    await configRepo.refresh();
+    // A config repo that cannot be read must not keep the hub down: /healthz shows why, and the timer retries.
+    await configRepo.refresh().catch((err: unknown) => log.error({ err }, 'config repo: the first refresh failed; retrying on the timer'));
     configRepo.start();
   } else {
     log.warn('no config repo: set BITENVOY_CONFIG_REPO to a git URL or path; deployments are refused until then');
@@ -63,13 +64,15 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   });
   await engine.start();
 
+  // PORT=0 (tests, embedding) picks a free port: a default public URL can only name it once the server listens.
+  let publicUrl = settings.publicUrl;
   const shutdown = new AbortController();
   const koa = createKoa(log);
   const agentSettings = { leaseSeconds: settings.leaseSeconds, heartbeatSeconds: settings.heartbeatSeconds, pollWaitSeconds: settings.pollWaitSeconds };
   const mode = settings.github ? 'github' : 'local';
   const routers = [
     agentRoutes({ store, engine, settings: agentSettings, shutdown: shutdown.signal }),
-    adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: settings.publicUrl, ...(configRepo ? { refreshConfig: () => configRepo.refresh() } : {}) }),
+    adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: () => publicUrl, ...(configRepo ? { refreshConfig: () => configRepo.refresh() } : {}) }),
     deploymentPageRoutes(engine, () => configRepo?.status()),
   ];
   koa.use(async (ctx, next) => {
@@ -83,10 +86,11 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
 
   const webhook = await createWebhookHandler(probot, createAppFn({ engine, store, reporter }), settings, log);
   const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath });
-  // Long polls hold requests for up to 50 s: keep idle sockets alive longer than that.
+  // Long polls hold requests for up to 50 s: keep idle sockets alive longer than that. `requestTimeout` only counts
+  // until a request has fully arrived (a held poll is not affected); it cuts senders of endless bodies.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  server.requestTimeout = 0;
+  server.requestTimeout = 120_000;
   try {
     await listen(server, settings);
   } catch (err) {
@@ -98,7 +102,9 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   }
   const { port } = server.address() as AddressInfo;
   const url = `http://${settings.host && settings.host !== '0.0.0.0' ? settings.host : 'localhost'}:${port}`;
+  if (settings.port === 0 && publicUrl.endsWith(':0')) publicUrl = url;
   if (mode === 'local') {
+    if (settings.githubMissing?.length) log.warn(`GitHub App settings are incomplete, so GitHub stays off: ${settings.githubMissing.join(', ')} not set`);
     log.info(`BitEnvoy hub ${version} listening on ${url} in LOCAL MODE (no GitHub): set APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to connect a GitHub App`);
   } else {
     log.info(`BitEnvoy hub ${version} listening on ${url} in GitHub mode; webhooks at ${settings.webhookPath}`);

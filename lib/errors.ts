@@ -48,6 +48,8 @@ export const ERROR_CODES = {
   BE_USAGE: 400,
   /** Anything unexpected. Never carries internals in its message. */
   BE_INTERNAL: 500,
+  /** A route that exists, called with a method it does not accept. */
+  BE_METHOD_NOT_ALLOWED: 405,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -51,6 +51,11 @@ it('turns GitHub mode on only with app id, private key and webhook secret', asyn
   await writeFile(keyFile, '-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----\n');
   const base = { BITENVOY_DATA_DIR: dir, APP_ID: '42', WEBHOOK_SECRET: 's' };
   expect(readHubSettings({ ...base }).github).toBeUndefined();
+  // A half-configured App is named, so the hub can say what is missing; nothing set at all is plain local mode.
+  expect(readHubSettings({ ...base }).githubMissing).toEqual(['PRIVATE_KEY (or PRIVATE_KEY_PATH)']);
+  expect(readHubSettings({ BITENVOY_DATA_DIR: dir, WEBHOOK_SECRET: 's' }).githubMissing).toEqual(['APP_ID', 'PRIVATE_KEY (or PRIVATE_KEY_PATH)']);
+  expect(readHubSettings({ BITENVOY_DATA_DIR: dir }).githubMissing).toEqual([]);
+  expect(readHubSettings({ ...base, PRIVATE_KEY: 'k' }).githubMissing).toEqual([]);
   expect(readHubSettings({ ...base, PRIVATE_KEY_PATH: keyFile }).github).toEqual({
     appId: '42',
     webhookSecret: 's',
@@ -69,6 +74,7 @@ it.each([
   ['BITENVOY_HEARTBEAT_SECONDS', '1.5', /^BITENVOY_HEARTBEAT_SECONDS=1\.5: expected a whole number/],
   ['BITENVOY_CONFIG_REFRESH_SECONDS', '-1', /^BITENVOY_CONFIG_REFRESH_SECONDS=-1: expected a whole number/],
   ['BITENVOY_PUBLIC_URL', 'hub.example.com', /^BITENVOY_PUBLIC_URL=hub\.example\.com: expected an http:\/\/ or https:\/\/ URL$/],
+  ['GHE_PROTOCOL', 'ftp', /^GHE_PROTOCOL=ftp: expected `https` or `http`$/],
 ])('refuses %s=%s naming the variable, the value and what is expected', (name, value, message) => {
   expect(() => readHubSettings({ BITENVOY_DATA_DIR: dir, BITENVOY_ADMIN_TOKEN: 't', [name]: value })).toThrow(message);
 });

@@ -25,7 +25,7 @@ function adminAuth(adminToken: string): Middleware {
   };
 }
 
-export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminToken: string; publicUrl: string; refreshConfig?: () => Promise<ConfigStatus> }): Router {
+export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminToken: string; publicUrl: () => string; refreshConfig?: () => Promise<ConfigStatus> }): Router {
   const { engine } = deps;
   const router = new Router({ prefix: ADMIN_API_PREFIX });
   router.use(adminAuth(deps.adminToken));
@@ -34,11 +34,15 @@ export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminTo
     const req = validateBody<CreateDeploymentRequest>(createDeploymentBody, await readJsonBody(ctx.req, 64 * 1024));
     const deployment = await engine.createDeployment(req, 'api');
     ctx.status = 201;
-    ctx.body = { deployment, url: `${deps.publicUrl}/deployments/${deployment.id}` };
+    ctx.body = { deployment, url: `${deps.publicUrl()}/deployments/${deployment.id}` };
   });
 
   router.get('/deployments', async (ctx) => {
-    ctx.body = { deployments: await engine.listDeployments(Math.min(Number(ctx.query.limit ?? 50) || 50, 500)) };
+    const limit = Number(ctx.query.limit ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+      throw new BitEnvoyError('BE_BAD_REQUEST', `limit: expected a whole number from 1 to 500, got ${JSON.stringify(ctx.query.limit)}`);
+    }
+    ctx.body = { deployments: await engine.listDeployments(limit) };
   });
 
   router.get('/deployments/:id', async (ctx) => {

@@ -49,19 +49,27 @@ export function agentRoutes(deps: { store: Store; engine: RolloutEngine; setting
     const wait = raw === undefined ? settings.pollWaitSeconds : Number(raw);
     if (!Number.isFinite(wait) || wait < 0) throw new BitEnvoyError('BE_BAD_REQUEST', `wait: expected a number of seconds ≥ 0, got ${JSON.stringify(raw)}`);
     const deadline = Date.now() + Math.min(wait, settings.pollWaitSeconds) * 1000;
+    // The response's `close` (not the request's) fires when the agent hangs up before we answer: a GET's request
+    // stream may already have ended and closed, so it says nothing about the connection.
     const gone = new AbortController();
-    ctx.req.on('close', () => gone.abort());
-    for (;;) {
-      const job = await engine.nextJob(agent.id);
-      if (job) {
-        ctx.body = { job };
-        return;
+    const hangUp = () => gone.abort();
+    ctx.res.once('close', hangUp);
+    if (ctx.req.socket.destroyed) gone.abort();
+    try {
+      for (;;) {
+        const job = await engine.nextJob(agent.id);
+        if (job) {
+          ctx.body = { job };
+          return;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || gone.signal.aborted || deps.shutdown.aborted) break;
+        await engine.notifier.waitForJob(agent.id, left, AbortSignal.any([gone.signal, deps.shutdown]));
       }
-      const left = deadline - Date.now();
-      if (left <= 0 || gone.signal.aborted || deps.shutdown.aborted) break;
-      await engine.notifier.waitForJob(agent.id, left, AbortSignal.any([gone.signal, deps.shutdown]));
+      ctx.status = 204;
+    } finally {
+      ctx.res.off('close', hangUp);
     }
-    ctx.status = 204;
   });
 
   router.post('/jobs/:id/claim', auth, async (ctx) => {

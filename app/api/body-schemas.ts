@@ -5,7 +5,12 @@
 import { MAX_BATCH_ITEMS, MAX_LOG_CHUNK_CHARS } from '../../lib/protocol.js';
 
 const seq = { type: 'integer', minimum: 1, maximum: 1_000_000_000, description: 'an integer ≥ 1' } as const;
-const isoTime = { type: 'string', minLength: 1, maxLength: 40, description: 'an ISO 8601 time' } as const;
+const isoTime = {
+  type: 'string',
+  maxLength: 40,
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$',
+  description: 'an ISO 8601 time like `2025-01-31T12:00:00.000Z`',
+} as const;
 const claimId = { type: 'string', minLength: 8, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$', description: 'the idempotency key of the claim' } as const;
 const message = { type: 'string', maxLength: 4000 } as const;
 

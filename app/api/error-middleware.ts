@@ -14,9 +14,15 @@ export function errorMiddleware(log: Logger): Middleware {
     ctx.set('x-request-id', requestId);
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
+      // Koa and the router answer unknown routes and methods with plain text; agents and scripts expect JSON.
+      if (ctx.status === 404 && ctx.body == null) {
         ctx.status = 404;
         ctx.body = { error: { code: 'BE_NOT_FOUND', message: `no route ${ctx.method} ${ctx.path}` } };
+      } else if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
+        const allowed = ctx.response.get('allow');
+        ctx.body = {
+          error: { code: 'BE_METHOD_NOT_ALLOWED', message: `${ctx.method} ${ctx.path} is not allowed${allowed ? `; this route accepts ${allowed}` : ''}` },
+        };
       }
     } catch (err) {
       const { status, body } = toErrorEnvelope(err);

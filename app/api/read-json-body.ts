@@ -19,22 +19,49 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     req.resume();
     throw tooLarge(limit);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      req.resume();
-      throw tooLarge(limit);
-    }
-    chunks.push(chunk);
-  }
+  const chunks = await collect(req, limit);
   const text = Buffer.concat(chunks).toString('utf8');
   try {
     return JSON.parse(text);
   } catch (err) {
     throw new BitEnvoyError('BE_BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Collects the body with plain listeners rather than `for await`: leaving an async iterator early destroys the
+ * request, and with it the socket the 413 answer has to go out on. Past the limit the rest is drained unread (the
+ * server's `requestTimeout` bounds a sender that never stops).
+ */
+function collect(req: IncomingMessage, limit: number): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      cleanup();
+      chunks.length = 0;
+      req.resume();
+      reject(tooLarge(limit));
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new BitEnvoyError('BE_BAD_REQUEST', `the body could not be read: ${err.message}`, { cause: err }));
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
 }
 
 function tooLarge(limit: number): BitEnvoyError {

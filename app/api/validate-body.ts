@@ -41,7 +41,35 @@ function explain(err: ErrorObject | undefined): string {
       return `${where}: at most ${String(err.params.limit)} items per request, got more; send them in several requests`;
     case 'maxLength':
       return `${where}: at most ${String(err.params.limit)} characters`;
+    case 'maxProperties':
+      return `${where}: at most ${String(err.params.limit)} entries`;
     default:
-      return `${where}: expected ${expected ?? err.message ?? 'something else'}, got ${got?.slice(0, 100)}`;
+      return `${where}: expected ${expected ?? expectation(err)}, got ${got?.slice(0, 100)}`;
+  }
+}
+
+const ARTICLE: Record<string, string> = { integer: 'an integer', number: 'a number', string: 'a string', array: 'an array', object: 'an object', boolean: 'true or false', null: 'null' };
+
+/** What a schema keyword wanted, in words (ajv's own messages read "must be …"). */
+function expectation(err: ErrorObject): string {
+  const p = err.params as Record<string, unknown>;
+  switch (err.keyword) {
+    case 'type':
+      return String(p.type)
+        .split(',')
+        .map((t) => ARTICLE[t] ?? t)
+        .join(' or ');
+    case 'minimum':
+      return `a number ≥ ${String(p.limit)}`;
+    case 'maximum':
+      return `a number ≤ ${String(p.limit)}`;
+    case 'minLength':
+      return `at least ${String(p.limit)} characters`;
+    case 'const':
+      return JSON.stringify(p.allowedValue);
+    case 'pattern':
+      return `text matching ${String(p.pattern)}`;
+    default:
+      return err.message?.replace(/^must /, 'to ') ?? 'something else';
   }
 }

@@ -104,7 +104,8 @@ describe('the agent against a fake hub', () => {
     expect((await readdir(join(app, 'releases', spec.id))).sort()).toEqual(['README.md', 'bitenvoy.yml', 'build.txt']);
     // The claim came first; the finished job left only its id in the journal.
     expect(hub.requests.find((r) => r.path.startsWith('/jobs/') && r.path !== '/jobs/next?wait=1')?.path).toBe(`/jobs/${spec.id}/claim`);
-    await hub.waitFor(() => existsSync(join(dir, 'journal', 'finished.index')));
+    // finish() writes the index, then drops the job's record: wait for both.
+    await hub.waitFor(() => existsSync(join(dir, 'journal', 'finished.index')) && !existsSync(join(dir, 'journal', `${spec.id}.json`)));
     expect((await readdir(join(dir, 'journal'))).filter((f) => f.endsWith('.json'))).toEqual([]);
   });
 

@@ -8,6 +8,7 @@ import { openStore } from '../../app/store/open-store.js';
 import { MAX_AGENT_BODY_BYTES } from '../../lib/protocol.js';
 import { ADMIN_TOKEN, startTestHub, type TestHub } from '../helpers/test-hub.js';
 
+const AT = '2025-01-31T12:00:00.000Z';
 let t: TestHub;
 let web1: { agentId: string; credential: string };
 let web2: { agentId: string; credential: string };
@@ -90,13 +91,63 @@ describe('malformed requests', () => {
     expect((await t.call('GET', '/healthz')).status).toBe(200);
   });
 
+  it('answers a streamed body (no content-length) with 413 as soon as it passes the limit', async () => {
+    let sent = 0;
+    const piece = new TextEncoder().encode('x'.repeat(64 * 1024));
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > MAX_AGENT_BODY_BYTES + 256 * 1024) return controller.close();
+        sent += piece.length;
+        controller.enqueue(piece);
+      },
+    });
+    const init = { method: 'POST', body: stream, duplex: 'half', headers: { 'content-type': 'application/json', authorization: `Bearer ${web1.credential}` } };
+    const res = await fetch(`${t.url}/api/agent/v1/jobs/x/logs`, init as RequestInit);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('BE_BODY_TOO_LARGE');
+    // The connection the refused body came on serves the next request.
+    expect((await t.call('GET', '/healthz')).status).toBe(200);
+  });
+
+  it('answers a method a route does not take with a JSON 405', async () => {
+    const res = await t.call('DELETE', '/api/v1/agents', { token: ADMIN_TOKEN });
+    expect(res.status).toBe(405);
+    expect(res.json.error).toEqual({ code: 'BE_METHOD_NOT_ALLOWED', message: 'DELETE /api/v1/agents is not allowed; this route accepts HEAD, GET' });
+  });
+
   it('names the bad field of an events body', async () => {
     const res = await t.call('POST', '/api/agent/v1/jobs/x/events', {
       token: web1.credential,
-      body: { claimId: 'cl_12345678', events: [{ seq: 1, at: 'now', type: 'state', state: 'running' }, { seq: -2, at: 'now', type: 'state', state: 'running' }] },
+      body: { claimId: 'cl_12345678', events: [{ seq: 1, at: AT, type: 'state', state: 'running' }, { seq: -2, at: AT, type: 'state', state: 'running' }] },
     });
     expect(res.status).toBe(400);
     expect(res.json.error.message).toBe('events[1].seq: expected an integer ≥ 1, got -2');
+  });
+
+  it.each([
+    [{ events: [{ seq: 1, at: 'now', type: 'state', state: 'running' }] }, 'events[0].at: expected an ISO 8601 time like `2025-01-31T12:00:00.000Z`, got "now"'],
+    [{ events: [{ seq: 1, at: AT, type: 'state', state: 'claimed' }] }, 'events[0].state: expected one of "fetching", "running", "succeeded", "failed", "refused", "cancelled", got "claimed"'],
+    [{ events: [{ seq: 1, at: AT, type: 'state', state: 'running', extra: 1 }] }, 'events[0]: unknown field `extra`'],
+    [{ events: [{ seq: 1, at: AT, type: 'step', status: 'started' }] }, 'events[0]: missing the required field `step`'],
+    [{ events: [{ seq: 1, at: AT, type: 'step', step: { index: 0, name: 'build' }, status: 'started', exitCode: 'x' }] }, 'events[0].exitCode: expected an integer or null, got "x"'],
+    [{ events: {} }, 'events: expected an array, got {}'],
+    [{}, 'body: missing the required field `events`'],
+    [{ events: [{ seq: 1, at: AT, type: 'step', step: { index: -1, name: 'build' }, status: 'started' }] }, 'events[0].step.index: expected a number ≥ 0, got -1'],
+  ])('explains a bad events body: %j', async (fields, message) => {
+    const res = await t.call('POST', '/api/agent/v1/jobs/x/events', { token: web1.credential, body: { claimId: 'cl_12345678', ...fields } });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toEqual({ code: 'BE_BAD_REQUEST', message });
+  });
+
+  it.each([
+    [{ chunks: [{ seq: 1, at: AT, stream: 'stdin', data: '' }] }, 'chunks[0].stream: expected one of "stdout", "stderr", "system", got "stdin"'],
+    [{ chunks: [{ seq: 0, at: AT, stream: 'stdout', data: '' }] }, 'chunks[0].seq: expected an integer ≥ 1, got 0'],
+    [{ chunks: [{ seq: 1, at: AT, stream: 'stdout' }] }, 'chunks[0]: missing the required field `data`'],
+    [{ claimId: 'short', chunks: [] }, 'claimId: expected the idempotency key of the claim, got "short"'],
+  ])('explains a bad logs body: %j', async (fields, message) => {
+    const res = await t.call('POST', '/api/agent/v1/jobs/x/logs', { token: web1.credential, body: { claimId: 'cl_12345678', ...fields } });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toEqual({ code: 'BE_BAD_REQUEST', message });
   });
 
   it('answers unknown routes with a JSON 404', async () => {
@@ -178,6 +229,25 @@ describe('jobs', () => {
     const job = view.json.jobs.find((j: { id: string }) => j.id === jobId);
     expect(job.state).toBe('running');
     expect(job.events).toHaveLength(3);
+  });
+
+  it('lists deployments and shows one over the admin API, with the status page URL', async () => {
+    const created = await t.call('POST', '/api/v1/deployments', { token: ADMIN_TOKEN, body: { repository: 'demo/shop', ref: 'main', environment: 'staging' } });
+    expect(created.status).toBe(201);
+    const id = created.json.deployment.id as string;
+    // The test hub sets no BITENVOY_PUBLIC_URL and PORT=0: the default names the port it got.
+    expect(created.json.url).toBe(`${t.url}/deployments/${id}`);
+    const listed = await t.call('GET', '/api/v1/deployments?limit=1', { token: ADMIN_TOKEN });
+    expect(listed.json.deployments.map((d: { id: string }) => d.id)).toEqual([id]);
+    const view = await t.call('GET', `/api/v1/deployments/${id}`, { token: ADMIN_TOKEN });
+    expect(view.status).toBe(200);
+    expect(view.json.jobs.length).toBeGreaterThan(0);
+    const missing = await t.call('GET', '/api/v1/deployments/dep_nope', { token: ADMIN_TOKEN });
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.code).toBe('BE_NOT_FOUND');
+    const bad = await t.call('GET', '/api/v1/deployments?limit=0', { token: ADMIN_TOKEN });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.message).toBe('limit: expected a whole number from 1 to 500, got "0"');
   });
 
   it('refuses deployments it cannot plan, naming what is configured', async () => {

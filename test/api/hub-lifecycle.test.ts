@@ -68,6 +68,28 @@ describe('a running hub', () => {
     expect(res.json.error.message).toBe('wait: expected a number of seconds ≥ 0, got "soon"');
   });
 
+  it('stops waiting for a job as soon as the agent hangs up', async () => {
+    const agent = await t.enroll('hanging-up');
+    const notifier = t.hub.engine.notifier;
+    const original = notifier.waitForJob.bind(notifier);
+    const ended: number[] = [];
+    notifier.waitForJob = (agentId, ms, signal) => original(agentId, ms, signal).then(() => void ended.push(Date.now()));
+    try {
+      const hangUp = new AbortController();
+      const poll = fetch(`${t.url}/api/agent/v1/jobs/next?wait=30`, { headers: { authorization: `Bearer ${agent.credential}` }, signal: hangUp.signal });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(ended).toEqual([]);
+      const abortedAt = Date.now();
+      hangUp.abort();
+      await expect(poll).rejects.toThrow();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(ended).toHaveLength(1);
+      expect(ended[0]! - abortedAt).toBeLessThan(250);
+    } finally {
+      notifier.waitForJob = original;
+    }
+  });
+
   it('ends held long polls with 204 when it closes', async () => {
     const agent = await t.enroll('holding');
     const poll = t.call('GET', '/api/agent/v1/jobs/next?wait=50', { token: agent.credential });
