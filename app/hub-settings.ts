@@ -22,6 +22,10 @@ export interface HubSettings {
   configRepo: string | undefined;
   configBranch: string | undefined;
   configRefreshSeconds: number;
+  /** GitHub mode without BITENVOY_CONFIG_REPO: the config repository's name in each installation owner's account. */
+  configRepoName: string;
+  /** How long check events for one commit are gathered before its checks are evaluated. */
+  checksDebounceMs: number;
   leaseSeconds: number;
   heartbeatSeconds: number;
   pollWaitSeconds: number;
@@ -41,9 +45,11 @@ export const HUB_VARIABLES = [
   ['WEBHOOK_PATH', 'Path GitHub delivers webhooks to.', '/api/github/webhooks'],
   ['GHE_HOST / GHE_PROTOCOL', 'GitHub Enterprise Server host name and protocol.', 'github.com / https'],
   ['BITENVOY_DATA_DIR', 'Folder for the SQLite store, the config repo clone and the generated admin token.', './.bitenvoy-data'],
-  ['BITENVOY_CONFIG_REPO', 'The config repo: a git URL or a local path.', '(none: deployments are refused until set)'],
+  ['BITENVOY_CONFIG_REPO', 'The config repo: a git URL or a local path. In GitHub mode it may be left unset: each installation owner then has its own (next row).', '(local mode: none, deployments are refused until set)'],
+  ['BITENVOY_CONFIG_REPO_NAME', "GitHub mode without BITENVOY_CONFIG_REPO: the config repository's name in each organisation or user account the App is installed on.", '.bitenvoy'],
   ['BITENVOY_CONFIG_BRANCH', 'Branch of the config repo whose commits take effect.', "the repo's default branch"],
   ['BITENVOY_CONFIG_REFRESH_SECONDS', 'How often the config repo is fetched.', '60'],
+  ['BITENVOY_CHECKS_DEBOUNCE_SECONDS', "How long check and status events for one commit are gathered before its required checks are evaluated (auto-deploy).", '5'],
   ['BITENVOY_PUBLIC_URL', 'Base URL people and agents reach the hub at; status page links use it.', 'http://localhost:$PORT'],
   ['BITENVOY_ADMIN_TOKEN', 'Bearer token for the admin API and `bitenvoy deploy`.', 'generated into $BITENVOY_DATA_DIR/admin-token'],
   ['BITENVOY_LEASE_SECONDS', 'A claimed job fails when its agent does not renew the lease for this long.', String(DEFAULT_SETTINGS.leaseSeconds)],
@@ -59,6 +65,21 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new BitEnvoyError('BE_USAGE', `${name}=${raw}: expected a whole number from ${min} to ${max}`);
   }
   return value;
+}
+
+function number(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) throw new BitEnvoyError('BE_USAGE', `${name}=${raw}: expected a number from ${min} to ${max}`);
+  return value;
+}
+
+function repoName(name: string): string {
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(name) || name === '.' || name === '..') {
+    throw new BitEnvoyError('BE_USAGE', `BITENVOY_CONFIG_REPO_NAME=${name}: expected a repository name (letters, digits, \`.\`, \`-\`, \`_\`), e.g. \`.bitenvoy\``);
+  }
+  return name;
 }
 
 function privateKeyFrom(env: NodeJS.ProcessEnv): string | undefined {
@@ -108,6 +129,8 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
     publicUrl,
     adminToken: adminTokenFrom(env, dataDir),
     configRepo: env.BITENVOY_CONFIG_REPO || undefined,
+    configRepoName: repoName(env.BITENVOY_CONFIG_REPO_NAME || '.bitenvoy'),
+    checksDebounceMs: Math.round(number(env, 'BITENVOY_CHECKS_DEBOUNCE_SECONDS', 5, 0, 600) * 1000),
     configBranch: env.BITENVOY_CONFIG_BRANCH || undefined,
     configRefreshSeconds: integer(env, 'BITENVOY_CONFIG_REFRESH_SECONDS', 60, 1, 86_400),
     leaseSeconds: integer(env, 'BITENVOY_LEASE_SECONDS', DEFAULT_SETTINGS.leaseSeconds, 1, 3600),

@@ -16,14 +16,18 @@ import { version } from '../lib/package-root.js';
 import { adminRoutes } from './api/admin-routes.js';
 import { agentRoutes } from './api/agent-routes.js';
 import { ConfigRepo } from './config/config-repo.js';
+import { ConfigRepos } from './config/config-repos.js';
 import type { HubSettings } from './hub-settings.js';
 import { deploymentPageRoutes } from './pages/deployment-page-routes.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
 import { createAppFn } from './github/app.js';
-import { mintRepositoryToken } from './github/repository-token.js';
-import { GitHubStatusReporter } from './github/status-reporter.js';
+import { AutoDeployer } from './github/auto-deploy.js';
+import { onDeploymentCreated, type DeploymentCreatedPayload } from './github/on-deployment-created.js';
+import { RepositoryTokens } from './github/repository-token.js';
+import { GitHubStatusReporter, type StatusOctokit } from './github/status-reporter.js';
 import type { DeploymentRecord } from './model.js';
 import { createHttpServer, createKoa, createProbot, createWebhookHandler } from './server.js';
+import type { Probot } from 'probot';
 import { openStore } from './store/open-store.js';
 
 export interface RunningHub {
@@ -35,56 +39,58 @@ export interface RunningHub {
 
 export async function startHub(settings: HubSettings, { log }: { log: Logger }): Promise<RunningHub> {
   const store = await openStore({ dataDir: settings.dataDir });
-  const configRepo = settings.configRepo
-    ? new ConfigRepo({ source: settings.configRepo, branch: settings.configBranch, workDir: join(settings.dataDir, 'config-repo'), refreshSeconds: settings.configRefreshSeconds, log: log.child({ name: 'config' }) })
-    : undefined;
-  if (configRepo) {
-    // A config repo that cannot be read must not keep the hub down: /healthz shows why, and the timer retries.
-    await configRepo.refresh().catch((err: unknown) => log.error({ err }, 'config repo: the first refresh failed; retrying on the timer'));
-    configRepo.start();
-  } else {
+  const probot = createProbot(settings, log);
+  const installationOctokit = async (installationId: number): Promise<StatusOctokit> => {
+    if (!probot) throw new Error('GitHub App credentials are not set');
+    return probot.auth(installationId);
+  };
+  // PORT=0 (tests, embedding) picks a free port: a default public URL can only name it once the server listens.
+  let publicUrl = settings.publicUrl;
+  const configs = openConfigRepos(settings, probot, installationOctokit, log);
+  if (!settings.configRepo && !configs.perOwnerMode) {
     log.warn('no config repo: set BITENVOY_CONFIG_REPO to a git URL or path; deployments are refused until then');
   }
-  const probot = createProbot(settings, log);
-  const reporter = new GitHubStatusReporter({
-    octokitFor: async (installationId) => {
-      if (!probot) throw new Error('GitHub App credentials are not set');
-      return probot.auth(installationId);
-    },
-    log: log.child({ name: 'github-statuses' }),
-    publicUrl: settings.publicUrl,
-  });
+  // A config repo that cannot be read must not keep the hub down: /healthz shows why, and the timer retries.
+  await configs.refresh().catch((err: unknown) => log.error({ err }, 'config repo: the first refresh failed; retrying on the timer'));
+  await configs.start();
+
+  const reporter = new GitHubStatusReporter({ octokitFor: installationOctokit, log: log.child({ name: 'github-statuses' }), publicUrl: () => publicUrl });
+  const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;
   const engine = new RolloutEngine({
     store,
     log: log.child({ name: 'engine' }),
     settings,
-    config: () => configRepo?.current(),
+    config: (repository) => configs.current(repository),
     onChange: (d) => reporter.changed(d),
-    ...(probot ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? mintRepositoryToken(await probot.auth(), d.github) : undefined) } : {}),
+    ...(repositoryTokens ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? repositoryTokens.get(d.github) : undefined) } : {}),
   });
   await engine.start();
+  const startDeployment = (payload: DeploymentCreatedPayload, options?: { refuseWith?: string }) =>
+    onDeploymentCreated(payload, { engine, store, reporter, log: log.child({ name: 'github' }) }, options);
+  const auto = probot
+    ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, startDeployment, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl })
+    : undefined;
+  await auto?.start();
 
-  // PORT=0 (tests, embedding) picks a free port: a default public URL can only name it once the server listens.
-  let publicUrl = settings.publicUrl;
   const shutdown = new AbortController();
   const koa = createKoa(log);
   const agentSettings = { leaseSeconds: settings.leaseSeconds, heartbeatSeconds: settings.heartbeatSeconds, pollWaitSeconds: settings.pollWaitSeconds };
   const mode = settings.github ? 'github' : 'local';
   const routers = [
     agentRoutes({ store, engine, settings: agentSettings, shutdown: shutdown.signal }),
-    adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: () => publicUrl, ...(configRepo ? { refreshConfig: () => configRepo.refresh() } : {}) }),
-    deploymentPageRoutes(engine, () => configRepo?.status()),
+    adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: () => publicUrl, refreshConfig: () => configs.refresh() }),
+    deploymentPageRoutes(engine, () => configs.statuses()),
   ];
   koa.use(async (ctx, next) => {
     if (ctx.path === '/healthz') {
-      ctx.body = { ok: true, version, mode, config: configRepo?.status() ?? null };
+      ctx.body = { ok: true, version, mode, configRepos: configs.statuses() };
       return;
     }
     await next();
   });
   for (const router of routers) koa.use(router.routes()).use(router.allowedMethods());
 
-  const webhook = await createWebhookHandler(probot, createAppFn({ engine, store, reporter }), settings, log);
+  const webhook = await createWebhookHandler(probot, createAppFn({ engine, store, reporter, configs, ...(auto ? { auto } : {}), octokitFor: installationOctokit, publicUrl: () => publicUrl }), settings, log);
   const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath });
   // Long polls hold requests for up to 50 s: keep idle sockets alive longer than that. `requestTimeout` only counts
   // until a request has fully arrived (a held poll is not affected); it cuts senders of endless bodies.
@@ -96,7 +102,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   } catch (err) {
     // Nothing may keep running (timers, the open SQLite file) when the hub could not start.
     engine.stop();
-    configRepo?.stop();
+    auto?.stop();
+    configs.stop();
     await store.close();
     throw err;
   }
@@ -120,7 +127,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       closing ??= (async () => {
         shutdown.abort();
         engine.stop();
-        configRepo?.stop();
+        auto?.stop();
+        configs.stop();
         await new Promise<void>((resolve) => {
           // Long polls just answered 204 leave keep-alive sockets behind: close each as soon as it goes idle, and
           // cut whatever is still busy after 2 s.
@@ -149,5 +157,26 @@ function listen(server: Server, settings: HubSettings): Promise<void> {
       else reject(err);
     });
     server.listen(settings.port, settings.host, () => resolve());
+  });
+}
+
+/** BITENVOY_CONFIG_REPO wins in both modes; in GitHub mode without it, every installation owner has its own. */
+function openConfigRepos(settings: HubSettings, probot: Probot | undefined, installation: (id: number) => Promise<StatusOctokit>, log: Logger): ConfigRepos {
+  const workDir = join(settings.dataDir, 'config-repo');
+  const configLog = log.child({ name: 'config' });
+  if (settings.configRepo || !probot) {
+    return ConfigRepos.single(
+      settings.configRepo
+        ? new ConfigRepo({ source: settings.configRepo, branch: settings.configBranch, workDir, refreshSeconds: settings.configRefreshSeconds, log: configLog })
+        : undefined,
+    );
+  }
+  return ConfigRepos.perOwner({
+    github: { app: async () => (await probot.auth()) as StatusOctokit, installation },
+    repoName: settings.configRepoName,
+    branch: settings.configBranch,
+    workDir: join(settings.dataDir, 'config-repos'),
+    refreshSeconds: settings.configRefreshSeconds,
+    log: configLog,
   });
 }

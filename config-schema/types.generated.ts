@@ -182,6 +182,26 @@ export interface Environment {
    * Where people reach the deployed environment, e.g. `https://staging.example.com`.
    */
   url?: string;
+  /**
+   * Deploy every new head of `branch` once its required checks pass (GitHub mode). Default `false`: deploy only when asked (API, CLI, a GitHub deployment).
+   */
+  auto?: boolean;
+  /**
+   * The checks that must pass before an automatic deployment: names of check runs or commit-status contexts, e.g. `[test, lint]`, or `all` for every check run and status reported on the commit. Default `all`. Success, neutral and skipped pass; the newest run of each name counts.
+   */
+  requiredChecks?: 'all' | [string, ...string[]];
+  /**
+   * How long required checks may take to report on a new head before its automatic deployment is given up with a visible `error` status: seconds, or a duration like `30m`, `2h`. Default `1h`.
+   */
+  checksTimeout?: number | string;
+  /**
+   * Marks the GitHub Deployment as a production deployment (`production_environment`). Default: `true` for an environment named `production` or `prod`, else `false`.
+   */
+  productionEnvironment?: boolean;
+  /**
+   * Marks the GitHub Deployment as transient, an environment that goes away later such as a review app (`transient_environment`). Default `false`.
+   */
+  transientEnvironment?: boolean;
 }
 /**
  * `strategies.yml` in the config repo: named rollout strategies. The built-in names `all-at-once` and `one-at-a-time` can be used without defining them here.

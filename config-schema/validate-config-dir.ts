@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { parseDuration } from '../lib/parse-duration.js';
 import type { GroupsFile, RepositoryFile, StrategiesFile, Strategy } from './types.generated.js';
 import { positionOf, validateYamlFile, type ConfigIssue, type ValidationResult } from './validate-yaml-file.js';
 
@@ -123,6 +124,15 @@ export async function validateConfigDir(dir: string): Promise<ValidationResult<L
         }
         const strategy = env.strategy ?? 'all-at-once';
         if (!(strategy in strategies)) errors.push(crossRef(repo, texts.get(repo.file) ?? '', envName, 'strategy', strategy, Object.keys(strategies), 'strategies.yml'));
+        if (env.checksTimeout !== undefined && !isDuration(env.checksTimeout)) {
+          errors.push({
+            file: repo.file,
+            path: `environments.${envName}.checksTimeout`,
+            ...positionOf(texts.get(repo.file) ?? '', ['environments', envName, 'checksTimeout']),
+            message: `environment \`${envName}\`: checksTimeout must be longer than zero`,
+            hint: 'write e.g. `30m` or `2h`',
+          });
+        }
       }
     }
   }
@@ -142,6 +152,15 @@ async function listRepositoryFiles(dir: string, errors: ConfigIssue[]): Promise<
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     errors.push({ file: 'repositories', path: '', message: `repositories cannot be read: ${(err as Error).message}`, hint: 'repositories must be a folder' });
     return [];
+  }
+}
+
+function isDuration(value: number | string): boolean {
+  try {
+    parseDuration(value);
+    return true;
+  } catch {
+    return false;
   }
 }
 

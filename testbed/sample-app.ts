@@ -35,17 +35,26 @@ steps:
  * The config repo: the starter from `templates/config-repo` with the example application replaced by the sample
  * one, fetched from `appGitUrl`.
  */
-export async function sampleConfigFiles(appGitUrl: string, options: { strategy?: string } = {}): Promise<FileChanges> {
+export async function sampleConfigFiles(
+  appGitUrl: string,
+  options: { strategy?: string; github?: { requiredChecks?: string[] | 'all'; checksTimeout?: string } } = {},
+): Promise<FileChanges> {
   const files = await readTree(join(packageRoot(), 'templates', 'config-repo'));
   for (const path of Object.keys(files)) if (path.startsWith('repositories/')) delete files[path];
-  files[`repositories/${SAMPLE_REPOSITORY}.yml`] = `# The demo shop: deployed to the web group when asked.
-git: ${appGitUrl}
-environments:
+  const auto = options.github
+    ? `    auto: true
+    requiredChecks: ${JSON.stringify(options.github.requiredChecks ?? ['test'])}
+    checksTimeout: ${options.github.checksTimeout ?? '10m'}
+`
+    : '';
+  // In GitHub mode agents fetch from the clone URL GitHub gives, with a token: no `git:` line.
+  files[`repositories/${SAMPLE_REPOSITORY}.yml`] = `# The demo shop: deployed to the web group ${options.github ? 'when its checks pass' : 'when asked'}.
+${options.github ? '' : `git: ${appGitUrl}\n`}environments:
   ${SAMPLE_ENVIRONMENT}:
     branch: main
     group: web
     strategy: ${options.strategy ?? 'all-at-once'}
     url: https://staging.shop.example
-`;
+${auto}`;
   return files;
 }

@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import type { DeploymentRecord } from '../app/model.js';
 import type { DeploymentView } from '../app/rollout/rollout-engine.js';
 import { ADMIN_API_PREFIX, FINAL_DEPLOYMENT_STATES } from '../lib/protocol.js';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { startGitHttpServer, type GitHttpServer } from './git-http-server.js';
+import { startGitHubStandIn, type GitHubStandIn } from './github-stand-in.js';
 import { createBareRepo } from './git-repos.js';
 import { createEnrollTokenCli, runCli, startCli, startHubProcess, type HubProcess, type ManagedProcess } from './processes.js';
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleAppFiles, sampleConfigFiles } from './sample-app.js';
@@ -36,6 +38,8 @@ export interface World {
   appGitUrl: string;
   hub: HubProcess;
   agents: WorldAgent[];
+  /** In GitHub mode: the GitHub stand-in the hub talks to (as GitHub Enterprise Server). */
+  github?: GitHubStandIn;
   /** Creates a deployment through the admin API (default: the sample app's `main` to staging). */
   deploy(request?: { repository?: string; ref?: string; environment?: string }): Promise<{ deployment: DeploymentRecord; url: string }>;
   /** Polls the admin API until the deployment is final; returns its view. */
@@ -59,31 +63,67 @@ export interface WorldOptions {
   strategy?: string;
   /** Keep the temporary folder after close (for --keep). */
   keepFiles?: boolean;
+  /**
+   * GitHub mode: the hub runs as a GitHub App against a local GitHub stand-in; the config repo is the owner's
+   * `.bitenvoy`, staging deploys automatically when `requiredChecks` pass, and git accepts only installation tokens.
+   */
+  github?: { requiredChecks?: string[] | 'all'; checksTimeout?: string };
 }
+
+/** The installation id of the sample owner's account in GitHub mode. */
+export const WORLD_INSTALLATION_ID = 4242;
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const root = await mkdtemp(join(tmpdir(), 'bitenvoy-world-'));
   const gitRoot = join(root, 'git');
   await mkdir(gitRoot, { recursive: true });
-  const git = await startGitHttpServer({ root: gitRoot });
+  let github: GitHubStandIn | undefined;
+  // In GitHub mode git answers only to installation tokens that name the repository, as GitHub does.
+  const requireAuth = options.github
+    ? (path: string, authorization: string | undefined) => {
+        const repo = /^\/([^/]+\/[^/]+?)\.git\//.exec(path)?.[1];
+        const basic = /^Basic (.+)$/.exec(authorization ?? '')?.[1];
+        const token = basic ? Buffer.from(basic, 'base64').toString().split(':')[1] : undefined;
+        return !repo || !token || !github?.tokenCanRead(token, repo);
+      }
+    : undefined;
+  const git = await startGitHttpServer({ root: gitRoot, ...(requireAuth ? { requireAuth } : {}) });
   options = { ...options, echo: options.echo ?? process.env.BITENVOY_TESTBED_ECHO === '1' };
   const appRepo = await createBareRepo(gitRoot, SAMPLE_REPOSITORY, options.appFiles ?? sampleAppFiles('1'));
   const appGitUrl = `${git.url}/${SAMPLE_REPOSITORY}.git`;
-  const configRepo = await createBareRepo(gitRoot, 'bitenvoy/.bitenvoy', await sampleConfigFiles(appGitUrl, { strategy: options.strategy }));
+  const owner = SAMPLE_REPOSITORY.split('/')[0]!;
+  const configName = options.github ? `${owner}/.bitenvoy` : 'bitenvoy/.bitenvoy';
+  const configRepo = await createBareRepo(gitRoot, configName, await sampleConfigFiles(appGitUrl, { strategy: options.strategy, ...(options.github ? { github: options.github } : {}) }));
   const dataDir = join(root, 'hub');
   const cleanup = async () => {
     await git.close();
+    await github?.close();
     await rm(root, { recursive: true, force: true });
   };
-  const hubEnv = {
-    BITENVOY_CONFIG_REPO: `${git.url}/bitenvoy/.bitenvoy.git`,
-    BITENVOY_CONFIG_REFRESH_SECONDS: '2',
-    ...options.hubEnv,
-  };
+  let hubEnv: NodeJS.ProcessEnv = { BITENVOY_CONFIG_REPO: `${git.url}/${configName}.git`, BITENVOY_CONFIG_REFRESH_SECONDS: '2', ...options.hubEnv };
+  if (options.github) {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const webhookSecret = randomBytes(16).toString('hex');
+    github = await startGitHubStandIn({ gitUrl: git.url, appId: '12345', privateKey, webhookSecret });
+    github.addInstallation(owner, WORLD_INSTALLATION_ID);
+    github.addRepository(SAMPLE_REPOSITORY, appRepo);
+    github.addRepository(configName, configRepo);
+    hubEnv = {
+      APP_ID: '12345',
+      PRIVATE_KEY: privateKey,
+      WEBHOOK_SECRET: webhookSecret,
+      GHE_HOST: github.host,
+      GHE_PROTOCOL: 'http',
+      BITENVOY_CHECKS_DEBOUNCE_SECONDS: '0.2',
+      BITENVOY_CONFIG_REFRESH_SECONDS: '60',
+      ...options.hubEnv,
+    };
+  }
   let hub = await startHubProcess({ dataDir, env: hubEnv, echo: options.echo }).catch(async (err: unknown) => {
     await cleanup();
     throw err;
   });
+  if (github) github.webhookUrl = `${hub.url}/api/github/webhooks`;
   const agents: WorldAgent[] = [];
   const agentEnv = { ...options.agentEnv };
   const startAgent = (i: number): ManagedProcess => {
@@ -122,6 +162,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       return hub;
     },
     agents,
+    ...(github ? { github } : {}),
     deploy: (request = {}) =>
       api('POST', '/deployments', {
         repository: request.repository ?? SAMPLE_REPOSITORY,
@@ -155,6 +196,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       await Promise.all(agents.map((a) => a.process?.stop(3000)));
       await hub.stop(3000);
       await git.close();
+      await github?.close();
       if (!options.keepFiles) await rm(root, { recursive: true, force: true });
     },
   };

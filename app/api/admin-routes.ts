@@ -25,7 +25,7 @@ function adminAuth(adminToken: string): Middleware {
   };
 }
 
-export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminToken: string; publicUrl: () => string; refreshConfig?: () => Promise<ConfigStatus> }): Router {
+export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminToken: string; publicUrl: () => string; refreshConfig?: () => Promise<ConfigStatus[]> }): Router {
   const { engine } = deps;
   const router = new Router({ prefix: ADMIN_API_PREFIX });
   router.use(adminAuth(deps.adminToken));
@@ -58,8 +58,9 @@ export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminTo
 
   // Fetch the config repo now instead of waiting for the timer (e.g. right after merging a config change).
   router.post('/config/refresh', async (ctx) => {
-    if (!deps.refreshConfig) throw new BitEnvoyError('BE_CONFIG_UNAVAILABLE', 'no config repo is set: set BITENVOY_CONFIG_REPO');
-    ctx.body = { config: await deps.refreshConfig() };
+    const refreshed = deps.refreshConfig ? await deps.refreshConfig() : [];
+    if (!refreshed.length) throw new BitEnvoyError('BE_CONFIG_UNAVAILABLE', 'no config repo is set: set BITENVOY_CONFIG_REPO (or, in GitHub mode, install the App on an account with a `.bitenvoy` repository)');
+    ctx.body = { configRepos: refreshed };
   });
 
   router.post('/enrollment-tokens', async (ctx) => {

@@ -5,22 +5,32 @@
 import { isErrorCode } from '../../lib/errors.js';
 import { truncate } from '../rollout/describe-deployment.js';
 import type { Logger } from '../../lib/logger.js';
-import { keys, type DeploymentRecord } from '../model.js';
+import { keys, type DeploymentRecord, type GitHubDeploymentLink } from '../model.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
+import { rolloutIdFrom } from './create-github-deployment.js';
 import type { GitHubStatusReporter } from './status-reporter.js';
 
 export interface DeploymentCreatedPayload {
-  deployment: { id: number; sha: string; ref: string; environment: string; creator?: { login?: string } | null };
+  deployment: { id: number; sha: string; ref: string; environment: string; payload?: unknown; creator?: { login?: string } | null };
   repository: { full_name: string; name: string; owner: { login: string }; clone_url: string };
   installation?: { id: number };
 }
+
+/** What the hub decided about a GitHub Deployment before creating it, keyed by the rollout id its payload names. */
+export interface RolloutIntent {
+  refuseWith?: string;
+}
+
+export const rolloutIntentKey = (rolloutId: string) => `rollout-intent:${rolloutId}`;
 
 export type DeploymentOutcome = 'started' | 'duplicate' | 'not-ours' | 'refused';
 
 export async function onDeploymentCreated(
   payload: DeploymentCreatedPayload,
   deps: { engine: RolloutEngine; store: Store; reporter: GitHubStatusReporter; log: Logger },
+  /** A deployment the hub created knowing it cannot run (checks never reported): record it as `error` with this. */
+  options: { refuseWith?: string } = {},
 ): Promise<DeploymentOutcome> {
   const { deployment, repository } = payload;
   const log = deps.log.child({ githubDeployment: deployment.id, repository: repository.full_name });
@@ -39,11 +49,21 @@ export async function onDeploymentCreated(
     return 'duplicate';
   }
   const github = { installationId: payload.installation.id, owner: repository.owner.login, repo: repository.name, deploymentId: deployment.id, cloneUrl: repository.clone_url };
+  // Deployments BitEnvoy made name their rollout: the webhook and the hub's own call start the same one. A payload
+  // naming a rollout that already exists (another tool copying ours) gets a new id instead.
+  const wanted = rolloutIdFrom(deployment.payload);
+  const id = wanted && !(await deps.store.get(keys.deployment(wanted))) ? wanted : undefined;
+  // The hub may have created this deployment knowing it cannot run; the webhook can arrive before its own call.
+  const refuseWith = options.refuseWith ?? (id ? (await deps.store.get<RolloutIntent>(rolloutIntentKey(id)))?.refuseWith : undefined);
+  if (refuseWith !== undefined) {
+    await refuse(refuseWith, id, payload, github, deps);
+    return 'refused';
+  }
   try {
     const dep = await deps.engine.createDeployment(
       { repository: repository.full_name, ref: deployment.sha, environment: deployment.environment },
       deployment.creator?.login ? `github:${deployment.creator.login}` : 'github',
-      { github },
+      { github, ...(id ? { id } : {}) },
     );
     await deps.store.set(`github-deployment:${repository.full_name}:${deployment.id}`, dep.id);
     log.info({ deploymentId: dep.id }, `GitHub deployment ${deployment.id} → rollout ${dep.id}`);
@@ -56,28 +76,43 @@ export async function onDeploymentCreated(
     // A person is waiting on this deployment in GitHub: say why it cannot run.
     const message = err instanceof Error ? err.message : String(err);
     log.warn({ err }, `GitHub deployment ${deployment.id} cannot run: ${message}`);
-    const record: DeploymentRecord = {
-      id: `dep_gh${deployment.id}`,
-      repository: repository.full_name,
-      environment: deployment.environment,
-      ref: deployment.ref,
-      sha: deployment.sha,
-      state: 'error',
-      description: truncate(message),
-      strategy: '',
-      group: '',
-      configSha: '',
-      batches: [],
-      currentBatch: -1,
-      skipped: [],
-      createdBy: 'github',
-      createdAt: new Date().toISOString(),
-      updatedAt: new Date().toISOString(),
-      github,
-    };
-    // Kept like any deployment, so the status's link opens a page that says why.
-    await deps.store.set(keys.deployment(record.id), record);
-    deps.reporter.changed(record);
+    await refuse(message, id, payload, github, deps);
     return 'refused';
   }
+}
+
+/** Records a deployment that cannot run as an `error` rollout, so its GitHub status and page say why. */
+async function refuse(
+  message: string,
+  id: string | undefined,
+  payload: DeploymentCreatedPayload,
+  github: GitHubDeploymentLink,
+  deps: { store: Store; reporter: GitHubStatusReporter },
+): Promise<void> {
+  const { deployment, repository } = payload;
+  const now = new Date().toISOString();
+  const record: DeploymentRecord = {
+    id: id ?? `dep_gh${deployment.id}`,
+    repository: repository.full_name,
+    environment: deployment.environment,
+    ref: deployment.ref,
+    sha: deployment.sha,
+    state: 'error',
+    description: truncate(message),
+    strategy: '',
+    group: '',
+    configSha: '',
+    batches: [],
+    currentBatch: -1,
+    skipped: [],
+    createdBy: deployment.creator?.login ? `github:${deployment.creator.login}` : 'github',
+    createdAt: now,
+    updatedAt: now,
+    finishedAt: now,
+    github,
+  };
+  // Kept like any deployment, so the status's link opens a page that says why.
+  await deps.store.set(keys.deployment(record.id), record);
+  await deps.store.set(`github-deployment:${repository.full_name}:${deployment.id}`, record.id);
+  deps.reporter.changed(record);
 }

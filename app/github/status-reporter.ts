@@ -29,14 +29,15 @@ interface Track {
 export class GitHubStatusReporter {
   #octokitFor: (installationId: number) => Promise<StatusOctokit>;
   #log: Logger;
-  #publicUrl: string;
+  #publicUrl: () => string;
   #minIntervalMs: number;
   #tracks = new Map<string, Track>();
 
-  constructor(options: { octokitFor: (installationId: number) => Promise<StatusOctokit>; log: Logger; publicUrl: string; minIntervalMs?: number }) {
+  constructor(options: { octokitFor: (installationId: number) => Promise<StatusOctokit>; log: Logger; publicUrl: string | (() => string); minIntervalMs?: number }) {
     this.#octokitFor = options.octokitFor;
     this.#log = options.log;
-    this.#publicUrl = options.publicUrl;
+    const url = options.publicUrl;
+    this.#publicUrl = typeof url === 'string' ? () => url : url;
     this.#minIntervalMs = options.minIntervalMs ?? 10_000;
   }
 
@@ -59,7 +60,7 @@ export class GitHubStatusReporter {
   }
 
   #pending(track: Track): boolean {
-    return JSON.stringify(deploymentStatusFor(track.latest, this.#publicUrl)) !== track.sent;
+    return JSON.stringify(deploymentStatusFor(track.latest, this.#publicUrl())) !== track.sent;
   }
 
   #schedule(track: Track): void {
@@ -84,7 +85,7 @@ export class GitHubStatusReporter {
   async #send(track: Track): Promise<void> {
     const dep = track.latest;
     const link = dep.github!;
-    const body: DeploymentStatusBody = deploymentStatusFor(dep, this.#publicUrl);
+    const body: DeploymentStatusBody = deploymentStatusFor(dep, this.#publicUrl());
     const text = JSON.stringify(body);
     try {
       const octokit = await this.#octokitFor(link.installationId);

@@ -10,17 +10,15 @@ import { escapeHtml as e, page } from './html.js';
 
 const REFRESH_SECONDS = 2;
 
-export function deploymentPageRoutes(engine: RolloutEngine, configStatus: () => ConfigStatus | undefined): Router {
+export function deploymentPageRoutes(engine: RolloutEngine, configStatus: () => ConfigStatus[]): Router {
   const router = new Router();
 
   router.get('/', async (ctx) => {
     const [deployments, agents] = await Promise.all([engine.listDeployments(30), engine.listAgents()]);
-    const config = configStatus();
-    const configLine = !config
-      ? 'No config repo set (BITENVOY_CONFIG_REPO).'
-      : `Config repo <code>${e(config.source)}</code>: ${config.sha ? `<code>${e(config.sha.slice(0, 7))}</code> in force since ${e(config.loadedAt)}` : 'no valid commit loaded yet'}` +
-        (config.rejected ? `; newer commit <code>${e(config.rejected.sha.slice(0, 7))}</code> rejected: ${e(config.rejected.errors.map((i) => `${i.file}${i.line ? `:${i.line}` : ''} ${i.message}`).join('; '))}` : '') +
-        (config.lastError ? `; last fetch failed: ${e(config.lastError)}` : '');
+    const configs = configStatus();
+    const configLine = configs.length
+      ? configs.map(describeConfig).join('<br>')
+      : 'No config repo yet: set BITENVOY_CONFIG_REPO, or in GitHub mode install the App on an account that has a <code>.bitenvoy</code> repository.';
     ctx.type = 'html';
     ctx.body = page(
       'Deployments',
@@ -85,4 +83,15 @@ ${j.logsDropped ? `<p><small>${e(j.logsDropped)} older log chunks were dropped (
   });
 
   return router;
+}
+
+/** Which commit of a config repo is in force, and why a newer one is not. */
+function describeConfig(config: ConfigStatus): string {
+  return (
+    `Config repo <code>${e(config.source)}</code>${config.branch ? ` (${e(config.branch)})` : ''}: ${config.sha ? `<code>${e(config.sha.slice(0, 7))}</code> in force since ${e(config.loadedAt)}` : 'no valid commit loaded yet'}` +
+    (config.rejected
+      ? `; newer commit <code>${e(config.rejected.sha.slice(0, 7))}</code> rejected: ${e(config.rejected.errors.map((i) => `${i.file}${i.line ? `:${i.line}` : ''} ${i.message}`).join('; '))}`
+      : '') +
+    (config.lastError ? `; last fetch failed: ${e(config.lastError)}` : '')
+  );
 }

@@ -52,7 +52,7 @@ async function moveToBatch(ctx: EngineContext, dep: DeploymentRecord, batch: num
 /** Creates the batch's jobs that do not exist yet, makes sure pending ones are queued, and wakes their agents. */
 async function ensureBatchJobs(ctx: EngineContext, dep: DeploymentRecord, batch: number): Promise<void> {
   // Older records lack gitUrl/instructions: fall back to the config in force.
-  const repo = ctx.config()?.repositories[dep.repository];
+  const repo = ctx.config(dep.repository)?.repositories[dep.repository];
   for (const agentId of dep.batches[batch]?.agentIds ?? []) {
     const jobId = jobIdFor(dep.id, batch, agentId);
     const job = await ctx.store.update<JobRecord>(keys.job(jobId), (current) =>

@@ -21,7 +21,8 @@ export interface EngineContext {
   store: Store;
   log: Logger;
   settings: EngineSettings;
-  config: () => ConfigInForce | undefined;
+  /** The config in force for a repository (`owner/name`): in GitHub mode each installation owner has its own. */
+  config: (repository: string) => ConfigInForce | undefined;
   now: () => number;
   notifier: JobNotifier;
   /** Called after a deployment's state or description changed (GitHub statuses follow it). */

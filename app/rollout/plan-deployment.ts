@@ -14,6 +14,9 @@ import { describeSelector, selectAgents } from './select-agents.js';
 
 export type ResolveRef = (gitUrl: string, ref: string) => Promise<string>;
 
+/** Where a deployment came from: its GitHub Deployment, and the rollout id chosen up front (auto-deploy). */
+export type DeploymentLink = Pick<DeploymentRecord, 'github'> & { id?: string };
+
 /**
  * Builds the deployment record for a request: `queued` with its batches, or `error` with the reason when no agent
  * of the group can run it. Throws 503 without a config, 422 for an unknown repository, environment or ref.
@@ -26,13 +29,13 @@ export async function planDeployment(
   resolveRef: ResolveRef,
   req: CreateDeploymentRequest,
   createdBy: string,
-  link: Pick<DeploymentRecord, 'github'> = {},
+  link: DeploymentLink = {},
 ): Promise<DeploymentRecord> {
-  const config = ctx.config();
+  const config = ctx.config(req.repository);
   if (!config) {
     throw new BitEnvoyError(
       'BE_CONFIG_UNAVAILABLE',
-      'no valid config loaded yet: set BITENVOY_CONFIG_REPO to the config repo and check /healthz for why it did not load',
+      `no valid config is in force for ${req.repository}: in local mode set BITENVOY_CONFIG_REPO; in GitHub mode its owner's config repo (\`.bitenvoy\` by default) must exist, have the App installed and validate; /healthz says why it did not load`,
     );
   }
   const repo = config.repositories[req.repository];
@@ -66,7 +69,7 @@ export async function planDeployment(
   const lost = matching.filter((a) => !isAgentOnline(ctx, a));
   const now = isoNow(ctx);
   const dep: DeploymentRecord = {
-    id: `dep_${randomBytes(6).toString('hex')}`,
+    id: link.id ?? `dep_${randomBytes(6).toString('hex')}`,
     repository: req.repository,
     environment: req.environment,
     ref: req.ref,
@@ -86,7 +89,7 @@ export async function planDeployment(
     gitUrl: link.github?.cloneUrl ?? repo.git!,
     instructions: repo.instructions,
     ...(env.url ? { environmentUrl: env.url } : {}),
-    ...link,
+    ...(link.github ? { github: link.github } : {}),
   };
   if (dep.batches.length === 0) {
     const selector = group ? describeSelector(group.selector) : `(group ${env.group} is not defined)`;

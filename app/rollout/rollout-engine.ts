@@ -4,7 +4,7 @@
  * was; job ids are derived from deployment, batch and agent, so re-creating a batch after a crash is a no-op.
  *
  * @example
- * const engine = new RolloutEngine({ store, log, settings, config: () => configRepo.current() });
+ * const engine = new RolloutEngine({ store, log, settings, config: (repository) => configs.current(repository) });
  * await engine.start();
  * const deployment = await engine.createDeployment({ repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'cli');
  */
@@ -32,7 +32,7 @@ import { describeDeployment } from './describe-deployment.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
 import { isAgentOnline, isoNow, listAllAgents, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
 import { expireLeases, extendLeasesAfterRestart, listActiveDeploymentIds, rebuildActiveDeployments } from './expire-leases.js';
-import { planDeployment, type ResolveRef } from './plan-deployment.js';
+import { planDeployment, type DeploymentLink, type ResolveRef } from './plan-deployment.js';
 import { resolveRef as gitResolveRef } from './resolve-ref.js';
 
 export type { EngineSettings } from './engine-context.js';
@@ -52,7 +52,7 @@ export class RolloutEngine {
     store: Store;
     log: Logger;
     settings: EngineSettings;
-    config: () => ConfigInForce | undefined;
+    config: (repository: string) => ConfigInForce | undefined;
     now?: () => number;
     resolveRef?: ResolveRef;
     /** Called after a deployment's state or description changed (GitHub statuses follow it). */
@@ -100,7 +100,7 @@ export class RolloutEngine {
   // ---- deployments -------------------------------------------------------------------------------------------
 
   /** Plans and starts a deployment; its first jobs are claimable when this returns. No agents → an `error` record. */
-  async createDeployment(req: CreateDeploymentRequest, createdBy: string, link: Pick<DeploymentRecord, 'github'> = {}): Promise<DeploymentRecord> {
+  async createDeployment(req: CreateDeploymentRequest, createdBy: string, link: DeploymentLink = {}): Promise<DeploymentRecord> {
     const { store, log } = this.#ctx;
     const dep = await planDeployment(this.#ctx, this.#resolveRef, req, createdBy, link);
     if (dep.state === 'error') {

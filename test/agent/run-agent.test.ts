@@ -56,7 +56,7 @@ async function deployTo(label: string): Promise<string> {
     `group web is ${label}`,
   );
   const refreshed = await t.call('POST', '/api/v1/config/refresh', { token: ADMIN_TOKEN });
-  expect(refreshed.json.config.rejected).toBeUndefined();
+  expect(refreshed.json.configRepos[0].rejected).toBeUndefined();
   const res = await t.call('POST', '/api/v1/deployments', { token: ADMIN_TOKEN, body: { repository: 'demo/shop', ref: 'main', environment: 'staging' } });
   expect(res.json.deployment.batches).toHaveLength(1);
   return res.json.deployment.id;

@@ -25,7 +25,7 @@ describe('a running hub', () => {
   it('reports its health, mode and the config in force', async () => {
     const res = await t.call('GET', '/healthz');
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ ok: true, mode: 'local', config: { sha: expect.stringMatching(/^[0-9a-f]{40}$/) } });
+    expect(res.json).toMatchObject({ ok: true, mode: 'local', configRepos: [{ sha: expect.stringMatching(/^[0-9a-f]{40}$/) }] });
   });
 
   it('mints enrollment tokens over the admin API that enroll once', async () => {
@@ -115,9 +115,9 @@ describe('starting', () => {
     const settings = readHubSettings({ HOST: '127.0.0.1', PORT: '0', BITENVOY_DATA_DIR: join(dir, 'a'), BITENVOY_CONFIG_REPO: join(dir, 'no-such-repo') });
     const hub = await startHub(settings, { log: silentLogger() });
     try {
-      const health = (await (await fetch(`${hub.url.replace('localhost', '127.0.0.1')}/healthz`)).json()) as { config: { lastError?: string; sha?: string } };
-      expect(health.config.sha).toBeUndefined();
-      expect(health.config.lastError).toContain('no-such-repo');
+      const health = (await (await fetch(`${hub.url.replace('localhost', '127.0.0.1')}/healthz`)).json()) as { configRepos: Array<{ lastError?: string; sha?: string }> };
+      expect(health.configRepos[0]!.sha).toBeUndefined();
+      expect(health.configRepos[0]!.lastError).toContain('no-such-repo');
     } finally {
       await hub.close();
     }

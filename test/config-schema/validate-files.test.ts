@@ -148,7 +148,7 @@ describe('what a person sees for a bad config file', () => {
   it('repository-with-typo-key.yml', async () => {
     expect(await check('repository-with-typo-key.yml')).toMatchInlineSnapshot(`
       "repository-with-typo-key.yml:3:5: unknown key \`brnch\` in \`environments.staging\`; did you mean \`branch\`?
-          hint: allowed keys: branch, group, strategy, url"
+          hint: allowed keys: branch, group, strategy, url, auto, requiredChecks, checksTimeout, productionEnvironment, transientEnvironment"
     `);
   });
 
@@ -174,6 +174,15 @@ describe('what a person sees for a bad config file', () => {
     const source = await readFile(import.meta.filename, 'utf8');
     for (const file of await readdir(fixtures)) expect(source).toContain(`check('${file}')`);
   });
+
+  it('repository-with-bad-auto-deploy.yml', async () => {
+    expect(await check('repository-with-bad-auto-deploy.yml')).toMatchInlineSnapshot(`
+      "repository-with-bad-auto-deploy.yml:5:11: \`environments.staging.auto\`: expected \`true\` or \`false\`, got \`yes please\`
+          hint: Deploy every new head of \`branch\` once its required checks pass (GitHub mode). Default \`false\`: deploy only when asked (API, CLI, a GitHub deployment).
+      repository-with-bad-auto-deploy.yml:6:21: \`environments.staging.requiredChecks\`: expected \`all\` or a list, got \`test\`
+          hint: The checks that must pass before an automatic deployment: names of check runs or commit-status contexts, e.g. \`[test, lint]\`, or \`all\` for every check run and status reported on the commit. Default \`all\`. Success, neutral and skipped pass; the newest run of each name counts."
+    `);
+  });
 });
 
 describe('valid files', () => {
@@ -184,7 +193,10 @@ describe('valid files', () => {
       'repositories/acme/shop.yml',
     );
     expect(errors).toEqual([]);
-    expect(value).toEqual({ instructions: 'bitenvoy.yml', environments: { staging: { branch: 'main', group: 'web', strategy: 'all-at-once' } } });
+    expect(value).toEqual({
+      instructions: 'bitenvoy.yml',
+      environments: { staging: { branch: 'main', group: 'web', strategy: 'all-at-once', auto: false, requiredChecks: 'all', checksTimeout: '1h', transientEnvironment: false } },
+    });
     const agent = validateYamlFile('{}\n', 'agent', 'agent.yml');
     expect(agent.value).toEqual({ keepReleases: 5, secretsFile: 'secrets.yml' });
   });

@@ -97,15 +97,15 @@ steps:
   it(
     'keeps the config in force when the config repo gets an invalid commit',
     async () => {
-      const before = (await (await fetch(`${world.hub.url}/healthz`)).json()) as { config: { sha?: string } };
+      const before = (await (await fetch(`${world.hub.url}/healthz`)).json()) as { configRepos: Array<{ sha?: string }> };
       const bad = await pushCommit(world.configRepo, { 'groups.yml': 'groups:\n  web:\n    selector:\n      matchExpressions:\n        - key: role\n          operator: Near\n' }, 'broken groups');
-      let health: { config: { sha?: string; rejected?: { sha: string } } } = { config: {} };
-      for (let i = 0; i < 100 && health.config.rejected?.sha !== bad; i++) {
+      let health: { configRepos: Array<{ sha?: string; rejected?: { sha: string } }> } = { configRepos: [] };
+      for (let i = 0; i < 100 && health.configRepos[0]?.rejected?.sha !== bad; i++) {
         await new Promise((r) => setTimeout(r, 200));
         health = (await (await fetch(`${world.hub.url}/healthz`)).json()) as typeof health;
       }
-      expect(health.config.rejected?.sha).toBe(bad);
-      expect(health.config.sha).toBe(before.config.sha);
+      expect(health.configRepos[0]?.rejected?.sha).toBe(bad);
+      expect(health.configRepos[0]?.sha).toBe(before.configRepos[0]?.sha);
 
       await pushCommit(world.appRepo, sampleAppFiles('3'), 'version 3');
       const { deployment } = await world.deploy();

@@ -19,7 +19,7 @@ import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
 import { BUILT_IN_STRATEGIES, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
 import { silentLogger } from '../../lib/logger.js';
-import { loadGitHubContract } from '../helpers/github-contract.js';
+import { loadGitHubContract } from '../../testbed/github-contract.js';
 
 const examples = createRequire(import.meta.url)('@octokit/webhooks-examples') as Array<{ name: string; examples: Array<Record<string, unknown>> }>;
 const example = examples.find((e) => e.name === 'deployment')!.examples.find((e) => e.action === 'created')!;

@@ -2,7 +2,7 @@
  * The contract check itself must catch what GitHub would refuse, or every GitHub test built on it proves nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { loadGitHubContract, type GitHubFlavour } from '../helpers/github-contract.js';
+import { loadGitHubContract, type GitHubFlavour } from '../../testbed/github-contract.js';
 
 describe.each<GitHubFlavour>(['api.github.com', 'ghes-3.19'])('GitHub contract (%s)', (flavour) => {
   const statuses = '/repos/acme/shop/deployments/42/statuses';

@@ -15,13 +15,13 @@ let f: EngineFixture;
 let engine: RolloutEngine;
 let server: Server;
 let base: string;
-let config: ConfigStatus | undefined;
+let config: ConfigStatus[];
 
 beforeEach(async () => {
   f = await openEngineFixture();
   f.strategy = 'one-at-a-time';
   engine = f.engine();
-  config = undefined;
+  config = [];
   const koa = new Koa();
   const router = deploymentPageRoutes(engine, () => config);
   koa.use(router.routes()).use(router.allowedMethods());
@@ -94,7 +94,7 @@ describe('GET /', () => {
     await f.addAgent('ag_a', 'web-1', { role: 'web', region: 'eu<1>' });
     await f.addAgent('ag_b', 'web-2', { role: 'web' }, f.now - 600_000);
     const dep = await engine.createDeployment(DEPLOY, 'test');
-    config = { source: 'https://git.test/cfg.git', sha: 'c'.repeat(40), loadedAt: '2026-11-25T09:59:00.000Z' };
+    config = [{ source: 'https://git.test/cfg.git', sha: 'c'.repeat(40), loadedAt: '2026-11-25T09:59:00.000Z' }];
     const { status, html } = await get('/');
     expect(status).toBe(200);
     expect(html).toContain(`<a href="/deployments/${dep.id}">${dep.id}</a>`);
@@ -105,6 +105,16 @@ describe('GET /', () => {
   });
 
   it('says when no config repo is set', async () => {
-    expect((await get('/')).html).toContain('No config repo set (BITENVOY_CONFIG_REPO).');
+    expect((await get('/')).html).toContain('No config repo yet: set BITENVOY_CONFIG_REPO, or in GitHub mode install the App');
+  });
+
+  it('shows every config repo in GitHub mode, with a rejected commit and why', async () => {
+    config = [
+      { source: 'acme/.bitenvoy', owner: 'acme', branch: 'main', sha: 'a'.repeat(40), loadedAt: '2026-11-25T09:59:00.000Z', rejected: { sha: 'b'.repeat(40), errors: [{ file: 'groups.yml', path: 'groups.web', line: 3, message: 'unknown key <selectr>' }] } },
+      { source: 'other/.bitenvoy', owner: 'other', lastError: 'the config repo other/.bitenvoy does not exist' },
+    ];
+    const { html } = await get('/');
+    expect(html).toContain('Config repo <code>acme/.bitenvoy</code> (main): <code>aaaaaaa</code> in force since 2026-11-25T09:59:00.000Z; newer commit <code>bbbbbbb</code> rejected: groups.yml:3 unknown key &lt;selectr&gt;');
+    expect(html).toContain('Config repo <code>other/.bitenvoy</code>: no valid commit loaded yet; last fetch failed: the config repo other/.bitenvoy does not exist');
   });
 });

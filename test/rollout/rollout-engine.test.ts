@@ -117,7 +117,7 @@ describe('RolloutEngine deployments', () => {
     const unconfigured = new RolloutEngine({ store: store(), log: silentLogger(), settings: ENGINE_SETTINGS, config: () => undefined });
     err = await rejection(unconfigured.createDeployment(DEPLOY, 'test'));
     expect([err.code, err.status]).toEqual(['BE_CONFIG_UNAVAILABLE', 503]);
-    expect(err.message).toMatch(/^no valid config loaded yet: set BITENVOY_CONFIG_REPO/);
+    expect(err.message).toMatch(/^no valid config is in force for acme\/shop: in local mode set BITENVOY_CONFIG_REPO/);
     expect(await engine.listDeployments()).toEqual([]);
   });
 

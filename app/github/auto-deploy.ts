@@ -1,0 +1,254 @@
+/**
+ * Deploys a commit when its required checks pass. A push to a branch that `auto: true` environments follow makes
+ * the commit a candidate, kept in the store until it is decided; check_suite, check_run and status events for it
+ * are debounced, then the hub asks GitHub for every check run and status (paged), makes sure the commit is still
+ * the branch head and not already deployed there, and creates the GitHub Deployment. Checks that never report give
+ * an `error` deployment when the environment's `checksTimeout` passes — never silence.
+ *
+ * @example
+ * const auto = new AutoDeployer({ store, configs, octokitFor, startDeployment, log, debounceMs: 5000, publicUrl });
+ * await auto.start();
+ * app.on('push', (c) => auto.onPush(pushFrom(c.payload)));
+ */
+import type { ConfigInForce } from '../config/config-repo.js';
+import { parseDuration } from '../../lib/parse-duration.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Store } from '../store/store.js';
+import { CONFIG_CHECK_NAME } from './config-check-run.js';
+import { createGitHubDeployment, newRolloutId } from './create-github-deployment.js';
+import { evaluateChecks } from './evaluate-checks.js';
+import { listCommitChecks } from './list-commit-checks.js';
+import { rolloutIntentKey, type DeploymentCreatedPayload, type DeploymentOutcome, type RolloutIntent } from './on-deployment-created.js';
+import type { StatusOctokit } from './status-reporter.js';
+
+/** A repository as webhooks describe it. */
+export interface RepositoryRef {
+  fullName: string;
+  owner: string;
+  name: string;
+  cloneUrl: string;
+}
+
+/** A commit waiting for its checks: the environments it may go to, each with the time its checks must report by. */
+export interface PendingCommit {
+  repository: RepositoryRef;
+  installationId: number;
+  sha: string;
+  firstSeenAt: string;
+  envs: Record<string, { branch: string; deadline: string }>;
+}
+
+export interface AutoDeployerDeps {
+  store: Store;
+  configs: { current(repository: string): ConfigInForce | undefined };
+  octokitFor(installationId: number): Promise<StatusOctokit>;
+  /** Starts (or, with `refuseWith`, records as `error`) the rollout of a GitHub Deployment the hub created. */
+  startDeployment(payload: DeploymentCreatedPayload, options?: { refuseWith?: string }): Promise<DeploymentOutcome>;
+  log: Logger;
+  debounceMs: number;
+  publicUrl: () => string;
+  now?: () => number;
+}
+
+const DEFAULT_CHECKS_TIMEOUT = '1h';
+const RETRY_MS = 60_000;
+const pendingKey = (repository: string, sha: string) => `auto-pending:${repository}:${sha}`;
+/** The last commit auto-deployed to an environment: a second event for it does nothing. */
+const deployedKey = (repository: string, environment: string) => `auto-deployed:${repository}:${environment}`;
+
+export class AutoDeployer {
+  #deps: AutoDeployerDeps;
+  #now: () => number;
+  #timers = new Map<string, NodeJS.Timeout>();
+  #running = new Map<string, Promise<void>>();
+  #stopped = false;
+
+  constructor(deps: AutoDeployerDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** After a restart: every undecided commit is evaluated again (its deadline still holds). */
+  async start(): Promise<void> {
+    for (const { key } of await this.#deps.store.list<PendingCommit>('auto-pending:')) this.#schedule(key, this.#deps.debounceMs);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  /** Resolves once no evaluation is scheduled or running (tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.#timers.size || this.#running.size) {
+      await Promise.all([...this.#running.values(), new Promise((r) => setTimeout(r, 20))]);
+    }
+  }
+
+  /** A push: its new head becomes a candidate for every `auto` environment that follows the branch. */
+  async onPush(push: { repository: RepositoryRef; installationId: number; branch: string; sha: string }): Promise<void> {
+    const log = this.#deps.log.child({ repository: push.repository.fullName, sha: push.sha });
+    if (/^0+$/.test(push.sha)) return log.debug('branch deleted: nothing to deploy');
+    const added = await this.#addCandidate(push, [push.branch]);
+    if (!added.length) return log.debug(`no auto-deploy environment follows ${push.branch}`);
+    log.info(`auto-deploy: ${push.sha.slice(0, 7)} on ${push.branch} waits for its checks (${added.join(', ')})`);
+    this.#schedule(pendingKey(push.repository.fullName, push.sha), this.#deps.debounceMs);
+  }
+
+  /**
+   * A check run, check suite or commit status changed on a commit. A commit pushed while the hub was away becomes a
+   * candidate here if the event names its branches.
+   */
+  async onChecksChanged(event: { repository: RepositoryRef; installationId: number; sha: string; branches: string[] }): Promise<void> {
+    const key = pendingKey(event.repository.fullName, event.sha);
+    const known = await this.#deps.store.get<PendingCommit>(key);
+    if (!known && !(await this.#addCandidate(event, event.branches)).length) {
+      return this.#deps.log.debug({ repository: event.repository.fullName, sha: event.sha }, 'checks changed on a commit no auto-deploy waits for');
+    }
+    this.#schedule(key, this.#deps.debounceMs);
+  }
+
+  async #addCandidate(c: { repository: RepositoryRef; installationId: number; sha: string }, branches: string[]): Promise<string[]> {
+    const repo = this.#deps.configs.current(c.repository.fullName)?.repositories[c.repository.fullName];
+    if (!repo) return [];
+    const now = this.#now();
+    const envs: PendingCommit['envs'] = {};
+    for (const [name, env] of Object.entries(repo.environments)) {
+      if (!env.auto || !branches.includes(env.branch)) continue;
+      if ((await this.#deps.store.get<string>(deployedKey(c.repository.fullName, name))) === c.sha) continue;
+      envs[name] = { branch: env.branch, deadline: new Date(now + parseDuration(env.checksTimeout ?? DEFAULT_CHECKS_TIMEOUT)).toISOString() };
+    }
+    if (!Object.keys(envs).length) return [];
+    await this.#deps.store.update<PendingCommit>(pendingKey(c.repository.fullName, c.sha), (existing) => ({
+      repository: c.repository,
+      installationId: c.installationId,
+      sha: c.sha,
+      firstSeenAt: existing?.firstSeenAt ?? new Date(now).toISOString(),
+      // A deadline, once set, is kept: later events must not postpone the error forever.
+      envs: { ...envs, ...(existing?.envs ?? {}) },
+    }));
+    return Object.keys(envs);
+  }
+
+  /** Debounce: the evaluation runs `delayMs` after the last event for the commit. */
+  #schedule(key: string, delayMs: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timers.get(key));
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      const previous = this.#running.get(key) ?? Promise.resolve();
+      const run = previous
+        .then(() => this.#evaluate(key))
+        .catch((err: unknown) => {
+          this.#deps.log.error({ err, key }, 'auto-deploy: evaluating checks failed; trying again in a minute');
+          this.#schedule(key, RETRY_MS);
+        })
+        .finally(() => {
+          if (this.#running.get(key) === run) this.#running.delete(key);
+        });
+      this.#running.set(key, run);
+    }, delayMs);
+    timer.unref();
+    this.#timers.set(key, timer);
+  }
+
+  async #evaluate(key: string): Promise<void> {
+    const { store } = this.#deps;
+    const pending = await store.get<PendingCommit>(key);
+    if (!pending) return;
+    const { repository, sha } = pending;
+    const log = this.#deps.log.child({ repository: repository.fullName, sha });
+    const repo = this.#deps.configs.current(repository.fullName)?.repositories[repository.fullName];
+    const octokit = await this.#deps.octokitFor(pending.installationId);
+    const heads = new Map<string, string | undefined>();
+    let checks: Awaited<ReturnType<typeof listCommitChecks>>['checks'] | undefined;
+    const left: PendingCommit['envs'] = {};
+    let retryAt = Infinity;
+
+    for (const [name, wait] of Object.entries(pending.envs)) {
+      const env = repo?.environments[name];
+      if (!env?.auto || env.branch !== wait.branch) {
+        log.info(`auto-deploy to ${name}: the config no longer deploys ${wait.branch} there automatically`);
+        continue;
+      }
+      if (!heads.has(wait.branch)) heads.set(wait.branch, await branchHead(octokit, repository, wait.branch));
+      if (heads.get(wait.branch) !== sha) {
+        log.info(`auto-deploy to ${name}: ${sha.slice(0, 7)} is no longer the head of ${wait.branch}; the newer head is deployed instead`);
+        continue;
+      }
+      if ((await store.get<string>(deployedKey(repository.fullName, name))) === sha) continue;
+      checks ??= (await listCommitChecks(octokit, { owner: repository.owner, repo: repository.name, sha })).checks;
+      const verdict = evaluateChecks(env.requiredChecks ?? 'all', checks, { ignore: [CONFIG_CHECK_NAME] });
+      if (verdict.verdict === 'red') {
+        log.info(`auto-deploy to ${name}: not deploying ${sha.slice(0, 7)}: ${verdict.description}`);
+        continue;
+      }
+      if (verdict.verdict === 'green') {
+        await this.#deploy(pending, name, env, `${verdict.description} on ${wait.branch}`);
+        continue;
+      }
+      const deadline = Date.parse(wait.deadline);
+      if (this.#now() >= deadline) {
+        await this.#deploy(pending, name, env, `${verdict.description} — required checks did not report within ${env.checksTimeout ?? DEFAULT_CHECKS_TIMEOUT}`, true);
+        continue;
+      }
+      left[name] = wait;
+      retryAt = Math.min(retryAt, deadline);
+    }
+    if (Object.keys(left).length) {
+      await store.set<PendingCommit>(key, { ...pending, envs: left });
+      // No event may come again: look once more when the first deadline passes.
+      this.#schedule(key, Math.max(0, retryAt - this.#now()) + 50);
+    } else {
+      await store.delete(key);
+    }
+  }
+
+  /** Creates the GitHub Deployment and starts its rollout (or records it as `error` when checks never reported). */
+  async #deploy(pending: PendingCommit, environment: string, env: { productionEnvironment?: boolean; transientEnvironment?: boolean }, description: string, timedOut = false): Promise<void> {
+    const { repository, sha } = pending;
+    // Marked first: an event arriving while GitHub answers must not create a second deployment.
+    await this.#deps.store.set(deployedKey(repository.fullName, environment), sha);
+    const rolloutId = newRolloutId();
+    // Kept before GitHub hears of it: the `deployment.created` webhook may be handled before this call goes on.
+    if (timedOut) await this.#deps.store.set<RolloutIntent>(rolloutIntentKey(rolloutId), { refuseWith: description }, 7 * 24 * 3600_000);
+    const octokit = await this.#deps.octokitFor(pending.installationId);
+    let created;
+    try {
+      created = await createGitHubDeployment(octokit, {
+        owner: repository.owner,
+        repo: repository.name,
+        sha,
+        environment,
+        env,
+        rolloutId,
+        trigger: 'auto',
+        description: `BitEnvoy: ${description}`,
+        publicUrl: this.#deps.publicUrl(),
+      });
+    } catch (err) {
+      await this.#deps.store.delete(deployedKey(repository.fullName, environment));
+      throw err;
+    }
+    this.#deps.log.info({ githubDeployment: created.id, rolloutId, environment }, `auto-deploy: ${sha.slice(0, 7)} → ${environment} (${description})`);
+    const payload: DeploymentCreatedPayload = {
+      deployment: created,
+      repository: { full_name: repository.fullName, name: repository.name, owner: { login: repository.owner }, clone_url: repository.cloneUrl },
+      installation: { id: pending.installationId },
+    };
+    await this.#deps.startDeployment(payload, timedOut ? { refuseWith: description } : {});
+  }
+}
+
+async function branchHead(octokit: StatusOctokit, repository: RepositoryRef, branch: string): Promise<string | undefined> {
+  try {
+    const res = (await octokit.request('GET /repos/{owner}/{repo}/branches/{branch}', { owner: repository.owner, repo: repository.name, branch })) as {
+      data: { commit: { sha: string } };
+    };
+    return res.data.commit.sha;
+  } catch (err) {
+    if ((err as { status?: number }).status === 404) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The hub as a GitHub App, end to end: a hub process in GitHub mode talks to a local GitHub stand-in (as GitHub
+ * Enterprise Server, through GHE_HOST and GHE_PROTOCOL=http), reads its config from the owner's `.bitenvoy`
+ * repository with an installation token, and two real agents fetch the application over git HTTP with one-repository
+ * tokens. Every request the hub makes to the stand-in is checked against GitHub's published REST description.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleAppFiles } from '../../testbed/sample-app.js';
+import type { StandInDeployment } from '../../testbed/github-stand-in.js';
+import { startWorld, type World } from '../../testbed/world.js';
+
+const E2E_TIMEOUT = 120_000;
+const CONFIG_REPO = 'demo/.bitenvoy';
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('the GitHub App against a local GitHub', () => {
+  let world: World;
+  const github = () => world.github!;
+  const finalStatus = (d: StandInDeployment) => d.statuses.map((s) => s.state as string).find((s) => ['success', 'failure', 'error'].includes(s));
+  const healthz = async () => (await (await fetch(`${world.hub.url}/healthz`)).json()) as { mode: string; configRepos: Array<{ source: string; sha?: string; rejected?: { sha: string } }> };
+
+  beforeAll(async () => {
+    world = await startWorld({ agents: 2, github: { requiredChecks: ['test'] } });
+  }, E2E_TIMEOUT);
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it(
+    "reads its config from the owner's .bitenvoy repository with an installation token",
+    async () => {
+      const health = await until('the config to load', async () => {
+        const h = await healthz();
+        return h.configRepos[0]?.sha ? h : undefined;
+      });
+      expect(health.mode).toBe('github');
+      expect(health.configRepos).toEqual([expect.objectContaining({ source: CONFIG_REPO, sha: expect.stringMatching(/^[0-9a-f]{40}$/) })]);
+      // The clone URL came from the API, and the token asked for was for the config repository alone.
+      expect(github().requests.some((r) => r.method === 'GET' && r.path === `/repos/${CONFIG_REPO}`)).toBe(true);
+      expect(github().requests.find((r) => r.path.endsWith('/access_tokens') && JSON.stringify(r.body ?? {}).includes('.bitenvoy'))?.body).toEqual({
+        repositories: ['.bitenvoy'],
+        permissions: { contents: 'read' },
+      });
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'deploys a pushed commit once its required check passes, and reports statuses up to success',
+    async () => {
+      const { sha } = await github().push(SAMPLE_REPOSITORY, 'main', sampleAppFiles('2'), 'version 2');
+      // Nothing while the check has not reported.
+      await new Promise((r) => setTimeout(r, 800));
+      expect(github().deployments).toHaveLength(0);
+
+      await github().reportCheck(SAMPLE_REPOSITORY, sha, 'test', 'success');
+      const deployment = await until('a deployment', () => github().deployments.find((d) => d.sha === sha));
+      expect(deployment.body).toMatchObject({ ref: sha, environment: SAMPLE_ENVIRONMENT, auto_merge: false, required_contexts: [], production_environment: false });
+      const rollout = (deployment.body.payload as { bitenvoy: { rollout: string } }).bitenvoy.rollout;
+      expect(rollout).toMatch(/^dep_[0-9a-f]{12}$/);
+
+      const final = await until('a final status', () => finalStatus(deployment), 60_000);
+      expect(final).toBe('success');
+      const states = deployment.statuses.map((s) => s.state);
+      expect(states[0]).toBe('queued');
+      expect(states.at(-1)).toBe('success');
+      expect(deployment.statuses.at(-1)).toMatchObject({ log_url: `${world.hub.url}/deployments/${rollout}`, environment_url: 'https://staging.shop.example' });
+      for (const agent of world.agents) {
+        const html = await readFile(join(agent.dir, 'apps', SAMPLE_REPOSITORY, SAMPLE_ENVIRONMENT, 'current', 'public', 'index.html'), 'utf8');
+        expect(html).toContain('Shop version 2');
+      }
+      const view = await world.waitForDeployment(rollout);
+      expect(view.jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'creates nothing new when webhooks are delivered again',
+    async () => {
+      const before = { deployments: github().deployments.length, requests: github().requests.length };
+      const again = github().deliveries.filter((d) => d.event === 'deployment' || d.event === 'check_run' || d.event === 'push');
+      expect(again.length).toBeGreaterThanOrEqual(3);
+      for (const delivery of again) expect(await github().redeliver(delivery)).toBe(200);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(github().deployments).toHaveLength(before.deployments);
+      const rollouts = (await (await fetch(`${world.hub.url}/api/v1/deployments`, { headers: { authorization: `Bearer ${world.hub.adminToken}` } })).json()) as { deployments: unknown[] };
+      expect(rollouts.deployments).toHaveLength(before.deployments);
+      // Re-evaluating checks may read from GitHub, but never writes.
+      expect(github().requests.slice(before.requests).filter((r) => r.method !== 'GET')).toEqual([]);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'does not deploy a commit whose required check failed',
+    async () => {
+      const { sha } = await github().push(SAMPLE_REPOSITORY, 'main', sampleAppFiles('3'), 'version 3');
+      await github().reportCheck(SAMPLE_REPOSITORY, sha, 'lint', 'success');
+      await github().reportCheck(SAMPLE_REPOSITORY, sha, 'test', 'failure');
+      await until('the hub to read the checks', () => github().requests.some((r) => r.path === `/repos/${SAMPLE_REPOSITORY}/commits/${sha}/check-runs`));
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(github().deployments.filter((d) => d.sha === sha)).toEqual([]);
+      expect(world.hub.output()).toMatch(new RegExp(`not deploying ${sha.slice(0, 7)}: .*test \\(failure\\)`));
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'gives every pushed config commit a "BitEnvoy config" check, and keeps a broken default branch out of force',
+    async () => {
+      const inForce = (await healthz()).configRepos[0]!.sha;
+      const bad = await github().push(CONFIG_REPO, 'try-groups', { 'groups.yml': 'groups:\n  web:\n    selectr:\n      matchLabels: { role: web }\n' }, 'typo');
+      const run = await until('a check run on the branch', () => github().appCheckRuns.find((c) => c.head_sha === bad.sha));
+      expect(run).toMatchObject({ name: 'BitEnvoy config', status: 'completed', conclusion: 'failure' });
+      const annotations = (run.output as { annotations: Array<{ path: string; start_line: number; message: string }> }).annotations;
+      expect(annotations[0]).toMatchObject({ path: 'groups.yml', start_line: 3 });
+      expect(annotations[0]!.message).toMatch(/selectr/);
+      // A branch never takes effect, valid or not.
+      expect((await healthz()).configRepos[0]!.sha).toBe(inForce);
+
+      const brokenMain = await github().push(CONFIG_REPO, 'main', { 'groups.yml': 'groups: [\n' }, 'broken main');
+      await until('a check run on main', () => github().appCheckRuns.find((c) => c.head_sha === brokenMain.sha));
+      const health = await healthz();
+      expect(health.configRepos[0]).toMatchObject({ sha: inForce, rejected: { sha: brokenMain.sha } });
+      const page = await (await fetch(`${world.hub.url}/`)).text();
+      expect(page).toContain(`${brokenMain.sha.slice(0, 7)}</code> rejected`);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'gives up on checks that never report with a visible error status',
+    async () => {
+      // Fix the config and give checks one second: a push to the default branch takes effect at once.
+      const fixed = await github().push(
+        CONFIG_REPO,
+        'main',
+        {
+          'groups.yml': 'groups:\n  web:\n    selector:\n      matchLabels: { role: web }\n',
+          [`repositories/${SAMPLE_REPOSITORY}.yml`]: `environments:\n  ${SAMPLE_ENVIRONMENT}:\n    branch: main\n    group: web\n    auto: true\n    requiredChecks: [test, e2e]\n    checksTimeout: 1s\n`,
+        },
+        'checks time out after a second',
+      );
+      await until('the fixed config in force', async () => ((await healthz()).configRepos[0]!.sha === fixed.sha ? true : undefined));
+      const { sha } = await github().push(SAMPLE_REPOSITORY, 'main', sampleAppFiles('4'), 'version 4');
+      await github().reportCheck(SAMPLE_REPOSITORY, sha, 'test', 'success');
+      const deployment = await until('an error deployment', () => github().deployments.find((d) => d.sha === sha && finalStatus(d)), 30_000);
+      expect(finalStatus(deployment)).toBe('error');
+      expect(deployment.statuses.at(-1)!.description).toMatch(/e2e.*did not report within 1s/);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'refuses a forged delivery and makes only requests GitHub accepts',
+    async () => {
+      const before = github().deployments.length;
+      const { status } = await github().deliver('push', JSON.parse(github().deliveries.find((d) => d.event === 'push')!.body) as Record<string, unknown>, { signatureSecret: 'not-the-secret' });
+      expect(status).toBeGreaterThanOrEqual(400);
+      expect(github().deployments).toHaveLength(before);
+      expect(github().problems()).toEqual([]);
+    },
+    E2E_TIMEOUT,
+  );
+});

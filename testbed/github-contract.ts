@@ -1,0 +1,102 @@
+/**
+ * Checks GitHub REST requests against GitHub's published OpenAPI description (`@octokit/openapi`): the method and
+ * path must be an operation GitHub has, the JSON body must match the operation's request schema. A test that makes
+ * a request GitHub would refuse (an unknown status state, a description over 140 characters, a missing required
+ * field) fails here even though nock would have answered it.
+ *
+ * @example
+ * const github = await loadGitHubContract('api.github.com');
+ * expect(github.problems('POST', '/repos/o/r/deployments/1/statuses', { state: 'success' })).toEqual([]);
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
+import formatsPlugin from 'ajv-formats';
+
+/** The descriptions checked: github.com and one GitHub Enterprise Server version. */
+export type GitHubFlavour = 'api.github.com' | 'ghes-3.19';
+
+interface Operation {
+  requestBody?: { content?: Record<string, { schema?: unknown }>; required?: boolean };
+}
+
+interface Spec {
+  paths: Record<string, Record<string, Operation>>;
+  components: Record<string, Record<string, unknown>>;
+}
+
+export interface GitHubContract {
+  flavour: GitHubFlavour;
+  /** Every reason GitHub would refuse this request; empty when it conforms. */
+  problems(method: string, path: string, body?: unknown): string[];
+}
+
+const cache = new Map<GitHubFlavour, Promise<GitHubContract>>();
+
+export function loadGitHubContract(flavour: GitHubFlavour): Promise<GitHubContract> {
+  let loaded = cache.get(flavour);
+  if (!loaded) {
+    loaded = load(flavour);
+    cache.set(flavour, loaded);
+  }
+  return loaded;
+}
+
+async function load(flavour: GitHubFlavour): Promise<GitHubContract> {
+  // Only the one description file: the package's index would load all of them (hundreds of MB).
+  const pkg = createRequire(import.meta.url).resolve('@octokit/openapi/package.json');
+  const spec = JSON.parse(await readFile(join(dirname(pkg), 'generated', `${flavour}.json`), 'utf8')) as Spec;
+  const routes = Object.keys(spec.paths).map((template) => ({
+    template,
+    pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\\{[^}]+\\\}|\{[^}]+\}/g, '[^/]+')}$`),
+    literal: template.replace(/\{[^}]+\}/g, '').length,
+  }));
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  (formatsPlugin as unknown as (a: Ajv) => void)(ajv);
+  const validators = new Map<string, ValidateFunction>();
+
+  return {
+    flavour,
+    problems(method, rawPath, body) {
+      const path = rawPath.split('?')[0]!.replace(/^\/api\/v3(?=\/)/, '');
+      // The most literal template wins: /repos/{o}/{r}/deployments beats /repos/{o}/{r}/{x}.
+      const route = routes.filter((r) => r.pattern.test(path)).sort((a, b) => b.literal - a.literal)[0];
+      if (!route) return [`${flavour}: no operation for path ${path}`];
+      const operation = spec.paths[route.template]![method.toLowerCase()];
+      if (!operation) return [`${flavour}: ${method.toUpperCase()} is not allowed on ${route.template}`];
+      const schema = operation.requestBody?.content?.['application/json']?.schema;
+      if (body === undefined || schema === undefined) {
+        return operation.requestBody?.required && body === undefined ? [`${flavour}: ${method} ${route.template} needs a JSON body`] : [];
+      }
+      const key = `${method} ${route.template}`;
+      let validate = validators.get(key);
+      if (!validate) {
+        validate = ajv.compile(deref(schema, spec) as object);
+        validators.set(key, validate);
+      }
+      if (validate(body)) return [];
+      return (validate.errors ?? []).map((e) => `${flavour}: ${key}: body${e.instancePath} ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`);
+    },
+  };
+}
+
+/** Inlines `#/components/...` references (request bodies are small and acyclic in practice; cycles stop at depth 20). */
+function deref(node: unknown, spec: Spec, depth = 0): unknown {
+  if (depth > 20 || node === null || typeof node !== 'object') return node;
+  if (Array.isArray(node)) return node.map((n) => deref(n, spec, depth + 1));
+  const ref = (node as { $ref?: string }).$ref;
+  if (typeof ref === 'string' && ref.startsWith('#/')) {
+    const target = ref
+      .slice(2)
+      .split('/')
+      .reduce<unknown>((acc, seg) => (acc as Record<string, unknown>)?.[seg], spec);
+    return deref(target, spec, depth + 1);
+  }
+  const out = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, deref(v, spec, depth + 1)])) as Record<string, unknown>;
+  // Some limits GitHub enforces are stated only in the prose of the description ("The maximum description length
+  // is 140 characters."): read them from there too.
+  const limit = typeof out.description === 'string' ? /maximum [\w ]*length is (\d+) characters/i.exec(out.description) : null;
+  if (limit && out.type === 'string' && out.maxLength === undefined) out.maxLength = Number(limit[1]);
+  return out;
+}

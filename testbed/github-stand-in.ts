@@ -1,0 +1,280 @@
+/**
+ * A local stand-in for GitHub's REST API, as a GitHub Enterprise Server at `http://127.0.0.1:<port>/api/v3` (the
+ * hub reaches it through `GHE_HOST` and `GHE_PROTOCOL=http`). It answers the operations BitEnvoy uses from real
+ * state: branch heads read from the bare repositories the testbed's git server serves, check runs and statuses the
+ * test reports, deployments and their statuses, installation tokens that the git server then accepts for exactly
+ * the repositories they name. Every request is counted and checked against GitHub's published REST description,
+ * and creating a deployment delivers the signed `deployment.created` webhook, as GitHub does.
+ *
+ * @example
+ * const github = await startGitHubStandIn({ gitUrl: git.url, gitRoot, appId: '1', privateKey, webhookSecret });
+ * github.webhookUrl = `${hub.url}/api/github/webhooks`;
+ * const sha = await github.push('acme/shop', 'main', { 'a.txt': '1' });
+ */
+import { createPublicKey, createVerify, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadGitHubContract, type GitHubContract } from './github-contract.js';
+import { deliverWebhook, newDelivery, repositoryPayload, webhookPayload, type Delivery } from './github-webhooks.js';
+import { headOf, pushCommit, type FileChanges } from './git-repos.js';
+
+type Json = Record<string, unknown>;
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  body?: unknown;
+  status: number;
+  problems: string[];
+}
+
+interface Token {
+  installationId: number;
+  repositories?: string[];
+  permissions: Record<string, string>;
+  expiresAt: number;
+}
+
+interface Check {
+  id: number;
+  name: string;
+  status: 'queued' | 'in_progress' | 'completed';
+  conclusion: string | null;
+  started_at: string;
+  completed_at: string | null;
+}
+
+export interface StandInDeployment {
+  id: number;
+  repository: string;
+  sha: string;
+  ref: string;
+  environment: string;
+  body: Json;
+  statuses: Json[];
+}
+
+export interface GitHubStandIn {
+  /** `http://127.0.0.1:<port>`; the API is under `/api/v3`. */
+  url: string;
+  /** `GHE_HOST` for the hub: `127.0.0.1:<port>`. */
+  host: string;
+  /** Where deliveries go (the hub's webhook URL); set once the hub runs. */
+  webhookUrl: string;
+  requests: RecordedRequest[];
+  deployments: StandInDeployment[];
+  /** Check runs the App created or updated (its "BitEnvoy config" checks), newest last. */
+  appCheckRuns: Json[];
+  deliveries: Delivery[];
+  addInstallation(login: string, id: number): void;
+  addRepository(fullName: string, bare: string, defaultBranch?: string): void;
+  /** True when the token is a live installation token allowed to read `fullName`. */
+  tokenCanRead(token: string, fullName: string): boolean;
+  /** Commits to a branch of a served repository and delivers the `push` webhook. Resolves with the new head. */
+  push(fullName: string, branch: string, changes: FileChanges, message?: string): Promise<{ sha: string; delivery: Delivery; status: number }>;
+  /** Records a check run's result on a commit and delivers `check_run.completed` (or nothing while it runs). */
+  reportCheck(fullName: string, sha: string, name: string, conclusion: 'success' | 'failure' | 'neutral' | 'skipped' | 'in_progress', branch?: string): Promise<void>;
+  /** Records a commit status and delivers the `status` webhook. */
+  reportStatus(fullName: string, sha: string, context: string, state: 'success' | 'failure' | 'pending' | 'error', branch?: string): Promise<void>;
+  deliver(event: string, payload: Json, options?: { signatureSecret?: string }): Promise<{ delivery: Delivery; status: number }>;
+  redeliver(delivery: Delivery): Promise<number>;
+  /** Every reason GitHub would have refused a request made so far. */
+  problems(): string[];
+  /** Requests whose path starts with this (after `/api/v3`), or all. */
+  count(prefix?: string): number;
+  close(): Promise<void>;
+}
+
+export async function startGitHubStandIn(options: { gitUrl: string; appId: string; privateKey: string; webhookSecret: string }): Promise<GitHubStandIn> {
+  const contracts: GitHubContract[] = await Promise.all([loadGitHubContract('api.github.com'), loadGitHubContract('ghes-3.19')]);
+  const publicKey = createPublicKey(options.privateKey);
+  const installations = new Map<number, string>();
+  const repos = new Map<string, { bare: string; defaultBranch: string }>();
+  const tokens = new Map<string, Token>();
+  const checks = new Map<string, Check[]>();
+  const statuses = new Map<string, Json[]>();
+  let nextId = 1000;
+  const installationOf = (fullName: string) => [...installations].find(([, login]) => login.toLowerCase() === fullName.split('/')[0]!.toLowerCase())?.[0];
+
+  const standIn: GitHubStandIn = {
+    url: '',
+    host: '',
+    webhookUrl: '',
+    requests: [],
+    deployments: [],
+    appCheckRuns: [],
+    deliveries: [],
+    addInstallation: (login, id) => void installations.set(id, login),
+    addRepository: (fullName, bare, defaultBranch = 'main') => void repos.set(fullName.toLowerCase(), { bare, defaultBranch }),
+    tokenCanRead(token, fullName) {
+      const t = tokens.get(token);
+      if (!t || t.expiresAt < Date.now() || installationOf(fullName) !== t.installationId) return false;
+      return !t.repositories || t.repositories.includes(fullName.split('/')[1]!);
+    },
+    async push(fullName, branch, changes, message = 'change') {
+      const repo = repos.get(fullName.toLowerCase())!;
+      const before = await headOf(repo.bare, branch).catch(() => '0'.repeat(40));
+      const sha = await pushCommit(repo.bare, changes, message, branch);
+      const { delivery, status } = await standIn.deliver('push', webhookPayload('push', undefined, { ref: `refs/heads/${branch}`, before, after: sha, created: false, deleted: false }, repoPayload(fullName), installationOf(fullName)!));
+      return { sha, delivery, status };
+    },
+    async reportCheck(fullName, sha, name, conclusion, branch = 'main') {
+      const list = checks.get(`${fullName}@${sha}`) ?? [];
+      const now = new Date().toISOString();
+      const done = conclusion !== 'in_progress';
+      const check: Check = { id: nextId++, name, status: done ? 'completed' : 'in_progress', conclusion: done ? conclusion : null, started_at: now, completed_at: done ? now : null };
+      list.push(check);
+      checks.set(`${fullName}@${sha}`, list);
+      if (!done) return;
+      const example = webhookPayload('check_run', 'completed', {}, repoPayload(fullName), installationOf(fullName)!);
+      const run = example.check_run as Json;
+      const checkRun = { ...run, ...check, head_sha: sha, check_suite: { ...(run.check_suite as Json), head_sha: sha, head_branch: branch } };
+      await standIn.deliver('check_run', { ...example, check_run: checkRun });
+    },
+    async reportStatus(fullName, sha, context, state, branch = 'main') {
+      const list = statuses.get(`${fullName}@${sha}`) ?? [];
+      const status = { id: nextId++, context, state, updated_at: new Date().toISOString(), created_at: new Date().toISOString(), description: null, target_url: null };
+      list.push(status);
+      statuses.set(`${fullName}@${sha}`, list);
+      await standIn.deliver('status', webhookPayload('status', undefined, { sha, state, context, branches: [{ name: branch, commit: { sha, url: '' }, protected: false }] }, repoPayload(fullName), installationOf(fullName)!));
+    },
+    async deliver(event, payload, opts = {}) {
+      const delivery = newDelivery(event, payload);
+      standIn.deliveries.push(delivery);
+      const status = await deliverWebhook(standIn.webhookUrl, options.webhookSecret, delivery, opts.signatureSecret);
+      return { delivery, status };
+    },
+    redeliver: (delivery) => deliverWebhook(standIn.webhookUrl, options.webhookSecret, delivery),
+    problems: () => standIn.requests.flatMap((r) => r.problems.map((p) => `${r.method} ${r.path}: ${p}`)),
+    count: (prefix = '/') => standIn.requests.filter((r) => r.path.startsWith(prefix)).length,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+
+  const repoPayload = (fullName: string) => repositoryPayload(fullName, options.gitUrl, repos.get(fullName.toLowerCase())?.defaultBranch);
+
+  /** The installation a request's token belongs to, or why it is refused. */
+  const installationAuth = (req: IncomingMessage): Token | undefined => {
+    const m = /^(?:token|bearer) (\S+)$/i.exec(req.headers.authorization ?? '');
+    const t = m ? tokens.get(m[1]!) : undefined;
+    return t && t.expiresAt > Date.now() ? t : undefined;
+  };
+  const appAuth = (req: IncomingMessage): boolean => {
+    const m = /^bearer ([\w-]+)\.([\w-]+)\.([\w-]+)$/i.exec(req.headers.authorization ?? '');
+    if (!m) return false;
+    const verify = createVerify('RSA-SHA256');
+    verify.update(`${m[1]}.${m[2]}`);
+    if (!verify.verify(publicKey, Buffer.from(m[3]!, 'base64url'))) return false;
+    const claims = JSON.parse(Buffer.from(m[2]!, 'base64url').toString()) as { iss?: string | number; exp?: number };
+    return String(claims.iss) === options.appId && (claims.exp ?? 0) * 1000 > Date.now();
+  };
+
+  type Handler = (req: IncomingMessage, params: string[], body: Json | undefined, url: URL) => Promise<[number, unknown]> | [number, unknown];
+  const routes: Array<[string, RegExp, 'app' | 'installation', Handler]> = [
+    ['POST', /^\/app\/installations\/(\d+)\/access_tokens$/, 'app', (_req, [id], body) => {
+      if (!installations.has(Number(id))) return [404, { message: 'Not Found' }];
+      const token = `ghs_${randomBytes(18).toString('base64url')}`;
+      const expiresAt = Date.now() + 3600_000;
+      const repositories = body?.repositories as string[] | undefined;
+      tokens.set(token, { installationId: Number(id), ...(repositories ? { repositories } : {}), permissions: (body?.permissions as Record<string, string>) ?? { contents: 'read', deployments: 'write' }, expiresAt });
+      return [201, { token, expires_at: new Date(expiresAt).toISOString().replace(/\.\d+Z$/, 'Z'), permissions: body?.permissions ?? {}, repository_selection: repositories ? 'selected' : 'all' }];
+    }],
+    ['GET', /^\/app\/installations$/, 'app', () => [200, [...installations].map(([id, login]) => ({ id, account: { login, type: 'Organization' }, app_id: Number(options.appId) }))]],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)$/, 'installation', (_req, [o, r]) => {
+      const repo = repos.get(`${o}/${r}`.toLowerCase());
+      return repo ? [200, repoPayload(`${o}/${r}`)] : [404, { message: 'Not Found' }];
+    }],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/branches\/(.+)$/, 'installation', async (_req, [o, r, b]) => {
+      const repo = repos.get(`${o}/${r}`.toLowerCase());
+      const sha = repo ? await headOf(repo.bare, decodeURIComponent(b!)).catch(() => undefined) : undefined;
+      return sha ? [200, { name: b, commit: { sha }, protected: false }] : [404, { message: 'Branch not found' }];
+    }],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/commits\/([^/]+)\/check-runs$/, 'installation', (_req, [o, r, sha], _b, url) => {
+      const all = [...(checks.get(`${o}/${r}@${sha}`) ?? [])].reverse();
+      return [200, { total_count: all.length, check_runs: page(all, url).map((c) => ({ ...c, head_sha: sha, app: { slug: 'ci' } })) }];
+    }],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/commits\/([^/]+)\/status$/, 'installation', (_req, [o, r, sha], _b, url) => {
+      // The combined status: the newest status of each context.
+      const newest = new Map<string, Json>();
+      for (const s of statuses.get(`${o}/${r}@${sha}`) ?? []) newest.set(s.context as string, s);
+      const all = [...newest.values()];
+      const state = all.some((s) => s.state === 'failure' || s.state === 'error') ? 'failure' : all.every((s) => s.state === 'success') && all.length ? 'success' : 'pending';
+      return [200, { state, sha, total_count: all.length, statuses: page(all, url) }];
+    }],
+    ['POST', /^\/repos\/([^/]+)\/([^/]+)\/deployments$/, 'installation', async (_req, [o, r], body) => {
+      const fullName = `${o}/${r}`;
+      const repo = repos.get(fullName.toLowerCase());
+      const ref = String(body?.ref ?? '');
+      const sha = /^[0-9a-f]{40}$/.test(ref) ? ref : repo ? await headOf(repo.bare, ref).catch(() => undefined) : undefined;
+      if (!repo || !sha) return [422, { message: `No ref found for: ${ref}` }];
+      const deployment = { id: nextId++, repository: fullName, sha, ref, environment: String(body?.environment ?? 'production'), body: body ?? {}, statuses: [] };
+      standIn.deployments.push(deployment);
+      const data = { id: deployment.id, sha, ref, task: body?.task ?? 'deploy', environment: deployment.environment, payload: body?.payload ?? {}, description: body?.description ?? null, creator: { login: 'bitenvoy[bot]', type: 'Bot' }, created_at: new Date().toISOString() };
+      // GitHub tells the App about the deployment it just made, as it would any other.
+      setImmediate(() => {
+        const example = webhookPayload('deployment', 'created', {}, repoPayload(fullName), installationOf(fullName)!);
+        void standIn.deliver('deployment', { ...example, deployment: { ...(example.deployment as Json), ...data } }).catch(() => undefined);
+      });
+      return [201, data];
+    }],
+    ['POST', /^\/repos\/([^/]+)\/([^/]+)\/deployments\/(\d+)\/statuses$/, 'installation', (_req, [, , id], body) => {
+      const deployment = standIn.deployments.find((d) => d.id === Number(id));
+      if (!deployment) return [404, { message: 'Not Found' }];
+      const status = { id: nextId++, ...body, created_at: new Date().toISOString() };
+      deployment.statuses.push(status);
+      return [201, status];
+    }],
+    ['POST', /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/, 'installation', (_req, [o, r], body) => {
+      const run = { id: nextId++, repository: `${o}/${r}`, ...body };
+      standIn.appCheckRuns.push(run);
+      return [201, run];
+    }],
+    ['PATCH', /^\/repos\/([^/]+)\/([^/]+)\/check-runs\/(\d+)$/, 'installation', (_req, [, , id], body) => {
+      const run = standIn.appCheckRuns.find((c) => c.id === Number(id));
+      if (!run) return [404, { message: 'Not Found' }];
+      const annotations = [...(((run.output as Json | undefined)?.annotations as unknown[]) ?? []), ...((((body?.output as Json | undefined)?.annotations as unknown[]) ?? []))];
+      Object.assign(run, body, { output: { ...(run.output as Json), ...(body?.output as Json), annotations } });
+      return [200, run];
+    }],
+  ];
+
+  const server = createServer((req, res) => void handle(req, res));
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://stand-in.invalid');
+    const path = url.pathname.replace(/^\/api\/v3(?=\/)/, '');
+    const text = await new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks).toString()));
+    });
+    const body = text ? (JSON.parse(text) as Json) : undefined;
+    const problems = contracts.flatMap((c) => c.problems(req.method ?? 'GET', path, body));
+    const record: RecordedRequest = { method: req.method ?? 'GET', path, ...(body ? { body } : {}), status: 0, problems };
+    standIn.requests.push(record);
+    let status = 404;
+    let answer: unknown = { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' };
+    for (const [method, pattern, auth, handler] of routes) {
+      const m = pattern.exec(path);
+      if (!m || method !== req.method) continue;
+      if (auth === 'app' ? !appAuth(req) : !installationAuth(req)) {
+        [status, answer] = [401, { message: auth === 'app' ? 'A JSON web token could not be decoded' : 'Bad credentials' }];
+      } else {
+        [status, answer] = await handler(req, m.slice(1), body, url);
+      }
+      break;
+    }
+    record.status = status;
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-github-media-type': 'github.v3' }).end(JSON.stringify(answer));
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  standIn.url = `http://127.0.0.1:${port}`;
+  standIn.host = `127.0.0.1:${port}`;
+  return standIn;
+}
+
+function page<T>(all: T[], url: URL): T[] {
+  const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30), 100);
+  const n = Math.max(Number(url.searchParams.get('page') ?? 1), 1);
+  return all.slice((n - 1) * perPage, n * perPage);
+}
+
