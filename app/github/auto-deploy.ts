@@ -59,7 +59,7 @@ const deployedKey = (repository: string, environment: string) => `auto-deployed:
 export class AutoDeployer {
   #deps: AutoDeployerDeps;
   #now: () => number;
-  #timers = new Map<string, NodeJS.Timeout>();
+  #timers = new Map<string, { timer: NodeJS.Timeout; due: number }>();
   #running = new Map<string, Promise<void>>();
   #stopped = false;
 
@@ -75,13 +75,14 @@ export class AutoDeployer {
 
   stop(): void {
     this.#stopped = true;
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const { timer } of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
   }
 
-  /** Resolves once no evaluation is scheduled or running (tests, benchmarks). */
+  /** Resolves once no evaluation runs or waits on its debounce (a deadline later on does not count). */
   async idle(): Promise<void> {
-    while (this.#timers.size || this.#running.size) {
+    const soon = () => [...this.#timers.values()].some((t) => t.due <= Date.now() + this.#deps.debounceMs + 200);
+    while (soon() || this.#running.size) {
       await Promise.all([...this.#running.values(), new Promise((r) => setTimeout(r, 20))]);
     }
   }
@@ -134,7 +135,7 @@ export class AutoDeployer {
   /** Debounce: the evaluation runs `delayMs` after the last event for the commit. */
   #schedule(key: string, delayMs: number): void {
     if (this.#stopped) return;
-    clearTimeout(this.#timers.get(key));
+    clearTimeout(this.#timers.get(key)?.timer);
     const timer = setTimeout(() => {
       this.#timers.delete(key);
       const previous = this.#running.get(key) ?? Promise.resolve();
@@ -150,7 +151,7 @@ export class AutoDeployer {
       this.#running.set(key, run);
     }, delayMs);
     timer.unref();
-    this.#timers.set(key, timer);
+    this.#timers.set(key, { timer, due: Date.now() + delayMs });
   }
 
   async #evaluate(key: string): Promise<void> {
