@@ -15,7 +15,7 @@ import { createPublicKey, createVerify, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadGitHubContract, type GitHubContract } from './github-contract.js';
-import { deliverWebhook, newDelivery, repositoryPayload, webhookPayload, type Delivery } from './github-webhooks.js';
+import { deliverWebhook, installationPayload, newDelivery, repositoryPayload, webhookPayload, type Delivery } from './github-webhooks.js';
 import { headOf, pushCommit, type FileChanges } from './git-repos.js';
 
 type Json = Record<string, unknown>;
@@ -77,6 +77,10 @@ export interface GitHubStandIn {
   /** Records a commit status and delivers the `status` webhook. */
   reportStatus(fullName: string, sha: string, context: string, state: 'success' | 'failure' | 'pending' | 'error', branch?: string): Promise<void>;
   deliver(event: string, payload: Json, options?: { signatureSecret?: string }): Promise<{ delivery: Delivery; status: number }>;
+  /** A person creates a deployment through the API (`gh api repos/o/r/deployments -f ref=… -f environment=…`). */
+  createDeployment(fullName: string, ref: string, environment: string, login?: string): Promise<StandInDeployment>;
+  /** The App is installed on another account: `installation.created` is delivered. */
+  installApp(login: string, id: number): Promise<number>;
   redeliver(delivery: Delivery): Promise<number>;
   /** Every reason GitHub would have refused a request made so far. */
   problems(): string[];
@@ -144,6 +148,15 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const status = await deliverWebhook(standIn.webhookUrl, options.webhookSecret, delivery, opts.signatureSecret);
       return { delivery, status };
     },
+    async createDeployment(fullName, ref, environment, login = 'octocat') {
+      const [status, data] = await createDeployment(fullName, { ref, environment }, login);
+      if (status !== 201) throw new Error(`cannot create a deployment of ${ref}: ${JSON.stringify(data)}`);
+      return standIn.deployments.at(-1)!;
+    },
+    async installApp(login, id) {
+      installations.set(id, login);
+      return (await standIn.deliver('installation', installationPayload(login, id))).status;
+    },
     redeliver: (delivery) => deliverWebhook(standIn.webhookUrl, options.webhookSecret, delivery),
     problems: () => standIn.requests.flatMap((r) => r.problems.map((p) => `${r.method} ${r.path}: ${p}`)),
     count: (prefix = '/') => standIn.requests.filter((r) => r.path.startsWith(prefix)).length,
@@ -200,22 +213,7 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const state = all.some((s) => s.state === 'failure' || s.state === 'error') ? 'failure' : all.every((s) => s.state === 'success') && all.length ? 'success' : 'pending';
       return [200, { state, sha, total_count: all.length, statuses: page(all, url) }];
     }],
-    ['POST', /^\/repos\/([^/]+)\/([^/]+)\/deployments$/, 'installation', async (_req, [o, r], body) => {
-      const fullName = `${o}/${r}`;
-      const repo = repos.get(fullName.toLowerCase());
-      const ref = String(body?.ref ?? '');
-      const sha = /^[0-9a-f]{40}$/.test(ref) ? ref : repo ? await headOf(repo.bare, ref).catch(() => undefined) : undefined;
-      if (!repo || !sha) return [422, { message: `No ref found for: ${ref}` }];
-      const deployment = { id: nextId++, repository: fullName, sha, ref, environment: String(body?.environment ?? 'production'), body: body ?? {}, statuses: [] };
-      standIn.deployments.push(deployment);
-      const data = { id: deployment.id, sha, ref, task: body?.task ?? 'deploy', environment: deployment.environment, payload: body?.payload ?? {}, description: body?.description ?? null, creator: { login: 'bitenvoy[bot]', type: 'Bot' }, created_at: new Date().toISOString() };
-      // GitHub tells the App about the deployment it just made, as it would any other.
-      setImmediate(() => {
-        const example = webhookPayload('deployment', 'created', {}, repoPayload(fullName), installationOf(fullName)!);
-        void standIn.deliver('deployment', { ...example, deployment: { ...(example.deployment as Json), ...data } }).catch(() => undefined);
-      });
-      return [201, data];
-    }],
+    ['POST', /^\/repos\/([^/]+)\/([^/]+)\/deployments$/, 'installation', (_req, [o, r], body) => createDeployment(`${o}/${r}`, body ?? {}, 'bitenvoy[bot]')],
     ['POST', /^\/repos\/([^/]+)\/([^/]+)\/deployments\/(\d+)\/statuses$/, 'installation', (_req, [, , id], body) => {
       const deployment = standIn.deployments.find((d) => d.id === Number(id));
       if (!deployment) return [404, { message: 'Not Found' }];
@@ -236,6 +234,22 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       return [200, run];
     }],
   ];
+
+  /** What `POST /repos/{owner}/{repo}/deployments` does: records it and tells the App, as GitHub does. */
+  async function createDeployment(fullName: string, body: Json, creator: string): Promise<[number, unknown]> {
+    const repo = repos.get(fullName.toLowerCase());
+    const ref = String(body.ref ?? '');
+    const sha = /^[0-9a-f]{40}$/.test(ref) ? ref : repo ? await headOf(repo.bare, ref).catch(() => undefined) : undefined;
+    if (!repo || !sha) return [422, { message: `No ref found for: ${ref}` }];
+    const deployment = { id: nextId++, repository: fullName, sha, ref, environment: String(body.environment ?? 'production'), body, statuses: [] };
+    standIn.deployments.push(deployment);
+    const data = { id: deployment.id, sha, ref, task: body.task ?? 'deploy', environment: deployment.environment, payload: body.payload ?? {}, description: body.description ?? null, creator: { login: creator, type: creator.endsWith('[bot]') ? 'Bot' : 'User' }, created_at: new Date().toISOString() };
+    setImmediate(() => {
+      const example = webhookPayload('deployment', 'created', {}, repoPayload(fullName), installationOf(fullName)!);
+      void standIn.deliver('deployment', { ...example, deployment: { ...(example.deployment as Json), ...data } }).catch(() => undefined);
+    });
+    return [201, data];
+  }
 
   const server = createServer((req, res) => void handle(req, res));
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -41,6 +41,13 @@ export function webhookPayload(event: string, action: string | undefined, fields
   return { ...structuredClone(example), ...fields, repository, installation: { id: installationId, node_id: `MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u${installationId}` } };
 }
 
+/** `installation.created` for an account: GitHub's example with the account's login and the installation id. */
+export function installationPayload(login: string, id: number): Json {
+  const example = structuredClone(examples.find((e) => e.name === 'installation')!.examples.find((e) => e.action === 'created')!);
+  const installation = example.installation as Json;
+  return { ...example, installation: { ...installation, id, account: { ...(installation.account as Json), login } } };
+}
+
 export interface Delivery {
   id: string;
   event: string;

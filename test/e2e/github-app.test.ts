@@ -164,6 +164,37 @@ describe('the GitHub App against a local GitHub', () => {
   );
 
   it(
+    'says why an account without a config repo cannot deploy, on /healthz and in the Deployment status',
+    async () => {
+      expect(await github().installApp('ghost', 777)).toBe(200);
+      const ghost = await until('the ghost config repo status', async () => (await healthz()).configRepos.find((c) => c.source === 'ghost/.bitenvoy'));
+      expect(ghost).toMatchObject({
+        lastError:
+          'the config repo ghost/.bitenvoy does not exist or the GitHub App cannot read it: create it (start from templates/config-repo) and install the App on it, or name another with BITENVOY_CONFIG_REPO_NAME',
+      });
+      // A person deploys one of that account's repositories through the API: the status says why it cannot run.
+      github().addRepository('ghost/app', world.appRepo);
+      const deployment = await github().createDeployment('ghost/app', 'main', 'staging');
+      await until('a final status', () => finalStatus(deployment));
+      expect(deployment.statuses.at(-1)).toMatchObject({ state: 'error', description: expect.stringMatching(/^no valid config is in force for ghost\/app: /) });
+      expect(String(deployment.statuses.at(-1)!.description).length).toBeLessThanOrEqual(140);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'logs a delivery for an installation GitHub does not know, and stays up',
+    async () => {
+      const payload = JSON.parse(github().deliveries.find((d) => d.event === 'deployment')!.body) as Record<string, unknown>;
+      const { status } = await github().deliver('deployment', { ...payload, installation: { id: 31337 }, repository: { ...(payload.repository as object), full_name: 'nobody/app', name: 'app', owner: { login: 'nobody' } } });
+      expect(status).toBe(200);
+      await until('the log line', () => /nobody\/\.bitenvoy/.test(world.hub.output()));
+      expect((await fetch(`${world.hub.url}/healthz`)).status).toBe(200);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
     'refuses a forged delivery and makes only requests GitHub accepts',
     async () => {
       const before = github().deployments.length;
