@@ -90,7 +90,16 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   });
   for (const router of routers) koa.use(router.routes()).use(router.allowedMethods());
 
-  const webhook = await createWebhookHandler(probot, createAppFn({ engine, store, reporter, configs, ...(auto ? { auto } : {}), octokitFor: installationOctokit, publicUrl: () => publicUrl }), settings, log);
+  const webhook = await createWebhookHandler(probot, createAppFn({
+      engine,
+      store,
+      reporter,
+      configs,
+      ...(auto ? { auto } : {}),
+      octokitFor: installationOctokit,
+      publicUrl: () => publicUrl,
+      commands: { store, engine, configs, octokitFor: installationOctokit, startDeployment, log, publicUrl: () => publicUrl },
+    }), settings, log);
   const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath });
   // Long polls hold requests for up to 50 s: keep idle sockets alive longer than that. `requestTimeout` only counts
   // until a request has fully arrived (a held poll is not affected); it cuts senders of endless bodies.

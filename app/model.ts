@@ -88,6 +88,8 @@ export interface DeploymentRecord {
   environmentUrl?: string;
   /** The GitHub Deployment this rollout executes, when it came from GitHub. */
   github?: GitHubDeploymentLink;
+  /** Deployed with `--force` past red checks: said in its status and the audit log. */
+  forced?: boolean;
   /** Where agents fetch the code and which instruction file they run, fixed when the deployment was planned. */
   gitUrl?: string;
   instructions?: string;

@@ -20,6 +20,8 @@ Usage:
   bitenvoy deploy --repository OWNER/NAME --ref REF --environment ENV [--hub URL] [--token T] [--no-wait]
                                                  deploy a ref through the hub's API and follow it
   bitenvoy agents [--hub URL] [--token T]        list enrolled agents
+  bitenvoy audit [--repository OWNER/NAME] [--limit N] [--format text|json|jsonl]
+                                                 export the audit log (deploys, rollbacks, locks, refusals)
   bitenvoy demo [--keep]                         a whole deployment on this machine, end to end
   bitenvoy version
 
@@ -32,6 +34,7 @@ const commands: Record<string, () => Promise<(args: string[]) => Promise<number>
   validate: async () => (await import('./commands/validate.js')).validateCommand,
   deploy: async () => (await import('./commands/deploy.js')).deployCommand,
   agents: async () => (await import('./commands/agents.js')).agentsCommand,
+  audit: async () => (await import('./commands/audit.js')).auditCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
 };
 

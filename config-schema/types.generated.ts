@@ -202,6 +202,41 @@ export interface Environment {
    * Marks the GitHub Deployment as transient, an environment that goes away later such as a review app (`transient_environment`). Default `false`.
    */
   transientEnvironment?: boolean;
+  /**
+   * Who may run changing commands (`/deploy`, `/rollback`, `/lock`, `/unlock`) for this environment, on top of write, maintain or admin permission on the repository: GitHub user logins and/or teams as `org/team-slug`. Absent: everyone with write access.
+   */
+  deployers?: {
+    /**
+     * @maxItems 200
+     */
+    users?: string[];
+    /**
+     * @maxItems 50
+     */
+    teams?: string[];
+  };
+  /**
+   * Whether `/deploy` may ship the head of a pull request from a fork. Default `false`.
+   */
+  allowForks?: boolean;
+  /**
+   * Whether `/deploy` may ship the head of a draft pull request. Default `false`.
+   */
+  allowDrafts?: boolean;
+  /**
+   * Logins allowed to `/deploy <environment> --force` a commit whose required checks are not green. Forced deployments say so in their status and in the audit log. Default: nobody.
+   *
+   * @maxItems 50
+   */
+  forceUsers?: string[];
+  /**
+   * Promotion order: the environment a commit must be live and successful on before it may deploy here, e.g. `staging` for `production`.
+   */
+  after?: string;
+  /**
+   * How long a `/lock` holds when it is not released with `/unlock`: seconds, or a duration like `8h`. Default: until unlocked.
+   */
+  lockTimeout?: number | string;
 }
 /**
  * `strategies.yml` in the config repo: named rollout strategies. The built-in names `all-at-once` and `one-at-a-time` can be used without defining them here.

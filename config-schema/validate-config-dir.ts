@@ -124,6 +124,14 @@ export async function validateConfigDir(dir: string): Promise<ValidationResult<L
         }
         const strategy = env.strategy ?? 'all-at-once';
         if (!(strategy in strategies)) errors.push(crossRef(repo, texts.get(repo.file) ?? '', envName, 'strategy', strategy, Object.keys(strategies), 'strategies.yml'));
+        if (env.after !== undefined && !(env.after in repo.environments)) {
+          errors.push(crossRef(repo, texts.get(repo.file) ?? '', envName, 'after', env.after, Object.keys(repo.environments), repo.file));
+        } else if (env.after === envName) {
+          errors.push({ file: repo.file, path: `environments.${envName}.after`, ...positionOf(texts.get(repo.file) ?? '', ['environments', envName, 'after']), message: `environment \`${envName}\` cannot come after itself`, hint: 'name the environment a commit must pass first, e.g. `staging`' });
+        }
+        if (env.lockTimeout !== undefined && !isDuration(env.lockTimeout)) {
+          errors.push({ file: repo.file, path: `environments.${envName}.lockTimeout`, ...positionOf(texts.get(repo.file) ?? '', ['environments', envName, 'lockTimeout']), message: `environment \`${envName}\`: lockTimeout must be longer than zero`, hint: 'write e.g. `8h`' });
+        }
         if (env.checksTimeout !== undefined && !isDuration(env.checksTimeout)) {
           errors.push({
             file: repo.file,

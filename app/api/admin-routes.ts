@@ -7,6 +7,7 @@ import type { Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { ADMIN_API_PREFIX, MAX_AGENT_BODY_BYTES, type CreateDeploymentRequest } from '../../lib/protocol.js';
 import { createEnrollToken, hashSecret } from '../enroll/create-enroll-token.js';
+import { listAudit } from '../audit/audit-log.js';
 import type { ConfigStatus } from '../config/config-repo.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
@@ -61,6 +62,15 @@ export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminTo
     const refreshed = deps.refreshConfig ? await deps.refreshConfig() : [];
     if (!refreshed.length) throw new BitEnvoyError('BE_CONFIG_UNAVAILABLE', 'no config repo is set: set BITENVOY_CONFIG_REPO (or, in GitHub mode, install the App on an account with a `.bitenvoy` repository)');
     ctx.body = { configRepos: refreshed };
+  });
+
+  router.get('/audit', async (ctx) => {
+    const limit = ctx.query.limit === undefined ? undefined : Number(ctx.query.limit);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100_000)) {
+      throw new BitEnvoyError('BE_BAD_REQUEST', `limit: expected a whole number from 1 to 100000, got ${JSON.stringify(ctx.query.limit)}`);
+    }
+    const repository = typeof ctx.query.repository === 'string' ? ctx.query.repository : undefined;
+    ctx.body = { entries: await listAudit(deps.store, { ...(repository ? { repository } : {}), ...(limit ? { limit } : {}) }) };
   });
 
   router.post('/enrollment-tokens', async (ctx) => {

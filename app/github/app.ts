@@ -8,6 +8,8 @@ import type { ConfigRepos } from '../config/config-repos.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
 import type { AutoDeployer, RepositoryRef } from './auto-deploy.js';
+import type { CommandDeps } from '../commands/command-context.js';
+import { onPullRequestComment } from '../commands/on-pr-command.js';
 import { onConfigPush } from './on-config-push.js';
 import { onDeploymentCreated, type DeploymentCreatedPayload } from './on-deployment-created.js';
 import type { GitHubStatusReporter, StatusOctokit } from './status-reporter.js';
@@ -21,6 +23,8 @@ export interface AppDeps {
   auto?: AutoDeployer;
   octokitFor?: (installationId: number) => Promise<StatusOctokit>;
   publicUrl?: () => string;
+  /** Pull-request commands; without them comments are ignored. */
+  commands?: CommandDeps;
 }
 
 interface RepositoryPayload {
@@ -93,6 +97,22 @@ export function createAppFn(deps: AppDeps): ApplicationFunction {
       const p = context.payload;
       if (!(await follow(p.repository, p.installation, context.log))) return;
       await deps.auto?.onChecksChanged({ repository: repositoryRef(p.repository), installationId: p.installation!.id, sha: p.sha, branches: p.branches.map((b) => b.name) });
+    });
+
+    app.on('issue_comment.created', async (context) => {
+      const p = context.payload;
+      if (!p.issue.pull_request) return context.log.debug('comment on an issue, not a pull request: not a command');
+      if (p.comment.user?.type === 'Bot') return context.log.debug('comment by a bot: never a command');
+      if (!deps.commands || !(await follow(p.repository, p.installation, context.log))) return;
+      const event = {
+        repository: repositoryRef(p.repository),
+        installationId: p.installation!.id,
+        pullRequest: p.issue.number,
+        commentId: p.comment.id,
+        commentUrl: p.comment.html_url,
+        login: p.comment.user?.login ?? p.sender.login,
+      };
+      await onPullRequestComment(event, p.comment.body, { ...deps.commands, log: context.log });
     });
 
     app.on(['installation.created', 'installation.new_permissions_accepted', 'installation.unsuspend'], async (context) => {

@@ -10,6 +10,8 @@
  * await auto.start();
  * app.on('push', (c) => auto.onPush(pushFrom(c.payload)));
  */
+import { recordAudit } from '../audit/audit-log.js';
+import { activeLock, describeLock } from '../commands/locks.js';
 import type { ConfigInForce } from '../config/config-repo.js';
 import { parseDuration } from '../../lib/parse-duration.js';
 import type { Logger } from '../../lib/logger.js';
@@ -186,6 +188,13 @@ export class AutoDeployer {
         continue;
       }
       if (verdict.verdict === 'green') {
+        const lock = await activeLock(store, repository.fullName, name, this.#now());
+        if (lock) {
+          // Skipped, never silent: the log and the audit log say which commit a lock held back.
+          log.info(`auto-deploy to ${name}: not deploying ${sha.slice(0, 7)}: ${describeLock(lock)}`);
+          await recordAudit(store, { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment: name, sha, outcome: 'skipped', detail: describeLock(lock) });
+          continue;
+        }
         await this.#deploy(pending, name, env, `${verdict.description} on ${wait.branch}`);
         continue;
       }
@@ -233,6 +242,7 @@ export class AutoDeployer {
       throw err;
     }
     this.#deps.log.info({ githubDeployment: created.id, rolloutId, environment }, `auto-deploy: ${sha.slice(0, 7)} → ${environment} (${description})`);
+    await recordAudit(this.#deps.store, { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment, sha, outcome: timedOut ? 'error' : 'started', detail: description, deploymentId: rolloutId });
     const payload: DeploymentCreatedPayload = {
       deployment: created,
       repository: { full_name: repository.fullName, name: repository.name, owner: { login: repository.owner }, clone_url: repository.cloneUrl },

@@ -11,7 +11,16 @@ import type { StatusOctokit } from './status-reporter.js';
 
 /** What BitEnvoy puts in a GitHub Deployment's `payload`. */
 export interface BitEnvoyDeploymentPayload {
-  bitenvoy: { rollout: string; trigger: 'auto' | 'command' | 'api'; url?: string };
+  bitenvoy: {
+    rollout: string;
+    trigger: 'auto' | 'command' | 'rollback' | 'api';
+    url?: string;
+    /** The person who asked (a pull request command), for the record's "deployed by". */
+    actor?: string;
+    /** The pull request the command came from. */
+    pullRequest?: number;
+    forced?: boolean;
+  };
 }
 
 export interface CreatedGitHubDeployment {
@@ -42,9 +51,19 @@ export function githubDeploymentBody(args: {
   trigger: BitEnvoyDeploymentPayload['bitenvoy']['trigger'];
   description: string;
   publicUrl?: string;
+  actor?: string;
+  pullRequest?: number;
+  forced?: boolean;
 }): Record<string, unknown> {
   const payload: BitEnvoyDeploymentPayload = {
-    bitenvoy: { rollout: args.rolloutId, trigger: args.trigger, ...(args.publicUrl ? { url: `${args.publicUrl}/deployments/${args.rolloutId}` } : {}) },
+    bitenvoy: {
+      rollout: args.rolloutId,
+      trigger: args.trigger,
+      ...(args.publicUrl ? { url: `${args.publicUrl}/deployments/${args.rolloutId}` } : {}),
+      ...(args.actor ? { actor: args.actor } : {}),
+      ...(args.pullRequest ? { pullRequest: args.pullRequest } : {}),
+      ...(args.forced ? { forced: true } : {}),
+    },
   };
   return {
     ref: args.sha,
@@ -71,6 +90,13 @@ export async function createGitHubDeployment(
   // 202 means GitHub merged nothing and created nothing (only with auto_merge); treat anything but 201 as a refusal.
   if (res.status !== 201) throw new Error(`GitHub did not create the deployment: ${res.data.message ?? `HTTP ${res.status}`}`);
   return res.data;
+}
+
+/** Who asked for a BitEnvoy-made deployment, and whether it was forced, from its payload. */
+export function requesterFrom(payload: unknown): { actor?: string; forced: boolean } {
+  const b = (payload as Partial<BitEnvoyDeploymentPayload> | null | undefined)?.bitenvoy;
+  const actor = typeof b?.actor === 'string' && /^[A-Za-z0-9-]{1,39}(\[bot\])?$/.test(b.actor) ? b.actor : undefined;
+  return { ...(actor ? { actor } : {}), forced: b?.forced === true };
 }
 
 /** The rollout id a deployment's payload names, if it is a well-formed BitEnvoy payload. */

@@ -30,7 +30,7 @@ const GITHUB_STATE: Record<DeploymentState, DeploymentStatusBody['state']> = {
 export function deploymentStatusFor(dep: DeploymentRecord, publicUrl: string): DeploymentStatusBody {
   return {
     state: GITHUB_STATE[dep.state],
-    description: truncate(dep.state === 'cancelled' ? `cancelled: ${dep.description}` : dep.description),
+    description: truncate(`${dep.forced ? 'forced · ' : ''}${dep.state === 'cancelled' ? `cancelled: ${dep.description}` : dep.description}`),
     log_url: `${publicUrl}/deployments/${dep.id}`,
     ...(dep.environmentUrl ? { environment_url: dep.environmentUrl } : {}),
   };

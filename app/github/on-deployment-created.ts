@@ -8,7 +8,7 @@ import type { Logger } from '../../lib/logger.js';
 import { keys, type DeploymentRecord, type GitHubDeploymentLink } from '../model.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
-import { rolloutIdFrom } from './create-github-deployment.js';
+import { requesterFrom, rolloutIdFrom } from './create-github-deployment.js';
 import type { GitHubStatusReporter } from './status-reporter.js';
 
 export interface DeploymentCreatedPayload {
@@ -60,10 +60,13 @@ export async function onDeploymentCreated(
     return 'refused';
   }
   try {
+    // Only our own rollout ids are trusted to carry who asked; anyone else's deployment is by its creator.
+    const requester = id ? requesterFrom(deployment.payload) : { forced: false };
+    const by = requester.actor ?? deployment.creator?.login;
     const dep = await deps.engine.createDeployment(
       { repository: repository.full_name, ref: deployment.sha, environment: deployment.environment },
-      deployment.creator?.login ? `github:${deployment.creator.login}` : 'github',
-      { github, ...(id ? { id } : {}) },
+      by ? `github:${by}` : 'github',
+      { github, ...(id ? { id } : {}), ...(requester.forced ? { forced: true } : {}) },
     );
     await deps.store.set(`github-deployment:${repository.full_name}:${deployment.id}`, dep.id);
     log.info({ deploymentId: dep.id }, `GitHub deployment ${deployment.id} → rollout ${dep.id}`);

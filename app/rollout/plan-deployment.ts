@@ -15,7 +15,7 @@ import { describeSelector, selectAgents } from './select-agents.js';
 export type ResolveRef = (gitUrl: string, ref: string) => Promise<string>;
 
 /** Where a deployment came from: its GitHub Deployment, and the rollout id chosen up front (auto-deploy). */
-export type DeploymentLink = Pick<DeploymentRecord, 'github'> & { id?: string };
+export type DeploymentLink = Pick<DeploymentRecord, 'github' | 'forced'> & { id?: string };
 
 /**
  * Builds the deployment record for a request: `queued` with its batches, or `error` with the reason when no agent
@@ -90,6 +90,7 @@ export async function planDeployment(
     instructions: repo.instructions,
     ...(env.url ? { environmentUrl: env.url } : {}),
     ...(link.github ? { github: link.github } : {}),
+    ...(link.forced ? { forced: true } : {}),
   };
   if (dep.batches.length === 0) {
     const selector = group ? describeSelector(group.selector) : `(group ${env.group} is not defined)`;

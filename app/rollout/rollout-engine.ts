@@ -120,6 +120,11 @@ export class RolloutEngine {
     return created;
   }
 
+  /** The plan a deployment would get now (batches, skipped servers, or why it cannot run), stored nowhere. */
+  previewDeployment(req: CreateDeploymentRequest, link: DeploymentLink = {}): Promise<DeploymentRecord> {
+    return planDeployment(this.#ctx, this.#resolveRef, req, 'preview', link);
+  }
+
   async listDeployments(limit = 50): Promise<DeploymentRecord[]> {
     const all = await this.#ctx.store.list<DeploymentRecord>('deployment:');
     return all

@@ -1,0 +1,94 @@
+/**
+ * What a pull-request command works with: the comment, GitHub (one installation's Octokit), the store, the engine
+ * and the config in force — plus the small GitHub reads every command shares (permission, team membership, the
+ * pull request itself).
+ */
+import type { Environment } from '../../config-schema/types.generated.js';
+import type { ConfigInForce } from '../config/config-repo.js';
+import type { Logger } from '../../lib/logger.js';
+import type { RepositoryRef } from '../github/auto-deploy.js';
+import type { DeploymentCreatedPayload, DeploymentOutcome } from '../github/on-deployment-created.js';
+import type { StatusOctokit } from '../github/status-reporter.js';
+import type { RolloutEngine } from '../rollout/rollout-engine.js';
+import type { Store } from '../store/store.js';
+
+export interface CommentEvent {
+  repository: RepositoryRef;
+  installationId: number;
+  pullRequest: number;
+  commentId: number;
+  commentUrl: string;
+  login: string;
+}
+
+export interface CommandDeps {
+  store: Store;
+  engine: RolloutEngine;
+  configs: { current(repository: string): ConfigInForce | undefined };
+  octokitFor(installationId: number): Promise<StatusOctokit>;
+  startDeployment(payload: DeploymentCreatedPayload, options?: { refuseWith?: string }): Promise<DeploymentOutcome>;
+  log: Logger;
+  publicUrl: () => string;
+  now?: () => number;
+}
+
+export interface CommandContext extends CommandDeps {
+  event: CommentEvent;
+  octokit: StatusOctokit;
+  environments: Record<string, Environment>;
+}
+
+/** A refusal: the reply says why, the audit log records it. */
+export class Refusal extends Error {}
+
+/** Write, maintain or admin on the repository; then the environment's own list of deployers, if it has one. */
+export async function checkMayChange(ctx: CommandContext, environment: string | undefined): Promise<void> {
+  const { octokit, event } = ctx;
+  const res = (await octokit.request('GET /repos/{owner}/{repo}/collaborators/{username}/permission', {
+    owner: event.repository.owner,
+    repo: event.repository.name,
+    username: event.login,
+  })) as { data: { permission: string; role_name?: string } };
+  if (!['admin', 'write', 'maintain'].includes(res.data.permission) && !['admin', 'maintain', 'write'].includes(res.data.role_name ?? '')) {
+    throw new Refusal(`sorry @${event.login}, only people with write, maintain or admin permission on ${event.repository.fullName} can do that (you have ${res.data.role_name ?? res.data.permission})`);
+  }
+  const deployers = environment ? ctx.environments[environment]?.deployers : undefined;
+  if (!deployers) return;
+  if ((deployers.users ?? []).some((u) => u.toLowerCase() === event.login.toLowerCase())) return;
+  for (const team of deployers.teams ?? []) {
+    const [org, slug] = team.split('/') as [string, string];
+    try {
+      const m = (await octokit.request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', { org, team_slug: slug, username: event.login })) as { data: { state: string } };
+      if (m.data.state === 'active') return;
+    } catch (err) {
+      if ((err as { status?: number }).status !== 404) throw err;
+    }
+  }
+  const who = [...(deployers.users ?? []).map((u) => `@${u}`), ...(deployers.teams ?? []).map((t) => `@${t}`)].join(', ');
+  throw new Refusal(`sorry @${event.login}, \`${environment}\` is deployed only by ${who || 'nobody (its deployers list is empty)'}`);
+}
+
+export interface PullRequestHead {
+  sha: string;
+  fork: boolean;
+  draft: boolean;
+  state: string;
+  headRepository: string | undefined;
+}
+
+/** The pull request's head commit as it is now: the SHA that ships, whatever is pushed later. */
+export async function readPullRequest(ctx: CommandContext): Promise<PullRequestHead> {
+  const { event } = ctx;
+  const res = (await ctx.octokit.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { owner: event.repository.owner, repo: event.repository.name, pull_number: event.pullRequest })) as {
+    data: { head: { sha: string; repo: { full_name: string } | null }; draft?: boolean; state: string };
+  };
+  const headRepository = res.data.head.repo?.full_name;
+  return { sha: res.data.head.sha, fork: headRepository?.toLowerCase() !== event.repository.fullName.toLowerCase(), draft: res.data.draft === true, state: res.data.state, headRepository };
+}
+
+/** The environment named in a command, matched without regard to case; unknown ones are refused with the list. */
+export function environmentNamed(ctx: CommandContext, name: string): string {
+  const found = Object.keys(ctx.environments).find((e) => e.toLowerCase() === name.toLowerCase());
+  if (!found) throw new Refusal(`${ctx.event.repository.fullName} has no environment \`${name}\`; its environments: ${Object.keys(ctx.environments).map((e) => `\`${e}\``).join(', ')}`);
+  return found;
+}

@@ -1,0 +1,121 @@
+/**
+ * `/deploy <environment>` and `/rollback <environment>`: every guard rail, in the order a person can fix them —
+ * lock, fork, draft, checks (with `--force` for named users), promotion order — then the GitHub Deployment of the
+ * pull request's head SHA as it was when the comment came, started like any other. `--dry-run` shows the plan
+ * and what would block it, and creates nothing.
+ */
+import { evaluateChecks } from '../github/evaluate-checks.js';
+import { CONFIG_CHECK_NAME } from '../github/config-check-run.js';
+import { createGitHubDeployment, newRolloutId } from '../github/create-github-deployment.js';
+import { listCommitChecks } from '../github/list-commit-checks.js';
+import type { DeploymentRecord } from '../model.js';
+import { activeLock, describeLock } from './locks.js';
+import { environmentNamed, readPullRequest, Refusal, type CommandContext } from './command-context.js';
+
+export interface DeployOutcome {
+  reply: string;
+  sha: string;
+  environment: string;
+  deploymentId?: string;
+  forced?: boolean;
+}
+
+/** Deployments of one environment of the repository, newest first. */
+export async function deploymentsOf(ctx: Pick<CommandContext, 'engine'>, repository: string, environment: string): Promise<DeploymentRecord[]> {
+  return (await ctx.engine.listDeployments(500)).filter((d) => d.repository === repository && d.environment === environment);
+}
+
+export async function deployCommand(ctx: CommandContext, args: { environment: string; dryRun: boolean; force: boolean }): Promise<DeployOutcome> {
+  const { event } = ctx;
+  const environment = environmentNamed(ctx, args.environment);
+  const env = ctx.environments[environment]!;
+  const pr = await readPullRequest(ctx);
+  const blockers: string[] = [];
+  const lock = await activeLock(ctx.store, event.repository.fullName, environment, ctx.now?.());
+  if (lock) blockers.push(describeLock(lock));
+  if (pr.fork && !env.allowForks) blockers.push(`this pull request comes from a fork (${pr.headRepository ?? 'a deleted repository'}), and \`${environment}\` does not take forks (\`allowForks\`)`);
+  if (pr.draft && !env.allowDrafts) blockers.push(`this pull request is a draft, and \`${environment}\` does not take drafts (\`allowDrafts\`): mark it ready for review first`);
+  const { checks } = await listCommitChecks(ctx.octokit, { owner: event.repository.owner, repo: event.repository.name, sha: pr.sha });
+  const verdict = evaluateChecks(env.requiredChecks ?? 'all', checks, { ignore: [CONFIG_CHECK_NAME] });
+  let forced = false;
+  if (verdict.verdict !== 'green') {
+    const mayForce = (env.forceUsers ?? []).some((u) => u.toLowerCase() === event.login.toLowerCase());
+    if (args.force && mayForce) forced = true;
+    else blockers.push(`its checks are not green (${verdict.description})${args.force ? `; \`--force\` is allowed only for ${(env.forceUsers ?? []).map((u) => `@${u}`).join(', ') || 'nobody here'}` : ''}`);
+  }
+  if (env.after) {
+    const live = (await deploymentsOf(ctx, event.repository.fullName, env.after)).find((d) => d.state === 'success');
+    if (live?.sha !== pr.sha) {
+      blockers.push(`\`${environment}\` takes only commits live on \`${env.after}\` first; \`${env.after}\` runs ${live ? `\`${live.sha.slice(0, 7)}\`` : 'nothing yet'}, this pull request is at \`${pr.sha.slice(0, 7)}\``);
+    }
+  }
+
+  if (args.dryRun) return { reply: await describePlan(ctx, environment, pr.sha, blockers), sha: pr.sha, environment };
+  if (blockers.length) throw new Refusal(`cannot deploy \`${pr.sha.slice(0, 7)}\` to \`${environment}\`: ${blockers.join('; ')}`);
+  const deploymentId = await startDeployment(ctx, { environment, sha: pr.sha, trigger: 'command', forced, description: `/deploy by @${event.login} from #${event.pullRequest}${forced ? ' (forced)' : ''}` });
+  return { reply: `deploying \`${pr.sha.slice(0, 7)}\` to \`${environment}\`${forced ? ' (forced past red checks)' : ''}: ${ctx.publicUrl()}/deployments/${deploymentId}`, sha: pr.sha, environment, deploymentId, forced };
+}
+
+export async function rollbackCommand(ctx: CommandContext, args: { environment: string }): Promise<DeployOutcome> {
+  const { event } = ctx;
+  const environment = environmentNamed(ctx, args.environment);
+  const lock = await activeLock(ctx.store, event.repository.fullName, environment, ctx.now?.());
+  if (lock) throw new Refusal(`cannot roll back \`${environment}\`: ${describeLock(lock)}`);
+  const successes = (await deploymentsOf(ctx, event.repository.fullName, environment)).filter((d) => d.state === 'success');
+  const current = successes[0];
+  const previous = successes.find((d) => d.sha !== current?.sha);
+  if (!current || !previous) {
+    throw new Refusal(`\`${environment}\` has no earlier successful commit to roll back to${current ? ` (only \`${current.sha.slice(0, 7)}\` ever succeeded there)` : ''}`);
+  }
+  const deploymentId = await startDeployment(ctx, { environment, sha: previous.sha, trigger: 'rollback', forced: false, description: `/rollback by @${event.login}: back to ${previous.sha.slice(0, 7)} from ${current.sha.slice(0, 7)}` });
+  return {
+    reply: `rolling \`${environment}\` back from \`${current.sha.slice(0, 7)}\` to \`${previous.sha.slice(0, 7)}\` (deployed ${previous.createdAt}) as a new deployment: ${ctx.publicUrl()}/deployments/${deploymentId}`,
+    sha: previous.sha,
+    environment,
+    deploymentId,
+  };
+}
+
+async function startDeployment(ctx: CommandContext, args: { environment: string; sha: string; trigger: 'command' | 'rollback'; forced: boolean; description: string }): Promise<string> {
+  const { event } = ctx;
+  const rolloutId = newRolloutId();
+  const created = await createGitHubDeployment(ctx.octokit, {
+    owner: event.repository.owner,
+    repo: event.repository.name,
+    sha: args.sha,
+    environment: args.environment,
+    env: ctx.environments[args.environment]!,
+    rolloutId,
+    trigger: args.trigger,
+    description: `BitEnvoy: ${args.description}`,
+    publicUrl: ctx.publicUrl(),
+    actor: event.login,
+    pullRequest: event.pullRequest,
+    forced: args.forced,
+  });
+  await ctx.startDeployment({
+    deployment: created,
+    repository: { full_name: event.repository.fullName, name: event.repository.name, owner: { login: event.repository.owner }, clone_url: event.repository.cloneUrl },
+    installation: { id: event.installationId },
+  });
+  return rolloutId;
+}
+
+/** The dry-run reply: commit, group, the servers it resolves to today, batches in order, and what would block it. */
+async function describePlan(ctx: CommandContext, environment: string, sha: string, blockers: string[]): Promise<string> {
+  const { event } = ctx;
+  // Planned as the GitHub deployment it would be: fetched from GitHub's clone URL, not a configured `git` one.
+  const github = { installationId: event.installationId, owner: event.repository.owner, repo: event.repository.name, deploymentId: 0, cloneUrl: event.repository.cloneUrl };
+  const plan = await ctx.engine.previewDeployment({ repository: event.repository.fullName, ref: sha, environment }, { github });
+  const names = new Map((await ctx.engine.listAgents()).map((a) => [a.id, a.name]));
+  const lines = [
+    `**Dry run** of \`/deploy ${environment}\` — nothing was created.`,
+    `- commit: \`${sha}\` (this pull request's head now)`,
+    `- group: \`${plan.group}\`, strategy \`${plan.strategy}\``,
+    `- servers today: ${plan.batches.flatMap((b) => b.agentIds).length}${plan.skipped.length ? ` (${plan.skipped.length} lost, skipped: ${plan.skipped.map((s) => s.name).join(', ')})` : ''}`,
+    ...plan.batches.map((b, i) => `- batch ${i + 1}: ${b.agentIds.map((id) => names.get(id) ?? id).join(', ')}`),
+    plan.state === 'error' ? `- would fail: ${plan.description}` : '',
+    blockers.length ? `- blocked: ${blockers.join('; ')}` : '- nothing blocks it',
+  ];
+  return lines.filter(Boolean).join('\n');
+}
