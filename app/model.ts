@@ -88,6 +88,8 @@ export interface DeploymentRecord {
   environmentUrl?: string;
   /** The GitHub Deployment this rollout executes, when it came from GitHub. */
   github?: GitHubDeploymentLink;
+  /** Queued behind this deployment, the active one of the same environment: nothing runs until it ends. */
+  waitingFor?: string;
   /** Deployed with `--force` past red checks: said in its status and the audit log. */
   forced?: boolean;
   /** Where agents fetch the code and which instruction file they run, fixed when the deployment was planned. */

@@ -23,6 +23,8 @@ export const PATTERN_WORDS: Record<string, string> = {
   '^(https?://|git://|ssh://|file://|/)': 'an `http(s)://`, `git://`, `ssh://` or `file://` URL, or an absolute path',
   '^[^/\\\\][^\\\\]*$': 'a relative path with `/` separators',
   '^[^/]': 'a path relative to the release directory',
+  '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$': 'a GitHub login (letters, digits and `-`)',
+  '^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$': 'a team as `org/team-slug`',
 };
 
 interface SchemaFragment {

@@ -81,6 +81,13 @@ export interface GitHubStandIn {
   createDeployment(fullName: string, ref: string, environment: string, login?: string): Promise<StandInDeployment>;
   /** The App is installed on another account: `installation.created` is delivered. */
   installApp(login: string, id: number): Promise<number>;
+  /** Opens a pull request from `branch`; its head is whatever the branch points at when asked. Returns its number. */
+  openPullRequest(fullName: string, branch: string): number;
+  /** `login` comments on a pull request: `issue_comment.created` is delivered. Resolves once the hub answered. */
+  comment(fullName: string, number: number, login: string, body: string): Promise<number>;
+  /** What the App replied on pull requests, and its reactions. */
+  replies: Array<{ repository: string; number: number; body: string }>;
+  reactions: Array<{ repository: string; commentId: number; content: string }>;
   redeliver(delivery: Delivery): Promise<number>;
   /** Every reason GitHub would have refused a request made so far. */
   problems(): string[];
@@ -96,6 +103,7 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
   const repos = new Map<string, { bare: string; defaultBranch: string }>();
   const tokens = new Map<string, Token>();
   const checks = new Map<string, Check[]>();
+  const pulls: Array<{ number: number; repository: string; branch: string }> = [];
   const statuses = new Map<string, Json[]>();
   let nextId = 1000;
   const installationOf = (fullName: string) => [...installations].find(([, login]) => login.toLowerCase() === fullName.split('/')[0]!.toLowerCase())?.[0];
@@ -108,6 +116,8 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
     deployments: [],
     appCheckRuns: [],
     deliveries: [],
+    replies: [],
+    reactions: [],
     addInstallation: (login, id) => void installations.set(id, login),
     addRepository: (fullName, bare, defaultBranch = 'main') => void repos.set(fullName.toLowerCase(), { bare, defaultBranch }),
     tokenCanRead(token, fullName) {
@@ -152,6 +162,18 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const [status, data] = await createDeployment(fullName, { ref, environment }, login);
       if (status !== 201) throw new Error(`cannot create a deployment of ${ref}: ${JSON.stringify(data)}`);
       return standIn.deployments.at(-1)!;
+    },
+    openPullRequest(fullName, branch) {
+      const number = pulls.length + 1;
+      pulls.push({ number, repository: fullName, branch });
+      return number;
+    },
+    async comment(fullName, number, login, body) {
+      const pr = pulls.find((p) => p.number === number && p.repository === fullName)!;
+      const example = webhookPayload('issue_comment', 'created', {}, repoPayload(fullName), installationOf(fullName)!);
+      const issue = { ...(example.issue as Json), number, pull_request: { url: `${standIn.url}/api/v3/repos/${fullName}/pulls/${number}`, html_url: `${options.gitUrl}/${fullName}/pull/${number}`, diff_url: '', patch_url: '' } };
+      const comment = { ...(example.comment as Json), id: nextId++, body, html_url: `${options.gitUrl}/${fullName}/pull/${pr.number}#issuecomment`, user: { ...((example.comment as Json).user as Json), login, type: 'User' } };
+      return (await standIn.deliver('issue_comment', { ...example, issue, comment })).status;
     },
     async installApp(login, id) {
       installations.set(id, login);
@@ -220,6 +242,22 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const status = { id: nextId++, ...body, created_at: new Date().toISOString() };
       deployment.statuses.push(status);
       return [201, status];
+    }],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/, 'installation', async (_req, [o, r, n]) => {
+      const pr = pulls.find((p) => p.repository === `${o}/${r}` && p.number === Number(n));
+      const repo = repos.get(`${o}/${r}`.toLowerCase());
+      if (!pr || !repo) return [404, { message: 'Not Found' }];
+      const sha = await headOf(repo.bare, pr.branch);
+      return [200, { number: pr.number, state: 'open', draft: false, head: { ref: pr.branch, sha, repo: { full_name: pr.repository } }, base: { ref: repo.defaultBranch, repo: { full_name: pr.repository } } }];
+    }],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/collaborators\/([^/]+)\/permission$/, 'installation', () => [200, { permission: 'admin', role_name: 'admin', user: null }]],
+    ['POST', /^\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)\/reactions$/, 'installation', (_req, [o, r, id], body) => {
+      standIn.reactions.push({ repository: `${o}/${r}`, commentId: Number(id), content: String(body?.content) });
+      return [201, { id: nextId++, content: body?.content }];
+    }],
+    ['POST', /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/, 'installation', (_req, [o, r, n], body) => {
+      standIn.replies.push({ repository: `${o}/${r}`, number: Number(n), body: String(body?.body) });
+      return [201, { id: nextId++, body: body?.body }];
     }],
     ['POST', /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/, 'installation', (_req, [o, r], body) => {
       const run = { id: nextId++, repository: `${o}/${r}`, ...body };

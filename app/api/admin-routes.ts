@@ -7,7 +7,7 @@ import type { Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { ADMIN_API_PREFIX, MAX_AGENT_BODY_BYTES, type CreateDeploymentRequest } from '../../lib/protocol.js';
 import { createEnrollToken, hashSecret } from '../enroll/create-enroll-token.js';
-import { listAudit } from '../audit/audit-log.js';
+import { listAudit, recordAudit } from '../audit/audit-log.js';
 import type { ConfigStatus } from '../config/config-repo.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
@@ -34,6 +34,16 @@ export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminTo
   router.post('/deployments', async (ctx) => {
     const req = validateBody<CreateDeploymentRequest>(createDeploymentBody, await readJsonBody(ctx.req, 64 * 1024));
     const deployment = await engine.createDeployment(req, 'api');
+    await recordAudit(deps.store, {
+      actor: 'api',
+      action: 'deploy',
+      repository: deployment.repository,
+      environment: deployment.environment,
+      sha: deployment.sha,
+      outcome: deployment.state === 'error' ? 'error' : 'started',
+      deploymentId: deployment.id,
+      ...(deployment.state === 'error' ? { detail: deployment.description } : {}),
+    });
     ctx.status = 201;
     ctx.body = { deployment, url: `${deps.publicUrl()}/deployments/${deployment.id}` };
   });

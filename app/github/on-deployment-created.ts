@@ -3,6 +3,7 @@
  * rollout exactly once: webhook redeliveries find the deployment id already taken.
  */
 import { isErrorCode } from '../../lib/errors.js';
+import { recordAudit } from '../audit/audit-log.js';
 import { truncate } from '../rollout/describe-deployment.js';
 import type { Logger } from '../../lib/logger.js';
 import { keys, type DeploymentRecord, type GitHubDeploymentLink } from '../model.js';
@@ -70,6 +71,10 @@ export async function onDeploymentCreated(
     );
     await deps.store.set(`github-deployment:${repository.full_name}:${deployment.id}`, dep.id);
     log.info({ deploymentId: dep.id }, `GitHub deployment ${deployment.id} → rollout ${dep.id}`);
+    // Deployments BitEnvoy made are recorded by whoever made them (a command, auto-deploy); others are recorded here.
+    if (!id) {
+      await recordAudit(deps.store, { actor: by ?? 'github', action: 'deploy', repository: repository.full_name, environment: deployment.environment, sha: deployment.sha, outcome: 'started', deploymentId: dep.id, source: `GitHub deployment ${deployment.id}` });
+    }
     return 'started';
   } catch (err) {
     if (isErrorCode(err, 'BE_DEPLOY_REJECTED') && /is not configured/.test(err.message)) {

@@ -21,7 +21,7 @@ import { isoNow, jobIdFor, jobIdsUpTo, listAllAgents, type EngineContext } from 
  */
 export async function advanceDeployment(ctx: EngineContext, id: string): Promise<void> {
   let dep = await ctx.store.get<DeploymentRecord>(keys.deployment(id));
-  if (!dep || FINAL_DEPLOYMENT_STATES.includes(dep.state)) return;
+  if (!dep || FINAL_DEPLOYMENT_STATES.includes(dep.state) || dep.waitingFor) return;
   if (dep.currentBatch < 0) dep = await moveToBatch(ctx, dep, 0);
   for (;;) {
     await ensureBatchJobs(ctx, dep, dep.currentBatch);

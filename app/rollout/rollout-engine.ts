@@ -27,7 +27,9 @@ import { JobNotifier } from '../jobs/job-notifier.js';
 import { recordEvents } from '../jobs/record-events.js';
 import { keys, type AgentRecord, type DeploymentRecord } from '../model.js';
 import type { Store } from '../store/store.js';
+import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { advanceDeployment } from './advance-deployment.js';
+import { claimSlot, listSlots, releaseSlot } from './environment-slot.js';
 import { describeDeployment } from './describe-deployment.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
 import { isAgentOnline, isoNow, listAllAgents, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
@@ -79,6 +81,7 @@ export class RolloutEngine {
     await rebuildActiveDeployments(this.#ctx);
     await extendLeasesAfterRestart(this.#ctx);
     for (const id of await listActiveDeploymentIds(this.#ctx)) await this.advance(id);
+    await this.#reconcileSlots();
     let checking = false;
     this.#timer = setInterval(() => {
       // A slow store must not pile up overlapping checks.
@@ -112,8 +115,15 @@ export class RolloutEngine {
     dep.description = describeDeployment(dep, []);
     // Listed as active before it exists: a crash in between leaves an id that is skipped, never a lost deployment.
     await store.update<string[]>(keys.activeDeployments(), (ids) => [...(ids ?? []), dep.id]);
+    // One active rollout per environment: this one runs now, or waits behind the active one.
+    const slot = await claimSlot(this.#ctx, dep);
+    if (!slot.runNow) {
+      dep.waitingFor = slot.activeId!;
+      dep.description = `waiting for ${slot.activeId} to finish`;
+    }
     await store.set(keys.deployment(dep.id), dep);
-    log.info({ deploymentId: dep.id, repository: dep.repository, sha: dep.sha, environment: dep.environment, batches: dep.batches.length }, 'deployment planned');
+    log.info({ deploymentId: dep.id, repository: dep.repository, sha: dep.sha, environment: dep.environment, batches: dep.batches.length, waitingFor: dep.waitingFor }, 'deployment planned');
+    if (slot.superseded) await this.#supersede(slot.superseded, dep.id);
     await this.advance(dep.id);
     const created = (await store.get<DeploymentRecord>(keys.deployment(dep.id)))!;
     this.#ctx.onChange(created);
@@ -193,13 +203,56 @@ export class RolloutEngine {
   /** Moves a deployment forward by what its jobs say. Serialised per deployment; safe to call any number of times. */
   advance(deploymentId: string): Promise<void> {
     const previous = this.#advancing.get(deploymentId) ?? Promise.resolve();
-    const run = previous.then(() => advanceDeployment(this.#ctx, deploymentId));
+    const run = previous.then(async () => {
+      await advanceDeployment(this.#ctx, deploymentId);
+      await this.#startNextIfEnded(deploymentId);
+    });
     const settled = run.catch((err: unknown) => this.#ctx.log.error({ err, deploymentId }, 'advancing deployment failed'));
     this.#advancing.set(deploymentId, settled);
     void settled.then(() => {
       if (this.#advancing.get(deploymentId) === settled) this.#advancing.delete(deploymentId);
     });
     return run;
+  }
+
+  /** A deployment that ended hands its environment to the one waiting behind it. */
+  async #startNextIfEnded(deploymentId: string): Promise<void> {
+    const dep = await this.#ctx.store.get<DeploymentRecord>(keys.deployment(deploymentId));
+    if (!dep || !FINAL_DEPLOYMENT_STATES.includes(dep.state)) return;
+    const next = await releaseSlot(this.#ctx, dep);
+    if (!next) return;
+    const started = await this.#ctx.store.update<DeploymentRecord>(keys.deployment(next), (d) => {
+      if (!d || !d.waitingFor || FINAL_DEPLOYMENT_STATES.includes(d.state)) return undefined;
+      const { waitingFor: _done, ...rest } = d;
+      return { ...rest, description: describeDeployment(rest, []), updatedAt: isoNow(this.#ctx) };
+    });
+    this.#ctx.log.info({ deploymentId: next, after: deploymentId }, 'environment free: the waiting deployment starts');
+    if (started) this.#ctx.onChange(started);
+    await this.advance(next);
+  }
+
+  /** A newer request replaces an older one that had not started: it ends as `error`, "superseded by …". */
+  async #supersede(olderId: string, newerId: string): Promise<void> {
+    const { store } = this.#ctx;
+    let changed = false as boolean;
+    const older = await store.update<DeploymentRecord>(keys.deployment(olderId), (d) => {
+      if (!d || FINAL_DEPLOYMENT_STATES.includes(d.state)) return undefined;
+      changed = true;
+      const { waitingFor: _gone, ...rest } = d;
+      return { ...rest, state: 'error', description: `superseded by ${newerId} before it started`, finishedAt: isoNow(this.#ctx), updatedAt: isoNow(this.#ctx) };
+    });
+    await store.update<string[]>(keys.activeDeployments(), (ids) => (ids?.includes(olderId) ? ids.filter((x) => x !== olderId) : undefined));
+    if (changed && older) {
+      this.#ctx.log.info({ deploymentId: olderId, supersededBy: newerId }, 'deployment superseded');
+      this.#ctx.onChange(older);
+    }
+  }
+
+  /** After a restart: a slot whose active deployment ended (the hub stopped in between) starts its waiting one. */
+  async #reconcileSlots(): Promise<void> {
+    for (const slot of await listSlots(this.#ctx)) {
+      if (slot.active) await this.#startNextIfEnded(slot.active);
+    }
   }
 
   /** Fails held jobs whose lease ran out and pending jobs whose agent is lost, then advances their deployments. */

@@ -148,7 +148,7 @@ describe('what a person sees for a bad config file', () => {
   it('repository-with-typo-key.yml', async () => {
     expect(await check('repository-with-typo-key.yml')).toMatchInlineSnapshot(`
       "repository-with-typo-key.yml:3:5: unknown key \`brnch\` in \`environments.staging\`; did you mean \`branch\`?
-          hint: allowed keys: branch, group, strategy, url, auto, requiredChecks, checksTimeout, productionEnvironment, transientEnvironment"
+          hint: allowed keys: branch, group, strategy, url, auto, requiredChecks, checksTimeout, productionEnvironment, transientEnvironment, deployers, allowForks, allowDrafts, forceUsers, after, lockTimeout"
     `);
   });
 
@@ -195,7 +195,9 @@ describe('valid files', () => {
     expect(errors).toEqual([]);
     expect(value).toEqual({
       instructions: 'bitenvoy.yml',
-      environments: { staging: { branch: 'main', group: 'web', strategy: 'all-at-once', auto: false, requiredChecks: 'all', checksTimeout: '1h', transientEnvironment: false } },
+      environments: {
+        staging: { branch: 'main', group: 'web', strategy: 'all-at-once', auto: false, requiredChecks: 'all', checksTimeout: '1h', transientEnvironment: false, allowForks: false, allowDrafts: false },
+      },
     });
     const agent = validateYamlFile('{}\n', 'agent', 'agent.yml');
     expect(agent.value).toEqual({ keepReleases: 5, secretsFile: 'secrets.yml' });

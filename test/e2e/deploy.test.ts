@@ -156,6 +156,21 @@ describe('the command line against a running hub', () => {
   );
 
   it(
+    '`bitenvoy audit` exports every deployment made through the API, as text and as JSON lines',
+    async () => {
+      const { deployment } = await world.deploy();
+      await world.waitForDeployment(deployment.id);
+      const text = await runCli(['audit', '--hub', world.hub.url, '--token', world.hub.adminToken, '--repository', SAMPLE_REPOSITORY]);
+      expect(text).toMatch(new RegExp(`^\\S+Z\\tapi\\tdeploy\\t${SAMPLE_REPOSITORY} ${SAMPLE_ENVIRONMENT} [0-9a-f]{7}\\tstarted$`, 'm'));
+      const lines = (await runCli(['audit', '--hub', world.hub.url, '--token', world.hub.adminToken, '--format', 'jsonl', '--limit', '1'])).trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ actor: 'api', action: 'deploy', repository: SAMPLE_REPOSITORY, sha: deployment.sha, deploymentId: deployment.id });
+      await expect(runCli(['audit', '--hub', world.hub.url, '--token', world.hub.adminToken, '--format', 'xml'])).rejects.toThrow(/exited 2:[\s\S]*--format xml: expected text, json or jsonl/);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
     '`bitenvoy validate` exits 0 for the starter and 1, with file and line, for a broken file',
     async () => {
       expect(await runCli(['validate', join(packageRoot(), 'templates', 'config-repo')])).toMatch(/valid/);

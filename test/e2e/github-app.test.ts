@@ -104,6 +104,31 @@ describe('the GitHub App against a local GitHub', () => {
   );
 
   it(
+    '/deploy staging on a pull request ships its head SHA at comment time to both agents, and replies with the page',
+    async () => {
+      const { sha: head } = await github().push(SAMPLE_REPOSITORY, 'feature', sampleAppFiles('pr'), 'a change under review');
+      await github().reportCheck(SAMPLE_REPOSITORY, head, 'test', 'success', 'feature');
+      const pr = github().openPullRequest(SAMPLE_REPOSITORY, 'feature');
+      expect(await github().comment(SAMPLE_REPOSITORY, pr, 'octocat', '/deploy staging')).toBe(200);
+      // Pushed after the comment: must not change what ships.
+      await github().push(SAMPLE_REPOSITORY, 'feature', sampleAppFiles('later'), 'pushed after the comment');
+
+      const deployment = await until('the deployment', () => github().deployments.find((d) => d.sha === head));
+      expect(deployment.body).toMatchObject({ ref: head, environment: SAMPLE_ENVIRONMENT, payload: { bitenvoy: { trigger: 'command', actor: 'octocat', pullRequest: pr } } });
+      expect(await until('a final status', () => finalStatus(deployment), 60_000)).toBe('success');
+      const rollout = (deployment.body.payload as { bitenvoy: { rollout: string } }).bitenvoy.rollout;
+      expect(github().reactions).toContainEqual(expect.objectContaining({ repository: SAMPLE_REPOSITORY, content: 'eyes' }));
+      expect(github().replies.at(-1)).toEqual({ repository: SAMPLE_REPOSITORY, number: pr, body: `@octocat deploying \`${head.slice(0, 7)}\` to \`staging\`: ${world.hub.url}/deployments/${rollout}` });
+      for (const agent of world.agents) {
+        const html = await readFile(join(agent.dir, 'apps', SAMPLE_REPOSITORY, SAMPLE_ENVIRONMENT, 'current', 'public', 'index.html'), 'utf8');
+        expect(html).toContain('Shop version pr');
+      }
+      expect(github().deployments.filter((d) => d.ref !== head && d.body.payload && JSON.stringify(d.body.payload).includes('"command"'))).toEqual([]);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
     'does not deploy a commit whose required check failed',
     async () => {
       const { sha } = await github().push(SAMPLE_REPOSITORY, 'main', sampleAppFiles('3'), 'version 3');
