@@ -15,6 +15,8 @@ import { BitEnvoyError } from '../lib/errors.js';
 import { version } from '../lib/package-root.js';
 import { adminRoutes } from './api/admin-routes.js';
 import { agentRoutes } from './api/agent-routes.js';
+import { listAudit } from './audit/audit-log.js';
+import { listLocks } from './commands/locks.js';
 import { ConfigRepo } from './config/config-repo.js';
 import { ConfigRepos } from './config/config-repos.js';
 import type { HubSettings } from './hub-settings.js';
@@ -79,7 +81,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const routers = [
     agentRoutes({ store, engine, settings: agentSettings, shutdown: shutdown.signal }),
     adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: () => publicUrl, refreshConfig: () => configs.refresh() }),
-    deploymentPageRoutes(engine, () => configs.statuses()),
+    deploymentPageRoutes(engine, () => configs.statuses(), { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }) }),
   ];
   koa.use(async (ctx, next) => {
     if (ctx.path === '/healthz') {

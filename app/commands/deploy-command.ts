@@ -53,7 +53,8 @@ export async function deployCommand(ctx: CommandContext, args: { environment: st
   if (args.dryRun) return { reply: await describePlan(ctx, environment, pr.sha, blockers), sha: pr.sha, environment };
   if (blockers.length) throw new Refusal(`cannot deploy \`${pr.sha.slice(0, 7)}\` to \`${environment}\`: ${blockers.join('; ')}`);
   const deploymentId = await startDeployment(ctx, { environment, sha: pr.sha, trigger: 'command', forced, description: `/deploy by @${event.login} from #${event.pullRequest}${forced ? ' (forced)' : ''}` });
-  return { reply: `deploying \`${pr.sha.slice(0, 7)}\` to \`${environment}\`${forced ? ' (forced past red checks)' : ''}: ${ctx.publicUrl()}/deployments/${deploymentId}`, sha: pr.sha, environment, deploymentId, forced };
+  const waiting = await waitingNote(ctx, deploymentId);
+  return { reply: `deploying \`${pr.sha.slice(0, 7)}\` to \`${environment}\`${forced ? ' (forced past red checks)' : ''}: ${ctx.publicUrl()}/deployments/${deploymentId}${waiting}`, sha: pr.sha, environment, deploymentId, forced };
 }
 
 export async function rollbackCommand(ctx: CommandContext, args: { environment: string }): Promise<DeployOutcome> {
@@ -69,7 +70,7 @@ export async function rollbackCommand(ctx: CommandContext, args: { environment: 
   }
   const deploymentId = await startDeployment(ctx, { environment, sha: previous.sha, trigger: 'rollback', forced: false, description: `/rollback by @${event.login}: back to ${previous.sha.slice(0, 7)} from ${current.sha.slice(0, 7)}` });
   return {
-    reply: `rolling \`${environment}\` back from \`${current.sha.slice(0, 7)}\` to \`${previous.sha.slice(0, 7)}\` (deployed ${previous.createdAt}) as a new deployment: ${ctx.publicUrl()}/deployments/${deploymentId}`,
+    reply: `rolling \`${environment}\` back from \`${current.sha.slice(0, 7)}\` to \`${previous.sha.slice(0, 7)}\` (deployed ${previous.createdAt}) as a new deployment: ${ctx.publicUrl()}/deployments/${deploymentId}${await waitingNote(ctx, deploymentId)}`,
     sha: previous.sha,
     environment,
     deploymentId,
@@ -99,6 +100,13 @@ async function startDeployment(ctx: CommandContext, args: { environment: string;
     installation: { id: event.installationId },
   });
   return rolloutId;
+}
+
+/** " — it waits for dep_…, the rollout running there now" when the environment is busy. */
+async function waitingNote(ctx: CommandContext, deploymentId: string): Promise<string> {
+  const view = await ctx.engine.getDeploymentView(deploymentId);
+  const before = view?.deployment.waitingFor;
+  return before ? ` — it waits for ${before}, the rollout running there now (a newer request replaces it while it waits)` : '';
 }
 
 /** The dry-run reply: commit, group, the servers it resolves to today, batches in order, and what would block it. */

@@ -63,3 +63,8 @@ export function describeLock(lock: EnvironmentLock): string {
   const until = lock.expiresAt ? ` until ${lock.expiresAt.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC')}` : '';
   return `${where} by @${lock.by} since ${since}${until}${lock.reason ? `: ${lock.reason}` : ''}`;
 }
+
+/** Every lock in force now (expired ones left out), for the status page. */
+export async function listLocks(store: Store, now = Date.now()): Promise<EnvironmentLock[]> {
+  return (await store.list<EnvironmentLock>('lock:')).map((e) => e.value).filter((l) => !l.expiresAt || Date.parse(l.expiresAt) > now);
+}

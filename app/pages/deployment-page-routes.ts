@@ -4,17 +4,27 @@
  */
 import { Router } from '@koa/router';
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
+import type { AuditEntry } from '../audit/audit-log.js';
+import { describeLock, type EnvironmentLock } from '../commands/locks.js';
 import type { ConfigStatus } from '../config/config-repo.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import { escapeHtml as e, page } from './html.js';
 
 const REFRESH_SECONDS = 2;
 
-export function deploymentPageRoutes(engine: RolloutEngine, configStatus: () => ConfigStatus[]): Router {
+/** What the overview shows besides deployments and agents: locks in force and the newest audit entries. */
+export interface SafetyView {
+  locks(): Promise<EnvironmentLock[]>;
+  recentActions(): Promise<AuditEntry[]>;
+}
+
+const NO_SAFETY: SafetyView = { locks: async () => [], recentActions: async () => [] };
+
+export function deploymentPageRoutes(engine: RolloutEngine, configStatus: () => ConfigStatus[], safety: SafetyView = NO_SAFETY): Router {
   const router = new Router();
 
   router.get('/', async (ctx) => {
-    const [deployments, agents] = await Promise.all([engine.listDeployments(30), engine.listAgents()]);
+    const [deployments, agents, locks, actions] = await Promise.all([engine.listDeployments(30), engine.listAgents(), safety.locks(), safety.recentActions()]);
     const configs = configStatus();
     const configLine = configs.length
       ? configs.map(describeConfig).join('<br>')
@@ -37,6 +47,19 @@ ${agents
   .map(
     (a) => `<tr><td>${e(a.name)}</td><td class="state ${a.online ? 'succeeded' : 'failed'}">${a.online ? 'online' : 'lost'}</td>
 <td>${Object.entries(a.labels).map(([k, v]) => `<code>${e(k)}=${e(v)}</code>`).join(' ')}</td><td>${e(a.lastSeenAt)}</td><td>${e(a.version)}</td></tr>`,
+  )
+  .join('\n')}
+</table>
+<h2>Locks</h2>
+${locks.length ? `<ul>${locks.map((l) => `<li>${e(l.repository)}: ${e(describeLock(l))}</li>`).join('')}</ul>` : '<p>No environment is locked.</p>'}
+<h2>Recent actions</h2>
+<table><tr><th>when</th><th>who</th><th>action</th><th>repository</th><th>environment</th><th>commit</th><th>outcome</th><th>detail</th></tr>
+${actions
+  .slice()
+  .reverse()
+  .map(
+    (a) => `<tr><td>${e(a.at)}</td><td>${e(a.actor)}</td><td>${e(a.action)}</td><td>${e(a.repository)}</td><td>${e(a.environment ?? '')}</td><td><code>${e(a.sha?.slice(0, 7) ?? '')}</code></td>
+<td>${e(a.outcome)}${a.forced ? ' (forced)' : ''}</td><td>${e(a.detail ?? '')}</td></tr>`,
   )
   .join('\n')}
 </table>`,

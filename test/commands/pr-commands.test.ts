@@ -46,6 +46,7 @@ let checkRuns: Json[];
 let replies: string[];
 let reactions: Json[];
 let created: Json[];
+let statuses: Json[];
 let problems: string[];
 
 const config = (): LoadedConfig & { sha: string } => ({
@@ -87,7 +88,7 @@ function answerGitHub(contracts: GitHubContract[]): void {
       return { id: 900 + created.length, sha: body.ref, ref: body.ref, environment: body.environment, payload: body.payload, creator: { login: 'bitenvoy[bot]' } };
     })
     .post((p: string) => see(p) && /\/deployments\/\d+\/statuses$/.test(p), (b: Json) => ((body = b), true))
-    .reply(201, () => (check('POST', path, body), {}));
+    .reply(201, () => (check('POST', path, body), statuses.push({ deployment: Number(path.split('/')[5]), ...body }), {}));
 }
 
 beforeEach(async () => {
@@ -104,6 +105,7 @@ beforeEach(async () => {
   replies = [];
   reactions = [];
   created = [];
+  statuses = [];
   problems = [];
   probot = new Probot({ appId: 123, privateKey, log: silentLogger(), Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }) });
   reporter = new GitHubStatusReporter({ octokitFor: (id) => probot.auth(id), log: silentLogger(), publicUrl: 'https://hub.example', minIntervalMs: 0 });
@@ -203,6 +205,20 @@ describe('/deploy', () => {
     await succeeded('staging', HEAD, '2026-11-25T09:00:00.000Z');
     expect(await comment('/deploy production')).toMatch(/^@Codertocat deploying `aaaaaaa` to `production`/);
     expect(created).toHaveLength(1);
+  });
+
+  it('queues a second request behind the running rollout, and a third supersedes the second', async () => {
+    await comment('/deploy staging');
+    const waiting = await comment('/deploy staging', 'hubot');
+    const [second, first] = await engine.listDeployments();
+    expect(waiting).toBe(`@hubot deploying \`aaaaaaa\` to \`staging\`: https://hub.example/deployments/${second!.id} — it waits for ${first!.id}, the rollout running there now (a newer request replaces it while it waits)`);
+    await comment('/deploy staging', 'Codertocat');
+    const third = (await engine.listDeployments())[0]!;
+    expect(statuses.filter((s) => s.deployment === 902).map((s) => [s.state, s.description])).toEqual([
+      ['queued', `waiting for ${first!.id} to finish`],
+      ['error', `superseded by ${third.id} before it started`],
+    ]);
+    expect(third.waitingFor).toBe(first!.id);
   });
 
   it('answers --dry-run with the plan and what blocks it, creating nothing', async () => {

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import nock from 'nock';
 import { Probot, ProbotOctokit } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { listAudit } from '../../app/audit/audit-log.js';
+import { takeLock } from '../../app/commands/locks.js';
 import { createAppFn } from '../../app/github/app.js';
 import { AutoDeployer } from '../../app/github/auto-deploy.js';
 import { onDeploymentCreated } from '../../app/github/on-deployment-created.js';
@@ -238,6 +240,16 @@ describe('deploy when CI passes', () => {
     expect(rollout).toMatchObject({ state: 'error', sha: SHA });
     expect(await engine.nextJob('ag_1')).toBeUndefined();
     expect(problems).toEqual([]);
+  });
+
+  it('holds an auto-deploy back while the environment is locked, and records why', async () => {
+    await takeLock(store, { repository: REPO, environment: 'production', by: 'octocat', reason: 'db migration', at: '2026-11-25T10:00:00.000Z' });
+    checkRuns = [run('test', 'success', '2026-11-25T10:00:00Z')];
+    await receive('push', push());
+    expect(created).toEqual([]);
+    expect(await listAudit(store)).toMatchObject([
+      { actor: 'auto', action: 'auto-deploy', environment: 'production', sha: SHA, outcome: 'skipped', detail: expect.stringContaining('`production` is locked by @octocat since 2026-11-25 10:00 UTC: db migration') },
+    ]);
   });
 
   it('picks up where it was after a restart: an undecided commit is evaluated again', async () => {

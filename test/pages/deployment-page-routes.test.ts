@@ -6,6 +6,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../../app/audit/audit-log.js';
+import type { EnvironmentLock } from '../../app/commands/locks.js';
 import type { ConfigStatus } from '../../app/config/config-repo.js';
 import { deploymentPageRoutes } from '../../app/pages/deployment-page-routes.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
@@ -16,14 +18,18 @@ let engine: RolloutEngine;
 let server: Server;
 let base: string;
 let config: ConfigStatus[];
+let locks: EnvironmentLock[];
+let actions: AuditEntry[];
 
 beforeEach(async () => {
   f = await openEngineFixture();
   f.strategy = 'one-at-a-time';
   engine = f.engine();
   config = [];
+  locks = [];
+  actions = [];
   const koa = new Koa();
-  const router = deploymentPageRoutes(engine, () => config);
+  const router = deploymentPageRoutes(engine, () => config, { locks: async () => locks, recentActions: async () => actions });
   koa.use(router.routes()).use(router.allowedMethods());
   server = createServer(koa.callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -102,6 +108,20 @@ describe('GET /', () => {
     expect(html).toMatch(/web-1<\/td><td class="state succeeded">online/);
     expect(html).toMatch(/web-2<\/td><td class="state failed">lost/);
     expect(html).toContain('<code>region=eu&lt;1&gt;</code>');
+  });
+
+  it('shows locks in force and recent actions, a held-back auto-deploy among them', async () => {
+    expect((await get('/')).html).toContain('<p>No environment is locked.</p>');
+    locks = [{ repository: 'acme/shop', environment: 'production', by: 'octocat', reason: 'db <migration>', at: '2026-11-25T10:00:00.000Z' }];
+    actions = [
+      { at: '2026-11-25T10:00:00.000Z', actor: 'octocat', action: 'lock', repository: 'acme/shop', environment: 'production', outcome: 'locked' },
+      { at: '2026-11-25T10:05:00.000Z', actor: 'auto', action: 'auto-deploy', repository: 'acme/shop', environment: 'production', sha: 'f'.repeat(40), outcome: 'skipped', detail: 'locked' },
+    ];
+    const { html } = await get('/');
+    expect(html).toContain('<li>acme/shop: `production` is locked by @octocat since 2026-11-25 10:00 UTC: db &lt;migration&gt;</li>');
+    // Newest first.
+    expect(html.indexOf('auto-deploy')).toBeLessThan(html.indexOf('>lock<'));
+    expect(html).toContain('<td><code>fffffff</code></td>\n<td>skipped</td><td>locked</td>');
   });
 
   it('says when no config repo is set', async () => {
