@@ -19,13 +19,19 @@ export async function onPullRequestComment(event: CommentEvent, body: string, de
   const parsed = parseCommand(body);
   if (!parsed) return 'not-a-command';
   const log = deps.log.child({ repository: event.repository.fullName, pullRequest: event.pullRequest, login: event.login });
-  const octokit = await deps.octokitFor(event.installationId);
   const { owner, name: repo, fullName } = event.repository;
+  const repoConfig = deps.configs.current(fullName)?.repositories[fullName];
+  // In a repository BitEnvoy does not deploy, `/help` or `/status` may well be another bot's: answer only what is
+  // unmistakably ours.
+  if (!repoConfig && !(parsed.kind === 'command' && ['deploy', 'rollback', 'lock', 'unlock'].includes(parsed.command.name))) {
+    log.debug(`/${parsed.kind === 'command' ? parsed.command.name : parsed.kind === 'unknown' ? parsed.word : parsed.name} in a repository BitEnvoy does not deploy: not answered`);
+    return 'not-a-command';
+  }
+  const octokit = await deps.octokitFor(event.installationId);
   await octokit.request('POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', { owner, repo, comment_id: event.commentId, content: 'eyes' });
   const reply = (text: string) => octokit.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { owner, repo, issue_number: event.pullRequest, body: text.slice(0, 65_000) });
   const audit = (entry: Omit<AuditEntry, 'at' | 'actor' | 'repository' | 'source'>) => recordAudit(deps.store, { actor: event.login, repository: fullName, source: event.commentUrl, ...entry });
 
-  const repoConfig = deps.configs.current(fullName)?.repositories[fullName];
   if (!repoConfig) {
     await reply(`@${event.login} ${fullName} is not set up for BitEnvoy: add \`repositories/${fullName}.yml\` to the config repo (and check that the config in force is valid).`);
     return 'refused';

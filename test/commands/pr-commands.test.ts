@@ -39,6 +39,7 @@ let engine: RolloutEngine;
 let reporter: GitHubStatusReporter;
 let probot: Probot;
 let envs: Record<string, Environment>;
+let repositoryConfigured: boolean;
 let permission: string;
 let teamMembers: string[];
 let pull: Json;
@@ -53,7 +54,7 @@ const config = (): LoadedConfig & { sha: string } => ({
   sha: 'c'.repeat(40),
   groups: { web: { selector: { matchLabels: { role: 'web' } } } },
   strategies: BUILT_IN_STRATEGIES,
-  repositories: { [REPO]: { name: REPO, file: `repositories/${REPO}.yml`, instructions: 'bitenvoy.yml', environments: envs } },
+  repositories: repositoryConfigured ? { [REPO]: { name: REPO, file: `repositories/${REPO}.yml`, instructions: 'bitenvoy.yml', environments: envs } } : {},
 });
 
 function answerGitHub(contracts: GitHubContract[]): void {
@@ -98,6 +99,7 @@ beforeEach(async () => {
     staging: { branch: 'master', group: 'web' },
     production: { branch: 'master', group: 'web', after: 'staging', deployers: { teams: ['Codertocat/platform'] }, forceUsers: ['hubot'], lockTimeout: '1h' },
   };
+  repositoryConfigured = true;
   permission = 'write';
   teamMembers = [];
   pull = { number: 1, state: 'open', draft: false, head: { sha: HEAD, ref: 'feature', repo: { full_name: REPO } }, base: { ref: 'master' } };
@@ -274,6 +276,15 @@ describe('/rollback, /lock, /unlock, /status, /help', () => {
   it('lists commands and environments for /help and unknown commands', async () => {
     expect(await comment('/help')).toContain('Environments of Codertocat/Hello-World: `staging` (branch `master`, group `web`), `production` (branch `master`, group `web`, after `staging`)');
     expect(await comment('/deplyo staging')).toMatch(/^@Codertocat `\/deplyo` is not a BitEnvoy command\.\n\nBitEnvoy commands/);
+  });
+
+  it('in a repository BitEnvoy does not deploy, answers only its own changing commands', async () => {
+    repositoryConfigured = false;
+    expect(await comment('/help')).toBeUndefined();
+    expect(await comment('/status')).toBeUndefined();
+    expect(reactions).toEqual([]);
+    expect(await comment('/deploy staging')).toBe('@Codertocat Codertocat/Hello-World is not set up for BitEnvoy: add `repositories/Codertocat/Hello-World.yml` to the config repo (and check that the config in force is valid).');
+    expect(created).toEqual([]);
   });
 
   it('does nothing for talk, code blocks, edited comments and plain issues', async () => {
