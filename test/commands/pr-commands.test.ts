@@ -199,6 +199,7 @@ describe('/deploy', () => {
     expect(created[0]!.payload.bitenvoy.forced).toBe(true);
     const [rollout] = await engine.listDeployments();
     expect(rollout!.forced).toBe(true);
+    expect(statuses.map((s) => s.description)).toEqual(['forced · 0/2 servers · batch 1/1']);
     expect((await listAudit(store)).at(-1)).toMatchObject({ forced: true, outcome: 'started' });
   });
 
