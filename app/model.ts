@@ -61,6 +61,26 @@ export interface JobRecord {
 export interface PlannedBatch {
   /** Agent ids in this batch, in start order. */
   agentIds: string[];
+  /** After this batch ends well: wait this many milliseconds, or until someone continues the rollout. */
+  pauseAfter?: number | 'manual';
+}
+
+/** The failure policy and deadline a rollout got when it was planned. */
+export interface RolloutPolicy {
+  /** Failed servers allowed before no new server starts (and the rollout fails). */
+  maxFailures: number;
+  /** How long the whole rollout may take, from its first batch. */
+  timeoutMs?: number;
+  /** When the whole rollout must have ended: set when its first batch starts (not while it waits its turn). */
+  deadline?: string;
+}
+
+/** A rollout held between batches: until a time, or until someone continues it. */
+export interface RolloutGate {
+  afterBatch: number;
+  until?: string;
+  manual?: boolean;
+  since: string;
 }
 
 export interface DeploymentRecord {
@@ -88,6 +108,11 @@ export interface DeploymentRecord {
   environmentUrl?: string;
   /** The GitHub Deployment this rollout executes, when it came from GitHub. */
   github?: GitHubDeploymentLink;
+  policy?: RolloutPolicy;
+  /** Set while the rollout waits between batches. */
+  gate?: RolloutGate;
+  /** Batches whose pause was already served or released. */
+  gatesPassed?: number[];
   /** Queued behind this deployment, the active one of the same environment: nothing runs until it ends. */
   waitingFor?: string;
   /** Deployed with `--force` past red checks: said in its status and the audit log. */

@@ -250,15 +250,1145 @@ export interface StrategiesFile {
   };
 }
 /**
- * How a rollout moves through the servers of a group. `all-at-once`: every server in one batch. `one-at-a-time`: one server per batch, in agent-name order; the next starts only when the previous succeeded.
+ * How a rollout moves through the servers of a group. `all-at-once`: every server in one batch. `one-at-a-time`: one server per batch, in agent-name order. `rolling`: batches of `batchSize`. `canary`: a first batch of `canary.size`, a pause or a manual gate, then the rest in batches of `batchSize`. `ordered`: the servers of each stage in turn (e.g. `eu`, then `us`, then the rest), each stage in batches of `batchSize`. A batch starts only when the one before it has ended within the failure policy.
  */
 export interface Strategy {
   /**
-   * The kind of rollout: `all-at-once` or `one-at-a-time`.
+   * The kind of rollout: `all-at-once`, `one-at-a-time`, `rolling`, `canary` or `ordered`.
    */
-  type: 'all-at-once' | 'one-at-a-time';
+  type: 'all-at-once' | 'one-at-a-time' | 'rolling' | 'canary' | 'ordered';
   /**
    * What this strategy is for, for people reading the config.
    */
   description?: string;
+  /**
+   * Servers per batch for `rolling`, and after the canary or within each stage of `ordered`: a count like `5` or a percentage of the servers like `25%` (rounded up, at least one). Default: all remaining servers in one batch.
+   */
+  batchSize?: number | string;
+  /**
+   * `canary` only: the first batch and what happens after it.
+   */
+  canary?: {
+    /**
+     * Servers in the canary batch: a count or a percentage, e.g. `1` or `10%`.
+     */
+    size: number | string;
+    /**
+     * After the canary: wait this long (e.g. `10m`), or `manual` to wait until someone continues it (status page, `/continue <environment>`, or the API).
+     */
+    pause?: 'manual' | number | string;
+  };
+  /**
+   * `ordered` only: the stages in order, each a label selector, e.g. `[{matchLabels: {region: eu}}, {matchLabels: {region: us}}]`. Servers no stage selects go last.
+   *
+   * @minItems 1
+   * @maxItems 20
+   */
+  stages?:
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ]
+    | [
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        },
+        {
+          matchLabels: {
+            [k: string]: string;
+          };
+        }
+      ];
+  /**
+   * Between batches: wait this long (e.g. `2m`), or `manual` to wait until someone continues the rollout. Default: none.
+   */
+  pause?: 'manual' | number | string;
+  /**
+   * Failed servers the rollout may have and still go on (and end in success): a count or a percentage of the servers. Default `0`: the first failure stops new servers from starting. Servers that go silent (lease expired) count as failed.
+   */
+  maxFailures?: number | string;
+  /**
+   * The other way to say it (AWS CodeDeploy's rule): servers that must succeed, a count or a percentage, e.g. `90%`. Use either this or `maxFailures`.
+   */
+  minHealthy?: number | string;
+  /**
+   * The longest the whole rollout may take, e.g. `30m`; past it, no new server starts and the rollout fails.
+   */
+  timeout?: number | string;
 }

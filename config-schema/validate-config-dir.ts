@@ -94,6 +94,8 @@ export async function validateConfigDir(dir: string): Promise<ValidationResult<L
     }
   }
 
+  for (const [name, strategy] of Object.entries(strategiesFile?.strategies ?? {})) errors.push(...checkStrategy(name, strategy, strategiesText ?? ''));
+
   const repositories: Record<string, ResolvedRepository> = {};
   const repoTexts: Array<{ file: string; text: string; name: string }> = [];
   for (const file of await listRepositoryFiles(dir, errors)) {
@@ -125,7 +127,13 @@ export async function validateConfigDir(dir: string): Promise<ValidationResult<L
         const strategy = env.strategy ?? 'all-at-once';
         if (!(strategy in strategies)) errors.push(crossRef(repo, texts.get(repo.file) ?? '', envName, 'strategy', strategy, Object.keys(strategies), 'strategies.yml'));
         if (env.after !== undefined && !(env.after in repo.environments)) {
-          errors.push(crossRef(repo, texts.get(repo.file) ?? '', envName, 'after', env.after, Object.keys(repo.environments), repo.file));
+          errors.push({
+            file: repo.file,
+            path: `environments.${envName}.after`,
+            ...positionOf(texts.get(repo.file) ?? '', ['environments', envName, 'after']),
+            message: `environment \`${envName}\` comes after \`${env.after}\`, which is not an environment of ${repo.name}`,
+            hint: `its environments: ${Object.keys(repo.environments).join(', ')}`,
+          });
         } else if (env.after === envName) {
           errors.push({ file: repo.file, path: `environments.${envName}.after`, ...positionOf(texts.get(repo.file) ?? '', ['environments', envName, 'after']), message: `environment \`${envName}\` cannot come after itself`, hint: 'name the environment a commit must pass first, e.g. `staging`' });
         }
@@ -161,6 +169,25 @@ async function listRepositoryFiles(dir: string, errors: ConfigIssue[]): Promise<
     errors.push({ file: 'repositories', path: '', message: `repositories cannot be read: ${(err as Error).message}`, hint: 'repositories must be a folder' });
     return [];
   }
+}
+
+/** What the schema alone cannot say about a strategy: keys that belong to another type, two failure rules, zero durations. */
+function checkStrategy(name: string, strategy: Strategy, text: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const issue = (key: string, message: string, hint: string) =>
+    issues.push({ file: 'strategies.yml', path: `strategies.${name}.${key}`, ...positionOf(text, ['strategies', name, key]), message, hint });
+  if (strategy.canary && strategy.type !== 'canary') issue('canary', `\`canary\` applies only to \`type: canary\`, and \`${name}\` is \`${strategy.type}\``, 'remove it, or make the type `canary`');
+  if (strategy.type === 'canary' && !strategy.canary) issue('type', `canary strategy \`${name}\` has no \`canary\``, 'add e.g. `canary: { size: 1, pause: 10m }`');
+  if (strategy.stages && strategy.type !== 'ordered') issue('stages', `\`stages\` applies only to \`type: ordered\`, and \`${name}\` is \`${strategy.type}\``, 'remove it, or make the type `ordered`');
+  if (strategy.type === 'ordered' && !strategy.stages) issue('type', `ordered strategy \`${name}\` has no \`stages\``, 'add e.g. `stages: [{ matchLabels: { region: eu } }]`');
+  if (strategy.maxFailures !== undefined && strategy.minHealthy !== undefined) issue('minHealthy', `\`${name}\` sets both \`maxFailures\` and \`minHealthy\``, 'keep one: they say the same thing two ways');
+  for (const key of ['pause', 'timeout'] as const) {
+    const value = strategy[key];
+    if (value !== undefined && value !== 'manual' && !isDuration(value)) issue(key, `\`${key}\` must be longer than zero`, 'write e.g. `2m`');
+  }
+  const canaryPause = strategy.canary?.pause;
+  if (canaryPause !== undefined && canaryPause !== 'manual' && !isDuration(canaryPause)) issue('canary', '`canary.pause` must be longer than zero', 'write e.g. `10m` or `manual`');
+  return issues;
 }
 
 function isDuration(value: number | string): boolean {

@@ -62,6 +62,16 @@ export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminTo
     ctx.body = view;
   });
 
+  router.post('/deployments/:id/continue', async (ctx) => {
+    const view = await engine.getDeploymentView(ctx.params.id!);
+    if (!view) throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${ctx.params.id}`);
+    if (!(await engine.continueDeployment(view.deployment.id, 'api'))) {
+      throw new BitEnvoyError('BE_CONFLICT', `deployment ${view.deployment.id} is not paused (it is ${view.deployment.state}: ${view.deployment.description}); only a rollout waiting between batches can be continued`);
+    }
+    await recordAudit(deps.store, { actor: 'api', action: 'continue', repository: view.deployment.repository, environment: view.deployment.environment, sha: view.deployment.sha, outcome: 'continued', deploymentId: view.deployment.id });
+    ctx.body = await engine.getDeploymentView(view.deployment.id);
+  });
+
   router.get('/agents', async (ctx) => {
     const agents = await engine.listAgents();
     ctx.body = { agents: agents.map(({ credentialHash: _hidden, ...agent }) => agent) };

@@ -23,7 +23,7 @@ export async function onPullRequestComment(event: CommentEvent, body: string, de
   const repoConfig = deps.configs.current(fullName)?.repositories[fullName];
   // In a repository BitEnvoy does not deploy, `/help` or `/status` may well be another bot's: answer only what is
   // unmistakably ours.
-  if (!repoConfig && !(parsed.kind === 'command' && ['deploy', 'rollback', 'lock', 'unlock'].includes(parsed.command.name))) {
+  if (!repoConfig && !(parsed.kind === 'command' && ['deploy', 'rollback', 'continue', 'lock', 'unlock'].includes(parsed.command.name))) {
     log.debug(`/${parsed.kind === 'command' ? parsed.command.name : parsed.kind === 'unknown' ? parsed.word : parsed.name} in a repository BitEnvoy does not deploy: not answered`);
     return 'not-a-command';
   }
@@ -83,6 +83,14 @@ async function run(ctx: CommandContext, command: Command, audit: (entry: Omit<Au
       const outcome = await rollbackCommand(ctx, { environment });
       await audit({ action: 'rollback', environment, sha: outcome.sha, outcome: 'started', ...(outcome.deploymentId ? { deploymentId: outcome.deploymentId } : {}) });
       return outcome.reply;
+    }
+    case 'continue': {
+      const environment = environmentNamed(ctx, command.environment);
+      await checkMayChange(ctx, environment);
+      const paused = (await deploymentsOf(ctx, repository, environment)).find((d) => d.gate && !['success', 'failure', 'error', 'cancelled'].includes(d.state));
+      if (!paused || !(await ctx.engine.continueDeployment(paused.id, ctx.event.login))) throw new Refusal(`no rollout of \`${environment}\` is paused; \`/continue\` releases one waiting between batches`);
+      await audit({ action: 'continue', environment, sha: paused.sha, outcome: 'continued', deploymentId: paused.id });
+      return `▶️ the rollout of \`${paused.sha.slice(0, 7)}\` to \`${environment}\` goes on after batch ${paused.gate!.afterBatch + 1}/${paused.batches.length}: ${ctx.publicUrl()}/deployments/${paused.id}`;
     }
     case 'lock': {
       const environment = command.global ? undefined : environmentNamed(ctx, command.environment!);

@@ -13,6 +13,7 @@ import { closestWord } from '../../config-schema/closest-word.js';
 export type Command =
   | { name: 'deploy'; environment: string; dryRun: boolean; force: boolean }
   | { name: 'rollback'; environment: string }
+  | { name: 'continue'; environment: string }
   | { name: 'lock'; environment?: string; global: boolean; reason?: string }
   | { name: 'unlock'; environment?: string; global: boolean }
   | { name: 'status' }
@@ -28,13 +29,14 @@ export type ParsedComment =
 export const COMMAND_USAGE: Record<Command['name'], string> = {
   deploy: '`/deploy <environment>` deploys this pull request’s head commit; `--dry-run` shows the plan, `--force` skips red checks (if allowed)',
   rollback: '`/rollback <environment>` deploys again the last commit that succeeded there before the current one',
+  continue: '`/continue <environment>` lets a rollout paused between batches (a canary, a manual gate) go on',
   lock: '`/lock <environment> [reason]` or `/lock --global [reason]` stops every deployment until unlocked',
   unlock: '`/unlock <environment>` or `/unlock --global` releases a lock',
   status: '`/status` shows, per environment, the commit deployed, when, by whom, its state and any lock',
   help: '`/help` lists the commands and this repository’s environments',
 };
 
-const FLAGS: Record<Command['name'], string[]> = { deploy: ['--dry-run', '--force'], rollback: [], lock: ['--global'], unlock: ['--global'], status: [], help: [] };
+const FLAGS: Record<Command['name'], string[]> = { deploy: ['--dry-run', '--force'], rollback: [], continue: [], lock: ['--global'], unlock: ['--global'], status: [], help: [] };
 
 /** Commands we answer to; a slash word close to one of these is an unknown command, anything else is not ours. */
 const NAMES = Object.keys(COMMAND_USAGE) as Array<Command['name']>;
@@ -62,7 +64,8 @@ export function parseCommand(body: string): ParsedComment | undefined {
   const missingEnvironment = { kind: 'invalid' as const, name, message: `\`/${name}\` needs an environment: ${COMMAND_USAGE[name]}` };
   switch (name) {
     case 'deploy':
-    case 'rollback': {
+    case 'rollback':
+    case 'continue': {
       if (plain.length === 0) return missingEnvironment;
       if (plain.length > 1) return { kind: 'invalid', name, message: `\`/${name}\` takes one environment, got ${plain.map((p) => `\`${p}\``).join(' ')}` };
       return name === 'deploy'

@@ -23,28 +23,100 @@ export async function advanceDeployment(ctx: EngineContext, id: string): Promise
   let dep = await ctx.store.get<DeploymentRecord>(keys.deployment(id));
   if (!dep || FINAL_DEPLOYMENT_STATES.includes(dep.state) || dep.waitingFor) return;
   if (dep.currentBatch < 0) dep = await moveToBatch(ctx, dep, 0);
+  const allowed = dep.policy?.maxFailures ?? 0;
   for (;;) {
     await ensureBatchJobs(ctx, dep, dep.currentBatch);
     const jobs = await readJobs(ctx, dep);
     const failed = jobs.filter((j) => isFinal(j) && j.state !== 'succeeded');
     const active = jobs.filter((j) => !isFinal(j));
-    if (failed.length && active.length === 0) {
+    // Past the failure policy: no new server starts; the rollout fails once the running ones end.
+    if (failed.length > allowed) {
+      if (active.length > 0) return describe(ctx, dep, jobs);
       const agents = new Map((await listAllAgents(ctx.store)).map((a) => [a.id, a]));
-      return finish(ctx, dep, 'failure', failureDescription(failed, agents));
+      const why = failureDescription(failed, agents);
+      return finish(ctx, dep, 'failure', allowed > 0 ? `${why} — more than maxFailures ${allowed}` : why);
+    }
+    if (dep.policy?.deadline && ctx.now() >= Date.parse(dep.policy.deadline)) {
+      return finish(ctx, dep, 'failure', `the rollout timed out at ${dep.policy.deadline} with ${jobs.filter((j) => j.state === 'succeeded').length}/${totalServers(dep)} servers done`);
     }
     const current = dep.currentBatch;
-    const batchDone = jobs.filter((j) => j.batch === current).every((j) => j.state === 'succeeded');
-    if (failed.length || !batchDone) return describe(ctx, dep, jobs);
+    const batchEnded = jobs.filter((j) => j.batch === current).every((j) => isFinal(j));
+    if (!batchEnded) return describe(ctx, dep, jobs);
     if (current + 1 >= dep.batches.length) {
-      return finish(ctx, dep, 'success', `${jobs.length}/${jobs.length} servers succeeded`);
+      const ok = jobs.length - failed.length;
+      return finish(ctx, dep, 'success', failed.length ? `${ok}/${jobs.length} servers succeeded, ${failed.length} failed (within maxFailures ${allowed})` : `${jobs.length}/${jobs.length} servers succeeded`);
+    }
+    const pause = dep.batches[current]?.pauseAfter;
+    if (pause !== undefined && !dep.gatesPassed?.includes(current)) {
+      const gated = await holdAtGate(ctx, dep, current, pause);
+      if (gated) return;
+      dep = (await ctx.store.get<DeploymentRecord>(keys.deployment(dep.id))) ?? dep;
     }
     dep = await moveToBatch(ctx, dep, current + 1);
   }
 }
 
+function totalServers(dep: DeploymentRecord): number {
+  return dep.batches.reduce((n, b) => n + b.agentIds.length, 0);
+}
+
+/**
+ * Between batches: opens the gate the first time (a timer, or a manual gate someone continues), and says whether
+ * the rollout must still wait. A timer that has run out is passed here; a manual gate only by continueDeployment.
+ */
+async function holdAtGate(ctx: EngineContext, dep: DeploymentRecord, batch: number, pause: number | 'manual'): Promise<boolean> {
+  const now = ctx.now();
+  const until = pause === 'manual' ? undefined : dep.gate?.afterBatch === batch ? dep.gate.until : new Date(now + pause).toISOString();
+  if (until !== undefined && Date.parse(until) <= now) {
+    await ctx.store.update<DeploymentRecord>(keys.deployment(dep.id), (d) => {
+      if (!d) return undefined;
+      const { gate: _open, ...rest } = d;
+      return { ...rest, gatesPassed: [...(d.gatesPassed ?? []), batch], updatedAt: isoNow(ctx) };
+    });
+    return false;
+  }
+  if (dep.gate?.afterBatch === batch) return true;
+  const description = truncate(
+    pause === 'manual'
+      ? `paused after batch ${batch + 1}/${dep.batches.length}: continue it from the status page or with /continue ${dep.environment}`
+      : `paused after batch ${batch + 1}/${dep.batches.length} until ${until!.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`,
+  );
+  let opened = false as boolean;
+  const updated = await ctx.store.update<DeploymentRecord>(keys.deployment(dep.id), (d) => {
+    if (!d || d.gate || FINAL_DEPLOYMENT_STATES.includes(d.state)) return undefined;
+    opened = true;
+    return { ...d, gate: { afterBatch: batch, since: isoNow(ctx), ...(until ? { until } : { manual: true }) }, description, updatedAt: isoNow(ctx) };
+  });
+  if (opened && updated) {
+    ctx.log.info({ deploymentId: dep.id, batch, until }, description);
+    ctx.onChange(updated);
+  }
+  return true;
+}
+
+/**
+ * Releases a rollout waiting at a gate (manual or timed); false when it is not waiting. The caller advances it.
+ *
+ * @example
+ * if (await continueDeployment(ctx, 'dep_1a2b', 'octocat')) await engine.advance('dep_1a2b');
+ */
+export async function continueDeployment(ctx: EngineContext, id: string, by: string): Promise<boolean> {
+  let released = false as boolean;
+  await ctx.store.update<DeploymentRecord>(keys.deployment(id), (d) => {
+    if (!d?.gate || FINAL_DEPLOYMENT_STATES.includes(d.state)) return undefined;
+    released = true;
+    const { gate, ...rest } = d;
+    return { ...rest, gatesPassed: [...(d.gatesPassed ?? []), gate.afterBatch], updatedAt: isoNow(ctx) };
+  });
+  if (released) ctx.log.info({ deploymentId: id, by }, 'rollout continued');
+  return released;
+}
+
 async function moveToBatch(ctx: EngineContext, dep: DeploymentRecord, batch: number): Promise<DeploymentRecord> {
+  // The rollout's clock starts with its first batch, not while it waited for its environment.
+  const deadline = (d: DeploymentRecord) => (batch === 0 && d.policy?.timeoutMs !== undefined ? { policy: { ...d.policy, deadline: new Date(ctx.now() + d.policy.timeoutMs).toISOString() } } : {});
   const updated = await ctx.store.update<DeploymentRecord>(keys.deployment(dep.id), (d) =>
-    d && d.currentBatch < batch ? { ...d, currentBatch: batch, updatedAt: isoNow(ctx) } : undefined,
+    d && d.currentBatch < batch ? { ...d, currentBatch: batch, updatedAt: isoNow(ctx), ...deadline(d) } : undefined,
   );
   return updated ?? dep;
 }

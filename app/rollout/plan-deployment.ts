@@ -9,7 +9,7 @@ import type { CreateDeploymentRequest } from '../../lib/protocol.js';
 import type { DeploymentRecord } from '../model.js';
 import { truncate } from './describe-deployment.js';
 import { isAgentOnline, isoNow, listAllAgents, type EngineContext } from './engine-context.js';
-import { planRollout } from './plan-rollout.js';
+import { planRollout, rolloutPolicy } from './plan-rollout.js';
 import { describeSelector, selectAgents } from './select-agents.js';
 
 export type ResolveRef = (gitUrl: string, ref: string) => Promise<string>;
@@ -80,6 +80,7 @@ export async function planDeployment(
     group: env.group,
     configSha: config.sha,
     batches: planRollout(config.strategies[strategy] ?? { type: 'all-at-once' }, ready),
+    policy: rolloutPolicy(config.strategies[strategy] ?? { type: 'all-at-once' }, ready.length),
     currentBatch: -1,
     skipped: lost.map((a) => ({ agentId: a.id, name: a.name, reason: `lost: last seen ${a.lastSeenAt}` })),
     createdBy,

@@ -28,7 +28,7 @@ import { recordEvents } from '../jobs/record-events.js';
 import { keys, type AgentRecord, type DeploymentRecord } from '../model.js';
 import type { Store } from '../store/store.js';
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
-import { advanceDeployment } from './advance-deployment.js';
+import { advanceDeployment, continueDeployment } from './advance-deployment.js';
 import { claimSlot, listSlots, releaseSlot } from './environment-slot.js';
 import { describeDeployment } from './describe-deployment.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
@@ -255,8 +255,27 @@ export class RolloutEngine {
     }
   }
 
-  /** Fails held jobs whose lease ran out and pending jobs whose agent is lost, then advances their deployments. */
+  /**
+   * Fails held jobs whose lease ran out and pending jobs whose agent is lost, then advances their deployments; also
+   * moves rollouts whose pause ran out or whose deadline passed.
+   */
   async checkLeases(): Promise<void> {
-    for (const id of await expireLeases(this.#ctx)) await this.advance(id);
+    const changed = new Set(await expireLeases(this.#ctx));
+    const now = this.#ctx.now();
+    for (const id of await listActiveDeploymentIds(this.#ctx)) {
+      if (changed.has(id)) continue;
+      const dep = await this.#ctx.store.get<DeploymentRecord>(keys.deployment(id));
+      const gateOpen = dep?.gate?.until !== undefined && Date.parse(dep.gate.until) <= now;
+      const late = dep?.policy?.deadline !== undefined && Date.parse(dep.policy.deadline) <= now && !dep.waitingFor;
+      if (gateOpen || late) changed.add(id);
+    }
+    for (const id of changed) await this.advance(id);
+  }
+
+  /** Releases a rollout held at a pause (`manual` or timed). False when it is not waiting at one. */
+  async continueDeployment(id: string, by: string): Promise<boolean> {
+    const released = await continueDeployment(this.#ctx, id, by);
+    if (released) await this.advance(id);
+    return released;
   }
 }

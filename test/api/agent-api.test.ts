@@ -243,6 +243,10 @@ describe('jobs', () => {
     expect(view.status).toBe(200);
     // Earlier tests left staging busy: a new deployment has jobs, or waits for the active one.
     expect(view.json.jobs.length > 0 || typeof view.json.deployment.waitingFor === 'string').toBe(true);
+    const notPaused = await t.call('POST', `/api/v1/deployments/${id}/continue`, { token: ADMIN_TOKEN });
+    expect(notPaused.status).toBe(409);
+    expect(notPaused.json.error.message).toMatch(new RegExp(`^deployment ${id} is not paused \\(it is (queued|in_progress): .*\\); only a rollout waiting between batches can be continued$`));
+    expect((await t.call('POST', '/api/v1/deployments/dep_nope/continue', { token: ADMIN_TOKEN })).status).toBe(404);
     const missing = await t.call('GET', '/api/v1/deployments/dep_nope', { token: ADMIN_TOKEN });
     expect(missing.status).toBe(404);
     expect(missing.json.error.code).toBe('BE_NOT_FOUND');

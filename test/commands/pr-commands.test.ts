@@ -53,7 +53,7 @@ let problems: string[];
 const config = (): LoadedConfig & { sha: string } => ({
   sha: 'c'.repeat(40),
   groups: { web: { selector: { matchLabels: { role: 'web' } } } },
-  strategies: BUILT_IN_STRATEGIES,
+  strategies: { ...BUILT_IN_STRATEGIES, bird: { type: 'canary', canary: { size: 1, pause: 'manual' } } },
   repositories: repositoryConfigured ? { [REPO]: { name: REPO, file: `repositories/${REPO}.yml`, instructions: 'bitenvoy.yml', environments: envs } } : {},
 });
 
@@ -243,6 +243,20 @@ describe('/rollback, /lock, /unlock, /status, /help', () => {
     const reply = await comment('/rollback staging');
     expect(reply).toMatch(/^@Codertocat rolling `staging` back from `aaaaaaa` to `bbbbbbb`/);
     expect(created[0]).toMatchObject({ ref: OLD, environment: 'staging', payload: { bitenvoy: { trigger: 'rollback' } } });
+  });
+
+  it('/continue lets a canary held at its manual gate go on', async () => {
+    envs.preview = { branch: 'master', group: 'web', strategy: 'bird' };
+    expect(await comment('/continue preview')).toBe('@Codertocat no rollout of `preview` is paused; `/continue` releases one waiting between batches');
+    await comment('/deploy preview');
+    const [rollout] = await engine.listDeployments();
+    const job = (await engine.nextJob('ag_1'))!;
+    await engine.claimJob('ag_1', job.id, 'cl_1');
+    await engine.appendEvents('ag_1', job.id, 'cl_1', [{ seq: 1, at: new Date().toISOString(), type: 'state', state: 'succeeded' }]);
+    expect(await engine.nextJob('ag_2')).toBeUndefined();
+    expect(await comment('/continue preview')).toBe(`@Codertocat ▶️ the rollout of \`aaaaaaa\` to \`preview\` goes on after batch 1/2: https://hub.example/deployments/${rollout!.id}`);
+    expect((await engine.nextJob('ag_2'))?.deploymentId).toBe(rollout!.id);
+    expect((await listAudit(store)).at(-1)).toMatchObject({ action: 'continue', environment: 'preview', outcome: 'continued' });
   });
 
   it('has nothing to roll back to after a single success', async () => {

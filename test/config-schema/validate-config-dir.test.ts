@@ -37,7 +37,48 @@ describe('validateConfigDir', () => {
       "repositories/example/app.yml:4:12: environment \`staging\` uses the group \`db\`, which groups.yml does not define
           hint: defined: web
       repositories/example/app.yml:5:15: environment \`staging\` uses the strategy \`yolo\`, which strategies.yml does not define
-          hint: defined: all-at-once, one-at-a-time, careful"
+          hint: defined: all-at-once, one-at-a-time, careful, waves, canary, regions"
+    `);
+  });
+
+  it('explains strategy keys that do not fit their type, two failure rules, zero pauses and a bad promotion order', async () => {
+    const dir = await copyOfTemplate();
+    await writeFile(
+      join(dir, 'strategies.yml'),
+      [
+        'strategies:',
+        '  careful:',
+        '    type: rolling',
+        '    canary: { size: 1 }',
+        '    maxFailures: 1',
+        '    minHealthy: 90%',
+        '    pause: 0s',
+        '  regions:',
+        '    type: ordered',
+        '  bird:',
+        '    type: canary',
+        '    canary: { size: 1, pause: 0m }',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(join(dir, 'repositories/example/app.yml'), 'environments:\n  staging:\n    branch: main\n    group: web\n    after: qa\n    lockTimeout: 0s\n');
+    const { value, errors } = await validateConfigDir(dir);
+    expect(value).toBeUndefined();
+    expect(formatIssues(errors)).toMatchInlineSnapshot(`
+      "strategies.yml:4:13: \`canary\` applies only to \`type: canary\`, and \`careful\` is \`rolling\`
+          hint: remove it, or make the type \`canary\`
+      strategies.yml:6:17: \`careful\` sets both \`maxFailures\` and \`minHealthy\`
+          hint: keep one: they say the same thing two ways
+      strategies.yml:7:12: \`pause\` must be longer than zero
+          hint: write e.g. \`2m\`
+      strategies.yml:9:11: ordered strategy \`regions\` has no \`stages\`
+          hint: add e.g. \`stages: [{ matchLabels: { region: eu } }]\`
+      strategies.yml:12:13: \`canary.pause\` must be longer than zero
+          hint: write e.g. \`10m\` or \`manual\`
+      repositories/example/app.yml:5:12: environment \`staging\` comes after \`qa\`, which is not an environment of example/app
+          hint: its environments: staging
+      repositories/example/app.yml:6:18: environment \`staging\`: lockTimeout must be longer than zero
+          hint: write e.g. \`8h\`"
     `);
   });
 

@@ -167,7 +167,14 @@ describe('what a person sees for a bad config file', () => {
   });
 
   it('strategies-with-unknown-type.yml', async () => {
-    expect(await check('strategies-with-unknown-type.yml')).toMatchInlineSnapshot(`"strategies-with-unknown-type.yml:3:11: \`strategies.careful.type\`: expected one of \`all-at-once\`, \`one-at-a-time\`, got \`canary\`"`);
+    expect(await check('strategies-with-unknown-type.yml')).toMatchInlineSnapshot(`"strategies-with-unknown-type.yml:3:11: \`strategies.careful.type\`: expected one of \`all-at-once\`, \`one-at-a-time\`, \`rolling\`, \`canary\`, \`ordered\`, got \`blue-green\`"`);
+  });
+
+  it('strategies-with-bad-batch-size.yml', async () => {
+    expect(await check('strategies-with-bad-batch-size.yml')).toMatchInlineSnapshot(`
+      "strategies-with-bad-batch-size.yml:4:16: \`strategies.wave.batchSize\`: expected a whole number from 1 to 100000 or a percentage from \`1%\` to \`100%\`, got \`150%\`
+      strategies-with-bad-batch-size.yml:5:18: \`strategies.wave.maxFailures\`: expected a whole number from 0 to 100000 or a percentage from \`0%\` to \`100%\`, got \`-1\`"
+    `);
   });
 
   it('has a test for every fixture', async () => {

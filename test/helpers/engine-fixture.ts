@@ -15,6 +15,7 @@ import { keys, type AgentRecord } from '../../app/model.js';
 import { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
+import type { Strategy } from '../../config-schema/types.generated.js';
 import { BUILT_IN_STRATEGIES, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
 import { silentLogger } from '../../lib/logger.js';
 import type { CreateDeploymentRequest, JobEvent, ReportedJobState } from '../../lib/protocol.js';
@@ -23,11 +24,11 @@ export const SHA = 'a'.repeat(40);
 export const DEPLOY: CreateDeploymentRequest = { repository: 'acme/shop', ref: 'main', environment: 'staging' };
 export const ENGINE_SETTINGS = { leaseSeconds: 60, heartbeatSeconds: 60, pollWaitSeconds: 50, publicUrl: 'http://hub.test' };
 
-export function configWith(strategy: string): LoadedConfig & { sha: string } {
+export function configWith(strategy: string, extra: Record<string, Strategy> = {}): LoadedConfig & { sha: string } {
   return {
     sha: 'c'.repeat(40),
     groups: { web: { selector: { matchLabels: { role: 'web' } } } },
-    strategies: BUILT_IN_STRATEGIES,
+    strategies: { ...BUILT_IN_STRATEGIES, ...extra },
     repositories: {
       'acme/shop': {
         name: 'acme/shop',
@@ -49,6 +50,8 @@ export interface EngineFixture {
   /** The fake clock, in ms; tests move it forward. */
   now: number;
   strategy: string;
+  /** Strategies besides the built-in ones, by name. */
+  strategies: Record<string, Strategy>;
   /** A new engine on the fixture's store (as after a hub restart); stopped by close(). */
   engine(): RolloutEngine;
   addAgent(id: string, name: string, labels?: Record<string, string>, lastSeen?: number): Promise<void>;
@@ -65,12 +68,13 @@ export async function openEngineFixture(): Promise<EngineFixture> {
     store,
     now: Date.parse('2026-11-25T10:00:00Z'),
     strategy: 'all-at-once',
+    strategies: {},
     engine() {
       const engine = new RolloutEngine({
         store,
         log: silentLogger(),
         settings: ENGINE_SETTINGS,
-        config: () => configWith(f.strategy),
+        config: () => configWith(f.strategy, f.strategies),
         now: () => f.now,
         resolveRef: async () => SHA,
       });
