@@ -109,6 +109,8 @@ export interface DeploymentRecord {
   /** The GitHub Deployment this rollout executes, when it came from GitHub. */
   github?: GitHubDeploymentLink;
   policy?: RolloutPolicy;
+  /** Someone asked to stop it: no new server starts, running steps are stopped, it ends `cancelled`. */
+  cancelRequested?: { by: string; at: string };
   /** Set while the rollout waits between batches. */
   gate?: RolloutGate;
   /** Batches whose pause was already served or released. */

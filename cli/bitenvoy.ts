@@ -20,6 +20,9 @@ Usage:
   bitenvoy deploy --repository OWNER/NAME --ref REF --environment ENV [--hub URL] [--token T] [--no-wait]
                                                  deploy a ref through the hub's API and follow it
   bitenvoy agents [--hub URL] [--token T]        list enrolled agents
+  bitenvoy cancel DEPLOYMENT_ID [--by NAME]      stop a rollout: running steps get SIGTERM, then SIGKILL
+  bitenvoy plan --repository OWNER/NAME --environment ENV [--config DIR] [--agents FILE.json]
+                                                 show a rollout's batches in order; creates nothing
   bitenvoy audit [--repository OWNER/NAME] [--limit N] [--format text|json|jsonl]
                                                  export the audit log (deploys, rollbacks, locks, refusals)
   bitenvoy demo [--keep]                         a whole deployment on this machine, end to end
@@ -35,6 +38,8 @@ const commands: Record<string, () => Promise<(args: string[]) => Promise<number>
   deploy: async () => (await import('./commands/deploy.js')).deployCommand,
   agents: async () => (await import('./commands/agents.js')).agentsCommand,
   audit: async () => (await import('./commands/audit.js')).auditCommand,
+  cancel: async () => (await import('./commands/cancel.js')).cancelCommand,
+  plan: async () => (await import('./commands/plan.js')).planCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
 };
 

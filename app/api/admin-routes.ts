@@ -62,6 +62,13 @@ export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminTo
     ctx.body = view;
   });
 
+  router.post('/deployments/:id/cancel', async (ctx) => {
+    const by = typeof ctx.query.by === 'string' && /^[\w.@-]{1,64}$/.test(ctx.query.by) ? ctx.query.by : 'api';
+    const deployment = await engine.cancelDeployment(ctx.params.id!, by);
+    await recordAudit(deps.store, { actor: by, action: 'cancel', repository: deployment.repository, environment: deployment.environment, sha: deployment.sha, outcome: deployment.state === 'cancelled' ? 'cancelled' : 'cancelling', deploymentId: deployment.id });
+    ctx.body = await engine.getDeploymentView(deployment.id);
+  });
+
   router.post('/deployments/:id/continue', async (ctx) => {
     const view = await engine.getDeploymentView(ctx.params.id!);
     if (!view) throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${ctx.params.id}`);

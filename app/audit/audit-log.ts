@@ -12,7 +12,7 @@ export interface AuditEntry {
   at: string;
   /** A GitHub login, `auto` for auto-deploys, `api` for the admin API. */
   actor: string;
-  action: 'deploy' | 'rollback' | 'lock' | 'unlock' | 'continue' | 'auto-deploy' | 'status' | 'help' | 'refused';
+  action: 'deploy' | 'rollback' | 'lock' | 'unlock' | 'continue' | 'cancel' | 'auto-deploy' | 'status' | 'help' | 'refused';
   repository: string;
   environment?: string;
   sha?: string;

@@ -21,7 +21,9 @@ import { isoNow, jobIdFor, jobIdsUpTo, listAllAgents, type EngineContext } from 
  */
 export async function advanceDeployment(ctx: EngineContext, id: string): Promise<void> {
   let dep = await ctx.store.get<DeploymentRecord>(keys.deployment(id));
-  if (!dep || FINAL_DEPLOYMENT_STATES.includes(dep.state) || dep.waitingFor) return;
+  if (!dep || FINAL_DEPLOYMENT_STATES.includes(dep.state)) return;
+  if (dep.cancelRequested && dep.waitingFor) return finish(ctx, dep, 'cancelled', `asked by ${dep.cancelRequested.by} before it started`);
+  if (dep.waitingFor) return;
   if (dep.currentBatch < 0) dep = await moveToBatch(ctx, dep, 0);
   const allowed = dep.policy?.maxFailures ?? 0;
   for (;;) {
@@ -29,6 +31,11 @@ export async function advanceDeployment(ctx: EngineContext, id: string): Promise
     const jobs = await readJobs(ctx, dep);
     const failed = jobs.filter((j) => isFinal(j) && j.state !== 'succeeded');
     const active = jobs.filter((j) => !isFinal(j));
+    if (dep.cancelRequested) {
+      if (active.length > 0) return;
+      const done = jobs.filter((j) => j.state === 'succeeded').length;
+      return finish(ctx, dep, 'cancelled', `asked by ${dep.cancelRequested.by}; ${done}/${totalServers(dep)} servers had finished`);
+    }
     // Past the failure policy: no new server starts; the rollout fails once the running ones end.
     if (failed.length > allowed) {
       if (active.length > 0) return describe(ctx, dep, jobs);
@@ -178,7 +185,7 @@ async function describe(ctx: EngineContext, dep: DeploymentRecord, jobs: JobReco
   if (changed && updated) ctx.onChange(updated);
 }
 
-async function finish(ctx: EngineContext, dep: DeploymentRecord, state: 'success' | 'failure', description: string): Promise<void> {
+async function finish(ctx: EngineContext, dep: DeploymentRecord, state: 'success' | 'failure' | 'cancelled', description: string): Promise<void> {
   let finishedNow = false as boolean;
   const finished = await ctx.store.update<DeploymentRecord>(keys.deployment(dep.id), (d) => {
     if (!d || FINAL_DEPLOYMENT_STATES.includes(d.state)) return undefined;

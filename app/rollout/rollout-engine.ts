@@ -29,6 +29,7 @@ import { keys, type AgentRecord, type DeploymentRecord } from '../model.js';
 import type { Store } from '../store/store.js';
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { advanceDeployment, continueDeployment } from './advance-deployment.js';
+import { cancelDeployment } from './cancel-deployment.js';
 import { claimSlot, listSlots, releaseSlot } from './environment-slot.js';
 import { describeDeployment } from './describe-deployment.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
@@ -270,6 +271,13 @@ export class RolloutEngine {
       if (gateOpen || late) changed.add(id);
     }
     for (const id of changed) await this.advance(id);
+  }
+
+  /** Stops a rollout (see cancel-deployment.ts); it ends `cancelled` once its running steps have stopped. */
+  async cancelDeployment(id: string, by: string): Promise<DeploymentRecord> {
+    const dep = await cancelDeployment(this.#ctx, id, by);
+    await this.advance(id);
+    return (await this.#ctx.store.get<DeploymentRecord>(keys.deployment(id))) ?? dep;
   }
 
   /** Releases a rollout held at a pause (`manual` or timed). False when it is not waiting at one. */

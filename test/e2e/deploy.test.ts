@@ -2,7 +2,7 @@
  * End to end with real processes: a hub on a SQLite file, two enrolled agents, application and config repositories
  * served over HTTP by `git http-backend`. Nothing here is mocked.
  */
-import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,6 +171,35 @@ describe('the command line against a running hub', () => {
   );
 
   it(
+    '`bitenvoy plan` shows the batches of a strategy for a config checkout and a set of agents',
+    async () => {
+      const config = join(world.root, 'plan-config');
+      await cp(join(packageRoot(), 'templates', 'config-repo'), config, { recursive: true });
+      const repoFile = join(config, 'repositories', 'example', 'app.yml');
+      await writeFile(repoFile, (await readFile(repoFile, 'utf8')).replace('strategy: careful', 'strategy: canary'));
+      const agentsFile = join(world.root, 'agents.json');
+      const web = (n: number, online = true) => ({ name: `web-${n}`, labels: { role: 'web' }, online });
+      await writeFile(agentsFile, JSON.stringify([...[1, 2, 3, 4, 5, 6, 7].map((n) => web(n)), web(8, false), { name: 'db-1', labels: { role: 'db' } }]));
+      const out = await runCli(['plan', '--config', config, '--repository', 'example/app', '--environment', 'production', '--agents', agentsFile]);
+      expect(out).toBe(
+        [
+          'example/app → production: group web (role=web), strategy canary (canary)',
+          'servers: 7 of 9 agents; lost, left out: web-8',
+          'batch 1: web-1   then wait for /continue',
+          'batch 2: web-2, web-3, web-4, web-5, web-6',
+          'batch 3: web-7',
+          'failure policy: stop at the first failed server; the whole rollout within 1h',
+          '',
+        ].join('\n'),
+      );
+      await expect(runCli(['plan', '--config', config, '--repository', 'example/app', '--environment', 'prod', '--agents', agentsFile])).rejects.toThrow(
+        /exited 2:[\s\S]*example\/app has no environment `prod`; its environments: staging, production/,
+      );
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
     '`bitenvoy validate` exits 0 for the starter and 1, with file and line, for a broken file',
     async () => {
       expect(await runCli(['validate', join(packageRoot(), 'templates', 'config-repo')])).toMatch(/valid/);
@@ -238,6 +267,47 @@ steps:
       expect(view.jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
       const runs = (await readFile(join(markers, 'runs'), 'utf8')).trim().split('\n').sort();
       expect(runs).toEqual(view.jobs.map((j) => j.id).sort());
+    },
+    E2E_TIMEOUT,
+  );
+});
+
+describe('cancelling a rollout', () => {
+  let world: World;
+  let markers: string;
+  beforeAll(async () => {
+    markers = await mkdtemp(join(tmpdir(), 'bitenvoy-cancel-'));
+    const files = sampleAppFiles('cancel');
+    // A step that records the signal its process group gets, and whose child would otherwise outlive it.
+    files['bitenvoy.yml'] = `version: 1
+steps:
+  - name: long
+    run: |
+      trap 'echo TERM >> "$MARKER_DIR/signals"; exit 143' TERM
+      (sleep 60; echo survived >> "$MARKER_DIR/signals") &
+      echo started
+      wait
+`;
+    world = await startWorld({ agents: 1, appFiles: files, hubEnv: { BITENVOY_LEASE_SECONDS: '3' }, agentEnv: { MARKER_DIR: markers } });
+  }, E2E_TIMEOUT);
+  afterAll(async () => {
+    await world?.close();
+    await rm(markers, { recursive: true, force: true });
+  });
+
+  it(
+    '`bitenvoy cancel` stops the running step\'s process group and the rollout ends cancelled, by whom',
+    async () => {
+      const { deployment } = await world.deploy();
+      await waitForRunningJob(world, deployment.id, 0);
+      const out = await runCli(['cancel', deployment.id, '--by', 'tester', '--hub', world.hub.url, '--token', world.hub.adminToken]);
+      expect(out).toContain(`${deployment.id}: in_progress — cancelling (asked by tester)`);
+      const view = await world.waitForDeployment(deployment.id, 30_000);
+      expect(view.deployment).toMatchObject({ state: 'cancelled', description: 'asked by tester; 0/1 servers had finished' });
+      expect(view.jobs.map((j) => j.state)).toEqual(['cancelled']);
+      expect((await readFile(join(markers, 'signals'), 'utf8')).trim()).toBe('TERM');
+      await expect(runCli(['cancel', deployment.id, '--hub', world.hub.url, '--token', world.hub.adminToken])).rejects.toThrow(/already ended \(cancelled/);
+      await expect(runCli(['cancel', '--hub', world.hub.url])).rejects.toThrow(/exited 2:[\s\S]*give one deployment id/);
     },
     E2E_TIMEOUT,
   );
