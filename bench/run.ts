@@ -10,9 +10,13 @@
  *   agent_idle_requests_per_min  requests an idle agent makes to the hub, per minute
  *   github_requests_per_deployment  requests one automatic deployment makes to GitHub (the local stand-in), for
  *                            rollouts to 10, 100 and 1,000 simulated agents; target ≤ 12 at every size
+ *   rollout_overhead_ms      all-at-once to 100 simulated agents whose step takes no time: API call → final state,
+ *                            p50 of 5; target ≤ 500
+ *   failure_detection_ms     a real agent SIGKILLed mid-step → its job marked failed, with the default lease
  *
  * BENCH_IDLE_SECONDS shortens the idle period (default 120), BENCH_REPETITIONS the latency runs (default 20) and
- * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github measures only that figure.
+ * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github or BENCH_ONLY=rollout
+ * measures only those figures.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,6 +27,7 @@ import { createEnrollTokenCli, runCli, startCli } from '../testbed/processes.js'
 import { SAMPLE_REPOSITORY, sampleAppFiles } from '../testbed/sample-app.js';
 import { startWorld, type DeploymentView, type World } from '../testbed/world.js';
 import { measureGitHubRequests } from './github-requests.js';
+import { measureFailureDetection, measureRolloutOverhead } from './rollout-figures.js';
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 20);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 120);
@@ -119,9 +124,22 @@ async function measureIdleAgent(world: World) {
   return { rssMax: Math.max(...rss), rssMedian: percentile(rss, 50), requestsPerMin: requests / minutes, requests, minutes };
 }
 
+async function rolloutFigures() {
+  const overheads = await measureRolloutOverhead(100, 5);
+  const detection = await measureFailureDetection();
+  return {
+    rollout_overhead_ms: { p50: percentile(overheads, 50), runs: overheads, agents: 100, target: 500 },
+    failure_detection_ms: { value: detection.ms, lease_seconds: detection.leaseSeconds, heartbeat_seconds: detection.heartbeatSeconds },
+  };
+}
+
 async function main() {
   if (process.env.BENCH_ONLY === 'github') {
     process.stdout.write(JSON.stringify({ github_requests_per_deployment: await githubFigure() }, null, 2) + '\n');
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'rollout') {
+    process.stdout.write(JSON.stringify(await rolloutFigures(), null, 2) + '\n');
     return;
   }
   const world = await startWorld({ agents: 1, appFiles: benchAppFiles(), hubEnv: { BITENVOY_CONFIG_REFRESH_SECONDS: '3600', LOG_LEVEL: 'warn' } });
@@ -134,6 +152,7 @@ async function main() {
   const [deployments, idle] = measured;
   // Measured alone: a thousand simulated agents must not disturb the latency figures above.
   const github = await githubFigure();
+  const rollout = await rolloutFigures();
   const results = {
     machine: { cores: (await import('node:os')).cpus().length, node: process.version },
     measuredAt: new Date().toISOString(),
@@ -148,6 +167,7 @@ async function main() {
     agent_idle_rss_mb: { max: Math.round(idle.rssMax * 10) / 10, median: Math.round(idle.rssMedian * 10) / 10, target: 60 },
     agent_idle_requests_per_min: { value: Math.round(idle.requestsPerMin * 100) / 100, requests: idle.requests, minutes: Math.round(idle.minutes * 100) / 100, target: 2 },
     github_requests_per_deployment: github,
+    ...rollout,
   };
   process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   await writeFile(join(packageRoot(), 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');

@@ -35,8 +35,8 @@ export async function deployCommand(ctx: CommandContext, args: { environment: st
   if (lock) blockers.push(describeLock(lock));
   if (pr.fork && !env.allowForks) blockers.push(`this pull request comes from a fork (${pr.headRepository ?? 'a deleted repository'}), and \`${environment}\` does not take forks (\`allowForks\`)`);
   if (pr.draft && !env.allowDrafts) blockers.push(`this pull request is a draft, and \`${environment}\` does not take drafts (\`allowDrafts\`): mark it ready for review first`);
-  const { checks } = await listCommitChecks(ctx.octokit, { owner: event.repository.owner, repo: event.repository.name, sha: pr.sha });
-  const verdict = evaluateChecks(env.requiredChecks ?? 'all', checks, { ignore: [CONFIG_CHECK_NAME] });
+  const { checks, incomplete } = await listCommitChecks(ctx.octokit, { owner: event.repository.owner, repo: event.repository.name, sha: pr.sha });
+  const verdict = evaluateChecks(env.requiredChecks ?? 'all', checks, { ignore: [CONFIG_CHECK_NAME], ...(incomplete ? { incomplete } : {}) });
   let forced = false;
   if (verdict.verdict !== 'green') {
     const mayForce = (env.forceUsers ?? []).some((u) => u.toLowerCase() === event.login.toLowerCase());

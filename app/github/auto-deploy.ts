@@ -165,7 +165,7 @@ export class AutoDeployer {
     const repo = this.#deps.configs.current(repository.fullName)?.repositories[repository.fullName];
     const octokit = await this.#deps.octokitFor(pending.installationId);
     const heads = new Map<string, string | undefined>();
-    let checks: Awaited<ReturnType<typeof listCommitChecks>>['checks'] | undefined;
+    let read: Awaited<ReturnType<typeof listCommitChecks>> | undefined;
     const left: PendingCommit['envs'] = {};
     let retryAt = Infinity;
 
@@ -181,8 +181,9 @@ export class AutoDeployer {
         continue;
       }
       if ((await store.get<string>(deployedKey(repository.fullName, name))) === sha) continue;
-      checks ??= (await listCommitChecks(octokit, { owner: repository.owner, repo: repository.name, sha })).checks;
-      const verdict = evaluateChecks(env.requiredChecks ?? 'all', checks, { ignore: [CONFIG_CHECK_NAME] });
+      read ??= await listCommitChecks(octokit, { owner: repository.owner, repo: repository.name, sha });
+      // A listing GitHub cut short is never green: the checks it did not show could be red.
+      const verdict = evaluateChecks(env.requiredChecks ?? 'all', read.checks, { ignore: [CONFIG_CHECK_NAME], ...(read.incomplete ? { incomplete: read.incomplete } : {}) });
       if (verdict.verdict === 'red') {
         log.info(`auto-deploy to ${name}: not deploying ${sha.slice(0, 7)}: ${verdict.description}`);
         continue;

@@ -9,6 +9,8 @@
  */
 export interface Store {
   get<T>(key: string): Promise<T | undefined>;
+  /** Several keys at once, in order (one round trip, for reading every job of a deployment). */
+  getMany<T>(keys: string[]): Promise<Array<T | undefined>>;
   set<T>(key: string, value: T, ttlMs?: number): Promise<void>;
   delete(key: string): Promise<boolean>;
   /** Every entry whose key starts with `prefix`, in key order. */
