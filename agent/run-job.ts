@@ -18,6 +18,7 @@ import { checkoutRelease, fetchCommit, forgetRelease } from './fetch-commit.js';
 import type { JobReporter } from './job-reporter.js';
 import { pruneReleases, releasePaths, switchCurrent, type ReleasePaths } from './releases.js';
 import { resolveStepCwd, runStep } from './run-step.js';
+import { runValidate } from './run-validate.js';
 import { bindSecrets } from './secrets.js';
 
 const DEFAULT_STEP_TIMEOUT_MS = 30 * 60_000;
@@ -78,6 +79,30 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
     if (outcome !== 'succeeded') return outcome === 'cancelled' ? cancelled(ctx) : fail(ctx, outcome);
   }
   if (!switched) await activate(ctx, paths);
+  const validate = parsed.value.validate;
+  if (validate) {
+    const outcome = await runValidate(validate, {
+      index: steps.length,
+      reporter,
+      cancel: ctx.cancel,
+      system,
+      command: async (run, timeoutMs) => {
+        const bound = bindSecrets({ name: 'validate', run }, ctx.secrets, ctx.config.secretsFile);
+        const result = await runStep({
+          command: bound.run,
+          cwd: paths.release,
+          timeoutMs,
+          killGraceMs: ctx.killGraceMs,
+          signal: ctx.cancel,
+          env: { ...stepEnvironment(ctx, paths), ...bound.env },
+          onOutput: (stream, text) => reporter.output(stream, text, steps.length),
+        });
+        reporter.endOutput(steps.length);
+        return result;
+      },
+    });
+    if (outcome !== 'succeeded') return outcome === 'cancelled' ? cancelled(ctx) : fail(ctx, outcome);
+  }
   for (const removed of await pruneReleases(paths, ctx.config.keepReleases)) {
     await forgetRelease(mirror, removed);
     system(`removed old release ${removed}\n`);
@@ -88,7 +113,7 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
 
 /** Runs one step; returns 'succeeded', 'cancelled' or the failure message. */
 async function runOneStep(ctx: JobContext, paths: ReleasePaths, step: Step, index: number): Promise<string> {
-  const { reporter, spec } = ctx;
+  const { reporter } = ctx;
   const ref = { index, name: step.name };
   let bound: { run: string; env: Record<string, string> };
   let cwd: string;
@@ -109,18 +134,7 @@ async function runOneStep(ctx: JobContext, paths: ReleasePaths, step: Step, inde
     timeoutMs,
     killGraceMs: ctx.killGraceMs,
     signal: ctx.cancel,
-    env: {
-      ...agentEnvironment(),
-      ...bound.env,
-      BITENVOY_JOB_ID: spec.id,
-      BITENVOY_DEPLOYMENT_ID: spec.deploymentId,
-      BITENVOY_REPOSITORY: spec.repository,
-      BITENVOY_ENVIRONMENT: spec.environment,
-      BITENVOY_SHA: spec.sha,
-      BITENVOY_REF: spec.ref,
-      BITENVOY_RELEASE_DIR: paths.release,
-      BITENVOY_CURRENT_DIR: paths.current,
-    },
+    env: { ...stepEnvironment(ctx, paths), ...bound.env },
     onOutput: (stream, text) => reporter.output(stream, text, index),
   });
   reporter.endOutput(index);
@@ -141,6 +155,22 @@ async function runOneStep(ctx: JobContext, paths: ReleasePaths, step: Step, inde
   }
   await reporter.step(ref, 'succeeded', extra);
   return 'succeeded';
+}
+
+/** What every step (and the `validate` command) sees: the agent's environment and the deployment's facts. */
+function stepEnvironment(ctx: JobContext, paths: ReleasePaths): NodeJS.ProcessEnv {
+  const { spec } = ctx;
+  return {
+    ...agentEnvironment(),
+    BITENVOY_JOB_ID: spec.id,
+    BITENVOY_DEPLOYMENT_ID: spec.deploymentId,
+    BITENVOY_REPOSITORY: spec.repository,
+    BITENVOY_ENVIRONMENT: spec.environment,
+    BITENVOY_SHA: spec.sha,
+    BITENVOY_REF: spec.ref,
+    BITENVOY_RELEASE_DIR: paths.release,
+    BITENVOY_CURRENT_DIR: paths.current,
+  };
 }
 
 /**

@@ -25,6 +25,7 @@ export const PATTERN_WORDS: Record<string, string> = {
   '^[^/]': 'a path relative to the release directory',
   '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$': 'a GitHub login (letters, digits and `-`)',
   '^(100|[1-9][0-9]?)%$': 'a percentage from `1%` to `100%`',
+  '^https?://': 'an `http://` or `https://` URL',
   '^(100|[1-9]?[0-9])%$': 'a percentage from `0%` to `100%`',
   '^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$': 'a team as `org/team-slug`',
 };

@@ -32,6 +32,22 @@ export function parseInstructions(text: string, file: string): ValidationResult<
   const issue = (segments: string[], message: string, hint: string) =>
     errors.push({ file, path: dottedPath(segments), ...positionOf(text, segments), message, hint });
 
+  const validate = result.value.validate;
+  if (validate) {
+    const where = (key: string) => ({ path: `validate${key ? `.${key}` : ''}`, ...positionOf(text, ['validate', ...(key ? [key] : [])]) });
+    if ((validate.run === undefined) === (validate.http === undefined)) {
+      errors.push({ file, ...where(''), message: '`validate` needs exactly one of `run` (a command) or `http` (a URL to ask)', hint: 'e.g. `validate: { http: { url: http://localhost:8080/health } }`' });
+    }
+    for (const key of ['timeout', 'interval'] as const) {
+      const value = validate[key];
+      if (value === undefined) continue;
+      try {
+        parseDuration(value);
+      } catch {
+        errors.push({ file, ...where(key), message: `\`validate.${key}\` must be longer than zero`, hint: 'write e.g. `90s` or `2m`' });
+      }
+    }
+  }
   const firstAfterSwitch = result.value.steps.findIndex((s) => s.afterSwitch);
   result.value.steps.forEach((step, index) => {
     if (firstAfterSwitch >= 0 && index > firstAfterSwitch && !step.afterSwitch) {

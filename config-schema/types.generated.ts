@@ -111,6 +111,36 @@ export interface InstructionFile {
    * @maxItems 100
    */
   steps: [Step, ...Step[]];
+  /**
+   * A health gate: after the last step (and the switch of `current`), this server counts as deployed only when the check passes, tried every `interval` until `timeout`. Either a command (`run`, exit 0 passes) or an HTTP check (`http`). Example: `{ http: { url: 'http://localhost:8080/health', status: 200 }, timeout: 2m }`.
+   */
+  validate?: {
+    /**
+     * A command run like a step, in the new release directory; exit code 0 passes. `${{ secrets.NAME }}` works as in steps.
+     */
+    run?: string;
+    /**
+     * An HTTP GET that must answer with `status`.
+     */
+    http?: {
+      /**
+       * What to ask, e.g. `http://localhost:8080/health`.
+       */
+      url: string;
+      /**
+       * The status that passes. Default `200`.
+       */
+      status?: number;
+    };
+    /**
+     * How long to keep trying before the server counts as failed: seconds, or a duration like `90s`, `5m`. Default `1m`.
+     */
+    timeout?: number | string;
+    /**
+     * How long to wait between tries. Default `2s`.
+     */
+    interval?: number | string;
+  };
 }
 /**
  * One shell command. Example: `{ name: migrate, run: ./bin/migrate, timeout: 5m, env: { DATABASE_URL: '${{ secrets.DB_URL }}' } }`.

@@ -3,6 +3,8 @@
  * repositories: a job end to end, a hub that answers 503 and loses acknowledgements, allowlist refusals before any
  * fetch, crash recovery from the journal, cancellation, a stop mid-step, and never running a job twice.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -83,6 +85,40 @@ steps:
     run: echo "current is $(readlink "$BITENVOY_CURRENT_DIR")"
     afterSwitch: true
 `;
+
+describe('the validate health gate', () => {
+  it('counts the server done only once its health URL answers as expected, retrying until then', async () => {
+    let asked = 0;
+    const health = createServer((_req, res) => res.writeHead(++asked < 3 ? 503 : 204).end());
+    await new Promise<void>((r) => health.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(health.address() as AddressInfo).port}/health`;
+      const dir = await newAgent();
+      const spec = await commit(`version: 1\nsteps:\n  - name: start\n    run: echo starting\nvalidate:\n  http: { url: '${url}', status: 204 }\n  timeout: 10s\n  interval: 100ms\n`);
+      start(dir);
+      hub.offer(spec);
+      await hub.waitFor(() => hub.finalState(spec.id) !== undefined);
+      expect(summary(hub.jobs.get(spec.id)!.events)).toEqual(['fetching', 'running', '0:started', '0:succeeded', '1:started', '1:succeeded', 'succeeded']);
+      expect(hub.jobs.get(spec.id)!.events.find((e) => e.type === 'step' && e.step.index === 1)).toMatchObject({ step: { index: 1, name: 'validate' } });
+      expect(output(spec.id, 'system')).toContain(`validate: GET ${url} answered 503 (expected 204); trying again in 0.1 s\n`);
+      expect(output(spec.id, 'system')).toContain(`validate: GET ${url} passed (try 3)\n`);
+      expect(asked).toBe(3);
+    } finally {
+      await new Promise((r) => health.close(r));
+    }
+  });
+
+  it('fails the server when the validate command keeps failing until its timeout, naming what failed', async () => {
+    const dir = await newAgent();
+    const spec = await commit('version: 1\nsteps:\n  - name: start\n    run: echo starting\nvalidate:\n  run: echo not ready; exit 3\n  timeout: 1s\n  interval: 200ms\n');
+    start(dir);
+    hub.offer(spec);
+    await hub.waitFor(() => hub.finalState(spec.id) !== undefined);
+    expect(hub.finalState(spec.id)).toBe('failed');
+    expect(message(spec.id)).toMatch(/^validate: `echo not ready; exit 3` exited with code 3; still failing after [3-5] tries in 1 s$/);
+    expect(output(spec.id, 'stdout')).toContain('not ready\n');
+  });
+});
 
 describe('the agent against a fake hub', () => {
   it('runs a job end to end: events in order, output, the release and the current switch', async () => {

@@ -177,6 +177,15 @@ describe('what a person sees for a bad config file', () => {
     `);
   });
 
+  it('instructions-with-bad-validate.yml', async () => {
+    expect(await check('instructions-with-bad-validate.yml')).toMatchInlineSnapshot(`
+      "instructions-with-bad-validate.yml:6:3: \`validate\` needs exactly one of \`run\` (a command) or \`http\` (a URL to ask)
+          hint: e.g. \`validate: { http: { url: http://localhost:8080/health } }\`
+      instructions-with-bad-validate.yml:8:12: \`validate.timeout\` must be longer than zero
+          hint: write e.g. \`90s\` or \`2m\`"
+    `);
+  });
+
   it('has a test for every fixture', async () => {
     const source = await readFile(import.meta.filename, 'utf8');
     for (const file of await readdir(fixtures)) expect(source).toContain(`check('${file}')`);
