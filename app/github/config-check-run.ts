@@ -7,16 +7,24 @@
  * const result = await validateConfigDir(checkout);
  * await reportConfigCheckRun(octokit, { owner: 'acme', repo: '.bitenvoy', headSha, result });
  */
-import type { ConfigIssue } from '../../config-schema/validate-config-dir.js';
-import type { StatusOctokit } from './status-reporter.js';
+import { BitEnvoyError } from '../../lib/errors.js';
+import { formatIssues, type ConfigIssue } from '../../config-schema/validate-config-dir.js';
 
 export const CONFIG_CHECK_NAME = 'BitEnvoy config';
 
-const ANNOTATIONS_PER_REQUEST = 50;
-const MAX_MARKDOWN = 65_535;
-const MAX_DETAIL_BYTES = 64 * 1024;
-const MAX_TITLE = 255;
+/** GitHub refuses more in one create or update request. */
+export const ANNOTATIONS_PER_REQUEST = 50;
+/** 10 requests at most per push: past this many issues the line-by-line view stops helping anyway. */
+export const MAX_ANNOTATIONS = 500;
+/** GitHub documents "65535 characters" for `summary` and `text` but refuses more than 65535 bytes (github/docs#35252). */
+const MAX_MARKDOWN_BYTES = 65_535;
+/** "64 KB" for `message` and `raw_details`: read as 64,000 bytes, so the cut holds whichever KB GitHub means. */
+const MAX_ANNOTATION_BYTES = 64_000;
+/** One listed issue in `text`, so that a single giant message cannot crowd out all the others. */
+const MAX_LISTED_ISSUE_BYTES = 4_096;
+const ELLIPSIS = '…';
 
+/** One annotation as the Checks API takes it. */
 export interface CheckAnnotation {
   path: string;
   start_line: number;
@@ -29,6 +37,7 @@ export interface CheckAnnotation {
   raw_details?: string;
 }
 
+/** The body of `POST /repos/{owner}/{repo}/check-runs`. */
 export interface ConfigCheckRunBody {
   name: string;
   head_sha: string;
@@ -39,79 +48,167 @@ export interface ConfigCheckRunBody {
   output: { title: string; summary: string; text?: string; annotations: CheckAnnotation[] };
 }
 
+/** The part of an Octokit used here; Probot's installation Octokit fits. */
+export interface CheckRunOctokit {
+  request(route: string, params: Record<string, unknown>): Promise<unknown>;
+}
+
 type Result = { errors: ConfigIssue[]; warnings: ConfigIssue[] };
 
-/** The body that creates the run (with the first 50 annotations), and the annotations still to send. */
+/**
+ * The body that creates the run, carrying the first 50 annotations, and the annotations still to send. Pure; `now`
+ * only makes `completed_at` predictable.
+ *
+ * @example
+ * const { body, rest } = configCheckRunBody(await validateConfigDir(dir), { headSha });
+ * body.conclusion; // 'failure'
+ * body.output.annotations[0]; // { path: 'groups.yml', start_line: 3, annotation_level: 'failure', … }
+ */
 export function configCheckRunBody(result: Result, options: { headSha: string; detailsUrl?: string; now?: Date }): { body: ConfigCheckRunBody; rest: CheckAnnotation[] } {
-  const annotations = [...result.errors.map((i) => annotation(i, 'failure')), ...result.warnings.map((i) => annotation(i, 'warning'))];
+  // Errors first: when the cap cuts, warnings are what goes unannotated.
+  const all = [...result.errors.map((i) => annotation(i, 'failure')), ...result.warnings.map((i) => annotation(i, 'warning'))];
+  const annotations = all.slice(0, MAX_ANNOTATIONS);
   const failed = result.errors.length > 0;
-  const title = failed
-    ? `${count(result.errors.length, 'error')} in the BitEnvoy config`
-    : `The BitEnvoy config is valid${result.warnings.length ? ` (${count(result.warnings.length, 'warning')})` : ''}`;
-  const summary = failed
-    ? 'This commit does not take effect: on the default branch, the last valid commit stays in force until a fixed one is pushed. ' +
-      'Each problem is annotated on its line below.'
-    : 'Every file validates. Once on the default branch, this commit takes effect (commits on other branches never do).';
-  const text = annotations.length ? annotations.map((a) => `- \`${a.path}:${a.start_line}\` ${a.message}${a.raw_details ? ` — ${a.raw_details}` : ''}`).join('\n') : undefined;
+  const text = issuesText(result);
   const body: ConfigCheckRunBody = {
     name: CONFIG_CHECK_NAME,
     head_sha: options.headSha,
     status: 'completed',
     conclusion: failed ? 'failure' : 'success',
-    completed_at: (options.now ?? new Date()).toISOString(),
+    // GitHub documents `YYYY-MM-DDTHH:MM:SSZ`; milliseconds add nothing.
+    completed_at: (options.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     ...(options.detailsUrl ? { details_url: options.detailsUrl } : {}),
-    output: { title: clip(title, MAX_TITLE), summary: clip(summary, MAX_MARKDOWN), ...(text ? { text: clip(text, MAX_MARKDOWN) } : {}), annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) },
+    output: {
+      // Short by construction (a count and fixed words), so never cut.
+      title: failed ? `${count(result.errors.length, 'error')} in the BitEnvoy config` : `The BitEnvoy config is valid${result.warnings.length ? ` (${count(result.warnings.length, 'warning')})` : ''}`,
+      summary: clipBytes(summaryOf(result, all.length), MAX_MARKDOWN_BYTES),
+      ...(text ? { text } : {}),
+      annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST),
+    },
   };
   return { body, rest: annotations.slice(ANNOTATIONS_PER_REQUEST) };
 }
 
-/** Creates the check run, then appends the annotations that did not fit, 50 per update. */
+/**
+ * Creates the completed check run on `headSha`, then appends the annotations that did not fit, 50 per update.
+ *
+ * @example
+ * const { conclusion, requests } = await reportConfigCheckRun(octokit, { owner: 'acme', repo: '.bitenvoy', headSha, result });
+ * // 120 errors → conclusion 'failure', requests 3 (one create, two updates)
+ */
 export async function reportConfigCheckRun(
-  octokit: StatusOctokit,
+  octokit: CheckRunOctokit,
   args: { owner: string; repo: string; headSha: string; result: Result; detailsUrl?: string },
 ): Promise<{ checkRunId: number; conclusion: 'success' | 'failure'; requests: number }> {
   const { body, rest } = configCheckRunBody(args.result, { headSha: args.headSha, ...(args.detailsUrl ? { detailsUrl: args.detailsUrl } : {}) });
-  const res = (await octokit.request('POST /repos/{owner}/{repo}/check-runs', { owner: args.owner, repo: args.repo, ...body })) as { data: { id: number } };
+  const res = (await octokit.request('POST /repos/{owner}/{repo}/check-runs', { owner: args.owner, repo: args.repo, ...body })) as { data?: { id?: unknown } };
+  const checkRunId = res.data?.id;
+  if (typeof checkRunId !== 'number') {
+    throw new BitEnvoyError('BE_INTERNAL', `GitHub created the "${CONFIG_CHECK_NAME}" check run on ${args.owner}/${args.repo}@${args.headSha.slice(0, 7)} but its answer has no numeric id`);
+  }
   let requests = 1;
   for (let i = 0; i < rest.length; i += ANNOTATIONS_PER_REQUEST) {
-    // An update must repeat the title and summary; its annotations are appended to those already there.
+    // GitHub requires title and summary on every update; text is repeated too so that no update can blank it.
+    // The annotations are appended to those already on the run.
+    const { title, summary, text } = body.output;
     await octokit.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', {
       owner: args.owner,
       repo: args.repo,
-      check_run_id: res.data.id,
-      output: { title: body.output.title, summary: body.output.summary, annotations: rest.slice(i, i + ANNOTATIONS_PER_REQUEST) },
+      check_run_id: checkRunId,
+      output: { title, summary, ...(text ? { text } : {}), annotations: rest.slice(i, i + ANNOTATIONS_PER_REQUEST) },
     });
     requests++;
   }
-  return { checkRunId: res.data.id, conclusion: body.conclusion, requests };
+  return { checkRunId, conclusion: body.conclusion, requests };
 }
 
 function annotation(issue: ConfigIssue, level: CheckAnnotation['annotation_level']): CheckAnnotation {
-  const line = issue.line && issue.line > 0 ? issue.line : 1;
+  // GitHub wants a line for every annotation: an issue about a whole file (or a missing one) goes on line 1.
+  const line = positive(issue.line);
+  const column = line ? positive(issue.column) : undefined;
+  // Most validator messages already name the offending key; prefixing it again would only repeat it.
+  const located = issue.path && !issue.message.includes(issue.path) ? `\`${issue.path}\`: ${issue.message}` : issue.message;
   return {
     path: issue.file,
-    start_line: line,
-    end_line: line,
-    ...(issue.line && issue.column ? { start_column: issue.column, end_column: issue.column } : {}),
+    start_line: line ?? 1,
+    end_line: line ?? 1,
+    // Columns are allowed only on a one-line annotation, which every config issue is.
+    ...(column ? { start_column: column, end_column: column } : {}),
     annotation_level: level,
-    message: clipBytes(issue.path ? `${issue.path}: ${issue.message}` : issue.message),
-    title: clip(level === 'failure' ? 'Invalid BitEnvoy config' : 'BitEnvoy config warning', MAX_TITLE),
-    ...(issue.hint ? { raw_details: clipBytes(`hint: ${issue.hint}`) } : {}),
+    message: clipBytes(located, MAX_ANNOTATION_BYTES),
+    title: level === 'failure' ? 'Invalid BitEnvoy config' : 'BitEnvoy config warning',
+    ...(issue.hint ? { raw_details: clipBytes(issue.hint, MAX_ANNOTATION_BYTES) } : {}),
   };
+}
+
+function summaryOf(result: Result, annotated: number): string {
+  const issues = [result.errors.length ? count(result.errors.length, 'error') : '', result.warnings.length ? count(result.warnings.length, 'warning') : ''].filter(Boolean).join(' and ');
+  const where = annotated > MAX_ANNOTATIONS ? `the first ${MAX_ANNOTATIONS} annotated on their lines, all listed below` : 'each annotated on its line and listed below';
+  const lead = result.errors.length
+    ? `**This commit does not take effect**: ${issues}, ${where}.`
+    : `**The config is valid.**${issues ? ` ${issues}, ${where}.` : ''}`;
+  const branch = 'the default branch (or the branch the hub follows, if it sets `BITENVOY_CONFIG_BRANCH`)';
+  const effect = result.errors.length
+    ? `- On ${branch}, the last valid config stays in force until a commit that validates is pushed.`
+    : `- On ${branch}, this commit takes effect as soon as the hub fetches it.`;
+  return `${lead}\n\n${effect}\n- On any other branch a commit never takes effect, valid or not: merge it once this check passes.`;
+}
+
+/**
+ * Every issue as `bitenvoy validate` prints it, in a code block per level. Whole issues only: when GitHub's size limit
+ * is reached the rest are counted, never cut mid-line or mid-character.
+ */
+function issuesText(result: Result): string | undefined {
+  const sections = [
+    { heading: 'Errors', issues: result.errors },
+    { heading: 'Warnings', issues: result.warnings },
+  ].filter((s) => s.issues.length);
+  if (!sections.length) return undefined;
+  const entries = sections.map((s) => ({ heading: s.heading, lines: s.issues.map((i) => clipBytes(formatIssues([i]), MAX_LISTED_ISSUE_BYTES)) }));
+  // A fence longer than any run of backticks inside, so that no message can close the block early.
+  const longestRun = Math.max(0, ...entries.flatMap((e) => e.lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length))));
+  const fence = '`'.repeat(Math.max(3, longestRun + 1));
+  const total = entries.reduce((n, e) => n + e.lines.length, 0);
+  // Room for closing a block and for the "not shown" line, however the listing ends.
+  const budget = MAX_MARKDOWN_BYTES - 2 * (fence.length + 1) - 200;
+  const parts: string[] = [];
+  let used = 0;
+  let shown = 0;
+  outer: for (const { heading, lines } of entries) {
+    const open = `${parts.length ? '\n' : ''}### ${heading}\n\n${fence}\n`;
+    let opened = false;
+    for (const line of lines) {
+      const piece = `${opened ? '' : open}${line}\n`;
+      const size = Buffer.byteLength(piece);
+      if (used + size > budget) {
+        if (opened) parts.push(`${fence}\n`);
+        break outer;
+      }
+      parts.push(piece);
+      used += size;
+      shown++;
+      opened = true;
+    }
+    parts.push(`${fence}\n`);
+  }
+  if (shown < total) parts.push(`\n${count(total - shown, 'more issue')} not shown: the text of a check run is limited to 64 KB.\n`);
+  return parts.join('');
+}
+
+function positive(n: number | undefined): number | undefined {
+  return n !== undefined && Number.isInteger(n) && n >= 1 ? n : undefined;
 }
 
 function count(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-/** GitHub counts annotation messages in bytes: cut on a character boundary under 64 KB. */
-function clipBytes(text: string): string {
-  if (Buffer.byteLength(text) <= MAX_DETAIL_BYTES) return text;
-  let cut = text.slice(0, MAX_DETAIL_BYTES - 4);
-  while (Buffer.byteLength(cut) > MAX_DETAIL_BYTES - 4) cut = cut.slice(0, -1);
-  return `${cut}…`;
+/** Cuts to at most `max` UTF-8 bytes on a character boundary (never half a character or surrogate pair), marked with `…`. */
+function clipBytes(text: string, max: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= max) return text;
+  let end = max - Buffer.byteLength(ELLIPSIS);
+  // Step back over continuation bytes (10xxxxxx) to the first byte of the character that does not fit.
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8') + ELLIPSIS;
 }
