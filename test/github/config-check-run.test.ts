@@ -13,7 +13,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { configCheckRunBody, reportConfigCheckRun, type CheckAnnotation } from '../../app/github/config-check-run.js';
 import { validateConfigDir, type ConfigIssue } from '../../config-schema/validate-config-dir.js';
 import { silentLogger } from '../../lib/logger.js';
-import { loadGitHubContract, type GitHubContract } from '../helpers/github-contract.js';
+import { loadGitHubContract, type GitHubContract } from '../../testbed/github-contract.js';
 
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
 const SERVERS = [

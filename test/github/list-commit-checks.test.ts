@@ -11,7 +11,7 @@ import { ProbotOctokit } from 'probot';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateChecks } from '../../app/github/evaluate-checks.js';
 import { listCommitChecks, MAX_PAGES, toCommitChecks, type CheckRunItem, type CommitCheck, type CommitStatusItem } from '../../app/github/list-commit-checks.js';
-import { loadGitHubContract, type GitHubContract } from '../helpers/github-contract.js';
+import { loadGitHubContract, type GitHubContract } from '../../testbed/github-contract.js';
 
 const OWNER = 'acme';
 const REPO = 'shop';
