@@ -3,6 +3,8 @@
  * the step, keeps its events and logs, and delivers them when the network returns; the hub reports no false failure
  * within the lease.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCountingProxy, type CountingProxy } from '../../testbed/counting-proxy.js';
@@ -53,5 +55,54 @@ describe('the network cut between an agent and the hub', () => {
       expect(done.jobs[0]!.logTail.join('\n')).toContain('after the cut');
     },
     E2E_TIMEOUT,
+  );
+});
+
+describe('the hub killed at random points, many times over', () => {
+  let world: World;
+  let markers: string;
+  beforeAll(async () => {
+    markers = await mkdtemp(join(tmpdir(), 'bitenvoy-kills-'));
+    const files = sampleAppFiles('kills');
+    // Every run of a step leaves a line outside the release: a step run twice would show.
+    files['bitenvoy.yml'] = `version: 1
+steps:
+  - name: first
+    run: echo "$BITENVOY_JOB_ID first" >> "$MARKER_DIR/runs"; sleep 0.3
+  - name: second
+    run: echo "$BITENVOY_JOB_ID second" >> "$MARKER_DIR/runs"; sleep 0.3
+`;
+    world = await startWorld({ agents: 2, appFiles: files, strategy: 'one-at-a-time', agentEnv: { MARKER_DIR: markers } });
+  }, E2E_TIMEOUT);
+  afterAll(async () => {
+    await world?.close();
+    await rm(markers, { recursive: true, force: true });
+  });
+
+  it(
+    'every rollout reaches a final state, no job is lost and no step runs twice on any server',
+    async () => {
+      // Seeded, so a failure can be replayed: the kill points differ from run to run of the loop, not of the suite.
+      let seed = 20261125;
+      const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+      const ids: string[] = [];
+      for (let round = 0; round < 3; round++) {
+        const { deployment } = await world.deploy();
+        ids.push(deployment.id);
+        for (let kill = 0; kill < 2; kill++) {
+          await new Promise((r) => setTimeout(r, Math.floor(random() * 900)));
+          await world.restartHub('SIGKILL');
+        }
+        const view = await world.waitForDeployment(deployment.id, 90_000);
+        expect([deployment.id, view.deployment.state]).toEqual([deployment.id, 'success']);
+        expect(view.jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
+      }
+      const runs = (await readFile(join(markers, 'runs'), 'utf8')).trim().split('\n');
+      // 3 rollouts × 2 servers × 2 steps, each exactly once.
+      expect(runs).toHaveLength(12);
+      expect(new Set(runs).size).toBe(12);
+      for (const id of ids) expect(runs.filter((r) => r.includes(id.replace('dep_', ''))).length).toBe(4);
+    },
+    E2E_TIMEOUT * 2,
   );
 });
