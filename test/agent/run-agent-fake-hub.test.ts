@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -238,7 +238,8 @@ describe('the agent against a fake hub', () => {
     expect(summary(hub.jobs.get(done.id)!.events)).toEqual(['running', 'succeeded']);
     expect(hub.jobs.get(lost.id)!.events).toMatchObject([{ seq: 1, state: 'failed', message: 'step x exited with code 1' }]);
     expect(existsSync(join(dir, 'apps'))).toBe(false);
-    await hub.waitFor(() => readFileSync(join(dir, 'journal', 'finished.index'), 'utf8').includes(lost.id));
+    // finish() writes the index, then drops each record: wait for the last record to go.
+    await hub.waitFor(() => readFileSync(join(dir, 'journal', 'finished.index'), 'utf8').includes(lost.id) && readdirSync(join(dir, 'journal')).every((f) => !f.endsWith('.json')));
     expect((await readdir(join(dir, 'journal'))).filter((f) => f.endsWith('.json'))).toEqual([]);
   });
 
