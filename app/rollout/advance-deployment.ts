@@ -27,7 +27,11 @@ export async function advanceDeployment(ctx: EngineContext, id: string): Promise
   if (dep.currentBatch < 0) dep = await moveToBatch(ctx, dep, 0);
   const allowed = dep.policy?.maxFailures ?? 0;
   for (;;) {
-    await ensureBatchJobs(ctx, dep, dep.currentBatch);
+    const ensured = `${dep.id}:${dep.currentBatch}`;
+    if (!ctx.ensuredBatches.has(ensured)) {
+      await ensureBatchJobs(ctx, dep, dep.currentBatch);
+      ctx.ensuredBatches.add(ensured);
+    }
     const jobs = await readJobs(ctx, dep);
     const failed = jobs.filter((j) => isFinal(j) && j.state !== 'succeeded');
     const active = jobs.filter((j) => !isFinal(j));
@@ -206,6 +210,7 @@ async function finish(ctx: EngineContext, dep: DeploymentRecord, state: 'success
     return { ...d, state, description: truncate(description), finishedAt: isoNow(ctx), updatedAt: isoNow(ctx) };
   });
   await ctx.store.update<string[]>(keys.activeDeployments(), (ids) => (ids?.includes(dep.id) ? ids.filter((x) => x !== dep.id) : undefined));
+  for (const key of ctx.ensuredBatches) if (key.startsWith(`${dep.id}:`)) ctx.ensuredBatches.delete(key);
   if (!finishedNow || !finished) return;
   ctx.onChange(finished);
   ctx.log.info({ deploymentId: dep.id, state, description: finished.description }, 'deployment finished');

@@ -25,6 +25,11 @@ export interface EngineContext {
   config: (repository: string) => ConfigInForce | undefined;
   now: () => number;
   notifier: JobNotifier;
+  /**
+   * Batches whose jobs this process has already created and queued (`<deployment>:<batch>`): checking them again on
+   * every reported event would read the whole batch each time. Empty after a restart, so each is checked once more.
+   */
+  ensuredBatches: Set<string>;
   /** Called after a deployment's state or description changed (GitHub statuses follow it). */
   onChange: (deployment: DeploymentRecord) => void;
 }

@@ -71,6 +71,7 @@ export class RolloutEngine {
       config: opts.config,
       now: opts.now ?? Date.now,
       notifier: this.notifier,
+      ensuredBatches: new Set(),
       onChange: (d) => onChange?.(d),
     };
     this.#resolveRef = opts.resolveRef ?? gitResolveRef;
@@ -188,9 +189,10 @@ export class RolloutEngine {
   }
 
   async appendEvents(agentId: string, jobId: string, claimId: string, events: JobEvent[]): Promise<AckResponse> {
-    const { job, finishedNow, stateChanged, gapAt } = await recordEvents(this.#ctx.store, { agentId, jobId, claimId }, events, isoNow(this.#ctx));
+    const { job, finishedNow, gapAt } = await recordEvents(this.#ctx.store, { agentId, jobId, claimId }, events, isoNow(this.#ctx));
     if (finishedNow) this.#ctx.log.info({ jobId, agentId, state: job.state, message: job.message }, 'job finished');
-    if (stateChanged) await this.advance(job.spec.deploymentId);
+    // Only a job's end can move its rollout (its progress counts finished servers): `fetching` and `running` cannot.
+    if (finishedNow) await this.advance(job.spec.deploymentId);
     if (gapAt !== undefined) throw seqGap(jobId, 'event', gapAt);
     return { ackedSeq: job.eventsAckedSeq };
   }
