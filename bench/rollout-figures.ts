@@ -39,11 +39,7 @@ export async function measureFailureDetection(): Promise<{ ms: number; leaseSeco
   const world = await startWorld({ agents: 1, appFiles: files, hubEnv: { LOG_LEVEL: 'warn' } });
   try {
     const { deployment } = await world.deploy();
-    const api = async () => {
-      const res = await fetch(`${world.hub.url}/api/v1/deployments/${deployment.id}`, { headers: { authorization: `Bearer ${world.hub.adminToken}` } });
-      return (await res.json()) as Awaited<ReturnType<typeof world.waitForDeployment>>;
-    };
-    for (let view = await api(); view.jobs[0]?.state !== 'running'; view = await api()) await new Promise((r) => setTimeout(r, 50));
+    await world.waitForRunningJob(deployment.id, 0);
     const killedAt = Date.now();
     world.agents[0]!.process.child.kill('SIGKILL');
     const view = await world.waitForDeployment(deployment.id, (DEFAULT_SETTINGS.leaseSeconds + 60) * 1000);

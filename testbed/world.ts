@@ -42,6 +42,10 @@ export interface World {
   github?: GitHubStandIn;
   /** Creates a deployment through the admin API (default: the sample app's `main` to staging). */
   deploy(request?: { repository?: string; ref?: string; environment?: string }): Promise<{ deployment: DeploymentRecord; url: string }>;
+  /** The deployment as the admin API shows it now (undefined while the hub does not answer, e.g. restarting). */
+  viewDeployment(id: string): Promise<DeploymentView | undefined>;
+  /** Polls until job number `index` (in plan order) of the deployment is running a step. */
+  waitForRunningJob(id: string, index: number, timeoutMs?: number): Promise<DeploymentView>;
   /** Polls the admin API until the deployment is final; returns its view. */
   waitForDeployment(id: string, timeoutMs?: number): Promise<DeploymentView>;
   /** Kills the hub (SIGKILL by default) and starts it again on the same port and data dir. */
@@ -169,6 +173,16 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         ref: request.ref ?? 'main',
         environment: request.environment ?? SAMPLE_ENVIRONMENT,
       }),
+    viewDeployment: (id) => api<DeploymentView>('GET', `/deployments/${id}`).catch(() => undefined),
+    async waitForRunningJob(id, index, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const view = await world.viewDeployment(id);
+        if (view?.jobs[index]?.state === 'running') return view;
+        if (Date.now() > deadline) throw new Error(`job ${index} of ${id} never started running: ${JSON.stringify(view?.jobs[index])}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     async waitForDeployment(id, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -3,31 +3,29 @@
  * comment, as GitHub sends it), GitHub answered by nock, every request checked against GitHub's REST description
  * for github.com and GHES.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
-import { Probot, ProbotOctokit } from 'probot';
+import type { Probot } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listAudit } from '../../app/audit/audit-log.js';
 import { createAppFn } from '../../app/github/app.js';
-import { onDeploymentCreated } from '../../app/github/on-deployment-created.js';
-import { GitHubStatusReporter } from '../../app/github/status-reporter.js';
+import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { keys, type AgentRecord } from '../../app/model.js';
-import { RolloutEngine } from '../../app/rollout/rollout-engine.js';
+import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
 import type { Environment } from '../../config-schema/types.generated.js';
 import { BUILT_IN_STRATEGIES, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
 import { silentLogger } from '../../lib/logger.js';
+import { createGitHubAppRig } from '../helpers/github-app-rig.js';
 import { loadGitHubContract, type GitHubContract } from '../../testbed/github-contract.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- GitHub's example JSON
 const examples = createRequire(import.meta.url)('@octokit/webhooks-examples') as Array<{ name: string; examples: Json[] }>;
 const commentExample = examples.find((e) => e.name === 'issue_comment')!.examples.find((e) => e.action === 'created')!;
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
 
 const REPO = 'Codertocat/Hello-World';
 const HEAD = 'a'.repeat(40);
@@ -38,6 +36,7 @@ let store: Store;
 let engine: RolloutEngine;
 let reporter: GitHubStatusReporter;
 let probot: Probot;
+let startDeployment: ReturnType<typeof createGitHubAppRig>['startDeployment'];
 let envs: Record<string, Environment>;
 let repositoryConfigured: boolean;
 let permission: string;
@@ -109,17 +108,7 @@ beforeEach(async () => {
   created = [];
   statuses = [];
   problems = [];
-  probot = new Probot({ appId: 123, privateKey, log: silentLogger(), Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }) });
-  reporter = new GitHubStatusReporter({ octokitFor: (id) => probot.auth(id), log: silentLogger(), publicUrl: 'https://hub.example', minIntervalMs: 0 });
-  engine = new RolloutEngine({
-    store,
-    log: silentLogger(),
-    settings: { leaseSeconds: 60, heartbeatSeconds: 60, pollWaitSeconds: 50, publicUrl: 'https://hub.example' },
-    config: () => config(),
-    onChange: (d) => reporter.changed(d),
-    resolveRef: async (_url, ref) => ref,
-  });
-  const startDeployment = (payload: Parameters<typeof onDeploymentCreated>[0], options?: { refuseWith?: string }) => onDeploymentCreated(payload, { engine, store, reporter, log: silentLogger() }, options);
+  ({ probot, reporter, engine, startDeployment } = createGitHubAppRig(store, config));
   const commands = { store, engine, configs: { current: () => config() }, octokitFor: (id: number) => probot.auth(id), startDeployment, log: silentLogger(), publicUrl: () => 'https://hub.example' };
   await probot.load(createAppFn({ engine, store, reporter, commands }));
   for (const [id, name] of [['ag_1', 'web-1'], ['ag_2', 'web-2']] as const) {

@@ -259,7 +259,7 @@ steps:
       const { deployment } = await world.deploy();
       // Kill the hub while the first server's step is running, and again during the second batch.
       for (let kill = 0; kill < 2; kill++) {
-        await waitForRunningJob(world, deployment.id, kill);
+        await world.waitForRunningJob(deployment.id, kill);
         await world.restartHub('SIGKILL');
       }
       const view = await world.waitForDeployment(deployment.id);
@@ -299,7 +299,7 @@ steps:
     '`bitenvoy cancel` stops the running step\'s process group and the rollout ends cancelled, by whom',
     async () => {
       const { deployment } = await world.deploy();
-      await waitForRunningJob(world, deployment.id, 0);
+      await world.waitForRunningJob(deployment.id, 0);
       const out = await runCli(['cancel', deployment.id, '--by', 'tester', '--hub', world.hub.url, '--token', world.hub.adminToken]);
       expect(out).toContain(`${deployment.id}: in_progress — cancelling (asked by tester)`);
       const view = await world.waitForDeployment(deployment.id, 30_000);
@@ -312,17 +312,3 @@ steps:
     E2E_TIMEOUT,
   );
 });
-
-/** Waits until job number `index` (in plan order) of the deployment is running a step. */
-async function waitForRunningJob(world: World, id: string, index: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const res = await fetch(`${world.hub.url}/api/v1/deployments/${id}`, { headers: { authorization: `Bearer ${world.hub.adminToken}` } }).catch(() => undefined);
-    if (res?.ok) {
-      const view = (await res.json()) as Awaited<ReturnType<World['waitForDeployment']>>;
-      if (view.jobs[index]?.state === 'running') return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`job ${index} of ${id} never started running`);
-}

@@ -38,16 +38,12 @@ describe('the network cut between an agent and the hub', () => {
     'delivers the step it finished while cut off once the network returns, and the rollout succeeds',
     async () => {
       const { deployment } = await world.deploy();
-      const view = async () =>
-        (await (await fetch(`${world.hub.url}/api/v1/deployments/${deployment.id}`, { headers: { authorization: `Bearer ${world.hub.adminToken}` } })).json()) as Awaited<
-          ReturnType<World['waitForDeployment']>
-        >;
-      for (let v = await view(); v.jobs[0]?.state !== 'running'; v = await view()) await new Promise((r) => setTimeout(r, 50));
+      await world.waitForRunningJob(deployment.id, 0);
       proxy.cut();
       // The step ends (2 s) while the agent cannot reach the hub; the hub hears nothing for 4 s.
       await new Promise((r) => setTimeout(r, 4000));
-      const during = await view();
-      expect(during.jobs[0]!.state).toBe('running');
+      const during = await world.viewDeployment(deployment.id);
+      expect(during?.jobs[0]!.state).toBe('running');
       proxy.restore();
       const done = await world.waitForDeployment(deployment.id, 60_000);
       expect(done.deployment.state).toBe('success');

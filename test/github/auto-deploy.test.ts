@@ -3,33 +3,31 @@
  * with GitHub's own example payloads, GitHub answered by nock, every request checked against GitHub's REST
  * description (github.com and GHES).
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
-import { Probot, ProbotOctokit } from 'probot';
+import type { Probot } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listAudit } from '../../app/audit/audit-log.js';
 import { takeLock } from '../../app/commands/locks.js';
 import { createAppFn } from '../../app/github/app.js';
 import { AutoDeployer } from '../../app/github/auto-deploy.js';
-import { onDeploymentCreated } from '../../app/github/on-deployment-created.js';
-import { GitHubStatusReporter } from '../../app/github/status-reporter.js';
+import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { keys, type AgentRecord } from '../../app/model.js';
-import { RolloutEngine } from '../../app/rollout/rollout-engine.js';
+import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
 import { BUILT_IN_STRATEGIES, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
 import type { Environment } from '../../config-schema/types.generated.js';
 import { createLogger, silentLogger } from '../../lib/logger.js';
+import { createGitHubAppRig } from '../helpers/github-app-rig.js';
 import { loadGitHubContract, type GitHubContract } from '../../testbed/github-contract.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- GitHub's example JSON
 const examples = createRequire(import.meta.url)('@octokit/webhooks-examples') as Array<{ name: string; examples: Json[] }>;
 const example = (name: string, match: (e: Json) => boolean = () => true) => structuredClone(examples.find((e) => e.name === name)!.examples.find(match)!);
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
 
 const REPO = 'Codertocat/Hello-World';
 const SHA = 'a'.repeat(40);
@@ -41,6 +39,7 @@ let engine: RolloutEngine;
 let reporter: GitHubStatusReporter;
 let auto: AutoDeployer;
 let probot: Probot;
+let startDeployment: ReturnType<typeof createGitHubAppRig>['startDeployment'];
 let env: Environment;
 let head: string;
 let checkRuns: Json[];
@@ -114,21 +113,12 @@ beforeEach(async () => {
   created = [];
   statuses = [];
   problems = [];
-  probot = new Probot({ appId: 123, privateKey, log: silentLogger(), Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }) });
-  reporter = new GitHubStatusReporter({ octokitFor: (id) => probot.auth(id), log: silentLogger(), publicUrl: 'https://hub.example', minIntervalMs: 0 });
-  engine = new RolloutEngine({
-    store,
-    log: silentLogger(),
-    settings: { leaseSeconds: 60, heartbeatSeconds: 60, pollWaitSeconds: 50, publicUrl: 'https://hub.example' },
-    config: () => config(),
-    onChange: (d) => reporter.changed(d),
-    resolveRef: async (_url, ref) => ref,
-  });
+  ({ probot, reporter, engine, startDeployment } = createGitHubAppRig(store, config));
   auto = new AutoDeployer({
     store,
     configs: { current: () => config() },
     octokitFor: (id) => probot.auth(id),
-    startDeployment: (payload, options) => onDeploymentCreated(payload, { engine, store, reporter, log: silentLogger() }, options),
+    startDeployment,
     log: process.env.DEBUG_AUTO ? createLogger({ name: 'auto', level: 'debug' }) : silentLogger(),
     debounceMs: 0,
     publicUrl: () => 'https://hub.example',
@@ -261,7 +251,7 @@ describe('deploy when CI passes', () => {
       store,
       configs: { current: () => config() },
       octokitFor: (id) => probot.auth(id),
-      startDeployment: (payload, options) => onDeploymentCreated(payload, { engine, store, reporter, log: silentLogger() }, options),
+      startDeployment,
       log: silentLogger(),
       debounceMs: 0,
       publicUrl: () => 'https://hub.example',
