@@ -7,7 +7,8 @@
  * await switchCurrent(paths);
  * await pruneReleases(paths, 5);
  */
-import { readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
 export interface ReleasePaths {
@@ -50,4 +51,56 @@ export async function pruneReleases(paths: ReleasePaths, keep: number): Promise<
     removed.push(dir.name);
   }
   return removed;
+}
+
+/** One release that went live (its steps and health gate passed), as `<base>/live-releases.json` lists them. */
+interface LiveRelease {
+  release: string;
+  sha: string;
+  at: string;
+}
+
+/** At most this many entries are kept: more than any `keepReleases`, so every kept release can be found. */
+const MAX_LIVE_RELEASES = 200;
+
+function liveReleasesFile(paths: ReleasePaths): string {
+  return join(paths.base, 'live-releases.json');
+}
+
+async function readLiveReleases(paths: ReleasePaths): Promise<LiveRelease[]> {
+  const text = await readFile(liveReleasesFile(paths), 'utf8').catch(() => '[]');
+  try {
+    const list = JSON.parse(text) as unknown;
+    return Array.isArray(list) ? (list as LiveRelease[]).filter((r) => typeof r?.release === 'string' && typeof r.sha === 'string') : [];
+  } catch {
+    return []; // a torn write loses only the fast path of a rollback, never a deploy
+  }
+}
+
+/**
+ * Notes that the release in `paths` (of commit `sha`) went live, so a later rollback to that commit can restore it
+ * instead of deploying it again. Written to a temporary file and renamed, so a crash never leaves half a list.
+ */
+export async function recordLiveRelease(paths: ReleasePaths, sha: string): Promise<void> {
+  const release = basename(paths.release);
+  const list = (await readLiveReleases(paths)).filter((r) => r.release !== release && existsSync(join(paths.releases, r.release)));
+  list.push({ release, sha, at: new Date().toISOString() });
+  const temp = `${liveReleasesFile(paths)}.${process.pid}.tmp`;
+  await writeFile(temp, JSON.stringify(list.slice(-MAX_LIVE_RELEASES)));
+  await rename(temp, liveReleasesFile(paths));
+}
+
+/**
+ * The directory of the newest kept release of commit `sha` that went live here, if it is still on disk.
+ *
+ * @example
+ * await keptReleaseOf(paths, sha); // '/var/lib/bitenvoy/apps/acme/shop/production/releases/job_1a2b_0_9f'
+ */
+export async function keptReleaseOf(paths: ReleasePaths, sha: string): Promise<string | undefined> {
+  const list = await readLiveReleases(paths);
+  for (const entry of list.reverse()) {
+    const dir = join(paths.releases, entry.release);
+    if (entry.sha === sha && !entry.release.includes('/') && entry.release !== '..' && existsSync(dir)) return dir;
+  }
+  return undefined;
 }

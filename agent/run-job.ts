@@ -4,19 +4,19 @@
  * what runs is only what the commit's own instruction file says.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { parseDuration } from '../lib/parse-duration.js';
 import type { JobSpec, ReportedJobState } from '../lib/protocol.js';
 import { parseInstructions } from '../config-schema/load-instructions.js';
-import type { Step } from '../config-schema/types.generated.js';
+import type { InstructionFile, Step } from '../config-schema/types.generated.js';
 import { formatIssues } from '../config-schema/validate-config-dir.js';
 import type { AgentConfig } from './agent-config.js';
 import { refusalReason } from './allowlist.js';
 import { checkoutRelease, fetchCommit, forgetRelease } from './fetch-commit.js';
 import type { JobReporter } from './job-reporter.js';
-import { pruneReleases, releasePaths, switchCurrent, type ReleasePaths } from './releases.js';
+import { keptReleaseOf, pruneReleases, recordLiveRelease, releasePaths, switchCurrent, type ReleasePaths } from './releases.js';
 import { resolveStepCwd, runStep } from './run-step.js';
 import { runValidate } from './run-validate.js';
 import { bindSecrets } from './secrets.js';
@@ -45,6 +45,10 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
   }
   const system = (line: string) => reporter.output('system', line);
   const paths = releasePaths(ctx.agentDir, spec.repository, spec.environment, spec.id);
+  if (spec.rollback) {
+    const restored = await restoreKeptRelease(ctx, paths);
+    if (restored) return restored;
+  }
   let mirror: string;
   try {
     await reporter.state('fetching');
@@ -79,36 +83,78 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
     if (outcome !== 'succeeded') return outcome === 'cancelled' ? cancelled(ctx) : fail(ctx, outcome);
   }
   if (!switched) await activate(ctx, paths);
-  const validate = parsed.value.validate;
-  if (validate) {
-    const outcome = await runValidate(validate, {
-      index: steps.length,
-      reporter,
-      cancel: ctx.cancel,
-      system,
-      command: async (run, timeoutMs) => {
-        const bound = bindSecrets({ name: 'validate', run }, ctx.secrets, ctx.config.secretsFile);
-        const result = await runStep({
-          command: bound.run,
-          cwd: paths.release,
-          timeoutMs,
-          killGraceMs: ctx.killGraceMs,
-          signal: ctx.cancel,
-          env: { ...stepEnvironment(ctx, paths), ...bound.env },
-          onOutput: (stream, text) => reporter.output(stream, text, steps.length),
-        });
-        reporter.endOutput(steps.length);
-        return result;
-      },
-    });
-    if (outcome !== 'succeeded') return outcome === 'cancelled' ? cancelled(ctx) : fail(ctx, outcome);
-  }
+  const gate = await passHealthGate(ctx, paths, parsed.value.validate, steps.length);
+  if (gate !== 'succeeded') return gate === 'cancelled' ? cancelled(ctx) : fail(ctx, gate);
+  await recordLiveRelease(paths, spec.sha);
   for (const removed of await pruneReleases(paths, ctx.config.keepReleases)) {
     await forgetRelease(mirror, removed);
     system(`removed old release ${removed}\n`);
   }
   await reporter.state('succeeded');
   return 'succeeded';
+}
+
+/**
+ * A rollback's fast path: when this server still keeps a release of exactly the commit to restore, and that
+ * release's own instruction file has `rollback` steps, `current` goes back to it and those steps run there — no
+ * fetch, no full deploy. Undefined when it does not apply (the caller then deploys the commit in full).
+ */
+async function restoreKeptRelease(ctx: JobContext, paths: ReleasePaths): Promise<ReportedJobState | undefined> {
+  const { spec, reporter } = ctx;
+  const system = (line: string) => reporter.output('system', line);
+  const kept = await keptReleaseOf(paths, spec.sha);
+  if (!kept) {
+    system(`rollback: no kept release of ${spec.sha.slice(0, 7)} on this server; deploying it in full\n`);
+    return undefined;
+  }
+  const keptPaths = { ...paths, release: kept };
+  const text = await readFile(join(kept, spec.instructions), 'utf8').catch(() => undefined);
+  const parsed = text === undefined ? undefined : parseInstructions(text, spec.instructions).value;
+  const steps = parsed?.rollback;
+  if (!parsed || !steps) {
+    system(`rollback: the kept release ${basename(kept)} has ${parsed ? 'no `rollback` steps in' : 'no valid'} ${spec.instructions}; deploying ${spec.sha.slice(0, 7)} in full\n`);
+    return undefined;
+  }
+  await reporter.state('running');
+  system(`rollback: restoring the kept release ${basename(kept)} of ${spec.sha.slice(0, 7)} and running its rollback steps\n`);
+  await switchCurrent(keptPaths);
+  reporter.output('system', `current → releases/${basename(kept)}\n`);
+  for (const [index, step] of steps.entries()) {
+    if (ctx.cancel.aborted) return cancelled(ctx);
+    const outcome = await runOneStep(ctx, keptPaths, step, index);
+    if (outcome !== 'succeeded') return outcome === 'cancelled' ? cancelled(ctx) : fail(ctx, outcome);
+  }
+  const gate = await passHealthGate(ctx, keptPaths, parsed.validate, steps.length);
+  if (gate !== 'succeeded') return gate === 'cancelled' ? cancelled(ctx) : fail(ctx, gate);
+  await recordLiveRelease(keptPaths, spec.sha);
+  await reporter.state('succeeded');
+  return 'succeeded';
+}
+
+/** Runs the instruction file's `validate` health gate, if any; returns 'succeeded', 'cancelled' or why it failed. */
+async function passHealthGate(ctx: JobContext, paths: ReleasePaths, validate: InstructionFile['validate'], index: number): Promise<string> {
+  if (!validate) return 'succeeded';
+  const { reporter } = ctx;
+  return runValidate(validate, {
+    index,
+    reporter,
+    cancel: ctx.cancel,
+    system: (line) => reporter.output('system', line),
+    command: async (run, timeoutMs) => {
+      const bound = bindSecrets({ name: 'validate', run }, ctx.secrets, ctx.config.secretsFile);
+      const result = await runStep({
+        command: bound.run,
+        cwd: paths.release,
+        timeoutMs,
+        killGraceMs: ctx.killGraceMs,
+        signal: ctx.cancel,
+        env: { ...stepEnvironment(ctx, paths), ...bound.env },
+        onOutput: (stream, text) => reporter.output(stream, text, index),
+      });
+      reporter.endOutput(index);
+      return result;
+    },
+  });
 }
 
 /** Runs one step; returns 'succeeded', 'cancelled' or the failure message. */

@@ -22,6 +22,7 @@ import { ConfigRepos } from './config/config-repos.js';
 import type { HubSettings } from './hub-settings.js';
 import { deploymentPageRoutes } from './pages/deployment-page-routes.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
+import { startGitHubRollback } from './github/start-rollback.js';
 import { createAppFn } from './github/app.js';
 import { AutoDeployer } from './github/auto-deploy.js';
 import { onDeploymentCreated, type DeploymentCreatedPayload } from './github/on-deployment-created.js';
@@ -65,10 +66,17 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     config: (repository) => configs.current(repository),
     onChange: (d) => reporter.changed(d),
     ...(repositoryTokens ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? repositoryTokens.get(d.github) : undefined) } : {}),
+    // A GitHub deployment's automatic rollback is made through GitHub, so it shows there like any deployment.
+    startRollback: async (failed, plan) => {
+      if (!failed.github || !probot) return void (await engine.startRollbackHere(failed, plan));
+      const deps = { store, config: (repository: string) => configs.current(repository), octokitFor: installationOctokit, startDeployment, publicUrl: () => publicUrl };
+      await startGitHubRollback(deps, { ...failed, github: failed.github }, plan);
+    },
   });
-  await engine.start();
   const startDeployment = (payload: DeploymentCreatedPayload, options?: { refuseWith?: string }) =>
     onDeploymentCreated(payload, { engine, store, reporter, log: log.child({ name: 'github' }) }, options);
+  // After startDeployment exists: a restart may have a planned rollback to start.
+  await engine.start();
   const auto = probot
     ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, startDeployment, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl })
     : undefined;

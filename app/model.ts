@@ -73,7 +73,27 @@ export interface RolloutPolicy {
   timeoutMs?: number;
   /** When the whole rollout must have ended: set when its first batch starts (not while it waits its turn). */
   deadline?: string;
+  /** On breach or timeout, deploy the last good commit again to the servers that moved (`onFailure: rollback`). */
+  onFailure?: 'rollback';
 }
+
+/**
+ * What a failed rollout with `onFailure: rollback` did about it: the rollback deployment it planned (its id chosen
+ * when the failure was recorded, so a hub restarted in between starts that one and no other), or why there was none.
+ */
+export type AutoRollback =
+  | {
+      deploymentId: string;
+      /** The last commit that succeeded in the environment, and the deployment that shipped it. */
+      sha: string;
+      lastGood: string;
+      /** The servers that had started the failed commit. */
+      agentIds: string[];
+      /** Set once the rollback deployment exists (or could not be made: `error`). */
+      startedAt?: string;
+      error?: string;
+    }
+  | { skipped: string };
 
 /** A rollout held between batches: until a time, or until someone continues it. */
 export interface RolloutGate {
@@ -122,6 +142,13 @@ export interface DeploymentRecord {
   /** Where agents fetch the code and which instruction file they run, fixed when the deployment was planned. */
   gitUrl?: string;
   instructions?: string;
+  /** Set on a failed rollout whose strategy says `onFailure: rollback`. */
+  autoRollback?: AutoRollback;
+  /**
+   * This deployment brings back an earlier commit: an automatic rollback of the failed deployment named here, or a
+   * `/rollback` away from it. Its jobs tell agents they may restore a kept release instead of a full deploy.
+   */
+  rollbackOf?: string;
 }
 
 export interface GitHubDeploymentLink {

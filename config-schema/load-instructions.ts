@@ -58,17 +58,25 @@ export function parseInstructions(text: string, file: string): ValidationResult<
         'move every afterSwitch step to the end of the list',
       );
     }
+  });
+  (result.value.rollback ?? []).forEach((step, index) => {
+    if (step.afterSwitch !== undefined) {
+      issue(['rollback', String(index), 'afterSwitch'], `rollback step \`${step.name}\` has \`afterSwitch\`, but every rollback step runs after \`current\` is switched back`, 'remove `afterSwitch` from it');
+    }
+  });
+  const everyStep = [...result.value.steps.map((step, index) => ({ step, at: ['steps', String(index)] })), ...(result.value.rollback ?? []).map((step, index) => ({ step, at: ['rollback', String(index)] }))];
+  for (const { step, at } of everyStep) {
     if (step.timeout !== undefined) {
       try {
         parseDuration(step.timeout);
       } catch {
-        issue(['steps', String(index), 'timeout'], `\`${dottedPath(['steps', String(index), 'timeout'])}\`: a timeout must be longer than zero`, 'write e.g. `90s`, `10m` or `1h`');
+        issue([...at, 'timeout'], `\`${dottedPath([...at, 'timeout'])}\`: a timeout must be longer than zero`, 'write e.g. `90s`, `10m` or `1h`');
       }
     }
     const places: Array<[string[], string]> = [[['run'], step.run], ...Object.entries(step.env ?? {}).map(([k, v]): [string[], string] => [['env', k], v])];
     for (const [segments, value] of places) {
       for (const match of value.matchAll(ANY_EXPRESSION)) {
-        const where = ['steps', String(index), ...segments];
+        const where = [...at, ...segments];
         if (!match[2]) {
           issue(where, `\`${match[0].slice(0, 40)}\` opens an expression that is never closed with \`}}\``, 'write `${{ secrets.NAME }}`');
         } else if (!WELL_FORMED.test(match[1] ?? '')) {
@@ -76,7 +84,7 @@ export function parseInstructions(text: string, file: string): ValidationResult<
         }
       }
     }
-  });
+  }
   return errors.length ? { errors, warnings: result.warnings } : result;
 }
 

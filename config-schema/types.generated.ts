@@ -9,7 +9,7 @@
  */
 export interface AgentConfigFile {
   /**
-   * What this agent will ever run. Anything else is refused before a byte is fetched, and the refusal is reported to the hub. Absent: everything the hub sends is accepted.
+   * What this agent will ever run. Anything else is refused before a byte of it is fetched (with `branches`, only those branches are ever fetched), and the refusal is reported to the hub with the rule that refused it. Absent: everything the hub sends is accepted.
    */
   allow?: {
     /**
@@ -24,6 +24,18 @@ export interface AgentConfigFile {
      * @maxItems 100
      */
     environments?: string[];
+    /**
+     * Where code may come from: a job's git URL must be exactly `<base><owner>/<name>.git` or `<base><owner>/<name>` for the job's own repository, with one of these bases, e.g. `[https://github.com/]` or `[https://git.internal.example/scm/]` (a trailing `/` is implied; scheme and host compare without regard to case). URLs with a password, a query, a fragment, `%` escapes or `..` are refused. Absent: the agent fetches from whatever URL the hub sends, so a compromised hub could point an allowed repository's name at a repository of its own; set it.
+     *
+     * @maxItems 50
+     */
+    gitBaseUrls?: string[];
+    /**
+     * Branches a commit must be on: the agent then never fetches a commit by its SHA; it fetches these branches' heads and runs a job only when its commit is one of them or an ancestor of one, e.g. `[main, release/*]`. A name ending in `*` matches any branch that starts with what comes before it and has no further `/` (`release/*` matches `release/2.1`, not `release/2.1/fix`). Absent: any commit of an accepted repository.
+     *
+     * @maxItems 100
+     */
+    branches?: string[];
   };
   /**
    * How many release directories to keep per application and environment (the `current` one is never deleted). Default 5.
@@ -111,6 +123,13 @@ export interface InstructionFile {
    * @maxItems 100
    */
   steps: [Step, ...Step[]];
+  /**
+   * Steps for coming back to this commit quickly: when a later rollout of the environment is rolled back (automatically with `onFailure: rollback`, or with `/rollback`) and the agent still keeps this commit's release, it switches `current` back to that release and runs these steps in it (typically a restart) instead of fetching and running `steps` again; `validate` then runs as usual. Absent: a rollback to this commit is a full deploy. Example: `[{ name: restart, run: systemctl restart shop }]`.
+   *
+   * @minItems 1
+   * @maxItems 100
+   */
+  rollback?: [Step, ...Step[]];
   /**
    * A health gate: after the last step (and the switch of `current`), this server counts as deployed only when the check passes, tried every `interval` until `timeout`. Either a command (`run`, exit 0 passes) or an HTTP check (`http`). Example: `{ http: { url: 'http://localhost:8080/health', status: 200 }, timeout: 2m }`.
    */
@@ -1417,6 +1436,10 @@ export interface Strategy {
    * The other way to say it (AWS CodeDeploy's rule): servers that must succeed, a count or a percentage, e.g. `90%`. Use either this or `maxFailures`.
    */
   minHealthy?: number | string;
+  /**
+   * What happens when the failure policy is breached or the rollout times out. `stop` (default): no new server starts and the rollout ends `failure`, leaving the servers where they are. `rollback`: the same, then the last commit that succeeded in this environment is deployed again, as a new deployment (its own GitHub Deployment), to the servers that had started the failed commit; it runs with this strategy's batches but without its pauses, and a failed rollback is never rolled back. Agents that kept that release switch `current` back to it and run its instruction file's `rollback` steps instead of a full deploy.
+   */
+  onFailure?: 'stop' | 'rollback';
   /**
    * The longest the whole rollout may take, e.g. `30m`; past it, no new server starts and the rollout fails.
    */

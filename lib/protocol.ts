@@ -87,6 +87,11 @@ export interface JobSpec {
   /** Path of the instruction file inside the commit, e.g. `bitenvoy.yml`. */
   instructions: string;
   createdAt: string;
+  /**
+   * A rollback to `sha`: an agent that still keeps a release of exactly this commit may switch `current` back to it
+   * and run that release's own `rollback` steps instead of fetching and deploying again. Names no command either.
+   */
+  rollback?: boolean;
 }
 
 export interface GitAuth {

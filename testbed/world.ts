@@ -65,6 +65,8 @@ export interface WorldOptions {
   /** Files of the sample application's first commit. */
   appFiles?: Record<string, string | null>;
   strategy?: string;
+  /** Config repo files that replace the starter's (e.g. a `strategies.yml` of the test's own). */
+  configFiles?: Record<string, string>;
   /** Keep the temporary folder after close (for --keep). */
   keepFiles?: boolean;
   /**
@@ -97,7 +99,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const appGitUrl = `${git.url}/${SAMPLE_REPOSITORY}.git`;
   const owner = SAMPLE_REPOSITORY.split('/')[0]!;
   const configName = options.github ? `${owner}/.bitenvoy` : 'bitenvoy/.bitenvoy';
-  const configRepo = await createBareRepo(gitRoot, configName, await sampleConfigFiles(appGitUrl, { strategy: options.strategy, ...(options.github ? { github: options.github } : {}) }));
+  const configFiles = { ...(await sampleConfigFiles(appGitUrl, { strategy: options.strategy, ...(options.github ? { github: options.github } : {}) })), ...options.configFiles };
+  const configRepo = await createBareRepo(gitRoot, configName, configFiles);
   const dataDir = join(root, 'hub');
   const cleanup = async () => {
     await git.close();

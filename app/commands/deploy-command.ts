@@ -8,6 +8,7 @@ import { evaluateChecks } from '../github/evaluate-checks.js';
 import { CONFIG_CHECK_NAME } from '../github/config-check-run.js';
 import { createGitHubDeployment, newRolloutId } from '../github/create-github-deployment.js';
 import { listCommitChecks } from '../github/list-commit-checks.js';
+import { ROLLOUT_INTENT_TTL_MS, rolloutIntentKey, type RolloutIntent } from '../github/on-deployment-created.js';
 import type { DeploymentRecord } from '../model.js';
 import { activeLock, describeLock } from './locks.js';
 import { environmentNamed, readPullRequest, Refusal, type CommandContext } from './command-context.js';
@@ -68,7 +69,14 @@ export async function rollbackCommand(ctx: CommandContext, args: { environment: 
   if (!current || !previous) {
     throw new Refusal(`\`${environment}\` has no earlier successful commit to roll back to${current ? ` (only \`${current.sha.slice(0, 7)}\` ever succeeded there)` : ''}`);
   }
-  const deploymentId = await startDeployment(ctx, { environment, sha: previous.sha, trigger: 'rollback', forced: false, description: `/rollback by @${event.login}: back to ${previous.sha.slice(0, 7)} from ${current.sha.slice(0, 7)}` });
+  const deploymentId = await startDeployment(ctx, {
+    environment,
+    sha: previous.sha,
+    trigger: 'rollback',
+    forced: false,
+    description: `/rollback by @${event.login}: back to ${previous.sha.slice(0, 7)} from ${current.sha.slice(0, 7)}`,
+    rollbackOf: current.id,
+  });
   return {
     reply: `rolling \`${environment}\` back from \`${current.sha.slice(0, 7)}\` to \`${previous.sha.slice(0, 7)}\` (deployed ${previous.createdAt}) as a new deployment: ${ctx.publicUrl()}/deployments/${deploymentId}${await waitingNote(ctx, deploymentId)}`,
     sha: previous.sha,
@@ -77,9 +85,14 @@ export async function rollbackCommand(ctx: CommandContext, args: { environment: 
   };
 }
 
-async function startDeployment(ctx: CommandContext, args: { environment: string; sha: string; trigger: 'command' | 'rollback'; forced: boolean; description: string }): Promise<string> {
+async function startDeployment(
+  ctx: CommandContext,
+  args: { environment: string; sha: string; trigger: 'command' | 'rollback'; forced: boolean; description: string; rollbackOf?: string },
+): Promise<string> {
   const { event } = ctx;
   const rolloutId = newRolloutId();
+  // A rollback lets agents restore a kept release; the webhook may come before our own call, so it is written first.
+  if (args.rollbackOf) await ctx.store.set<RolloutIntent>(rolloutIntentKey(rolloutId), { rollbackOf: args.rollbackOf }, ROLLOUT_INTENT_TTL_MS);
   const created = await createGitHubDeployment(ctx.octokit, {
     owner: event.repository.owner,
     repo: event.repository.name,

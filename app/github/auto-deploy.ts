@@ -20,7 +20,7 @@ import { CONFIG_CHECK_NAME } from './config-check-run.js';
 import { createGitHubDeployment, newRolloutId } from './create-github-deployment.js';
 import { evaluateChecks } from './evaluate-checks.js';
 import { listCommitChecks } from './list-commit-checks.js';
-import { rolloutIntentKey, type DeploymentCreatedPayload, type DeploymentOutcome, type RolloutIntent } from './on-deployment-created.js';
+import { ROLLOUT_INTENT_TTL_MS, rolloutIntentKey, type DeploymentCreatedPayload, type DeploymentOutcome, type RolloutIntent } from './on-deployment-created.js';
 import type { StatusOctokit } from './status-reporter.js';
 
 /** A repository as webhooks describe it. */
@@ -223,7 +223,7 @@ export class AutoDeployer {
     await this.#deps.store.set(deployedKey(repository.fullName, environment), sha);
     const rolloutId = newRolloutId();
     // Kept before GitHub hears of it: the `deployment.created` webhook may be handled before this call goes on.
-    if (timedOut) await this.#deps.store.set<RolloutIntent>(rolloutIntentKey(rolloutId), { refuseWith: description }, 7 * 24 * 3600_000);
+    if (timedOut) await this.#deps.store.set<RolloutIntent>(rolloutIntentKey(rolloutId), { refuseWith: description }, ROLLOUT_INTENT_TTL_MS);
     const octokit = await this.#deps.octokitFor(pending.installationId);
     let created;
     try {

@@ -18,10 +18,20 @@ export interface DeploymentCreatedPayload {
   installation?: { id: number };
 }
 
-/** What the hub decided about a GitHub Deployment before creating it, keyed by the rollout id its payload names. */
+/**
+ * What the hub decided about a GitHub Deployment before creating it, keyed by the rollout id its payload names: the
+ * webhook may arrive before the hub's own call returns, and must plan the same rollout.
+ */
 export interface RolloutIntent {
   refuseWith?: string;
+  /** A rollback: of this deployment (automatic) or away from it (`/rollback`). */
+  rollbackOf?: string;
+  /** An automatic rollback goes only to these servers, the ones that had moved. */
+  onlyAgents?: string[];
 }
+
+/** Intents live a week: long enough for any webhook delivery, short enough not to pile up. */
+export const ROLLOUT_INTENT_TTL_MS = 7 * 24 * 3600_000;
 
 export const rolloutIntentKey = (rolloutId: string) => `rollout-intent:${rolloutId}`;
 
@@ -55,7 +65,8 @@ export async function onDeploymentCreated(
   const wanted = rolloutIdFrom(deployment.payload);
   const id = wanted && !(await deps.store.get(keys.deployment(wanted))) ? wanted : undefined;
   // The hub may have created this deployment knowing it cannot run; the webhook can arrive before its own call.
-  const refuseWith = options.refuseWith ?? (id ? (await deps.store.get<RolloutIntent>(rolloutIntentKey(id)))?.refuseWith : undefined);
+  const intent = id ? await deps.store.get<RolloutIntent>(rolloutIntentKey(id)) : undefined;
+  const refuseWith = options.refuseWith ?? intent?.refuseWith;
   if (refuseWith !== undefined) {
     await refuse(refuseWith, id, payload, github, deps);
     return 'refused';
@@ -67,7 +78,13 @@ export async function onDeploymentCreated(
     const dep = await deps.engine.createDeployment(
       { repository: repository.full_name, ref: deployment.sha, environment: deployment.environment },
       by ? `github:${by}` : 'github',
-      { github, ...(id ? { id } : {}), ...(requester.forced ? { forced: true } : {}) },
+      {
+        github,
+        ...(id ? { id } : {}),
+        ...(requester.forced ? { forced: true } : {}),
+        ...(intent?.rollbackOf ? { rollbackOf: intent.rollbackOf } : {}),
+        ...(intent?.onlyAgents ? { onlyAgents: intent.onlyAgents } : {}),
+      },
     );
     await deps.store.set(`github-deployment:${repository.full_name}:${deployment.id}`, dep.id);
     log.info({ deploymentId: dep.id }, `GitHub deployment ${deployment.id} → rollout ${dep.id}`);

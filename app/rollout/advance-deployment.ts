@@ -10,7 +10,8 @@ import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { enqueueJob } from '../jobs/agent-queue.js';
 import { isFinal } from '../jobs/job-updates.js';
 import { keys, type DeploymentRecord, type JobRecord } from '../model.js';
-import { describeDeployment, failureDescription, truncate } from './describe-deployment.js';
+import { describeAutoRollback, planAutoRollback, rollbackToStart } from './auto-rollback.js';
+import { describeDeployment, failureDescription, MAX_DESCRIPTION, truncate } from './describe-deployment.js';
 import { isoNow, jobIdFor, jobIdsUpTo, listAllAgents, type EngineContext } from './engine-context.js';
 
 /**
@@ -45,10 +46,10 @@ export async function advanceDeployment(ctx: EngineContext, id: string): Promise
       if (active.length > 0) return describe(ctx, dep, jobs);
       const agents = new Map((await listAllAgents(ctx.store)).map((a) => [a.id, a]));
       const why = failureDescription(failed, agents);
-      return finish(ctx, dep, 'failure', allowed > 0 ? `${why} — more than maxFailures ${allowed}` : why);
+      return fail(ctx, dep, jobs, allowed > 0 ? `${why} — more than maxFailures ${allowed}` : why);
     }
     if (dep.policy?.deadline && ctx.now() >= Date.parse(dep.policy.deadline)) {
-      return finish(ctx, dep, 'failure', `the rollout timed out at ${dep.policy.deadline} with ${jobs.filter((j) => j.state === 'succeeded').length}/${totalServers(dep)} servers done`);
+      return fail(ctx, dep, jobs, `the rollout timed out at ${dep.policy.deadline} with ${jobs.filter((j) => j.state === 'succeeded').length}/${totalServers(dep)} servers done`);
     }
     const current = dep.currentBatch;
     const batchEnded = jobs.filter((j) => j.batch === current).every((j) => isFinal(j));
@@ -164,6 +165,7 @@ async function ensureBatchJobs(ctx: EngineContext, dep: DeploymentRecord, batch:
               git: { url: dep.gitUrl ?? dep.github?.cloneUrl ?? repo?.git ?? '' },
               instructions: dep.instructions ?? repo?.instructions ?? 'bitenvoy.yml',
               createdAt: isoNow(ctx),
+              ...(dep.rollbackOf ? { rollback: true } : {}),
             },
             agentId,
             batch,
@@ -202,14 +204,30 @@ async function describe(ctx: EngineContext, dep: DeploymentRecord, jobs: JobReco
   if (changed && updated) ctx.onChange(updated);
 }
 
-async function finish(ctx: EngineContext, dep: DeploymentRecord, state: 'success' | 'failure' | 'cancelled', description: string): Promise<void> {
+/**
+ * Ends a rollout as `failure`; with `onFailure: rollback` the same write plans the rollback (the engine starts it), and
+ * the description says what happens next.
+ */
+async function fail(ctx: EngineContext, dep: DeploymentRecord, jobs: JobRecord[], why: string): Promise<void> {
+  const rollback = await planAutoRollback(ctx, dep, jobs);
+  if (!rollback) return finish(ctx, dep, 'failure', why);
+  const next = describeAutoRollback(rollback);
+  const room = Math.max(20, MAX_DESCRIPTION - next.length - 3);
+  const short = why.length <= room ? why : `${why.slice(0, room - 1)}…`;
+  return finish(ctx, dep, 'failure', `${short} — ${next}`, { autoRollback: rollback });
+}
+
+async function finish(ctx: EngineContext, dep: DeploymentRecord, state: 'success' | 'failure' | 'cancelled', description: string, extra: Pick<DeploymentRecord, 'autoRollback'> = {}): Promise<void> {
   let finishedNow = false as boolean;
   const finished = await ctx.store.update<DeploymentRecord>(keys.deployment(dep.id), (d) => {
     if (!d || FINAL_DEPLOYMENT_STATES.includes(d.state)) return undefined;
     finishedNow = true;
-    return { ...d, state, description: truncate(description), finishedAt: isoNow(ctx), updatedAt: isoNow(ctx) };
+    return { ...d, ...extra, state, description: truncate(description), finishedAt: isoNow(ctx), updatedAt: isoNow(ctx) };
   });
-  await ctx.store.update<string[]>(keys.activeDeployments(), (ids) => (ids?.includes(dep.id) ? ids.filter((x) => x !== dep.id) : undefined));
+  // A rollback still to start keeps the rollout on the active list: a restart before it starts finds it there.
+  if (!rollbackToStart(finished)) {
+    await ctx.store.update<string[]>(keys.activeDeployments(), (ids) => (ids?.includes(dep.id) ? ids.filter((x) => x !== dep.id) : undefined));
+  }
   for (const key of ctx.ensuredBatches) if (key.startsWith(`${dep.id}:`)) ctx.ensuredBatches.delete(key);
   if (!finishedNow || !finished) return;
   ctx.onChange(finished);

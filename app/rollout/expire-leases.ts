@@ -6,6 +6,7 @@
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { isHeld } from '../jobs/job-updates.js';
 import { keys, type DeploymentRecord, type JobRecord } from '../model.js';
+import { rollbackToStart } from './auto-rollback.js';
 import { isAgentOnline, isoNow, jobIdsUpTo, leaseUntil, listAllAgents, lostAfterMs, type EngineContext } from './engine-context.js';
 
 /** Ids of the deployments that are not final yet. */
@@ -15,7 +16,7 @@ export async function listActiveDeploymentIds(ctx: Pick<EngineContext, 'store'>)
 
 /**
  * Rebuilds the active list from the deployment records: drops what a crash between two writes left behind (an id
- * whose record is gone or final) and adds non-final deployments missing from it (stores written before the list
+ * whose record is gone or final, unless a rollback of it is still to start) and adds non-final deployments missing from it (stores written before the list
  * existed). One scan, at start only: it is safe only before the hub serves requests.
  *
  * @example
@@ -24,7 +25,8 @@ export async function listActiveDeploymentIds(ctx: Pick<EngineContext, 'store'>)
 export async function rebuildActiveDeployments(ctx: Pick<EngineContext, 'store'>): Promise<void> {
   const active = (await ctx.store.list<DeploymentRecord>('deployment:'))
     .map((e) => e.value)
-    .filter((d) => !FINAL_DEPLOYMENT_STATES.includes(d.state))
+    // A failed rollout whose planned rollback has not started yet stays: the engine starts it.
+    .filter((d) => !FINAL_DEPLOYMENT_STATES.includes(d.state) || rollbackToStart(d))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
     .map((d) => d.id);
   await ctx.store.update<string[]>(keys.activeDeployments(), (ids) =>

@@ -9,13 +9,16 @@ import type { CreateDeploymentRequest } from '../../lib/protocol.js';
 import type { DeploymentRecord } from '../model.js';
 import { truncate } from './describe-deployment.js';
 import { isAgentOnline, isoNow, listAllAgents, type EngineContext } from './engine-context.js';
-import { planRollout, rolloutPolicy } from './plan-rollout.js';
+import { planRollout, rollbackStrategy, rolloutPolicy } from './plan-rollout.js';
 import { describeSelector, selectAgents } from './select-agents.js';
 
 export type ResolveRef = (gitUrl: string, ref: string) => Promise<string>;
 
-/** Where a deployment came from: its GitHub Deployment, and the rollout id chosen up front (auto-deploy). */
-export type DeploymentLink = Pick<DeploymentRecord, 'github' | 'forced'> & { id?: string };
+/**
+ * Where a deployment came from: its GitHub Deployment, the rollout id chosen up front (auto-deploy, commands,
+ * rollbacks), the deployment it rolls back, and for an automatic rollback the only servers it goes to.
+ */
+export type DeploymentLink = Pick<DeploymentRecord, 'github' | 'forced' | 'rollbackOf'> & { id?: string; onlyAgents?: string[] };
 
 /**
  * Builds the deployment record for a request: `queued` with its batches, or `error` with the reason when no agent
@@ -64,9 +67,14 @@ export async function planDeployment(
   const strategy = env.strategy ?? 'all-at-once';
   const group = config.groups[env.group];
   const agents = await listAllAgents(ctx.store);
-  const matching = group ? selectAgents(group.selector, agents) : [];
+  // An automatic rollback goes back to the servers that moved, whatever the group selects today.
+  const only = link.onlyAgents ? new Set(link.onlyAgents) : undefined;
+  const matching = only ? agents.filter((a) => only.has(a.id)) : group ? selectAgents(group.selector, agents) : [];
   const ready = matching.filter((a) => isAgentOnline(ctx, a));
   const lost = matching.filter((a) => !isAgentOnline(ctx, a));
+  const gone = link.onlyAgents?.filter((id) => !agents.some((a) => a.id === id)) ?? [];
+  const configured = config.strategies[strategy] ?? { type: 'all-at-once' as const };
+  const rules = link.rollbackOf ? rollbackStrategy(configured) : configured;
   const now = isoNow(ctx);
   const dep: DeploymentRecord = {
     id: link.id ?? `dep_${randomBytes(6).toString('hex')}`,
@@ -79,10 +87,13 @@ export async function planDeployment(
     strategy,
     group: env.group,
     configSha: config.sha,
-    batches: planRollout(config.strategies[strategy] ?? { type: 'all-at-once' }, ready),
-    policy: rolloutPolicy(config.strategies[strategy] ?? { type: 'all-at-once' }, ready.length),
+    batches: planRollout(rules, ready),
+    policy: rolloutPolicy(rules, ready.length),
     currentBatch: -1,
-    skipped: lost.map((a) => ({ agentId: a.id, name: a.name, reason: `lost: last seen ${a.lastSeenAt}` })),
+    skipped: [
+      ...lost.map((a) => ({ agentId: a.id, name: a.name, reason: `lost: last seen ${a.lastSeenAt}` })),
+      ...gone.map((id) => ({ agentId: id, name: id, reason: 'no longer enrolled' })),
+    ],
     createdBy,
     createdAt: now,
     updatedAt: now,
@@ -92,13 +103,16 @@ export async function planDeployment(
     ...(env.url ? { environmentUrl: env.url } : {}),
     ...(link.github ? { github: link.github } : {}),
     ...(link.forced ? { forced: true } : {}),
+    ...(link.rollbackOf ? { rollbackOf: link.rollbackOf } : {}),
   };
   if (dep.batches.length === 0) {
     const selector = group ? describeSelector(group.selector) : `(group ${env.group} is not defined)`;
     dep.state = 'error';
     dep.finishedAt = now;
     dep.description = truncate(
-      `no agents in group ${env.group}: ${matching.length} of ${agents.length} enrolled agents match ${selector}${lost.length ? `, ${lost.length} of them lost` : ''}`,
+      link.onlyAgents
+        ? `none of the ${link.onlyAgents.length} servers to roll back can take it: ${lost.length} lost, ${gone.length} no longer enrolled`
+        : `no agents in group ${env.group}: ${matching.length} of ${agents.length} enrolled agents match ${selector}${lost.length ? `, ${lost.length} of them lost` : ''}`,
     );
   }
   return dep;

@@ -75,7 +75,25 @@ export function rolloutPolicy(strategy: Strategy, servers: number): RolloutPolic
   let maxFailures = 0;
   if (strategy.maxFailures !== undefined) maxFailures = typeof strategy.maxFailures === 'number' ? strategy.maxFailures : Math.floor((servers * percent(strategy.maxFailures)) / 100);
   else if (strategy.minHealthy !== undefined) maxFailures = Math.max(0, servers - countOf(strategy.minHealthy, servers));
-  return { maxFailures, ...(strategy.timeout !== undefined ? { timeoutMs: parseDuration(strategy.timeout) } : {}) };
+  return {
+    maxFailures,
+    ...(strategy.timeout !== undefined ? { timeoutMs: parseDuration(strategy.timeout) } : {}),
+    ...(strategy.onFailure === 'rollback' ? { onFailure: 'rollback' as const } : {}),
+  };
+}
+
+/**
+ * The strategy a rollback runs with: the same batches and failure policy, but no pause (putting the good commit back
+ * must not wait for a person) and never a rollback of the rollback.
+ *
+ * @example
+ * rollbackStrategy({ type: 'canary', canary: { size: 1, pause: 'manual' }, onFailure: 'rollback' }); // { type: 'canary', canary: { size: 1 } }
+ */
+export function rollbackStrategy(strategy: Strategy): Strategy {
+  const { pause: _pause, onFailure: _onFailure, canary, ...rest } = strategy;
+  if (!canary) return rest;
+  const { pause: _canaryPause, ...size } = canary;
+  return { ...rest, canary: size };
 }
 
 /** `5` → 5; `25%` of 10 → 3 (rounded up, at least one). */

@@ -30,7 +30,8 @@ import type { Store } from '../store/store.js';
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { advanceDeployment, continueDeployment } from './advance-deployment.js';
 import { cancelDeployment } from './cancel-deployment.js';
-import { claimSlot, listSlots, releaseSlot } from './environment-slot.js';
+import { markRollbackStarted, rollbackToStart, type PlannedRollback } from './auto-rollback.js';
+import { claimSlot, listSlots, releaseSlot, slotKey, type EnvironmentSlot } from './environment-slot.js';
 import { describeDeployment } from './describe-deployment.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
 import { isAgentOnline, isoNow, listAllAgents, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
@@ -41,12 +42,14 @@ import { resolveRef as gitResolveRef } from './resolve-ref.js';
 export type { EngineSettings } from './engine-context.js';
 export { jobIdFor } from './engine-context.js';
 export type { DeploymentView, JobView } from './deployment-view.js';
+export type { PlannedRollback } from './auto-rollback.js';
 
 export class RolloutEngine {
   readonly notifier = new JobNotifier();
   #ctx: EngineContext;
   #resolveRef: ResolveRef;
   #gitCredentials: ((deployment: DeploymentRecord) => Promise<GitAuth | undefined>) | undefined;
+  #startRollback: (failed: DeploymentRecord, plan: PlannedRollback) => Promise<void | DeploymentRecord>;
   #timer: NodeJS.Timeout | undefined;
   /** One advance at a time per deployment in this process; the store gates it across processes. */
   #advancing = new Map<string, Promise<void>>();
@@ -62,6 +65,11 @@ export class RolloutEngine {
     onChange?: (deployment: DeploymentRecord) => void;
     /** Mints short-lived, one-repository read credentials for a claim (GitHub deployments). */
     gitCredentials?: (deployment: DeploymentRecord) => Promise<GitAuth | undefined>;
+    /**
+     * Starts the rollback a failed rollout planned (`onFailure: rollback`) as the deployment `plan.deploymentId`.
+     * GitHub mode creates a GitHub Deployment first; by default it is started here directly.
+     */
+    startRollback?: (failed: DeploymentRecord, plan: PlannedRollback) => Promise<void>;
   }) {
     const onChange = opts.onChange;
     this.#ctx = {
@@ -76,6 +84,17 @@ export class RolloutEngine {
     };
     this.#resolveRef = opts.resolveRef ?? gitResolveRef;
     this.#gitCredentials = opts.gitCredentials;
+    this.#startRollback = opts.startRollback ?? ((failed, plan) => this.startRollbackHere(failed, plan));
+  }
+
+  /** The default way to start a planned rollback: a deployment of the last good commit to the servers that moved. */
+  async startRollbackHere(failed: DeploymentRecord, plan: PlannedRollback, link: Pick<DeploymentLink, 'github'> = {}): Promise<DeploymentRecord> {
+    return this.createDeployment({ repository: failed.repository, ref: plan.sha, environment: failed.environment }, 'bitenvoy:auto-rollback', {
+      ...link,
+      id: plan.deploymentId,
+      onlyAgents: plan.agentIds,
+      rollbackOf: failed.id,
+    });
   }
 
   /** Reconciles after a restart (leases extended, every active deployment advanced), then checks leases every second. */
@@ -208,6 +227,7 @@ export class RolloutEngine {
     const previous = this.#advancing.get(deploymentId) ?? Promise.resolve();
     const run = previous.then(async () => {
       await advanceDeployment(this.#ctx, deploymentId);
+      await this.#startPlannedRollback(deploymentId);
       await this.#startNextIfEnded(deploymentId);
     });
     const settled = run.catch((err: unknown) => this.#ctx.log.error({ err, deploymentId }, 'advancing deployment failed'));
@@ -216,6 +236,36 @@ export class RolloutEngine {
       if (this.#advancing.get(deploymentId) === settled) this.#advancing.delete(deploymentId);
     });
     return run;
+  }
+
+  /**
+   * A failed rollout's planned rollback starts once, as the id chosen when the failure was recorded — unless a newer
+   * deployment took the environment in between (rolling back under it would undo it).
+   */
+  async #startPlannedRollback(failedId: string): Promise<void> {
+    const { store, log } = this.#ctx;
+    const failed = await store.get<DeploymentRecord>(keys.deployment(failedId));
+    const plan = rollbackToStart(failed);
+    if (!failed || !plan) return;
+    let error: string | undefined;
+    if (!(await store.get(keys.deployment(plan.deploymentId)))) {
+      const holder = (await store.get<EnvironmentSlot>(slotKey(failed.repository, failed.environment)))?.active;
+      if (holder && holder !== failed.id) error = `${holder} took the environment first`;
+      else {
+        try {
+          await this.#startRollback(failed, plan);
+        } catch (err) {
+          error = (err as Error).message;
+        }
+      }
+    }
+    const updated = await markRollbackStarted(this.#ctx, failedId, error);
+    if (error) {
+      log.error({ deploymentId: failedId, rollback: plan.deploymentId }, `automatic rollback did not start: ${error}`);
+      if (updated) this.#ctx.onChange(updated);
+    } else {
+      log.info({ deploymentId: failedId, rollback: plan.deploymentId, sha: plan.sha, servers: plan.agentIds.length }, 'automatic rollback started');
+    }
   }
 
   /** A deployment that ended hands its environment to the one waiting behind it. */

@@ -304,3 +304,77 @@ describe('the agent against a fake hub', () => {
     expect(message(secret.id)).toBe(`step \`migrate\` uses secrets.MISSING, which is not in ${join(dir, 'secrets.yml')}; add \`MISSING: …\` there on this server`);
   });
 });
+
+describe('local rollback', () => {
+  const WITH_ROLLBACK = (version: string) => `version: 1
+steps:
+  - name: build
+    run: echo ${version} > version.txt; echo "full deploy of ${version}" >> "$BITENVOY_RELEASE_DIR/../../deploys.log"
+rollback:
+  - name: restart
+    run: echo "restart $(cat version.txt) in $(basename "$PWD")" >> "$BITENVOY_RELEASE_DIR/../../deploys.log"
+`;
+  const deploysLog = (dir: string) => readFile(join(dir, 'apps/acme/shop/staging/deploys.log'), 'utf8');
+  const currentOf = (dir: string) => readlink(join(dir, 'apps/acme/shop/staging/current'));
+
+  async function deploy(spec: JobSpec): Promise<void> {
+    hub.offer(spec);
+    await hub.waitFor(() => hub.finalState(spec.id) !== undefined);
+    expect(hub.finalState(spec.id), message(spec.id)).toBe('succeeded');
+  }
+
+  it('switches current back to the kept release of the commit and runs its rollback steps, without fetching', async () => {
+    const dir = await newAgent();
+    start(dir);
+    const v1 = await commit(WITH_ROLLBACK('v1'));
+    await deploy(v1);
+    await deploy(await commit(WITH_ROLLBACK('v2')));
+    const fetchedBefore = readdirSync(join(dir, 'git/acme/shop.git/refs/bitenvoy/jobs')).length;
+
+    const back = { ...jobSpec({ url: `file://${bare}`, sha: v1.sha }), rollback: true };
+    await deploy(back);
+    expect(summary(hub.jobs.get(back.id)!.events)).toEqual(['running', '0:started', '0:succeeded', 'succeeded']);
+    expect(await currentOf(dir)).toBe(`releases/${v1.id}`);
+    expect(await deploysLog(dir)).toBe(`full deploy of v1\nfull deploy of v2\nrestart v1 in ${v1.id}\n`);
+    expect(output(back.id, 'system')).toContain(`rollback: restoring the kept release ${v1.id} of ${v1.sha.slice(0, 7)} and running its rollback steps\n`);
+    // Nothing was fetched, and no new release directory was made.
+    expect(readdirSync(join(dir, 'git/acme/shop.git/refs/bitenvoy/jobs')).length).toBe(fetchedBefore);
+    expect(existsSync(join(dir, 'apps/acme/shop/staging/releases', back.id))).toBe(false);
+  });
+
+  it('deploys in full when the commit has no kept release here, or its instruction file has no rollback steps', async () => {
+    const dir = await newAgent();
+    const first = start(dir);
+    const plain = await commit('version: 1\nsteps:\n  - name: build\n    run: echo plain > version.txt\n');
+    await deploy(plain);
+    await deploy(await commit(WITH_ROLLBACK('v2')));
+
+    const back = { ...jobSpec({ url: `file://${bare}`, sha: plain.sha }), rollback: true };
+    await deploy(back);
+    expect(summary(hub.jobs.get(back.id)!.events)).toEqual(['fetching', 'running', '0:started', '0:succeeded', 'succeeded']);
+    expect(output(back.id, 'system')).toContain(`rollback: the kept release ${plain.id} has no \`rollback\` steps in bitenvoy.yml; deploying ${plain.sha.slice(0, 7)} in full\n`);
+    expect(await currentOf(dir)).toBe(`releases/${back.id}`);
+
+    first.controller.abort();
+    await first.done;
+    const elsewhere = await newAgent();
+    start(elsewhere);
+    const fresh = { ...jobSpec({ url: `file://${bare}`, sha: plain.sha }), rollback: true };
+    await deploy(fresh);
+    expect(output(fresh.id, 'system')).toContain(`rollback: no kept release of ${plain.sha.slice(0, 7)} on this server; deploying it in full\n`);
+    expect(summary(hub.jobs.get(fresh.id)!.events)[0]).toBe('fetching');
+  });
+
+  it('never restores a release whose deploy failed', async () => {
+    const dir = await newAgent();
+    start(dir);
+    const broken = await commit('version: 1\nsteps:\n  - name: build\n    run: "true"\n    afterSwitch: true\nvalidate:\n  run: exit 1\n  timeout: 1s\n  interval: 200ms\nrollback:\n  - name: restart\n    run: echo restored\n');
+    hub.offer(broken);
+    await hub.waitFor(() => hub.finalState(broken.id) !== undefined);
+    expect(hub.finalState(broken.id)).toBe('failed');
+    const back = { ...jobSpec({ url: `file://${bare}`, sha: broken.sha }), rollback: true };
+    hub.offer(back);
+    await hub.waitFor(() => hub.finalState(back.id) !== undefined);
+    expect(output(back.id, 'system')).toContain('no kept release');
+  });
+});

@@ -243,6 +243,18 @@ describe('valid files', () => {
     expect(secretReferences(value!.steps[0]!)).toEqual(['A', 'B', 'C_1']);
     expect(secretReferences(value!.steps[1]!)).toEqual([]);
   });
+
+  it('checks rollback steps like steps, and refuses afterSwitch there', () => {
+    const text = 'version: 1\nsteps:\n  - { name: build, run: make }\nrollback:\n  - name: restart\n    run: restart ${{ secrets.TOKEN\n    timeout: 0s\n    afterSwitch: true\n';
+    expect(formatIssues(parseInstructions(text, 'bitenvoy.yml').errors)).toMatchInlineSnapshot(`
+      "bitenvoy.yml:8:18: rollback step \`restart\` has \`afterSwitch\`, but every rollback step runs after \`current\` is switched back
+          hint: remove \`afterSwitch\` from it
+      bitenvoy.yml:7:14: \`rollback[0].timeout\`: a timeout must be longer than zero
+          hint: write e.g. \`90s\`, \`10m\` or \`1h\`
+      bitenvoy.yml:6:10: \`\${{ secrets.TOKEN\` opens an expression that is never closed with \`}}\`
+          hint: write \`\${{ secrets.NAME }}\`"
+    `);
+  });
 });
 
 describe('messages', () => {

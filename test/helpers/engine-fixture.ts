@@ -50,10 +50,12 @@ export interface EngineFixture {
   /** The fake clock, in ms; tests move it forward. */
   now: number;
   strategy: string;
+  /** What a branch or tag resolves to (a full SHA resolves to itself); tests change it to ship a new commit. */
+  sha: string;
   /** Strategies besides the built-in ones, by name. */
   strategies: Record<string, Strategy>;
   /** A new engine on the fixture's store (as after a hub restart); stopped by close(). */
-  engine(): RolloutEngine;
+  engine(options?: Pick<ConstructorParameters<typeof RolloutEngine>[0], 'startRollback'>): RolloutEngine;
   addAgent(id: string, name: string, labels?: Record<string, string>, lastSeen?: number): Promise<void>;
   /** Plays an agent: takes its next job, claims it and reports running then the outcome. Returns the job id. */
   agentRuns(engine: RolloutEngine, agentId: string, outcome?: 'succeeded' | 'failed', message?: string): Promise<string>;
@@ -68,15 +70,17 @@ export async function openEngineFixture(): Promise<EngineFixture> {
     store,
     now: Date.parse('2026-11-25T10:00:00Z'),
     strategy: 'all-at-once',
+    sha: SHA,
     strategies: {},
-    engine() {
+    engine(options = {}) {
       const engine = new RolloutEngine({
+        ...options,
         store,
         log: silentLogger(),
         settings: ENGINE_SETTINGS,
         config: () => configWith(f.strategy, f.strategies),
         now: () => f.now,
-        resolveRef: async () => SHA,
+        resolveRef: async (_url, ref) => (/^[0-9a-f]{40}$/.test(ref) ? ref : f.sha),
       });
       engines.push(engine);
       return engine;
