@@ -19,6 +19,7 @@ import type {
   LeaseResponse,
   LogChunk,
 } from '../../lib/protocol.js';
+import { recordAudit } from '../audit/audit-log.js';
 import { dequeueJobs, findNextJob } from '../jobs/agent-queue.js';
 import { claimJob, leaseOf, renewLease } from '../jobs/claim-job.js';
 import { seqGap } from '../jobs/job-errors.js';
@@ -258,6 +259,16 @@ export class RolloutEngine {
           error = (err as Error).message;
         }
       }
+      await recordAudit(store, {
+        actor: 'bitenvoy',
+        action: 'rollback',
+        repository: failed.repository,
+        environment: failed.environment,
+        sha: plan.sha,
+        outcome: error ? 'not started' : 'started',
+        ...(error ? {} : { deploymentId: plan.deploymentId }),
+        detail: error ? `automatic rollback of ${failed.id}: ${error}` : `automatic rollback of ${failed.id} on ${plan.agentIds.length} server(s): ${failed.description}`,
+      });
     }
     const updated = await markRollbackStarted(this.#ctx, failedId, error);
     if (error) {

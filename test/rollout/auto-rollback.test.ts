@@ -3,6 +3,7 @@
  * the servers that moved, as a new deployment without pauses, once — also when the hub stops in between.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { listAudit } from '../../app/audit/audit-log.js';
 import { keys, type DeploymentRecord, type JobRecord } from '../../app/model.js';
 import { movedAgents } from '../../app/rollout/auto-rollback.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
@@ -78,6 +79,9 @@ describe('onFailure: rollback', () => {
     // No pause: the second server starts at once.
     await f.agentRuns(engine, 'ag_b');
     expect(await record(plan.deploymentId)).toMatchObject({ state: 'success', description: '2/2 servers succeeded' });
+    expect(await listAudit(f.store)).toEqual([
+      expect.objectContaining({ actor: 'bitenvoy', action: 'rollback', environment: 'staging', sha: GOOD, outcome: 'started', deploymentId: plan.deploymentId, detail: expect.stringMatching(new RegExp(`^automatic rollback of ${bad.id} on 2 server\\(s\\): web-2: step migrate`)) }),
+    ]);
   });
 
   it('never rolls back a rollback, and says so', async () => {
