@@ -4,15 +4,16 @@
  *
  * Safe to call any number of times, from anywhere, after any crash: the deployment record's `currentBatch` (moved
  * only forward, with `store.update`) is the gate, and job ids derived from deployment, batch and agent make
- * re-creating a job a no-op.
+ * re-creating a job a no-op. What has ended is read from the deployment's job tally (job-tally.ts), not from every
+ * job record, so each job's end costs the same however many servers the rollout has.
  */
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { enqueueJob } from '../jobs/agent-queue.js';
-import { isFinal } from '../jobs/job-updates.js';
 import { keys, type DeploymentRecord, type JobRecord } from '../model.js';
 import { describeAutoRollback, planAutoRollback, rollbackToStart } from './auto-rollback.js';
 import { describeDeployment, failureDescription, MAX_DESCRIPTION, truncate } from './describe-deployment.js';
 import { isoNow, jobIdFor, jobIdsUpTo, listAllAgents, type EngineContext } from './engine-context.js';
+import { dropTally, readTally, type JobTally } from './job-tally.js';
 
 /**
  * Advances one deployment as far as its jobs allow.
@@ -33,30 +34,27 @@ export async function advanceDeployment(ctx: EngineContext, id: string): Promise
       await ensureBatchJobs(ctx, dep, dep.currentBatch);
       ctx.ensuredBatches.add(ensured);
     }
-    const jobs = await readJobs(ctx, dep);
-    const failed = jobs.filter((j) => isFinal(j) && j.state !== 'succeeded');
-    const active = jobs.filter((j) => !isFinal(j));
+    const { succeeded, failed, active, batchEnded } = countJobs(dep, await readTally(ctx, dep));
     if (dep.cancelRequested) {
-      if (active.length > 0) return;
-      const done = jobs.filter((j) => j.state === 'succeeded').length;
-      return finish(ctx, dep, 'cancelled', `asked by ${dep.cancelRequested.by}; ${done}/${totalServers(dep)} servers had finished`);
+      if (active > 0) return;
+      return finish(ctx, dep, 'cancelled', `asked by ${dep.cancelRequested.by}; ${succeeded}/${totalServers(dep)} servers had finished`);
     }
     // Past the failure policy: no new server starts; the rollout fails once the running ones end.
     if (failed.length > allowed) {
-      if (active.length > 0) return describe(ctx, dep, jobs);
+      if (active > 0) return describe(ctx, dep, succeeded);
+      const failedJobs = (await ctx.store.getMany<JobRecord>(failed.map((id) => keys.job(id)))).filter((j): j is JobRecord => j !== undefined);
       const agents = new Map((await listAllAgents(ctx.store)).map((a) => [a.id, a]));
-      const why = failureDescription(failed, agents);
-      return fail(ctx, dep, jobs, allowed > 0 ? `${why} — more than maxFailures ${allowed}` : why);
+      const why = failureDescription(failedJobs, agents);
+      return fail(ctx, dep, allowed > 0 ? `${why} — more than maxFailures ${allowed}` : why);
     }
     if (dep.policy?.deadline && ctx.now() >= Date.parse(dep.policy.deadline)) {
-      return fail(ctx, dep, jobs, `the rollout timed out at ${dep.policy.deadline} with ${jobs.filter((j) => j.state === 'succeeded').length}/${totalServers(dep)} servers done`);
+      return fail(ctx, dep, `the rollout timed out at ${dep.policy.deadline} with ${succeeded}/${totalServers(dep)} servers done`);
     }
+    if (!batchEnded) return describe(ctx, dep, succeeded);
     const current = dep.currentBatch;
-    const batchEnded = jobs.filter((j) => j.batch === current).every((j) => isFinal(j));
-    if (!batchEnded) return describe(ctx, dep, jobs);
     if (current + 1 >= dep.batches.length) {
-      const ok = jobs.length - failed.length;
-      return finish(ctx, dep, 'success', failed.length ? `${ok}/${jobs.length} servers succeeded, ${failed.length} failed (within maxFailures ${allowed})` : `${jobs.length}/${jobs.length} servers succeeded`);
+      const all = succeeded + failed.length;
+      return finish(ctx, dep, 'success', failed.length ? `${succeeded}/${all} servers succeeded, ${failed.length} failed (within maxFailures ${allowed})` : `${all}/${all} servers succeeded`);
     }
     const pause = dep.batches[current]?.pauseAfter;
     if (pause !== undefined && !dep.gatesPassed?.includes(current)) {
@@ -66,6 +64,25 @@ export async function advanceDeployment(ctx: EngineContext, id: string): Promise
     }
     dep = await moveToBatch(ctx, dep, current + 1);
   }
+}
+
+/** What the tally says of the jobs started so far: servers done, failed job ids, jobs still going, and whether the current batch has ended. */
+function countJobs(dep: DeploymentRecord, tally: JobTally): { succeeded: number; failed: string[]; active: number; batchEnded: boolean } {
+  let succeeded = 0;
+  let active = 0;
+  const failed: string[] = [];
+  dep.batches.slice(0, dep.currentBatch + 1).forEach((batch, index) => {
+    for (const agentId of batch.agentIds) {
+      const id = jobIdFor(dep.id, index, agentId);
+      const outcome = tally[id];
+      if (outcome === 'succeeded') succeeded++;
+      else if (outcome === 'failed') failed.push(id);
+      else active++;
+    }
+  });
+  const current = dep.batches[dep.currentBatch]?.agentIds ?? [];
+  const batchEnded = current.every((agentId) => tally[jobIdFor(dep.id, dep.currentBatch, agentId)] !== undefined);
+  return { succeeded, failed, active, batchEnded };
 }
 
 function totalServers(dep: DeploymentRecord): number {
@@ -192,8 +209,8 @@ async function readJobs(ctx: EngineContext, dep: DeploymentRecord): Promise<JobR
   return records.filter((job): job is JobRecord => job !== undefined);
 }
 
-async function describe(ctx: EngineContext, dep: DeploymentRecord, jobs: JobRecord[]): Promise<void> {
-  const description = describeDeployment(dep, jobs);
+async function describe(ctx: EngineContext, dep: DeploymentRecord, succeeded: number): Promise<void> {
+  const description = describeDeployment(dep, succeeded);
   if (description === dep.description) return;
   let changed = false as boolean;
   const updated = await ctx.store.update<DeploymentRecord>(keys.deployment(dep.id), (d) => {
@@ -208,8 +225,8 @@ async function describe(ctx: EngineContext, dep: DeploymentRecord, jobs: JobReco
  * Ends a rollout as `failure`; with `onFailure: rollback` the same write plans the rollback (the engine starts it), and
  * the description says what happens next.
  */
-async function fail(ctx: EngineContext, dep: DeploymentRecord, jobs: JobRecord[], why: string): Promise<void> {
-  const rollback = await planAutoRollback(ctx, dep, jobs);
+async function fail(ctx: EngineContext, dep: DeploymentRecord, why: string): Promise<void> {
+  const rollback = dep.policy?.onFailure === 'rollback' ? await planAutoRollback(ctx, dep, await readJobs(ctx, dep)) : undefined;
   if (!rollback) return finish(ctx, dep, 'failure', why);
   const next = describeAutoRollback(rollback);
   const room = Math.max(20, MAX_DESCRIPTION - next.length - 3);
@@ -229,6 +246,7 @@ async function finish(ctx: EngineContext, dep: DeploymentRecord, state: 'success
     await ctx.store.update<string[]>(keys.activeDeployments(), (ids) => (ids?.includes(dep.id) ? ids.filter((x) => x !== dep.id) : undefined));
   }
   for (const key of ctx.ensuredBatches) if (key.startsWith(`${dep.id}:`)) ctx.ensuredBatches.delete(key);
+  await dropTally(ctx, dep.id);
   if (!finishedNow || !finished) return;
   ctx.onChange(finished);
   ctx.log.info({ deploymentId: dep.id, state, description: finished.description }, 'deployment finished');

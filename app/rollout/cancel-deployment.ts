@@ -15,6 +15,7 @@ import { isFinal, isHeld } from '../jobs/job-updates.js';
 import { keys, type DeploymentRecord, type JobRecord } from '../model.js';
 import { isoNow, jobIdsUpTo, type EngineContext } from './engine-context.js';
 import { slotKey, type EnvironmentSlot } from './environment-slot.js';
+import { tallyJobEnd } from './job-tally.js';
 
 export async function cancelDeployment(ctx: EngineContext, id: string, by: string): Promise<DeploymentRecord> {
   const dep = await ctx.store.get<DeploymentRecord>(keys.deployment(id));
@@ -38,7 +39,10 @@ export async function cancelDeployment(ctx: EngineContext, id: string, by: strin
       if (isHeld(j)) return j.cancelRequested ? undefined : { ...j, cancelRequested: true };
       return { ...j, state: 'cancelled', message: `cancelled by ${by} before it started`, finishedAt: now };
     });
-    if (job?.state === 'cancelled') await dequeueJobs(ctx.store, job.agentId, [jobId]);
+    if (job?.state === 'cancelled') {
+      await dequeueJobs(ctx.store, job.agentId, [jobId]);
+      await tallyJobEnd(ctx.store, job);
+    }
   }
   ctx.log.info({ deploymentId: id, by }, 'deployment cancel requested');
   ctx.onChange(updated);

@@ -8,14 +8,13 @@ export function truncate(text: string): string {
 }
 
 /**
- * Progress for people, e.g. "1/4 servers · batch 2/4".
+ * Progress for people, e.g. "1/4 servers · batch 2/4", from the number of servers done.
  *
  * @example
- * describeDeployment(dep, jobs); // '3/10 servers · batch 1/2'
+ * describeDeployment(dep, 3); // '3/10 servers · batch 1/2'
  */
-export function describeDeployment(dep: DeploymentRecord, jobs: JobRecord[]): string {
+export function describeDeployment(dep: DeploymentRecord, done: number): string {
   const total = dep.batches.reduce((n, b) => n + b.agentIds.length, 0);
-  const done = jobs.filter((j) => j.state === 'succeeded').length;
   const batch = Math.max(dep.currentBatch, 0) + 1;
   return truncate(`${done}/${total} servers · batch ${batch}/${dep.batches.length}`);
 }

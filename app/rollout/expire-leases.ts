@@ -7,6 +7,7 @@ import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { isHeld } from '../jobs/job-updates.js';
 import { keys, type DeploymentRecord, type JobRecord } from '../model.js';
 import { rollbackToStart } from './auto-rollback.js';
+import { tallyJobEnd, tallyMissing } from './job-tally.js';
 import { isAgentOnline, isoNow, jobIdsUpTo, leaseUntil, listAllAgents, lostAfterMs, type EngineContext } from './engine-context.js';
 
 /** Ids of the deployments that are not final yet. */
@@ -47,24 +48,34 @@ export async function expireLeases(ctx: EngineContext): Promise<string[]> {
   const changedDeployments: string[] = [];
   for (const id of await listActiveDeploymentIds(ctx)) {
     const dep = await ctx.store.get<DeploymentRecord>(keys.deployment(id));
-    if (!dep) continue;
+    if (!dep || FINAL_DEPLOYMENT_STATES.includes(dep.state)) continue;
     let changed = false as boolean;
-    for (const jobId of jobIdsUpTo(dep, dep.currentBatch)) {
-      await ctx.store.update<JobRecord>(keys.job(jobId), (job) => {
-        if (!job) return undefined;
-        const agent = agents.get(job.agentId);
-        const name = agent?.name ?? job.agentId;
-        let message: string | undefined;
-        if (isHeld(job) && Date.parse(job.leaseExpiresAt ?? '') < now) {
-          message = `${name} stopped renewing its lease: agent lost or disconnected`;
-        } else if (job.state === 'pending' && (!agent || !isAgentOnline(ctx, agent)) && now - Date.parse(job.spec.createdAt) > lostAfterMs(ctx.settings)) {
-          message = `${name} never picked up the job: agent lost${agent ? ` since ${agent.lastSeenAt}` : ' (no longer enrolled)'}`;
-        }
+    const whyLost = (job: JobRecord): string | undefined => {
+      const agent = agents.get(job.agentId);
+      const name = agent?.name ?? job.agentId;
+      if (isHeld(job) && Date.parse(job.leaseExpiresAt ?? '') < now) return `${name} stopped renewing its lease: agent lost or disconnected`;
+      if (job.state === 'pending' && (!agent || !isAgentOnline(ctx, agent)) && now - Date.parse(job.spec.createdAt) > lostAfterMs(ctx.settings)) {
+        return `${name} never picked up the job: agent lost${agent ? ` since ${agent.lastSeenAt}` : ' (no longer enrolled)'}`;
+      }
+      return undefined;
+    };
+    // One read of the rollout's jobs; a transaction only for the few that are lost.
+    const jobs = (await ctx.store.getMany<JobRecord>(jobIdsUpTo(dep, dep.currentBatch).map((jobId) => keys.job(jobId)))).filter((j): j is JobRecord => j !== undefined);
+    for (const seen of jobs.filter((job) => whyLost(job) !== undefined)) {
+      let failedNow = false as boolean;
+      const failed = await ctx.store.update<JobRecord>(keys.job(seen.spec.id), (job) => {
+        const message = job && whyLost(job);
         if (!message) return undefined;
-        changed = true;
+        failedNow = true;
         return { ...job, state: 'failed', finishedAt: isoNow(ctx), message };
       });
+      if (failedNow && failed) {
+        changed = true;
+        await tallyJobEnd(ctx.store, failed);
+      }
     }
+    // An end a hub killed between two writes never tallied: the rollout would wait for it forever.
+    if (await tallyMissing(ctx.store, id, jobs)) changed = true;
     if (changed) {
       ctx.log.warn({ deploymentId: id }, 'jobs failed: their agents stopped answering');
       changedDeployments.push(id);

@@ -37,6 +37,7 @@ import { describeDeployment } from './describe-deployment.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
 import { isAgentOnline, isoNow, listAllAgents, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
 import { expireLeases, extendLeasesAfterRestart, listActiveDeploymentIds, rebuildActiveDeployments } from './expire-leases.js';
+import { tallyJobEnd } from './job-tally.js';
 import { planDeployment, type DeploymentLink, type ResolveRef } from './plan-deployment.js';
 import { resolveRef as gitResolveRef } from './resolve-ref.js';
 
@@ -81,6 +82,7 @@ export class RolloutEngine {
       now: opts.now ?? Date.now,
       notifier: this.notifier,
       ensuredBatches: new Set(),
+      talliedDeployments: new Set(),
       onChange: (d) => onChange?.(d),
     };
     this.#resolveRef = opts.resolveRef ?? gitResolveRef;
@@ -134,7 +136,7 @@ export class RolloutEngine {
       this.#ctx.onChange(dep);
       return dep;
     }
-    dep.description = describeDeployment(dep, []);
+    dep.description = describeDeployment(dep, 0);
     // Listed as active before it exists: a crash in between leaves an id that is skipped, never a lost deployment.
     await store.update<string[]>(keys.activeDeployments(), (ids) => [...(ids ?? []), dep.id]);
     // One active rollout per environment: this one runs now, or waits behind the active one.
@@ -210,9 +212,12 @@ export class RolloutEngine {
 
   async appendEvents(agentId: string, jobId: string, claimId: string, events: JobEvent[]): Promise<AckResponse> {
     const { job, finishedNow, gapAt } = await recordEvents(this.#ctx.store, { agentId, jobId, claimId }, events, isoNow(this.#ctx));
-    if (finishedNow) this.#ctx.log.info({ jobId, agentId, state: job.state, message: job.message }, 'job finished');
     // Only a job's end can move its rollout (its progress counts finished servers): `fetching` and `running` cannot.
-    if (finishedNow) await this.advance(job.spec.deploymentId);
+    if (finishedNow) {
+      this.#ctx.log.info({ jobId, agentId, state: job.state, message: job.message }, 'job finished');
+      await tallyJobEnd(this.#ctx.store, job);
+      await this.advance(job.spec.deploymentId);
+    }
     if (gapAt !== undefined) throw seqGap(jobId, 'event', gapAt);
     return { ackedSeq: job.eventsAckedSeq };
   }
@@ -288,7 +293,7 @@ export class RolloutEngine {
     const started = await this.#ctx.store.update<DeploymentRecord>(keys.deployment(next), (d) => {
       if (!d || !d.waitingFor || FINAL_DEPLOYMENT_STATES.includes(d.state)) return undefined;
       const { waitingFor: _done, ...rest } = d;
-      return { ...rest, description: describeDeployment(rest, []), updatedAt: isoNow(this.#ctx) };
+      return { ...rest, description: describeDeployment(rest, 0), updatedAt: isoNow(this.#ctx) };
     });
     this.#ctx.log.info({ deploymentId: next, after: deploymentId }, 'environment free: the waiting deployment starts');
     if (started) this.#ctx.onChange(started);
