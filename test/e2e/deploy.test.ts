@@ -188,7 +188,7 @@ describe('the command line against a running hub', () => {
           'batch 1: web-1   then wait for /continue',
           'batch 2: web-2, web-3, web-4, web-5, web-6',
           'batch 3: web-7',
-          'failure policy: stop at the first failed server; the whole rollout within 1h',
+          'failure policy: stop at the first failed server; the whole rollout within 1h; on failure, roll the servers that moved back to the last good commit',
           '',
         ].join('\n'),
       );
