@@ -26,21 +26,12 @@ export function mirrorPath(agentDir: string, repository: string): string {
  * under `refs/bitenvoy/jobs/<jobId>`; returns the mirror's path. Progress goes to `log` as whole lines.
  */
 export async function fetchCommit(options: { agentDir: string; repository: string; url: string; auth?: GitAuth; sha: string; ref: string; jobId: string; log: (line: string) => void }): Promise<string> {
-  const mirror = mirrorPath(options.agentDir, options.repository);
-  if (!existsSync(join(mirror, 'HEAD'))) {
-    await mkdir(mirror, { recursive: true });
-    await simpleGit(mirror).init(true);
-  }
-  if (!existsSync(join(mirror, 'info', 'attributes'))) {
-    // A release holds exactly the commit's files: `git archive` must not drop `export-ignore` paths or rewrite
-    // `export-subst` ones. info/attributes overrides what the commit's .gitattributes says.
-    await mkdir(join(mirror, 'info'), { recursive: true });
-    await writeFile(join(mirror, 'info', 'attributes'), '* -export-ignore -export-subst\n');
-  }
+  const mirror = await openMirror(options.agentDir, options.repository);
   const git = simpleGit(mirror);
   // Credentials travel as an HTTP header set through the environment: never on a command line, never in a URL.
   const authEnv = options.auth ? basicAuthEnv(options.auth.username, options.auth.password) : {};
-  const fetch = (args: string[]) => gitWithEnv(['fetch', ...args], mirror, authEnv);
+  // `--`: whatever the hub sent, git never takes the URL or the SHA for an option (`--upload-pack=…` runs a command).
+  const fetch = (args: string[]) => gitWithEnv(['fetch', '--no-tags', '--no-write-fetch-head', '--', options.url, ...args], mirror, authEnv);
   const has = () => git.raw(['cat-file', '-e', `${options.sha}^{commit}`]).then(() => true, () => false);
   if (await has()) {
     options.log(`commit ${options.sha.slice(0, 7)} is already here; nothing to fetch\n`);
@@ -49,12 +40,12 @@ export async function fetchCommit(options: { agentDir: string; repository: strin
     const started = Date.now();
     const before = await packedKiB(mirror);
     try {
-      await fetch(['--no-tags', '--no-write-fetch-head', options.url, options.sha]);
+      await fetch([options.sha]);
     } catch (bySha) {
       // Some servers refuse to serve a commit by SHA: fetch the ref, then the SHA must be among what came.
       options.log(`the server would not send the commit by SHA (${firstLine(bySha)}); fetching ${options.ref} instead\n`);
       try {
-        await fetch(['--no-tags', '--no-write-fetch-head', options.url, `+${options.ref}:refs/bitenvoy/fetched`]);
+        await fetch([`+${options.ref}:refs/bitenvoy/fetched`]);
       } catch (byRef) {
         throw new BitEnvoyError('BE_GIT', `cannot fetch ${options.repository} from ${options.url}: ${firstLine(byRef)}`, { cause: byRef });
       }
@@ -65,9 +56,29 @@ export async function fetchCommit(options: { agentDir: string; repository: strin
     const fetched = (await packedKiB(mirror)) - before;
     options.log(`fetched ${fetched} KiB of new objects in ${Date.now() - started} ms (the mirror keeps what earlier deployments fetched)\n`);
   }
-  // Keep the commit reachable: it protects it from gc and lets the next fetch skip what we have.
-  await git.raw(['update-ref', `refs/bitenvoy/jobs/${options.jobId}`, options.sha]);
+  await keepJobCommit(mirror, options.jobId, options.sha);
   return mirror;
+}
+
+/** The repository's bare mirror, created on first use; returns its path. */
+export async function openMirror(agentDir: string, repository: string): Promise<string> {
+  const mirror = mirrorPath(agentDir, repository);
+  if (!existsSync(join(mirror, 'HEAD'))) {
+    await mkdir(mirror, { recursive: true });
+    await simpleGit(mirror).init(true);
+  }
+  if (!existsSync(join(mirror, 'info', 'attributes'))) {
+    // A release holds exactly the commit's files: `git archive` must not drop `export-ignore` paths or rewrite
+    // `export-subst` ones. info/attributes overrides what the commit's .gitattributes says.
+    await mkdir(join(mirror, 'info'), { recursive: true });
+    await writeFile(join(mirror, 'info', 'attributes'), '* -export-ignore -export-subst\n');
+  }
+  return mirror;
+}
+
+/** Keeps a job's commit reachable under `refs/bitenvoy/jobs/<jobId>`: safe from gc, and the next fetch skips it. */
+export async function keepJobCommit(mirror: string, jobId: string, sha: string): Promise<void> {
+  await simpleGit(mirror).raw(['update-ref', `refs/bitenvoy/jobs/${jobId}`, sha]);
 }
 
 /** Writes the commit's files (exactly those) into `releaseDir` with `git archive | tar -x`. */
@@ -106,6 +117,7 @@ async function packedKiB(mirror: string): Promise<number> {
   return field('size') + field('size-pack');
 }
 
-function firstLine(err: unknown): string {
+/** The first line of a git error: what git said went wrong, without its hints. */
+export function firstLine(err: unknown): string {
   return (String((err as Error).message).split('\n').find((l) => l.trim()) ?? 'unknown error').trim();
 }

@@ -16,6 +16,12 @@ const require = createRequire(import.meta.url);
 const { Agent: HttpAgent, request: httpRequestRaw } = require('node:http') as typeof Http;
 const { Agent: HttpsAgent, request: httpsRequestRaw } = require('node:https') as typeof Https;
 
+/**
+ * The largest answer read from the hub. Its answers are small JSON (a job, an acknowledgement); a hub gone wrong that
+ * sends without end must not exhaust the agent's memory. A larger answer fails like a network error (and is retried).
+ */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 8 });
 
@@ -38,7 +44,12 @@ export function httpRequest(
       { method, headers, agent: secure ? httpsAgent : httpAgent, signal: options.signal, timeout: options.timeoutMs },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_RESPONSE_BYTES) req.destroy(new Error(`the answer from ${target.host} is larger than ${MAX_RESPONSE_BYTES >> 20} MiB; not reading it`));
+          else chunks.push(chunk);
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       },

@@ -60,6 +60,13 @@ export class JobReporter {
     await this.#journal.write(this.#record);
   }
 
+  /** Journals the process group of the step that runs now (undefined once it ended). */
+  async setStepProcessGroup(group: number | undefined): Promise<void> {
+    if (group === undefined) delete this.#record.stepProcessGroup;
+    else this.#record.stepProcessGroup = group;
+    await this.#journal.write(this.#record);
+  }
+
   async state(state: ReportedJobState, message?: string): Promise<void> {
     await this.#event({ type: 'state', state, ...(message === undefined ? {} : { message: this.#redactor.redact(message) }) });
   }

@@ -27,6 +27,8 @@ export interface JournalRecord {
   events: JobEvent[];
   logs: LogChunk[];
   updatedAt: string;
+  /** The process group of the step running now: after a crash the restarted agent stops what it left running. */
+  stepProcessGroup?: number;
 }
 
 /** How many finished job ids the index remembers (oldest forgotten first); a job is offered again within minutes. */

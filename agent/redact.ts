@@ -17,8 +17,11 @@ export class Redactor {
   readonly longest: number;
 
   constructor(values: Iterable<string>) {
+    // Each line of a multi-line secret (a private key, say) is masked on its own too: a step that prints the lines
+    // one by one, or only one of them, must not show them either.
+    const all = [...values].flatMap((value) => [value, ...(value.includes('\n') ? value.split('\n').map((line) => line.replace(/\r$/, '')) : [])]);
     // Longest first, so a secret that contains another is masked whole.
-    this.values = [...new Set([...values].filter((v) => v.length >= MIN_SECRET_LENGTH))].sort((a, b) => b.length - a.length);
+    this.values = [...new Set(all.filter((v) => v.length >= MIN_SECRET_LENGTH))].sort((a, b) => b.length - a.length);
     this.longest = this.values[0]?.length ?? 0;
   }
 

@@ -13,12 +13,15 @@ import { BitEnvoyError, isErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { MAX_POLL_WAIT_SECONDS, type JobSpec } from '../lib/protocol.js';
 import { loadAgentConfig, type AgentConfig } from './agent-config.js';
+import { checkClaim, checkJobSpec, unusableJobSpec } from './check-job-spec.js';
 import { HubClient, sleep, type Backoff } from './hub-client.js';
 import { JobReporter } from './job-reporter.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { Redactor } from './redact.js';
 import { renewLeaseUntilDone } from './renew-lease.js';
+import { DEFAULT_KILL_GRACE_MS } from './run-step.js';
 import { loadSecrets } from './secrets.js';
+import { stopLeftoverStep } from './stop-leftover-step.js';
 
 export interface RunAgentOptions {
   /** The agent directory (`agent.json`, `agent.yml`, `secrets.yml`, `journal/`, `git/`, `apps/`). */
@@ -113,6 +116,7 @@ async function recover(agent: Agent): Promise<void> {
       if (record.phase === 'claiming' && !(await claim(agent, record))) continue;
       agent.log.warn({ jobId: record.jobId, phase: record.phase }, INTERRUPTED);
       const reporter = newReporter(agent, record);
+      await stopWhatTheStepLeft(agent, record, reporter);
       await reporter.state('failed', INTERRUPTED);
       await reporter.setPhase('done');
     }
@@ -120,10 +124,29 @@ async function recover(agent: Agent): Promise<void> {
   }
 }
 
-async function handleJob(agent: Agent, offered: JobSpec): Promise<void> {
+/** The interrupted step's processes outlived the agent (they have their own process group): stop them. */
+async function stopWhatTheStepLeft(agent: Agent, record: JournalRecord, reporter: JobReporter): Promise<void> {
+  const group = record.stepProcessGroup;
+  if (record.phase !== 'running' || group === undefined) return;
+  const stopped = await stopLeftoverStep(group, record.jobId, { graceMs: agent.options.killGraceMs ?? DEFAULT_KILL_GRACE_MS });
+  if (stopped === 0) return;
+  const line = `the interrupted step was still running (${stopped} process${stopped === 1 ? '' : 'es'} in group ${group}): stopped with SIGTERM, then SIGKILL after the grace`;
+  agent.log.warn({ jobId: record.jobId, group }, line);
+  reporter.output('system', `${line}\n`);
+  reporter.endOutput();
+}
+
+async function handleJob(agent: Agent, offered: unknown): Promise<void> {
   const { journal, log } = agent;
-  // Whatever git credentials a hub sends are for one run: they are never written to the journal.
-  const spec: JobSpec = { ...offered, git: { url: offered.git.url } };
+  // A job is checked like any input: a malformed one is reported failed (or, without a usable id, skipped) and never
+  // run; the spec keeps only known fields. Whatever git credentials a hub sends are for one run: never journaled.
+  const checked = checkJobSpec(offered);
+  if (!checked.id) {
+    log.warn(`ignoring a job the hub offered: ${checked.problem}`);
+    await sleep(1000, agent.options.signal).catch(() => undefined);
+    return;
+  }
+  const spec: JobSpec = checked.spec ?? unusableJobSpec(checked.id);
   const seen = await journal.hasSeen(spec.id);
   const earlier = seen ? await journal.read(spec.id) : undefined;
   // Reports of its earlier run that have not arrived yet go first; the new record must not replace them.
@@ -149,13 +172,17 @@ async function handleJob(agent: Agent, offered: JobSpec): Promise<void> {
   if (seen) {
     log.warn({ jobId: spec.id }, ALREADY_RUN);
     await reporter.state('failed', ALREADY_RUN);
+  } else if (checked.problem) {
+    log.warn({ jobId: spec.id }, checked.problem);
+    await reporter.state('failed', checked.problem);
   } else {
+    const { auth, leaseSeconds } = checkClaim(claimed, spec.id);
     const cancel = new AbortController();
     const stopLease = renewLeaseUntilDone({
       client: agent.client,
       jobId: spec.id,
       claimId: record.claimId,
-      leaseSeconds: claimed.lease?.leaseSeconds ?? agent.config.enrollment.settings.leaseSeconds,
+      leaseSeconds: leaseSeconds ?? agent.config.enrollment.settings.leaseSeconds,
       cancel,
       log,
     });
@@ -164,7 +191,6 @@ async function handleJob(agent: Agent, offered: JobSpec): Promise<void> {
     try {
       // The job machinery (git, YAML, the validator) loads with the first job, not while the agent idles.
       const { runJob } = await import('./run-job.js');
-      const auth = claimed.job?.id === spec.id ? claimed.job.git.auth : undefined;
       const state = await runJob({
         spec: { ...spec, git: { ...spec.git, ...(auth ? { auth } : {}) } },
         agentDir: agent.options.dir,

@@ -3,9 +3,8 @@
  * instruction file found in it, its steps, the `current` switch and pruning old releases. The hub sends no command:
  * what runs is only what the commit's own instruction file says.
  */
-import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { BitEnvoyError } from '../lib/errors.js';
+import { basename } from 'node:path';
+import { BitEnvoyError, isErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { parseDuration } from '../lib/parse-duration.js';
 import type { JobSpec, ReportedJobState } from '../lib/protocol.js';
@@ -14,8 +13,10 @@ import type { InstructionFile, Step } from '../config-schema/types.generated.js'
 import { formatIssues } from '../config-schema/validate-config-dir.js';
 import type { AgentConfig } from './agent-config.js';
 import { refusalReason } from './allowlist.js';
-import { checkoutRelease, fetchCommit, forgetRelease } from './fetch-commit.js';
+import { checkoutRelease, forgetRelease } from './fetch-commit.js';
+import { fetchJobCommit } from './fetch-from-branches.js';
 import type { JobReporter } from './job-reporter.js';
+import { readInstructionFile } from './read-instruction-file.js';
 import { keptReleaseOf, pruneReleases, recordLiveRelease, releasePaths, switchCurrent, type ReleasePaths } from './releases.js';
 import { resolveStepCwd, runStep } from './run-step.js';
 import { runValidate } from './run-validate.js';
@@ -38,11 +39,7 @@ export interface JobContext {
 export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
   const { spec, reporter } = ctx;
   const refusal = refusalReason(ctx.config.allow, spec);
-  if (refusal) {
-    ctx.log.warn({ jobId: spec.id }, `refused: ${refusal}`);
-    await reporter.state('refused', refusal);
-    return 'refused';
-  }
+  if (refusal) return refuse(ctx, refusal);
   const system = (line: string) => reporter.output('system', line);
   const paths = releasePaths(ctx.agentDir, spec.repository, spec.environment, spec.id);
   if (spec.rollback) {
@@ -52,19 +49,21 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
   let mirror: string;
   try {
     await reporter.state('fetching');
-    mirror = await fetchCommit({ agentDir: ctx.agentDir, repository: spec.repository, url: spec.git.url, ...(spec.git.auth ? { auth: spec.git.auth } : {}), sha: spec.sha, ref: spec.ref, jobId: spec.id, log: system });
+    mirror = await fetchJobCommit(spec, ctx.agentDir, ctx.config.allow?.branches, system);
     await checkoutRelease(mirror, spec.sha, paths.release);
     system(`checked out ${spec.sha.slice(0, 7)} into ${paths.release}\n`);
   } catch (err) {
+    // allow.branches refuses while fetching: only then is it known whether the commit is on an allowed branch.
+    if (isErrorCode(err, 'BE_NOT_ALLOWED')) return refuse(ctx, err.message);
     return fail(ctx, err instanceof BitEnvoyError ? err.message : `fetching the commit failed: ${(err as Error).message}`);
   }
 
-  const instructionsFile = join(paths.release, spec.instructions);
-  const text = await readFile(instructionsFile, 'utf8').catch(() => undefined);
-  if (text === undefined) {
-    return fail(ctx, `no ${spec.instructions} in ${spec.repository}@${spec.sha.slice(0, 7)}: add an instruction file (see templates/bitenvoy.yml)`);
+  const read = await readInstructionFile(paths.release, spec.instructions);
+  if ('problem' in read) {
+    const where = `${spec.repository}@${spec.sha.slice(0, 7)}`;
+    return fail(ctx, read.missing ? `no ${spec.instructions} in ${where}: add an instruction file (see templates/bitenvoy.yml)` : `${read.problem} (${where})`);
   }
-  const parsed = parseInstructions(text, spec.instructions);
+  const parsed = parseInstructions(read.text, spec.instructions);
   if (!parsed.value) {
     system(formatIssues(parsed.errors) + '\n');
     return fail(ctx, `${spec.instructions} in ${spec.sha.slice(0, 7)} is invalid: ${parsed.errors[0]?.message ?? 'see the log'}${parsed.errors.length > 1 ? ` (+${parsed.errors.length - 1} more)` : ''}`);
@@ -108,8 +107,9 @@ async function restoreKeptRelease(ctx: JobContext, paths: ReleasePaths): Promise
     return undefined;
   }
   const keptPaths = { ...paths, release: kept };
-  const text = await readFile(join(kept, spec.instructions), 'utf8').catch(() => undefined);
-  const parsed = text === undefined ? undefined : parseInstructions(text, spec.instructions).value;
+  // Read like any instruction file: the hub names the path, so it must not lead out of the release.
+  const read = await readInstructionFile(kept, spec.instructions);
+  const parsed = 'problem' in read ? undefined : parseInstructions(read.text, spec.instructions).value;
   const steps = parsed?.rollback;
   if (!parsed || !steps) {
     system(`rollback: the kept release ${basename(kept)} has ${parsed ? 'no `rollback` steps in' : 'no valid'} ${spec.instructions}; deploying ${spec.sha.slice(0, 7)} in full\n`);
@@ -150,8 +150,10 @@ async function passHealthGate(ctx: JobContext, paths: ReleasePaths, validate: In
         signal: ctx.cancel,
         env: { ...stepEnvironment(ctx, paths), ...bound.env },
         onOutput: (stream, text) => reporter.output(stream, text, index),
+        onSpawn: (group) => void reporter.setStepProcessGroup(group),
       });
       reporter.endOutput(index);
+      await reporter.setStepProcessGroup(undefined);
       return result;
     },
   });
@@ -182,8 +184,10 @@ async function runOneStep(ctx: JobContext, paths: ReleasePaths, step: Step, inde
     signal: ctx.cancel,
     env: { ...stepEnvironment(ctx, paths), ...bound.env },
     onOutput: (stream, text) => reporter.output(stream, text, index),
+    onSpawn: (group) => void reporter.setStepProcessGroup(group),
   });
   reporter.endOutput(index);
+  await reporter.setStepProcessGroup(undefined);
   const extra = { exitCode: result.exitCode, durationMs: result.durationMs };
   if (result.cancelled) {
     await reporter.step(ref, 'failed', { ...extra, message: 'cancelled' });
@@ -230,6 +234,12 @@ function agentEnvironment(): NodeJS.ProcessEnv {
 async function activate(ctx: JobContext, paths: ReleasePaths): Promise<void> {
   await switchCurrent(paths);
   ctx.reporter.output('system', `current → releases/${ctx.spec.id}\n`);
+}
+
+async function refuse(ctx: JobContext, reason: string): Promise<ReportedJobState> {
+  ctx.log.warn({ jobId: ctx.spec.id }, `refused: ${reason}`);
+  await ctx.reporter.state('refused', reason);
+  return 'refused';
 }
 
 async function fail(ctx: JobContext, message: string): Promise<ReportedJobState> {

@@ -10,6 +10,9 @@ import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
 
+/** SIGTERM → SIGKILL grace when none is given: long enough for a service to shut down cleanly. */
+export const DEFAULT_KILL_GRACE_MS = 10_000;
+
 export interface StepResult {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
@@ -27,6 +30,8 @@ export interface RunStepOptions {
   killGraceMs?: number;
   signal?: AbortSignal;
   onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
+  /** Told the step's process group id as soon as it exists (the journal keeps it, for after a crash). */
+  onSpawn?: (processGroup: number) => void;
 }
 
 /**
@@ -61,6 +66,7 @@ export function runStep(options: RunStepOptions): Promise<StepResult> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', options.command], { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid) options.onSpawn?.(child.pid);
     let timedOut = false;
     let cancelled = false;
     let killTimer: NodeJS.Timeout | undefined;
@@ -73,7 +79,7 @@ export function runStep(options: RunStepOptions): Promise<StepResult> {
     };
     const stop = () => {
       killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? 10_000);
+      killTimer = setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
     };
     const timer = setTimeout(() => {
       timedOut = true;

@@ -17,8 +17,8 @@ export interface GitHttpServer {
   url: string;
   /** Response body bytes sent to clients so far (what fetches cost), optionally only for paths under `prefix`. */
   bytesSent(prefix?: string): number;
-  /** Requests served so far. */
-  requests(): number;
+  /** Requests served so far, optionally only for paths under `prefix` (e.g. `/acme/shop.git/`). */
+  requests(prefix?: string): number;
   close(): Promise<void>;
 }
 
@@ -30,10 +30,10 @@ export async function startGitHttpServer(options: {
   requireAuth?: (path: string, authorization: string | undefined) => boolean;
 }): Promise<GitHttpServer> {
   const bytesByPath = new Map<string, number>();
-  let count = 0;
+  const requestsByPath = new Map<string, number>();
   const server = createServer((req, res) => {
-    count += 1;
     const path = new URL(req.url ?? '/', 'http://git.invalid').pathname;
+    requestsByPath.set(path, (requestsByPath.get(path) ?? 0) + 1);
     if (options.requireAuth?.(path, req.headers.authorization)) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="testbed"', 'content-type': 'text/plain' }).end('credentials required\n');
       return;
@@ -52,7 +52,11 @@ export async function startGitHttpServer(options: {
       for (const [path, n] of bytesByPath) if (path.startsWith(prefix)) total += n;
       return total;
     },
-    requests: () => count,
+    requests: (prefix = '/') => {
+      let total = 0;
+      for (const [path, n] of requestsByPath) if (path.startsWith(prefix)) total += n;
+      return total;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -45,6 +45,8 @@ export interface FakeHub {
   jobs: Map<string, FakeJob>;
   /** Queues a job for the agent (again, if it is known: as a hub restored from an old backup would). */
   offer(spec: JobSpec): void;
+  /** Answers the next poll with `{ job: value }` exactly as given (a hub gone wrong), once; nothing is stored. */
+  offerRaw(value: unknown): void;
   /** Answered before handling; an `afterStore` hook answers after the events/logs were stored (a lost ack). */
   fail: { before?: FailureHook; afterStore?: FailureHook };
   leaseSeconds: number;
@@ -73,6 +75,7 @@ export function jobSpec(fields: { url: string; sha: string; repository?: string;
 export async function startFakeHub(): Promise<FakeHub> {
   const jobs = new Map<string, FakeJob>();
   const queue: string[] = [];
+  const rawQueue: unknown[] = [];
   const waiters = new Set<() => void>();
   const requests: RecordedRequest[] = [];
 
@@ -85,6 +88,10 @@ export async function startFakeHub(): Promise<FakeHub> {
     offer(spec) {
       jobs.set(spec.id, { spec, events: [], logs: [], cancelRequested: false });
       queue.push(spec.id);
+      for (const wake of waiters) wake();
+    },
+    offerRaw(value) {
+      rawQueue.push(value);
       for (const wake of waiters) wake();
     },
     finalState(jobId) {
@@ -134,6 +141,7 @@ export async function startFakeHub(): Promise<FakeHub> {
     const url = new URL(path, 'http://hub');
     if (url.pathname === '/jobs/next') {
       const wait = Number(url.searchParams.get('wait') ?? 0) * 1000;
+      if (rawQueue.length) return reply(200, { job: rawQueue.shift() });
       if (!queue.length && wait > 0) {
         await new Promise<void>((resolve) => {
           const wake = () => {

@@ -61,3 +61,12 @@ describe('redaction of every secret in streamed output', () => {
     }
   });
 });
+
+describe('multi-line secrets', () => {
+  it('masks each line of a multi-line value on its own too, so printing a key line by line shows none of it', () => {
+    const key = '-----BEGIN KEY-----\nMIIEabc123\nQWERTY789\r\n-----END KEY-----';
+    const redactor = new Redactor([key]);
+    expect(redactor.redact(`whole: ${key}\n`)).toBe('whole: ***\n');
+    expect(redactor.redact('line 2: MIIEabc123, line 3: QWERTY789\n')).toBe('line 2: ***, line 3: ***\n');
+  });
+});

@@ -1,13 +1,16 @@
 /**
- * Faults with real processes: the network between an agent and the hub is cut while a step runs. The agent finishes
- * the step, keeps its events and logs, and delivers them when the network returns; the hub reports no false failure
- * within the lease.
+ * Faults with real processes: the network between an agent and the hub is cut while a step runs (the agent finishes
+ * the step, keeps its events and logs, and delivers them when the network returns; no false failure within the
+ * lease); an agent is SIGKILLed mid-step (the hub fails that server when its lease runs out; the restarted agent says
+ * "interrupted" at once and never runs the step again); the hub is SIGKILLed at random points, many times over.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCountingProxy, type CountingProxy } from '../../testbed/counting-proxy.js';
+import { INTERRUPTED } from '../../agent/run-agent.js';
 import { createEnrollTokenCli, runCli, startCli, type ManagedProcess } from '../../testbed/processes.js';
 import { sampleAppFiles } from '../../testbed/sample-app.js';
 import { startWorld, type World } from '../../testbed/world.js';
@@ -53,6 +56,78 @@ describe('the network cut between an agent and the hub', () => {
     E2E_TIMEOUT,
   );
 });
+
+describe('an agent killed mid-step', () => {
+  let world: World;
+  let markers: string;
+  beforeAll(async () => {
+    markers = await mkdtemp(join(tmpdir(), 'bitenvoy-agent-kill-'));
+    const files = sampleAppFiles('agent-kill');
+    // Each run of the step leaves a line outside the release; the step outlives the test unless something stops it.
+    files['bitenvoy.yml'] = 'version: 1\nsteps:\n  - name: slow\n    run: echo "$BITENVOY_JOB_ID" >> "$MARKER_DIR/runs"; echo $$ > "$MARKER_DIR/pid"; sleep 20\n';
+    world = await startWorld({ agents: 1, appFiles: files, hubEnv: { BITENVOY_LEASE_SECONDS: '3' }, agentEnv: { MARKER_DIR: markers } });
+  }, E2E_TIMEOUT);
+  afterAll(async () => {
+    await world?.close();
+    await rm(markers, { recursive: true, force: true });
+  });
+
+  it(
+    'the hub fails the server once its lease runs out; the restarted agent reports the job interrupted and never re-runs it',
+    async () => {
+      const { deployment } = await world.deploy();
+      await world.waitForRunningJob(deployment.id, 0);
+      const killedAt = Date.now();
+      await world.agents[0]!.process.kill();
+      const view = await world.waitForDeployment(deployment.id, 30_000);
+      const detectedMs = Date.now() - killedAt;
+      expect(view.deployment.state).toBe('failure');
+      expect(view.jobs[0]!).toMatchObject({ state: 'failed', message: 'web-1 stopped renewing its lease: agent lost or disconnected' });
+      // Lease 3 s, checked every second: never before the lease, and not long after it.
+      expect(detectedMs).toBeGreaterThanOrEqual(1000);
+      expect(detectedMs).toBeLessThan(15_000);
+
+      // The agent comes back: its journal says the job was running, so it reports it interrupted and runs nothing.
+      const restartedAt = Date.now();
+      world.startAgent(0);
+      const events = await until(async () => {
+        const jobs = (await world.viewDeployment(deployment.id))?.jobs;
+        const last = jobs?.[0]?.events.at(-1);
+        return last?.type === 'state' && last.state === 'failed' ? jobs![0]!.events : undefined;
+      });
+      expect(events.at(-1)).toMatchObject({ type: 'state', state: 'failed', message: INTERRUPTED });
+      // "At once": from its journal at start, not after any lease or poll (a process start is a second or two here).
+      expect(Date.now() - restartedAt).toBeLessThan(10_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await readFile(join(markers, 'runs'), 'utf8')).trim().split('\n')).toHaveLength(1);
+      // The step's shell outlived the agent (its own process group); the restarted agent stopped it, and said so.
+      const stepPid = Number(await readFile(join(markers, 'pid'), 'utf8'));
+      expect(running(stepPid)).toBe(false);
+      const log = (await world.viewDeployment(deployment.id))!.jobs[0]!.logTail.join('\n');
+      expect(log).toMatch(/the interrupted step was still running \(\d+ process(es)? in group \d+\): stopped with SIGTERM/);
+    },
+    E2E_TIMEOUT,
+  );
+});
+
+/** Alive and not a zombie waiting for its parent to reap it. */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 describe('the hub killed at random points, many times over', () => {
   let world: World;
