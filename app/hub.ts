@@ -20,7 +20,10 @@ import { listLocks } from './commands/locks.js';
 import { ConfigRepo } from './config/config-repo.js';
 import { ConfigRepos } from './config/config-repos.js';
 import type { HubSettings } from './hub-settings.js';
+import { DashboardSessions } from './pages/dashboard-sessions.js';
+import { deploymentActionRoutes } from './pages/deployment-action-routes.js';
 import { deploymentPageRoutes } from './pages/deployment-page-routes.js';
+import { signInRoutes } from './pages/sign-in-routes.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
 import { startGitHubRollback } from './github/start-rollback.js';
 import { createAppFn } from './github/app.js';
@@ -86,10 +89,13 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const koa = createKoa(log);
   const agentSettings = { leaseSeconds: settings.leaseSeconds, heartbeatSeconds: settings.heartbeatSeconds, pollWaitSeconds: settings.pollWaitSeconds };
   const mode = settings.github ? 'github' : 'local';
+  const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl });
   const routers = [
     agentRoutes({ store, engine, settings: agentSettings, shutdown: shutdown.signal }),
     adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: () => publicUrl, refreshConfig: () => configs.refresh() }),
-    deploymentPageRoutes(engine, () => configs.statuses(), { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }) }),
+    deploymentPageRoutes(engine, () => configs.statuses(), { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }) }, sessions),
+    signInRoutes(sessions, settings.adminToken),
+    deploymentActionRoutes({ store, engine, sessions }),
   ];
   koa.use(async (ctx, next) => {
     if (ctx.path === '/healthz') {

@@ -175,4 +175,6 @@ export const keys = {
   /** One key per log chunk; seq is zero-padded so a prefix listing comes back in order. */
   logChunk: (jobId: string, seq: number) => `log:${jobId}:${String(seq).padStart(9, '0')}`,
   logPrefix: (jobId: string) => `log:${jobId}:`,
+  /** A status-page sign-in session, by the sha256 of its cookie value (the value itself is never stored). */
+  dashboardSession: (idHash: string) => `dashboard-session:${idHash}`,
 } as const;

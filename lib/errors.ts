@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   BE_INSTRUCTIONS_INVALID: 422,
   /** The agent's local allowlist refused a job. */
   BE_NOT_ALLOWED: 403,
+  /** A status-page action that failed the cross-site checks: its Origin (or Referer) or its CSRF token. */
+  BE_FORBIDDEN: 403,
   /** A git operation failed. */
   BE_GIT: 502,
   /** A name or resource that already exists (e.g. an agent name). */

@@ -1,25 +1,25 @@
 /**
  * The admin API (`/api/v1`, `Authorization: Bearer <admin token>`): deployments, agents, enrollment tokens.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { ADMIN_API_PREFIX, MAX_AGENT_BODY_BYTES, type CreateDeploymentRequest } from '../../lib/protocol.js';
-import { createEnrollToken, hashSecret } from '../enroll/create-enroll-token.js';
+import { createEnrollToken } from '../enroll/create-enroll-token.js';
 import { listAudit, recordAudit } from '../audit/audit-log.js';
+import { cancelRollout, continueRollout } from '../audit/audited-deployment-actions.js';
 import type { ConfigStatus } from '../config/config-repo.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
+import { isAdminToken } from './is-admin-token.js';
 import { createDeploymentBody, enrollmentTokenBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
 import { validateBody } from './validate-body.js';
 
 function adminAuth(adminToken: string): Middleware {
-  const expected = Buffer.from(hashSecret(adminToken));
   return async (ctx, next) => {
     const token = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
-    if (!token || !timingSafeEqual(Buffer.from(hashSecret(token)), expected)) {
+    if (!token || !isAdminToken(token, adminToken)) {
       throw new BitEnvoyError('BE_UNAUTHORIZED', 'missing or wrong admin token: send `Authorization: Bearer <BITENVOY_ADMIN_TOKEN>` (or the token in $BITENVOY_DATA_DIR/admin-token)');
     }
     await next();
@@ -64,19 +64,13 @@ export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminTo
 
   router.post('/deployments/:id/cancel', async (ctx) => {
     const by = typeof ctx.query.by === 'string' && /^[\w.@-]{1,64}$/.test(ctx.query.by) ? ctx.query.by : 'api';
-    const deployment = await engine.cancelDeployment(ctx.params.id!, by);
-    await recordAudit(deps.store, { actor: by, action: 'cancel', repository: deployment.repository, environment: deployment.environment, sha: deployment.sha, outcome: deployment.state === 'cancelled' ? 'cancelled' : 'cancelling', deploymentId: deployment.id });
+    const deployment = await cancelRollout(deps, ctx.params.id!, by);
     ctx.body = await engine.getDeploymentView(deployment.id);
   });
 
   router.post('/deployments/:id/continue', async (ctx) => {
-    const view = await engine.getDeploymentView(ctx.params.id!);
-    if (!view) throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${ctx.params.id}`);
-    if (!(await engine.continueDeployment(view.deployment.id, 'api'))) {
-      throw new BitEnvoyError('BE_CONFLICT', `deployment ${view.deployment.id} is not paused (it is ${view.deployment.state}: ${view.deployment.description}); only a rollout waiting between batches can be continued`);
-    }
-    await recordAudit(deps.store, { actor: 'api', action: 'continue', repository: view.deployment.repository, environment: view.deployment.environment, sha: view.deployment.sha, outcome: 'continued', deploymentId: view.deployment.id });
-    ctx.body = await engine.getDeploymentView(view.deployment.id);
+    const deployment = await continueRollout(deps, ctx.params.id!, 'api');
+    ctx.body = await engine.getDeploymentView(deployment.id);
   });
 
   router.get('/agents', async (ctx) => {

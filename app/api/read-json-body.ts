@@ -14,18 +14,27 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     req.resume();
     throw new BitEnvoyError('BE_BAD_REQUEST', `expected a JSON body with \`content-type: application/json\`, got \`${type || 'none'}\``);
   }
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) {
-    req.resume();
-    throw tooLarge(limit);
-  }
-  const chunks = await collect(req, limit);
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = (await readBody(req, limit)).toString('utf8');
   try {
     return JSON.parse(text);
   } catch (err) {
     throw new BitEnvoyError('BE_BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Reads a request body of any type, refusing it with 413 as soon as it passes `limit` bytes (declared or sent).
+ *
+ * @example
+ * const form = new URLSearchParams((await readBody(ctx.req, 8 * 1024)).toString('utf8'));
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) {
+    req.resume();
+    throw tooLarge(limit);
+  }
+  return Buffer.concat(await collect(req, limit));
 }
 
 /**

@@ -10,7 +10,10 @@ import type { Store } from '../store/store.js';
 
 export interface AuditEntry {
   at: string;
-  /** A GitHub login, `auto` for auto-deploys, `api` for the admin API. */
+  /**
+   * A GitHub login, `auto` for auto-deploys, `api` for the admin API, `dashboard` for the status page's buttons (signed
+   * in with the shared admin token, so it names no person).
+   */
   actor: string;
   action: 'deploy' | 'rollback' | 'lock' | 'unlock' | 'continue' | 'cancel' | 'auto-deploy' | 'status' | 'help' | 'refused';
   repository: string;

@@ -8,7 +8,10 @@ import type { AuditEntry } from '../audit/audit-log.js';
 import { describeLock, type EnvironmentLock } from '../commands/locks.js';
 import type { ConfigStatus } from '../config/config-repo.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
-import { escapeHtml as e, page } from './html.js';
+import type { DashboardSessions } from './dashboard-sessions.js';
+import { actionsHtml, doneHtml, gateHtml } from './deployment-actions-html.js';
+import { escapeHtml as e, page, setPrivatePageHeaders } from './html.js';
+import { readSessionCookie } from './session-cookie.js';
 
 const REFRESH_SECONDS = 2;
 
@@ -20,7 +23,11 @@ export interface SafetyView {
 
 const NO_SAFETY: SafetyView = { locks: async () => [], recentActions: async () => [] };
 
-export function deploymentPageRoutes(engine: RolloutEngine, configStatus: () => ConfigStatus[], safety: SafetyView = NO_SAFETY): Router {
+/**
+ * @param sessions sign-in sessions: with them, the deployment page offers its buttons to a signed-in person and a
+ * sign-in link to others; without them, the pages are read-only.
+ */
+export function deploymentPageRoutes(engine: RolloutEngine, configStatus: () => ConfigStatus[], safety: SafetyView = NO_SAFETY, sessions?: DashboardSessions): Router {
   const router = new Router();
 
   router.get('/', async (ctx) => {
@@ -77,10 +84,13 @@ ${actions
     }
     const d = view.deployment;
     const final = FINAL_DEPLOYMENT_STATES.includes(d.state);
+    const session = sessions && (await sessions.find(readSessionCookie(ctx)));
+    if (sessions) setPrivatePageHeaders(ctx);
     const planned = d.batches.map((b, i) => `batch ${i + 1}: ${b.agentIds.length} server${b.agentIds.length === 1 ? '' : 's'}`).join(' · ');
     ctx.body = page(
       `${d.repository} → ${d.environment}`,
       `<h1>${e(d.repository)} → ${e(d.environment)}</h1>
+${doneHtml(ctx.query.done)}${gateHtml(d)}
 <table>
 <tr><th>state</th><td class="state ${e(d.state)}">${e(d.state)}</td></tr>
 <tr><th>description</th><td>${e(d.description)}</td></tr>
@@ -91,6 +101,7 @@ ${actions
 ${d.environmentUrl && /^https?:\/\//i.test(d.environmentUrl) ? `<tr><th>environment</th><td><a href="${e(d.environmentUrl)}">${e(d.environmentUrl)}</a></td></tr>` : ''}
 ${d.skipped.length ? `<tr><th>left out</th><td>${d.skipped.map((s) => `${e(s.name)} (${e(s.reason)})`).join('<br>')}</td></tr>` : ''}
 </table>
+${sessions ? actionsHtml(d, session) : ''}
 <h2>Servers</h2>
 ${view.jobs
   .map(
@@ -102,6 +113,7 @@ ${j.logsDropped ? `<p><small>${e(j.logsDropped)} older log chunks were dropped (
   )
   .join('\n')}`,
       final ? undefined : REFRESH_SECONDS,
+      `/deployments/${encodeURIComponent(d.id)}`,
     );
   });
 

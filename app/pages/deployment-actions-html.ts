@@ -1,0 +1,51 @@
+/**
+ * What the deployment page shows about acting on the rollout: whether it is held at a gate, the one-time message
+ * after a button was pressed, and the buttons themselves (or, when not signed in, the way to sign in).
+ */
+import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
+import type { DeploymentRecord } from '../model.js';
+import type { DashboardSession } from './dashboard-sessions.js';
+import { escapeHtml as e } from './html.js';
+
+/** Messages by the `done` query value the buttons redirect with; anything else shows nothing (no text is reflected). */
+const DONE: Record<string, string> = {
+  continued: 'Rollout continued: the next batch starts now.',
+  cancelled: 'Cancel requested: nothing new starts, running steps are stopped, and the deployment ends cancelled.',
+};
+
+/** The banner of a rollout waiting between batches: since when, and until when or whom. */
+export function gateHtml(d: DeploymentRecord): string {
+  if (!d.gate || FINAL_DEPLOYMENT_STATES.includes(d.state)) return '';
+  const after = `after batch ${d.gate.afterBatch + 1}/${d.batches.length}`;
+  const until = d.gate.until ? `until ${utc(d.gate.until)}, or until someone continues it` : 'until someone continues it';
+  return `<p class="paused" role="status"><strong>Paused</strong> ${e(after)} since ${e(utc(d.gate.since))}, ${e(until)}.</p>`;
+}
+
+export function doneHtml(done: unknown): string {
+  return typeof done === 'string' && Object.hasOwn(DONE, done) ? `<p class="flash" role="status">${e(DONE[done])}</p>` : '';
+}
+
+/** Continue (only at a gate) and cancel while the rollout is not final; a sign-in link instead without a session. */
+export function actionsHtml(d: DeploymentRecord, session: DashboardSession | undefined): string {
+  const path = `/deployments/${encodeURIComponent(d.id)}`;
+  if (!session) {
+    if (FINAL_DEPLOYMENT_STATES.includes(d.state)) return '';
+    return `<p class="actions"><a href="/login?next=${e(encodeURIComponent(path))}">Sign in to continue or cancel</a></p>`;
+  }
+  const csrf = `<input type="hidden" name="csrf" value="${e(session.csrfToken)}">`;
+  const forms: string[] = [];
+  if (d.gate && !FINAL_DEPLOYMENT_STATES.includes(d.state)) {
+    forms.push(`<form method="post" action="${e(path)}/continue">${csrf}<button type="submit">Continue rollout</button></form>`);
+  }
+  if (!FINAL_DEPLOYMENT_STATES.includes(d.state) && !d.cancelRequested) {
+    forms.push(
+      `<form method="post" action="${e(path)}/cancel" onsubmit="return confirm('Cancel this deployment? Nothing new starts and running steps are stopped.')">${csrf}<button type="submit" class="danger">Cancel deployment</button></form>`,
+    );
+  }
+  forms.push(`<form method="post" action="/logout">${csrf}<button type="submit" class="quiet">Sign out</button></form>`);
+  return `<div class="actions">${forms.join('')}</div>`;
+}
+
+function utc(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}

@@ -1,0 +1,198 @@
+/**
+ * The status page's buttons in a real browser (Debian's Chromium through playwright-core) against real processes: a
+ * hub on a SQLite file, two enrolled agents, git over HTTP. A person opens a paused canary rollout, signs in with the
+ * admin token through the form, continues it and watches it succeed; another cancels a rollout whose step sleeps.
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../../app/audit/audit-log.js';
+import { ADMIN_API_PREFIX } from '../../lib/protocol.js';
+import { pushCommit } from '../../testbed/git-repos.js';
+import { sampleAppFiles } from '../../testbed/sample-app.js';
+import { startWorld, type DeploymentView, type World } from '../../testbed/world.js';
+
+const E2E_TIMEOUT = 120_000;
+const CHROMIUM = '/usr/bin/chromium';
+
+/** Debian's build, not a downloaded one: the tests must not reach the internet, and CI installs it with apt. */
+function chromiumPath(): string {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing, and the dashboard's browser test needs it: install Debian's chromium package with \`apt-get update && apt-get install -y chromium\` (.ci/run does this on CI); do not use \`npx playwright install\`, which downloads from the internet`);
+  }
+  return CHROMIUM;
+}
+
+describe('the status page in a real browser', () => {
+  let world: World;
+  let browser: Browser;
+  let context: BrowserContext | undefined;
+
+  beforeAll(async () => {
+    const executablePath = chromiumPath();
+    // `canary` from the starter config: web-1 first, then a manual gate, then the rest. A 3 s lease makes an agent
+    // learn about a cancel within a second.
+    world = await startWorld({ agents: 2, strategy: 'canary', hubEnv: { BITENVOY_LEASE_SECONDS: '3' } });
+    browser = await chromium.launch({
+      executablePath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, E2E_TIMEOUT);
+  afterEach(async () => {
+    await context?.close();
+    context = undefined;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await world?.close();
+  });
+
+  /** A fresh browser profile: no cookie from an earlier test. */
+  async function openPage(path: string): Promise<Page> {
+    context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${world.hub.url}${path}`);
+    return page;
+  }
+
+  it(
+    'shows a paused canary, signs in through the form, continues it, and the page reaches success',
+    async () => {
+      const { deployment } = await world.deploy();
+      await waitForView(world, deployment.id, (v) => Boolean(v.deployment.gate), 'paused at its manual gate');
+      const page = await openPage(`/deployments/${deployment.id}`);
+
+      expect(await bodyText(page)).toContain('paused after batch 1/2: continue it from the status page or with /continue staging');
+      expect(await page.locator('.paused').textContent()).toMatch(/^Paused after batch 1\/2 since .* UTC, until someone continues it\.$/);
+      expect(await page.getByRole('button', { name: 'Continue rollout' }).count()).toBe(0);
+
+      await page.getByRole('link', { name: 'Sign in to continue or cancel' }).click();
+      await page.waitForURL(/\/login\?next=/);
+      await page.locator('#token').fill('not-the-token');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForSelector('.error');
+      expect(await page.locator('.error').textContent()).toContain("That is not the hub's admin token.");
+      expect(await context!.cookies()).toEqual([]);
+
+      await page.locator('#token').fill(world.hub.adminToken);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${world.hub.url}/deployments/${deployment.id}`);
+      const [cookie, ...others] = await context!.cookies();
+      expect(others).toEqual([]);
+      expect(cookie).toMatchObject({ name: 'bitenvoy_session', httpOnly: true, sameSite: 'Strict', path: '/', secure: false });
+      expect(cookie!.expires).toBeGreaterThan(Date.now() / 1000 + 11 * 3600);
+      expect(cookie!.value).not.toContain(world.hub.adminToken);
+      expect(page.url()).not.toContain(world.hub.adminToken);
+      // HttpOnly: no script on the page can read it.
+      expect(await page.evaluate('document.cookie')).toBe('');
+
+      await page.getByRole('button', { name: 'Continue rollout' }).waitFor();
+      await page.screenshot({ path: '/tmp/bitenvoy-dashboard-paused.png', fullPage: true });
+      await page.getByRole('button', { name: 'Continue rollout' }).click();
+      await page.waitForURL(/\?done=continued$/);
+      expect(await bodyText(page)).toContain('Rollout continued: the next batch starts now.');
+
+      // The page refreshes itself every 2 s until the rollout is final.
+      await waitForPageState(page, 'success');
+      expect(await page.locator('h3 .state').allTextContents()).toEqual(['succeeded', 'succeeded']);
+      expect(await page.getByRole('button', { name: 'Continue rollout' }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Cancel deployment' }).count()).toBe(0);
+      await page.screenshot({ path: '/tmp/bitenvoy-dashboard-success.png', fullPage: true });
+
+      const audit = await adminGet<{ entries: AuditEntry[] }>(world, '/audit');
+      expect(audit.entries.filter((e) => e.deploymentId === deployment.id && e.action === 'continue')).toEqual([
+        expect.objectContaining({ actor: 'dashboard', outcome: 'continued', environment: 'staging' }),
+      ]);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'cancels a running deployment whose step sleeps: a dismissed confirm does nothing, an accepted one ends it cancelled',
+    async () => {
+      const files = sampleAppFiles('sleepy');
+      files['bitenvoy.yml'] = `version: 1
+steps:
+  - name: warm-up
+    run: |
+      echo "warming up for a minute"
+      sleep 60
+    timeout: 2m
+`;
+      await pushCommit(world.appRepo, files, 'a release whose step sleeps');
+      const { deployment } = await world.deploy();
+      await world.waitForRunningJob(deployment.id, 0);
+      const page = await openPage(`/deployments/${deployment.id}`);
+      await page.getByRole('link', { name: 'Sign in to continue or cancel' }).click();
+      await page.locator('#token').fill(world.hub.adminToken);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${world.hub.url}/deployments/${deployment.id}`);
+      expect(await page.getByRole('button', { name: 'Continue rollout' }).count()).toBe(0);
+
+      const cancel = page.getByRole('button', { name: 'Cancel deployment' });
+      page.once('dialog', (dialog) => void dialog.dismiss());
+      await cancel.click();
+      // Long enough for a post the dismissal failed to stop to have reached the hub.
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await world.viewDeployment(deployment.id))?.deployment).not.toHaveProperty('cancelRequested');
+
+      page.once('dialog', (dialog) => void dialog.accept());
+      await cancel.click();
+      await page.waitForURL(/\?done=cancelled$/);
+      await waitForPageState(page, 'cancelled');
+      expect(await bodyText(page)).toMatch(/asked by dashboard/);
+      expect(await page.locator('h3 .state').first().textContent()).toBe('cancelled');
+      await page.screenshot({ path: '/tmp/bitenvoy-dashboard-cancelled.png', fullPage: true });
+
+      const view = await world.waitForDeployment(deployment.id, 30_000);
+      expect(view.deployment).toMatchObject({ state: 'cancelled', cancelRequested: { by: 'dashboard' } });
+      const audit = await adminGet<{ entries: AuditEntry[] }>(world, '/audit');
+      expect(audit.entries.filter((e) => e.deploymentId === deployment.id && e.action === 'cancel')).toEqual([expect.objectContaining({ actor: 'dashboard' })]);
+    },
+    E2E_TIMEOUT,
+  );
+});
+
+async function adminGet<T>(world: World, path: string): Promise<T> {
+  const res = await fetch(`${world.hub.url}${ADMIN_API_PREFIX}${path}`, { headers: { authorization: `Bearer ${world.hub.adminToken}` } });
+  if (!res.ok) throw new Error(`GET ${path} → ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function waitForView(world: World, id: string, done: (view: DeploymentView) => boolean, what: string, timeoutMs = 60_000): Promise<DeploymentView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = await world.viewDeployment(id);
+    if (view && done(view)) return view;
+    if (Date.now() > deadline) throw new Error(`deployment ${id} was not ${what} after ${timeoutMs} ms: ${JSON.stringify(view?.deployment)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The page's text; retried while a self-refresh replaces the document under it. */
+async function bodyText(page: Page): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await page.locator('body').innerText();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await page.waitForLoadState();
+    }
+  }
+}
+
+/** Waits, letting the page refresh itself, until the deployment's state cell says `state`. */
+async function waitForPageState(page: Page, state: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen: string | null = null;
+  while (Date.now() < deadline) {
+    seen = await page
+      .locator('td.state')
+      .first()
+      .textContent({ timeout: 1000 })
+      .catch(() => null);
+    if (seen === state) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the page still says ${JSON.stringify(seen)} after ${timeoutMs} ms, not ${state}:\n${await bodyText(page)}`);
+}
