@@ -7,6 +7,7 @@ import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import type { AuditEntry } from '../audit/audit-log.js';
 import { describeLock, type EnvironmentLock } from '../commands/locks.js';
 import type { ConfigStatus } from '../config/config-repo.js';
+import type { DeploymentRecord } from '../model.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { DashboardSessions } from './dashboard-sessions.js';
 import { actionsHtml, doneHtml, gateHtml } from './deployment-actions-html.js';
@@ -100,6 +101,7 @@ ${doneHtml(ctx.query.done)}${gateHtml(d)}
 <tr><th>created</th><td>${e(d.createdAt)} by ${e(d.createdBy)}${d.finishedAt ? `; finished ${e(d.finishedAt)}` : ''}</td></tr>
 ${d.environmentUrl && /^https?:\/\//i.test(d.environmentUrl) ? `<tr><th>environment</th><td><a href="${e(d.environmentUrl)}">${e(d.environmentUrl)}</a></td></tr>` : ''}
 ${d.skipped.length ? `<tr><th>left out</th><td>${d.skipped.map((s) => `${e(s.name)} (${e(s.reason)})`).join('<br>')}</td></tr>` : ''}
+${rollbackRows(d)}
 </table>
 ${sessions ? actionsHtml(d, session) : ''}
 <h2>Servers</h2>
@@ -118,6 +120,18 @@ ${j.logsDropped ? `<p><small>${e(j.logsDropped)} older log chunks were dropped (
   });
 
   return router;
+}
+
+/** How a deployment and its rollback link to each other: "rolls back dep_…", or "rolled back by dep_…" / why not. */
+function rollbackRows(d: DeploymentRecord): string {
+  const link = (id: string) => `<a href="/deployments/${e(id)}">${e(id)}</a>`;
+  const rows: string[] = [];
+  if (d.rollbackOf) rows.push(`<tr><th>rollback</th><td>brings back <code>${e(d.sha.slice(0, 7))}</code> after ${link(d.rollbackOf)}</td></tr>`);
+  const plan = d.autoRollback;
+  if (plan && 'skipped' in plan) rows.push(`<tr><th>on failure</th><td>not rolled back: ${e(plan.skipped)}</td></tr>`);
+  else if (plan?.error) rows.push(`<tr><th>on failure</th><td>the rollback to <code>${e(plan.sha.slice(0, 7))}</code> could not start: ${e(plan.error)}</td></tr>`);
+  else if (plan) rows.push(`<tr><th>on failure</th><td>rolled back by ${link(plan.deploymentId)}: <code>${e(plan.sha.slice(0, 7))}</code> (from ${link(plan.lastGood)}) to ${plan.agentIds.length} server${plan.agentIds.length === 1 ? '' : 's'}</td></tr>`);
+  return rows.join('\n');
 }
 
 /** Which commit of a config repo is in force, and why a newer one is not. */

@@ -104,6 +104,9 @@ describe('automatic rollback, local mode', () => {
 
       const page = await (await fetch(`${world.hub.url}/deployments/${bad.deployment.id}`)).text();
       expect(page).toContain(`rolling back 2 servers to ${good.deployment.sha.slice(0, 7)}`);
+      expect(page).toContain(`rolled back by <a href="/deployments/${id}">${id}</a>: <code>${good.deployment.sha.slice(0, 7)}</code>`);
+      const rollbackPage = await (await fetch(`${world.hub.url}/deployments/${id}`)).text();
+      expect(rollbackPage).toContain(`brings back <code>${good.deployment.sha.slice(0, 7)}</code> after <a href="/deployments/${bad.deployment.id}">`);
     },
     E2E_TIMEOUT,
   );
