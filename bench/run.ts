@@ -13,10 +13,12 @@
  *   rollout_overhead_ms      all-at-once to 100 simulated agents whose step takes no time: API call → final state,
  *                            p50 of 5; target ≤ 500
  *   failure_detection_ms     a real agent SIGKILLed mid-step → its job marked failed, with the default lease
+ *   discovery_join_ms        5,000 discovered instances joined with 5,000 agents' proved identities and a group
+ *                            resolved over their cloud facts (no provider latency), p50 of 11; target ≤ 200
  *
  * BENCH_IDLE_SECONDS shortens the idle period (default 120), BENCH_REPETITIONS the latency runs (default 20) and
- * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github or BENCH_ONLY=rollout
- * measures only those figures.
+ * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, BENCH_ONLY=rollout or
+ * BENCH_ONLY=discovery measures only those figures.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,6 +28,7 @@ import { pushCommit } from '../testbed/git-repos.js';
 import { createEnrollTokenCli, runCli, startCli } from '../testbed/processes.js';
 import { SAMPLE_REPOSITORY, sampleAppFiles } from '../testbed/sample-app.js';
 import { startWorld, type DeploymentView, type World } from '../testbed/world.js';
+import { measureDiscoveryJoin } from './discovery-join.js';
 import { measureGitHubRequests } from './github-requests.js';
 import { measureFailureDetection, measureRolloutOverhead } from './rollout-figures.js';
 
@@ -133,7 +136,16 @@ async function rolloutFigures() {
   };
 }
 
+function discoveryFigure() {
+  const join = measureDiscoveryJoin();
+  return { p50: percentile(join.runs, 50), runs: join.runs, instances: 5000, agents: 5000, selected: join.selected, unknown: join.unknown, target: 200 };
+}
+
 async function main() {
+  if (process.env.BENCH_ONLY === 'discovery') {
+    process.stdout.write(JSON.stringify({ discovery_join_ms: discoveryFigure() }, null, 2) + '\n');
+    return;
+  }
   if (process.env.BENCH_ONLY === 'github') {
     process.stdout.write(JSON.stringify({ github_requests_per_deployment: await githubFigure() }, null, 2) + '\n');
     return;
@@ -168,6 +180,7 @@ async function main() {
     agent_idle_requests_per_min: { value: Math.round(idle.requestsPerMin * 100) / 100, requests: idle.requests, minutes: Math.round(idle.minutes * 100) / 100, target: 2 },
     github_requests_per_deployment: github,
     ...rollout,
+    discovery_join_ms: discoveryFigure(),
   };
   process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   await writeFile(join(packageRoot(), 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');

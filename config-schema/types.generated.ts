@@ -47,11 +47,18 @@ export interface AgentConfigFile {
   secretsFile?: string;
 }
 /**
+ * A cloud fact's value as the provider gives it, e.g. a tag value `shop prod`: up to 512 characters, no control characters.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema definition
+ * via the `patternProperty` "^cloud\.".
+ */
+export type CloudValue = string;
+/**
  * A label value: up to 63 letters, digits, `.`, `_` and `-`.
  */
 export type LabelValue = string;
 /**
- * A label key: letters, digits, `.`, `_`, `-` and `/`, starting with a letter or digit, e.g. `role` or `example.com/tier`.
+ * A label key: letters, digits, `.`, `_`, `-` and `/`, starting with a letter or digit, e.g. `role` or `example.com/tier`; or a verified cloud fact: `cloud.provider`, `cloud.account`, `cloud.region`, `cloud.zone`, `cloud.instance_id`, `cloud.instance_type`, `cloud.private_ip`, or `cloud.tag.<Key>` with the tag's raw key (e.g. `cloud.tag.aws:autoscaling:groupName`).
  */
 export type LabelKey = string;
 /**
@@ -83,7 +90,7 @@ export interface LabelSelector {
    * Label key → exact value the agent must have, e.g. `{ role: web }`.
    */
   matchLabels?: {
-    [k: string]: LabelValue;
+    [k: string]: CloudValue;
   };
   /**
    * Requirements that must all hold, e.g. `[{ key: env, operator: NotIn, values: [prod] }]`.
@@ -102,11 +109,11 @@ export interface LabelSelectorRequirement {
    */
   operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
   /**
-   * The values for `In` and `NotIn`.
+   * The values for `In` and `NotIn`. For a `cloud.*` key, the provider's raw values (spaces and all).
    *
    * @maxItems 100
    */
-  values?: LabelValue[];
+  values?: string[];
 }
 /**
  * `bitenvoy.yml` at the root of an application repository: the ordered steps an agent runs to deploy one commit. Steps run in the new release directory; `current` is switched to it (atomically) before the first step marked `afterSwitch`, or after the last step when none is.

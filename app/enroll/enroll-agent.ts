@@ -3,6 +3,7 @@ import { BitEnvoyError } from '../../lib/errors.js';
 import type { AgentSettings, EnrollRequest, EnrollResponse } from '../../lib/protocol.js';
 import { keys, type AgentRecord, type EnrollTokenRecord } from '../model.js';
 import type { Store } from '../store/store.js';
+import { CLOUD_LABEL_PREFIX } from '../cloud/cloud-facts.js';
 import { hashSecret } from './create-enroll-token.js';
 
 const MAKE_NEW = 'create a new one with `bitenvoy hub token create` on the hub';
@@ -15,6 +16,14 @@ const MAKE_NEW = 'create a new one with `bitenvoy hub token create` on the hub';
  * const { agentId, credential } = await enrollAgent(store, request, settings);
  */
 export async function enrollAgent(store: Store, req: EnrollRequest, settings: AgentSettings, now = Date.now()): Promise<EnrollResponse> {
+  // Checked before the token is spent: a rejected request costs nothing.
+  const claimed = Object.keys(req.labels).filter((key) => key.startsWith(CLOUD_LABEL_PREFIX));
+  if (claimed.length) {
+    throw new BitEnvoyError(
+      'BE_BAD_REQUEST',
+      `labels ${claimed.join(', ')}: \`${CLOUD_LABEL_PREFIX}*\` labels come only from cloud metadata the hub verifies, never from the agent; remove them from --labels`,
+    );
+  }
   const hash = hashSecret(req.token);
   const agentId = `ag_${randomBytes(8).toString('hex')}`;
   let problem: string | undefined;

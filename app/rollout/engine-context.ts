@@ -7,6 +7,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { JobNotifier } from '../jobs/job-notifier.js';
 import type { AgentRecord, DeploymentRecord } from '../model.js';
 import type { Store } from '../store/store.js';
+import type { AgentFacts } from './select-agents.js';
 
 export interface EngineSettings {
   leaseSeconds: number;
@@ -34,6 +35,8 @@ export interface EngineContext {
   talliedDeployments: Set<string>;
   /** Called after a deployment's state or description changed (GitHub statuses follow it). */
   onChange: (deployment: DeploymentRecord) => void;
+  /** Each agent's verified `cloud.*` labels, or why they are unknown now (cloud discovery); none without it. */
+  cloudFacts?: (agents: AgentRecord[]) => Promise<ReadonlyMap<string, AgentFacts>>;
 }
 
 export function isoNow(ctx: Pick<EngineContext, 'now'>): string {

@@ -10,7 +10,8 @@ import type { DeploymentRecord } from '../model.js';
 import { truncate } from './describe-deployment.js';
 import { isAgentOnline, isoNow, listAllAgents, type EngineContext } from './engine-context.js';
 import { planRollout, rollbackStrategy, rolloutPolicy } from './plan-rollout.js';
-import { describeSelector, selectAgents } from './select-agents.js';
+import { CLOUD_LABEL_PREFIX } from '../cloud/cloud-facts.js';
+import { describeSelector, selectWithFacts } from './select-agents.js';
 
 export type ResolveRef = (gitUrl: string, ref: string) => Promise<string>;
 
@@ -69,7 +70,10 @@ export async function planDeployment(
   const agents = await listAllAgents(ctx.store);
   // An automatic rollback goes back to the servers that moved, whatever the group selects today.
   const only = link.onlyAgents ? new Set(link.onlyAgents) : undefined;
-  const matching = only ? agents.filter((a) => only.has(a.id)) : group ? selectAgents(group.selector, agents) : [];
+  // Cloud facts are joined fresh for every plan; an agent they cannot vouch for now is left out, saying why.
+  const facts = (await ctx.cloudFacts?.(agents)) ?? new Map();
+  const picked = group && !only ? selectWithFacts(group.selector, agents, facts, CLOUD_LABEL_PREFIX) : { selected: [], unknown: [] };
+  const matching = only ? agents.filter((a) => only.has(a.id)) : picked.selected;
   const ready = matching.filter((a) => isAgentOnline(ctx, a));
   const lost = matching.filter((a) => !isAgentOnline(ctx, a));
   const gone = link.onlyAgents?.filter((id) => !agents.some((a) => a.id === id)) ?? [];
@@ -93,6 +97,7 @@ export async function planDeployment(
     skipped: [
       ...lost.map((a) => ({ agentId: a.id, name: a.name, reason: `lost: last seen ${a.lastSeenAt}` })),
       ...gone.map((id) => ({ agentId: id, name: id, reason: 'no longer enrolled' })),
+      ...picked.unknown.map(({ agent, reason }) => ({ agentId: agent.id, name: agent.name, reason })),
     ],
     createdBy,
     createdAt: now,

@@ -72,6 +72,8 @@ export class RolloutEngine {
      * GitHub mode creates a GitHub Deployment first; by default it is started here directly.
      */
     startRollback?: (failed: DeploymentRecord, plan: PlannedRollback) => Promise<void>;
+    /** Each agent's verified cloud facts, joined when a deployment plans its servers (cloud discovery). */
+    cloudFacts?: EngineContext['cloudFacts'];
   }) {
     const onChange = opts.onChange;
     this.#ctx = {
@@ -84,6 +86,7 @@ export class RolloutEngine {
       ensuredBatches: new Set(),
       talliedDeployments: new Set(),
       onChange: (d) => onChange?.(d),
+      ...(opts.cloudFacts ? { cloudFacts: opts.cloudFacts } : {}),
     };
     this.#resolveRef = opts.resolveRef ?? gitResolveRef;
     this.#gitCredentials = opts.gitCredentials;

@@ -242,6 +242,13 @@ describe('valid files', () => {
     `);
   });
 
+  it('takes raw cloud tag keys and values under cloud.*, and only there', () => {
+    const cloud = 'groups:\n  web:\n    selector:\n      matchLabels: { "cloud.tag.Name": "shop web 1" }\n      matchExpressions:\n        - { key: "cloud.tag.aws:autoscaling:groupName", operator: In, values: ["shop prod", "shop/canary"] }\n        - { key: cloud.region, operator: NotIn, values: [us-east-1] }\n';
+    expect(validateYamlFile(cloud, 'groups', 'groups.yml').errors).toEqual([]);
+    const plain = 'groups:\n  web:\n    selector:\n      matchExpressions:\n        - { key: "role:x", operator: In, values: ["shop prod"] }\n';
+    expect(validateYamlFile(plain, 'groups', 'groups.yml').errors.map((e) => e.path).sort()).toEqual(['groups.web.selector.matchExpressions[0].key', 'groups.web.selector.matchExpressions[0].values[0]']);
+  });
+
   it('accepts well-formed selectors and secret references', () => {
     const groups = 'groups:\n  web:\n    selector:\n      matchExpressions:\n        - { key: env, operator: NotIn, values: [prod] }\n        - { key: canary, operator: DoesNotExist }\n';
     expect(validateYamlFile(groups, 'groups', 'groups.yml').errors).toEqual([]);

@@ -95,3 +95,11 @@ it('lets exactly one of many agents racing for one name enroll', async () => {
   expect(won).toHaveLength(1);
   expect(await store.get(keys.agentByName('same'))).toBe((won[0] as PromiseFulfilledResult<{ agentId: string }>).value.agentId);
 });
+
+it('refuses cloud.* labels (only verified cloud metadata sets them) without spending the token', async () => {
+  const { token } = await createEnrollToken(store, { createdBy: 'test' });
+  const claimed = await refusal(enrollAgent(store, { ...request(token), labels: { role: 'web', 'cloud.region': 'eu-west-1', 'cloud.tag.Env': 'prod' } }, settings));
+  expect(claimed.code).toBe('BE_BAD_REQUEST');
+  expect(claimed.message).toBe('labels cloud.region, cloud.tag.Env: `cloud.*` labels come only from cloud metadata the hub verifies, never from the agent; remove them from --labels');
+  expect((await store.get<EnrollTokenRecord>(keys.enrollToken(hashSecret(token))))?.usedAt).toBeUndefined();
+});

@@ -24,10 +24,10 @@ export const SHA = 'a'.repeat(40);
 export const DEPLOY: CreateDeploymentRequest = { repository: 'acme/shop', ref: 'main', environment: 'staging' };
 export const ENGINE_SETTINGS = { leaseSeconds: 60, heartbeatSeconds: 60, pollWaitSeconds: 50, publicUrl: 'http://hub.test' };
 
-export function configWith(strategy: string, extra: Record<string, Strategy> = {}): LoadedConfig & { sha: string } {
+export function configWith(strategy: string, extra: Record<string, Strategy> = {}, groups: LoadedConfig['groups'] = { web: { selector: { matchLabels: { role: 'web' } } } }): LoadedConfig & { sha: string } {
   return {
     sha: 'c'.repeat(40),
-    groups: { web: { selector: { matchLabels: { role: 'web' } } } },
+    groups,
     strategies: { ...BUILT_IN_STRATEGIES, ...extra },
     repositories: {
       'acme/shop': {
@@ -52,10 +52,12 @@ export interface EngineFixture {
   strategy: string;
   /** What a branch or tag resolves to (a full SHA resolves to itself); tests change it to ship a new commit. */
   sha: string;
+  /** The config's groups (default: `web` = role=web). */
+  groups?: LoadedConfig['groups'];
   /** Strategies besides the built-in ones, by name. */
   strategies: Record<string, Strategy>;
   /** A new engine on the fixture's store (as after a hub restart); stopped by close(). */
-  engine(options?: Pick<ConstructorParameters<typeof RolloutEngine>[0], 'startRollback'>): RolloutEngine;
+  engine(options?: Pick<ConstructorParameters<typeof RolloutEngine>[0], 'startRollback' | 'cloudFacts'>): RolloutEngine;
   addAgent(id: string, name: string, labels?: Record<string, string>, lastSeen?: number): Promise<void>;
   /** Plays an agent: takes its next job, claims it and reports running then the outcome. Returns the job id. */
   agentRuns(engine: RolloutEngine, agentId: string, outcome?: 'succeeded' | 'failed', message?: string): Promise<string>;
@@ -78,7 +80,7 @@ export async function openEngineFixture(): Promise<EngineFixture> {
         store,
         log: silentLogger(),
         settings: ENGINE_SETTINGS,
-        config: () => configWith(f.strategy, f.strategies),
+        config: () => configWith(f.strategy, f.strategies, f.groups),
         now: () => f.now,
         resolveRef: async (_url, ref) => (/^[0-9a-f]{40}$/.test(ref) ? ref : f.sha),
       });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LabelSelector } from '../../config-schema/types.generated.js';
-import { describeSelector, matchesSelector, selectAgents } from '../../app/rollout/select-agents.js';
+import { describeSelector, evaluateSelector, matchesSelector, selectAgents, selectWithFacts, type AgentFacts } from '../../app/rollout/select-agents.js';
 import { planRollout } from '../../app/rollout/plan-rollout.js';
 
 const web = { role: 'web', region: 'eu' };
@@ -51,5 +51,37 @@ describe('planRollout', () => {
   });
   it('plans nothing for no agents', () => {
     expect(planRollout({ type: 'all-at-once' }, [])).toEqual([]);
+  });
+});
+
+describe('evaluateSelector with unknown cloud facts', () => {
+  const known = { role: 'web', 'cloud.tag.Env': 'staging' };
+  it.each<[string, LabelSelector, Record<string, string>, string | undefined, string]>([
+    ['known cloud facts match like labels', { matchExpressions: [{ key: 'cloud.tag.Env', operator: 'In', values: ['staging'] }] }, known, undefined, 'match'],
+    ['known, not matching', { matchExpressions: [{ key: 'cloud.tag.Env', operator: 'In', values: ['prod'] }] }, known, undefined, 'no match'],
+    ['In on an unknown key', { matchExpressions: [{ key: 'cloud.tag.Env', operator: 'In', values: ['staging'] }] }, { role: 'web' }, 'cloud.', 'unknown'],
+    ['NotIn on an unknown key does not widen', { matchExpressions: [{ key: 'cloud.tag.Env', operator: 'NotIn', values: ['prod'] }] }, { role: 'web' }, 'cloud.', 'unknown'],
+    ['DoesNotExist on an unknown key does not widen', { matchExpressions: [{ key: 'cloud.region', operator: 'DoesNotExist' }] }, {}, 'cloud.', 'unknown'],
+    ['matchLabels on an unknown key', { matchLabels: { 'cloud.region': 'eu-west-1' } }, {}, 'cloud.', 'unknown'],
+    ['a failing known requirement decides: no match', { matchLabels: { role: 'db' }, matchExpressions: [{ key: 'cloud.region', operator: 'Exists' }] }, { role: 'web' }, 'cloud.', 'no match'],
+    ['no cloud requirement: unknown facts do not matter', { matchLabels: { role: 'web' } }, { role: 'web' }, 'cloud.', 'match'],
+    ['absent (not unknown) cloud keys behave like labels', { matchExpressions: [{ key: 'cloud.provider', operator: 'DoesNotExist' }] }, { role: 'web' }, undefined, 'match'],
+  ])('%s', (_name, selector, labels, unknownPrefix, expected) => {
+    expect(evaluateSelector(selector, labels, unknownPrefix)).toBe(expected);
+  });
+
+  it('selectWithFacts ignores self-reported cloud labels and says why it leaves an agent out', () => {
+    const agents: Array<{ id: string; name: string; labels: Record<string, string> }> = [
+      { id: 'a', name: 'web-1', labels: { role: 'web', 'cloud.tag.Env': 'staging' } },
+      { id: 'b', name: 'web-2', labels: { role: 'web' } },
+      { id: 'c', name: 'web-3', labels: { role: 'web' } },
+    ];
+    const facts = new Map<string, AgentFacts>([
+      ['b', { labels: { 'cloud.tag.Env': 'staging' } }],
+      ['c', { labels: {}, unknown: 'aws/1/eu-west-1 was last listed 20 min ago, past the 15 min limit' }],
+    ]);
+    const picked = selectWithFacts({ matchExpressions: [{ key: 'cloud.tag.Env', operator: 'In', values: ['staging'] }] }, agents, facts, 'cloud.');
+    expect(picked.selected.map((a) => a.name)).toEqual(['web-2']);
+    expect(picked.unknown.map((u) => [u.agent.name, u.reason])).toEqual([['web-3', 'cloud facts unknown: aws/1/eu-west-1 was last listed 20 min ago, past the 15 min limit']]);
   });
 });
