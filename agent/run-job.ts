@@ -18,7 +18,7 @@ import { fetchJobCommit } from './fetch-from-branches.js';
 import type { JobReporter } from './job-reporter.js';
 import { readInstructionFile } from './read-instruction-file.js';
 import { keptReleaseOf, pruneReleases, recordLiveRelease, releasePaths, switchCurrent, type ReleasePaths } from './releases.js';
-import { resolveStepCwd, runStep } from './run-step.js';
+import { resolveStepCwd, runStep, type StepResult } from './run-step.js';
 import { runValidate } from './run-validate.js';
 import { bindSecrets } from './secrets.js';
 
@@ -140,23 +140,32 @@ async function passHealthGate(ctx: JobContext, paths: ReleasePaths, validate: In
     reporter,
     cancel: ctx.cancel,
     system: (line) => reporter.output('system', line),
-    command: async (run, timeoutMs) => {
+    command: (run, timeoutMs) => {
       const bound = bindSecrets({ name: 'validate', run }, ctx.secrets, ctx.config.secretsFile);
-      const result = await runStep({
-        command: bound.run,
-        cwd: paths.release,
-        timeoutMs,
-        killGraceMs: ctx.killGraceMs,
-        signal: ctx.cancel,
-        env: { ...stepEnvironment(ctx, paths), ...bound.env },
-        onOutput: (stream, text) => reporter.output(stream, text, index),
-        onSpawn: (group) => void reporter.setStepProcessGroup(group),
-      });
-      reporter.endOutput(index);
-      await reporter.setStepProcessGroup(undefined);
-      return result;
+      return runCommand(ctx, paths, { ...bound, cwd: paths.release, timeoutMs }, index);
     },
   });
+}
+
+/**
+ * Runs a step's (or the health gate's) command in the release with the deployment's environment: its output goes
+ * to the hub under `index`, and its process group is journaled while it runs (a restarted agent stops what is left).
+ */
+async function runCommand(ctx: JobContext, paths: ReleasePaths, command: { run: string; env: Record<string, string>; cwd: string; timeoutMs: number }, index: number): Promise<StepResult> {
+  const { reporter } = ctx;
+  const result = await runStep({
+    command: command.run,
+    cwd: command.cwd,
+    timeoutMs: command.timeoutMs,
+    killGraceMs: ctx.killGraceMs,
+    signal: ctx.cancel,
+    env: { ...stepEnvironment(ctx, paths), ...command.env },
+    onOutput: (stream, text) => reporter.output(stream, text, index),
+    onSpawn: (group) => void reporter.setStepProcessGroup(group),
+  });
+  reporter.endOutput(index);
+  await reporter.setStepProcessGroup(undefined);
+  return result;
 }
 
 /** Runs one step; returns 'succeeded', 'cancelled' or the failure message. */
@@ -176,18 +185,7 @@ async function runOneStep(ctx: JobContext, paths: ReleasePaths, step: Step, inde
     return message;
   }
   await reporter.step(ref, 'started');
-  const result = await runStep({
-    command: bound.run,
-    cwd,
-    timeoutMs,
-    killGraceMs: ctx.killGraceMs,
-    signal: ctx.cancel,
-    env: { ...stepEnvironment(ctx, paths), ...bound.env },
-    onOutput: (stream, text) => reporter.output(stream, text, index),
-    onSpawn: (group) => void reporter.setStepProcessGroup(group),
-  });
-  reporter.endOutput(index);
-  await reporter.setStepProcessGroup(undefined);
+  const result = await runCommand(ctx, paths, { ...bound, cwd, timeoutMs }, index);
   const extra = { exitCode: result.exitCode, durationMs: result.durationMs };
   if (result.cancelled) {
     await reporter.step(ref, 'failed', { ...extra, message: 'cancelled' });
