@@ -12,14 +12,12 @@
  * @example
  * const evidence = await gatherEvidence('gcp', { audience: 'https://hub.example/bitenvoy?nonce=n_…', nonce: 'n_…' });
  */
+import type { CloudEvidence } from '../app/cloud/attest-agent.js';
 import type { CloudProvider } from '../app/cloud/cloud-instance.js';
 import { httpRequest } from './http-request.js';
 
-/** What the agent sends to the hub, per provider (the hub's attest-agent.ts reads the same shapes). */
-export type GatheredEvidence =
-  | { provider: 'aws'; document: string; signature: string }
-  | { provider: 'gcp'; token: string; nonce: string }
-  | { provider: 'azure'; attested: { encoding?: string; signature: string }; nonce: string };
+/** What the agent sends to the hub: exactly the shapes the hub's attestation reads. */
+export type GatheredEvidence = CloudEvidence;
 
 export interface GatherOptions {
   /** The hub's single-use nonce (GCP, Azure). */
