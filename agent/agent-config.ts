@@ -13,6 +13,8 @@ export interface AgentConfig {
   allow: AgentConfigFile['allow'];
   keepReleases: number;
   secretsFile: string;
+  /** Which cloud instance to prove this server is (agent.yml `cloud`), if any. */
+  cloud?: AgentConfigFile['cloud'];
 }
 
 /**
@@ -50,5 +52,6 @@ export async function loadAgentConfig(dir: string): Promise<AgentConfig> {
     allow: config.allow,
     keepReleases: config.keepReleases ?? 5,
     secretsFile: isAbsolute(secretsFile) ? secretsFile : join(dir, secretsFile),
+    ...(config.cloud ? { cloud: config.cloud } : {}),
   };
 }

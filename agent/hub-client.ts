@@ -14,6 +14,10 @@ import {
   AGENT_API_PREFIX,
   type AckResponse,
   type ClaimResponse,
+  type CloudAttestRequest,
+  type CloudAttestResponse,
+  type CloudNonceRequest,
+  type CloudNonceResponse,
   type EnrollRequest,
   type EnrollResponse,
   type JobEvent,
@@ -62,6 +66,16 @@ export class HubClient {
 
   sendEvents(jobId: string, claimId: string, events: JobEvent[], signal?: AbortSignal): Promise<AckResponse> {
     return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/events`, { claimId, events }, { signal }) as Promise<AckResponse>;
+  }
+
+  /** A single-use nonce for the next cloud identity evidence (no retry: the caller tries again later). */
+  cloudNonce(provider: CloudNonceRequest['provider'], signal?: AbortSignal): Promise<CloudNonceResponse> {
+    return this.#request('POST', '/cloud/nonce', { provider }, { retry: false, signal }) as Promise<CloudNonceResponse>;
+  }
+
+  /** Sends the provider-signed evidence; the hub answers the identity it bound, or refuses (BE_ATTESTATION_REFUSED, BE_CONFLICT). */
+  attest(evidence: CloudAttestRequest['evidence'], signal?: AbortSignal): Promise<CloudAttestResponse> {
+    return this.#request('POST', '/cloud/attest', { evidence }, { retry: false, signal }) as Promise<CloudAttestResponse>;
   }
 
   sendLogs(jobId: string, claimId: string, chunks: LogChunk[], signal?: AbortSignal): Promise<AckResponse> {

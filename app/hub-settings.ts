@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
 import { DEFAULT_SETTINGS, MAX_POLL_WAIT_SECONDS } from '../lib/protocol.js';
+import { readCloudSettings, type CloudSettings } from './cloud/cloud-settings.js';
 
 export interface HubSettings {
   host: string | undefined;
@@ -32,6 +33,8 @@ export interface HubSettings {
   github: { appId: string; privateKey: string; webhookSecret: string; baseUrl?: string } | undefined;
   /** The GitHub variables still missing when some but not all are set (a half-configured App), else empty. */
   githubMissing?: string[];
+  /** Cloud discovery and attestation; undefined when no cloud variable is set. */
+  cloud?: CloudSettings;
 }
 
 /** Every variable the hub reads, with what it means: the README's settings table is made from this. */
@@ -137,6 +140,11 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
     heartbeatSeconds: integer(env, 'BITENVOY_HEARTBEAT_SECONDS', DEFAULT_SETTINGS.heartbeatSeconds, 1, 3600),
     pollWaitSeconds: integer(env, 'BITENVOY_POLL_WAIT_SECONDS', DEFAULT_SETTINGS.pollWaitSeconds, 1, MAX_POLL_WAIT_SECONDS),
     githubMissing: missing.length < Object.keys(present).length ? missing : [],
+    ...withCloud(readCloudSettings(env, publicUrl)),
     github: complete ? { appId: env.APP_ID!, privateKey: privateKey!, webhookSecret: env.WEBHOOK_SECRET!, ...(ghe ? { baseUrl: ghe } : {}) } : undefined,
   };
+}
+
+function withCloud(cloud: CloudSettings | undefined): { cloud?: CloudSettings } {
+  return cloud ? { cloud } : {};
 }

@@ -25,13 +25,15 @@ import { deploymentActionRoutes } from './pages/deployment-action-routes.js';
 import { deploymentPageRoutes } from './pages/deployment-page-routes.js';
 import { signInRoutes } from './pages/sign-in-routes.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
+import { CloudService, describeScopes } from './cloud/cloud-service.js';
+import type { LabelSelector } from '../config-schema/types.generated.js';
 import { startGitHubRollback } from './github/start-rollback.js';
 import { createAppFn } from './github/app.js';
 import { AutoDeployer } from './github/auto-deploy.js';
 import { onDeploymentCreated, type DeploymentCreatedPayload } from './github/on-deployment-created.js';
 import { RepositoryTokens } from './github/repository-token.js';
 import { GitHubStatusReporter, type StatusOctokit } from './github/status-reporter.js';
-import type { DeploymentRecord } from './model.js';
+import type { AgentRecord, DeploymentRecord } from './model.js';
 import { createHttpServer, createKoa, createProbot, createWebhookHandler } from './server.js';
 import type { Probot } from 'probot';
 import { openStore } from './store/open-store.js';
@@ -62,6 +64,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
 
   const reporter = new GitHubStatusReporter({ octokitFor: installationOctokit, log: log.child({ name: 'github-statuses' }), publicUrl: () => publicUrl });
   const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;
+  const cloud = settings.cloud ? await CloudService.start({ settings: settings.cloud, store, log: log.child({ name: 'cloud' }) }) : undefined;
   const engine = new RolloutEngine({
     store,
     log: log.child({ name: 'engine' }),
@@ -69,6 +72,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     config: (repository) => configs.current(repository),
     onChange: (d) => reporter.changed(d),
     ...(repositoryTokens ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? repositoryTokens.get(d.github) : undefined) } : {}),
+    ...(cloud ? { cloudFacts: (agents: AgentRecord[], selector?: LabelSelector) => cloud.facts(agents, selector) } : {}),
     // A GitHub deployment's automatic rollback is made through GitHub, so it shows there like any deployment.
     startRollback: async (failed, plan) => {
       if (!failed.github || !probot) return void (await engine.startRollbackHere(failed, plan));
@@ -91,15 +95,15 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const mode = settings.github ? 'github' : 'local';
   const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl });
   const routers = [
-    agentRoutes({ store, engine, settings: agentSettings, shutdown: shutdown.signal }),
-    adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: () => publicUrl, refreshConfig: () => configs.refresh() }),
-    deploymentPageRoutes(engine, () => configs.statuses(), { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }) }, sessions),
+    agentRoutes({ store, engine, settings: agentSettings, shutdown: shutdown.signal, ...(cloud ? { cloud } : {}) }),
+    adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: () => publicUrl, refreshConfig: () => configs.refresh(), ...(cloud ? { cloud } : {}) }),
+    deploymentPageRoutes(engine, () => configs.statuses(), { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }), ...(cloud ? { cloudFacts: (agents: AgentRecord[]) => cloud.facts(agents) } : {}) }, sessions),
     signInRoutes(sessions, settings.adminToken),
     deploymentActionRoutes({ store, engine, sessions }),
   ];
   koa.use(async (ctx, next) => {
     if (ctx.path === '/healthz') {
-      ctx.body = { ok: true, version, mode, configRepos: configs.statuses() };
+      ctx.body = { ok: true, version, mode, configRepos: configs.statuses(), ...(cloud ? { cloud: describeScopes(cloud.scopes()) } : {}) };
       return;
     }
     await next();
@@ -129,6 +133,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     engine.stop();
     auto?.stop();
     configs.stop();
+    cloud?.stop();
     await store.close();
     throw err;
   }
@@ -154,6 +159,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         engine.stop();
         auto?.stop();
         configs.stop();
+        cloud?.stop();
         await new Promise<void>((resolve) => {
           // Long polls just answered 204 leave keep-alive sockets behind: close each as soon as it goes idle, and
           // cut whatever is still busy after 2 s.

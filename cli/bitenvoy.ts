@@ -19,7 +19,8 @@ Usage:
   bitenvoy validate [DIR]                        check a config repo checkout, or a bitenvoy.yml
   bitenvoy deploy --repository OWNER/NAME --ref REF --environment ENV [--hub URL] [--token T] [--no-wait]
                                                  deploy a ref through the hub's API and follow it
-  bitenvoy agents [--hub URL] [--token T]        list enrolled agents
+  bitenvoy agents [--hub URL] [--token T]        list enrolled agents, with their verified cloud facts
+  bitenvoy agents unbind NAME                    forget an agent's cloud binding (after checking a quarantined server)
   bitenvoy cancel DEPLOYMENT_ID [--by NAME]      stop a rollout: running steps get SIGTERM, then SIGKILL
   bitenvoy plan --repository OWNER/NAME --environment ENV [--config DIR] [--agents FILE.json]
                                                  show a rollout's batches in order; creates nothing

@@ -45,6 +45,23 @@ export interface AgentConfigFile {
    * Path of the secrets file (`NAME: value` per line, YAML), relative to the agent directory. Default `secrets.yml`. Keep it mode 0600.
    */
   secretsFile?: string;
+  /**
+   * Prove to the hub which cloud instance this server is, so groups can select it by verified cloud metadata (`cloud.*`). The agent reads the provider's signed identity evidence from the instance metadata service at start and every `every`, and sends it unchanged; the hub verifies it. Absent: the agent never claims a cloud identity.
+   */
+  cloud?: {
+    /**
+     * `aws` (EC2 instance identity document, IMDSv2), `gcp` (Compute Engine identity token; the VM needs a service account) or `azure` (IMDS attested data).
+     */
+    provider: 'aws' | 'gcp' | 'azure';
+    /**
+     * The instance metadata service's base URL, for tests and unusual networks. Default: the provider's own (`http://169.254.169.254`; GCP `http://metadata.google.internal`).
+     */
+    metadataUrl?: string;
+    /**
+     * How often to prove it again, e.g. `1h`. Default `1h`.
+     */
+    every?: string;
+  };
 }
 /**
  * A cloud fact's value as the provider gives it, e.g. a tag value `shop prod`: up to 512 characters, no control characters.

@@ -46,6 +46,10 @@ export const ERROR_CODES = {
   BE_CONFLICT: 409,
   /** The webhook path was called but the hub runs without GitHub App credentials. */
   BE_GITHUB_NOT_CONFIGURED: 404,
+  /** Cloud identity evidence from a provider the hub has no trust configured for. */
+  BE_CLOUD_NOT_CONFIGURED: 422,
+  /** Cloud identity evidence that proves nothing (tampered, wrong signer, audience or nonce, expired, replayed). */
+  BE_ATTESTATION_REFUSED: 403,
   /** A CLI usage mistake. */
   BE_USAGE: 400,
   /** Anything unexpected. Never carries internals in its message. */

@@ -13,6 +13,8 @@
  * | POST /jobs/:id/lease          | {@link LeaseRequest} | 200 {@link LeaseResponse}; 409 job finished     |
  * | POST /jobs/:id/events         | {@link EventsRequest}| 200 {@link AckResponse}; 409 BE_SEQ_GAP          |
  * | POST /jobs/:id/logs           | {@link LogsRequest}  | 200 {@link AckResponse}; 409 BE_SEQ_GAP          |
+ * | POST /cloud/nonce             | {@link CloudNonceRequest} | 200 {@link CloudNonceResponse}              |
+ * | POST /cloud/attest            | {@link CloudAttestRequest}| 200 {@link CloudAttestResponse}; 403/409 refused |
  *
  * Any authenticated request counts as the agent's heartbeat. A job id the agent does not own answers 404, exactly
  * like a job that does not exist.
@@ -198,3 +200,30 @@ export interface CreateDeploymentRequest {
 export const DEPLOYMENT_STATES = ['queued', 'in_progress', 'success', 'failure', 'error', 'cancelled'] as const;
 export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
 export const FINAL_DEPLOYMENT_STATES: readonly DeploymentState[] = ['success', 'failure', 'error', 'cancelled'];
+
+/** `POST /cloud/nonce`: a single-use challenge for the agent's next cloud identity evidence. */
+export interface CloudNonceRequest {
+  provider: 'aws' | 'gcp' | 'azure';
+}
+
+export interface CloudNonceResponse {
+  nonce: string;
+  expiresAt: string;
+  /** GCP: the exact audience to ask the metadata server's identity token for. */
+  audience?: string;
+}
+
+/**
+ * `POST /cloud/attest`: the provider-signed evidence, exactly as the instance metadata service returned it. The hub
+ * verifies it and binds the agent to that instance; its `cloud.*` facts then come from discovery, never from here.
+ */
+export interface CloudAttestRequest {
+  evidence:
+    | { provider: 'aws'; document: string; signature: string }
+    | { provider: 'gcp'; token: string; nonce: string }
+    | { provider: 'azure'; attested: { encoding?: string; signature: string }; nonce: string };
+}
+
+export interface CloudAttestResponse {
+  identity: { provider: 'aws' | 'gcp' | 'azure'; account: string; instanceId: string; region?: string; zone?: string };
+}

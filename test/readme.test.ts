@@ -1,6 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { CLOUD_VARIABLES } from '../app/cloud/cloud-settings.js';
 import { HUB_VARIABLES } from '../app/hub-settings.js';
 import { packageRoot } from '../lib/package-root.js';
 
@@ -20,4 +21,5 @@ it('the README documents every BITENVOY_* variable the code reads, and every hub
   const missing = [...used].filter((v) => !readme.includes(`\`${v}\``) && !forSteps.some((s) => v.startsWith(s)));
   expect(missing).toEqual([]);
   for (const [name] of HUB_VARIABLES) expect(readme).toContain(`\`${name}\``);
+  for (const [name, what] of CLOUD_VARIABLES) expect(readme).toContain(`| \`${name}\` | ${what} |`);
 });

@@ -8,7 +8,7 @@
  * const { deployment } = await world.deploy();
  * await world.close();
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeploymentRecord } from '../app/model.js';
@@ -65,6 +65,8 @@ export interface WorldOptions {
   /** Files of the sample application's first commit. */
   appFiles?: Record<string, string | null>;
   strategy?: string;
+  /** Files to write into each agent's directory after it enrolled, before it starts (e.g. its `agent.yml`). */
+  agentFiles?: (name: string) => Record<string, string>;
   /** Config repo files that replace the starter's (e.g. a `strategies.yml` of the test's own). */
   configFiles?: Record<string, string>;
   /** Keep the temporary folder after close (for --keep). */
@@ -143,6 +145,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     const dir = join(root, 'agents', name);
     const token = await createEnrollTokenCli(dataDir);
     await runCli(['agent', 'enroll', '--hub', hub.url, '--token', token, '--dir', dir, '--name', name, '--labels', 'role=web']);
+    for (const [file, text] of Object.entries(options.agentFiles?.(name) ?? {})) await writeFile(join(dir, file), text, { mode: 0o600 });
     agents.push({ name, dir, process: undefined as unknown as ManagedProcess });
     startAgent(agents.length - 1);
   }

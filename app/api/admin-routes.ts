@@ -8,8 +8,11 @@ import { ADMIN_API_PREFIX, MAX_AGENT_BODY_BYTES, type CreateDeploymentRequest } 
 import { createEnrollToken } from '../enroll/create-enroll-token.js';
 import { listAudit, recordAudit } from '../audit/audit-log.js';
 import { cancelRollout, continueRollout } from '../audit/audited-deployment-actions.js';
+import type { CloudService } from '../cloud/cloud-service.js';
 import type { ConfigStatus } from '../config/config-repo.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
+import type { AgentFacts } from '../rollout/select-agents.js';
+import { keys } from '../model.js';
 import type { Store } from '../store/store.js';
 import { isAdminToken } from './is-admin-token.js';
 import { createDeploymentBody, enrollmentTokenBody } from './body-schemas.js';
@@ -26,7 +29,7 @@ function adminAuth(adminToken: string): Middleware {
   };
 }
 
-export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminToken: string; publicUrl: () => string; refreshConfig?: () => Promise<ConfigStatus[]> }): Router {
+export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminToken: string; publicUrl: () => string; refreshConfig?: () => Promise<ConfigStatus[]>; cloud?: CloudService }): Router {
   const { engine } = deps;
   const router = new Router({ prefix: ADMIN_API_PREFIX });
   router.use(adminAuth(deps.adminToken));
@@ -75,7 +78,23 @@ export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminTo
 
   router.get('/agents', async (ctx) => {
     const agents = await engine.listAgents();
-    ctx.body = { agents: agents.map(({ credentialHash: _hidden, ...agent }) => agent) };
+    // Verified cloud facts next to the agent's own labels (or why they are unknown now).
+    const facts = deps.cloud ? await deps.cloud.facts(agents) : new Map<string, AgentFacts>();
+    ctx.body = {
+      agents: agents.map(({ credentialHash: _hidden, ...agent }) => {
+        const cloud = facts.get(agent.id);
+        return { ...agent, ...(cloud && (cloud.unknown || Object.keys(cloud.labels).length) ? { cloud } : {}) };
+      }),
+    };
+  });
+
+  // After checking a quarantined server (its agent proved another instance than before): forget its cloud binding.
+  router.post('/agents/:name/unbind', async (ctx) => {
+    const name = ctx.params.name!;
+    const agentId = await deps.store.get<string>(keys.agentByName(name));
+    if (!agentId) throw new BitEnvoyError('BE_NOT_FOUND', `no agent named \`${name}\`; \`bitenvoy agents\` lists them`);
+    const removed = deps.cloud ? await deps.cloud.unbind(agentId) : false;
+    ctx.body = { agent: name, unbound: removed };
   });
 
   // Fetch the config repo now instead of waiting for the timer (e.g. right after merging a config change).

@@ -11,25 +11,35 @@ import {
   MAX_AGENT_BODY_BYTES,
   type AgentSettings,
   type ClaimRequest,
+  type CloudAttestRequest,
+  type CloudAttestResponse,
+  type CloudNonceRequest,
+  type CloudNonceResponse,
   type EnrollRequest,
   type EventsRequest,
   type LeaseRequest,
   type LogsRequest,
 } from '../../lib/protocol.js';
+import type { CloudService } from '../cloud/cloud-service.js';
 import { enrollAgent } from '../enroll/enroll-agent.js';
 import type { AgentRecord } from '../model.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
 import { agentAuth } from './agent-auth.js';
-import { claimBody, enrollBody, eventsBody, leaseBody, logsBody } from './body-schemas.js';
+import { claimBody, cloudAttestBody, cloudNonceBody, enrollBody, eventsBody, leaseBody, logsBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
 import { validateBody } from './validate-body.js';
+
+function cloudOf(deps: { cloud?: CloudService }): CloudService {
+  if (!deps.cloud) throw new BitEnvoyError('BE_CLOUD_NOT_CONFIGURED', 'this hub does not verify cloud identity evidence: its operator can set BITENVOY_AWS_IDENTITY_CERTS, BITENVOY_GCP_JWKS or BITENVOY_AZURE_ROOTS');
+  return deps.cloud;
+}
 
 async function body<T>(ctx: Context, schema: object): Promise<T> {
   return validateBody<T>(schema, await readJsonBody(ctx.req, MAX_AGENT_BODY_BYTES));
 }
 
-export function agentRoutes(deps: { store: Store; engine: RolloutEngine; settings: AgentSettings; shutdown: AbortSignal }): Router {
+export function agentRoutes(deps: { store: Store; engine: RolloutEngine; settings: AgentSettings; shutdown: AbortSignal; cloud?: CloudService }): Router {
   const { store, engine, settings } = deps;
   const router = new Router({ prefix: AGENT_API_PREFIX });
   const auth = agentAuth(store);
@@ -41,6 +51,25 @@ export function agentRoutes(deps: { store: Store; engine: RolloutEngine; setting
     ctx.status = 201;
     ctx.body = enrolled;
     (ctx.state.log as Logger).info({ agentId: enrolled.agentId, name: req.name }, 'agent enrolled');
+  });
+
+  // Cloud identity: a nonce, then the provider-signed evidence (see app/cloud/). Refusals are 403/409 with the reason.
+  router.post('/cloud/nonce', auth, async (ctx) => {
+    const { provider } = await body<CloudNonceRequest>(ctx, cloudNonceBody);
+    ctx.body = (await cloudOf(deps).nonce(agentOf(ctx), provider)) satisfies CloudNonceResponse;
+  });
+
+  router.post('/cloud/attest', auth, async (ctx) => {
+    const { evidence } = await body<CloudAttestRequest>(ctx, cloudAttestBody);
+    const agent = agentOf(ctx);
+    try {
+      const identity = await cloudOf(deps).attest(agent, evidence);
+      ctx.body = { identity } satisfies CloudAttestResponse;
+      (ctx.state.log as Logger).info({ agentId: agent.id, identity }, 'agent proved its cloud instance');
+    } catch (err) {
+      (ctx.state.log as Logger).warn({ agentId: agent.id, provider: evidence.provider }, `cloud attestation refused: ${(err as Error).message}`);
+      throw err;
+    }
   });
 
   router.get('/jobs/next', auth, async (ctx) => {

@@ -123,3 +123,32 @@ export const enrollmentTokenBody = {
   additionalProperties: false,
   properties: { ttlSeconds: { type: 'integer', minimum: 60, maximum: 30 * 86_400 } },
 } as const;
+
+const provider = { enum: ['aws', 'gcp', 'azure'] } as const;
+const evidenceText = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength }) as const;
+
+export const cloudNonceBody = { type: 'object', additionalProperties: false, required: ['provider'], properties: { provider } } as const;
+
+export const cloudAttestBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['evidence'],
+  properties: {
+    evidence: {
+      oneOf: [
+        { type: 'object', additionalProperties: false, required: ['provider', 'document', 'signature'], properties: { provider: { const: 'aws' }, document: evidenceText(8192), signature: evidenceText(1024) } },
+        { type: 'object', additionalProperties: false, required: ['provider', 'token', 'nonce'], properties: { provider: { const: 'gcp' }, token: evidenceText(16_384), nonce: evidenceText(64) } },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['provider', 'attested', 'nonce'],
+          properties: {
+            provider: { const: 'azure' },
+            attested: { type: 'object', additionalProperties: false, required: ['signature'], properties: { encoding: { type: 'string', maxLength: 20 }, signature: evidenceText(65_536) } },
+            nonce: evidenceText(64),
+          },
+        },
+      ],
+    },
+  },
+} as const;

@@ -5,7 +5,7 @@
  *
  * @example
  * const result = verifyGcpIdentity(token, trust);
- * if (!result.ok) throw refusalError(result.refusal); // 401 `the token's audience is …`
+ * if (!result.ok) throw refusalError(result.refusal); // 403 `the token's audience is …`
  */
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { ProvedIdentity } from './cloud-instance.js';
@@ -52,9 +52,9 @@ export function refuse(reason: RefusalReason, message: string): { ok: false; ref
 
 /**
  * The error the hub answers a refusal with: a conflict over an instance is 409, anything wrong with the evidence is
- * 401 (the agent failed to prove who it is).
+ * 403 — not 401, which tells an agent that its own credential is no longer valid.
  */
 export function refusalError(refusal: Refusal): BitEnvoyError {
   const conflict = refusal.reason === 'already-bound' || refusal.reason === 'quarantined';
-  return new BitEnvoyError(conflict ? 'BE_CONFLICT' : 'BE_UNAUTHORIZED', refusal.message, { details: { reason: refusal.reason } });
+  return new BitEnvoyError(conflict ? 'BE_CONFLICT' : 'BE_ATTESTATION_REFUSED', refusal.message, { details: { reason: refusal.reason } });
 }

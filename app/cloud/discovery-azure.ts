@@ -3,7 +3,7 @@
  * ("Virtual Machines - List All", `GET /subscriptions/{sub}/providers/Microsoft.Compute/virtualMachines`) and its
  * network interfaces ("Network Interfaces - List All", `…/providers/Microsoft.Network/networkInterfaces`), both paged
  * through `nextLink`, then joining each VM to its primary NIC for the private IP. Plain REST with an injected bearer
- * token (the hub passes @azure/identity's or the managed identity's token for `https://management.azure.com/.default`).
+ * token (the hub passes token-azure.ts: a client secret's or the managed identity's token for ARM).
  *
  * Minimum read-only permissions: `Microsoft.Compute/virtualMachines/read` and
  * `Microsoft.Network/networkInterfaces/read` on each subscription — the built-in **Reader** role covers both.

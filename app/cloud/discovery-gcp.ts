@@ -1,8 +1,8 @@
 /**
  * GCP discovery: one scope per project, listing every Compute Engine instance in every zone with the documented
  * aggregated list, `GET https://compute.googleapis.com/compute/v1/projects/{project}/aggregated/instances`, page by
- * page through `nextPageToken`. Plain REST with an injected bearer token (the hub passes google-auth-library's
- * application default credentials or the metadata server's token), so no Google SDK is needed here.
+ * page through `nextPageToken`. Plain REST with an injected bearer token (the hub passes token-gcp.ts: a
+ * service-account key's token, or the metadata server's), so no Google SDK is needed here.
  *
  * Minimum read-only permission: `compute.instances.list` on each project, e.g. the predefined role
  * `roles/compute.viewer` (Compute Viewer) for the hub's service account; token scope

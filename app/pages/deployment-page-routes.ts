@@ -7,7 +7,8 @@ import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import type { AuditEntry } from '../audit/audit-log.js';
 import { describeLock, type EnvironmentLock } from '../commands/locks.js';
 import type { ConfigStatus } from '../config/config-repo.js';
-import type { DeploymentRecord } from '../model.js';
+import type { AgentRecord, DeploymentRecord } from '../model.js';
+import type { AgentFacts } from '../rollout/select-agents.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { DashboardSessions } from './dashboard-sessions.js';
 import { actionsHtml, doneHtml, gateHtml } from './deployment-actions-html.js';
@@ -20,6 +21,8 @@ const REFRESH_SECONDS = 2;
 export interface SafetyView {
   locks(): Promise<EnvironmentLock[]>;
   recentActions(): Promise<AuditEntry[]>;
+  /** Agents' verified cloud facts (cloud discovery), shown next to their own labels. */
+  cloudFacts?(agents: AgentRecord[]): Promise<ReadonlyMap<string, AgentFacts>>;
 }
 
 const NO_SAFETY: SafetyView = { locks: async () => [], recentActions: async () => [] };
@@ -33,6 +36,7 @@ export function deploymentPageRoutes(engine: RolloutEngine, configStatus: () => 
 
   router.get('/', async (ctx) => {
     const [deployments, agents, locks, actions] = await Promise.all([engine.listDeployments(30), engine.listAgents(), safety.locks(), safety.recentActions()]);
+    const cloud = (await safety.cloudFacts?.(agents)) ?? new Map<string, AgentFacts>();
     const configs = configStatus();
     const configLine = configs.length
       ? configs.map(describeConfig).join('<br>')
@@ -54,7 +58,7 @@ ${deployments
 ${agents
   .map(
     (a) => `<tr><td>${e(a.name)}</td><td class="state ${a.online ? 'succeeded' : 'failed'}">${a.online ? 'online' : 'lost'}</td>
-<td>${Object.entries(a.labels).map(([k, v]) => `<code>${e(k)}=${e(v)}</code>`).join(' ')}</td><td>${e(a.lastSeenAt)}</td><td>${e(a.version)}</td></tr>`,
+<td>${Object.entries({ ...a.labels, ...cloud.get(a.id)?.labels }).map(([k, v]) => `<code>${e(k)}=${e(v)}</code>`).join(' ')}${cloud.get(a.id)?.unknown ? `<br><small>cloud facts unknown: ${e(cloud.get(a.id)!.unknown!)}</small>` : ''}</td><td>${e(a.lastSeenAt)}</td><td>${e(a.version)}</td></tr>`,
   )
   .join('\n')}
 </table>

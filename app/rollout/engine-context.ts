@@ -2,6 +2,7 @@
  * What every part of the rollout engine shares: the store, the clock, the settings, the config in force and the
  * long-poll notifier. The engine's modules are plain functions of this context, so each can be tested alone.
  */
+import type { LabelSelector } from '../../config-schema/types.generated.js';
 import type { LoadedConfig } from '../../config-schema/validate-config-dir.js';
 import type { Logger } from '../../lib/logger.js';
 import type { JobNotifier } from '../jobs/job-notifier.js';
@@ -36,7 +37,7 @@ export interface EngineContext {
   /** Called after a deployment's state or description changed (GitHub statuses follow it). */
   onChange: (deployment: DeploymentRecord) => void;
   /** Each agent's verified `cloud.*` labels, or why they are unknown now (cloud discovery); none without it. */
-  cloudFacts?: (agents: AgentRecord[]) => Promise<ReadonlyMap<string, AgentFacts>>;
+  cloudFacts?: (agents: AgentRecord[], selector?: LabelSelector) => Promise<ReadonlyMap<string, AgentFacts>>;
 }
 
 export function isoNow(ctx: Pick<EngineContext, 'now'>): string {

@@ -71,7 +71,7 @@ export async function planDeployment(
   // An automatic rollback goes back to the servers that moved, whatever the group selects today.
   const only = link.onlyAgents ? new Set(link.onlyAgents) : undefined;
   // Cloud facts are joined fresh for every plan; an agent they cannot vouch for now is left out, saying why.
-  const facts = (await ctx.cloudFacts?.(agents)) ?? new Map();
+  const facts = (await ctx.cloudFacts?.(agents, group?.selector)) ?? new Map();
   const picked = group && !only ? selectWithFacts(group.selector, agents, facts, CLOUD_LABEL_PREFIX) : { selected: [], unknown: [] };
   const matching = only ? agents.filter((a) => only.has(a.id)) : picked.selected;
   const ready = matching.filter((a) => isAgentOnline(ctx, a));

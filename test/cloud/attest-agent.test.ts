@@ -172,6 +172,6 @@ describe('refusals as hub errors', () => {
     const conflict = await attestAgent(store, web2, awsEvidence(), trust, NOW);
     const tampered = await attestAgent(store, web1, { ...awsEvidence(), document: '{}' }, trust, NOW);
     expect(!conflict.bound && refusalError(conflict.refusal)).toMatchObject({ code: 'BE_CONFLICT', status: 409, details: { reason: 'already-bound' } });
-    expect(!tampered.bound && refusalError(tampered.refusal)).toMatchObject({ code: 'BE_UNAUTHORIZED', status: 401, details: { reason: 'tampered' } });
+    expect(!tampered.bound && refusalError(tampered.refusal)).toMatchObject({ code: 'BE_ATTESTATION_REFUSED', status: 403, details: { reason: 'tampered' } });
   });
 });
