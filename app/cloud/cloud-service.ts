@@ -61,8 +61,11 @@ export class CloudService {
   /** Each agent's verified `cloud.*` facts (or why unknown); listings are refreshed first when `selector` needs them. */
   async facts(agents: AgentRecord[], selector?: LabelSelector): Promise<ReadonlyMap<string, AgentFacts>> {
     if (this.#discovery && this.#settings && selector && selectsOnCloud(selector)) await this.#discovery.refreshBeforePlan(this.#settings.planWaitMs);
-    const bindings = await this.#bindings.provedIdentities();
-    return joinCloudFacts(agents, bindings, this.scopes(), { now: Date.now(), staleAfterMs: this.#settings?.staleAfterMs ?? 0 });
+    const [bindings, quarantined] = await Promise.all([this.#bindings.provedIdentities(), this.#bindings.quarantined()]);
+    const facts = joinCloudFacts(agents, bindings, this.scopes(), { now: Date.now(), staleAfterMs: this.#settings?.staleAfterMs ?? 0 });
+    // A quarantined agent's identity is in doubt, not absent: unknown, so NotIn and DoesNotExist cannot pick it.
+    for (const [agentId, why] of quarantined) if (facts.has(agentId)) facts.set(agentId, { labels: {}, unknown: why });
+    return facts;
   }
 
   scopes(): ScopeState[] {

@@ -93,6 +93,15 @@ export class IdentityBindings {
     return this.#store.get<BindingRecord>(bindingKeys.agent(agentId));
   }
 
+  /** Quarantined agents and why: their cloud identity is in doubt until an operator unbinds them. */
+  async quarantined(): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (const { value } of await this.#store.list<BindingRecord>(bindingKeys.agentPrefix())) {
+      if (value.quarantine) found.set(value.agentId, `quarantined since ${value.quarantine.since}: ${value.quarantine.reason}`);
+    }
+    return found;
+  }
+
   /** Every agent's proved identity, for joining with discovery; quarantined agents have none. */
   async provedIdentities(): Promise<Map<string, ProvedIdentity>> {
     const identities = new Map<string, ProvedIdentity>();

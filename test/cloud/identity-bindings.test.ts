@@ -114,6 +114,7 @@ describe('IdentityBindings', () => {
     // State is kept: the old identity, what it claimed, since when. It has no proved identity meanwhile.
     expect(await bindings.bindingOf('ag_1')).toMatchObject({ identity: proved('i-0aaa'), quarantine: { since: '2026-11-25T12:00:01.000Z', claimed: proved('i-0bbb') } });
     expect(await bindings.provedIdentities()).toEqual(new Map());
+    expect(await bindings.quarantined()).toEqual(new Map([['ag_1', expect.stringMatching(/^quarantined since 2026-11-25T12:00:01.000Z: agent web-1 \(ag_1\) is bound to /)]]));
     // Proving the original instance again does not lift it; nor does anything but unbinding.
     expect(refusalOf(await bindings.bind('ag_1', proved('i-0aaa'), { now: NOW + 2000 }))?.reason).toBe('quarantined');
     // The old instance stays claimed: another agent cannot take it while the quarantine is looked at.
@@ -121,6 +122,7 @@ describe('IdentityBindings', () => {
 
     expect(await bindings.unbind('ag_1')).toBe(true);
     expect(await bindings.bindingOf('ag_1')).toBeUndefined();
+    expect(await bindings.quarantined()).toEqual(new Map());
     expect((await bindings.bind('ag_1', proved('i-0bbb'), { now: NOW + 4000 })).bound).toBe(true);
     expect((await bindings.bind('ag_2', proved('i-0aaa'), { now: NOW + 5000 })).bound).toBe(true);
   });
