@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAzureTime, verifyAzureIdentity, type AzureAttestedData, type AzureTrust } from '../../app/cloud/attest-azure.js';
 import { readSignedData } from '../../app/cloud/attest-cms.js';
 import type { RefusalReason } from '../../app/cloud/attest-refusal.js';
-import { TestPki, type Issued } from './test-pki.js';
+import { azureTime, TestPki, type Issued } from './test-pki.js';
 
 /**
  * A minute from now, on a whole second (Azure's timestamps have no milliseconds): certificates made by openssl are
@@ -19,12 +19,6 @@ const NONCE = '0123456789';
 const VM_ID = '02aab8a4-74ef-476e-8182-f6d2ba4166a6';
 const SUBSCRIPTION = '8d10da13-8125-4ba9-a717-bf7490507b3d';
 
-/** Azure's timestamp form: `11/30/20 21:19:19 -0000`. */
-function azureTime(ms: number): string {
-  const d = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())}/${two(d.getUTCFullYear() % 100)} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} -0000`;
-}
 
 function document(overrides: Record<string, unknown> = {}, at = NOW): Buffer {
   return Buffer.from(

@@ -13,17 +13,12 @@ import { HubClient } from '../../agent/hub-client.js';
 import { proveCloudIdentity } from '../../agent/prove-cloud-identity.js';
 import { silentLogger } from '../../lib/logger.js';
 import { startTestHub, type TestHub } from '../helpers/test-hub.js';
-import { TestPki, type Issued } from './test-pki.js';
+import { azureTime, TestPki, type Issued } from './test-pki.js';
 
 const google = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const SUBSCRIPTION = '8d10da13-8125-4ba9-a717-bf7490507b3d';
 const VM_ID = '02aab8a4-74ef-476e-8182-f6d2ba4166a6';
 
-function azureTime(ms: number): string {
-  const d = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())}/${two(d.getUTCFullYear() % 100)} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} -0000`;
-}
 
 let pki: TestPki;
 let signer: Issued;

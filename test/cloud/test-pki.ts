@@ -110,3 +110,10 @@ export class TestPki {
     execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   }
 }
+
+/** Azure IMDS's timestamp form, e.g. `11/30/20 21:19:19 -0000`. */
+export function azureTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())}/${two(d.getUTCFullYear() % 100)} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} -0000`;
+}
