@@ -18,7 +18,6 @@ import { HubClient, sleep, type Backoff } from './hub-client.js';
 import { JobReporter } from './job-reporter.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { Redactor } from './redact.js';
-import { proveCloudIdentityUntil } from './prove-cloud-identity.js';
 import { renewLeaseUntilDone } from './renew-lease.js';
 import { DEFAULT_KILL_GRACE_MS } from './run-step.js';
 import { loadSecrets } from './secrets.js';
@@ -81,7 +80,11 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
   log.info({ hub: config.enrollment.hub, agentId: config.enrollment.agentId }, `agent ${config.enrollment.name} started; polling ${config.enrollment.hub}`);
   // Beside the job loop, never in its way: a cloud that cannot be proved does not stop deployments.
   const stopProving = new AbortController();
-  const proving = config.cloud ? proveCloudIdentityUntil(AbortSignal.any([options.signal, stopProving.signal]), { cloud: config.cloud, client: agent.client, log }) : undefined;
+  // Loaded only by agents that prove a cloud identity: the others do not pay for it in idle memory.
+  const cloud = config.cloud;
+  const proving = cloud
+    ? import('./prove-cloud-identity.js').then(({ proveCloudIdentityUntil }) => proveCloudIdentityUntil(AbortSignal.any([options.signal, stopProving.signal]), { cloud, client: agent.client, log }))
+    : undefined;
   try {
     await recover(agent);
     const wait = Math.min(MAX_POLL_WAIT_SECONDS, config.enrollment.settings.pollWaitSeconds);
