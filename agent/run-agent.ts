@@ -19,9 +19,7 @@ import { JobReporter } from './job-reporter.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { Redactor } from './redact.js';
 import { renewLeaseUntilDone } from './renew-lease.js';
-import { DEFAULT_KILL_GRACE_MS } from './run-step.js';
 import { loadSecrets } from './secrets.js';
-import { stopLeftoverStep } from './stop-leftover-step.js';
 
 export interface RunAgentOptions {
   /** The agent directory (`agent.json`, `agent.yml`, `secrets.yml`, `journal/`, `git/`, `apps/`). */
@@ -137,6 +135,9 @@ async function recover(agent: Agent): Promise<void> {
 async function stopWhatTheStepLeft(agent: Agent, record: JournalRecord, reporter: JobReporter): Promise<void> {
   const group = record.stepProcessGroup;
   if (record.phase !== 'running' || group === undefined) return;
+  // Only after a crash mid-step: an idle agent does not load process handling.
+  const { stopLeftoverStep } = await import('./stop-leftover-step.js');
+  const { DEFAULT_KILL_GRACE_MS } = await import('./run-step.js');
   const stopped = await stopLeftoverStep(group, record.jobId, { graceMs: agent.options.killGraceMs ?? DEFAULT_KILL_GRACE_MS });
   if (stopped === 0) return;
   const line = `the interrupted step was still running (${stopped} process${stopped === 1 ? '' : 'es'} in group ${group}): stopped with SIGTERM, then SIGKILL after the grace`;
