@@ -17,8 +17,8 @@
  *                            resolved over their cloud facts (no provider latency), p50 of 11; target ≤ 200
  *
  * BENCH_IDLE_SECONDS shortens the idle period (default 120), BENCH_REPETITIONS the latency runs (default 20) and
- * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, BENCH_ONLY=rollout or
- * BENCH_ONLY=discovery measures only those figures.
+ * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, rollout, discovery or idle
+ * measures only those figures.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -155,6 +155,15 @@ async function main() {
     return;
   }
   const world = await startWorld({ agents: 1, appFiles: benchAppFiles(), hubEnv: { BITENVOY_CONFIG_REFRESH_SECONDS: '3600', LOG_LEVEL: 'warn' } });
+  if (process.env.BENCH_ONLY === 'idle') {
+    try {
+      const idle = await measureIdleAgent(world);
+      process.stdout.write(JSON.stringify({ agent_idle_rss_mb: { max: Math.round(idle.rssMax * 10) / 10, median: Math.round(idle.rssMedian * 10) / 10, target: 60 }, seconds: IDLE_SECONDS }, null, 2) + '\n');
+    } finally {
+      await world.close();
+    }
+    return;
+  }
   let measured;
   try {
     measured = await Promise.all([measureDeployments(world), measureIdleAgent(world)]);
