@@ -236,7 +236,10 @@ export class RolloutEngine {
     const previous = this.#advancing.get(deploymentId) ?? Promise.resolve();
     const run = previous.then(async () => {
       await advanceDeployment(this.#ctx, deploymentId);
-      await this.#startPlannedRollback(deploymentId);
+      // One read per advance: only a rollout that has ended has a rollback to start or a slot to hand over.
+      const dep = await this.#ctx.store.get<DeploymentRecord>(keys.deployment(deploymentId));
+      if (!dep || !FINAL_DEPLOYMENT_STATES.includes(dep.state)) return;
+      await this.#startPlannedRollback(dep);
       await this.#startNextIfEnded(deploymentId);
     });
     const settled = run.catch((err: unknown) => this.#ctx.log.error({ err, deploymentId }, 'advancing deployment failed'));
@@ -251,11 +254,11 @@ export class RolloutEngine {
    * A failed rollout's planned rollback starts once, as the id chosen when the failure was recorded — unless a newer
    * deployment took the environment in between (rolling back under it would undo it).
    */
-  async #startPlannedRollback(failedId: string): Promise<void> {
+  async #startPlannedRollback(failed: DeploymentRecord): Promise<void> {
     const { store, log } = this.#ctx;
-    const failed = await store.get<DeploymentRecord>(keys.deployment(failedId));
+    const failedId = failed.id;
     const plan = rollbackToStart(failed);
-    if (!failed || !plan) return;
+    if (!plan) return;
     let error: string | undefined;
     if (!(await store.get(keys.deployment(plan.deploymentId)))) {
       const holder = (await store.get<EnvironmentSlot>(slotKey(failed.repository, failed.environment)))?.active;
