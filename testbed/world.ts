@@ -38,6 +38,11 @@ export interface World {
   appGitUrl: string;
   hub: HubProcess;
   agents: WorldAgent[];
+  /**
+   * A folder outside every release, in every agent's environment as MARKER_DIR: a step can leave a line there per run
+   * (`echo … >> "$MARKER_DIR/runs"`), so a test sees a step that ran twice. Removed with the world.
+   */
+  markers: string;
   /** In GitHub mode: the GitHub stand-in the hub talks to (as GitHub Enterprise Server). */
   github?: GitHubStandIn;
   /** Creates a deployment through the admin API (default: the sample app's `main` to staging). */
@@ -134,7 +139,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   });
   if (github) github.webhookUrl = `${hub.url}/api/github/webhooks`;
   const agents: WorldAgent[] = [];
-  const agentEnv = { ...options.agentEnv };
+  const markers = join(root, 'markers');
+  await mkdir(markers);
+  const agentEnv = { MARKER_DIR: markers, ...options.agentEnv };
   const startAgent = (i: number): ManagedProcess => {
     const agent = agents[i]!;
     agent.process = startCli(agent.name, ['agent', 'run', '--dir', agent.dir], { env: agentEnv, echo: options.echo });
@@ -172,6 +179,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       return hub;
     },
     agents,
+    markers,
     ...(github ? { github } : {}),
     deploy: (request = {}) =>
       api('POST', '/deployments', {

@@ -2,8 +2,7 @@
  * End to end with real processes: a hub on a SQLite file, two enrolled agents, application and config repositories
  * served over HTTP by `git http-backend`. Nothing here is mocked.
  */
-import { cp, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../lib/package-root.js';
@@ -233,9 +232,7 @@ describe('shutdown', () => {
 
 describe('the hub killed mid-deployment', () => {
   let world: World;
-  let markers: string;
   beforeAll(async () => {
-    markers = await mkdtemp(join(tmpdir(), 'bitenvoy-markers-'));
     const files = sampleAppFiles('1');
     // Each run of the step leaves a line in a file outside the release, so a second run would show.
     files['bitenvoy.yml'] = `version: 1
@@ -246,11 +243,10 @@ steps:
       sleep 2
       echo "slow step done"
 `;
-    world = await startWorld({ agents: 2, appFiles: files, strategy: 'one-at-a-time', agentEnv: { MARKER_DIR: markers } });
+    world = await startWorld({ agents: 2, appFiles: files, strategy: 'one-at-a-time' });
   }, E2E_TIMEOUT);
   afterAll(async () => {
     await world?.close();
-    await rm(markers, { recursive: true, force: true });
   });
 
   it(
@@ -265,7 +261,7 @@ steps:
       const view = await world.waitForDeployment(deployment.id);
       expect(view.deployment.state).toBe('success');
       expect(view.jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
-      const runs = (await readFile(join(markers, 'runs'), 'utf8')).trim().split('\n').sort();
+      const runs = (await readFile(join(world.markers, 'runs'), 'utf8')).trim().split('\n').sort();
       expect(runs).toEqual(view.jobs.map((j) => j.id).sort());
     },
     E2E_TIMEOUT,
@@ -274,9 +270,7 @@ steps:
 
 describe('cancelling a rollout', () => {
   let world: World;
-  let markers: string;
   beforeAll(async () => {
-    markers = await mkdtemp(join(tmpdir(), 'bitenvoy-cancel-'));
     const files = sampleAppFiles('cancel');
     // A step that records the signal its process group gets, and whose child would otherwise outlive it.
     files['bitenvoy.yml'] = `version: 1
@@ -288,11 +282,10 @@ steps:
       echo started
       wait
 `;
-    world = await startWorld({ agents: 1, appFiles: files, hubEnv: { BITENVOY_LEASE_SECONDS: '3' }, agentEnv: { MARKER_DIR: markers } });
+    world = await startWorld({ agents: 1, appFiles: files, hubEnv: { BITENVOY_LEASE_SECONDS: '3' } });
   }, E2E_TIMEOUT);
   afterAll(async () => {
     await world?.close();
-    await rm(markers, { recursive: true, force: true });
   });
 
   it(
@@ -305,7 +298,7 @@ steps:
       const view = await world.waitForDeployment(deployment.id, 30_000);
       expect(view.deployment).toMatchObject({ state: 'cancelled', description: 'asked by tester; 0/1 servers had finished' });
       expect(view.jobs.map((j) => j.state)).toEqual(['cancelled']);
-      expect((await readFile(join(markers, 'signals'), 'utf8')).trim()).toBe('TERM');
+      expect((await readFile(join(world.markers, 'signals'), 'utf8')).trim()).toBe('TERM');
       await expect(runCli(['cancel', deployment.id, '--hub', world.hub.url, '--token', world.hub.adminToken])).rejects.toThrow(/already ended \(cancelled/);
       await expect(runCli(['cancel', '--hub', world.hub.url])).rejects.toThrow(/exited 2:[\s\S]*give one deployment id/);
     },

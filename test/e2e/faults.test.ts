@@ -5,8 +5,7 @@
  * "interrupted" at once and never runs the step again); the hub is SIGKILLed at random points, many times over.
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCountingProxy, type CountingProxy } from '../../testbed/counting-proxy.js';
@@ -59,17 +58,14 @@ describe('the network cut between an agent and the hub', () => {
 
 describe('an agent killed mid-step', () => {
   let world: World;
-  let markers: string;
   beforeAll(async () => {
-    markers = await mkdtemp(join(tmpdir(), 'bitenvoy-agent-kill-'));
     const files = sampleAppFiles('agent-kill');
     // Each run of the step leaves a line outside the release; the step outlives the test unless something stops it.
     files['bitenvoy.yml'] = 'version: 1\nsteps:\n  - name: slow\n    run: echo "$BITENVOY_JOB_ID" >> "$MARKER_DIR/runs"; echo $$ > "$MARKER_DIR/pid"; sleep 20\n';
-    world = await startWorld({ agents: 1, appFiles: files, hubEnv: { BITENVOY_LEASE_SECONDS: '3' }, agentEnv: { MARKER_DIR: markers } });
+    world = await startWorld({ agents: 1, appFiles: files, hubEnv: { BITENVOY_LEASE_SECONDS: '3' } });
   }, E2E_TIMEOUT);
   afterAll(async () => {
     await world?.close();
-    await rm(markers, { recursive: true, force: true });
   });
 
   it(
@@ -99,9 +95,9 @@ describe('an agent killed mid-step', () => {
       // "At once": from its journal at start, not after any lease or poll (a process start is a second or two here).
       expect(Date.now() - restartedAt).toBeLessThan(10_000);
       await new Promise((r) => setTimeout(r, 1000));
-      expect((await readFile(join(markers, 'runs'), 'utf8')).trim().split('\n')).toHaveLength(1);
+      expect((await readFile(join(world.markers, 'runs'), 'utf8')).trim().split('\n')).toHaveLength(1);
       // The step's shell outlived the agent (its own process group); the restarted agent stopped it, and said so.
-      const stepPid = Number(await readFile(join(markers, 'pid'), 'utf8'));
+      const stepPid = Number(await readFile(join(world.markers, 'pid'), 'utf8'));
       expect(running(stepPid)).toBe(false);
       const log = (await world.viewDeployment(deployment.id))!.jobs[0]!.logTail.join('\n');
       expect(log).toMatch(/the interrupted step was still running \(\d+ process(es)? in group \d+\): stopped with SIGTERM/);
@@ -131,9 +127,7 @@ async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000)
 
 describe('the hub killed at random points, many times over', () => {
   let world: World;
-  let markers: string;
   beforeAll(async () => {
-    markers = await mkdtemp(join(tmpdir(), 'bitenvoy-kills-'));
     const files = sampleAppFiles('kills');
     // Every run of a step leaves a line outside the release: a step run twice would show.
     files['bitenvoy.yml'] = `version: 1
@@ -143,11 +137,10 @@ steps:
   - name: second
     run: echo "$BITENVOY_JOB_ID second" >> "$MARKER_DIR/runs"; sleep 0.3
 `;
-    world = await startWorld({ agents: 2, appFiles: files, strategy: 'one-at-a-time', agentEnv: { MARKER_DIR: markers } });
+    world = await startWorld({ agents: 2, appFiles: files, strategy: 'one-at-a-time' });
   }, E2E_TIMEOUT);
   afterAll(async () => {
     await world?.close();
-    await rm(markers, { recursive: true, force: true });
   });
 
   it(
@@ -168,7 +161,7 @@ steps:
         expect([deployment.id, view.deployment.state]).toEqual([deployment.id, 'success']);
         expect(view.jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
       }
-      const runs = (await readFile(join(markers, 'runs'), 'utf8')).trim().split('\n');
+      const runs = (await readFile(join(world.markers, 'runs'), 'utf8')).trim().split('\n');
       // 3 rollouts × 2 servers × 2 steps, each exactly once.
       expect(runs).toHaveLength(12);
       expect(new Set(runs).size).toBe(12);
