@@ -44,6 +44,8 @@ const NAMES = Object.keys(COMMAND_USAGE) as Array<Command['name']>;
 export function parseCommand(body: string): ParsedComment | undefined {
   const firstLine = body.replace(/^\uFEFF/, '').split(/\r?\n/).find((l) => l.trim() !== '');
   if (!firstLine) return undefined;
+  // Markdown: four spaces (or a tab) of indentation make the line an indented code block — shown, not said.
+  if (/^(?: {0,3}\t| {4})/.test(firstLine)) return undefined;
   const line = firstLine.trim();
   // A code block, a quote or inline code is talk about a command, not a command.
   if (!line.startsWith('/')) return undefined;

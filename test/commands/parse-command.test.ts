@@ -19,6 +19,7 @@ describe('parseCommand', () => {
     ['/unlock --global', { name: 'unlock', global: true }],
     ['/status', { name: 'status' }],
     ['/help', { name: 'help' }],
+    ['   /deploy staging', { name: 'deploy', environment: 'staging', dryRun: false, force: false }],
   ])('%j is a command', (body, command) => {
     expect(parseCommand(body)).toEqual({ kind: 'command', command });
   });
@@ -30,6 +31,10 @@ describe('parseCommand', () => {
     ['```\n/deploy production\n```'],
     ['`/deploy production`'],
     ['    indented code? no: /deploy is not first'],
+    ['    /deploy staging'],
+    ['\t/deploy staging'],
+    ['  \t/deploy staging'],
+    ['\n\n     /deploy production\n'],
     ['/'],
     ['/shrug'],
     ['https://example.com/deploy'],
