@@ -64,8 +64,13 @@ export class GitHubStatusReporter {
   }
 
   #schedule(track: Track): void {
-    if (track.inFlight || track.timer || !this.#pending(track)) return;
     const final = FINAL_DEPLOYMENT_STATES.includes(track.latest.state);
+    // The final state never waits behind a progress timer: it goes out as soon as nothing is in flight.
+    if (final && track.timer) {
+      clearTimeout(track.timer);
+      track.timer = undefined;
+    }
+    if (track.inFlight || track.timer || !this.#pending(track)) return;
     const wait = final || track.sentAt === 0 ? 0 : Math.max(0, track.sentAt + this.#minIntervalMs - Date.now());
     if (wait > 0) {
       track.timer = setTimeout(() => {
