@@ -16,7 +16,7 @@ import { version } from '../lib/package-root.js';
 import { adminRoutes } from './api/admin-routes.js';
 import { agentRoutes } from './api/agent-routes.js';
 import { listAudit } from './audit/audit-log.js';
-import { listLocks } from './commands/locks.js';
+import { listLocks } from './rollout/environment-locks.js';
 import { ConfigRepo } from './config/config-repo.js';
 import { ConfigRepos } from './config/config-repos.js';
 import type { HubSettings } from './hub-settings.js';
@@ -118,7 +118,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       ...(auto ? { auto } : {}),
       octokitFor: installationOctokit,
       publicUrl: () => publicUrl,
-      commands: { store, engine, configs, octokitFor: installationOctokit, startDeployment, log, publicUrl: () => publicUrl },
+      commands: { store, engine, configs, octokitFor: installationOctokit, startDeployment, log, publicUrl: () => publicUrl, ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}) },
     }), settings, log);
   const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath });
   // Long polls hold requests for up to 50 s: keep idle sockets alive longer than that. `requestTimeout` only counts

@@ -28,6 +28,10 @@ export const ERROR_CODES = {
   BE_SEQ_GAP: 409,
   /** A deployment request the configuration cannot satisfy (unknown repository, environment, no agents…). */
   BE_DEPLOY_REJECTED: 422,
+  /** A deployment for a repository the config in force does not have (`repositories/<owner>/<name>.yml`). */
+  BE_REPOSITORY_NOT_CONFIGURED: 422,
+  /** A guard rail of the environment holds the deployment back: a lock, the promotion order (`after:`). */
+  BE_GUARD_RAIL: 409,
   /** A git ref that does not exist in the application repository. */
   BE_REF_NOT_FOUND: 422,
   /** The config repo could not be read, or no valid config has ever been loaded. */

@@ -30,6 +30,8 @@ export interface CommandDeps {
   log: Logger;
   publicUrl: () => string;
   now?: () => number;
+  /** A lock was released: automatic deploys it held back look at their branch again; returns those environments. */
+  onUnlocked?: (repository: string, environment: string | undefined) => Promise<string[]>;
 }
 
 export interface CommandContext extends CommandDeps {

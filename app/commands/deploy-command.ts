@@ -10,7 +10,7 @@ import { createGitHubDeployment, newRolloutId } from '../github/create-github-de
 import { listCommitChecks } from '../github/list-commit-checks.js';
 import { ROLLOUT_INTENT_TTL_MS, rolloutIntentKey, type RolloutIntent } from '../github/on-deployment-created.js';
 import type { DeploymentRecord } from '../model.js';
-import { activeLock, describeLock } from './locks.js';
+import { guardRailRefusals } from '../rollout/guard-rails.js';
 import { environmentNamed, readPullRequest, Refusal, type CommandContext } from './command-context.js';
 
 export interface DeployOutcome {
@@ -31,9 +31,8 @@ export async function deployCommand(ctx: CommandContext, args: { environment: st
   const environment = environmentNamed(ctx, args.environment);
   const env = ctx.environments[environment]!;
   const pr = await readPullRequest(ctx);
-  const blockers: string[] = [];
-  const lock = await activeLock(ctx.store, event.repository.fullName, environment, ctx.now?.());
-  if (lock) blockers.push(describeLock(lock));
+  // The environment's own guard rails (lock, promotion order) are the engine's: asked here to answer before anything is made.
+  const blockers = await guardRailRefusals(ctx.store, { repository: event.repository.fullName, environment, sha: pr.sha, after: env.after }, ctx.now?.());
   if (pr.fork && !env.allowForks) blockers.push(`this pull request comes from a fork (${pr.headRepository ?? 'a deleted repository'}), and \`${environment}\` does not take forks (\`allowForks\`)`);
   if (pr.draft && !env.allowDrafts) blockers.push(`this pull request is a draft, and \`${environment}\` does not take drafts (\`allowDrafts\`): mark it ready for review first`);
   const { checks, incomplete } = await listCommitChecks(ctx.octokit, { owner: event.repository.owner, repo: event.repository.name, sha: pr.sha });
@@ -43,12 +42,6 @@ export async function deployCommand(ctx: CommandContext, args: { environment: st
     const mayForce = (env.forceUsers ?? []).some((u) => u.toLowerCase() === event.login.toLowerCase());
     if (args.force && mayForce) forced = true;
     else blockers.push(`its checks are not green (${verdict.description})${args.force ? `; \`--force\` is allowed only for ${(env.forceUsers ?? []).map((u) => `@${u}`).join(', ') || 'nobody here'}` : ''}`);
-  }
-  if (env.after) {
-    const live = (await deploymentsOf(ctx, event.repository.fullName, env.after)).find((d) => d.state === 'success');
-    if (live?.sha !== pr.sha) {
-      blockers.push(`\`${environment}\` takes only commits live on \`${env.after}\` first; \`${env.after}\` runs ${live ? `\`${live.sha.slice(0, 7)}\`` : 'nothing yet'}, this pull request is at \`${pr.sha.slice(0, 7)}\``);
-    }
   }
 
   if (args.dryRun) return { reply: await describePlan(ctx, environment, pr.sha, blockers), sha: pr.sha, environment };
@@ -61,8 +54,8 @@ export async function deployCommand(ctx: CommandContext, args: { environment: st
 export async function rollbackCommand(ctx: CommandContext, args: { environment: string }): Promise<DeployOutcome> {
   const { event } = ctx;
   const environment = environmentNamed(ctx, args.environment);
-  const lock = await activeLock(ctx.store, event.repository.fullName, environment, ctx.now?.());
-  if (lock) throw new Refusal(`cannot roll back \`${environment}\`: ${describeLock(lock)}`);
+  const refusals = await guardRailRefusals(ctx.store, { repository: event.repository.fullName, environment, sha: '', rollback: true }, ctx.now?.());
+  if (refusals.length) throw new Refusal(`cannot roll back \`${environment}\`: ${refusals.join('; ')}`);
   const successes = (await deploymentsOf(ctx, event.repository.fullName, environment)).filter((d) => d.state === 'success');
   const current = successes[0];
   const previous = successes.find((d) => d.sha !== current?.sha);

@@ -9,7 +9,7 @@
 import { recordAudit, type AuditEntry } from '../audit/audit-log.js';
 import { checkMayChange, environmentNamed, Refusal, type CommandContext, type CommandDeps, type CommentEvent } from './command-context.js';
 import { deployCommand, deploymentsOf, rollbackCommand } from './deploy-command.js';
-import { activeLock, describeLock, releaseLock, takeLock } from './locks.js';
+import { activeLock, describeLock, releaseLock, takeLock } from '../rollout/environment-locks.js';
 import { COMMAND_USAGE, parseCommand, type Command } from './parse-command.js';
 import { parseDuration } from '../../lib/parse-duration.js';
 
@@ -111,7 +111,8 @@ async function run(ctx: CommandContext, command: Command, audit: (entry: Omit<Au
       );
       if (!taken) throw new Refusal(`already ${describeLock(lock).replace(/^`[^`]+` is /, '')}; ask @${lock.by} or \`/unlock${environment ? ` ${environment}` : ' --global'}\` first`);
       await audit({ action: 'lock', ...(environment ? { environment } : {}), outcome: 'locked', ...(command.reason ? { detail: command.reason } : {}) });
-      return `🔒 ${describeLock(lock)}. Deployments${environment ? ` to \`${environment}\`` : ''}, automatic ones included, wait until \`/unlock${environment ? ` ${environment}` : ' --global'}\`.`;
+      const unlock = `\`/unlock${environment ? ` ${environment}` : ' --global'}\``;
+      return `🔒 ${describeLock(lock)}. Every deployment${environment ? ` to \`${environment}\`` : ''} — commands, the API, other tools' GitHub deployments, rollbacks — is refused until ${unlock}; automatic deploys wait and ship the branch head once it is unlocked.`;
     }
     case 'unlock': {
       const environment = command.global ? undefined : environmentNamed(ctx, command.environment!);
@@ -119,7 +120,13 @@ async function run(ctx: CommandContext, command: Command, audit: (entry: Omit<Au
       const released = await releaseLock(ctx.store, repository, environment);
       if (!released) throw new Refusal(`${environment ? `\`${environment}\` is` : 'the repository is'} not locked${environment && (await activeLock(ctx.store, repository, environment)) ? ' (a global lock holds it: `/unlock --global`)' : ''}`);
       await audit({ action: 'unlock', ...(environment ? { environment } : {}), outcome: 'unlocked', detail: `lock by @${released.by}${released.reason ? `: ${released.reason}` : ''}` });
-      return `🔓 ${environment ? `\`${environment}\`` : 'every environment'} unlocked (it was locked by @${released.by}${released.reason ? `: ${released.reason}` : ''}).`;
+      // Held-back automatic deploys look at their branch again; the unlock itself stands whatever happens there.
+      const again = await (ctx.onUnlocked?.(repository, environment) ?? Promise.resolve([])).catch((err: unknown) => {
+        ctx.log.error({ err }, 'after /unlock: looking at held-back automatic deploys failed');
+        return [] as string[];
+      });
+      const note = again.length ? ` Automatic deploys it held back now ship the head of their branch (${again.map((e) => `\`${e}\``).join(', ')}) once its checks pass.` : '';
+      return `🔓 ${environment ? `\`${environment}\`` : 'every environment'} unlocked (it was locked by @${released.by}${released.reason ? `: ${released.reason}` : ''}).${note}`;
     }
   }
 }

@@ -11,7 +11,7 @@
  * app.on('push', (c) => auto.onPush(pushFrom(c.payload)));
  */
 import { recordAudit } from '../audit/audit-log.js';
-import { activeLock, describeLock } from '../commands/locks.js';
+import { activeLock, describeLock } from '../rollout/environment-locks.js';
 import type { ConfigInForce } from '../config/config-repo.js';
 import { parseDuration } from '../../lib/parse-duration.js';
 import type { Logger } from '../../lib/logger.js';
@@ -57,6 +57,17 @@ const RETRY_MS = 60_000;
 const pendingKey = (repository: string, sha: string) => `auto-pending:${repository}:${sha}`;
 /** The last commit auto-deployed to an environment: a second event for it does nothing. */
 const deployedKey = (repository: string, environment: string) => `auto-deployed:${repository}:${environment}`;
+/** An environment whose auto-deploy a lock held back: once the lock is gone, its branch head is evaluated again. */
+const heldKey = (repository: string, environment: string) => `auto-held:${repository}:${environment}`;
+
+/** What a lock held back: enough to look at the branch again when it is released or runs out. */
+export interface HeldAutoDeploy {
+  repository: RepositoryRef;
+  installationId: number;
+  environment: string;
+  branch: string;
+  sha: string;
+}
 
 export class AutoDeployer {
   #deps: AutoDeployerDeps;
@@ -70,9 +81,21 @@ export class AutoDeployer {
     this.#now = deps.now ?? Date.now;
   }
 
-  /** After a restart: every undecided commit is evaluated again (its deadline still holds). */
+  /** After a restart: every undecided commit is evaluated again (its deadline still holds), every held one looked at. */
   async start(): Promise<void> {
     for (const { key } of await this.#deps.store.list<PendingCommit>('auto-pending:')) this.#schedule(key, this.#deps.debounceMs);
+    for (const { key } of await this.#deps.store.list<HeldAutoDeploy>('auto-held:')) this.#scheduleHeld(key, 0);
+  }
+
+  /**
+   * A lock was released (`/unlock`): each automatic deploy of the repository it held back looks at its branch again
+   * and deploys the head once its checks pass. Returns the environments it looks at again.
+   */
+  async onUnlock(repository: string, environment?: string): Promise<string[]> {
+    const held = (await this.#deps.store.list<HeldAutoDeploy>(`auto-held:${repository}:`)).filter((e) => !environment || e.value.environment === environment);
+    const again: string[] = [];
+    for (const { key, value } of held) if (await this.#recheckHeld(key)) again.push(value.environment);
+    return again;
   }
 
   stop(): void {
@@ -134,6 +157,54 @@ export class AutoDeployer {
     return Object.keys(envs);
   }
 
+  /**
+   * A held auto-deploy whose lock is gone: its branch head becomes a candidate again (checks evaluated as for a push).
+   * While the lock holds, it waits for the lock's end, if it has one. True when the branch is looked at again.
+   */
+  async #recheckHeld(key: string): Promise<boolean> {
+    const { store } = this.#deps;
+    const held = await store.get<HeldAutoDeploy>(key);
+    if (!held) return false;
+    const lock = await activeLock(store, held.repository.fullName, held.environment, this.#now());
+    if (lock) {
+      if (lock.expiresAt) this.#scheduleHeld(key, Date.parse(lock.expiresAt) - this.#now());
+      return false;
+    }
+    await store.delete(key);
+    const octokit = await this.#deps.octokitFor(held.installationId);
+    const head = await branchHead(octokit, held.repository, held.branch);
+    const log = this.#deps.log.child({ repository: held.repository.fullName, environment: held.environment });
+    if (!head) {
+      log.info(`auto-deploy to ${held.environment}: unlocked, but ${held.branch} no longer exists`);
+      return true;
+    }
+    const added = await this.#addCandidate({ repository: held.repository, installationId: held.installationId, sha: head }, [held.branch]);
+    log.info(`auto-deploy to ${held.environment}: unlocked; ${head.slice(0, 7)}, the head of ${held.branch}, ${added.includes(held.environment) ? 'waits for its checks' : 'is already deployed there'}`);
+    if (added.length) this.#schedule(pendingKey(held.repository.fullName, head), 0);
+    return true;
+  }
+
+  #scheduleHeld(key: string, delayMs: number): void {
+    if (this.#stopped) return;
+    const timerKey = `held:${key}`;
+    clearTimeout(this.#timers.get(timerKey)?.timer);
+    const timer = setTimeout(() => {
+      this.#timers.delete(timerKey);
+      const run = this.#recheckHeld(key)
+        .then(() => undefined)
+        .catch((err: unknown) => {
+          this.#deps.log.error({ err, key }, 'auto-deploy: looking at a branch again after its lock failed; trying again in a minute');
+          this.#scheduleHeld(key, RETRY_MS);
+        })
+        .finally(() => {
+          if (this.#running.get(timerKey) === run) this.#running.delete(timerKey);
+        });
+      this.#running.set(timerKey, run);
+    }, Math.max(0, delayMs) + 50);
+    timer.unref();
+    this.#timers.set(timerKey, { timer, due: Date.now() + Math.max(0, delayMs) + 50 });
+  }
+
   /** Debounce: the evaluation runs `delayMs` after the last event for the commit. */
   #schedule(key: string, delayMs: number): void {
     if (this.#stopped) return;
@@ -191,9 +262,13 @@ export class AutoDeployer {
       if (verdict.verdict === 'green') {
         const lock = await activeLock(store, repository.fullName, name, this.#now());
         if (lock) {
-          // Skipped, never silent: the log and the audit log say which commit a lock held back.
-          log.info(`auto-deploy to ${name}: not deploying ${sha.slice(0, 7)}: ${describeLock(lock)}`);
-          await recordAudit(store, { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment: name, sha, outcome: 'skipped', detail: describeLock(lock) });
+          // Held, never silent: the log and the audit log say which commit a lock held back, and the branch is looked
+          // at again when the lock is released or runs out.
+          log.info(`auto-deploy to ${name}: not deploying ${sha.slice(0, 7)} yet: ${describeLock(lock)}`);
+          await recordAudit(store, { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment: name, sha, outcome: 'skipped', detail: `${describeLock(lock)}; deploys the head of ${wait.branch} once unlocked` });
+          const key = heldKey(repository.fullName, name);
+          await store.set<HeldAutoDeploy>(key, { repository, installationId: pending.installationId, environment: name, branch: wait.branch, sha });
+          if (lock.expiresAt) this.#scheduleHeld(key, Date.parse(lock.expiresAt) - this.#now());
           continue;
         }
         await this.#deploy(pending, name, env, `${verdict.description} on ${wait.branch}`);

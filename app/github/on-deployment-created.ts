@@ -94,7 +94,7 @@ export async function onDeploymentCreated(
     }
     return 'started';
   } catch (err) {
-    if (isErrorCode(err, 'BE_DEPLOY_REJECTED') && /is not configured/.test(err.message)) {
+    if (isErrorCode(err, 'BE_REPOSITORY_NOT_CONFIGURED')) {
       log.debug('repository not configured for BitEnvoy: ignoring its deployment');
       return 'not-ours';
     }

@@ -5,7 +5,7 @@
 import { Router } from '@koa/router';
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import type { AuditEntry } from '../audit/audit-log.js';
-import { describeLock, type EnvironmentLock } from '../commands/locks.js';
+import { describeLock, type EnvironmentLock } from '../rollout/environment-locks.js';
 import type { ConfigStatus } from '../config/config-repo.js';
 import type { AgentRecord, DeploymentRecord } from '../model.js';
 import type { AgentFacts } from '../rollout/select-agents.js';

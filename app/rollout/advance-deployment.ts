@@ -14,6 +14,7 @@ import { describeAutoRollback, planAutoRollback, rollbackToStart } from './auto-
 import { describeDeployment, failureDescription, MAX_DESCRIPTION, truncate } from './describe-deployment.js';
 import { isoNow, jobIdFor, jobIdsUpTo, listAllAgents, type EngineContext } from './engine-context.js';
 import { dropTally, readTally, type JobTally } from './job-tally.js';
+import { recordLive } from './live-commits.js';
 
 /**
  * Advances one deployment as far as its jobs allow.
@@ -37,7 +38,12 @@ export async function advanceDeployment(ctx: EngineContext, id: string): Promise
     const { succeeded, failed, active, batchEnded } = countJobs(dep, await readTally(ctx, dep));
     if (dep.cancelRequested) {
       if (active > 0) return;
-      return finish(ctx, dep, 'cancelled', `asked by ${dep.cancelRequested.by}; ${succeeded}/${totalServers(dep)} servers had finished`);
+      // Say what is live: a cancel that came after every server had switched did not stop anything.
+      const total = totalServers(dep);
+      const by = dep.cancelRequested.by;
+      if (succeeded === total && failed.length === 0) return finish(ctx, dep, 'success', `${total}/${total} servers succeeded; the cancel asked by ${by} came after the last server had deployed`);
+      const sha = dep.sha.slice(0, 7);
+      return finish(ctx, dep, 'cancelled', `asked by ${by}; ${sha} is live on ${succeeded}/${total} servers${succeeded ? ', the others keep what they had' : ''}`);
     }
     // Past the failure policy: no new server starts; the rollout fails once the running ones end.
     if (failed.length > allowed) {
@@ -248,6 +254,7 @@ async function finish(ctx: EngineContext, dep: DeploymentRecord, state: 'success
   for (const key of ctx.ensuredBatches) if (key.startsWith(`${dep.id}:`)) ctx.ensuredBatches.delete(key);
   await dropTally(ctx, dep.id);
   if (!finishedNow || !finished) return;
+  if (state === 'success') await recordLive(ctx.store, finished);
   ctx.onChange(finished);
   ctx.log.info({ deploymentId: dep.id, state, description: finished.description }, 'deployment finished');
 }

@@ -46,7 +46,7 @@ export async function planDeployment(
   if (!repo) {
     const known = Object.keys(config.repositories);
     throw new BitEnvoyError(
-      'BE_DEPLOY_REJECTED',
+      'BE_REPOSITORY_NOT_CONFIGURED',
       `repository \`${req.repository}\` is not configured; ${known.length ? `configured: ${known.join(', ')}` : 'add repositories/<owner>/<name>.yml to the config repo'}`,
       { details: { repositories: known } },
     );

@@ -33,7 +33,9 @@ import { advanceDeployment, continueDeployment } from './advance-deployment.js';
 import { cancelDeployment } from './cancel-deployment.js';
 import { markRollbackStarted, rollbackToStart, type PlannedRollback } from './auto-rollback.js';
 import { claimSlot, listSlots, releaseSlot, slotKey, type EnvironmentSlot } from './environment-slot.js';
-import { describeDeployment } from './describe-deployment.js';
+import { describeDeployment, truncate } from './describe-deployment.js';
+import { guardRailError, guardRailRefusals } from './guard-rails.js';
+import { buildLiveCommitsOnce } from './live-commits.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
 import { isAgentOnline, isoNow, listAllAgents, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
 import { expireLeases, extendLeasesAfterRestart, listActiveDeploymentIds, rebuildActiveDeployments } from './expire-leases.js';
@@ -106,6 +108,7 @@ export class RolloutEngine {
   /** Reconciles after a restart (leases extended, every active deployment advanced), then checks leases every second. */
   async start(): Promise<void> {
     await rebuildActiveDeployments(this.#ctx);
+    await buildLiveCommitsOnce(this.#ctx.store);
     await extendLeasesAfterRestart(this.#ctx);
     for (const id of await listActiveDeploymentIds(this.#ctx)) await this.advance(id);
     await this.#reconcileSlots();
@@ -133,6 +136,9 @@ export class RolloutEngine {
   async createDeployment(req: CreateDeploymentRequest, createdBy: string, link: DeploymentLink = {}): Promise<DeploymentRecord> {
     const { store, log } = this.#ctx;
     const dep = await planDeployment(this.#ctx, this.#resolveRef, req, createdBy, link);
+    // Every rollout passes the environment's guard rails here, whatever asked for it.
+    const refusals = dep.state === 'error' ? [] : await this.#guardRailRefusals(dep);
+    if (refusals.length) throw guardRailError(dep.environment, dep.sha, refusals);
     if (dep.state === 'error') {
       await store.set(keys.deployment(dep.id), dep);
       log.warn({ deploymentId: dep.id }, dep.description);
@@ -155,6 +161,12 @@ export class RolloutEngine {
     const created = (await store.get<DeploymentRecord>(keys.deployment(dep.id)))!;
     this.#ctx.onChange(created);
     return created;
+  }
+
+  /** Why the environment's lock or promotion order holds `dep` back now; empty when nothing does. */
+  async #guardRailRefusals(dep: DeploymentRecord): Promise<string[]> {
+    const env = this.#ctx.config(dep.repository)?.repositories[dep.repository]?.environments[dep.environment];
+    return guardRailRefusals(this.#ctx.store, { repository: dep.repository, environment: dep.environment, sha: dep.sha, after: env?.after, rollback: dep.rollbackOf !== undefined }, this.#ctx.now());
   }
 
   /** The plan a deployment would get now (batches, skipped servers, or why it cannot run), stored nowhere. */
@@ -296,11 +308,24 @@ export class RolloutEngine {
     if (!dep || !FINAL_DEPLOYMENT_STATES.includes(dep.state)) return;
     const next = await releaseSlot(this.#ctx, dep);
     if (!next) return;
+    // A lock taken (or a promotion that changed) while it waited holds it back now: it ends saying why.
+    const waiting = await this.#ctx.store.get<DeploymentRecord>(keys.deployment(next));
+    const refusals = waiting && !FINAL_DEPLOYMENT_STATES.includes(waiting.state) ? await this.#guardRailRefusals(waiting) : [];
     const started = await this.#ctx.store.update<DeploymentRecord>(keys.deployment(next), (d) => {
       if (!d || !d.waitingFor || FINAL_DEPLOYMENT_STATES.includes(d.state)) return undefined;
       const { waitingFor: _done, ...rest } = d;
+      if (refusals.length) {
+        const now = isoNow(this.#ctx);
+        return { ...rest, state: 'error', description: truncate(`not started: ${refusals.join('; ')}`), finishedAt: now, updatedAt: now };
+      }
       return { ...rest, description: describeDeployment(rest, 0), updatedAt: isoNow(this.#ctx) };
     });
+    if (started?.state === 'error') {
+      await this.#ctx.store.update<string[]>(keys.activeDeployments(), (ids) => (ids?.includes(next) ? ids.filter((x) => x !== next) : undefined));
+      this.#ctx.log.info({ deploymentId: next, refusals }, 'the waiting deployment is held back by a guard rail: it ends');
+      this.#ctx.onChange(started);
+      return this.#startNextIfEnded(next);
+    }
     this.#ctx.log.info({ deploymentId: next, after: deploymentId }, 'environment free: the waiting deployment starts');
     if (started) this.#ctx.onChange(started);
     await this.advance(next);

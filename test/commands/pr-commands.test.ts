@@ -13,7 +13,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listAudit } from '../../app/audit/audit-log.js';
 import { createAppFn } from '../../app/github/app.js';
 import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
-import { keys, type AgentRecord } from '../../app/model.js';
+import { keys, type AgentRecord, type DeploymentRecord } from '../../app/model.js';
+import { recordLive } from '../../app/rollout/live-commits.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
@@ -48,6 +49,7 @@ let reactions: Json[];
 let created: Json[];
 let statuses: Json[];
 let problems: string[];
+let unlocked: string[];
 
 const config = (): LoadedConfig & { sha: string } => ({
   sha: 'c'.repeat(40),
@@ -109,7 +111,12 @@ beforeEach(async () => {
   statuses = [];
   problems = [];
   ({ probot, reporter, engine, startDeployment } = createGitHubAppRig(store, config));
-  const commands = { store, engine, configs: { current: () => config() }, octokitFor: (id: number) => probot.auth(id), startDeployment, log: silentLogger(), publicUrl: () => 'https://hub.example' };
+  unlocked = [];
+  const onUnlocked = async (repository: string, environment: string | undefined) => {
+    unlocked.push(`${repository}:${environment ?? '*'}`);
+    return environment ? [environment] : [];
+  };
+  const commands = { store, engine, configs: { current: () => config() }, octokitFor: (id: number) => probot.auth(id), startDeployment, log: silentLogger(), publicUrl: () => 'https://hub.example', onUnlocked };
   await probot.load(createAppFn({ engine, store, reporter, commands }));
   for (const [id, name] of [['ag_1', 'web-1'], ['ag_2', 'web-2']] as const) {
     const agent: AgentRecord = { id, name, labels: { role: 'web' }, version: 't', credentialHash: 'x', enrolledAt: new Date().toISOString(), lastSeenAt: new Date().toISOString() };
@@ -144,10 +151,13 @@ async function comment(body: string, login = 'Codertocat', action = 'created'): 
 /** Marks a finished, successful rollout of `sha` on `environment` (what /status, /rollback and promotion read). */
 async function succeeded(environment: string, sha: string, at: string): Promise<void> {
   const id = `dep_${sha.slice(0, 4)}${environment.slice(0, 4)}${at.slice(11, 13)}`;
-  await store.set(keys.deployment(id), {
+  const dep: DeploymentRecord = {
     id, repository: REPO, environment, ref: sha, sha, state: 'success', description: '2/2 servers succeeded', strategy: 'all-at-once', group: 'web', configSha: 'c', batches: [],
     currentBatch: 0, skipped: [], createdBy: 'github:octocat', createdAt: at, updatedAt: at, finishedAt: at,
-  });
+  };
+  await store.set(keys.deployment(id), dep);
+  // As the engine does when a rollout ends `success`.
+  await recordLive(store, dep);
 }
 
 describe('/deploy', () => {
@@ -259,7 +269,8 @@ describe('/rollback, /lock, /unlock, /status, /help', () => {
     expect(await comment('/lock staging', 'hubot')).toMatch(/already locked by @Codertocat/);
     const status = await comment('/status');
     expect(status).toContain('| `staging` | – | – | – | never deployed | 🔒 @Codertocat: db migration |');
-    expect(await comment('/unlock staging')).toBe('@Codertocat 🔓 `staging` unlocked (it was locked by @Codertocat: db migration).');
+    expect(await comment('/unlock staging')).toBe('@Codertocat 🔓 `staging` unlocked (it was locked by @Codertocat: db migration). Automatic deploys it held back now ship the head of their branch (`staging`) once its checks pass.');
+    expect(unlocked).toEqual([`${REPO}:staging`]);
     expect(await comment('/deploy staging')).toMatch(/deploying `aaaaaaa` to `staging`/);
     expect((await listAudit(store)).map((e) => `${e.action}:${e.outcome}`)).toEqual(['lock:locked', 'deploy:refused', 'lock:refused', 'unlock:unlocked', 'deploy:started']);
   });

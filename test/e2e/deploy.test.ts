@@ -296,7 +296,7 @@ steps:
       const out = await runCli(['cancel', deployment.id, '--by', 'tester', '--hub', world.hub.url, '--token', world.hub.adminToken]);
       expect(out).toContain(`${deployment.id}: in_progress — cancelling (asked by tester)`);
       const view = await world.waitForDeployment(deployment.id, 30_000);
-      expect(view.deployment).toMatchObject({ state: 'cancelled', description: 'asked by tester; 0/1 servers had finished' });
+      expect(view.deployment).toMatchObject({ state: 'cancelled', description: `asked by tester; ${deployment.sha.slice(0, 7)} is live on 0/1 servers` });
       expect(view.jobs.map((j) => j.state)).toEqual(['cancelled']);
       expect((await readFile(join(world.markers, 'signals'), 'utf8')).trim()).toBe('TERM');
       await expect(runCli(['cancel', deployment.id, '--hub', world.hub.url, '--token', world.hub.adminToken])).rejects.toThrow(/already ended \(cancelled/);

@@ -11,7 +11,7 @@ import nock from 'nock';
 import type { Probot } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listAudit } from '../../app/audit/audit-log.js';
-import { takeLock } from '../../app/commands/locks.js';
+import { releaseLock, takeLock } from '../../app/rollout/environment-locks.js';
 import { createAppFn } from '../../app/github/app.js';
 import { AutoDeployer } from '../../app/github/auto-deploy.js';
 import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
@@ -240,6 +240,34 @@ describe('deploy when CI passes', () => {
     expect(await listAudit(store)).toMatchObject([
       { actor: 'auto', action: 'auto-deploy', environment: 'production', sha: SHA, outcome: 'skipped', detail: expect.stringContaining('`production` is locked by @octocat since 2026-11-25 10:00 UTC: db migration') },
     ]);
+  });
+
+  it('deploys the branch head once the lock that held it back is released with /unlock', async () => {
+    await takeLock(store, { repository: REPO, environment: 'production', by: 'octocat', reason: 'db migration', at: '2026-11-25T10:00:00.000Z' });
+    checkRuns = [run('test', 'success', '2026-11-25T10:00:00Z')];
+    await receive('push', push());
+    expect(created).toEqual([]);
+    await releaseLock(store, REPO, 'production');
+    expect(await auto.onUnlock(REPO, 'production')).toEqual(['production']);
+    await auto.idle();
+    await reporter.idle();
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ ref: SHA, environment: 'production' });
+    expect(problems).toEqual([]);
+    // Held back once, deployed once: a second unlock does nothing.
+    expect(await auto.onUnlock(REPO, 'production')).toEqual([]);
+    expect(created).toHaveLength(1);
+  });
+
+  it('deploys the branch head when the lock runs out by itself (lockTimeout)', async () => {
+    await takeLock(store, { repository: REPO, environment: 'production', by: 'octocat', at: new Date().toISOString(), expiresAt: new Date(Date.now() + 600).toISOString() });
+    checkRuns = [run('test', 'success', '2026-11-25T10:00:00Z')];
+    await receive('push', push());
+    expect(created).toEqual([]);
+    await new Promise((r) => setTimeout(r, 800));
+    await auto.idle();
+    await reporter.idle();
+    expect(created).toHaveLength(1);
   });
 
   it('picks up where it was after a restart: an undecided commit is evaluated again', async () => {

@@ -14,6 +14,7 @@ import { createAppFn } from '../../app/github/app.js';
 import { mintRepositoryToken } from '../../app/github/repository-token.js';
 import { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { keys, type AgentRecord } from '../../app/model.js';
+import { takeLock } from '../../app/rollout/environment-locks.js';
 import { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
@@ -148,6 +149,17 @@ describe('deployment.created', () => {
     expect(statuses).toHaveLength(1);
     expect(statuses[0]).toMatchObject({ state: 'error', description: 'Codertocat/Hello-World has no environment `moon`; its environments: production' });
     expect(await engine.listDeployments()).toHaveLength(1);
+  });
+
+  it('refuses a deployment made by another tool while the environment is locked, with an error status naming the lock', async () => {
+    await takeLock(store, { repository: 'Codertocat/Hello-World', environment: 'production', by: 'octocat', reason: 'db migration', at: '2026-12-05T10:00:00.000Z' });
+    await receive(payload);
+    expect(problems).toEqual([]);
+    expect(statuses).toHaveLength(1);
+    expect(statuses[0]!.state).toBe('error');
+    expect(statuses[0]!.description).toMatch(/^cannot deploy `[0-9a-f]{7}` to `production`: `production` is locked by @octocat since 2026-12-05 10:00 UTC: db migration/);
+    // Nothing reached the agents.
+    expect(await engine.nextJob('ag_1')).toBeUndefined();
   });
 
   it('ignores deployments of repositories BitEnvoy does not deploy', async () => {

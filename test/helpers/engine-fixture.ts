@@ -15,7 +15,7 @@ import { keys, type AgentRecord } from '../../app/model.js';
 import { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
-import type { Strategy } from '../../config-schema/types.generated.js';
+import type { Environment, Strategy } from '../../config-schema/types.generated.js';
 import { BUILT_IN_STRATEGIES, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
 import { silentLogger } from '../../lib/logger.js';
 import type { CreateDeploymentRequest, JobEvent, ReportedJobState } from '../../lib/protocol.js';
@@ -56,6 +56,8 @@ export interface EngineFixture {
   groups?: LoadedConfig['groups'];
   /** Strategies besides the built-in ones, by name. */
   strategies: Record<string, Strategy>;
+  /** Environments of acme/shop besides `staging` (e.g. a `production` with `after: staging`). */
+  environments: Record<string, Environment>;
   /** A new engine on the fixture's store (as after a hub restart); stopped by close(). */
   engine(options?: Pick<ConstructorParameters<typeof RolloutEngine>[0], 'startRollback' | 'cloudFacts'>): RolloutEngine;
   addAgent(id: string, name: string, labels?: Record<string, string>, lastSeen?: number): Promise<void>;
@@ -74,13 +76,18 @@ export async function openEngineFixture(): Promise<EngineFixture> {
     strategy: 'all-at-once',
     sha: SHA,
     strategies: {},
+    environments: {},
     engine(options = {}) {
       const engine = new RolloutEngine({
         ...options,
         store,
         log: silentLogger(),
         settings: ENGINE_SETTINGS,
-        config: () => configWith(f.strategy, f.strategies, f.groups),
+        config: () => {
+          const config = configWith(f.strategy, f.strategies, f.groups);
+          Object.assign(config.repositories['acme/shop']!.environments, f.environments);
+          return config;
+        },
         now: () => f.now,
         resolveRef: async (_url, ref) => (/^[0-9a-f]{40}$/.test(ref) ? ref : f.sha),
       });

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../app/audit/audit-log.js';
-import type { EnvironmentLock } from '../../app/commands/locks.js';
+import type { EnvironmentLock } from '../../app/rollout/environment-locks.js';
 import type { ConfigStatus } from '../../app/config/config-repo.js';
 import { deploymentPageRoutes } from '../../app/pages/deployment-page-routes.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';

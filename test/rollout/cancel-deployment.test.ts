@@ -31,8 +31,35 @@ describe('cancelDeployment', () => {
     expect(await engine.renewLease('ag_a', held.id, 'cl_a')).toMatchObject({ cancelRequested: true });
 
     await engine.appendEvents('ag_a', held.id, 'cl_a', [stateEvent(2, 'cancelled', 'step deploy was stopped: cancelled by the hub')]);
-    expect(await record(dep.id)).toMatchObject({ state: 'cancelled', description: 'asked by octocat; 0/2 servers had finished' });
-    await expect(engine.cancelDeployment(dep.id, 'octocat')).rejects.toThrow(/already ended \(cancelled: asked by octocat; 0\/2 servers had finished\); there is nothing to cancel/);
+    expect(await record(dep.id)).toMatchObject({ state: 'cancelled', description: `asked by octocat; ${dep.sha.slice(0, 7)} is live on 0/2 servers` });
+    await expect(engine.cancelDeployment(dep.id, 'octocat')).rejects.toThrow(/already ended \(cancelled: asked by octocat; \w{7} is live on 0\/2 servers\); there is nothing to cancel/);
+  });
+
+  it('says which servers run the new commit when the cancel stopped only some of them', async () => {
+    const engine = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    const a = (await engine.nextJob('ag_a'))!;
+    const b = (await engine.nextJob('ag_b'))!;
+    await engine.claimJob('ag_a', a.id, 'cl_a');
+    await engine.claimJob('ag_b', b.id, 'cl_b');
+    await engine.cancelDeployment(dep.id, 'octocat');
+    await engine.appendEvents('ag_a', a.id, 'cl_a', [stateEvent(1, 'succeeded')]);
+    await engine.appendEvents('ag_b', b.id, 'cl_b', [stateEvent(1, 'cancelled', 'step deploy was stopped: cancelled by the hub')]);
+    expect(await record(dep.id)).toMatchObject({ state: 'cancelled', description: `asked by octocat; ${dep.sha.slice(0, 7)} is live on 1/2 servers, the others keep what they had` });
+  });
+
+  it('ends `success`, saying so, when the cancel came after the last server had deployed', async () => {
+    const engine = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    const a = (await engine.nextJob('ag_a'))!;
+    const b = (await engine.nextJob('ag_b'))!;
+    await engine.claimJob('ag_a', a.id, 'cl_a');
+    await engine.claimJob('ag_b', b.id, 'cl_b');
+    await engine.appendEvents('ag_a', a.id, 'cl_a', [stateEvent(1, 'succeeded')]);
+    // The last server is in its last step when the cancel comes; the step ends well before the agent learns of it.
+    await engine.cancelDeployment(dep.id, 'octocat');
+    await engine.appendEvents('ag_b', b.id, 'cl_b', [stateEvent(1, 'succeeded')]);
+    expect(await record(dep.id)).toMatchObject({ state: 'success', description: '2/2 servers succeeded; the cancel asked by octocat came after the last server had deployed' });
   });
 
   it('takes a deployment waiting for its environment out of the queue, leaving the running one alone', async () => {

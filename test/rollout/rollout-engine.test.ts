@@ -103,7 +103,7 @@ describe('RolloutEngine deployments', () => {
     await f.addAgent('ag_a', 'web-1');
     const engine = f.engine();
     let err = await rejection(engine.createDeployment({ ...DEPLOY, repository: 'acme/nope' }, 'test'));
-    expect([err.code, err.status, err.message]).toEqual(['BE_DEPLOY_REJECTED', 422, 'repository `acme/nope` is not configured; configured: acme/shop']);
+    expect([err.code, err.status, err.message]).toEqual(['BE_REPOSITORY_NOT_CONFIGURED', 422, 'repository `acme/nope` is not configured; configured: acme/shop']);
     err = await rejection(engine.createDeployment({ ...DEPLOY, environment: 'prod' }, 'test'));
     expect(err.message).toBe('acme/shop has no environment `prod`; its environments: staging');
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { activeLock, describeLock, releaseLock, takeLock } from '../../app/commands/locks.js';
+import { activeLock, describeLock, releaseLock, takeLock } from '../../app/rollout/environment-locks.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
 
