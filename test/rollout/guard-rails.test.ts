@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keys, type DeploymentRecord } from '../../app/model.js';
 import { takeLock } from '../../app/rollout/environment-locks.js';
 import { liveDeployment } from '../../app/rollout/live-commits.js';
-import { BitEnvoyError } from '../../lib/errors.js';
+import type { BitEnvoyError } from '../../lib/errors.js';
 import { DEPLOY, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
 
 let f: EngineFixture;
