@@ -62,9 +62,17 @@ export async function validateConfigDir(dir: string): Promise<ValidationResult<L
     warnings.push(...result.warnings);
     return result.value;
   };
+  // Names that files which broke their schema still define: references to them are checked in the same pass, so one
+  // push shows every problem, not only the first kind.
+  const namesIn = (result: ValidationResult<unknown>, key: string): string[] | undefined => {
+    const section = isMapping(result.unchecked) ? result.unchecked[key] : undefined;
+    return isMapping(section) ? Object.keys(section) : undefined;
+  };
 
   const groupsText = await readOptional(join(dir, 'groups.yml'));
   let groups: GroupsFile | undefined;
+  /** Undefined when groups.yml cannot say which groups exist (missing, or not YAML). */
+  let groupNames: string[] | undefined;
   if (groupsText === undefined) {
     const misnamed = existsSync(join(dir, 'groups.yaml'));
     errors.push({
@@ -74,14 +82,18 @@ export async function validateConfigDir(dir: string): Promise<ValidationResult<L
       hint: misnamed ? 'rename groups.yaml to groups.yml' : 'every config repo needs a groups.yml; start from templates/config-repo/groups.yml',
     });
   } else {
-    groups = take(validateYamlFile<GroupsFile>(groupsText, 'groups', 'groups.yml'));
+    const checked = validateYamlFile<GroupsFile>(groupsText, 'groups', 'groups.yml');
+    groups = take(checked);
+    groupNames = groups ? Object.keys(groups.groups) : namesIn(checked, 'groups');
   }
 
   const strategiesText = await readOptional(join(dir, 'strategies.yml'));
   if (strategiesText === undefined && existsSync(join(dir, 'strategies.yaml'))) {
     errors.push({ file: 'strategies.yaml', path: '', message: 'this file is not read', hint: 'rename it to strategies.yml' });
   }
-  const strategiesFile = strategiesText === undefined ? { strategies: {} } : take(validateYamlFile<StrategiesFile>(strategiesText, 'strategies', 'strategies.yml'));
+  const strategiesChecked = strategiesText === undefined ? undefined : validateYamlFile<StrategiesFile>(strategiesText, 'strategies', 'strategies.yml');
+  const strategiesFile = strategiesChecked ? take(strategiesChecked) : { strategies: {} };
+  const strategyNames = strategiesFile ? Object.keys(strategiesFile.strategies) : strategiesChecked && namesIn(strategiesChecked, 'strategies');
   for (const name of Object.keys(strategiesFile?.strategies ?? {})) {
     if (name in BUILT_IN_STRATEGIES) {
       errors.push({
@@ -107,48 +119,61 @@ export async function validateConfigDir(dir: string): Promise<ValidationResult<L
     }
   }
   const texts = new Map(repoTexts.map((r) => [r.file, r.text]));
+  /** Every repository file's environments, checked or not, for the references between files. */
+  const referencing: Array<{ repo: Pick<ResolvedRepository, 'name' | 'file'>; environments: Record<string, Record<string, unknown>> }> = [];
   for (const { file, text, name } of repoTexts) {
-    const repo = take(validateYamlFile<RepositoryFile>(text, 'repository', file));
-    if (!repo) continue;
+    const checked = validateYamlFile<RepositoryFile>(text, 'repository', file);
+    const repo = take(checked);
+    if (!repo) {
+      const environments = isMapping(checked.unchecked) ? checked.unchecked.environments : undefined;
+      if (isMapping(environments)) {
+        referencing.push({ repo: { name, file }, environments: Object.fromEntries(Object.entries(environments).filter((e): e is [string, Record<string, unknown>] => isMapping(e[1]))) });
+      }
+      continue;
+    }
     if (repositories[name]) {
       errors.push({ file, path: '', message: `${name} is already configured by ${repositories[name].file}`, hint: 'keep one file per repository' });
       continue;
     }
     repositories[name] = { ...repo, name, instructions: repo.instructions ?? 'bitenvoy.yml', file };
+    referencing.push({ repo: repositories[name], environments: repo.environments as unknown as Record<string, Record<string, unknown>> });
   }
 
   const strategies = { ...BUILT_IN_STRATEGIES, ...(strategiesFile?.strategies ?? {}) };
-  if (groups) {
-    for (const repo of Object.values(repositories)) {
-      for (const [envName, env] of Object.entries(repo.environments)) {
-        if (!(env.group in groups.groups)) {
-          errors.push(crossRef(repo, texts.get(repo.file) ?? '', envName, 'group', env.group, Object.keys(groups.groups), 'groups.yml'));
-        }
-        const strategy = env.strategy ?? 'all-at-once';
-        if (!(strategy in strategies)) errors.push(crossRef(repo, texts.get(repo.file) ?? '', envName, 'strategy', strategy, Object.keys(strategies), 'strategies.yml'));
-        if (env.after !== undefined && !(env.after in repo.environments)) {
-          errors.push({
-            file: repo.file,
-            path: `environments.${envName}.after`,
-            ...positionOf(texts.get(repo.file) ?? '', ['environments', envName, 'after']),
-            message: `environment \`${envName}\` comes after \`${env.after}\`, which is not an environment of ${repo.name}`,
-            hint: `its environments: ${Object.keys(repo.environments).join(', ')}`,
-          });
-        } else if (env.after === envName) {
-          errors.push({ file: repo.file, path: `environments.${envName}.after`, ...positionOf(texts.get(repo.file) ?? '', ['environments', envName, 'after']), message: `environment \`${envName}\` cannot come after itself`, hint: 'name the environment a commit must pass first, e.g. `staging`' });
-        }
-        if (env.lockTimeout !== undefined && !isDuration(env.lockTimeout)) {
-          errors.push({ file: repo.file, path: `environments.${envName}.lockTimeout`, ...positionOf(texts.get(repo.file) ?? '', ['environments', envName, 'lockTimeout']), message: `environment \`${envName}\`: lockTimeout must be longer than zero`, hint: 'write e.g. `8h`' });
-        }
-        if (env.checksTimeout !== undefined && !isDuration(env.checksTimeout)) {
-          errors.push({
-            file: repo.file,
-            path: `environments.${envName}.checksTimeout`,
-            ...positionOf(texts.get(repo.file) ?? '', ['environments', envName, 'checksTimeout']),
-            message: `environment \`${envName}\`: checksTimeout must be longer than zero`,
-            hint: 'write e.g. `30m` or `2h`',
-          });
-        }
+  const knownStrategies = strategyNames === undefined ? undefined : [...Object.keys(BUILT_IN_STRATEGIES), ...strategyNames];
+  for (const { repo, environments } of referencing) {
+    const text = texts.get(repo.file) ?? '';
+    for (const [envName, env] of Object.entries(environments)) {
+      // Only what the schema would accept is followed: a wrongly typed value already has its own error.
+      if (groupNames && typeof env.group === 'string' && !groupNames.includes(env.group)) errors.push(crossRef(repo, text, envName, 'group', env.group, groupNames, 'groups.yml'));
+      const strategy = env.strategy ?? 'all-at-once';
+      if (knownStrategies && typeof strategy === 'string' && !knownStrategies.includes(strategy)) errors.push(crossRef(repo, text, envName, 'strategy', strategy, knownStrategies, 'strategies.yml'));
+      if (typeof env.after === 'string' && !(env.after in environments)) {
+        errors.push({
+          file: repo.file,
+          path: `environments.${envName}.after`,
+          ...positionOf(text, ['environments', envName, 'after']),
+          message: `environment \`${envName}\` comes after \`${env.after}\`, which is not an environment of ${repo.name}`,
+          hint: `its environments: ${Object.keys(environments).join(', ')}`,
+        });
+      } else if (env.after === envName) {
+        errors.push({ file: repo.file, path: `environments.${envName}.after`, ...positionOf(text, ['environments', envName, 'after']), message: `environment \`${envName}\` cannot come after itself`, hint: 'name the environment a commit must pass first, e.g. `staging`' });
+      }
+    }
+  }
+  for (const repo of Object.values(repositories)) {
+    for (const [envName, env] of Object.entries(repo.environments)) {
+      if (env.lockTimeout !== undefined && !isDuration(env.lockTimeout)) {
+        errors.push({ file: repo.file, path: `environments.${envName}.lockTimeout`, ...positionOf(texts.get(repo.file) ?? '', ['environments', envName, 'lockTimeout']), message: `environment \`${envName}\`: lockTimeout must be longer than zero`, hint: 'write e.g. `8h`' });
+      }
+      if (env.checksTimeout !== undefined && !isDuration(env.checksTimeout)) {
+        errors.push({
+          file: repo.file,
+          path: `environments.${envName}.checksTimeout`,
+          ...positionOf(texts.get(repo.file) ?? '', ['environments', envName, 'checksTimeout']),
+          message: `environment \`${envName}\`: checksTimeout must be longer than zero`,
+          hint: 'write e.g. `30m` or `2h`',
+        });
       }
     }
   }
@@ -190,6 +215,10 @@ function checkStrategy(name: string, strategy: Strategy, text: string): ConfigIs
   return issues;
 }
 
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function isDuration(value: number | string): boolean {
   try {
     parseDuration(value);
@@ -199,7 +228,7 @@ function isDuration(value: number | string): boolean {
   }
 }
 
-function crossRef(repo: ResolvedRepository, text: string, env: string, key: string, value: string, known: string[], where: string): ConfigIssue {
+function crossRef(repo: Pick<ResolvedRepository, 'name' | 'file'>, text: string, env: string, key: string, value: string, known: string[], where: string): ConfigIssue {
   return {
     file: repo.file,
     path: `environments.${env}.${key}`,

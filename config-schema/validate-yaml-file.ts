@@ -48,6 +48,11 @@ export interface ValidationResult<T> {
   value?: T;
   errors: ConfigIssue[];
   warnings: ConfigIssue[];
+  /**
+   * What the YAML said, unchecked, when it parsed but broke the schema: enough for a caller to report the problems a
+   * schema cannot see (references to other files) in the same pass, never to use.
+   */
+  unchecked?: unknown;
 }
 
 /** Files larger than this are refused unread. */
@@ -107,7 +112,7 @@ export function validateYamlFile<T>(text: string, schemaName: SchemaName, file: 
     const node = nodeAt(doc.contents, segments, key);
     errors.push({ file, path: dottedPath(segments), ...at(node?.range?.[0]), ...describeSchemaError(err, segments) });
   }
-  return { errors, warnings };
+  return { errors, warnings, unchecked: data };
 }
 
 /** A missing required key that an unknown key at the same place is a typo of: one error (the typo) says it all. */

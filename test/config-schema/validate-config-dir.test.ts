@@ -41,6 +41,24 @@ describe('validateConfigDir', () => {
     `);
   });
 
+  it('reports the references a file breaks in the same pass as its schema errors, and references to a broken groups.yml', async () => {
+    const dir = await copyOfTemplate();
+    await writeFile(join(dir, 'repositories/example/app.yml'), 'environments:\n  staging:\n    branch: main\n    auto: yes-please\n    group: webb\n    after: qa\n');
+    await writeFile(join(dir, 'groups.yml'), 'groups:\n  web:\n    selector: { matchLabels: { role: web } }\n  db:\n    selectr: {}\n');
+    const { value, errors } = await validateConfigDir(dir);
+    expect(value).toBeUndefined();
+    expect(formatIssues(errors)).toMatchInlineSnapshot(`
+      "groups.yml:5:5: unknown key \`selectr\` in \`groups.db\`; did you mean \`selector\`?
+          hint: allowed keys: description, selector
+      repositories/example/app.yml:4:11: \`environments.staging.auto\`: expected \`true\` or \`false\`, got \`yes-please\`
+          hint: Deploy every new head of \`branch\` once its required checks pass (GitHub mode). Default \`false\`: deploy only when asked (API, CLI, a GitHub deployment).
+      repositories/example/app.yml:5:12: environment \`staging\` uses the group \`webb\`, which groups.yml does not define
+          hint: defined: web, db
+      repositories/example/app.yml:6:12: environment \`staging\` comes after \`qa\`, which is not an environment of example/app
+          hint: its environments: staging"
+    `);
+  });
+
   it('explains strategy keys that do not fit their type, two failure rules, zero pauses and a bad promotion order', async () => {
     const dir = await copyOfTemplate();
     await writeFile(
@@ -93,7 +111,9 @@ describe('validateConfigDir', () => {
       "groups.yml: file not found
           hint: rename groups.yaml to groups.yml
       strategies.yml:3:5: \`all-at-once\` is a built-in strategy and cannot be redefined
-          hint: give yours another name; the built-in one can be used without an entry here"
+          hint: give yours another name; the built-in one can be used without an entry here
+      repositories/example/app.yml:19:15: environment \`production\` uses the strategy \`careful\`, which strategies.yml does not define
+          hint: defined: all-at-once, one-at-a-time, all-at-once"
     `);
   });
 
