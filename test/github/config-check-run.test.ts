@@ -173,10 +173,10 @@ describe.each(SERVERS)('the "BitEnvoy config" check run on $name', ({ baseUrl })
         annotation_level: 'failure',
         message: '`environments.staging.strategy`: environment `staging` uses the strategy `carefull`, which strategies.yml does not define',
         title: 'Invalid BitEnvoy config',
-        raw_details: 'defined: all-at-once, one-at-a-time',
+        raw_details: 'defined: all-at-once, one-at-a-time, careful',
       },
     ]);
-    expect(create.output.text).toContain('repositories/acme/shop.yml:5:15: environment `staging` uses the strategy `carefull`, which strategies.yml does not define\n    hint: defined: all-at-once, one-at-a-time\n');
+    expect(create.output.text).toContain('repositories/acme/shop.yml:5:15: environment `staging` uses the strategy `carefull`, which strategies.yml does not define\n    hint: defined: all-at-once, one-at-a-time, careful\n');
     expect(github.problems).toEqual([]);
   });
 
