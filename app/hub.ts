@@ -11,6 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
+import type { CreateDeploymentRequest } from '../lib/protocol.js';
 import { BitEnvoyError } from '../lib/errors.js';
 import { version } from '../lib/package-root.js';
 import { adminRoutes } from './api/admin-routes.js';
@@ -30,6 +31,7 @@ import type { LabelSelector } from '../config-schema/types.generated.js';
 import { startGitHubRollback } from './github/start-rollback.js';
 import { createAppFn } from './github/app.js';
 import { AutoDeployer } from './github/auto-deploy.js';
+import { deploysThroughGitHub, deployThroughGitHub } from './github/deploy-through-github.js';
 import { onDeploymentCreated, type DeploymentCreatedPayload } from './github/on-deployment-created.js';
 import { RepositoryTokens } from './github/repository-token.js';
 import { GitHubStatusReporter, type StatusOctokit } from './github/status-reporter.js';
@@ -96,7 +98,22 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl });
   const routers = [
     agentRoutes({ store, engine, settings: agentSettings, shutdown: shutdown.signal, ...(cloud ? { cloud } : {}) }),
-    adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: () => publicUrl, refreshConfig: () => configs.refresh(), ...(cloud ? { cloud } : {}) }),
+    adminRoutes({
+      store,
+      engine,
+      adminToken: settings.adminToken,
+      publicUrl: () => publicUrl,
+      refreshConfig: () => configs.refresh(),
+      ...(cloud ? { cloud } : {}),
+      ...(probot
+        ? {
+            deployThroughGitHub: (req: CreateDeploymentRequest, actor: string) =>
+              deploysThroughGitHub(configs.current(req.repository), req.repository)
+                ? deployThroughGitHub({ store, config: (r) => configs.current(r), appOctokit: async () => (await probot.auth()) as StatusOctokit, octokitFor: installationOctokit, startDeployment, publicUrl: () => publicUrl }, req, actor)
+                : undefined,
+          }
+        : {}),
+    }),
     deploymentPageRoutes(engine, () => configs.statuses(), { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }), ...(cloud ? { cloudFacts: (agents: AgentRecord[]) => cloud.facts(agents) } : {}) }, sessions),
     signInRoutes(sessions, settings.adminToken),
     deploymentActionRoutes({ store, engine, sessions }),

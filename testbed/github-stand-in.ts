@@ -213,6 +213,16 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       tokens.set(token, { installationId: Number(id), ...(repositories ? { repositories } : {}), permissions: (body?.permissions as Record<string, string>) ?? { contents: 'read', deployments: 'write' }, expiresAt });
       return [201, { token, expires_at: new Date(expiresAt).toISOString().replace(/\.\d+Z$/, 'Z'), permissions: body?.permissions ?? {}, repository_selection: repositories ? 'selected' : 'all' }];
     }],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/installation$/, 'app', (_req, [o, r]) => {
+      const id = repos.has(`${o}/${r}`.toLowerCase()) ? installationOf(`${o}/${r}`) : undefined;
+      return id ? [200, { id, account: { login: o, type: 'Organization' }, app_id: Number(options.appId) }] : [404, { message: 'Not Found' }];
+    }],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/commits\/([^/]+)$/, 'installation', async (_req, [o, r, ref]) => {
+      const repo = repos.get(`${o}/${r}`.toLowerCase());
+      const name = decodeURIComponent(ref!);
+      const sha = /^[0-9a-f]{40}$/.test(name) ? name : repo ? await headOf(repo.bare, name).catch(() => undefined) : undefined;
+      return sha ? [200, { sha }] : [422, { message: `No commit found for SHA: ${name}` }];
+    }],
     ['GET', /^\/app\/installations$/, 'app', () => [200, [...installations].map(([id, login]) => ({ id, account: { login, type: 'Organization' }, app_id: Number(options.appId) }))]],
     ['GET', /^\/repos\/([^/]+)\/([^/]+)$/, 'installation', (_req, [o, r]) => {
       const repo = repos.get(`${o}/${r}`.toLowerCase());

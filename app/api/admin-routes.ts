@@ -12,7 +12,7 @@ import type { CloudService } from '../cloud/cloud-service.js';
 import type { ConfigStatus } from '../config/config-repo.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { AgentFacts } from '../rollout/select-agents.js';
-import { keys } from '../model.js';
+import { keys, type DeploymentRecord } from '../model.js';
 import type { Store } from '../store/store.js';
 import { isAdminToken } from './is-admin-token.js';
 import { createDeploymentBody, enrollmentTokenBody } from './body-schemas.js';
@@ -29,14 +29,23 @@ function adminAuth(adminToken: string): Middleware {
   };
 }
 
-export function adminRoutes(deps: { store: Store; engine: RolloutEngine; adminToken: string; publicUrl: () => string; refreshConfig?: () => Promise<ConfigStatus[]>; cloud?: CloudService }): Router {
+export function adminRoutes(deps: {
+  store: Store;
+  engine: RolloutEngine;
+  adminToken: string;
+  publicUrl: () => string;
+  refreshConfig?: () => Promise<ConfigStatus[]>;
+  cloud?: CloudService;
+  /** GitHub mode: deploys a repository configured without `git:` through a GitHub Deployment; undefined when it does not apply. */
+  deployThroughGitHub?: (req: CreateDeploymentRequest, actor: string) => Promise<DeploymentRecord> | undefined;
+}): Router {
   const { engine } = deps;
   const router = new Router({ prefix: ADMIN_API_PREFIX });
   router.use(adminAuth(deps.adminToken));
 
   router.post('/deployments', async (ctx) => {
     const req = validateBody<CreateDeploymentRequest>(createDeploymentBody, await readJsonBody(ctx.req, 64 * 1024));
-    const deployment = await engine.createDeployment(req, 'api');
+    const deployment = (await deps.deployThroughGitHub?.(req, 'api')) ?? (await engine.createDeployment(req, 'api'));
     await recordAudit(deps.store, {
       actor: 'api',
       action: 'deploy',

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleAppFiles } from '../../testbed/sample-app.js';
 import type { StandInDeployment } from '../../testbed/github-stand-in.js';
+import { runCli } from '../../testbed/processes.js';
 import { startWorld, type World } from '../../testbed/world.js';
 
 const E2E_TIMEOUT = 120_000;
@@ -215,6 +216,21 @@ describe('the GitHub App against a local GitHub', () => {
       expect(status).toBe(200);
       await until('the log line', () => /nobody\/\.bitenvoy/.test(world.hub.output()));
       expect((await fetch(`${world.hub.url}/healthz`)).status).toBe(200);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    '`bitenvoy deploy` in GitHub mode deploys through a GitHub Deployment made with the installation',
+    async () => {
+      const before = github().deployments.length;
+      const out = await runCli(['deploy', '--repository', SAMPLE_REPOSITORY, '--ref', 'main', '--environment', SAMPLE_ENVIRONMENT, '--hub', world.hub.url, '--token', world.hub.adminToken]);
+      expect(out).toMatch(/success/);
+      const deployment = github().deployments.at(-1)!;
+      expect(github().deployments).toHaveLength(before + 1);
+      expect(deployment.body).toMatchObject({ environment: SAMPLE_ENVIRONMENT, payload: { bitenvoy: { trigger: 'api' } } });
+      expect(await until('a final status', () => finalStatus(deployment))).toBe('success');
+      expect(github().problems()).toEqual([]);
     },
     E2E_TIMEOUT,
   );

@@ -1,0 +1,101 @@
+/**
+ * A deployment asked for through the admin API (`bitenvoy deploy`) in GitHub mode, of a repository whose config has
+ * no `git:` URL: it goes the way every GitHub deployment goes — a GitHub Deployment made with the App's installation
+ * on that repository (so it shows in GitHub), whose rollout starts at once and whose agents fetch with a short-lived
+ * installation token. The environment's guard rails are asked first, so a locked environment gets a 409 and no
+ * GitHub Deployment at all.
+ *
+ * @example
+ * const dep = await deployThroughGitHub(deps, { repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'api');
+ */
+import { BitEnvoyError } from '../../lib/errors.js';
+import type { CreateDeploymentRequest } from '../../lib/protocol.js';
+import type { ConfigInForce } from '../config/config-repo.js';
+import { keys, type DeploymentRecord } from '../model.js';
+import { guardRailError, guardRailRefusals } from '../rollout/guard-rails.js';
+import type { Store } from '../store/store.js';
+import { createGitHubDeployment, newRolloutId } from './create-github-deployment.js';
+import type { DeploymentCreatedPayload, DeploymentOutcome } from './on-deployment-created.js';
+import type { StatusOctokit } from './status-reporter.js';
+
+export interface DeployThroughGitHubDeps {
+  store: Store;
+  config: (repository: string) => ConfigInForce | undefined;
+  /** The App itself (JWT): finds the installation on a repository. */
+  appOctokit: () => Promise<StatusOctokit>;
+  octokitFor: (installationId: number) => Promise<StatusOctokit>;
+  startDeployment: (payload: DeploymentCreatedPayload) => Promise<DeploymentOutcome>;
+  publicUrl: () => string;
+}
+
+/** True when the admin API must deploy `repository` through GitHub: it is configured without a `git:` URL. */
+export function deploysThroughGitHub(config: ConfigInForce | undefined, repository: string): boolean {
+  const repo = config?.repositories[repository];
+  return repo !== undefined && !repo.git;
+}
+
+export async function deployThroughGitHub(deps: DeployThroughGitHubDeps, req: CreateDeploymentRequest, actor: string): Promise<DeploymentRecord> {
+  const [owner, name] = req.repository.split('/') as [string, string];
+  const env = deps.config(req.repository)?.repositories[req.repository]?.environments[req.environment];
+  if (!env) {
+    const known = Object.keys(deps.config(req.repository)?.repositories[req.repository]?.environments ?? {});
+    throw new BitEnvoyError('BE_DEPLOY_REJECTED', `${req.repository} has no environment \`${req.environment}\`; its environments: ${known.join(', ')}`, { details: { environments: known } });
+  }
+  const installationId = await installationOn(await deps.appOctokit(), owner, name);
+  const octokit = await deps.octokitFor(installationId);
+  const repository = await readRepository(octokit, owner, name);
+  const sha = await resolveCommit(octokit, owner, name, req.ref);
+  const refusals = await guardRailRefusals(deps.store, { repository: req.repository, environment: req.environment, sha, after: env.after });
+  if (refusals.length) throw guardRailError(req.environment, sha, refusals);
+  const rolloutId = newRolloutId();
+  const created = await createGitHubDeployment(octokit, {
+    owner,
+    repo: name,
+    sha,
+    environment: req.environment,
+    env,
+    rolloutId,
+    trigger: 'api',
+    description: `BitEnvoy: deployed with the admin API by ${actor}`,
+    publicUrl: deps.publicUrl(),
+  });
+  await deps.startDeployment({
+    deployment: created,
+    repository: { full_name: repository.full_name, name: repository.name, owner: { login: repository.owner.login }, clone_url: repository.clone_url },
+    installation: { id: installationId },
+  });
+  const dep = await deps.store.get<DeploymentRecord>(keys.deployment(rolloutId));
+  if (!dep) throw new BitEnvoyError('BE_INTERNAL', `GitHub deployment ${created.id} was created but its rollout ${rolloutId} was not; the hub log says why`);
+  return dep;
+}
+
+async function installationOn(app: StatusOctokit, owner: string, repo: string): Promise<number> {
+  try {
+    const res = (await app.request('GET /repos/{owner}/{repo}/installation', { owner, repo })) as { data: { id: number } };
+    return res.data.id;
+  } catch (err) {
+    if ((err as { status?: number }).status === 404) {
+      throw new BitEnvoyError('BE_DEPLOY_REJECTED', `the GitHub App is not installed on ${owner}/${repo} (or the repository does not exist): install the App on it, or add \`git:\` to its config file to deploy from another git host`);
+    }
+    throw err;
+  }
+}
+
+async function readRepository(octokit: StatusOctokit, owner: string, repo: string): Promise<{ full_name: string; name: string; owner: { login: string }; clone_url: string }> {
+  const res = (await octokit.request('GET /repos/{owner}/{repo}', { owner, repo })) as { data: { full_name: string; name: string; owner: { login: string }; clone_url: string } };
+  return res.data;
+}
+
+/** A branch, tag or SHA as GitHub resolves it (the commit a GitHub Deployment of `ref` would get). */
+async function resolveCommit(octokit: StatusOctokit, owner: string, repo: string, ref: string): Promise<string> {
+  try {
+    const res = (await octokit.request('GET /repos/{owner}/{repo}/commits/{ref}', { owner, repo, ref })) as { data: { sha: string } };
+    return res.data.sha;
+  } catch (err) {
+    const status = (err as { status?: number }).status;
+    if (status === 404 || status === 422) {
+      throw new BitEnvoyError('BE_REF_NOT_FOUND', `ref \`${ref}\` does not exist in ${owner}/${repo} on GitHub; give a branch, a tag or a full 40-character commit SHA`);
+    }
+    throw err;
+  }
+}

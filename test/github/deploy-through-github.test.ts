@@ -1,0 +1,111 @@
+/**
+ * `bitenvoy deploy` (the admin API) in GitHub mode, for a repository configured without `git:`: a GitHub Deployment
+ * made with the App's installation, whose rollout starts at once — GitHub answered by nock, every request checked
+ * against GitHub's REST description.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import nock from 'nock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deploysThroughGitHub, deployThroughGitHub, type DeployThroughGitHubDeps } from '../../app/github/deploy-through-github.js';
+import { keys, type AgentRecord } from '../../app/model.js';
+import { takeLock } from '../../app/rollout/environment-locks.js';
+import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
+import { openStore } from '../../app/store/open-store.js';
+import type { Store } from '../../app/store/store.js';
+import { BUILT_IN_STRATEGIES, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
+import type { BitEnvoyError } from '../../lib/errors.js';
+import { loadGitHubContract } from '../../testbed/github-contract.js';
+import { createGitHubAppRig, HUB_URL } from '../helpers/github-app-rig.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- GitHub's JSON
+const REPO = 'acme/shop';
+const SHA = 'f'.repeat(40);
+const config = (): LoadedConfig & { sha: string } => ({
+  sha: 'c'.repeat(40),
+  groups: { web: { selector: { matchLabels: { role: 'web' } } } },
+  strategies: BUILT_IN_STRATEGIES,
+  repositories: { [REPO]: { name: REPO, file: `repositories/${REPO}.yml`, instructions: 'bitenvoy.yml', environments: { staging: { branch: 'main', group: 'web' } } } },
+});
+
+let dir: string;
+let store: Store;
+let engine: RolloutEngine;
+let deps: DeployThroughGitHubDeps;
+let requests: Array<{ method: string; path: string; body?: Json }>;
+let problems: string[];
+let installed: boolean;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bitenvoy-ghdeploy-'));
+  store = await openStore({ dataDir: dir });
+  const rig = createGitHubAppRig(store, config);
+  engine = rig.engine;
+  deps = { store, config: () => config(), appOctokit: () => rig.probot.auth(), octokitFor: (id) => rig.probot.auth(id), startDeployment: (p) => rig.startDeployment(p), publicUrl: () => HUB_URL };
+  const agent: AgentRecord = { id: 'ag_1', name: 'web-1', labels: { role: 'web' }, version: 't', credentialHash: 'x', enrolledAt: new Date().toISOString(), lastSeenAt: new Date().toISOString() };
+  await store.set(keys.agent(agent.id), agent);
+  requests = [];
+  problems = [];
+  installed = true;
+  const github = await loadGitHubContract('api.github.com');
+  const seen = (method: string) => (path: string, body?: Json) => {
+    requests.push({ method, path, ...(body ? { body } : {}) });
+    problems.push(...github.problems(method, path.split('?')[0]!, body));
+    return true;
+  };
+  let body: Json = {};
+  nock('https://api.github.com')
+    .persist()
+    .get(`/repos/${REPO}/installation`)
+    .reply(() => (seen('GET')(`/repos/${REPO}/installation`), installed ? [200, { id: 7 }] : [404, { message: 'Not Found' }]))
+    .post('/app/installations/7/access_tokens')
+    .reply(201, () => ({ token: 'ghs_test', expires_at: new Date(Date.now() + 3600_000).toISOString() }))
+    .get(`/repos/${REPO}`)
+    .reply(200, () => (seen('GET')(`/repos/${REPO}`), { full_name: REPO, name: 'shop', owner: { login: 'acme' }, clone_url: 'https://github.com/acme/shop.git' }))
+    .get(`/repos/${REPO}/commits/main`)
+    .reply(200, () => (seen('GET')(`/repos/${REPO}/commits/main`), { sha: SHA }))
+    .post(`/repos/${REPO}/deployments`, (b: Json) => ((body = b), true))
+    .reply(201, () => (seen('POST')(`/repos/${REPO}/deployments`, body), { id: 901, sha: SHA, ref: SHA, environment: body.environment, payload: body.payload, creator: { login: 'bitenvoy[bot]' } }))
+    .post(/\/repos\/acme\/shop\/deployments\/901\/statuses/, (b: Json) => ((body = b), true))
+    .reply(201, (path) => (seen('POST')(path, body), {}));
+});
+
+afterEach(async () => {
+  engine.stop();
+  nock.cleanAll();
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('deployThroughGitHub', () => {
+  it('applies to repositories configured without `git:` only', () => {
+    expect(deploysThroughGitHub(config(), REPO)).toBe(true);
+    const withGit = config();
+    withGit.repositories[REPO]!.git = 'https://git.example/acme/shop.git';
+    expect(deploysThroughGitHub(withGit, REPO)).toBe(false);
+    expect(deploysThroughGitHub(config(), 'acme/other')).toBe(false);
+  });
+
+  it('creates a GitHub Deployment with the installation and starts its rollout, fetched from GitHub with a token', async () => {
+    const dep = await deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'staging' }, 'api');
+    expect(dep).toMatchObject({ state: 'queued', sha: SHA, environment: 'staging', github: { installationId: 7, deploymentId: 901, cloneUrl: 'https://github.com/acme/shop.git' } });
+    const created = requests.find((r) => r.method === 'POST' && r.path.endsWith('/deployments'))!;
+    expect(created.body).toMatchObject({ ref: SHA, environment: 'staging', auto_merge: false, required_contexts: [], payload: { bitenvoy: { rollout: dep.id, trigger: 'api' } } });
+    expect((await engine.nextJob('ag_1'))?.git).toEqual({ url: 'https://github.com/acme/shop.git' });
+    expect(problems).toEqual([]);
+  });
+
+  it('refuses a locked environment with 409 before anything is created on GitHub', async () => {
+    await takeLock(store, { repository: REPO, environment: 'staging', by: 'octocat', at: '2026-12-05T10:00:00.000Z' });
+    const err = await deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'staging' }, 'api').catch((e: unknown) => e as BitEnvoyError);
+    expect([err.code, err.status]).toEqual(['BE_GUARD_RAIL', 409]);
+    expect(requests.some((r) => r.method === 'POST')).toBe(false);
+  });
+
+  it('says what to do when the App is not installed on the repository', async () => {
+    installed = false;
+    const err = await deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'staging' }, 'api').catch((e: unknown) => e as BitEnvoyError);
+    expect(err.message).toBe('the GitHub App is not installed on acme/shop (or the repository does not exist): install the App on it, or add `git:` to its config file to deploy from another git host');
+  });
+});
