@@ -135,6 +135,11 @@ export interface DeploymentRecord {
   gate?: RolloutGate;
   /** Batches whose pause was already served or released. */
   gatesPassed?: number[];
+  /**
+   * Servers whose job waits while their agent has not been seen, said for people ("web-1 not seen since 10:00:05 UTC
+   * (lost after 180 s)"); set and cleared by the lease check, shown in the description.
+   */
+  unseen?: string;
   /** Queued behind this deployment, the active one of the same environment: nothing runs until it ends. */
   waitingFor?: string;
   /** Deployed with `--force` past red checks: said in its status and the audit log. */

@@ -16,7 +16,7 @@ export function truncate(text: string): string {
 export function describeDeployment(dep: DeploymentRecord, done: number): string {
   const total = dep.batches.reduce((n, b) => n + b.agentIds.length, 0);
   const batch = Math.max(dep.currentBatch, 0) + 1;
-  return truncate(`${done}/${total} servers · batch ${batch}/${dep.batches.length}`);
+  return truncate(`${done}/${total} servers · batch ${batch}/${dep.batches.length}${dep.unseen ? ` · ${dep.unseen}` : ''}`);
 }
 
 /** Names the first server that failed and why, e.g. "web-2: step migrate exited with code 3 (1 of 2 failed)". */

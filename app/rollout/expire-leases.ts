@@ -5,7 +5,9 @@
  */
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { isHeld } from '../jobs/job-updates.js';
-import { keys, type DeploymentRecord, type JobRecord } from '../model.js';
+import { keys, type AgentRecord, type DeploymentRecord, type JobRecord } from '../model.js';
+import { describeDeployment } from './describe-deployment.js';
+import { unseenNote } from './unseen-agents.js';
 import { rollbackToStart } from './auto-rollback.js';
 import { tallyJobEnd, tallyMissing } from './job-tally.js';
 import { isAgentOnline, isoNow, jobIdsUpTo, leaseUntil, listAllAgents, lostAfterMs, type EngineContext } from './engine-context.js';
@@ -76,12 +78,31 @@ export async function expireLeases(ctx: EngineContext): Promise<string[]> {
     }
     // An end a hub killed between two writes never tallied: the rollout would wait for it forever.
     if (await tallyMissing(ctx.store, id, jobs)) changed = true;
+    await noteUnseenAgents(ctx, dep, jobs, agents);
     if (changed) {
       ctx.log.warn({ deploymentId: id }, 'jobs failed: their agents stopped answering');
       changedDeployments.push(id);
     }
   }
   return changedDeployments;
+}
+
+/**
+ * Says in the deployment's description which servers its waiting jobs wait for in vain (see unseen-agents.ts); the
+ * description changes only when that set does.
+ */
+async function noteUnseenAgents(ctx: EngineContext, dep: DeploymentRecord, jobs: JobRecord[], agents: Map<string, AgentRecord>): Promise<void> {
+  if (dep.waitingFor || dep.gate || dep.cancelRequested) return;
+  const note = unseenNote(ctx, jobs, agents);
+  if (note === dep.unseen) return;
+  const succeeded = jobs.filter((job) => job.state === 'succeeded').length;
+  const updated = await ctx.store.update<DeploymentRecord>(keys.deployment(dep.id), (d) => {
+    if (!d || FINAL_DEPLOYMENT_STATES.includes(d.state) || d.unseen === note || d.gate || d.cancelRequested) return undefined;
+    const { unseen: _old, ...rest } = d;
+    const next: DeploymentRecord = note ? { ...rest, unseen: note } : rest;
+    return { ...next, description: describeDeployment(next, succeeded), updatedAt: isoNow(ctx) };
+  });
+  if (updated) ctx.onChange(updated);
 }
 
 /**

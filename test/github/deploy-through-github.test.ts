@@ -68,7 +68,7 @@ beforeEach(async () => {
     .post(`/repos/${REPO}/deployments`, (b: Json) => ((body = b), true))
     .reply(201, () => (seen('POST')(`/repos/${REPO}/deployments`, body), { id: 901, sha: SHA, ref: SHA, environment: body.environment, payload: body.payload, creator: { login: 'bitenvoy[bot]' } }))
     .post(/\/repos\/acme\/shop\/deployments\/901\/statuses/, (b: Json) => ((body = b), true))
-    .reply(201, (path) => (seen('POST')(path, body), {}));
+    .reply(201, (path: string) => (seen('POST')(path, body), {}));
 });
 
 afterEach(async () => {
@@ -77,6 +77,8 @@ afterEach(async () => {
   await store.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+const refusal = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a refusal'); }, (err: unknown) => err as BitEnvoyError);
 
 describe('deployThroughGitHub', () => {
   it('applies to repositories configured without `git:` only', () => {
@@ -98,14 +100,14 @@ describe('deployThroughGitHub', () => {
 
   it('refuses a locked environment with 409 before anything is created on GitHub', async () => {
     await takeLock(store, { repository: REPO, environment: 'staging', by: 'octocat', at: '2026-12-05T10:00:00.000Z' });
-    const err = await deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'staging' }, 'api').catch((e: unknown) => e as BitEnvoyError);
+    const err = await refusal(deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'staging' }, 'api'));
     expect([err.code, err.status]).toEqual(['BE_GUARD_RAIL', 409]);
     expect(requests.some((r) => r.method === 'POST')).toBe(false);
   });
 
   it('says what to do when the App is not installed on the repository', async () => {
     installed = false;
-    const err = await deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'staging' }, 'api').catch((e: unknown) => e as BitEnvoyError);
+    const err = await refusal(deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'staging' }, 'api'));
     expect(err.message).toBe('the GitHub App is not installed on acme/shop (or the repository does not exist): install the App on it, or add `git:` to its config file to deploy from another git host');
   });
 });
