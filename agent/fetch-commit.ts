@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { basicAuthEnv, gitWithEnv, git as simpleGit } from '../lib/git.js';
 import type { GitAuth } from '../lib/protocol.js';
 import { BitEnvoyError } from '../lib/errors.js';
+import { withoutCredentials } from '../lib/redact-url.js';
 
 
 /** `<agentDir>/git/<owner>/<name>.git`: one bare mirror per repository, kept across deployments. */
@@ -36,7 +37,7 @@ export async function fetchCommit(options: { agentDir: string; repository: strin
   if (await has()) {
     options.log(`commit ${options.sha.slice(0, 7)} is already here; nothing to fetch\n`);
   } else {
-    options.log(`fetching ${options.sha.slice(0, 7)} from ${options.url}\n`);
+    options.log(`fetching ${options.sha.slice(0, 7)} from ${withoutCredentials(options.url)}\n`);
     const started = Date.now();
     const before = await packedKiB(mirror);
     try {

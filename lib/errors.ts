@@ -9,6 +9,8 @@
  * throw new BitEnvoyError('BE_JOB_CLAIMED', 'job j_123 was already claimed by this agent', { status: 409 });
  */
 
+import { withoutCredentials } from './redact-url.js';
+
 export const ERROR_CODES = {
   /** A request body is not valid JSON or does not match the expected shape. */
   BE_BAD_REQUEST: 400,
@@ -94,7 +96,8 @@ export interface ErrorEnvelope {
 /** Turns any thrown value into the envelope and status the hub answers with; unknown errors hide their internals. */
 export function toErrorEnvelope(err: unknown): { status: number; body: ErrorEnvelope } {
   if (err instanceof BitEnvoyError) {
-    const body: ErrorEnvelope = { error: { code: err.code, message: err.message } };
+    // Every answer passes here: a URL quoted in a message (a git error, a configured URL) loses its credentials.
+    const body: ErrorEnvelope = { error: { code: err.code, message: withoutCredentials(err.message) } };
     if (err.details) body.error.details = err.details;
     return { status: err.status, body };
   }

@@ -74,6 +74,8 @@ export interface WorldOptions {
   agentFiles?: (name: string) => Record<string, string>;
   /** Config repo files that replace the starter's (e.g. a `strategies.yml` of the test's own). */
   configFiles?: Record<string, string>;
+  /** `user:password` put into the config repo's and the application's git URLs (credentials must never be shown). */
+  urlUserinfo?: string;
   /** Keep the temporary folder after close (for --keep). */
   keepFiles?: boolean;
   /**
@@ -103,7 +105,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const git = await startGitHttpServer({ root: gitRoot, ...(requireAuth ? { requireAuth } : {}) });
   options = { ...options, echo: options.echo ?? process.env.BITENVOY_TESTBED_ECHO === '1' };
   const appRepo = await createBareRepo(gitRoot, SAMPLE_REPOSITORY, options.appFiles ?? sampleAppFiles('1'));
-  const appGitUrl = `${git.url}/${SAMPLE_REPOSITORY}.git`;
+  const gitBase = options.urlUserinfo ? git.url.replace('://', `://${options.urlUserinfo}@`) : git.url;
+  const appGitUrl = `${gitBase}/${SAMPLE_REPOSITORY}.git`;
   const owner = SAMPLE_REPOSITORY.split('/')[0]!;
   const configName = options.github ? `${owner}/.bitenvoy` : 'bitenvoy/.bitenvoy';
   const configFiles = { ...(await sampleConfigFiles(appGitUrl, { strategy: options.strategy, ...(options.github ? { github: options.github } : {}) })), ...options.configFiles };
@@ -114,7 +117,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     await github?.close();
     await rm(root, { recursive: true, force: true });
   };
-  let hubEnv: NodeJS.ProcessEnv = { BITENVOY_CONFIG_REPO: `${git.url}/${configName}.git`, BITENVOY_CONFIG_REFRESH_SECONDS: '2', ...options.hubEnv };
+  let hubEnv: NodeJS.ProcessEnv = { BITENVOY_CONFIG_REPO: `${gitBase}/${configName}.git`, BITENVOY_CONFIG_REFRESH_SECONDS: '2', ...options.hubEnv };
   if (options.github) {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
     const webhookSecret = randomBytes(16).toString('hex');

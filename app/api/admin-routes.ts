@@ -4,6 +4,7 @@
 import { Router } from '@koa/router';
 import type { Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
+import { withoutCredentialsIn } from '../../lib/redact-url.js';
 import { ADMIN_API_PREFIX, MAX_AGENT_BODY_BYTES, type CreateDeploymentRequest } from '../../lib/protocol.js';
 import { createEnrollToken } from '../enroll/create-enroll-token.js';
 import { listAudit, recordAudit } from '../audit/audit-log.js';
@@ -57,7 +58,7 @@ export function adminRoutes(deps: {
       ...(deployment.state === 'error' ? { detail: deployment.description } : {}),
     });
     ctx.status = 201;
-    ctx.body = { deployment, url: `${deps.publicUrl()}/deployments/${deployment.id}` };
+    ctx.body = withoutCredentialsIn({ deployment, url: `${deps.publicUrl()}/deployments/${deployment.id}` });
   });
 
   router.get('/deployments', async (ctx) => {
@@ -65,24 +66,24 @@ export function adminRoutes(deps: {
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
       throw new BitEnvoyError('BE_BAD_REQUEST', `limit: expected a whole number from 1 to 500, got ${JSON.stringify(ctx.query.limit)}`);
     }
-    ctx.body = { deployments: await engine.listDeployments(limit) };
+    ctx.body = withoutCredentialsIn({ deployments: await engine.listDeployments(limit) });
   });
 
   router.get('/deployments/:id', async (ctx) => {
     const view = await engine.getDeploymentView(ctx.params.id!);
     if (!view) throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${ctx.params.id}`);
-    ctx.body = view;
+    ctx.body = withoutCredentialsIn(view);
   });
 
   router.post('/deployments/:id/cancel', async (ctx) => {
     const by = typeof ctx.query.by === 'string' && /^[\w.@-]{1,64}$/.test(ctx.query.by) ? ctx.query.by : 'api';
     const deployment = await cancelRollout(deps, ctx.params.id!, by);
-    ctx.body = await engine.getDeploymentView(deployment.id);
+    ctx.body = withoutCredentialsIn(await engine.getDeploymentView(deployment.id));
   });
 
   router.post('/deployments/:id/continue', async (ctx) => {
     const deployment = await continueRollout(deps, ctx.params.id!, 'api');
-    ctx.body = await engine.getDeploymentView(deployment.id);
+    ctx.body = withoutCredentialsIn(await engine.getDeploymentView(deployment.id));
   });
 
   router.get('/agents', async (ctx) => {

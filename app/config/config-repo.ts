@@ -17,6 +17,7 @@ import type { SimpleGit } from 'simple-git';
 import { basicAuthEnv, git as simpleGit, gitWithEnv } from '../../lib/git.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
+import { withoutCredentials } from '../../lib/redact-url.js';
 import { describeSourceProblem } from './describe-source-problem.js';
 import { formatIssues, validateConfigDir, type ConfigIssue, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
 import type { ValidationResult } from '../../config-schema/validate-yaml-file.js';
@@ -78,8 +79,17 @@ export class ConfigRepo {
     return this.#current;
   }
 
+  /** What /healthz and the status page show: a token in the configured URL or in a git error never appears there. */
   status(): ConfigStatus {
-    return structuredClone(this.#status);
+    const status = structuredClone(this.#status);
+    status.source = withoutCredentials(status.source);
+    if (status.lastError) status.lastError = withoutCredentials(status.lastError);
+    return status;
+  }
+
+  /** The configured source as given (with any credentials): for matching webhook URLs, never for display. */
+  get source(): string {
+    return this.#source;
   }
 
   /** Fetches and, if the branch moved, validates and maybe switches the config. Concurrent calls share one run. */
@@ -152,8 +162,8 @@ export class ConfigRepo {
       head = await this.#fetchHead(git, remote);
       this.#status.lastError = undefined;
     } catch (err) {
-      this.#status.lastError = err instanceof BitEnvoyError ? err.message : String((err as Error).message);
-      log.error({ err }, `config repo: ${this.#status.lastError}`);
+      this.#status.lastError = withoutCredentials(err instanceof BitEnvoyError ? err.message : String((err as Error).message));
+      log.error(`config repo: ${this.#status.lastError}`);
       // The remote is unreachable, but the clone may still hold the commit that was in force before a restart.
       if (!this.#restored && existsSync(join(this.#clone, '.git'))) await this.#restore(simpleGit(this.#clone)).catch(() => undefined);
       return this.status();
@@ -193,7 +203,7 @@ export class ConfigRepo {
     // BITENVOY_CONFIG_REPO may have changed since the clone was made: follow the setting, not the old clone.
     const origin = (await git.remote(['get-url', 'origin']))?.trim();
     if (origin !== remote.url) {
-      this.#options.log.info({ from: origin, to: remote.url }, 'config repo: the source changed; fetching from the new one');
+      this.#options.log.info({ from: withoutCredentials(origin ?? ''), to: withoutCredentials(remote.url) }, 'config repo: the source changed; fetching from the new one');
       await git.remote(['set-url', 'origin', remote.url]);
     }
     return git;

@@ -91,7 +91,7 @@ export class ConfigRepos {
       const [owner, name] = repository.fullName.toLowerCase().split('/');
       return name === this.#github.repoName.toLowerCase() ? this.#owners.get(owner!)?.repo : undefined;
     }
-    const source = this.#single?.status().source;
+    const source = this.#single?.source;
     return source && repository.urls.some((url) => sameRepositoryUrl(url, source)) ? this.#single : undefined;
   }
 

@@ -1,8 +1,12 @@
 import type { Context } from 'koa';
+import { withoutCredentials } from '../../lib/redact-url.js';
 
-/** Escapes text for HTML element content and attribute values. Every user-controlled string goes through it. */
+/**
+ * Escapes text for HTML element content and attribute values; every user-controlled string goes through it. Pages
+ * are public, so any credentials in a URL in the text are taken out here too.
+ */
 export function escapeHtml(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return withoutCredentials(String(value ?? '')).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { git } from '../../lib/git.js';
 import { BitEnvoyError } from '../../lib/errors.js';
+import { withoutCredentials } from '../../lib/redact-url.js';
 
 const SHA = /^[0-9a-fA-F]{40}$/;
 /** What a branch or tag name may look like here; a leading dash would read as a git option. */
@@ -41,9 +42,4 @@ export async function resolveRef(gitUrl: string, ref: string): Promise<string> {
     });
   }
   return sha;
-}
-
-/** A URL with any `user:password@` taken out, so a token in a configured URL never reaches a message or a log. */
-function withoutCredentials(text: string): string {
-  return text.replace(/(\w+:\/\/)[^/@\s]+@/g, '$1');
 }

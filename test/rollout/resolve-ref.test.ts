@@ -63,7 +63,7 @@ describe('resolveRef over git HTTP', () => {
   it('reports an unreachable repository as BE_GIT with git’s first line, never showing credentials', async () => {
     const err = await resolveRef('http://someone:s3cret@127.0.0.1:9/acme/shop.git', 'main').catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'BE_GIT', status: 502 });
-    expect((err as Error).message).toMatch(/^cannot read http:\/\/127\.0\.0\.1:9\/acme\/shop\.git: .*(Failed to connect|Couldn't connect|Connection refused)/);
+    expect((err as Error).message).toMatch(/^cannot read http:\/\/\*\*\*@127\.0\.0\.1:9\/acme\/shop\.git: .*(Failed to connect|Couldn't connect|Connection refused)/);
     expect((err as Error).message).not.toContain('s3cret');
   });
 
