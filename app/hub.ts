@@ -119,8 +119,24 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     deploymentActionRoutes({ store, engine, sessions }),
   ];
   koa.use(async (ctx, next) => {
+    // Liveness: the process answers. Nothing else is asked, so a restart is never triggered by a config problem.
+    if (ctx.path === '/livez') {
+      ctx.body = { ok: true, version };
+      return;
+    }
+    // Health: 503 while no config is in force, since nothing can be deployed; the body says why.
     if (ctx.path === '/healthz') {
-      ctx.body = { ok: true, version, mode, configRepos: configs.statuses(), ...(cloud ? { cloud: describeScopes(cloud.scopes()) } : {}) };
+      const configRepos = configs.statuses();
+      const inForce = configRepos.some((c) => c.sha !== undefined);
+      ctx.status = inForce ? 200 : 503;
+      ctx.body = {
+        ok: inForce,
+        version,
+        mode,
+        ...(inForce ? {} : { problem: noConfigProblem(configRepos.length, mode) }),
+        configRepos,
+        ...(cloud ? { cloud: describeScopes(cloud.scopes()) } : {}),
+      };
       return;
     }
     await next();
@@ -194,6 +210,14 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       return closing;
     },
   };
+}
+
+/** Why /healthz says `ok: false`: no config repo, none loaded yet, or (GitHub mode) no installation with one. */
+function noConfigProblem(repos: number, mode: 'github' | 'local'): string {
+  if (repos > 0) return 'no config is in force: no commit of the config repo has loaded and validated yet; configRepos says why';
+  return mode === 'github'
+    ? 'no config is in force: no installation of the App has a config repo yet (create `.bitenvoy` in the organisation and install the App on it), or set BITENVOY_CONFIG_REPO'
+    : 'no config is in force: set BITENVOY_CONFIG_REPO to the config repo (a git URL or path)';
 }
 
 function listen(server: Server, settings: HubSettings): Promise<void> {

@@ -128,7 +128,7 @@ export interface HubProcess extends ManagedProcess {
   adminToken: string;
 }
 
-/** Starts a hub on loopback with its own data dir; resolves once `/healthz` answers. */
+/** Starts a hub on loopback with its own data dir; resolves once `/livez` answers. */
 export async function startHubProcess(options: {
   dataDir: string;
   port?: number;
@@ -153,7 +153,7 @@ export async function startHubProcess(options: {
     },
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, proc);
+  await waitForHttp(`${url}/livez`, proc);
   return Object.assign(proc, { url, port, adminToken });
 }
 

@@ -115,9 +115,16 @@ describe('starting', () => {
     const settings = readHubSettings({ HOST: '127.0.0.1', PORT: '0', BITENVOY_DATA_DIR: join(dir, 'a'), BITENVOY_CONFIG_REPO: join(dir, 'no-such-repo') });
     const hub = await startHub(settings, { log: silentLogger() });
     try {
-      const health = (await (await fetch(`${hub.url.replace('localhost', '127.0.0.1')}/healthz`)).json()) as { configRepos: Array<{ lastError?: string; sha?: string }> };
+      const res = await fetch(`${hub.url.replace('localhost', '127.0.0.1')}/healthz`);
+      const health = (await res.json()) as { ok: boolean; problem?: string; configRepos: Array<{ lastError?: string; sha?: string }> };
+      // Not healthy (nothing can deploy), but alive: a liveness probe must not restart it for a config problem.
+      expect(res.status).toBe(503);
+      expect(health.ok).toBe(false);
+      expect(health.problem).toMatch(/^no config is in force: /);
       expect(health.configRepos[0]!.sha).toBeUndefined();
       expect(health.configRepos[0]!.lastError).toContain('no-such-repo');
+      const live = await fetch(`${hub.url.replace('localhost', '127.0.0.1')}/livez`);
+      expect([live.status, ((await live.json()) as { ok: boolean }).ok]).toEqual([200, true]);
     } finally {
       await hub.close();
     }
