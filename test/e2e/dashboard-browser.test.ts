@@ -3,24 +3,22 @@
  * hub on a SQLite file, two enrolled agents, git over HTTP. A person opens a paused canary rollout, signs in with the
  * admin token through the form, continues it and watches it succeed; another cancels a rollout whose step sleeps.
  */
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../app/audit/audit-log.js';
 import { ADMIN_API_PREFIX } from '../../lib/protocol.js';
+import { ensureCommand } from '../../testbed/ensure-command.js';
 import { pushCommit } from '../../testbed/git-repos.js';
 import { sampleAppFiles } from '../../testbed/sample-app.js';
 import { startWorld, type DeploymentView, type World } from '../../testbed/world.js';
 
 const E2E_TIMEOUT = 120_000;
-const CHROMIUM = '/usr/bin/chromium';
-
-/** Debian's build, not a downloaded one: the tests must not reach the internet, and CI installs it with apt. */
-function chromiumPath(): string {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing, and the dashboard's browser test needs it: install Debian's chromium package with \`apt-get update && apt-get install -y chromium\` (.ci/run does this on CI); do not use \`npx playwright install\`, which downloads from the internet`);
-  }
-  return CHROMIUM;
+/**
+ * Debian's build, not a downloaded one (the tests must not reach the internet): found, or installed with apt-get when
+ * the tests run as root on Debian (a fresh machine), or the test fails saying how to install it.
+ */
+function chromiumPath(): Promise<string> {
+  return ensureCommand({ command: 'chromium', paths: ['/usr/bin/chromium'], debianPackage: 'chromium', purpose: "the dashboard's real-browser test" });
 }
 
 describe('the status page in a real browser', () => {
@@ -29,7 +27,7 @@ describe('the status page in a real browser', () => {
   let context: BrowserContext | undefined;
 
   beforeAll(async () => {
-    const executablePath = chromiumPath();
+    const executablePath = await chromiumPath();
     // `canary` from the starter config: web-1 first, then a manual gate, then the rest. A 3 s lease makes an agent
     // learn about a cancel within a second.
     world = await startWorld({ agents: 2, strategy: 'canary', hubEnv: { BITENVOY_LEASE_SECONDS: '3' } });
@@ -37,7 +35,7 @@ describe('the status page in a real browser', () => {
       executablePath,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-  }, E2E_TIMEOUT);
+  }, 10 * 60_000);
   afterEach(async () => {
     await context?.close();
     context = undefined;
