@@ -19,6 +19,7 @@ import { listAudit } from './audit/audit-log.js';
 import { listLocks } from './commands/locks.js';
 import { ConfigRepo } from './config/config-repo.js';
 import { ConfigRepos } from './config/config-repos.js';
+import { suggestAllow } from './enroll/suggest-allow.js';
 import type { HubSettings } from './hub-settings.js';
 import { DashboardSessions } from './pages/dashboard-sessions.js';
 import { deploymentActionRoutes } from './pages/deployment-action-routes.js';
@@ -95,7 +96,14 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const mode = settings.github ? 'github' : 'local';
   const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl });
   const routers = [
-    agentRoutes({ store, engine, settings: agentSettings, shutdown: shutdown.signal, ...(cloud ? { cloud } : {}) }),
+    agentRoutes({
+      store,
+      engine,
+      settings: agentSettings,
+      shutdown: shutdown.signal,
+      suggestAllow: () => suggestAllow({ ...(settings.github ? { github: settings.github } : {}), configs: configs.inForce() }),
+      ...(cloud ? { cloud } : {}),
+    }),
     adminRoutes({ store, engine, adminToken: settings.adminToken, publicUrl: () => publicUrl, refreshConfig: () => configs.refresh(), ...(cloud ? { cloud } : {}) }),
     deploymentPageRoutes(engine, () => configs.statuses(), { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }), ...(cloud ? { cloudFacts: (agents: AgentRecord[]) => cloud.facts(agents) } : {}) }, sessions),
     signInRoutes(sessions, settings.adminToken),
