@@ -40,6 +40,7 @@ export type AgentYmlOutcome =
   | { file: string; written: true; pinned: PinnedAllowlist; dropped: string[] }
   | { file: string; written: false; suggested: Partial<SuggestedAllow> };
 
+/** What `bitenvoy agent enroll` passes: the hub, the one-time token, this server's name, labels and directory. */
 export interface EnrollOptions {
   hub: string;
   token: string;

@@ -26,6 +26,7 @@ export interface AllowFlags {
 /** Where a pinned list came from, as the file's comments and the enroll output say. */
 export type PinSource = 'flag' | 'hub' | 'default' | 'none';
 
+/** The lists agent.yml gets, each (but the optional two, which only flags set) with where it came from. */
 export interface PinnedAllowlist {
   gitBaseUrls: { value: string[]; from: PinSource };
   branches: { value: string[]; from: PinSource };

@@ -75,6 +75,7 @@ export interface EnrollResponse {
   suggestedAllow?: SuggestedAllow;
 }
 
+/** `allow.gitBaseUrls` and `allow.branches` as the hub suggests them (see {@link EnrollResponse.suggestedAllow}). */
 export interface SuggestedAllow {
   gitBaseUrls: string[];
   branches: string[];
