@@ -1,27 +1,33 @@
 /**
  * The agent's local configuration, owned by the server's owner: `<dir>/agent.json` (enrollment, written by
- * `bitenvoy agent enroll`) and the optional `<dir>/agent.yml` (allowlist, releases kept, secrets file).
+ * `bitenvoy agent enroll`) and `<dir>/agent.yml` (allowlist, releases kept, secrets file; written by enrollment for
+ * the owner to review, required to start).
  */
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { BitEnvoyError } from '../lib/errors.js';
 import type { AgentConfigFile } from '../config-schema/types.generated.js';
 import type { Enrollment } from './enroll-agent.js';
+import { DEFAULT_INSTRUCTIONS } from './allowlist.js';
+import { readAgentYml } from './read-agent-yml.js';
 
 export interface AgentConfig {
   enrollment: Enrollment;
-  allow: AgentConfigFile['allow'];
+  /** `allow` of agent.yml, with `instructions` always set (default {@link DEFAULT_INSTRUCTIONS}). */
+  allow: NonNullable<AgentConfigFile['allow']> & { instructions: string[] };
   keepReleases: number;
   secretsFile: string;
   /** Which cloud instance to prove this server is (agent.yml `cloud`), if any. */
   cloud?: AgentConfigFile['cloud'];
+  /** What the owner should know at start: rules left out that leave the hub in charge (`bitenvoy agent run` logs them). */
+  warnings: string[];
 }
 
 /**
- * Loads `<dir>/agent.json` (required) and `<dir>/agent.yml` (optional, validated against `agent.schema.json`).
+ * Loads `<dir>/agent.json` and `<dir>/agent.yml` (both required; agent.yml validated against `agent.schema.json`).
  *
  * @example
- * const config = await loadAgentConfig('/var/lib/bitenvoy-agent'); // throws BE_USAGE when not enrolled
+ * const config = await loadAgentConfig('/var/lib/bitenvoy-agent'); // throws BE_USAGE when not enrolled or no agent.yml
  */
 export async function loadAgentConfig(dir: string): Promise<AgentConfig> {
   const enrollmentFile = join(dir, 'agent.json');
@@ -35,23 +41,37 @@ export async function loadAgentConfig(dir: string): Promise<AgentConfig> {
   } catch (err) {
     throw new BitEnvoyError('BE_USAGE', `${enrollmentFile} is damaged (${(err as Error).message}); enroll again with \`bitenvoy agent enroll --force --hub <url> --token <token> --dir ${dir}\``);
   }
-  const file = join(dir, 'agent.yml');
-  const text = await readFile(file, 'utf8').catch(() => undefined);
-  let config: AgentConfigFile = {};
-  if (text !== undefined) {
-    // Loaded only when there is a file to check: an agent without agent.yml never pays for the validator.
-    const { validateYamlFile } = await import('../config-schema/validate-yaml-file.js');
-    const { formatIssues } = await import('../config-schema/validate-config-dir.js');
-    const result = validateYamlFile<AgentConfigFile>(text, 'agent', file);
-    if (!result.value) throw new BitEnvoyError('BE_USAGE', `${file} is not valid; the agent will not start until it is:\n${formatIssues(result.errors)}`);
-    config = result.value;
-  }
+  const config = await readAgentYml(dir);
   const secretsFile = config.secretsFile ?? 'secrets.yml';
+  const allow = { ...config.allow, instructions: config.allow?.instructions ?? DEFAULT_INSTRUCTIONS };
   return {
     enrollment,
-    allow: config.allow,
+    allow,
     keepReleases: config.keepReleases ?? 5,
     secretsFile: isAbsolute(secretsFile) ? secretsFile : join(dir, secretsFile),
     ...(config.cloud ? { cloud: config.cloud } : {}),
+    warnings: allowWarnings(allow, join(dir, 'agent.yml')),
   };
+}
+
+/** The rules whose absence leaves the hub in charge, each with the line to add; and an allowlist that refuses everything. */
+function allowWarnings(allow: AgentConfig['allow'], file: string): string[] {
+  const warnings: string[] = [];
+  if (!allow.gitBaseUrls) {
+    warnings.push(
+      `${file} has no allow.gitBaseUrls: this agent fetches code from whatever URL the hub sends, so a hub that has been tampered with can run code of its own here with this server's secrets. ` +
+        'Add where your repositories live under `allow:`, e.g. `gitBaseUrls: [https://github.com/]`, and restart the agent',
+    );
+  } else if (!allow.gitBaseUrls.length) {
+    warnings.push(`${file} has an empty allow.gitBaseUrls: every job is refused. Add where your repositories live, e.g. \`gitBaseUrls: [https://github.com/]\`, and restart the agent`);
+  }
+  if (!allow.branches) {
+    warnings.push(
+      `${file} has no allow.branches: this agent runs any commit the hub names, even one that is on no branch (a pull request's refs/pull/…/head). ` +
+        'Add the branches your environments deploy under `allow:`, e.g. `branches: [main]`, and restart the agent',
+    );
+  } else if (!allow.branches.length) {
+    warnings.push(`${file} has an empty allow.branches: every job is refused. Add the branches your environments deploy, e.g. \`branches: [main]\`, and restart the agent`);
+  }
+  return warnings;
 }

@@ -41,7 +41,7 @@ function urlFlaw(url: string, bases: string[]): string | undefined {
   const user = userOf(url);
   // A user name is fine only when a base has the very same one (`ssh://git@host/`); a password never is.
   if (user !== undefined && (user.includes(':') || !bases.some((base) => userOf(base) === user))) {
-    return 'it carries a user name or password; credentials come from the hub as a header, never in the URL';
+    return 'it carries a user name or password; credentials come from the hub as a header (GitHub mode) or from this server\'s own git credentials (a credential helper or ~/.netrc), never in the URL';
   }
   return undefined;
 }

@@ -3,8 +3,10 @@ import { join, resolve } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { version } from '../lib/package-root.js';
-import type { AgentSettings, Labels } from '../lib/protocol.js';
+import type { AgentSettings, Labels, SuggestedAllow } from '../lib/protocol.js';
 import { HubClient } from './hub-client.js';
+import { readAgentYml } from './read-agent-yml.js';
+import { checkSuggestedAllow, pinAllowlist, renderAgentYml, type AllowFlags, type PinnedAllowlist } from './starter-agent-yml.js';
 
 /** What `<dir>/agent.json` holds (mode 0600): the agent's identity and credential. */
 export interface Enrollment {
@@ -33,23 +35,88 @@ export function parseLabels(text: string): Labels {
   return labels;
 }
 
+/** What enrollment did about `<dir>/agent.yml`: wrote it (with what it pinned), or kept the owner's. */
+export type AgentYmlOutcome =
+  | { file: string; written: true; pinned: PinnedAllowlist; dropped: string[] }
+  | { file: string; written: false; suggested: Partial<SuggestedAllow> };
+
+/** What `bitenvoy agent enroll` passes: the hub, the one-time token, this server's name, labels and directory. */
+export interface EnrollOptions {
+  hub: string;
+  token: string;
+  name: string;
+  labels: Labels;
+  dir: string;
+  force?: boolean;
+  /** `--allow-…` lists for the agent.yml enrollment writes; each wins over the hub's suggestion. */
+  allow?: AllowFlags;
+  log: Logger;
+}
+
 /**
- * Enrolls this server with a one-time token and keeps the credential in `<dir>/agent.json` (mode 0600).
+ * Enrolls this server with a one-time token and keeps the credential in `<dir>/agent.json` (mode 0600). When the
+ * directory has no `agent.yml`, writes one (mode 0600) that pins `allow.gitBaseUrls`, `allow.branches` and
+ * `allow.instructions` from the `allow` flags or else the hub's suggestion (see agent/starter-agent-yml.ts); an
+ * existing agent.yml is never touched.
  *
  * @example
- * await enrollAgent({ hub, token, name: 'web-1', labels: { role: 'web' }, dir: '/var/lib/bitenvoy-agent', log });
+ * await enrollAgent({ hub, token, name: 'web-1', labels: { role: 'web' }, dir: '/var/lib/bitenvoy-agent', allow: { branches: ['main'] }, log });
  */
-export async function enrollAgent(options: { hub: string; token: string; name: string; labels: Labels; dir: string; force?: boolean; log: Logger }): Promise<Enrollment & { dir: string }> {
+export async function enrollAgent(options: EnrollOptions): Promise<Enrollment & { dir: string; agentYml: AgentYmlOutcome }> {
   const dir = resolve(options.dir);
   const file = join(dir, 'agent.json');
-  if (!options.force && (await stat(file).catch(() => undefined))) {
+  const agentYml = join(dir, 'agent.yml');
+  if (!options.force && (await exists(file))) {
     throw new BitEnvoyError('BE_USAGE', `${file} exists: this directory is already enrolled; pass --force to enroll again (the old identity stays on the hub)`);
   }
   if (!/^https?:\/\//.test(options.hub)) throw new BitEnvoyError('BE_USAGE', `--hub ${options.hub}: expected the hub's http:// or https:// URL`);
+  const flags = options.allow ?? {};
+  const flagged = Object.values(flags).some((list) => list !== undefined);
+  // Checked before the token is spent: a mistake here costs nothing.
+  const kept = await exists(agentYml);
+  if (kept && flagged) {
+    throw new BitEnvoyError('BE_USAGE', `${agentYml} exists and enrollment never overwrites it, so the --allow-… flags would do nothing: change that file instead, or move it away and enroll again`);
+  }
+  if (flagged) await checkFlags(flags);
+
   const client = new HubClient({ hub: options.hub, log: options.log });
   const res = await client.enroll({ token: options.token, name: options.name, labels: options.labels, version });
   const enrollment: Enrollment = { hub: options.hub.replace(/\/+$/, ''), agentId: res.agentId, name: options.name, credential: res.credential, settings: res.settings };
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(file, JSON.stringify(enrollment, null, 2) + '\n', { mode: 0o600 });
-  return { ...enrollment, dir };
+
+  const suggestion = checkSuggestedAllow(res.suggestedAllow);
+  if (kept) return { ...enrollment, dir, agentYml: { file: agentYml, written: false, suggested: suggestion.value } };
+  const pinned = pinAllowlist(flags, suggestion.value);
+  const written = await writeFile(agentYml, renderAgentYml(pinned, { hub: enrollment.hub, name: enrollment.name }), { mode: 0o600, flag: 'wx' }).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return false; // written by the owner meanwhile: theirs wins
+      throw err;
+    },
+  );
+  if (!written) return { ...enrollment, dir, agentYml: { file: agentYml, written: false, suggested: suggestion.value } };
+  // Validates what was written (and keeps the checked value, so the agent's first start need not load the validator).
+  await readAgentYml(dir);
+  return { ...enrollment, dir, agentYml: { file: agentYml, written: true, pinned, dropped: suggestion.dropped } };
+}
+
+const FLAG_OF: Record<string, string> = {
+  gitBaseUrls: '--allow-git-base-url',
+  branches: '--allow-branches',
+  instructions: '--allow-instructions',
+  repositories: '--allow-repositories',
+  environments: '--allow-environments',
+};
+
+/** The `--allow-…` lists checked against agent.schema.json, each problem named by its flag. */
+async function checkFlags(flags: AllowFlags): Promise<void> {
+  const { validateYamlFile } = await import('../config-schema/validate-yaml-file.js');
+  const text = renderAgentYml(pinAllowlist(flags, {}), { hub: '-', name: '-' });
+  const problems = validateYamlFile(text, 'agent', 'agent.yml').errors.map((issue) => `${FLAG_OF[/^allow\.(\w+)/.exec(issue.path)?.[1] ?? ''] ?? '--allow-…'}: ${issue.message}`);
+  if (problems.length) throw new BitEnvoyError('BE_USAGE', `the --allow-… flags do not make a valid agent.yml, so nothing was sent to the hub:\n${problems.join('\n')}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined)) !== undefined;
 }

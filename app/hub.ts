@@ -20,6 +20,7 @@ import { listAudit } from './audit/audit-log.js';
 import { listLocks } from './rollout/environment-locks.js';
 import { ConfigRepo } from './config/config-repo.js';
 import { ConfigRepos } from './config/config-repos.js';
+import { suggestAllow } from './enroll/suggest-allow.js';
 import type { HubSettings } from './hub-settings.js';
 import { DashboardSessions } from './pages/dashboard-sessions.js';
 import { deploymentActionRoutes } from './pages/deployment-action-routes.js';
@@ -97,7 +98,14 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const mode = settings.github ? 'github' : 'local';
   const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl });
   const routers = [
-    agentRoutes({ store, engine, settings: agentSettings, shutdown: shutdown.signal, ...(cloud ? { cloud } : {}) }),
+    agentRoutes({
+      store,
+      engine,
+      settings: agentSettings,
+      shutdown: shutdown.signal,
+      suggestAllow: () => suggestAllow({ ...(settings.github ? { github: settings.github } : {}), configs: configs.inForce() }),
+      ...(cloud ? { cloud } : {}),
+    }),
     adminRoutes({
       store,
       engine,

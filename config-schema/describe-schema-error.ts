@@ -33,7 +33,8 @@ export const PATTERN_WORDS: Record<string, string> = {
   '^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$': 'a team as `org/team-slug`',
   '^((https?://|git://|ssh://([A-Za-z0-9._-]+@)?)[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^?#%@\\s\\\\]*)?|file:///[^?#%@\\s\\\\]*|/[^?#%@\\s\\\\]*)$':
     'a git base URL like `https://github.com/` or `ssh://git@git.example.com/scm/` (no password, query, fragment or `%`), or an absolute path',
-  '^(\\*|[A-Za-z0-9_][A-Za-z0-9._/-]*\\*?)$': 'a branch name like `main`, or a prefix ending in `*` like `release/*`',
+  '^(\\*|(?!refs/)[A-Za-z0-9_][A-Za-z0-9._/-]*\\*?)$': 'a branch name like `main`, or a prefix ending in `*` like `release/*` (nothing under `refs/`)',
+  '^\\.?[A-Za-z0-9_-][A-Za-z0-9_.-]*(/\\.?[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$': 'a relative path inside the repository like `bitenvoy.yml` or `deploy/bitenvoy.yml` (letters, digits, `.`, `_`, `-` and `/`; no `..`)',
 };
 
 interface SchemaFragment {

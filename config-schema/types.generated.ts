@@ -9,7 +9,7 @@
  */
 export interface AgentConfigFile {
   /**
-   * What this agent will ever run. Anything else is refused before a byte of it is fetched (with `branches`, only those branches are ever fetched), and the refusal is reported to the hub with the rule that refused it. Absent: everything the hub sends is accepted.
+   * What this agent will ever run. Anything else is refused before a byte of it is fetched (with `branches`, only those branches are ever fetched), and the refusal is reported to the hub with the rule that refused it. `bitenvoy agent enroll` writes it, pinning `gitBaseUrls`, `branches` and `instructions`. `repositories`, `environments`, `gitBaseUrls` or `branches` left out do not restrict (the agent warns at start about the last two); `instructions` left out is `[bitenvoy.yml]`.
    */
   allow?: {
     /**
@@ -25,17 +25,23 @@ export interface AgentConfigFile {
      */
     environments?: string[];
     /**
-     * Where code may come from: a job's git URL must be exactly `<base><owner>/<name>.git` or `<base><owner>/<name>` for the job's own repository, with one of these bases, e.g. `[https://github.com/]` or `[https://git.internal.example/scm/]` (a trailing `/` is implied; scheme and host compare without regard to case). URLs with a password, a query, a fragment, `%` escapes or `..` are refused. Absent: the agent fetches from whatever URL the hub sends, so a compromised hub could point an allowed repository's name at a repository of its own; set it.
+     * Where code may come from: a job's git URL must be exactly `<base><owner>/<name>.git` or `<base><owner>/<name>` for the job's own repository, with one of these bases, e.g. `[https://github.com/]` or `[https://git.internal.example/scm/]` (a trailing `/` is implied; scheme and host compare without regard to case). URLs with a password, a query, a fragment, `%` escapes or `..` are refused. Absent: the agent fetches from whatever URL the hub sends, so a compromised hub could point an allowed repository's name at a repository of its own; set it. Empty: every job is refused.
      *
      * @maxItems 50
      */
     gitBaseUrls?: string[];
     /**
-     * Branches a commit must be on: the agent then never fetches a commit by its SHA; it fetches these branches' heads and runs a job only when its commit is one of them or an ancestor of one, e.g. `[main, release/*]`. A name ending in `*` matches any branch that starts with what comes before it and has no further `/` (`release/*` matches `release/2.1`, not `release/2.1/fix`). Absent: any commit of an accepted repository.
+     * Branches a commit must be on: the agent then never fetches a commit by its SHA; it fetches these branches' heads and runs a job only when its commit is one of them or an ancestor of one, e.g. `[main, release/*]`. A name ending in `*` matches any branch that starts with what comes before it and has no further `/` (`release/*` matches `release/2.1`, not `release/2.1/fix`). Nothing under `refs/` (a pull request's `refs/pull/1/head`) is ever a branch. Absent: any commit of an accepted repository, fetched by its SHA.
      *
      * @maxItems 100
      */
     branches?: string[];
+    /**
+     * Instruction file paths (inside the commit) this agent runs, e.g. `[bitenvoy.yml, deploy/bitenvoy.yml]`. The hub names each job's instruction file; a job naming any other path is refused before anything is fetched, so a hub cannot make another YAML file of the commit (a documentation example, a test fixture) run as deploy steps. No globs: exact paths, relative to the repository root, without `..`. Default `[bitenvoy.yml]`.
+     *
+     * @maxItems 50
+     */
+    instructions?: string[];
   };
   /**
    * How many release directories to keep per application and environment (the `current` one is never deleted). Default 5.

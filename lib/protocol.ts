@@ -66,7 +66,25 @@ export interface EnrollResponse {
   /** The agent's own long-lived credential. The hub keeps only its hash; it is shown once. */
   credential: string;
   settings: AgentSettings;
+  /**
+   * What the hub suggests the agent pin in the `agent.yml` that enrollment writes: where this hub's code comes from
+   * (`<scheme>://<host>[:port]/<path up to the owner>/`) and the branches its environments deploy, each list sorted
+   * and bounded ({@link MAX_SUGGESTED_GIT_BASE_URLS}, {@link MAX_SUGGESTED_BRANCHES}). Trust on first use: the agent
+   * checks it like anything else the hub sends, and the server's owner reviews the file it wrote.
+   */
+  suggestedAllow?: SuggestedAllow;
 }
+
+/** `allow.gitBaseUrls` and `allow.branches` as the hub suggests them (see {@link EnrollResponse.suggestedAllow}). */
+export interface SuggestedAllow {
+  gitBaseUrls: string[];
+  branches: string[];
+}
+
+/** At most this many git base URLs in {@link EnrollResponse.suggestedAllow} (as `allow.gitBaseUrls` takes). */
+export const MAX_SUGGESTED_GIT_BASE_URLS = 50;
+/** At most this many branches in {@link EnrollResponse.suggestedAllow} (as `allow.branches` takes). */
+export const MAX_SUGGESTED_BRANCHES = 100;
 
 /** Everything an agent needs to run one job. It names code only by repository, commit and instruction file. */
 export interface JobSpec {

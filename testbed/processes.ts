@@ -36,9 +36,10 @@ export interface ManagedProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `bitenvoy <args>` as a child process. Set `echo` to copy its output to ours with a prefix. */
-export function startCli(name: string, args: string[], options: { env?: NodeJS.ProcessEnv; echo?: boolean } = {}): ManagedProcess {
+/** Starts `bitenvoy <args>` as a child process (in `cwd`, default ours). Set `echo` to copy its output to ours with a prefix. */
+export function startCli(name: string, args: string[], options: { env?: NodeJS.ProcessEnv; echo?: boolean; cwd?: string } = {}): ManagedProcess {
   const child = spawn(process.execPath, [cliPath(), ...args], {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -77,10 +78,11 @@ export function startCli(name: string, args: string[], options: { env?: NodeJS.P
   };
 }
 
-/** Runs `bitenvoy <args>` to completion; rejects with its output when it exits non-zero. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+/** Runs `bitenvoy <args>` to completion (in `cwd`, default ours); rejects with its output when it exits non-zero. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<string> {
   try {
     const { stdout } = await execFileAsync(process.execPath, [cliPath(), ...args], {
+      ...(cwd ? { cwd } : {}),
       env: { ...process.env, ...env },
       maxBuffer: 16 << 20,
     });

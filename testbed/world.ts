@@ -70,7 +70,12 @@ export interface WorldOptions {
   /** Files of the sample application's first commit. */
   appFiles?: Record<string, string | null>;
   strategy?: string;
-  /** Files to write into each agent's directory after it enrolled, before it starts (e.g. its `agent.yml`). */
+  /**
+   * `--allow-…` lists each agent enrolls with (they win over what the hub suggests for its agent.yml), e.g.
+   * `{ branches: ['main', 'feature'] }` for agents that deploy a pull request's branch.
+   */
+  agentAllow?: { gitBaseUrls?: string[]; branches?: string[]; instructions?: string[] };
+  /** Files to write into each agent's directory after it enrolled, before it starts (e.g. its own `agent.yml`). */
   agentFiles?: (name: string) => Record<string, string>;
   /** Config repo files that replace the starter's (e.g. a `strategies.yml` of the test's own). */
   configFiles?: Record<string, string>;
@@ -150,11 +155,20 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     agent.process = startCli(agent.name, ['agent', 'run', '--dir', agent.dir], { env: agentEnv, echo: options.echo });
     return agent.process;
   };
+  // In GitHub mode the stand-in serves git on another port than its API (GHE_HOST), where real GitHub serves both:
+  // the agents pin the git server, as an owner would pin their GitHub Enterprise host.
+  const allow = { ...(github ? { gitBaseUrls: [`${git.url}/`] } : {}), ...options.agentAllow };
+  const allowArgs = [
+    ...(allow.gitBaseUrls ? ['--allow-git-base-url', allow.gitBaseUrls.join(',')] : []),
+    ...(allow.branches ? ['--allow-branches', allow.branches.join(',')] : []),
+    ...(allow.instructions ? ['--allow-instructions', allow.instructions.join(',')] : []),
+  ];
   for (let i = 1; i <= (options.agents ?? 2); i++) {
     const name = `web-${i}`;
     const dir = join(root, 'agents', name);
     const token = await createEnrollTokenCli(dataDir);
-    await runCli(['agent', 'enroll', '--hub', hub.url, '--token', token, '--dir', dir, '--name', name, '--labels', 'role=web']);
+    // Enrollment writes each agent's agent.yml: the hub's git host and environment branches, unless allowArgs say.
+    await runCli(['agent', 'enroll', '--hub', hub.url, '--token', token, '--dir', dir, '--name', name, '--labels', 'role=web', ...allowArgs]);
     for (const [file, text] of Object.entries(options.agentFiles?.(name) ?? {})) await writeFile(join(dir, file), text, { mode: 0o600 });
     agents.push({ name, dir, process: undefined as unknown as ManagedProcess });
     startAgent(agents.length - 1);

@@ -19,6 +19,7 @@ import {
   type EventsRequest,
   type LeaseRequest,
   type LogsRequest,
+  type SuggestedAllow,
 } from '../../lib/protocol.js';
 import type { CloudService } from '../cloud/cloud-service.js';
 import { enrollAgent } from '../enroll/enroll-agent.js';
@@ -39,7 +40,15 @@ async function body<T>(ctx: Context, schema: object): Promise<T> {
   return validateBody<T>(schema, await readJsonBody(ctx.req, MAX_AGENT_BODY_BYTES));
 }
 
-export function agentRoutes(deps: { store: Store; engine: RolloutEngine; settings: AgentSettings; shutdown: AbortSignal; cloud?: CloudService }): Router {
+export function agentRoutes(deps: {
+  store: Store;
+  engine: RolloutEngine;
+  settings: AgentSettings;
+  shutdown: AbortSignal;
+  cloud?: CloudService;
+  /** What enrolling agents are told to pin in their agent.yml, from the config in force at the time. */
+  suggestAllow?: () => SuggestedAllow;
+}): Router {
   const { store, engine, settings } = deps;
   const router = new Router({ prefix: AGENT_API_PREFIX });
   const auth = agentAuth(store);
@@ -47,7 +56,7 @@ export function agentRoutes(deps: { store: Store; engine: RolloutEngine; setting
 
   router.post('/enroll', async (ctx) => {
     const req = await body<EnrollRequest>(ctx, enrollBody);
-    const enrolled = await enrollAgent(store, req, settings);
+    const enrolled = await enrollAgent(store, req, settings, Date.now(), deps.suggestAllow?.());
     ctx.status = 201;
     ctx.body = enrolled;
     (ctx.state.log as Logger).info({ agentId: enrolled.agentId, name: req.name }, 'agent enrolled');

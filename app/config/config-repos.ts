@@ -77,6 +77,12 @@ export class ConfigRepos {
     return this.#owners.get(ownerOf(repository))?.repo.current();
   }
 
+  /** Every config in force: the only one, or each installation owner's (those that loaded one). */
+  inForce(): ConfigInForce[] {
+    const repos = this.#github ? [...this.#owners.values()].map((o) => o.repo) : this.#single ? [this.#single] : [];
+    return repos.flatMap((repo) => repo.current() ?? []);
+  }
+
   /** The config repo that governs `owner/name`, if any. */
   repoFor(repository: string): ConfigRepo | undefined {
     return this.#github ? this.#owners.get(ownerOf(repository))?.repo : this.#single;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BitEnvoyError } from '../../lib/errors.js';
-import type { AgentSettings, EnrollRequest, EnrollResponse } from '../../lib/protocol.js';
+import type { AgentSettings, EnrollRequest, EnrollResponse, SuggestedAllow } from '../../lib/protocol.js';
 import { keys, type AgentRecord, type EnrollTokenRecord } from '../model.js';
 import type { Store } from '../store/store.js';
 import { CLOUD_LABEL_PREFIX } from '../cloud/cloud-facts.js';
@@ -10,12 +10,13 @@ const MAKE_NEW = 'create a new one with `bitenvoy hub token create` on the hub';
 
 /**
  * Enrolls an agent with a one-time token: the token is spent atomically, the agent gets its own credential (only
- * its hash is kept) and its name is reserved.
+ * its hash is kept) and its name is reserved. The answer carries `suggestedAllow` (see app/enroll/suggest-allow.ts)
+ * when given: what the agent pins in the `agent.yml` it writes.
  *
  * @example
- * const { agentId, credential } = await enrollAgent(store, request, settings);
+ * const { agentId, credential } = await enrollAgent(store, request, settings, Date.now(), suggestAllow({ configs }));
  */
-export async function enrollAgent(store: Store, req: EnrollRequest, settings: AgentSettings, now = Date.now()): Promise<EnrollResponse> {
+export async function enrollAgent(store: Store, req: EnrollRequest, settings: AgentSettings, now = Date.now(), suggestedAllow?: SuggestedAllow): Promise<EnrollResponse> {
   // Checked before the token is spent: a rejected request costs nothing.
   const claimed = Object.keys(req.labels).filter((key) => key.startsWith(CLOUD_LABEL_PREFIX));
   if (claimed.length) {
@@ -62,5 +63,5 @@ export async function enrollAgent(store: Store, req: EnrollRequest, settings: Ag
   };
   await store.set(keys.agent(agentId), agent);
   await store.set(keys.agentByCredential(agent.credentialHash), agentId);
-  return { agentId, credential, settings };
+  return { agentId, credential, settings, ...(suggestedAllow ? { suggestedAllow } : {}) };
 }

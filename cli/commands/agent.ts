@@ -1,12 +1,27 @@
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
-import { enrollAgent, parseLabels } from '../../agent/enroll-agent.js';
+import { loadAgentConfig } from '../../agent/agent-config.js';
+import { enrollAgent, parseLabels, type AgentYmlOutcome } from '../../agent/enroll-agent.js';
 import { runAgent } from '../../agent/run-agent.js';
+import { describePinned, type AllowFlags } from '../../agent/starter-agent-yml.js';
+import { listed } from '../../agent/listed.js';
 import { firstOf, parseOptions, required } from './parse-options.js';
 
-const ENROLL_USAGE = 'bitenvoy agent enroll --hub URL --token TOKEN --dir DIR [--name NAME] [--labels k=v,…] [--force]';
+const ENROLL_USAGE =
+  'bitenvoy agent enroll --hub URL --token TOKEN --dir DIR [--name NAME] [--labels k=v,…] [--force] ' +
+  '[--allow-git-base-url URL,…] [--allow-branches main,release/*] [--allow-instructions PATH,…] [--allow-repositories owner/name,…] [--allow-environments ENV,…]';
 const RUN_USAGE = 'bitenvoy agent run --dir DIR';
+
+/** `--allow-…` option → `allow` key of agent.yml. Each is repeatable and takes a comma-separated list. */
+const ALLOW_OPTIONS = {
+  'allow-git-base-url': 'gitBaseUrls',
+  'allow-branches': 'branches',
+  'allow-instructions': 'instructions',
+  'allow-repositories': 'repositories',
+  'allow-environments': 'environments',
+} as const satisfies Record<string, keyof AllowFlags>;
 
 /** `bitenvoy agent enroll …` and `bitenvoy agent run …`. */
 export async function agentCommand(args: string[]): Promise<number> {
@@ -14,6 +29,11 @@ export async function agentCommand(args: string[]): Promise<number> {
   if (sub === 'enroll') return enroll(rest);
   if (sub === 'run') return run(rest);
   throw new BitEnvoyError('BE_USAGE', `unknown \`agent\` command \`${sub ?? ''}\`\nusage: ${ENROLL_USAGE}\n       ${RUN_USAGE}`);
+}
+
+/** The agent directory, from `--dir` or BITENVOY_AGENT_DIR, resolved once: everything after sees an absolute path. */
+function agentDir(flag: string | undefined, usage: string): string {
+  return resolve(required(firstOf(flag, process.env.BITENVOY_AGENT_DIR), 'dir', usage));
 }
 
 async function enroll(args: string[]): Promise<number> {
@@ -27,6 +47,11 @@ async function enroll(args: string[]): Promise<number> {
       name: { type: 'string' },
       labels: { type: 'string' },
       force: { type: 'boolean' },
+      'allow-git-base-url': { type: 'string', multiple: true },
+      'allow-branches': { type: 'string', multiple: true },
+      'allow-instructions': { type: 'string', multiple: true },
+      'allow-repositories': { type: 'string', multiple: true },
+      'allow-environments': { type: 'string', multiple: true },
     },
     ENROLL_USAGE,
   );
@@ -34,18 +59,46 @@ async function enroll(args: string[]): Promise<number> {
     process.stdout.write(`usage: ${ENROLL_USAGE}\n`);
     return 0;
   }
+  const dir = agentDir(values.dir, ENROLL_USAGE);
+  const allow: AllowFlags = {};
+  for (const [option, key] of Object.entries(ALLOW_OPTIONS)) {
+    const given = values[option as keyof typeof ALLOW_OPTIONS];
+    if (given) allow[key] = commaList(option, given);
+  }
   const log = createLogger({ name: 'bitenvoy-agent', destination: process.stderr });
   const result = await enrollAgent({
     hub: required(firstOf(values.hub, process.env.BITENVOY_HUB_URL), 'hub', ENROLL_USAGE),
     token: required(firstOf(values.token, process.env.BITENVOY_ENROLL_TOKEN), 'token', ENROLL_USAGE),
-    dir: required(firstOf(values.dir, process.env.BITENVOY_AGENT_DIR), 'dir', ENROLL_USAGE),
+    dir,
     name: values.name ?? hostname(),
     labels: parseLabels(values.labels ?? ''),
     force: values.force ?? false,
+    allow,
     log,
   });
-  process.stdout.write(`enrolled as ${result.name} (${result.agentId}); start it with: bitenvoy agent run --dir ${result.dir}\n`);
+  process.stdout.write(`enrolled as ${result.name} (${result.agentId})\n${describeAgentYml(result.agentYml, result.hub)}start it with: bitenvoy agent run --dir ${result.dir}\n`);
   return 0;
+}
+
+/** `--allow-branches main,release/* --allow-branches hotfix` → `[main, release/*, hotfix]`; an empty entry is a mistake. */
+function commaList(option: string, given: string[]): string[] {
+  const items = given.flatMap((value) => value.split(',')).map((item) => item.trim());
+  if (items.some((item) => item === '')) {
+    throw new BitEnvoyError('BE_USAGE', `--${option} ${given.join(' ')}: an empty entry; give a comma-separated list like \`--allow-branches main,release/*\`\nusage: ${ENROLL_USAGE}`);
+  }
+  return items;
+}
+
+function describeAgentYml(outcome: AgentYmlOutcome, hub: string): string {
+  if (outcome.written) {
+    const dropped = outcome.dropped.length ? `the hub also suggested what this agent never takes from a hub, left out: ${listed(outcome.dropped)}\n` : '';
+    return dropped + describePinned(outcome.pinned, outcome.file, hub);
+  }
+  const suggested = outcome.suggested;
+  const hint = suggested.gitBaseUrls?.length || suggested.branches?.length
+    ? ` (the hub suggests gitBaseUrls: ${listed(suggested.gitBaseUrls ?? [])}; branches: ${listed(suggested.branches ?? [])})`
+    : '';
+  return `kept your ${outcome.file}: enrollment never overwrites it; check that it sets allow.gitBaseUrls, allow.branches and allow.instructions${hint}\n`;
 }
 
 async function run(args: string[]): Promise<number> {
@@ -54,8 +107,13 @@ async function run(args: string[]): Promise<number> {
     process.stdout.write(`usage: ${RUN_USAGE}\n`);
     return 0;
   }
-  const dir = required(firstOf(values.dir, process.env.BITENVOY_AGENT_DIR), 'dir', RUN_USAGE);
+  // Resolved here, once: releases, BITENVOY_RELEASE_DIR and BITENVOY_CURRENT_DIR are then absolute, whatever the
+  // steps' working directories are.
+  const dir = agentDir(values.dir, RUN_USAGE);
   const log = createLogger({ name: 'bitenvoy-agent' });
+  // Refuses to start without a valid agent.yml (the message says what to write), and says out loud which rules
+  // left out leave the hub in charge.
+  for (const warning of (await loadAgentConfig(dir)).warnings) log.warn(warning);
   const controller = new AbortController();
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping: the running step (if any) is stopped and reported');

@@ -32,6 +32,10 @@ describe('allow.branches', () => {
     ['release-*', 'release-7', true],
     ['*', 'main', true],
     ['*', 'feature/x', false],
+    // Nothing under refs/ is a branch, even a branch literally named so: it would pass for a pull request's head.
+    ['refs/*', 'refs/pull', false],
+    ['refs/pull/1/head', 'refs/pull/1/head', false],
+    ['refs/*', 'refs/x', false],
   ])('%s matches %s: %s', (pattern, branch, expected) => {
     expect(matchesBranch(pattern, branch)).toBe(expected);
   });
@@ -85,8 +89,8 @@ describe('allow.gitBaseUrls', () => {
   });
 
   it.each([
-    ['https://x-access-token:ghs_1@github.com/acme/shop.git', 'it carries a user name or password; credentials come from the hub as a header, never in the URL'],
-    ['ssh://root@github.com/acme/shop.git', 'it carries a user name or password; credentials come from the hub as a header, never in the URL'],
+    ['https://x-access-token:ghs_1@github.com/acme/shop.git', "it carries a user name or password; credentials come from the hub as a header (GitHub mode) or from this server's own git credentials (a credential helper or ~/.netrc), never in the URL"],
+    ['ssh://root@github.com/acme/shop.git', "it carries a user name or password; credentials come from the hub as a header (GitHub mode) or from this server's own git credentials (a credential helper or ~/.netrc), never in the URL"],
     ['https://github.com/evil/../acme/shop.git', 'it has a `.` or `..` path segment'],
     ['https://github.com/acme/shop.git?x=1', 'it has a query string'],
     ['https://github.com/acme/shop.git#x', 'it has a fragment'],
@@ -105,9 +109,9 @@ describe('allow.gitBaseUrls', () => {
 });
 
 describe('refusalReason', () => {
-  const job = { repository: 'acme/shop', environment: 'production', git: { url: 'https://github.com/acme/shop.git' } };
+  const job = { repository: 'acme/shop', environment: 'production', git: { url: 'https://github.com/acme/shop.git' }, instructions: 'bitenvoy.yml' };
 
-  it('checks repositories, then environments, then where the code comes from', () => {
+  it('checks repositories, then environments, then the instruction file, then where the code comes from', () => {
     expect(refusalReason(undefined, job)).toBeUndefined();
     expect(refusalReason({ repositories: ['acme/*'], environments: ['production'], gitBaseUrls: ['https://github.com/'] }, job)).toBeUndefined();
     expect(refusalReason({ repositories: ['tools/*'], environments: ['staging'] }, job)).toMatch(/^this agent's allowlist does not accept repository acme\/shop/);
@@ -116,6 +120,20 @@ describe('refusalReason', () => {
       "this agent's allowlist does not accept git URL https://github.com/acme/shop.git for acme/shop (allow.gitBaseUrls: empty); " +
         "the server's owner can add `https://github.com/` to allow.gitBaseUrls in agent.yml and restart the agent",
     );
+  });
+
+  it('accepts only the instruction files of allow.instructions, bitenvoy.yml when it is left out', () => {
+    const docs = { ...job, instructions: 'docs/example-bitenvoy.yml' };
+    expect(refusalReason(undefined, docs)).toBe(
+      "this agent's allowlist does not accept the instruction file docs/example-bitenvoy.yml (allow.instructions: bitenvoy.yml): " +
+        "if this repository's config really names it, the server's owner can add `docs/example-bitenvoy.yml` to allow.instructions in agent.yml and restart the agent; " +
+        'a hub that names it unasked may have been tampered with',
+    );
+    expect(refusalReason({ gitBaseUrls: [] }, docs)).toMatch(/^this agent's allowlist does not accept the instruction file/);
+    expect(refusalReason({ instructions: ['deploy/bitenvoy.yml'] }, job)).toMatch(/does not accept the instruction file bitenvoy\.yml \(allow\.instructions: deploy\/bitenvoy\.yml\)/);
+    expect(refusalReason({ instructions: ['bitenvoy.yml', 'docs/example-bitenvoy.yml'] }, docs)).toBeUndefined();
+    expect(refusalReason(undefined, { ...job, instructions: './bitenvoy.yml' })).toBeUndefined();
+    expect(refusalReason(undefined, { ...job, instructions: 'a b/c.yml' })).toMatch(/such a path is never accepted/);
   });
 
   it('keeps refusals short enough for the hub however long the lists are', () => {

@@ -1,8 +1,10 @@
-import { stat, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { stat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { loadAgentConfig } from '../../agent/agent-config.js';
 import { enrollAgent, parseLabels } from '../../agent/enroll-agent.js';
+import { CHECKED_FILE } from '../../agent/read-agent-yml.js';
 import { silentLogger } from '../../lib/logger.js';
 import { FAKE_CREDENTIAL, startFakeHub, type FakeHub } from './fake-hub.js';
 
@@ -45,4 +47,42 @@ it('parses labels and explains junk', () => {
   expect(parseLabels('')).toEqual({});
   expect(() => parseLabels('role=web,oops')).toThrow('--labels: `oops` is not a label; write key=value pairs separated by commas, e.g. role=web,region=eu (values: letters, digits, . _ -)');
   expect(() => parseLabels('role=we b')).toThrow(/`role=we b` is not a label/);
+});
+
+it('writes agent.yml from what it can take of the hub’s suggestion, and drops the rest', async () => {
+  hub.suggestedAllow = { gitBaseUrls: ['https://git.example.com/', 'file:///etc/', 'git://evil.example/'], branches: ['main', '*', 'refs/pull/1/head'] };
+  const dir = join(root, 'suggested');
+  const enrolled = await enrollAgent({ hub: hub.url, token: 'tok', name: 'web-1', labels: {}, dir, log: silentLogger() });
+  expect(enrolled.agentYml).toMatchObject({ file: join(dir, 'agent.yml'), written: true, dropped: ['git base URL "file:///etc/"', 'git base URL "git://evil.example/"', 'branch "*"', 'branch "refs/pull/1/head"'] });
+  const config = await loadAgentConfig(dir);
+  expect(config.allow).toEqual({ gitBaseUrls: ['https://git.example.com/'], branches: ['main'], instructions: ['bitenvoy.yml'] });
+  expect(config.warnings).toEqual([]);
+  expect((await stat(join(dir, 'agent.yml'))).mode & 0o777).toBe(0o600);
+});
+
+it('pins empty lists when the hub suggests nothing and no flag says: the agent starts, refuses every job, and says so', async () => {
+  const dir = join(root, 'nothing');
+  await enrollAgent({ hub: hub.url, token: 'tok', name: 'web-1', labels: {}, dir, log: silentLogger() });
+  const config = await loadAgentConfig(dir);
+  expect(config.allow).toEqual({ gitBaseUrls: [], branches: [], instructions: ['bitenvoy.yml'] });
+  expect(config.warnings).toEqual([
+    `${join(dir, 'agent.yml')} has an empty allow.gitBaseUrls: every job is refused. Add where your repositories live, e.g. \`gitBaseUrls: [https://github.com/]\`, and restart the agent`,
+    `${join(dir, 'agent.yml')} has an empty allow.branches: every job is refused. Add the branches your environments deploy, e.g. \`branches: [main]\`, and restart the agent`,
+  ]);
+});
+
+it('reads the owner’s edits of agent.yml at the next start, never a stale checked copy', async () => {
+  hub.suggestedAllow = { gitBaseUrls: ['https://github.com/'], branches: ['main'] };
+  const dir = join(root, 'edited');
+  await enrollAgent({ hub: hub.url, token: 'tok', name: 'web-1', labels: {}, dir, log: silentLogger() });
+  // Enrollment checked the file it wrote: the first start does not need the validator.
+  expect(JSON.parse(await readFile(join(dir, CHECKED_FILE), 'utf8')).value.allow.branches).toEqual(['main']);
+  await writeFile(join(dir, 'agent.yml'), 'allow:\n  gitBaseUrls: [https://github.com/]\n  branches: [production]\n');
+  expect((await loadAgentConfig(dir)).allow.branches).toEqual(['production']);
+  await writeFile(join(dir, 'agent.yml'), 'allow:\n  branches: [refs/pull/*]\n');
+  await expect(loadAgentConfig(dir)).rejects.toThrow(/agent\.yml is not valid; the agent will not start until it is:\n.*`allow\.branches\[0\]`: expected a branch name like `main`, or a prefix ending in `\*` like `release\/\*` \(nothing under `refs\/`\), got `refs\/pull\/\*`/);
+  // A damaged checked copy is only a cache: the file is checked again.
+  await writeFile(join(dir, 'agent.yml'), 'allow:\n  gitBaseUrls: [https://github.com/]\n  branches: [main]\n');
+  await writeFile(join(dir, CHECKED_FILE), '{not json');
+  expect((await loadAgentConfig(dir)).allow.branches).toEqual(['main']);
 });

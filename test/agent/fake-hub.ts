@@ -17,6 +17,7 @@ import {
   type JobSpec,
   type JobState,
   type LogChunk,
+  type SuggestedAllow,
 } from '../../lib/protocol.js';
 
 export const FAKE_CREDENTIAL = 'agent-credential-0123456789';
@@ -50,6 +51,8 @@ export interface FakeHub {
   /** Answered before handling; an `afterStore` hook answers after the events/logs were stored (a lost ack). */
   fail: { before?: FailureHook; afterStore?: FailureHook };
   leaseSeconds: number;
+  /** What the enrollment answer suggests the agent pin in its agent.yml (`suggestedAllow`); none when undefined. */
+  suggestedAllow: SuggestedAllow | undefined;
   finalState(jobId: string): JobState | undefined;
   waitFor(check: () => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -85,6 +88,7 @@ export async function startFakeHub(): Promise<FakeHub> {
     jobs,
     fail: {},
     leaseSeconds: 60,
+    suggestedAllow: undefined,
     offer(spec) {
       jobs.set(spec.id, { spec, events: [], logs: [], cancelRequested: false });
       queue.push(spec.id);
@@ -133,7 +137,10 @@ export async function startFakeHub(): Promise<FakeHub> {
     };
     const fail = hub.fail.before?.(req.method!, path, body);
     if (fail) return reply(fail, { error: { code: 'BE_INTERNAL', message: 'fake hub failure' } });
-    if (path === '/enroll') return reply(201, { agentId: 'agt_1', credential: FAKE_CREDENTIAL, settings: { pollWaitSeconds: 1, leaseSeconds: hub.leaseSeconds, heartbeatSeconds: 60 } });
+    if (path === '/enroll') {
+      const settings = { pollWaitSeconds: 1, leaseSeconds: hub.leaseSeconds, heartbeatSeconds: 60 };
+      return reply(201, { agentId: 'agt_1', credential: FAKE_CREDENTIAL, settings, ...(hub.suggestedAllow ? { suggestedAllow: hub.suggestedAllow } : {}) });
+    }
     if (req.headers.authorization !== `Bearer ${FAKE_CREDENTIAL}`) {
       error(res, 401, 'BE_UNAUTHORIZED', 'unknown credential');
       return 401;

@@ -69,11 +69,14 @@ afterEach(async () => {
   // Whatever the test did, the agent revealed nothing: not in a claim, an event, a message or a log chunk.
   const sent = JSON.stringify(hub.requests.map((r) => r.body));
   for (const value of NEVER_SENT) expect(sent, `the agent sent ${JSON.stringify(value)} to the hub`).not.toContain(value);
-  for (const marker of ['pwned-other', 'pwned-evil', 'pwned-command', 'pwned-steps', 'pwned-sha', 'pwned-feature']) expect(existsSync(join(root, marker)), marker).toBe(false);
+  for (const marker of ['pwned-other', 'pwned-evil', 'pwned-command', 'pwned-steps', 'pwned-sha', 'pwned-feature', 'pwned-pull', 'pwned-docs']) expect(existsSync(join(root, marker)), marker).toBe(false);
 });
 
 /** The owner's rules: one repository, one environment, code only from the real git server, only main and release/*. */
-const strictConfig = () => `allow:\n  repositories: [acme/shop]\n  environments: [production]\n  gitBaseUrls: ['${git.url}/']\n  branches: [main, release/*]\n`;
+const strictConfig = (instructions = ['bitenvoy.yml']) =>
+  `allow:\n  repositories: [acme/shop]\n  environments: [production]\n  gitBaseUrls: ['${git.url}/']\n  branches: [main, release/*]\n  instructions: [${instructions.join(', ')}]\n`;
+/** No allowlist at all (an owner's agent.yml that leaves `allow` out): what the hub sends is still checked. */
+const wideOpen = 'keepReleases: 5\n';
 
 let counter = 0;
 async function startAgent(agentYml?: string): Promise<string> {
@@ -101,6 +104,14 @@ const output = (jobId: string, stream?: string) =>
 async function finished(...specs: JobSpec[]): Promise<void> {
   for (const spec of specs) hub.offer(spec);
   await hub.waitFor(() => specs.every((spec) => hub.finalState(spec.id) !== undefined), 20_000);
+}
+
+/** Pushes a commit holding `files` that is on no branch: only a pull request's `refs/pull/<n>/head` names it, as on GitHub. */
+async function pushPullRequestHead(bare: string, number: number, files: Record<string, string>): Promise<string> {
+  const sha = await pushCommit(bare, files, 'a pull request, never merged', `pr-${number}`);
+  execFileSync('git', ['--git-dir', bare, 'update-ref', `refs/pull/${number}/head`, sha]);
+  execFileSync('git', ['--git-dir', bare, 'update-ref', '-d', `refs/heads/pr-${number}`]);
+  return sha;
 }
 
 /** Pushes a commit to main of `bare` holding `files` and the symlinks `links` (path → target). */
@@ -211,7 +222,7 @@ describe('a compromised hub cannot make the agent run anything outside its allow
   });
 
   it('never reads an instruction file outside the release: by path or by a symlink in the commit', async () => {
-    const dir = await startAgent(strictConfig());
+    const dir = await startAgent(strictConfig(['bitenvoy.yml', 'deploy.yml', 'passwd.yml', 'conf/passwd']));
     const before = git.requests();
     const climbing = shopJob('0'.repeat(40), { instructions: '../../secrets.yml' });
     const absolute = shopJob('0'.repeat(40), { instructions: '/etc/passwd' });
@@ -237,7 +248,7 @@ describe('a compromised hub cannot make the agent run anything outside its allow
 
   it('fails a short, invalid or unknown SHA without running anything, and git never takes one for an option', async () => {
     // An agent without any allowlist: even wide open, what the hub sends is checked before git sees it.
-    const dir = await startAgent();
+    const dir = await startAgent(wideOpen);
     const url = `file://${shop}`;
     const short = jobSpec({ url, sha: 'abc1234' });
     const option = jobSpec({ url, sha: `--upload-pack=touch ${root}/pwned-sha; git-upload-pack` });
@@ -251,6 +262,56 @@ describe('a compromised hub cannot make the agent run anything outside its allow
     expect(summary(hub.jobs.get(unknown.id)!.events)).toEqual(['fetching', 'failed']);
     expect(message(unknown.id)).toBe(`commit ${'e'.repeat(40)} is not in ${url} (fetched main); was the branch force-pushed?`);
     expect(existsSync(join(dir, 'apps'))).toBe(false);
+  });
+});
+
+describe('with the agent.yml enrollment writes by default, a hub that turns hostile after enrollment', () => {
+  // The hub was honest when the agent enrolled: it suggested its git server and its environments' branch.
+  beforeEach(() => {
+    hub.suggestedAllow = { gitBaseUrls: [`${git.url}/`], branches: ['main'] };
+  });
+
+  it('runs what the hub configured: a commit on main, from the pinned git server', async () => {
+    const dir = await startAgent();
+    expect(await readFile(join(dir, 'agent.yml'), 'utf8')).toContain(`gitBaseUrls: ["${git.url}/"]`);
+    const spec = shopJob(await pushCommit(shop, { 'bitenvoy.yml': GOOD_STEPS }, 'good'));
+    await finished(spec);
+    expect(summary(hub.jobs.get(spec.id)!.events)).toEqual(['fetching', 'running', '0:started', '0:succeeded', 'succeeded']);
+  });
+
+  it('refuses an allowed repository pointed at the hub’s own git host, before anything is fetched', async () => {
+    const dir = await startAgent();
+    const before = git.requests();
+    const spec = shopJob(evilSha, { url: `${attacker.url}/acme/shop.git` });
+    await finished(spec);
+    expect(summary(hub.jobs.get(spec.id)!.events)).toEqual(['refused']);
+    expect(message(spec.id)).toContain(`this agent's allowlist does not accept git URL ${attacker.url}/acme/shop.git for acme/shop (allow.gitBaseUrls: ${git.url}/)`);
+    expect(attacker.requests()).toBe(0);
+    expect(git.requests()).toBe(before);
+    expect(existsSync(join(dir, 'git'))).toBe(false);
+  });
+
+  it('refuses a commit that exists only under refs/pull/1/head: it is never fetched, its steps never run', async () => {
+    const dir = await startAgent();
+    const pull = await pushPullRequestHead(shop, 1, { 'bitenvoy.yml': `version: 1\nsteps:\n  - name: x\n    run: touch ${root}/pwned-pull\n` });
+    const spec = shopJob(pull, { ref: 'refs/pull/1/head' });
+    await finished(spec);
+    expect(summary(hub.jobs.get(spec.id)!.events)).toEqual(['fetching', 'refused']);
+    expect(message(spec.id)).toMatch(new RegExp(`^commit ${pull.slice(0, 7)} is not reachable from main in acme/shop \\(this agent's allow\\.branches; it fetched main\\)`));
+    expect(() => execFileSync('git', ['--git-dir', mirrorPath(dir, 'acme/shop'), 'cat-file', '-e', `${pull}^{commit}`], { stdio: 'ignore' })).toThrow();
+    expect(existsSync(join(dir, 'apps'))).toBe(false);
+  });
+
+  it('refuses an instruction file the hub names other than bitenvoy.yml, before anything is fetched', async () => {
+    const dir = await startAgent();
+    const sha = await pushCommit(shop, { 'docs/example-bitenvoy.yml': `version: 1\nsteps:\n  - name: example\n    run: touch ${root}/pwned-docs\n` }, 'docs: an example');
+    const before = git.requests();
+    const spec = shopJob(sha, { instructions: 'docs/example-bitenvoy.yml' });
+    await finished(spec);
+    expect(summary(hub.jobs.get(spec.id)!.events)).toEqual(['refused']);
+    expect(message(spec.id)).toMatch(/^this agent's allowlist does not accept the instruction file docs\/example-bitenvoy\.yml \(allow\.instructions: bitenvoy\.yml\): .*add `docs\/example-bitenvoy\.yml` to allow\.instructions in agent\.yml/);
+    expect(git.requests()).toBe(before);
+    expect(existsSync(join(dir, 'git'))).toBe(false);
   });
 });
 

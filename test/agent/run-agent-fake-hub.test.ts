@@ -40,7 +40,10 @@ afterEach(async () => {
 let counter = 0;
 async function newAgent(files: Record<string, string> = {}): Promise<string> {
   const dir = join(root, `agent-${++counter}`);
-  await enrollAgent({ hub: hub.url, token: 'enroll-token', name: `agent-${counter}`, labels: {}, dir, log: silentLogger() });
+  // The agent.yml enrollment writes, pinned by the owner's flags: the fake hub suggests nothing, and the test
+  // repositories are local paths (which an agent never takes from a hub's suggestion).
+  const allow = { gitBaseUrls: [`file://${root}/git/`], branches: ['main'] };
+  await enrollAgent({ hub: hub.url, token: 'enroll-token', name: `agent-${counter}`, labels: {}, dir, allow, log: silentLogger() });
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text, { mode: 0o600 });
   return dir;
 }
@@ -133,7 +136,8 @@ describe('the agent against a fake hub', () => {
     expect(job.events[3]).toMatchObject({ type: 'step', step: { index: 0, name: 'build' }, exitCode: 0 });
     expect(output(spec.id, 'stdout')).toContain(`building ${spec.sha} for acme/shop/staging\nbuild is there\ncurrent is releases/${spec.id}\n`);
     expect(output(spec.id, 'stderr')).toBe('careful\n');
-    expect(output(spec.id, 'system')).toMatch(/fetched \d+ KiB of new objects/);
+    // allow.branches (pinned at enrollment): the branch is fetched, not the SHA.
+    expect(output(spec.id, 'system')).toContain(`commit ${spec.sha.slice(0, 7)} is on main\n`);
 
     const app = join(dir, 'apps', 'acme', 'shop', 'staging');
     expect(await readlink(join(app, 'current'))).toBe(join('releases', spec.id));

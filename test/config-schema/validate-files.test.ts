@@ -35,7 +35,7 @@ describe('what a person sees for a bad config file', () => {
     expect(await check('agent-with-bad-git-pins.yml')).toMatchInlineSnapshot(`
       "agent-with-bad-git-pins.yml:2:17: \`allow.gitBaseUrls[0]\`: expected a git base URL like \`https://github.com/\` or \`ssh://git@git.example.com/scm/\` (no password, query, fragment or \`%\`), or an absolute path, got \`https://x-access-token:ghs_1@github.com/\`
       agent-with-bad-git-pins.yml:2:61: \`allow.gitBaseUrls[1]\`: expected a git base URL like \`https://github.com/\` or \`ssh://git@git.example.com/scm/\` (no password, query, fragment or \`%\`), or an absolute path, got \`https://github.com/acme?x=1\`
-      agent-with-bad-git-pins.yml:3:20: \`allow.branches[1]\`: expected a branch name like \`main\`, or a prefix ending in \`*\` like \`release/*\`, got \`release/*/hotfix\`"
+      agent-with-bad-git-pins.yml:3:20: \`allow.branches[1]\`: expected a branch name like \`main\`, or a prefix ending in \`*\` like \`release/*\` (nothing under \`refs/\`), got \`release/*/hotfix\`"
     `);
   });
 

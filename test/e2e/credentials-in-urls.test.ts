@@ -11,7 +11,9 @@ const E2E_TIMEOUT = 120_000;
 describe('credentials in git URLs', () => {
   let world: World;
   beforeAll(async () => {
-    world = await startWorld({ agents: 1, urlUserinfo: `deploy:${TOKEN}` });
+    // The agent's owner allows this (agents pinned to git hosts refuse credentials in a URL): what is tested is that
+    // the hub never shows them.
+    world = await startWorld({ agents: 1, urlUserinfo: `deploy:${TOKEN}`, agentFiles: () => ({ 'agent.yml': 'allow:\n  instructions: [bitenvoy.yml]\n' }) });
   }, E2E_TIMEOUT);
   afterAll(async () => {
     await world?.close();

@@ -32,7 +32,9 @@ describe('the GitHub App against a local GitHub', () => {
   const healthz = async () => (await (await fetch(`${world.hub.url}/healthz`)).json()) as { mode: string; configRepos: Array<{ source: string; sha?: string; rejected?: { sha: string } }> };
 
   beforeAll(async () => {
-    world = await startWorld({ agents: 2, github: { requiredChecks: ['test'] } });
+    // `/deploy` on a pull request ships its branch's head: the servers' owner allows that branch (enrollment pins only
+    // the environments' branches by default).
+    world = await startWorld({ agents: 2, github: { requiredChecks: ['test'] }, agentAllow: { branches: ['main', 'feature'] } });
   }, E2E_TIMEOUT);
   afterAll(async () => {
     await world?.close();
