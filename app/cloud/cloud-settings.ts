@@ -16,6 +16,7 @@ import { BitEnvoyError } from '../../lib/errors.js';
 import type { AttestationTrust } from './attest-agent.js';
 import { readAwsCertificates } from './attest-aws.js';
 import { readJwks } from './attest-gcp.js';
+import { checkOpensslVerifier } from './attest-openssl-verify.js';
 import { readPemCertificates } from './attest-x509-chain.js';
 
 export interface CloudSettings {
@@ -86,6 +87,7 @@ function readTrust(env: NodeJS.ProcessEnv, publicUrl: string): AttestationTrust 
   }
   if (env.BITENVOY_GCP_JWKS) trust.gcp = { keys: readJwks(file(env, 'BITENVOY_GCP_JWKS'), 'BITENVOY_GCP_JWKS'), hubUrl: `${publicUrl}/bitenvoy` };
   if (env.BITENVOY_AZURE_ROOTS) {
+    checkOpensslVerifier('BITENVOY_AZURE_ROOTS');
     const signerNames = list(env.BITENVOY_AZURE_SIGNER_NAMES);
     trust.azure = {
       roots: readPemCertificates(file(env, 'BITENVOY_AZURE_ROOTS'), 'BITENVOY_AZURE_ROOTS'),
