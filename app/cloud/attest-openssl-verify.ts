@@ -2,7 +2,13 @@
  * OpenSSL's certificate path validation (`openssl verify`, X509_verify_cert) for the Azure signer — the maintained
  * verifier, used instead of a hand-written one. Node's own OpenSSL does not expose path validation (only TLS
  * handshakes use it), so this runs the `openssl` command the hub host has: OpenSSL 3.0 or newer, checked at start
- * ({@link checkOpensslVerifier}).
+ * ({@link checkOpensslVerifier}). About 10 ms a run; accepted paths are remembered (attest-x509-chain.ts).
+ *
+ * Why not PKI.js (`CertificateChainValidationEngine`, 4.0.0), the JavaScript candidate: tried on the same chains, it
+ * accepted a sub-CA that widens its parent's name constraints (it unions permitted subtrees instead of intersecting),
+ * a signer named only in its common name under a name-constrained CA, a CA below a `pathlen:0` CA (the constraint is
+ * parsed, never enforced), and a CA or code-signing signer (the leaf is not checked); and on two CAs that issued each
+ * other it never returned (its path search has no visited set). OpenSSL refused all of them in milliseconds.
  *
  * What the command is told, and why:
  * - `-CAfile` holds only the operator's roots; `-no-CApath -no-CAstore` keep the system's CA store out (without them

@@ -60,7 +60,7 @@ describe('readCloudSettings', () => {
       writeFileSync(join(bin, 'openssl'), '#!/bin/sh\necho "OpenSSL 1.1.1w  11 Sep 2023"\n');
       chmodSync(join(bin, 'openssl'), 0o755);
       process.env.PATH = `${bin}:${path}`;
-      expect(() => readCloudSettings({ BITENVOY_AZURE_ROOTS: roots }, HUB)).toThrow(/^BITENVOY_AZURE_ROOTS is set: .* must be OpenSSL 3\.0 or newer \(found "OpenSSL 1\.1\.1w  11 Sep 2023"\); install OpenSSL 3/);
+      expect(() => readCloudSettings({ BITENVOY_AZURE_ROOTS: roots }, HUB)).toThrow(/^BITENVOY_AZURE_ROOTS is set: .* must be OpenSSL 3\.0 or newer \(found "OpenSSL 1\.1\.1w {2}11 Sep 2023"\); install OpenSSL 3/);
       process.env.PATH = mkdtempSync(join(tmpdir(), 'bitenvoy-no-openssl-'));
       expect(() => readCloudSettings({ BITENVOY_AZURE_ROOTS: roots }, HUB)).toThrow(/^BITENVOY_AZURE_ROOTS is set: .*`openssl version` failed .*apt-get install openssl/);
     } finally {
