@@ -12,8 +12,7 @@
  * @example
  * const evidence = await gatherEvidence('gcp', { audience: 'https://hub.example/bitenvoy?nonce=n_…', nonce: 'n_…' });
  */
-import type { CloudEvidence } from '../app/cloud/attest-agent.js';
-import type { CloudProvider } from '../app/cloud/cloud-instance.js';
+import type { CloudEvidence, CloudProvider } from '../lib/protocol.js';
 import { httpRequest } from './http-request.js';
 
 /** What the agent sends to the hub: exactly the shapes the hub's attestation reads. */

@@ -219,9 +219,28 @@ export const DEPLOYMENT_STATES = ['queued', 'in_progress', 'success', 'failure',
 export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
 export const FINAL_DEPLOYMENT_STATES: readonly DeploymentState[] = ['success', 'failure', 'error', 'cancelled'];
 
+/** A cloud provider whose signed identity evidence the hub can verify. */
+export type CloudProvider = 'aws' | 'gcp' | 'azure';
+
+/** Azure IMDS attested data, exactly as `/metadata/attested/document` returns it. */
+export interface AzureAttestedData {
+  encoding?: string;
+  /** Base64 of the PKCS#7 SignedData envelope. */
+  signature: string;
+}
+
+/**
+ * An agent's cloud identity evidence, per provider, as its instance metadata service returned it (the hub verifies
+ * it; the agent asserts nothing). GCP and Azure carry the hub nonce they were made for.
+ */
+export type CloudEvidence =
+  | { provider: 'aws'; document: string; signature: string }
+  | { provider: 'gcp'; token: string; nonce: string }
+  | { provider: 'azure'; attested: AzureAttestedData; nonce: string };
+
 /** `POST /cloud/nonce`: a single-use challenge for the agent's next cloud identity evidence. */
 export interface CloudNonceRequest {
-  provider: 'aws' | 'gcp' | 'azure';
+  provider: CloudProvider;
 }
 
 export interface CloudNonceResponse {
@@ -236,12 +255,9 @@ export interface CloudNonceResponse {
  * verifies it and binds the agent to that instance; its `cloud.*` facts then come from discovery, never from here.
  */
 export interface CloudAttestRequest {
-  evidence:
-    | { provider: 'aws'; document: string; signature: string }
-    | { provider: 'gcp'; token: string; nonce: string }
-    | { provider: 'azure'; attested: { encoding?: string; signature: string }; nonce: string };
+  evidence: CloudEvidence;
 }
 
 export interface CloudAttestResponse {
-  identity: { provider: 'aws' | 'gcp' | 'azure'; account: string; instanceId: string; region?: string; zone?: string };
+  identity: { provider: CloudProvider; account: string; instanceId: string; region?: string; zone?: string };
 }

@@ -4,6 +4,9 @@
  * instance. The hub route that calls this stays thin; everything that decides lives here and in the attest-* modules.
  *
  * The nonce is spent before verifying, so a failed attempt costs it too: a nonce is one try, never a way to probe.
+ * One exception: Azure evidence the hub cannot even read (a `malformed` refusal) is refused before the nonce is
+ * touched. Reading checks nothing secret and trusts nothing, so it lets nobody probe; and an agent whose evidence was
+ * mangled on the way can resend it with the same nonce instead of fetching new attested data.
  *
  * @example
  * const { nonce } = await issueNonce(store, agent.id, { provider: 'gcp' });
@@ -13,17 +16,15 @@
  */
 import type { Store } from '../store/store.js';
 import { verifyAwsIdentity, type AwsTrust } from './attest-aws.js';
-import { verifyAzureIdentity, type AzureAttestedData, type AzureTrust } from './attest-azure.js';
+import type { CloudEvidence } from '../../lib/protocol.js';
+import { checkAzureEvidence, readAzureEvidence, type AzureTrust } from './attest-azure.js';
 import { gcpAudience, verifyGcpIdentity, type GcpTrust } from './attest-gcp.js';
 import { consumeNonce } from './attest-nonce.js';
 import type { Refusal, Verified } from './attest-refusal.js';
 import { IdentityBindings, type BindResult } from './identity-bindings.js';
 
-/** What an agent sends, per provider (the agent reads it from its instance metadata service). */
-export type CloudEvidence =
-  | { provider: 'aws'; document: string; signature: string }
-  | { provider: 'gcp'; token: string; nonce: string }
-  | { provider: 'azure'; attested: AzureAttestedData; nonce: string };
+/** What an agent sends, per provider: the wire type (lib/protocol.ts), which the agent shares without importing the hub. */
+export type { CloudEvidence } from '../../lib/protocol.js';
 
 /** The hub's configured trust, per provider; a provider left out is refused. */
 export interface AttestationTrust {
@@ -73,9 +74,12 @@ async function verifyEvidence(
     }
     case 'azure': {
       if (!trust.azure) return notConfigured('azure');
+      // Read first: an envelope the hub cannot even read (mangled on the way) leaves the nonce unspent for a resend.
+      const read = readAzureEvidence(evidence.attested);
+      if (!read.ok) return read;
       const spent = await consumeNonce(store, evidence.nonce, agentId, now);
       if (spent) return refused(spent);
-      return verifyAzureIdentity(evidence.attested, trust.azure, { nonce: evidence.nonce, now });
+      return checkAzureEvidence(read.evidence, trust.azure, { nonce: evidence.nonce, now });
     }
     default:
       return notConfigured(String((evidence as { provider: unknown }).provider));

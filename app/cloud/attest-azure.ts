@@ -3,38 +3,45 @@
  * `{ "encoding": "pkcs7", "signature": "<base64 PKCS#7>" }`, whose envelope carries the signed JSON (`nonce`, `vmId`,
  * `subscriptionId`, `timeStamp.createdOn/expiresOn`, …) and the signer's certificate.
  *
- * Checked, all fail-closed: the envelope parses exactly (attest-cms.ts); the signature verifies with a certificate in
- * it; that certificate is for `metadata.azure.com` or a subdomain (or the configured names: sovereign clouds use
- * `metadata.azure.us`, `metadata.azure.cn`) and chains to a root the operator configured, through certificates in the
- * envelope or configured intermediates (Azure's envelope omits them; Azure documents pinning them); the nonce is the
- * one the hub issued to this agent; the document is not expired. Azure's nonce is a 10-digit string, so the hub's
- * Azure nonces are too (attest-nonce.ts). IMDS may answer from a cache with an older nonce: that is refused as a wrong
- * nonce, and the agent simply asks again.
+ * In two steps, so that a caller can spend its nonce between them:
+ * 1. {@link readAzureEvidence} reads everything without trusting anything: base64, the envelope (attest-cms.ts), every
+ *    certificate in it with its key and extensions, the signed JSON. Any failure, whatever threw it, is a `malformed`
+ *    refusal — never an exception.
+ * 2. {@link checkAzureEvidence} decides, fail-closed: the signature verifies with a certificate in the envelope; that
+ *    certificate may sign attested data (an end entity for `metadata.azure.com`, attest-x509-signer.ts); OpenSSL's
+ *    verifier finds a valid path from it to a configured root (attest-x509-chain.ts); the nonce is the one the hub
+ *    issued; the document is not expired.
  *
- * The attested data carries no region: the identity is subscription + vmId, and discovery supplies the location.
+ * Paths: only the configured roots are anchors. When intermediates are configured (Azure's envelope omits them and
+ * Azure documents pinning them), paths go only through those, and certificates in the envelope are never used to
+ * build one. With none configured, certificates in the envelope may serve as untrusted intermediates, as in TLS: PKIX
+ * allows it, and every constraint of every CA on the path (name constraints, path length, key usage) still holds.
+ *
+ * Azure's nonce is a 10-digit string, so the hub's Azure nonces are too (attest-nonce.ts). IMDS may answer from a
+ * cache with an older nonce: that is refused as a wrong nonce, and the agent simply asks again. The attested data
+ * carries no region: the identity is subscription + vmId, and discovery supplies the location.
  *
  * @example
  * const trust = { roots: readPemCertificates(rootsPem, 'BITENVOY_AZURE_ROOTS'), intermediates: readPemCertificates(…) };
- * verifyAzureIdentity({ encoding: 'pkcs7', signature }, trust, { nonce: '0123456789' });
+ * const read = readAzureEvidence({ encoding: 'pkcs7', signature });
+ * if (read.ok) await checkAzureEvidence(read.evidence, trust, { nonce: '0123456789' });
  */
 import type { X509Certificate } from 'node:crypto';
+import type { AzureAttestedData } from '../../lib/protocol.js';
 import type { ProvedIdentity } from './cloud-instance.js';
 import { checkSignedData, readSignedData, type SignedData } from './attest-cms.js';
-import { DerError } from './attest-der.js';
 import { decodeBase64, EvidenceFormatError, objectField, parseJsonObject, safeId } from './attest-encoding.js';
-import { refuse, type Verified } from './attest-refusal.js';
-import { chainToRoot, dnsNamesOf, name } from './attest-x509-chain.js';
+import { refuse, type Refusal, type Verified } from './attest-refusal.js';
+import { verifyCertificatePath } from './attest-x509-chain.js';
+import { readCertificateExtensions, type CertificateExtensions } from './attest-x509-extensions.js';
+import { checkSignerCertificate } from './attest-x509-signer.js';
 
-export interface AzureAttestedData {
-  encoding?: string;
-  /** Base64 of the PKCS#7 SignedData envelope. */
-  signature: string;
-}
+export type { AzureAttestedData } from '../../lib/protocol.js';
 
 export interface AzureTrust {
   /** Root certificates the signer must chain to (public Azure: the roots Microsoft documents for IMDS). */
   roots: X509Certificate[];
-  /** Pinned intermediates (Azure's envelope carries only the signer certificate). */
+  /** Pinned intermediates: when set, the only certificates a path may go through. */
   intermediates?: X509Certificate[];
   /** DNS names the signer certificate may be for, each also allowing its subdomains. Default `metadata.azure.com`. */
   signerNames?: string[];
@@ -49,51 +56,79 @@ export interface AzureCheck {
   now?: number;
 }
 
+/** Attested data read but not yet trusted. */
+export interface AzureEvidence {
+  signed: SignedData;
+  /** The extensions of each certificate in the envelope, in the envelope's order. */
+  extensions: CertificateExtensions[];
+  document: Record<string, unknown>;
+}
+
 const MAX_ENVELOPE_BYTES = 16 * 1024;
 const DEFAULT_SIGNER_NAMES = ['metadata.azure.com'];
 const DEFAULT_SKEW_MS = 60_000;
 const DEFAULT_MAX_AGE_MS = 10 * 60_000;
 const REFETCH = 'ask the hub for a new nonce and fetch /metadata/attested/document with it again';
+const RESEND = 'send the IMDS response as it is';
 
-export function verifyAzureIdentity(attested: AzureAttestedData, trust: AzureTrust, check: AzureCheck): Verified {
-  let signed: SignedData;
+/** Reads `attested` completely, trusting nothing yet; any failure at all is a `malformed` refusal. */
+export function readAzureEvidence(attested: unknown): { ok: true; evidence: AzureEvidence } | { ok: false; refusal: Refusal } {
   try {
     if (typeof attested !== 'object' || attested === null) throw new EvidenceFormatError('no attested data was sent');
-    if (attested.encoding !== undefined && attested.encoding !== 'pkcs7') throw new EvidenceFormatError(`encoding ${JSON.stringify(attested.encoding)} is not pkcs7`);
-    signed = readSignedData(decodeBase64(attested.signature, 'the signature', MAX_ENVELOPE_BYTES));
+    const { encoding, signature } = attested as Partial<AzureAttestedData>;
+    if (encoding !== undefined && encoding !== 'pkcs7') throw new EvidenceFormatError(`encoding ${JSON.stringify(encoding)} is not pkcs7`);
+    const signed = readSignedData(decodeBase64(signature, 'the signature', MAX_ENVELOPE_BYTES));
+    const extensions = signed.certificates.map(({ cert }, i) => {
+      try {
+        return readCertificateExtensions(cert.raw);
+      } catch (err) {
+        throw new EvidenceFormatError(`certificate ${i + 1} in the envelope has extensions that cannot be read (${(err as Error).message})`);
+      }
+    });
+    const document = parseJsonObject(signed.content.toString('utf8'), 'the signed document');
+    return { ok: true, evidence: { signed, extensions, document } };
   } catch (err) {
-    if (err instanceof EvidenceFormatError || err instanceof DerError) return refuse('malformed', `Azure attested data: ${err.message}; send the IMDS response as it is`);
-    throw err;
+    // DerError, EvidenceFormatError, or whatever Node's parsers throw: bytes we cannot read are never half-trusted.
+    return refuse('malformed', `Azure attested data: ${(err as Error).message}; ${RESEND}`);
   }
-  const now = check.now ?? Date.now();
-  const pool = [...signed.certificates, ...(trust.intermediates ?? [])];
-  const checked = checkSignedData(signed, pool);
-  if ('problem' in checked) return refuse('tampered', `Azure attested data: ${checked.problem}; ${REFETCH}`);
-  const signerProblem = checkSigner(checked.signer, pool, trust, now);
-  if (signerProblem) return refuse('wrong-signer', `Azure attested data: ${signerProblem}`);
-  return identityOf(signed.content, trust, check.nonce, now);
 }
 
-function checkSigner(signer: X509Certificate, pool: X509Certificate[], trust: AzureTrust, now: number): string | undefined {
-  const allowed = trust.signerNames ?? DEFAULT_SIGNER_NAMES;
-  const names = dnsNamesOf(signer);
-  if (!names.some((n) => allowed.some((suffix) => n === suffix || n.endsWith(`.${suffix}`)))) {
-    return `signed by ${name(signer)}, which is not a certificate for ${allowed.join(' or ')}: only Azure's metadata service may sign attested data`;
+/** Decides whether read evidence proves a VM: signature, signer, path to a root, nonce, times, identity. */
+export async function checkAzureEvidence(evidence: AzureEvidence, trust: AzureTrust, check: AzureCheck): Promise<Verified> {
+  const now = check.now ?? Date.now();
+  let signerRefusal: Verified | undefined;
+  try {
+    signerRefusal = await checkSigner(evidence, trust, now);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'BE_INTERNAL') throw err; // the hub cannot verify at all: not the agent's fault
+    return refuse('malformed', `Azure attested data: its certificates cannot be checked (${(err as Error).message}); ${RESEND}`);
   }
-  const chain = chainToRoot(signer, pool, trust.roots, now);
-  if ('problem' in chain) {
-    return `signer ${chain.problem}; if Azure rotated its intermediate certificates, update the hub's pinned Azure intermediates and roots`;
+  return signerRefusal ?? identityOf(evidence.document, trust, check.nonce, now);
+}
+
+/** {@link readAzureEvidence} then {@link checkAzureEvidence}, for callers with no nonce to keep unspent. */
+export async function verifyAzureIdentity(attested: AzureAttestedData, trust: AzureTrust, check: AzureCheck): Promise<Verified> {
+  const read = readAzureEvidence(attested);
+  return read.ok ? checkAzureEvidence(read.evidence, trust, check) : read;
+}
+
+async function checkSigner({ signed, extensions }: AzureEvidence, trust: AzureTrust, now: number): Promise<Verified | undefined> {
+  const checked = checkSignedData(signed);
+  if ('problem' in checked) return refuse('tampered', `Azure attested data: ${checked.problem}; ${REFETCH}`);
+  const signer = checked.signer.cert;
+  const ext = extensions[signed.certificates.indexOf(checked.signer)]!;
+  const unfit = checkSignerCertificate(signer, ext, trust.signerNames ?? DEFAULT_SIGNER_NAMES);
+  if (unfit) return refuse('wrong-signer', `Azure attested data: ${unfit}`);
+  // Pinned intermediates, when there are any, are the only way to a root: an envelope cannot bring its own.
+  const untrusted = trust.intermediates?.length ? trust.intermediates : signed.certificates.map((c) => c.cert).filter((c) => c !== signer);
+  const path = await verifyCertificatePath(signer, { anchors: trust.roots, untrusted, at: now });
+  if ('problem' in path) {
+    return refuse('wrong-signer', `Azure attested data: signer ${path.problem}; if Azure rotated its intermediate certificates, update the hub's pinned Azure intermediates and roots`);
   }
   return undefined;
 }
 
-function identityOf(content: Buffer, trust: AzureTrust, nonce: string, now: number): Verified {
-  let document: Record<string, unknown>;
-  try {
-    document = parseJsonObject(content.toString('utf8'), 'the signed document');
-  } catch (err) {
-    return refuse('malformed', `Azure attested data: ${(err as Error).message}`);
-  }
+function identityOf(document: Record<string, unknown>, trust: AzureTrust, nonce: string, now: number): Verified {
   if (document.nonce !== nonce) {
     const carried = document.nonce === undefined ? 'no nonce' : `nonce ${JSON.stringify(document.nonce)}`;
     return refuse('wrong-nonce', `Azure attested data: it carries ${carried}, not the one the hub issued (${nonce}); IMDS may have answered from its cache — ${REFETCH}`);

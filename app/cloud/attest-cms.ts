@@ -4,15 +4,18 @@
  * type `data`, with or without signed attributes (Azure signs the content directly; `openssl cms -sign` adds
  * attributes). Anything else is refused rather than guessed at.
  *
- * Which certificate signed is decided by the signature itself: the certificate whose key verifies it. The caller
- * then decides whether that certificate is one it trusts (see attest-x509-chain.ts).
+ * Which certificate signed is decided by the signature itself: the certificate in the envelope whose key verifies it.
+ * The caller then decides whether that certificate is one it trusts (see attest-x509-chain.ts, attest-x509-signer.ts).
+ *
+ * Every certificate is read, key included, while parsing: a certificate Node can open but whose key it cannot import
+ * is a parse error like any other ({@link DerError}), never an exception later on.
  *
  * @example
  * const envelope = readSignedData(Buffer.from(attested.signature, 'base64'));
  * const checked = checkSignedData(envelope, envelope.certificates);
  * if ('signer' in checked) JSON.parse(envelope.content.toString('utf8'));
  */
-import { createHash, verify, X509Certificate } from 'node:crypto';
+import { createHash, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { DerError, derChildren, derExpect, derOid, derTagged, readDer, TAG, type DerNode } from './attest-der.js';
 
 const OID = {
@@ -25,6 +28,9 @@ const OID = {
 
 type Hash = 'sha256' | 'sha384' | 'sha512';
 
+/** Azure's envelope carries one certificate; a chain in the envelope is a few more. Past this it is not attested data. */
+const MAX_CERTIFICATES = 8;
+
 /** Digest algorithms, and the `…WithRSAEncryption` ids some signers (Azure among them) put in their place. */
 const HASH_OF_OID: Record<string, Hash> = {
   '2.16.840.1.101.3.4.2.1': 'sha256',
@@ -35,11 +41,16 @@ const HASH_OF_OID: Record<string, Hash> = {
   '1.2.840.113549.1.1.13': 'sha512',
 };
 
+export interface EnvelopeCertificate {
+  cert: X509Certificate;
+  publicKey: KeyObject;
+}
+
 export interface SignedData {
   /** The signed content, exactly as signed. */
   content: Buffer;
-  /** Certificates carried in the envelope (the signer's, often some of its chain). */
-  certificates: X509Certificate[];
+  /** Certificates carried in the envelope (the signer's, often some of its chain), each with its public key. */
+  certificates: EnvelopeCertificate[];
   hash: Hash;
   /** What the signature is over: the content, or the DER of the signed attributes. */
   signedBytes: Buffer;
@@ -56,8 +67,12 @@ export function readSignedData(bytes: Buffer): SignedData {
   const fields = derExpect(signedData, TAG.sequence, 'SignedData', 4);
   const content = readContent(fields[2]);
   let next = 3;
-  let certificates: X509Certificate[] = [];
-  if (fields[next]?.tag === TAG.context0) certificates = derChildren(fields[next++]!).map(readCertificate);
+  let certificates: EnvelopeCertificate[] = [];
+  if (fields[next]?.tag === TAG.context0) {
+    const nodes = derChildren(fields[next++]!);
+    if (nodes.length > MAX_CERTIFICATES) throw new DerError(`the envelope carries ${nodes.length} certificates (at most ${MAX_CERTIFICATES} are read)`);
+    certificates = nodes.map(readCertificate);
+  }
   if (fields[next]?.tag === TAG.context1) next++; // CRLs: not used to decide anything here
   const signerInfos = derExpect(fields[next], TAG.set, 'SignedData.signerInfos');
   if (signerInfos.length !== 1) throw new DerError(`expected exactly one signer, found ${signerInfos.length}`);
@@ -65,21 +80,30 @@ export function readSignedData(bytes: Buffer): SignedData {
 }
 
 /**
- * Finds the certificate among `candidates` whose key made the signature, after checking that the signed attributes
- * (if any) commit to this content. Returns why not when none does.
+ * Finds the certificate among `candidates` (the envelope's, by default) whose key made the signature, after checking
+ * that the signed attributes (if any) commit to this content. Returns why not when none does.
  */
-export function checkSignedData(signed: SignedData, candidates: X509Certificate[]): { signer: X509Certificate } | { problem: string } {
+export function checkSignedData(signed: SignedData, candidates = signed.certificates): { signer: EnvelopeCertificate } | { problem: string } {
   if (signed.messageDigest) {
     const actual = createHash(signed.hash).update(signed.content).digest();
     if (!actual.equals(signed.messageDigest)) return { problem: 'the signed digest does not match the content: it was changed after signing' };
   }
-  for (const certificate of candidates) {
-    if (certificate.publicKey.asymmetricKeyType !== 'rsa') continue;
-    if (verify(signed.hash, signed.signedBytes, certificate.publicKey, signed.signature)) return { signer: certificate };
+  for (const candidate of candidates) {
+    if (candidate.publicKey.asymmetricKeyType !== 'rsa') continue;
+    if (verifies(signed, candidate.publicKey)) return { signer: candidate };
   }
   return {
-    problem: 'the signature does not verify with any certificate in the envelope or configured as intermediate: the content was changed after signing, or its signer certificate is missing',
+    problem: 'the signature does not verify with any certificate in the envelope: the content was changed after signing, or its signer certificate is missing',
   };
+}
+
+/** A signature that OpenSSL cannot even process (a length that does not fit the key, say) does not verify. */
+function verifies(signed: SignedData, key: KeyObject): boolean {
+  try {
+    return verify(signed.hash, signed.signedBytes, key, signed.signature);
+  } catch {
+    return false;
+  }
 }
 
 function readContent(node: DerNode | undefined): Buffer {
@@ -90,10 +114,12 @@ function readContent(node: DerNode | undefined): Buffer {
   return derTagged(octets, TAG.octetString, 'eContent').value;
 }
 
-function readCertificate(node: DerNode): X509Certificate {
+function readCertificate(node: DerNode): EnvelopeCertificate {
   derTagged(node, TAG.sequence, 'certificate');
   try {
-    return new X509Certificate(node.raw);
+    const cert = new X509Certificate(node.raw);
+    // Node reads the key only when asked: corrupt key data throws here, not in the middle of verifying.
+    return { cert, publicKey: cert.publicKey };
   } catch (err) {
     throw new DerError(`a certificate in the envelope cannot be read: ${(err as Error).message}`);
   }

@@ -1,6 +1,7 @@
 /**
- * A strict, minimal DER reader: just enough ASN.1 to walk a PKCS#7 / CMS SignedData (Azure's attested data) and an
- * X.509 certificate's outer fields. Node verifies signatures and certificates, but cannot open a PKCS#7 envelope.
+ * A strict, minimal DER reader: just enough ASN.1 to walk a PKCS#7 / CMS SignedData (Azure's attested data) and the
+ * few X.509 extensions the signer check reads (attest-x509-extensions.ts). Node verifies signatures and parses
+ * certificates, but cannot open a PKCS#7 envelope nor show a certificate's key usage bits.
  *
  * Strict on purpose — this parses attacker-supplied bytes: definite lengths only (no BER indefinite form), one-byte
  * tags, every length checked against what is left. Nothing recurses on its own: callers walk the fixed shape they
@@ -29,7 +30,9 @@ export interface DerNode {
 }
 
 export const TAG = {
+  boolean: 0x01,
   integer: 0x02,
+  bitString: 0x03,
   octetString: 0x04,
   oid: 0x06,
   sequence: 0x30,
@@ -37,6 +40,8 @@ export const TAG = {
   /** `[0]` and `[1]` constructed: EXPLICIT tags, and IMPLICIT SETs such as CMS `certificates` and `signedAttrs`. */
   context0: 0xa0,
   context1: 0xa1,
+  /** `[3]` constructed: a certificate's EXPLICIT `extensions`. */
+  context3: 0xa3,
 } as const;
 
 /** Reads exactly one element that fills `bytes`; trailing bytes are an error. */

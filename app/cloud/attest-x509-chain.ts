@@ -1,22 +1,30 @@
 /**
- * Certificates as hub configuration, and the one chain check the attestors need: does this signer certificate lead,
- * certificate by certificate, to a root the operator configured — each link signed by the next, each valid now?
+ * Certificates as hub configuration, and the one path check the Azure attestor needs: does this signer certificate
+ * lead to a root the operator configured, with every rule of RFC 5280 path validation holding on the way? The
+ * validation itself is OpenSSL's (attest-openssl-verify.ts); this module decides what it is given and saves it work:
  *
- * Node has no path builder, so this is a small one: from the leaf, repeatedly pick the certificate in the pool that
- * issued it (names match *and* its key verifies the signature), stopping at a configured root. Roots are pinned by
- * fingerprint; a certificate that merely claims a root's name is not that root.
+ * - Only the configured roots are anchors. The caller chooses the candidate intermediates (Azure: the pinned ones
+ *   when any are configured, else the certificates in the envelope, as untrusted candidates).
+ * - A signer that no candidate or root even issued (its issuer's key does not verify it) is refused at once, without
+ *   starting a process: that is what a forged or mangled certificate looks like, and it must stay cheap.
+ * - An accepted path is remembered for a few minutes (never past the expiry of any certificate involved): a region's
+ *   VMs share one signer certificate, so a fleet attesting at once costs one verification, not one each.
  *
  * @example
  * const roots = readPemCertificates(readFileSync('azure-roots.pem', 'utf8'), 'BITENVOY_AZURE_ROOTS');
- * const result = chainToRoot(signer, intermediates, roots, Date.now());
+ * const result = await verifyCertificatePath(signer, { anchors: roots, untrusted: intermediates, at: Date.now() });
  * if ('problem' in result) refuse('wrong-signer', result.problem);
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { BitEnvoyError } from '../../lib/errors.js';
+import { opensslVerifyPath, type PathInput } from './attest-openssl-verify.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-/** Leaf, intermediates, root: real chains are 2–4 long. A longer one is a loop or an attack on the path search. */
-const MAX_CHAIN = 6;
+const REMEMBER_MS = 5 * 60_000;
+const MAX_REMEMBERED = 256;
+
+/** Accepted paths: key → the moment they were checked and the last moment the answer may be reused. */
+const accepted = new Map<string, { from: number; until: number }>();
 
 /**
  * Every certificate in a PEM bundle. Throws a usage error naming `where` when there is none or one is unreadable:
@@ -34,42 +42,18 @@ export function readPemCertificates(pem: string, where: string): X509Certificate
   });
 }
 
-/** The chain from `leaf` to a configured root, or why there is none. */
-export function chainToRoot(
-  leaf: X509Certificate,
-  pool: X509Certificate[],
-  roots: X509Certificate[],
-  now: number,
-): { chain: X509Certificate[] } | { problem: string } {
-  const pinned = new Set(roots.map((root) => root.fingerprint256));
-  const chain: X509Certificate[] = [];
-  let cert = leaf;
-  while (chain.length < MAX_CHAIN) {
-    const invalid = outsideValidity(cert, now);
-    if (invalid) return { problem: invalid };
-    chain.push(cert);
-    if (pinned.has(cert.fingerprint256)) return { chain };
-    const root = roots.find((candidate) => issued(candidate, cert));
-    if (root) {
-      const rootInvalid = outsideValidity(root, now);
-      return rootInvalid ? { problem: rootInvalid } : { chain: [...chain, root] };
-    }
-    const parent = pool.find((candidate) => candidate.ca && !chain.some((c) => c.fingerprint256 === candidate.fingerprint256) && issued(candidate, cert));
-    if (!parent) return { problem: `${name(cert)} (issued by ${issuerName(cert)}) does not lead to a configured root certificate` };
-    cert = parent;
+/** Whether `leaf` has a valid path to one of `anchors` at `at` through `untrusted` candidates, or why not. */
+export async function verifyCertificatePath(leaf: X509Certificate, input: Omit<PathInput, 'leaf'>): Promise<{ ok: true } | { problem: string }> {
+  if (!input.anchors.some((anchor) => anchor.raw.equals(leaf.raw)) && ![...input.untrusted, ...input.anchors].some((parent) => issued(parent, leaf))) {
+    return { problem: `${name(leaf)} (issued by ${issuerName(leaf)}) does not lead to a configured root certificate` };
   }
-  return { problem: `the chain from ${name(leaf)} is longer than ${MAX_CHAIN} certificates` };
-}
-
-/** The DNS names a certificate is for: its subject alternative names, else its common name. */
-export function dnsNamesOf(cert: X509Certificate): string[] {
-  const sans = (cert.subjectAltName ?? '')
-    .split(', ')
-    .filter((entry) => entry.startsWith('DNS:'))
-    .map((entry) => entry.slice(4).toLowerCase());
-  if (sans.length) return sans;
-  const cn = cert.subject.split('\n').find((line) => line.startsWith('CN='));
-  return cn ? [cn.slice(3).toLowerCase()] : [];
+  const key = pathKey(leaf, input);
+  const known = accepted.get(key);
+  if (known && input.at >= known.from && input.at < known.until) return { ok: true };
+  const verdict = await opensslVerifyPath({ leaf, ...input });
+  if (!verdict.ok) return { problem: verdict.problem };
+  remember(key, input.at, Math.min(input.at + REMEMBER_MS, ...[leaf, ...input.untrusted, ...input.anchors].map((c) => c.validToDate.getTime())));
+  return { ok: true };
 }
 
 export function name(cert: X509Certificate): string {
@@ -80,12 +64,27 @@ function issuerName(cert: X509Certificate): string {
   return `"${cert.issuer.replaceAll('\n', ', ')}"`;
 }
 
+/** Names match and the parent's key verifies the child's signature; any error in either check is a no. */
 function issued(parent: X509Certificate, child: X509Certificate): boolean {
-  return child.checkIssued(parent) && child.verify(parent.publicKey);
+  try {
+    return child.checkIssued(parent) && child.verify(parent.publicKey);
+  } catch {
+    return false;
+  }
 }
 
-function outsideValidity(cert: X509Certificate, now: number): string | undefined {
-  if (now < cert.validFromDate.getTime()) return `certificate ${name(cert)} is not valid before ${cert.validFromDate.toISOString()}`;
-  if (now > cert.validToDate.getTime()) return `certificate ${name(cert)} expired on ${cert.validToDate.toISOString()}`;
-  return undefined;
+function pathKey(leaf: X509Certificate, input: Omit<PathInput, 'leaf'>): string {
+  const hash = createHash('sha256').update(leaf.raw);
+  for (const group of [input.anchors, input.untrusted]) {
+    hash.update(`|${group.length}|`);
+    for (const cert of group) hash.update(cert.fingerprint256);
+  }
+  return hash.digest('hex');
+}
+
+function remember(key: string, from: number, until: number): void {
+  accepted.delete(key);
+  accepted.set(key, { from, until });
+  // Map keeps insertion order: the first key is the one checked longest ago.
+  if (accepted.size > MAX_REMEMBERED) accepted.delete(accepted.keys().next().value!);
 }

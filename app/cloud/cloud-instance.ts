@@ -6,8 +6,10 @@
  * @example
  * instanceKey({ provider: 'aws', account: '123456789012', instanceId: 'i-0abc' }); // 'aws/123456789012/i-0abc'
  */
+import type { CloudProvider } from '../../lib/protocol.js';
 
-export type CloudProvider = 'aws' | 'gcp' | 'azure';
+/** The providers, as the agent API names them (lib/protocol.ts). */
+export type { CloudProvider } from '../../lib/protocol.js';
 
 /** One instance as a provider's API lists it. */
 export interface CloudInstance {

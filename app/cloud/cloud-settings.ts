@@ -16,6 +16,7 @@ import { BitEnvoyError } from '../../lib/errors.js';
 import type { AttestationTrust } from './attest-agent.js';
 import { readAwsCertificates } from './attest-aws.js';
 import { readJwks } from './attest-gcp.js';
+import { checkOpensslVerifier } from './attest-openssl-verify.js';
 import { readPemCertificates } from './attest-x509-chain.js';
 
 export interface CloudSettings {
@@ -40,8 +41,8 @@ export const CLOUD_VARIABLES = [
   ['BITENVOY_AWS_IDENTITY_CERTS', 'PEM file of AWS\'s "RSA" certificates for instance identity signatures (one per region/partition, from the EC2 documentation). Turns AWS attestation on.', '(off)'],
   ['BITENVOY_AWS_FIRST_BIND_SECONDS', 'Refuse a first binding to an instance launched longer ago than this (fleets whose agents enroll at boot).', '(no limit)'],
   ['BITENVOY_GCP_JWKS', "JSON file of Google's signing keys (saved from https://www.googleapis.com/oauth2/v3/certs; refresh it when Google rotates them). Turns GCP attestation on.", '(off)'],
-  ['BITENVOY_AZURE_ROOTS', 'PEM file of the roots Azure IMDS attested data must chain to. Turns Azure attestation on.', '(off)'],
-  ['BITENVOY_AZURE_INTERMEDIATES', 'PEM file of the intermediates between them and the signer.', '–'],
+  ['BITENVOY_AZURE_ROOTS', 'PEM file of the roots Azure IMDS attested data must chain to: the only trust anchors. Turns Azure attestation on; the hub host needs OpenSSL 3 (`openssl`).', '(off)'],
+  ['BITENVOY_AZURE_INTERMEDIATES', 'PEM file of the intermediates between them and the signer. When set, the only certificates a path may go through; when not, certificates inside the envelope may serve, every CA constraint still holding.', '–'],
   ['BITENVOY_AZURE_SIGNER_NAMES', 'DNS names the attested data signer may have, comma-separated (sovereign clouds: `metadata.azure.us`…).', 'metadata.azure.com'],
   ['BITENVOY_CLOUD_REFRESH_SECONDS', 'How often each discovery scope is listed (±20 % jitter), besides right before a plan that selects on `cloud.*`.', '300'],
   ['BITENVOY_CLOUD_STALE_SECONDS', "Past this age a scope's last complete listing is no longer trusted: `cloud.*` facts of its agents are unknown and they are left out of groups that select on them.", '900'],
@@ -86,6 +87,7 @@ function readTrust(env: NodeJS.ProcessEnv, publicUrl: string): AttestationTrust 
   }
   if (env.BITENVOY_GCP_JWKS) trust.gcp = { keys: readJwks(file(env, 'BITENVOY_GCP_JWKS'), 'BITENVOY_GCP_JWKS'), hubUrl: `${publicUrl}/bitenvoy` };
   if (env.BITENVOY_AZURE_ROOTS) {
+    checkOpensslVerifier('BITENVOY_AZURE_ROOTS');
     const signerNames = list(env.BITENVOY_AZURE_SIGNER_NAMES);
     trust.azure = {
       roots: readPemCertificates(file(env, 'BITENVOY_AZURE_ROOTS'), 'BITENVOY_AZURE_ROOTS'),

@@ -137,6 +137,24 @@ describe('attestAgent with Azure attested data', () => {
     expectRefused(await attestAgent(store, web1, evidence, trust, AZ_NOW), 'wrong-nonce', /already used/);
   });
 
+  it('refuses an envelope it cannot read without spending the nonce: the intact evidence still binds with it', async () => {
+    const { nonce } = await issueNonce(store, web1.id, { provider: 'azure', now: AZ_NOW });
+    const evidence = azureEvidence(nonce) as Extract<CloudEvidence, { provider: 'azure' }>;
+    const mangled = Buffer.from(evidence.attested.signature, 'base64').subarray(0, 200).toString('base64');
+    expectRefused(await attestAgent(store, web1, { ...evidence, attested: { encoding: 'pkcs7', signature: mangled } }, trust, AZ_NOW), 'malformed', /send the IMDS response as it is/);
+    expect((await attestAgent(store, web1, evidence, trust, AZ_NOW)).bound).toBe(true);
+  });
+
+  it('spends the nonce on evidence it can read but does not trust', async () => {
+    const { nonce } = await issueNonce(store, web1.id, { provider: 'azure', now: AZ_NOW });
+    const evidence = azureEvidence(nonce) as Extract<CloudEvidence, { provider: 'azure' }>;
+    const der = Buffer.from(evidence.attested.signature, 'base64');
+    const at = der.indexOf(Buffer.from('02aab8a4'));
+    der[at] = 0x31; // one character of the vmId: the signature no longer verifies
+    expectRefused(await attestAgent(store, web1, { ...evidence, attested: { encoding: 'pkcs7', signature: der.toString('base64') } }, trust, AZ_NOW), 'tampered');
+    expectRefused(await attestAgent(store, web1, evidence, trust, AZ_NOW), 'wrong-nonce', /already used/);
+  });
+
   it('refuses attested data for a nonce the hub never issued', async () => {
     expectRefused(await attestAgent(store, web1, azureEvidence('5555555555'), trust, AZ_NOW), 'wrong-nonce', /unknown to this hub/);
   });

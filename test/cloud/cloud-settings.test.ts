@@ -1,9 +1,10 @@
 /** Reading the hub's cloud settings: nothing set is off; every bad value stops the hub naming the variable. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCloudSettings } from '../../app/cloud/cloud-settings.js';
+import { TestPki } from './test-pki.js';
 
 const HUB = 'https://hub.example';
 
@@ -45,5 +46,26 @@ describe('readCloudSettings', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'bitenvoy-cloud-settings-')), 'aws.pem');
     writeFileSync(file, 'not a certificate\n');
     expect(() => readCloudSettings({ BITENVOY_AWS_IDENTITY_CERTS: file }, HUB)).toThrow(/^BITENVOY_AWS_IDENTITY_CERTS: no PEM certificate found/);
+  });
+
+  it('turns Azure attestation on only where OpenSSL 3 can verify signer certificates', async () => {
+    const pki = await TestPki.create();
+    const roots = join(pki.dir, 'azure-roots.pem');
+    writeFileSync(roots, pki.root('Test Azure Root CA').certPem);
+    const path = process.env.PATH;
+    try {
+      expect(readCloudSettings({ BITENVOY_AZURE_ROOTS: roots }, HUB)?.trust.azure?.roots).toHaveLength(1);
+      // An old OpenSSL first on PATH: its `verify` lacks -no-CAstore and would trust the system's CA store.
+      const bin = mkdtempSync(join(tmpdir(), 'bitenvoy-old-openssl-'));
+      writeFileSync(join(bin, 'openssl'), '#!/bin/sh\necho "OpenSSL 1.1.1w  11 Sep 2023"\n');
+      chmodSync(join(bin, 'openssl'), 0o755);
+      process.env.PATH = `${bin}:${path}`;
+      expect(() => readCloudSettings({ BITENVOY_AZURE_ROOTS: roots }, HUB)).toThrow(/^BITENVOY_AZURE_ROOTS is set: .* must be OpenSSL 3\.0 or newer \(found "OpenSSL 1\.1\.1w {2}11 Sep 2023"\); install OpenSSL 3/);
+      process.env.PATH = mkdtempSync(join(tmpdir(), 'bitenvoy-no-openssl-'));
+      expect(() => readCloudSettings({ BITENVOY_AZURE_ROOTS: roots }, HUB)).toThrow(/^BITENVOY_AZURE_ROOTS is set: .*`openssl version` failed .*apt-get install openssl/);
+    } finally {
+      process.env.PATH = path;
+      pki.cleanup();
+    }
   });
 });

@@ -34,6 +34,12 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Runs `fn` after `turns` turns of the event loop (0: in this tick). */
+async function later<T>(turns: number, fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+  return fn();
+}
+
 function refusalOf(result: BindResult) {
   expect(result.bound).toBe(false);
   return result.bound ? undefined : result.refusal;
@@ -44,7 +50,7 @@ describe('IdentityBindings', () => {
     const result = await bindings.bind('ag_1', proved('i-0aaa'), { agentName: 'web-1', now: NOW });
     expect(result).toEqual({
       bound: true,
-      binding: { agentId: 'ag_1', agentName: 'web-1', identity: proved('i-0aaa'), boundAt: '2026-11-25T12:00:00.000Z', attestedAt: '2026-11-25T12:00:00.000Z' },
+      binding: { agentId: 'ag_1', agentName: 'web-1', identity: proved('i-0aaa'), boundAt: '2026-11-25T12:00:00.000Z', attestedAt: '2026-11-25T12:00:00.000Z', claimToken: expect.any(String) },
     });
     expect(await bindings.bindingOf('ag_1')).toEqual(result.bound && result.binding);
     expect(await bindings.provedIdentities()).toEqual(new Map([['ag_1', proved('i-0aaa')]]));
@@ -139,12 +145,57 @@ describe('IdentityBindings', () => {
     expect([a.bound, b.bound].filter(Boolean)).toHaveLength(1);
     expect([a, b].find((r) => !r.bound)).toMatchObject({ refusal: { reason: 'quarantined' } });
     // The loser's claim was released: only the winner's instance is held.
-    const claims = await store.list<{ agentId: string }>('cloud-instance:');
-    expect(claims).toHaveLength(1);
+    const claims = await store.list<{ agentId: string; releasedAt?: string }>('cloud-instance:');
+    expect(claims.filter((c) => !c.value.releasedAt)).toHaveLength(1);
+  });
+
+  it('lets another agent take over a claim no binding stands on (a crash between the two writes) only once it is old', async () => {
+    await store.set('cloud-instance:aws/123456789012/i-0aaa', { agentId: 'ag_1', since: '2026-11-25T12:00:00.000Z', token: 'left-by-a-crash' });
+    expect(await bindings.bindingOf('ag_1')).toBeUndefined();
+    // Within a minute it may be a binding in progress: hands off.
+    expect(refusalOf(await bindings.bind('ag_2', proved('i-0aaa'), { now: NOW + 30_000 }))?.reason).toBe('already-bound');
+    expect((await bindings.bind('ag_2', proved('i-0aaa'), { now: NOW + 61_000 })).bound).toBe(true);
+    expect(await bindings.provedIdentities()).toEqual(new Map([['ag_2', proved('i-0aaa')]]));
   });
 
   it('treats the same instance id in another account or provider as another instance', async () => {
     await bindings.bind('ag_1', proved('i-0aaa'), { now: NOW });
     expect((await bindings.bind('ag_2', { ...proved('i-0aaa'), account: '210987654321' }, { now: NOW })).bound).toBe(true);
   });
+
+  it('never leaves an instance bound to two agents when an operator unbinds an agent during its first binding (200 races)', async () => {
+    const outcomes = new Map<string, number>();
+    for (let n = 0; n < 200; n++) {
+      const instance = proved(`i-race${n}`);
+      const [first, old, replacement] = [`ag_first_${n}`, `ag_old_${n}`, `ag_new_${n}`];
+      // Race 1: the agent's first binding and its unbinding start in the same tick — or, to reach other interleavings
+      // of their store reads and writes, the unbind a few event-loop turns later.
+      const [bound] = await Promise.all([bindings.bind(first, instance, { now: NOW }), later(n % 7, () => bindings.unbind(first))]);
+      // Then a replacement agent tries the same instance.
+      const second = await bindings.bind(`${first}_b`, instance, { now: NOW + 1000 });
+      // Race 2: an agent re-attests the instance it holds while an operator unbinds it to make room for a replacement.
+      await bindings.bind(old, proved(`i-held${n}`), { now: NOW });
+      await Promise.all([bindings.bind(old, proved(`i-held${n}`, '2026-11-25T11:55:00.000Z'), { now: NOW + 500 }), later((n >> 3) % 7, () => bindings.unbind(old))]);
+      const third = await bindings.bind(replacement, proved(`i-held${n}`), { now: NOW + 1000 });
+
+      const holders = async (key: string) => {
+        const ids = await bindings.provedIdentities();
+        const stored = await Promise.all([first, `${first}_b`, old, replacement].map((id) => bindings.bindingOf(id)));
+        return {
+          proved: [...ids].filter(([, identity]) => identity.instanceId === key).map(([id]) => id),
+          stored: stored.filter((b) => b?.identity.instanceId === key).map((b) => b!.agentId),
+        };
+      };
+      for (const key of [`i-race${n}`, `i-held${n}`]) {
+        const { proved: ids, stored } = await holders(key);
+        expect(ids.length, `${key}: bound to ${ids.join(' and ')}`).toBeLessThanOrEqual(1);
+        // No orphan either: whoever lost, the instance is bound to exactly one agent in the end.
+        expect(stored, `${key}: binding records`).toEqual(ids);
+        expect(ids).toHaveLength(1);
+      }
+      const key = `${bound.bound ? 'bind' : 'unbind'} won, replacement ${second.bound ? 'bound' : 'refused'}; held: replacement ${third.bound ? 'bound' : 'refused'}`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    }
+    console.log(`unbind/bind races: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+  }, 120_000);
 });

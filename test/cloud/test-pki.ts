@@ -15,6 +15,20 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** openssl `x509v3_config` values; `null` leaves the extension out, undefined keeps the CA or end-entity default. */
+export interface Extensions {
+  /** e.g. `critical, CA:TRUE` for a CA signer; default from `ca` (and `pathLen`). */
+  basicConstraints?: string | null;
+  /** `pathlen:` of a CA's basicConstraints. */
+  pathLen?: number;
+  /** e.g. `critical, digitalSignature`. */
+  keyUsage?: string | null;
+  /** e.g. `codeSigning` or `serverAuth, clientAuth`; none by default. */
+  extKeyUsage?: string;
+  /** e.g. `permitted;DNS:.example.org` (made critical). */
+  nameConstraints?: string;
+}
+
 export interface Issued {
   name: string;
   certPem: string;
@@ -49,12 +63,12 @@ export class TestPki {
     return this.#issued(name, certPath, keyPath, privateKey);
   }
 
-  /** A certificate for `name` signed by `issuer`. */
-  issue(name: string, issuer: Issued, options: { ca?: boolean; days?: number; dns?: string[] } = {}): Issued {
+  /** A certificate for `name` signed by `issuer`; `extensions` shape it for the attacks path validation must stop. */
+  issue(name: string, issuer: Issued, options: { ca?: boolean; days?: number; dns?: string[] } & Extensions = {}): Issued {
     const { keyPath, privateKey } = this.#key();
     const csrPath = this.#path('csr');
     const certPath = this.#path('pem');
-    const ext = this.#extensions({ ca: options.ca ?? false, dns: options.dns });
+    const ext = this.#extensions({ ...options, ca: options.ca ?? false, issued: true });
     this.#openssl(['req', '-new', '-key', keyPath, '-out', csrPath, '-subj', `/CN=${name}`, '-config', ext]);
     this.#openssl([
       'x509', '-req', '-in', csrPath, '-CA', issuer.certPath, '-CAkey', issuer.keyPath, '-set_serial', `0x${randomBytes(8).toString('hex')}`,
@@ -87,10 +101,16 @@ export class TestPki {
     return { keyPath, privateKey };
   }
 
-  #extensions(options: { ca: boolean; dns?: string[] }): string {
+  #extensions(options: { ca: boolean; dns?: string[]; issued?: boolean } & Extensions): string {
     const lines = ['[req]', 'distinguished_name = dn', '[dn]', '[v3]', 'subjectKeyIdentifier = hash'];
-    if (options.ca) lines.push('basicConstraints = critical, CA:TRUE', 'keyUsage = critical, keyCertSign, cRLSign, digitalSignature');
-    else lines.push('basicConstraints = critical, CA:FALSE', 'keyUsage = critical, digitalSignature');
+    // Issued certificates name their issuer's key, as RFC 5280 (and OpenSSL's -x509_strict) want.
+    if (options.issued) lines.push('authorityKeyIdentifier = keyid');
+    const pathLen = options.pathLen === undefined ? '' : `, pathlen:${options.pathLen}`;
+    if (options.basicConstraints !== null) lines.push(`basicConstraints = ${options.basicConstraints ?? (options.ca ? `critical, CA:TRUE${pathLen}` : 'critical, CA:FALSE')}`);
+    const keyUsage = options.keyUsage === undefined ? (options.ca ? 'critical, keyCertSign, cRLSign, digitalSignature' : 'critical, digitalSignature') : options.keyUsage;
+    if (keyUsage !== null) lines.push(`keyUsage = ${keyUsage}`);
+    if (options.extKeyUsage) lines.push(`extendedKeyUsage = ${options.extKeyUsage}`);
+    if (options.nameConstraints) lines.push(`nameConstraints = critical, ${options.nameConstraints}`);
     if (options.dns?.length) lines.push(`subjectAltName = ${options.dns.map((d) => `DNS:${d}`).join(', ')}`);
     const path = this.#path('cnf');
     writeFileSync(path, lines.join('\n') + '\n');
