@@ -76,17 +76,25 @@ export class JobReporter {
     await this.#event({ type: 'step', step, status, ...rest, ...(message === undefined ? {} : { message: this.#redactor.redact(message) }) });
   }
 
-  /** Output of a step (or the agent's own `system` lines); redacted before it is kept anywhere. */
+  /**
+   * Output of a step (or the agent's own `system` lines); redacted before it is kept anywhere. The agent's own lines
+   * are complete when written, so they are redacted whole and kept in order at once; a step's output arrives in
+   * pieces, so only a tail that may be the start of a secret waits for the next piece (or the step's end).
+   */
   output(stream: Stream, text: string, step?: number): void {
+    if (stream === 'system') {
+      this.#append(stream, step, this.#redactor.redact(text));
+      return;
+    }
     const key = `${stream}:${step ?? ''}`;
     let redactor = this.#streams.get(key);
     if (!redactor) this.#streams.set(key, (redactor = new StreamRedactor(this.#redactor)));
     this.#append(stream, step, redactor.push(text));
   }
 
-  /** Ends a stream's redaction window (call when a step ends) so held-back characters are sent too. */
+  /** Ends a step's redaction windows (call when a step ends) so held-back characters are sent too, in order. */
   endOutput(step?: number): void {
-    for (const stream of ['stdout', 'stderr', 'system'] as const) {
+    for (const stream of ['stdout', 'stderr'] as const) {
       const key = `${stream}:${step ?? ''}`;
       const redactor = this.#streams.get(key);
       if (!redactor) continue;

@@ -143,7 +143,6 @@ async function stopWhatTheStepLeft(agent: Agent, record: JournalRecord, reporter
   const line = `the interrupted step was still running (${stopped} process${stopped === 1 ? '' : 'es'} in group ${group}): stopped with SIGTERM, then SIGKILL after the grace`;
   agent.log.warn({ jobId: record.jobId, group }, line);
   reporter.output('system', `${line}\n`);
-  reporter.endOutput();
 }
 
 async function handleJob(agent: Agent, offered: unknown): Promise<void> {
