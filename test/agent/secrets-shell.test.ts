@@ -204,5 +204,6 @@ describe.each(SHELLS)('secret references run by %s', (shell, args) => {
     );
     expect(mismatches).toEqual([]);
     expect(checked).toBe(CONTEXTS.length * VALUES.length);
-  });
+    // Thousands of shell runs: on a loaded machine this takes a while.
+  }, 180_000);
 });
