@@ -149,7 +149,8 @@ export class HubClient {
         }
       } catch (err) {
         if (err instanceof BitEnvoyError) throw err;
-        if (options.signal?.aborted) throw err;
+        // Stopped mid-request: the caller gets the reason it stopped with, as when stopped between tries.
+        if (options.signal?.aborted) throw options.signal.reason ?? err;
         failure = `cannot reach the hub at ${this.#hub}: ${(err as Error).message}`;
       }
       if (options.retry === false) throw new BitEnvoyError('BE_INTERNAL', failure, { status: 503 });
