@@ -28,6 +28,8 @@ const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 8 });
 export interface HttpResponse {
   status: number;
   text: string;
+  /** Response headers, names in lower case. */
+  headers: Http.IncomingHttpHeaders;
 }
 
 export function httpRequest(
@@ -50,7 +52,7 @@ export function httpRequest(
           if (size > MAX_RESPONSE_BYTES) req.destroy(new Error(`the answer from ${target.host} is larger than ${MAX_RESPONSE_BYTES >> 20} MiB; not reading it`));
           else chunks.push(chunk);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
         res.on('error', reject);
       },
     );

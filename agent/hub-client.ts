@@ -1,7 +1,8 @@
 /**
- * The agent's side of the agent API v1 (lib/protocol.ts). Network errors and 5xx answers are retried with full-jitter
- * exponential backoff for as long as the agent runs — a hub restart or a network cut only delays delivery; 4xx
- * answers come back as BitEnvoyErrors carrying the hub's code and message.
+ * The agent's side of the agent API v1 (lib/protocol.ts). Network errors and 5xx answers are retried with jittered
+ * exponential backoff for as long as the agent runs — a hub restart or a network cut only delays delivery; a 429
+ * (BE_RATE_LIMITED) is retried no sooner than its `Retry-After` says; other 4xx answers come back as BitEnvoyErrors
+ * carrying the hub's code and message.
  *
  * @example
  * const hub = new HubClient({ hub: 'https://bitenvoy.example.com', credential, log });
@@ -26,12 +27,41 @@ import {
   type LogChunk,
 } from '../lib/protocol.js';
 
+/** Retry timing: the n-th retry (from 0) waits between `baseMs` and min(`capMs`, `baseMs`·2ⁿ), at random. */
 export interface Backoff {
   baseMs: number;
   capMs: number;
 }
 
 export const DEFAULT_BACKOFF: Backoff = { baseMs: 250, capMs: 10_000 };
+
+/** A hub (or proxy) asking for more than this is not waited for longer: the agent must not go quiet for hours. */
+export const MAX_RETRY_AFTER_MS = 15 * 60_000;
+
+/**
+ * How long to wait before retry number `attempt` (0-based): never less than `baseMs` — so nothing is ever retried in a
+ * tight loop — and otherwise at random up to the doubling window, so many agents do not retry in step.
+ *
+ * @example
+ * backoffDelay({ baseMs: 250, capMs: 10_000 }, 3); // somewhere in 250…2000 ms
+ */
+export function backoffDelay(backoff: Backoff, attempt: number, random: () => number = Math.random): number {
+  const window = Math.min(backoff.capMs, backoff.baseMs * 2 ** Math.min(attempt, 30));
+  return backoff.baseMs + random() * Math.max(0, window - backoff.baseMs);
+}
+
+/**
+ * How long a `Retry-After` answer asks to wait, in ms: the header (seconds, or an HTTP date), else the error's
+ * `details.retryAfterSeconds`; undefined when neither says. At most MAX_RETRY_AFTER_MS.
+ */
+export function retryAfterMs(header: string | string[] | undefined, details: Record<string, unknown> | undefined, now = Date.now()): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  let ms: number | undefined;
+  if (value !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(value)) ms = Number(value) * 1000;
+  else if (value !== undefined && !Number.isNaN(Date.parse(value))) ms = Math.max(0, Date.parse(value) - now);
+  else if (typeof details?.retryAfterSeconds === 'number' && Number.isFinite(details.retryAfterSeconds)) ms = Math.max(0, details.retryAfterSeconds * 1000);
+  return ms === undefined ? undefined : Math.min(ms, MAX_RETRY_AFTER_MS);
+}
 
 export class HubClient {
   #hub: string;
@@ -86,6 +116,8 @@ export class HubClient {
     for (let attempt = 0; ; attempt++) {
       options.signal?.throwIfAborted();
       let failure: string;
+      /** What the hub asked to wait (429, or a 503 with Retry-After) before this request is sent again. */
+      let wait: number | undefined;
       try {
         const res = await httpRequest(method, `${this.#hub}${AGENT_API_PREFIX}${path}`, {
           headers: {
@@ -100,20 +132,30 @@ export class HubClient {
         const text = res.text;
         if (res.status >= 200 && res.status < 300) return JSON.parse(text);
         const error = safeJson(text)?.error;
-        if (res.status < 500) {
-          throw new BitEnvoyError((error?.code ?? 'BE_BAD_REQUEST') as ErrorCode, error?.message ?? `hub answered ${res.status}`, {
+        const refused = () =>
+          new BitEnvoyError((error?.code ?? 'BE_BAD_REQUEST') as ErrorCode, error?.message ?? `hub answered ${res.status}`, {
             status: res.status,
             details: error?.details,
           });
+        if (res.status === 429 && options.retry !== false) {
+          // Rate limited: nothing is wrong with the request, it is only too soon. Sent again once the hub allows.
+          wait = retryAfterMs(res.headers['retry-after'], error?.details) ?? 0;
+          failure = `hub asked to slow down (${res.status} ${error?.code ?? ''}: ${error?.message ?? ''})`;
+        } else if (res.status < 500) {
+          throw refused();
+        } else {
+          wait = retryAfterMs(res.headers['retry-after'], undefined);
+          failure = `hub answered ${res.status}: ${error?.message ?? text.slice(0, 200)}`;
         }
-        failure = `hub answered ${res.status}: ${error?.message ?? text.slice(0, 200)}`;
       } catch (err) {
         if (err instanceof BitEnvoyError) throw err;
-        if (options.signal?.aborted) throw err;
+        // Stopped mid-request: the caller gets the reason it stopped with, as when stopped between tries.
+        if (options.signal?.aborted) throw options.signal.reason ?? err;
         failure = `cannot reach the hub at ${this.#hub}: ${(err as Error).message}`;
       }
       if (options.retry === false) throw new BitEnvoyError('BE_INTERNAL', failure, { status: 503 });
-      const delay = Math.random() * Math.min(this.#backoff.capMs, this.#backoff.baseMs * 2 ** Math.min(attempt, 20));
+      // At least what the hub asked for, plus the backoff's jitter so agents told the same do not return together.
+      const delay = (wait ?? 0) + backoffDelay(this.#backoff, attempt);
       (attempt < 3 ? this.#log.debug : this.#log.warn).call(this.#log, { attempt, path }, `${failure}; retrying in ${Math.round(delay)} ms`);
       await sleep(delay, options.signal);
     }

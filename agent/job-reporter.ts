@@ -1,7 +1,9 @@
 /**
  * Everything an agent tells the hub about one job goes through here: state and step events and log chunks get
  * sequence numbers, are journaled, redacted, batched (a flush every 200 ms, chunks of at most 16 KiB), and resent
- * until the hub acknowledges them. Sequence numbers make resending harmless.
+ * until the hub acknowledges them. Sequence numbers make resending harmless. A send the hub answers without taking
+ * anything is tried again after a jittered backoff, never in a tight loop, and the journal is written when reports
+ * are made or the hub took some, not for every resend.
  *
  * @example
  * const reporter = new JobReporter({ record, journal, client, redactor, log });
@@ -13,8 +15,9 @@
 import { BitEnvoyError, isErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { MAX_AGENT_BODY_BYTES, type JobEvent, type LogChunk, type ReportedJobState, type StateEvent, type StepEvent } from '../lib/protocol.js';
-import type { HubClient } from './hub-client.js';
+import { backoffDelay, DEFAULT_BACKOFF, sleep, type Backoff, type HubClient } from './hub-client.js';
 import type { Journal, JournalRecord } from './journal.js';
+import { withoutCredentials } from '../lib/redact-url.js';
 import { StreamRedactor, type Redactor } from './redact.js';
 
 const FLUSH_MS = 200;
@@ -36,14 +39,16 @@ export class JobReporter {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #signal: AbortSignal | undefined;
+  #backoff: Backoff;
 
-  constructor(options: { record: JournalRecord; journal: Journal; client: HubClient; redactor: Redactor; log: Logger; signal?: AbortSignal }) {
+  constructor(options: { record: JournalRecord; journal: Journal; client: HubClient; redactor: Redactor; log: Logger; signal?: AbortSignal; backoff?: Backoff }) {
     this.#record = options.record;
     this.#journal = options.journal;
     this.#client = options.client;
     this.#redactor = options.redactor;
     this.#log = options.log;
     this.#signal = options.signal;
+    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
   }
 
   get record(): JournalRecord {
@@ -68,25 +73,33 @@ export class JobReporter {
   }
 
   async state(state: ReportedJobState, message?: string): Promise<void> {
-    await this.#event({ type: 'state', state, ...(message === undefined ? {} : { message: this.#redactor.redact(message) }) });
+    await this.#event({ type: 'state', state, ...(message === undefined ? {} : { message: withoutCredentials(this.#redactor.redact(message)) }) });
   }
 
   async step(step: { index: number; name: string }, status: StepEvent['status'], extra: { exitCode?: number | null; durationMs?: number; message?: string } = {}): Promise<void> {
     const { message, ...rest } = extra;
-    await this.#event({ type: 'step', step, status, ...rest, ...(message === undefined ? {} : { message: this.#redactor.redact(message) }) });
+    await this.#event({ type: 'step', step, status, ...rest, ...(message === undefined ? {} : { message: withoutCredentials(this.#redactor.redact(message)) }) });
   }
 
-  /** Output of a step (or the agent's own `system` lines); redacted before it is kept anywhere. */
+  /**
+   * Output of a step (or the agent's own `system` lines); redacted before it is kept anywhere. The agent's own lines
+   * are complete when written, so they are redacted whole and kept in order at once; a step's output arrives in
+   * pieces, so only a tail that may be the start of a secret waits for the next piece (or the step's end).
+   */
   output(stream: Stream, text: string, step?: number): void {
+    if (stream === 'system') {
+      this.#append(stream, step, withoutCredentials(this.#redactor.redact(text)));
+      return;
+    }
     const key = `${stream}:${step ?? ''}`;
     let redactor = this.#streams.get(key);
     if (!redactor) this.#streams.set(key, (redactor = new StreamRedactor(this.#redactor)));
     this.#append(stream, step, redactor.push(text));
   }
 
-  /** Ends a stream's redaction window (call when a step ends) so held-back characters are sent too. */
+  /** Ends a step's redaction windows (call when a step ends) so held-back characters are sent too, in order. */
   endOutput(step?: number): void {
-    for (const stream of ['stdout', 'stderr', 'system'] as const) {
+    for (const stream of ['stdout', 'stderr'] as const) {
       const key = `${stream}:${step ?? ''}`;
       const redactor = this.#streams.get(key);
       if (!redactor) continue;
@@ -166,36 +179,56 @@ export class JobReporter {
     // Logs before events, checked again before every events batch: when the hub hears that a job ended, all of its
     // output is already there to show (an event seals the output before it, so that output is in the outbox).
     this.#sealLines();
+    // Sends in a row that the hub answered without taking anything (a hub that cannot store, a proxy in the way).
+    let stalled = 0;
     for (;;) {
+      let took: boolean;
       if (this.#record.logs.length) {
-        await this.#flushQueue('logs', 'nextLogSeq', (batch) => this.#client.sendLogs(jobId, claimId, batch as LogChunk[], this.#signal));
+        took = await this.#flushQueue('logs', 'nextLogSeq', (batch) => this.#client.sendLogs(jobId, claimId, batch as LogChunk[], this.#signal));
       } else if (this.#record.events.length) {
-        await this.#flushQueue('events', 'nextEventSeq', (batch) => this.#client.sendEvents(jobId, claimId, batch as JobEvent[], this.#signal));
+        took = await this.#flushQueue('events', 'nextEventSeq', (batch) => this.#client.sendEvents(jobId, claimId, batch as JobEvent[], this.#signal));
       } else {
         return;
+      }
+      if (took) {
+        stalled = 0;
+      } else {
+        const delay = backoffDelay(this.#backoff, stalled++);
+        (stalled < 3 ? this.#log.debug : this.#log.warn).call(this.#log, { jobId, stalled }, `the hub took none of the reports sent; sending them again in ${Math.round(delay)} ms`);
+        await sleep(delay, this.#signal);
       }
     }
   }
 
-  /** Sends the head of one outbox, drops what the hub acknowledged, and journals the result. */
-  async #flushQueue(queue: 'events' | 'logs', next: 'nextEventSeq' | 'nextLogSeq', send: (batch: Array<{ seq: number }>) => Promise<{ ackedSeq: number }>): Promise<void> {
+  /**
+   * Sends the head of one outbox and drops what the hub acknowledged; journals only when that changed the outbox.
+   * True when the hub took some of it.
+   */
+  async #flushQueue(queue: 'events' | 'logs', next: 'nextEventSeq' | 'nextLogSeq', send: (batch: Array<{ seq: number }>) => Promise<{ ackedSeq: number }>): Promise<boolean> {
     const pending: Array<{ seq: number }> = this.#record[queue];
-    if (!pending.length) return;
+    if (!pending.length) return true;
     const batch = takeBatch(pending);
-    const acked = await this.#send(() => send(batch), pending, next);
+    const { acked, renumbered } = await this.#send(() => send(batch), pending, next);
     // Items added while the request was out are kept: they all have higher sequence numbers.
     const left = this.#record[queue].filter((item: { seq: number }) => item.seq > acked);
+    const took = left.length < this.#record[queue].length;
+    if (!took && !renumbered) return false;
     if (queue === 'events') this.#record.events = left as JobEvent[];
     else this.#record.logs = left as LogChunk[];
     const last = left.at(-1);
     if (last) this.#record[next] = last.seq + 1;
     await this.#journal.write(this.#record);
+    return took;
   }
 
-  /** Sends a batch and returns the highest sequence number the hub holds. */
-  async #send(send: () => Promise<{ ackedSeq: number }>, pending: Array<{ seq: number }>, next: 'nextEventSeq' | 'nextLogSeq'): Promise<number> {
+  /** Sends a batch and returns the highest sequence number the hub holds (and whether what is left was renumbered). */
+  async #send(send: () => Promise<{ ackedSeq: number }>, pending: Array<{ seq: number }>, next: 'nextEventSeq' | 'nextLogSeq'): Promise<{ acked: number; renumbered?: boolean }> {
     try {
-      return (await send()).ackedSeq;
+      const { ackedSeq } = await send();
+      if (Number.isSafeInteger(ackedSeq)) return { acked: ackedSeq };
+      // Re-check what the other side sends: an answer without a number acknowledges nothing (and drops nothing).
+      this.#log.warn({ ackedSeq }, 'the hub answered reports without an acknowledged sequence number; sending them again');
+      return { acked: 0 };
     } catch (err) {
       if (isErrorCode(err, 'BE_SEQ_GAP')) {
         const expected = Number((err.details as { expectedSeq?: number } | undefined)?.expectedSeq ?? 1);
@@ -203,20 +236,20 @@ export class JobReporter {
         if (expected > first) {
           // The hub stored more than it told us (an acknowledgement was lost): resend from what it expects.
           this.#log.info({ expected }, 'hub already holds some of these reports; resending from where it expects');
-          return expected - 1;
+          return { acked: expected - 1 };
         }
         // The hub lost reports it had acknowledged (restored from a backup, say). They are gone here too, so
         // what is left is renumbered to follow on from what the hub holds.
         this.#log.warn({ expected, first }, 'hub is missing reports it had acknowledged; renumbering the rest to follow on');
         pending.forEach((item, i) => (item.seq = expected + i));
         this.#record[next] = expected + pending.length;
-        return expected - 1;
+        return { acked: expected - 1, renumbered: true };
       }
       if (err instanceof BitEnvoyError && err.status >= 400 && err.status < 500) {
         // The hub will never take this report (the job is gone, or the report is malformed): resending it forever
         // would wedge the agent, so it is dropped — loudly.
         this.#log.error({ code: err.code, err: err.message }, 'hub refused a report; dropping it');
-        return Number.MAX_SAFE_INTEGER;
+        return { acked: Number.MAX_SAFE_INTEGER };
       }
       throw err;
     }

@@ -14,12 +14,12 @@ import type { Logger } from '../lib/logger.js';
 import { MAX_POLL_WAIT_SECONDS, type JobSpec } from '../lib/protocol.js';
 import { loadAgentConfig, type AgentConfig } from './agent-config.js';
 import { checkClaim, checkJobSpec, unusableJobSpec } from './check-job-spec.js';
-import { HubClient, sleep, type Backoff } from './hub-client.js';
+import { backoffDelay, HubClient, sleep, type Backoff } from './hub-client.js';
 import { JobReporter } from './job-reporter.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { Redactor } from './redact.js';
 import { renewLeaseUntilDone } from './renew-lease.js';
-import { loadSecrets } from './secrets.js';
+import { loadSecrets } from './load-secrets.js';
 
 export interface RunAgentOptions {
   /** The agent directory (`agent.json`, `agent.yml`, `secrets.yml`, `journal/`, `git/`, `apps/`). */
@@ -27,8 +27,14 @@ export interface RunAgentOptions {
   log: Logger;
   /** Aborting it stops the agent: a running step is stopped and reported cancelled, reports get a last chance. */
   signal: AbortSignal;
-  /** Retry timing towards the hub (default 250 ms doubling up to 10 s, with full jitter). */
+  /** Retry timing towards the hub (default 250 ms doubling up to 10 s, with jitter). */
   backoff?: Backoff;
+  /**
+   * The pause after a poll the hub answered at once with no job (or with a 4xx error; network errors and 5xx are
+   * retried with `backoff`): a hub or proxy that does not hold polls open must not be asked again and again
+   * (default 500 ms doubling up to 30 s, with jitter).
+   */
+  pollBackoff?: Backoff;
   /** SIGTERM → SIGKILL grace for a step's process group (default 10 s). */
   killGraceMs?: number;
   /** After a stop, how long reports still try to reach the hub before they are left in the journal (default 5 s). */
@@ -38,6 +44,9 @@ export interface RunAgentOptions {
 export const INTERRUPTED = 'the agent restarted while this job was running; it was interrupted and will not be re-run';
 export const ALREADY_RUN = 'this server already ran this job (the hub offered it again); it is not run twice';
 const SHUTDOWN_FLUSH_MS = 5000;
+export const DEFAULT_POLL_BACKOFF: Backoff = { baseMs: 500, capMs: 30_000 };
+/** A poll answered sooner than this was not held open: the next one waits (see pollBackoff). */
+const HELD_POLL_MS = 500;
 
 interface Agent {
   options: RunAgentOptions;
@@ -86,8 +95,13 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
   try {
     await recover(agent);
     const wait = Math.min(MAX_POLL_WAIT_SECONDS, config.enrollment.settings.pollWaitSeconds);
+    const pollBackoff = options.pollBackoff ?? DEFAULT_POLL_BACKOFF;
+    // Polls in a row that came back at once without a job to run: each waits longer before the next.
+    let quick = 0;
+    const pause = () => sleep(backoffDelay(pollBackoff, quick++), options.signal).catch(() => undefined);
     while (!options.signal.aborted) {
       let job: JobSpec | undefined;
+      const asked = Date.now();
       try {
         job = await agent.client.nextJob(wait, options.signal);
       } catch (err) {
@@ -98,11 +112,14 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
             `${config.enrollment.hub} does not accept this agent's credential (${err.message}); the agent was removed or the hub's data was reset: enroll again with \`bitenvoy agent enroll --force --hub … --token … --dir ${options.dir}\``,
           );
         }
-        log.error({ err }, 'polling the hub failed; trying again in a second');
-        await sleep(1000, options.signal).catch(() => undefined);
+        log.error({ err }, 'polling the hub failed; trying again after a pause');
+        await pause();
         continue;
       }
-      if (job) await handleJob(agent, job);
+      // A job to run, or a poll the hub really held open: all is well. Anything else waits before the next poll.
+      const fine = job ? await handleJob(agent, job) : Date.now() - asked >= HELD_POLL_MS;
+      if (fine) quick = 0;
+      else await pause();
     }
   } catch (err) {
     if (!options.signal.aborted) throw err;
@@ -143,24 +160,23 @@ async function stopWhatTheStepLeft(agent: Agent, record: JournalRecord, reporter
   const line = `the interrupted step was still running (${stopped} process${stopped === 1 ? '' : 'es'} in group ${group}): stopped with SIGTERM, then SIGKILL after the grace`;
   agent.log.warn({ jobId: record.jobId, group }, line);
   reporter.output('system', `${line}\n`);
-  reporter.endOutput();
 }
 
-async function handleJob(agent: Agent, offered: unknown): Promise<void> {
+/** Runs (or reports) an offered job; false when there was nothing to do with it (unusable, or not ours to claim). */
+async function handleJob(agent: Agent, offered: unknown): Promise<boolean> {
   const { journal, log } = agent;
   // A job is checked like any input: a malformed one is reported failed (or, without a usable id, skipped) and never
   // run; the spec keeps only known fields. Whatever git credentials a hub sends are for one run: never journaled.
   const checked = checkJobSpec(offered);
   if (!checked.id) {
     log.warn(`ignoring a job the hub offered: ${checked.problem}`);
-    await sleep(1000, agent.options.signal).catch(() => undefined);
-    return;
+    return false;
   }
   const spec: JobSpec = checked.spec ?? unusableJobSpec(checked.id);
   const seen = await journal.hasSeen(spec.id);
   const earlier = seen ? await journal.read(spec.id) : undefined;
   // Reports of its earlier run that have not arrived yet go first; the new record must not replace them.
-  if (earlier && !(await deliver(agent, newReporter(agent, earlier)))) return;
+  if (earlier && !(await deliver(agent, newReporter(agent, earlier)))) return false;
 
   const record: JournalRecord = {
     jobId: spec.id,
@@ -175,7 +191,7 @@ async function handleJob(agent: Agent, offered: unknown): Promise<void> {
   };
   await journal.write(record);
   const claimed = await claim(agent, record);
-  if (!claimed) return;
+  if (!claimed) return false;
   const reporter = newReporter(agent, record);
   await reporter.setPhase(seen ? 'claimed' : 'running');
   reporter.start();
@@ -222,6 +238,7 @@ async function handleJob(agent: Agent, offered: unknown): Promise<void> {
   }
   await reporter.setPhase('done');
   await deliver(agent, reporter);
+  return true;
 }
 
 /**
@@ -249,5 +266,13 @@ async function deliver(agent: Agent, reporter: JobReporter): Promise<boolean> {
 }
 
 function newReporter(agent: Agent, record: JournalRecord): JobReporter {
-  return new JobReporter({ record, journal: agent.journal, client: agent.client, redactor: agent.redactor, log: agent.log, signal: agent.delivery });
+  return new JobReporter({
+    record,
+    journal: agent.journal,
+    client: agent.client,
+    redactor: agent.redactor,
+    log: agent.log,
+    signal: agent.delivery,
+    ...(agent.options.backoff ? { backoff: agent.options.backoff } : {}),
+  });
 }

@@ -35,10 +35,22 @@ export interface RecordedRequest {
   path: string;
   body: unknown;
   status: number;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
-/** Returns a status to answer instead of handling the request (e.g. 503), or undefined to handle it. */
-export type FailureHook = (method: string, path: string, body: unknown) => number | undefined;
+/** An answer a hook gives instead of the fake hub's own: a status, headers, and a body (default: an error envelope). */
+export interface FakeAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/**
+ * Returns a status (e.g. 503) or a whole answer (e.g. 429 with Retry-After, or 204 to a poll at once) to give instead
+ * of handling the request, or undefined to handle it.
+ */
+export type FailureHook = (method: string, path: string, body: unknown) => number | FakeAnswer | undefined;
 
 export interface FakeHub {
   url: string;
@@ -112,8 +124,8 @@ export async function startFakeHub(): Promise<FakeHub> {
     close: async () => undefined,
   };
 
-  const answer = (res: ServerResponse, status: number, body?: unknown) => {
-    res.writeHead(status, body === undefined ? {} : { 'content-type': 'application/json' });
+  const answer = (res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, body === undefined ? headers : { 'content-type': 'application/json', ...headers });
     res.end(body === undefined ? undefined : JSON.stringify(body));
   };
   const error = (res: ServerResponse, status: number, code: string, message: string, details?: Record<string, unknown>) =>
@@ -135,8 +147,14 @@ export async function startFakeHub(): Promise<FakeHub> {
       answer(res, status, value);
       return status;
     };
+    const hooked = (given: number | FakeAnswer, message: string): number => {
+      const { status, headers, body: value } = typeof given === 'number' ? { status: given, headers: {}, body: undefined } : given;
+      const envelope = status === 204 ? undefined : { error: { code: 'BE_INTERNAL', message } };
+      answer(res, status, value ?? envelope, headers);
+      return status;
+    };
     const fail = hub.fail.before?.(req.method!, path, body);
-    if (fail) return reply(fail, { error: { code: 'BE_INTERNAL', message: 'fake hub failure' } });
+    if (fail) return hooked(fail, 'fake hub failure');
     if (path === '/enroll') {
       const settings = { pollWaitSeconds: 1, leaseSeconds: hub.leaseSeconds, heartbeatSeconds: 60 };
       return reply(201, { agentId: 'agt_1', credential: FAKE_CREDENTIAL, settings, ...(hub.suggestedAllow ? { suggestedAllow: hub.suggestedAllow } : {}) });
@@ -198,20 +216,21 @@ export async function startFakeHub(): Promise<FakeHub> {
       return 409;
     }
     const lost = hub.fail.afterStore?.(req.method!, path, body);
-    if (lost) return reply(lost, { error: { code: 'BE_INTERNAL', message: 'fake hub failure after storing' } });
+    if (lost) return hooked(lost, 'fake hub failure after storing');
     return reply(200, { ackedSeq: result.acked });
   };
 
   const lease = (job: FakeJob) => ({ leaseExpiresAt: new Date(Date.now() + hub.leaseSeconds * 1000).toISOString(), leaseSeconds: hub.leaseSeconds, cancelRequested: job.cancelRequested });
 
   const server = createServer((req, res) => {
+    const at = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const path = (req.url ?? '').slice(AGENT_API_PREFIX.length);
       const text = Buffer.concat(chunks).toString('utf8');
       const body: unknown = text ? JSON.parse(text) : undefined;
-      void handle(req, res, path, body).then((status) => requests.push({ method: req.method!, path, body, status }));
+      void handle(req, res, path, body).then((status) => requests.push({ method: req.method!, path, body, status, at }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

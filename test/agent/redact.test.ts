@@ -70,3 +70,48 @@ describe('multi-line secrets', () => {
     expect(redactor.redact('line 2: MIIEabc123, line 3: QWERTY789\n')).toBe('line 2: ***, line 3: ***\n');
   });
 });
+
+describe('stream redaction holds back only what may be the start of a secret', () => {
+  it('passes text on at once unless it ends with the start of a secret, and then only that start', () => {
+    const stream = new StreamRedactor(new Redactor(['hunter22-long-secret-value']));
+    expect(stream.push('checked out abc1234 into /srv/releases/job_1_0_9cf35b7c0123b453\n')).toBe('checked out abc1234 into /srv/releases/job_1_0_9cf35b7c0123b453\n');
+    expect(stream.push('build done')).toBe('build done');
+    expect(stream.push('pass: hunt')).toBe('pass: ');
+    expect(stream.push('er22-long-secret-value!')).toBe('***!');
+    expect(stream.push('progress: hu')).toBe('progress: ');
+    expect(stream.push('mble')).toBe('humble');
+    expect(stream.push('h')).toBe('');
+    expect(stream.end()).toBe('h');
+  });
+
+  it('masks overlapping secrets as one span, so no part of either shows', () => {
+    const redactor = new Redactor(['abcxy', 'xyz12345']);
+    expect(redactor.redact('<abcxyz12345>')).toBe('<***>');
+    const stream = new StreamRedactor(redactor);
+    expect(stream.push('<abcxy') + stream.push('z12345>') + stream.end()).toBe('<***>');
+  });
+
+  it('sends exactly what redacting the whole output at once gives, however the output is cut (random texts and cuts)', () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const secrets = ['abab-secret', 'secret-tail', 'aaaa', 'xyz\n123', 'tok-5f3c9a'];
+    const redactor = new Redactor(secrets);
+    const pieces = [...secrets, 'ab', 'a', 'sec', 'tok-', '\n', 'xyz', '123', ' text ', '-', 'z'];
+    for (let round = 0; round < 2000; round++) {
+      const text = Array.from({ length: 1 + random(12) }, () => pieces[random(pieces.length)]).join('');
+      const stream = new StreamRedactor(redactor);
+      let sent = '';
+      for (let at = 0; at < text.length; ) {
+        const next = Math.min(text.length, at + 1 + random(8));
+        sent += stream.push(text.slice(at, next));
+        at = next;
+      }
+      sent += stream.end();
+      expect(sent, JSON.stringify(text)).toBe(redactor.redact(text));
+      for (const value of redactor.values) expect(sent).not.toContain(value);
+    }
+  });
+});

@@ -123,6 +123,55 @@ describe('the validate health gate', () => {
   });
 });
 
+describe('secrets in a real run', () => {
+  const TOKEN = 'tok-5f3c9a7e1d2b4c6a8e0f1a2b3c4d5e6f7a8b';
+  const PASSPHRASE = 'correct horse battery staple';
+  const SECRETS_YML = `PASSPHRASE: ${PASSPHRASE}\nTOKEN: ${TOKEN}\nGLOB: "* [a]"\n`;
+
+  it('expands references to exactly the value, sends the agent’s own lines whole and in order, and never a secret', async () => {
+    const dir = await newAgent({ 'secrets.yml': SECRETS_YML });
+    const spec = await commit(`version: 1
+steps:
+  - name: build
+    run: |
+      echo "$(printf '%s' "\${{ secrets.PASSPHRASE }}")" > passphrase.txt
+      printf '%s' \${{ secrets.GLOB }} > glob.txt
+      printf 'token=%s' "$(printf '%s' "\${{ secrets.TOKEN }}" | cut -c1-12)"
+      sleep 0.5
+      printf '%s\\n' "$(printf '%s' "\${{ secrets.TOKEN }}" | cut -c13-)"
+      echo build done
+  - name: restart
+    run: echo restarted
+    afterSwitch: true
+`);
+    start(dir);
+    hub.offer(spec);
+    await hub.waitFor(() => hub.finalState(spec.id) !== undefined);
+    expect(hub.finalState(spec.id), message(spec.id)).toBe('succeeded');
+
+    // The issue's command substitution and a glob: exactly the value, one word, nothing expanded.
+    const release = join(dir, 'apps', 'acme', 'shop', 'staging', 'releases', spec.id);
+    expect(await readFile(join(release, 'passphrase.txt'), 'utf8')).toBe(`${PASSPHRASE}\n`);
+    expect(await readFile(join(release, 'glob.txt'), 'utf8')).toBe('* [a]');
+
+    // Every system line arrives whole, in its place between the steps' output (not cut, its tail not after them).
+    const chunks = [...hub.jobs.get(spec.id)!.logs].sort((a, b) => a.seq - b.seq);
+    for (const chunk of chunks.filter((c) => c.stream === 'system')) expect(chunk.data, JSON.stringify(chunk.data)).toMatch(/\n$/);
+    const transcript = chunks.map((c) => `[${c.stream}${c.step === undefined ? '' : ` ${c.step}`}] ${c.data}`).join('');
+    const checkedOut = transcript.indexOf(`[system] checked out ${spec.sha.slice(0, 7)} into ${release}\n`);
+    const build = transcript.indexOf('[stdout 0] token=');
+    const switched = transcript.indexOf(`[system] current → releases/${spec.id}\n`);
+    const restarted = transcript.indexOf('[stdout 1] restarted\n');
+    expect([checkedOut, build, switched, restarted].every((at) => at >= 0), transcript).toBe(true);
+    expect(checkedOut < build && build < switched && switched < restarted, transcript).toBe(true);
+
+    // A secret split across two writes of a step is still masked; no piece of one reaches the hub.
+    expect(output(spec.id, 'stdout')).toBe('token=***\nbuild done\nrestarted\n');
+    const sent = JSON.stringify(hub.requests.map((r) => r.body));
+    for (const piece of [TOKEN, TOKEN.slice(0, 12), TOKEN.slice(12), PASSPHRASE]) expect(sent).not.toContain(piece);
+  });
+});
+
 describe('the agent against a fake hub', () => {
   it('runs a job end to end: events in order, output, the release and the current switch', async () => {
     const dir = await newAgent();
