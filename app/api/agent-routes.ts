@@ -26,6 +26,8 @@ import type { AgentRecord } from '../model.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
 import { agentAuth } from './agent-auth.js';
+import { AGENT_CREDENTIAL_GUESSES, GuessLimiter } from './guess-limiter.js';
+import { EVENT_POST_LIMITS, LOG_POST_LIMITS, ReportLimiter, type ReportLimits } from './report-limits.js';
 import { claimBody, cloudAttestBody, cloudNonceBody, enrollBody, eventsBody, leaseBody, logsBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
 import { validateBody } from './validate-body.js';
@@ -39,10 +41,23 @@ async function body<T>(ctx: Context, schema: object): Promise<T> {
   return validateBody<T>(schema, await readJsonBody(ctx.req, MAX_AGENT_BODY_BYTES));
 }
 
-export function agentRoutes(deps: { store: Store; engine: RolloutEngine; settings: AgentSettings; shutdown: AbortSignal; cloud?: CloudService }): Router {
+/**
+ * @param deps.limits how fast one agent may post log chunks and events (defaults: {@link LOG_POST_LIMITS},
+ * {@link EVENT_POST_LIMITS}).
+ */
+export function agentRoutes(deps: {
+  store: Store;
+  engine: RolloutEngine;
+  settings: AgentSettings;
+  shutdown: AbortSignal;
+  cloud?: CloudService;
+  limits?: { logs?: ReportLimits; events?: ReportLimits };
+}): Router {
   const { store, engine, settings } = deps;
   const router = new Router({ prefix: AGENT_API_PREFIX });
-  const auth = agentAuth(store);
+  const auth = agentAuth(store, new GuessLimiter(AGENT_CREDENTIAL_GUESSES));
+  const logLimits = new ReportLimiter('log chunks', deps.limits?.logs ?? LOG_POST_LIMITS);
+  const eventLimits = new ReportLimiter('events', deps.limits?.events ?? EVENT_POST_LIMITS);
   const agentOf = (ctx: Context) => ctx.state.agent as AgentRecord;
 
   router.post('/enroll', async (ctx) => {
@@ -111,14 +126,23 @@ export function agentRoutes(deps: { store: Store; engine: RolloutEngine; setting
     ctx.body = await engine.renewLease(agentOf(ctx).id, ctx.params.id!, claimId);
   });
 
+  // Reports are rate-limited per agent (report-limits.ts): an agent still told to wait is refused before its body
+  // is read; lease renewals, polls and claims are never limited, so a flood cannot cost an agent its lease.
   router.post('/jobs/:id/events', auth, async (ctx) => {
+    const agent = agentOf(ctx);
+    eventLimits.assertNotWaiting(agent.id, agent.name);
     const req = await body<EventsRequest>(ctx, eventsBody);
-    ctx.body = await engine.appendEvents(agentOf(ctx).id, ctx.params.id!, req.claimId, req.events);
+    eventLimits.take(agent.id, agent.name, { items: req.events.length }, ctx.state.log as Logger);
+    ctx.body = await engine.appendEvents(agent.id, ctx.params.id!, req.claimId, req.events);
   });
 
   router.post('/jobs/:id/logs', auth, async (ctx) => {
+    const agent = agentOf(ctx);
+    logLimits.assertNotWaiting(agent.id, agent.name);
     const req = await body<LogsRequest>(ctx, logsBody);
-    ctx.body = await engine.appendLogs(agentOf(ctx).id, ctx.params.id!, req.claimId, req.chunks);
+    const bytes = req.chunks.reduce((n, c) => n + Buffer.byteLength(c.data), 0);
+    logLimits.take(agent.id, agent.name, { items: req.chunks.length, bytes }, ctx.state.log as Logger);
+    ctx.body = await engine.appendLogs(agent.id, ctx.params.id!, req.claimId, req.chunks);
   });
 
   return router;
