@@ -26,8 +26,7 @@ import type { AgentRecord } from '../model.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
 import { agentAuth } from './agent-auth.js';
-import { AGENT_CREDENTIAL_GUESSES, GuessLimiter } from './guess-limiter.js';
-import { EVENT_POST_LIMITS, LOG_POST_LIMITS, ReportLimiter, type ReportLimits } from './report-limits.js';
+import { EVENT_POST_LIMITS, LOG_POST_LIMITS, ReportLimiter } from './report-limits.js';
 import { claimBody, cloudAttestBody, cloudNonceBody, enrollBody, eventsBody, leaseBody, logsBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
 import { validateBody } from './validate-body.js';
@@ -41,23 +40,12 @@ async function body<T>(ctx: Context, schema: object): Promise<T> {
   return validateBody<T>(schema, await readJsonBody(ctx.req, MAX_AGENT_BODY_BYTES));
 }
 
-/**
- * @param deps.limits how fast one agent may post log chunks and events (defaults: {@link LOG_POST_LIMITS},
- * {@link EVENT_POST_LIMITS}).
- */
-export function agentRoutes(deps: {
-  store: Store;
-  engine: RolloutEngine;
-  settings: AgentSettings;
-  shutdown: AbortSignal;
-  cloud?: CloudService;
-  limits?: { logs?: ReportLimits; events?: ReportLimits };
-}): Router {
+export function agentRoutes(deps: { store: Store; engine: RolloutEngine; settings: AgentSettings; shutdown: AbortSignal; cloud?: CloudService }): Router {
   const { store, engine, settings } = deps;
   const router = new Router({ prefix: AGENT_API_PREFIX });
-  const auth = agentAuth(store, new GuessLimiter(AGENT_CREDENTIAL_GUESSES));
-  const logLimits = new ReportLimiter('log chunks', deps.limits?.logs ?? LOG_POST_LIMITS);
-  const eventLimits = new ReportLimiter('events', deps.limits?.events ?? EVENT_POST_LIMITS);
+  const auth = agentAuth(store);
+  const logLimits = new ReportLimiter('log chunks', LOG_POST_LIMITS);
+  const eventLimits = new ReportLimiter('events', EVENT_POST_LIMITS);
   const agentOf = (ctx: Context) => ctx.state.agent as AgentRecord;
 
   router.post('/enroll', async (ctx) => {
