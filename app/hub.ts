@@ -16,6 +16,7 @@ import { BitEnvoyError } from '../lib/errors.js';
 import { version } from '../lib/package-root.js';
 import { adminRoutes } from './api/admin-routes.js';
 import { agentRoutes } from './api/agent-routes.js';
+import { ADMIN_TOKEN_GUESSES, GuessLimiter } from './api/guess-limiter.js';
 import { listAudit } from './audit/audit-log.js';
 import { listLocks } from './rollout/environment-locks.js';
 import { ConfigRepo } from './config/config-repo.js';
@@ -97,6 +98,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const agentSettings = { leaseSeconds: settings.leaseSeconds, heartbeatSeconds: settings.heartbeatSeconds, pollWaitSeconds: settings.pollWaitSeconds };
   const mode = settings.github ? 'github' : 'local';
   const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl });
+  // The sign-in page and the admin API guess the same token: one limit of wrong guesses for both.
+  const adminGuesses = new GuessLimiter(ADMIN_TOKEN_GUESSES);
   const routers = [
     agentRoutes({
       store,
@@ -110,6 +113,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       store,
       engine,
       adminToken: settings.adminToken,
+      guesses: adminGuesses,
       publicUrl: () => publicUrl,
       refreshConfig: () => configs.refresh(),
       ...(cloud ? { cloud } : {}),
@@ -123,7 +127,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         : {}),
     }),
     deploymentPageRoutes(engine, () => configs.statuses(), { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }), ...(cloud ? { cloudFacts: (agents: AgentRecord[]) => cloud.facts(agents) } : {}) }, sessions),
-    signInRoutes(sessions, settings.adminToken),
+    signInRoutes(sessions, settings.adminToken, adminGuesses),
     deploymentActionRoutes({ store, engine, sessions }),
   ];
   koa.use(async (ctx, next) => {

@@ -52,9 +52,17 @@ export interface JobRecord {
   events: JobEvent[];
   /** Bytes of log data stored for this job (the hub keeps only the newest ~2 MiB). */
   logBytes?: number;
-  /** Sequence number of the oldest log chunk still stored (1 until something was dropped). */
+  /**
+   * The job's log is stored as numbered entries (`keys.logEntry`), each holding one or more consecutive chunks
+   * (small chunks of one stream and step are joined): these are the numbers of the oldest and newest entry. An
+   * entry number is not a chunk sequence number — `logsAckedSeq` is what was acknowledged. Absent on jobs of hubs
+   * before entries, where the entry number was the chunk's seq (see job-logs.ts).
+   */
+  logFirstEntry?: number;
+  logLastEntry?: number;
+  /** Hubs before entries: sequence number of the oldest log chunk still stored. */
   logFirstSeq?: number;
-  /** How many of the oldest log chunks were dropped to stay within the bound. */
+  /** How many of the oldest log chunks were dropped to stay within the bounds. */
   logsDropped?: number;
 }
 
@@ -177,8 +185,8 @@ export const keys = {
   agentQueue: (agentId: string) => `agent-queue:${agentId}`,
   /** Ids of the deployments not yet final, so the lease timer and a restart find them without a scan. */
   activeDeployments: () => 'active-deployments',
-  /** One key per log chunk; seq is zero-padded so a prefix listing comes back in order. */
-  logChunk: (jobId: string, seq: number) => `log:${jobId}:${String(seq).padStart(9, '0')}`,
+  /** One key per log entry (see JobRecord.logFirstEntry); zero-padded so a prefix listing comes back in order. */
+  logEntry: (jobId: string, entry: number) => `log:${jobId}:${String(entry).padStart(9, '0')}`,
   logPrefix: (jobId: string) => `log:${jobId}:`,
   /** A status-page sign-in session, by the sha256 of its cookie value (the value itself is never stored). */
   dashboardSession: (idHash: string) => `dashboard-session:${idHash}`,

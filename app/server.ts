@@ -1,15 +1,14 @@
 /**
- * The hub's one HTTP server: the webhook path goes to Probot's middleware with the raw body intact (signature
+ * The hub's one HTTP server: the webhook path goes to the webhook handler with the raw body intact (signature
  * checking needs it); everything else goes to Koa.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import Koa from 'koa';
-import { createNodeMiddleware, Probot, type ApplicationFunction } from 'probot';
+import { Probot, type ApplicationFunction } from 'probot';
 import type { Logger } from '../lib/logger.js';
 import { errorMiddleware } from './api/error-middleware.js';
+import { createGitHubWebhookHandler, type NodeHandler } from './github/webhook-handler.js';
 import type { HubSettings } from './hub-settings.js';
-
-type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** The Probot instance for the App's credentials, or undefined in local mode. */
 export function createProbot(settings: HubSettings, log: Logger): Probot | undefined {
@@ -23,16 +22,13 @@ export function createProbot(settings: HubSettings, log: Logger): Probot | undef
   });
 }
 
+/**
+ * The webhook path's handler, or undefined in local mode: bodies capped and streamed, signatures checked before
+ * anything is parsed or logged, then Probot (see github/webhook-handler.ts).
+ */
 export async function createWebhookHandler(probot: Probot | undefined, appFn: ApplicationFunction, settings: HubSettings, log: Logger): Promise<NodeHandler | undefined> {
-  if (!probot) return undefined;
-  const middleware = await createNodeMiddleware(appFn, { probot, webhooksPath: settings.webhookPath });
-  return (req, res) => {
-    void Promise.resolve(middleware(req, res)).catch((err: unknown) => {
-      log.error({ err }, 'webhook handling failed');
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'BE_INTERNAL', message: 'webhook handling failed; the hub log has the details' } }));
-    });
-  };
+  if (!probot || !settings.github) return undefined;
+  return createGitHubWebhookHandler({ probot, appFn, secret: settings.github.webhookSecret, log: log.child({ name: 'webhooks' }) });
 }
 
 export function createHttpServer(options: { koa: Koa; webhook: NodeHandler | undefined; webhookPath: string }): Server {
@@ -58,7 +54,10 @@ export function createHttpServer(options: { koa: Koa; webhook: NodeHandler | und
 
 export function createKoa(log: Logger): Koa {
   const koa = new Koa();
+  // Behind a reverse proxy: ctx.ip is the rightmost X-Forwarded-For entry, the one the nearest proxy wrote (a
+  // client can only add entries to its left). Limits per client also check who connected (api/client-address.ts).
   koa.proxy = true;
+  koa.maxIpsCount = 1;
   koa.use(errorMiddleware(log));
   return koa;
 }

@@ -62,6 +62,17 @@ export const ERROR_CODES = {
   BE_INTERNAL: 500,
   /** A route that exists, called with a method it does not accept. */
   BE_METHOD_NOT_ALLOWED: 405,
+  /** A request body of a type the endpoint does not take (e.g. a webhook that is not `application/json`). */
+  BE_UNSUPPORTED_MEDIA_TYPE: 415,
+  /** A webhook delivery whose `x-hub-signature-256` does not match its body and the App's webhook secret. */
+  BE_SIGNATURE_INVALID: 401,
+  /**
+   * Too many requests (log or event posts past the agent's budget) or too many wrong tokens from one address:
+   * wait `Retry-After` seconds (also `details.retryAfterSeconds`) and send again.
+   */
+  BE_RATE_LIMITED: 429,
+  /** The hub is busy with other work of this kind (e.g. webhook bodies in flight): try again after `Retry-After`. */
+  BE_BUSY: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

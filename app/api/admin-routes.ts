@@ -15,15 +15,18 @@ import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { AgentFacts } from '../rollout/select-agents.js';
 import { keys, type DeploymentRecord } from '../model.js';
 import type { Store } from '../store/store.js';
-import { isAdminToken } from './is-admin-token.js';
+import { clientAddress } from './client-address.js';
+import { ADMIN_TOKEN_GUESSES, GuessLimiter } from './guess-limiter.js';
+import { checkAdminToken } from './is-admin-token.js';
+import type { Logger } from '../../lib/logger.js';
 import { createDeploymentBody, enrollmentTokenBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
 import { validateBody } from './validate-body.js';
 
-function adminAuth(adminToken: string): Middleware {
+function adminAuth(adminToken: string, guesses: GuessLimiter): Middleware {
   return async (ctx, next) => {
     const token = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
-    if (!token || !isAdminToken(token, adminToken)) {
+    if (!token || !checkAdminToken(token, adminToken, { address: clientAddress(ctx), guesses, log: ctx.state.log as Logger })) {
       throw new BitEnvoyError('BE_UNAUTHORIZED', 'missing or wrong admin token: send `Authorization: Bearer <BITENVOY_ADMIN_TOKEN>` (or the token in $BITENVOY_DATA_DIR/admin-token)');
     }
     await next();
@@ -34,6 +37,8 @@ export function adminRoutes(deps: {
   store: Store;
   engine: RolloutEngine;
   adminToken: string;
+  /** The limit of wrong admin-token guesses, shared with the sign-in page (see guess-limiter.ts). */
+  guesses?: GuessLimiter;
   publicUrl: () => string;
   refreshConfig?: () => Promise<ConfigStatus[]>;
   cloud?: CloudService;
@@ -42,7 +47,7 @@ export function adminRoutes(deps: {
 }): Router {
   const { engine } = deps;
   const router = new Router({ prefix: ADMIN_API_PREFIX });
-  router.use(adminAuth(deps.adminToken));
+  router.use(adminAuth(deps.adminToken, deps.guesses ?? new GuessLimiter(ADMIN_TOKEN_GUESSES)));
 
   router.post('/deployments', async (ctx) => {
     const req = validateBody<CreateDeploymentRequest>(createDeploymentBody, await readJsonBody(ctx.req, 64 * 1024));

@@ -27,6 +27,7 @@ import type { AgentRecord } from '../model.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
 import { agentAuth } from './agent-auth.js';
+import { EVENT_POST_LIMITS, LOG_POST_LIMITS, ReportLimiter } from './report-limits.js';
 import { claimBody, cloudAttestBody, cloudNonceBody, enrollBody, eventsBody, leaseBody, logsBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
 import { validateBody } from './validate-body.js';
@@ -52,6 +53,8 @@ export function agentRoutes(deps: {
   const { store, engine, settings } = deps;
   const router = new Router({ prefix: AGENT_API_PREFIX });
   const auth = agentAuth(store);
+  const logLimits = new ReportLimiter('log chunks', LOG_POST_LIMITS);
+  const eventLimits = new ReportLimiter('events', EVENT_POST_LIMITS);
   const agentOf = (ctx: Context) => ctx.state.agent as AgentRecord;
 
   router.post('/enroll', async (ctx) => {
@@ -120,14 +123,23 @@ export function agentRoutes(deps: {
     ctx.body = await engine.renewLease(agentOf(ctx).id, ctx.params.id!, claimId);
   });
 
+  // Reports are rate-limited per agent (report-limits.ts): an agent still told to wait is refused before its body
+  // is read; lease renewals, polls and claims are never limited, so a flood cannot cost an agent its lease.
   router.post('/jobs/:id/events', auth, async (ctx) => {
+    const agent = agentOf(ctx);
+    eventLimits.assertNotWaiting(agent.id, agent.name);
     const req = await body<EventsRequest>(ctx, eventsBody);
-    ctx.body = await engine.appendEvents(agentOf(ctx).id, ctx.params.id!, req.claimId, req.events);
+    eventLimits.take(agent.id, agent.name, { items: req.events.length }, ctx.state.log as Logger);
+    ctx.body = await engine.appendEvents(agent.id, ctx.params.id!, req.claimId, req.events);
   });
 
   router.post('/jobs/:id/logs', auth, async (ctx) => {
+    const agent = agentOf(ctx);
+    logLimits.assertNotWaiting(agent.id, agent.name);
     const req = await body<LogsRequest>(ctx, logsBody);
-    ctx.body = await engine.appendLogs(agentOf(ctx).id, ctx.params.id!, req.claimId, req.chunks);
+    const bytes = req.chunks.reduce((n, c) => n + Buffer.byteLength(c.data), 0);
+    logLimits.take(agent.id, agent.name, { items: req.chunks.length, bytes }, ctx.state.log as Logger);
+    ctx.body = await engine.appendLogs(agent.id, ctx.params.id!, req.claimId, req.chunks);
   });
 
   return router;

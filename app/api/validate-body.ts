@@ -28,7 +28,7 @@ function explain(err: ErrorObject | undefined): string {
     .slice(1)
     .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
   const where = field || 'body';
-  const got = JSON.stringify((err as ErrorObject & { data?: unknown }).data);
+  const got = preview((err as ErrorObject & { data?: unknown }).data);
   const expected = (err.parentSchema as { description?: string } | undefined)?.description;
   switch (err.keyword) {
     case 'required':
@@ -44,8 +44,23 @@ function explain(err: ErrorObject | undefined): string {
     case 'maxProperties':
       return `${where}: at most ${String(err.params.limit)} entries`;
     default:
-      return `${where}: expected ${expected ?? expectation(err)}, got ${got?.slice(0, 100)}`;
+      return `${where}: expected ${expected ?? expectation(err)}, got ${got}`;
   }
+}
+
+/**
+ * What came, for the message: at most 100 characters. Whatever the value (a 64 KiB string, a wide object), the
+ * message stays short, and a value that cannot be written out still gets a message rather than a 500.
+ */
+function preview(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  let text: string;
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value.slice(0, 101)) : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = Array.isArray(value) ? 'an array' : typeof value;
+  }
+  return text.length > 100 ? `${text.slice(0, 99)}…` : text;
 }
 
 const ARTICLE: Record<string, string> = { integer: 'an integer', number: 'a number', string: 'a string', array: 'an array', object: 'an object', boolean: 'true or false', null: 'null' };

@@ -7,7 +7,7 @@ export const MAX_FORM_BYTES = 8 * 1024;
 
 /**
  * Reads an HTML form post (`application/x-www-form-urlencoded`), refusing another content type (400) or a body past
- * `limit` bytes (413).
+ * `limit` bytes (413, without reading further: see {@link readBody}).
  *
  * @example
  * const form = await readFormBody(ctx.req);
@@ -16,8 +16,7 @@ export const MAX_FORM_BYTES = 8 * 1024;
 export async function readFormBody(req: IncomingMessage, limit = MAX_FORM_BYTES): Promise<URLSearchParams> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
-    req.resume();
-    throw new BitEnvoyError('BE_BAD_REQUEST', `expected a form post with \`content-type: application/x-www-form-urlencoded\`, got \`${type || 'none'}\`; use the buttons on the status page`);
+    throw new BitEnvoyError('BE_BAD_REQUEST', `expected a form post with \`content-type: application/x-www-form-urlencoded\`, got \`${type.slice(0, 100) || 'none'}\`; use the buttons on the status page`);
   }
-  return new URLSearchParams((await readBody(req, limit)).toString('utf8'));
+  return new URLSearchParams((await readBody(req, limit, 'use the buttons on the status page: their forms carry only a token and a path')).toString('utf8'));
 }

@@ -5,7 +5,10 @@
  */
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
+import { clientAddress } from '../api/client-address.js';
+import { ADMIN_TOKEN_GUESSES, GuessLimiter } from '../api/guess-limiter.js';
 import { isAdminToken } from '../api/is-admin-token.js';
+import type { Logger } from '../../lib/logger.js';
 import type { DashboardSessions } from './dashboard-sessions.js';
 import { escapeHtml as e, page, setPrivatePageHeaders } from './html.js';
 import { requireCsrfToken, requireSameOrigin, requireSession, sessionOf } from './page-guards.js';
@@ -13,7 +16,11 @@ import { readFormBody } from './read-form-body.js';
 import { renderErrorsAsPages } from './render-errors-as-pages.js';
 import { clearedSessionCookie, readSessionCookie, sessionCookie } from './session-cookie.js';
 
-export function signInRoutes(sessions: DashboardSessions, adminToken: string): Router {
+/**
+ * @param guesses the limit of wrong admin-token guesses per address and overall, shared with the admin API: past it
+ * `POST /login` answers 429 with the sign-in page saying when to try again, without looking at the token.
+ */
+export function signInRoutes(sessions: DashboardSessions, adminToken: string, guesses = new GuessLimiter(ADMIN_TOKEN_GUESSES)): Router {
   const router = new Router();
 
   router.get('/login', async (ctx) => {
@@ -30,7 +37,17 @@ export function signInRoutes(sessions: DashboardSessions, adminToken: string): R
     const form = await readFormBody(ctx.req);
     const token = form.get('token') ?? '';
     const next = safeNext(form.get('next'));
+    const address = clientAddress(ctx);
+    // Refused before the token is looked at: while blocked, even the right one gets this page.
+    const blocked = token ? guesses.blocked(address) : undefined;
+    if (blocked) {
+      ctx.set('retry-after', String(blocked.seconds));
+      const at = new Date(Date.now() + blocked.seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+      const who = blocked.byAddress ? 'came from your address' : 'were tried from many addresses';
+      return answerSignInPage(ctx, 429, next, { error: `Too many wrong tokens ${who}. Try again in ${blocked.seconds} seconds (after ${at}).` });
+    }
     if (!token || !isAdminToken(token, adminToken)) {
+      if (token) guesses.failed(address, ctx.state.log as Logger | undefined);
       const error = token
         ? "That is not the hub's admin token. Paste the value of BITENVOY_ADMIN_TOKEN (or of the file $BITENVOY_DATA_DIR/admin-token on the hub) and try again."
         : 'Enter the admin token: the value of BITENVOY_ADMIN_TOKEN (or of the file $BITENVOY_DATA_DIR/admin-token on the hub).';

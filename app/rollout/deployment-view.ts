@@ -10,7 +10,7 @@ import { jobIdsUpTo, listAllAgents } from './engine-context.js';
 export interface JobView extends JobRecord {
   id: string;
   agentName: string;
-  /** The last lines of the job's log (at most 50). */
+  /** The last lines of the job's log (at most 50 lines and 16 Ki characters). */
   logTail: string[];
 }
 
@@ -30,11 +30,13 @@ export async function readDeploymentView(store: Store, id: string): Promise<Depl
   const deployment = await store.get<DeploymentRecord>(keys.deployment(id));
   if (!deployment) return undefined;
   const agents = new Map((await listAllAgents(store)).map((a) => [a.id, a]));
+  const jobIds = jobIdsUpTo(deployment, deployment.currentBatch);
+  const records = await store.getMany<JobRecord>(jobIds.map((jobId) => keys.job(jobId)));
   const jobs: JobView[] = [];
-  for (const jobId of jobIdsUpTo(deployment, deployment.currentBatch)) {
-    const job = await store.get<JobRecord>(keys.job(jobId));
+  for (const [i, job] of records.entries()) {
     if (!job) continue;
-    jobs.push({ ...job, id: jobId, agentName: agents.get(job.agentId)?.name ?? job.agentId, logTail: await readLogTail(store, job) });
+    // Each tail reads a bounded number of entries, however long the job's log (job-logs.ts).
+    jobs.push({ ...job, id: jobIds[i]!, agentName: agents.get(job.agentId)?.name ?? job.agentId, logTail: await readLogTail(store, job) });
   }
   return { deployment, jobs };
 }

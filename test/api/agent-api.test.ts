@@ -105,7 +105,7 @@ describe('malformed requests', () => {
     const res = await fetch(`${t.url}/api/agent/v1/jobs/x/logs`, init as RequestInit);
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('BE_BODY_TOO_LARGE');
-    // The connection the refused body came on serves the next request.
+    // The hub goes on serving (the refused upload's connection is closed after the answer: cut-unread-body.ts).
     expect((await t.call('GET', '/healthz')).status).toBe(200);
   });
 

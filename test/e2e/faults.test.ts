@@ -73,6 +73,10 @@ describe('an agent killed mid-step', () => {
     async () => {
       const { deployment } = await world.deploy();
       await world.waitForRunningJob(deployment.id, 0);
+      // `running` is reported before the step starts: kill once the step's shell is there (it writes its pid), and
+      // its process group has had a moment to reach the agent's journal.
+      await until(async () => (await readFile(join(world.markers, 'pid'), 'utf8').catch(() => '')) || undefined);
+      await new Promise((r) => setTimeout(r, 300));
       const killedAt = Date.now();
       await world.agents[0]!.process.kill();
       const view = await world.waitForDeployment(deployment.id, 30_000);

@@ -1,0 +1,180 @@
+/**
+ * The webhook endpoint: GitHub's deliveries, checked before they cost anything. In order, and refusing at the first
+ * problem with the JSON envelope: method, content type, the three GitHub headers and the signature's form (before
+ * a byte of body is read), the declared size (25 MiB at most, GitHub's own cap on payloads is 25 MB), then the body
+ * streamed through the HMAC with a running count, cut off (413, then the connection) past the cap or when deliveries
+ * in flight together would pass {@link MAX_WEBHOOK_BYTES_IN_FLIGHT} (503). Only a body whose `x-hub-signature-256`
+ * matches is parsed and handed to Probot (`webhooks.receive`: the same per-delivery child logger and handlers as
+ * Probot's own middleware). A refused body is never parsed and never logged; its log line says who sent what size.
+ *
+ * @example
+ * const handle = await createGitHubWebhookHandler({ probot, appFn, secret, log });
+ * createServer((req, res) => (req.url === '/api/github/webhooks' ? handle(req, res) : koa(req, res)));
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApplicationFunction, Probot } from 'probot';
+import { BitEnvoyError, toErrorEnvelope } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import { cutUnreadBody } from '../api/cut-unread-body.js';
+import { parseJson } from '../api/read-json-body.js';
+
+/** The largest delivery taken: GitHub caps webhook payloads at 25 MB. */
+export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+/** Bodies of all deliveries being read at once: a few full-size ones. Past it a delivery answers 503. */
+export const MAX_WEBHOOK_BYTES_IN_FLIGHT = 100 * 1024 * 1024;
+/** GitHub gives up on a delivery after 10 s: past this the hub answers 202 and goes on handling it. */
+const ANSWER_WITHIN_MS = 9000;
+
+export interface WebhookHandlerOptions {
+  probot: Probot;
+  appFn: ApplicationFunction;
+  /** The App's webhook secret (WEBHOOK_SECRET). */
+  secret: string;
+  log: Logger;
+  maxBytes?: number;
+  maxBytesInFlight?: number;
+  answerWithinMs?: number;
+}
+
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Loads the App into Probot and answers the webhook path (see the file's comment). */
+export async function createGitHubWebhookHandler(options: WebhookHandlerOptions): Promise<NodeHandler> {
+  const { probot, secret, log } = options;
+  await probot.load(options.appFn);
+  const limits = { maxBytes: options.maxBytes ?? MAX_WEBHOOK_BYTES, maxBytesInFlight: options.maxBytesInFlight ?? MAX_WEBHOOK_BYTES_IN_FLIGHT };
+  const inFlight = { bytes: 0 };
+  const answerWithinMs = options.answerWithinMs ?? ANSWER_WITHIN_MS;
+
+  return (req, res) => {
+    const delivery = describe(req);
+    void (async () => {
+      const event = checkHeaders(req, limits.maxBytes);
+      const body = await readSigned(req, secret, limits, inFlight);
+      const payload = parseJson(body.toString('utf8')) as Record<string, unknown>;
+      if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+        throw new BitEnvoyError('BE_BAD_REQUEST', 'a webhook payload is a JSON object');
+      }
+      log.debug({ ...delivery, bytes: body.length }, 'webhook delivery received');
+      const handled = probot.webhooks.receive({ id: event.id, name: event.name, payload } as Parameters<Probot['webhooks']['receive']>[0]);
+      // Probot's error handler has logged a handler's failure with the delivery id: the answer only says so.
+      const outcome = await Promise.race([handled.then(() => 'done' as const), sleep(answerWithinMs).then(() => 'late' as const)]);
+      if (outcome === 'late') {
+        handled.catch(() => undefined);
+        return answer(res, 202, { ok: true, note: 'still processing' });
+      }
+      answer(res, 200, { ok: true });
+    })().catch((err: unknown) => {
+      const { status, body } = toErrorEnvelope(err);
+      if (status >= 500 && !(err instanceof BitEnvoyError)) {
+        if (!(err instanceof AggregateError)) log.error({ err, ...delivery }, 'webhook handling failed');
+        body.error.message = 'handling the webhook failed; the hub log has the details under this delivery id';
+      } else {
+        // Never the body: it is unverified, or was refused before anything of it was read.
+        log.warn({ ...delivery, status, code: body.error.code }, `webhook delivery refused: ${body.error.message}`);
+      }
+      cutUnreadBody(req, res);
+      const retryAfter = body.error.details?.retryAfterSeconds;
+      if (typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
+      answer(res, status, body);
+    });
+  };
+}
+
+/** Who sent what: headers only, each shortened (they are the sender's too). */
+function describe(req: IncomingMessage): Record<string, string | undefined> {
+  const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string).slice(0, 100) : undefined);
+  return { delivery: header('x-github-delivery'), event: header('x-github-event'), address: req.socket.remoteAddress, contentLength: header('content-length') };
+}
+
+/** Everything that can be refused before the body is read. */
+function checkHeaders(req: IncomingMessage, maxBytes: number): { id: string; name: string } {
+  if (req.method !== 'POST') {
+    throw new BitEnvoyError('BE_METHOD_NOT_ALLOWED', `${req.method ?? '?'} is not allowed on the webhook path; GitHub delivers with POST`);
+  }
+  const type = req.headers['content-type'] ?? '';
+  if (!/^\s*application\/json\s*(;|$)/i.test(type)) {
+    throw new BitEnvoyError('BE_UNSUPPORTED_MEDIA_TYPE', `expected \`content-type: application/json\`, got \`${type.slice(0, 100) || 'none'}\`; set the App's webhook content type to application/json`);
+  }
+  const missing = ['x-github-event', 'x-hub-signature-256', 'x-github-delivery'].filter((h) => typeof req.headers[h] !== 'string' || !req.headers[h]);
+  if (missing.length) throw new BitEnvoyError('BE_BAD_REQUEST', `not a GitHub webhook delivery: the header${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing`);
+  if (!/^sha256=[0-9a-f]{64}$/i.test(req.headers['x-hub-signature-256'] as string)) {
+    throw new BitEnvoyError('BE_SIGNATURE_INVALID', '`x-hub-signature-256` is not of the form `sha256=<64 hex digits>`; GitHub signs every delivery with the App\'s webhook secret');
+  }
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  return { id: req.headers['x-github-delivery'] as string, name: req.headers['x-github-event'] as string };
+}
+
+/**
+ * Streams the body through the HMAC, keeping it only until it is verified. Stops reading (and lets the collected
+ * part go) past `maxBytes`, or when all deliveries in flight together would pass `maxBytesInFlight`.
+ */
+function readSigned(req: IncomingMessage, secret: string, limits: { maxBytes: number; maxBytesInFlight: number }, inFlight: { bytes: number }): Promise<Buffer> {
+  const expected = Buffer.from((req.headers['x-hub-signature-256'] as string).slice('sha256='.length).toLowerCase(), 'hex');
+  const hmac = createHmac('sha256', secret);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const release = () => {
+      inFlight.bytes -= size;
+      chunks.length = 0;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const stop = (err: BitEnvoyError) => {
+      release();
+      size = 0;
+      req.pause();
+      reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      if (size + chunk.length > limits.maxBytes) return stop(tooLarge(limits.maxBytes));
+      if (inFlight.bytes + chunk.length > limits.maxBytesInFlight) return stop(busy());
+      size += chunk.length;
+      inFlight.bytes += chunk.length;
+      hmac.update(chunk);
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      const body = Buffer.concat(chunks);
+      release();
+      size = 0;
+      if (!timingSafeEqual(hmac.digest(), expected)) {
+        return reject(new BitEnvoyError('BE_SIGNATURE_INVALID', '`x-hub-signature-256` does not match the body; GitHub signs every delivery with the App\'s webhook secret (if this was GitHub, WEBHOOK_SECRET on the hub differs from the App\'s)'));
+      }
+      resolve(body);
+    };
+    const onError = (err: Error) => {
+      release();
+      size = 0;
+      reject(new BitEnvoyError('BE_BAD_REQUEST', `the body could not be read: ${err.message}`, { cause: err }));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+function tooLarge(maxBytes: number): BitEnvoyError {
+  return new BitEnvoyError('BE_BODY_TOO_LARGE', `a webhook delivery is at most ${maxBytes} bytes (GitHub caps payloads at 25 MB); this one is larger`);
+}
+
+function busy(): BitEnvoyError {
+  return new BitEnvoyError('BE_BUSY', 'the hub is reading too many large webhook deliveries at once; redeliver this one in a moment (GitHub: the App\'s Advanced settings)', {
+    details: { retryAfterSeconds: 5 },
+  });
+}
+
+function answer(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.end();
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
