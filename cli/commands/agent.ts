@@ -3,10 +3,12 @@ import { BitEnvoyError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
 import { enrollAgent, parseLabels } from '../../agent/enroll-agent.js';
 import { runAgent } from '../../agent/run-agent.js';
+import { synopsis } from '../render-help.js';
 import { firstOf, parseOptions, required } from './parse-options.js';
 
-const ENROLL_USAGE = 'bitenvoy agent enroll --hub URL --token TOKEN --dir DIR [--name NAME] [--labels k=v,…] [--force]';
-const RUN_USAGE = 'bitenvoy agent run --dir DIR';
+// Help and usage lines come from the command registry (cli/command-registry.ts): a new option needs its line there.
+const ENROLL_USAGE = synopsis('agent enroll');
+const RUN_USAGE = synopsis('agent run');
 
 /** `bitenvoy agent enroll …` and `bitenvoy agent run …`. */
 export async function agentCommand(args: string[]): Promise<number> {
