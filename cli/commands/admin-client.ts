@@ -28,6 +28,11 @@ export async function resolveAdminTarget(hubFlag?: string, tokenFlag?: string): 
   return { hub: hub.replace(/\/+$/, ''), token };
 }
 
+/** True for the error {@link adminRequest} throws when nothing answers at the hub's address. */
+export function isHubUnreachable(err: unknown): boolean {
+  return err instanceof BitEnvoyError && err.details?.unreachable === true;
+}
+
 /** Calls the admin API; a hub error comes back as a BitEnvoyError with the hub's own message. */
 export async function adminRequest<T>(target: AdminTarget, method: string, path: string, body?: unknown): Promise<T> {
   let res: Response;
@@ -38,7 +43,9 @@ export async function adminRequest<T>(target: AdminTarget, method: string, path:
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
-    throw new BitEnvoyError('BE_USAGE', `cannot reach the hub at ${target.hub}: ${(err as Error).cause ?? (err as Error).message}; check --hub or BITENVOY_HUB_URL`);
+    throw new BitEnvoyError('BE_USAGE', `cannot reach the hub at ${target.hub}: ${(err as Error).cause ?? (err as Error).message}; check --hub or BITENVOY_HUB_URL`, {
+      details: { unreachable: true },
+    });
   }
   const text = await res.text();
   let json: unknown;
