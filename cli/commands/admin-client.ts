@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { ADMIN_API_PREFIX } from '../../lib/protocol.js';
+import { oneLine } from '../../lib/strip-controls.js';
 import { firstOf } from './parse-options.js';
 
 /** Where the CLI talks to the hub's admin API, and with which token. */
@@ -56,7 +57,8 @@ export async function adminRequest<T>(target: AdminTarget, method: string, path:
   }
   if (!res.ok) {
     const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    throw new BitEnvoyError('BE_DEPLOY_REJECTED', `hub answered ${res.status} ${error?.code ?? ''}: ${error?.message ?? text}`, { status: res.status });
+    // The hub's words (and, through it, an agent's): kept on one line, without control characters.
+    throw new BitEnvoyError('BE_DEPLOY_REJECTED', `hub answered ${res.status} ${oneLine(String(error?.code ?? ''))}: ${oneLine(String(error?.message ?? text))}`, { status: res.status });
   }
   return json as T;
 }

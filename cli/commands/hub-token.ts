@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { parseDuration } from '../../lib/parse-duration.js';
+import { oneLine } from '../../lib/strip-controls.js';
 import { print, printError } from '../output.js';
 import { adminRequest, isHubUnreachable, resolveAdminTarget, type AdminTarget } from './admin-client.js';
 import { parseCommand } from './parse-options.js';
@@ -79,6 +80,9 @@ async function mintIntoStore(dataDir: string, ttlSeconds: number, source: string
 }
 
 function printToken(token: string, expiresAt: string, hub: string): number {
+  // From the hub when minted through it: one line, whatever it sent.
+  token = oneLine(String(token));
+  expiresAt = oneLine(String(expiresAt));
   print(token);
   printError(`One-time enrollment token, valid until ${expiresAt}. On the server:\n  bitenvoy agent enroll --hub ${hub} --token ${token} --dir /var/lib/bitenvoy-agent --labels role=web`);
   return 0;

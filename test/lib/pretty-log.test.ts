@@ -50,6 +50,6 @@ describe('logFormat', () => {
     expect(logFormat({ BITENVOY_LOG_FORMAT: 'json' }, tty)).toBe('json');
     expect(logFormat({ LOG_FORMAT: 'pretty' }, pipe)).toBe('pretty');
     expect(logFormat({ BITENVOY_LOG_FORMAT: 'json', LOG_FORMAT: 'pretty' }, tty)).toBe('json');
-    expect(() => logFormat({ LOG_FORMAT: 'yaml' }, tty)).toThrow('LOG_FORMAT=yaml: expected `json` or `pretty`');
+    expect(() => logFormat({ LOG_FORMAT: 'yaml' } as unknown as NodeJS.ProcessEnv, tty)).toThrow('LOG_FORMAT=yaml: expected `json` or `pretty`');
   });
 });
