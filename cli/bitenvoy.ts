@@ -8,22 +8,23 @@
 import { BitEnvoyError } from '../lib/errors.js';
 import { version } from '../lib/package-root.js';
 import { COMMAND_LOADERS } from './command-loaders.js';
-import { print, printError } from './output.js';
-import { renderHelp, renderOverview } from './render-help.js';
 import { resolveCommand } from './resolve-command.js';
 
 async function main(argv: string[]): Promise<number> {
   const command = resolveCommand(argv);
+  // Help is loaded only to be shown: an agent on a small server runs without it.
   switch (command.kind) {
     case 'overview':
-      process.stdout.write(renderOverview());
+      process.stdout.write((await import('./render-help.js')).renderOverview());
       return 0;
     case 'version':
-      print(version);
+      process.stdout.write(`${version}\n`);
       return 0;
-    case 'help':
+    case 'help': {
+      const { renderHelp, renderOverview } = await import('./render-help.js');
       process.stdout.write((await renderHelp(command.path)) ?? renderOverview());
       return 0;
+    }
     case 'run': {
       const load = COMMAND_LOADERS[command.top];
       if (!load) throw new BitEnvoyError('BE_INTERNAL', `no module for \`bitenvoy ${command.top}\``);
@@ -36,9 +37,10 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (err: unknown) => {
+  async (err: unknown) => {
+    // The message may carry the hub's (or an agent's) words: no control characters reach the terminal.
+    const { printError } = await import('./output.js');
     if (err instanceof BitEnvoyError) {
-      // The message may carry the hub's (or an agent's) words: no control characters reach the terminal.
       printError(`bitenvoy: ${err.message}`);
       process.exitCode = err.code === 'BE_USAGE' ? 2 : 1;
     } else {

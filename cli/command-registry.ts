@@ -3,7 +3,8 @@
  * stand in for them), arguments and examples. `--help`, `bitenvoy help <command>`, the usage lines of errors, "did you
  * mean" and the option parser (`parseCommand`) are all made from this table, so what help says is what is parsed.
  *
- * Plain data: loading it costs nothing, so an agent on a small server pays for no command but the one it runs.
+ * Plain data (and the synopsis made from it): loading it costs next to nothing, so an agent on a small server pays
+ * for no command but the one it runs. Help pages are rendered elsewhere (`render-help.ts`), loaded only to be shown.
  *
  * @example
  * // one more option for `bitenvoy agent enroll` is one more line in its `options`:
@@ -244,3 +245,26 @@ export function commandSpec(path: string): CommandSpec | undefined {
 
 /** Every command path, in the order help lists them. */
 export const COMMAND_PATHS = Object.keys(COMMANDS) as CommandPath[];
+
+/**
+ * The synopsis of a command: required options and arguments bare, the rest in brackets.
+ *
+ * @example
+ * synopsis('cancel'); // 'bitenvoy cancel DEPLOYMENT_ID [--by NAME] [--hub URL] [--token TOKEN]'
+ */
+export function synopsis(path: string): string {
+  return synopsisParts(path).join(' ');
+}
+
+/** The synopsis as words that must stay together (`[--hub URL]`), for wrapping. */
+export function synopsisParts(path: string): string[] {
+  const spec = commandSpec(path);
+  if (!spec) return [`bitenvoy ${path} <command> [options]`];
+  const parts = [`bitenvoy ${path}`];
+  for (const p of spec.positionals ?? []) parts.push(p.optional ? `[${p.name}]` : p.name);
+  for (const [name, option] of Object.entries(spec.options)) {
+    const flag = `--${name}${option.value ? ` ${option.value}` : ''}`;
+    parts.push(option.required ? flag : `[${flag}]`);
+  }
+  return parts;
+}

@@ -1,35 +1,12 @@
 /**
  * Help text, made only from the command registry: the overview (`bitenvoy --help`), a command's page
  * (`bitenvoy deploy --help`, `bitenvoy help deploy`), a group's page (`bitenvoy agent --help`) and the one-line
- * synopsis that usage errors show.
+ * synopsis (from the registry) that usage errors show too.
  */
 import { version } from '../lib/package-root.js';
-import { COMMAND_PATHS, GROUPS, commandSpec, type CommandSpec, type OptionSpec } from './command-registry.js';
+import { COMMAND_PATHS, GROUPS, commandSpec, synopsisParts, type CommandSpec, type OptionSpec } from './command-registry.js';
 
 const WIDTH = 100;
-
-/**
- * The synopsis of a command: required options and arguments bare, the rest in brackets.
- *
- * @example
- * synopsis('cancel'); // 'bitenvoy cancel DEPLOYMENT_ID [--by NAME] [--hub URL] [--token TOKEN]'
- */
-export function synopsis(path: string): string {
-  return synopsisParts(path).join(' ');
-}
-
-/** The synopsis as words that must stay together (`[--hub URL]`), for wrapping. */
-function synopsisParts(path: string): string[] {
-  const spec = commandSpec(path);
-  if (!spec) return [`bitenvoy ${path} <command> [options]`];
-  const parts = [`bitenvoy ${path}`];
-  for (const p of spec.positionals ?? []) parts.push(p.optional ? `[${p.name}]` : p.name);
-  for (const [name, option] of Object.entries(spec.options)) {
-    const flag = `--${name}${option.value ? ` ${option.value}` : ''}`;
-    parts.push(option.required ? flag : `[${flag}]`);
-  }
-  return parts;
-}
 
 /** `bitenvoy --help`: every command with what it does. */
 export function renderOverview(): string {

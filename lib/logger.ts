@@ -1,6 +1,5 @@
 import { pino, type Logger } from 'pino';
 import { BitEnvoyError } from './errors.js';
-import { prettyLogStream } from './pretty-log.js';
 
 export type { Logger };
 
@@ -56,8 +55,29 @@ export function createLogger(options: { name: string; level?: string; destinatio
         censor: '[redacted]',
       },
     },
-    format === 'pretty' ? prettyLogStream(destination, { color }) : destination,
+    format === 'pretty' ? lazyPrettyStream(destination, color) : destination,
   );
+}
+
+/**
+ * The readable-lines stream, its formatter loaded only when it is used (a service logging JSON never loads it: the
+ * agent's idle memory is budgeted). Lines written before it has loaded wait, in order; the pending load keeps the
+ * process alive until they are out.
+ */
+function lazyPrettyStream(destination: NodeJS.WritableStream, color: boolean): { write(chunk: string): boolean } {
+  let stream: { write(chunk: string): boolean } | undefined;
+  const waiting: string[] = [];
+  void import('./pretty-log.js').then(({ prettyLogStream }) => {
+    stream = prettyLogStream(destination, { color });
+    for (const chunk of waiting.splice(0)) stream.write(chunk);
+  });
+  return {
+    write(chunk: string): boolean {
+      if (stream) return stream.write(chunk);
+      waiting.push(chunk);
+      return true;
+    },
+  };
 }
 
 /** A logger that drops everything, for tests and library callers that pass none. */

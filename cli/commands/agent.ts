@@ -3,7 +3,7 @@ import { BitEnvoyError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
 import { enrollAgent, parseLabels } from '../../agent/enroll-agent.js';
 import { runAgent } from '../../agent/run-agent.js';
-import { synopsis } from '../render-help.js';
+import { synopsis } from '../command-registry.js';
 import { firstOf, parseOptions, required } from './parse-options.js';
 
 // Help and usage lines come from the command registry (cli/command-registry.ts): a new option needs its line there.

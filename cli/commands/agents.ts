@@ -3,7 +3,7 @@ import type { AgentFacts } from '../../app/rollout/select-agents.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { oneLine } from '../../lib/strip-controls.js';
 import { print, printJson } from '../output.js';
-import { synopsis } from '../render-help.js';
+import { synopsis } from '../command-registry.js';
 import { adminRequest, resolveAdminTarget } from './admin-client.js';
 import { parseCommand } from './parse-options.js';
 

@@ -2,7 +2,7 @@ import type { DeploymentView } from '../../app/rollout/rollout-engine.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { oneLine } from '../../lib/strip-controls.js';
 import { print } from '../output.js';
-import { synopsis } from '../render-help.js';
+import { synopsis } from '../command-registry.js';
 import { adminRequest, resolveAdminTarget } from './admin-client.js';
 import { parseCommand } from './parse-options.js';
 

@@ -2,7 +2,7 @@ import type { DeploymentRecord } from '../../app/model.js';
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { oneLine } from '../../lib/strip-controls.js';
 import { print } from '../output.js';
-import { synopsis } from '../render-help.js';
+import { synopsis } from '../command-registry.js';
 import { adminRequest, resolveAdminTarget, type AdminTarget } from './admin-client.js';
 import { parseCommand, required } from './parse-options.js';
 

@@ -1,8 +1,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { closestWord } from '../../config-schema/closest-word.js';
 import { BitEnvoyError } from '../../lib/errors.js';
-import { COMMANDS, type CommandPath } from '../command-registry.js';
-import { synopsis } from '../render-help.js';
+import { COMMANDS, synopsis, type CommandPath } from '../command-registry.js';
 
 /** The `util.parseArgs` options of a registry entry: each option's type and short alias, nothing else. */
 type ParseConfigOf<O> = { -readonly [K in keyof O]: O[K] extends { readonly type: infer T extends 'string' | 'boolean' } ? { type: T; short?: string } : never };

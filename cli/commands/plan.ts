@@ -7,7 +7,7 @@ import { formatIssues, validateConfigDir } from '../../config-schema/validate-co
 import { BitEnvoyError } from '../../lib/errors.js';
 import { oneLine } from '../../lib/strip-controls.js';
 import { print } from '../output.js';
-import { synopsis } from '../render-help.js';
+import { synopsis } from '../command-registry.js';
 import { adminRequest, resolveAdminTarget } from './admin-client.js';
 import { parseCommand, required } from './parse-options.js';
 

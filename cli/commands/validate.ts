@@ -5,7 +5,7 @@ import { BitEnvoyError } from '../../lib/errors.js';
 import { parseInstructions } from '../../config-schema/load-instructions.js';
 import { formatIssues, validateConfigDir } from '../../config-schema/validate-config-dir.js';
 import { print } from '../output.js';
-import { synopsis } from '../render-help.js';
+import { synopsis } from '../command-registry.js';
 import { parseCommand } from './parse-options.js';
 
 /**
