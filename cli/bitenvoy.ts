@@ -1,75 +1,54 @@
 #!/usr/bin/env node
 /**
- * `bitenvoy` — the one command line for the hub, the agent and the people who operate them.
- * Every error ends here: BitEnvoyErrors print their message (and exit 1, or 2 for usage mistakes); anything else
- * prints a short line and exits 1.
+ * The `bitenvoy` entry. Before anything else loads it makes sure the Node version is one BitEnvoy runs on (the hub's
+ * store is Node's built-in `node:sqlite`): on an older Node it runs itself again with the Node this package brought
+ * along (the pinned `node` package in its node_modules), or stops with a sentence saying which Node is needed and how
+ * to get it — never a stack trace. Only Node's own modules are imported here, so any Node can read this file.
  */
-import { BitEnvoyError } from '../lib/errors.js';
-import { version } from '../lib/package-root.js';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const USAGE = `bitenvoy ${version} — pull-based deployments
+/** The oldest Node BitEnvoy runs on: node:sqlite without a flag. */
+const MINIMUM = [22, 13] as const;
 
-Usage:
-  bitenvoy hub                                   start the hub (settings from PORT, HOST, BITENVOY_* …)
-  bitenvoy hub token create [--ttl 1h] [--data-dir DIR]
-                                                 mint a one-time agent enrollment token
-  bitenvoy agent enroll --hub URL --token TOKEN --dir DIR [--name NAME] [--labels k=v,…] [--force]
-                                                 enroll this server once; keeps its credential in DIR
-  bitenvoy agent run --dir DIR                   run the agent (long-polls the hub for jobs)
-  bitenvoy validate [DIR]                        check a config repo checkout, or a bitenvoy.yml
-  bitenvoy deploy --repository OWNER/NAME --ref REF --environment ENV [--hub URL] [--token T] [--no-wait]
-                                                 deploy a ref through the hub's API and follow it
-  bitenvoy agents [--hub URL] [--token T]        list enrolled agents, with their verified cloud facts
-  bitenvoy agents unbind NAME                    forget an agent's cloud binding (after checking a quarantined server)
-  bitenvoy cancel DEPLOYMENT_ID [--by NAME]      stop a rollout: running steps get SIGTERM, then SIGKILL
-  bitenvoy plan --repository OWNER/NAME --environment ENV [--config DIR] [--agents FILE.json]
-                                                 show a rollout's batches in order; creates nothing
-  bitenvoy audit [--repository OWNER/NAME] [--limit N] [--format text|json|jsonl]
-                                                 export the audit log (deploys, rollbacks, locks, refusals)
-  bitenvoy demo [--keep]                         a whole deployment on this machine, end to end
-  bitenvoy version
-
-Run \`bitenvoy <command> --help\` for a command's options.`;
-
-// Loaded on demand: an agent on a small server must not pay for the hub's modules (Probot, Koa, the store).
-const commands: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
-  hub: async () => (await import('./commands/hub.js')).hubCommand,
-  agent: async () => (await import('./commands/agent.js')).agentCommand,
-  validate: async () => (await import('./commands/validate.js')).validateCommand,
-  deploy: async () => (await import('./commands/deploy.js')).deployCommand,
-  agents: async () => (await import('./commands/agents.js')).agentsCommand,
-  audit: async () => (await import('./commands/audit.js')).auditCommand,
-  cancel: async () => (await import('./commands/cancel.js')).cancelCommand,
-  plan: async () => (await import('./commands/plan.js')).planCommand,
-  demo: async () => (await import('./commands/demo.js')).demoCommand,
-};
-
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(USAGE + '\n');
-    return name ? 0 : 2;
-  }
-  if (name === 'version' || name === '--version') {
-    process.stdout.write(version + '\n');
-    return 0;
-  }
-  const load = commands[name];
-  if (!load) throw new BitEnvoyError('BE_USAGE', `unknown command \`${name}\`; the commands are: ${Object.keys(commands).join(', ')}, version`);
-  return (await load())(rest);
+function isRecentEnough(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > MINIMUM[0] || (major === MINIMUM[0] && minor >= MINIMUM[1]);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (err instanceof BitEnvoyError) {
-      process.stderr.write(`bitenvoy: ${err.message}\n`);
-      process.exitCode = err.code === 'BE_USAGE' ? 2 : 1;
-    } else {
-      process.stderr.write(`bitenvoy: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+/** The Node binary of the pinned `node` package, when npm installed it with this one. */
+function bundledNode(): string | undefined {
+  try {
+    const binary = join(dirname(createRequire(import.meta.url).resolve('node/package.json')), 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
+    return existsSync(binary) ? binary : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const args = process.argv.slice(2);
+if (isRecentEnough(process.versions.node)) {
+  const { runCli } = await import('./main.js');
+  runCli(args);
+} else {
+  const node = bundledNode();
+  if (!node) {
+    process.stderr.write(
+      `bitenvoy: this is Node ${process.versions.node}; BitEnvoy needs Node ${MINIMUM.join('.')} or newer (24 is the target). ` +
+        'Install Node 24 (https://nodejs.org, or your package manager), or install BitEnvoy with npm without --omit=optional so it brings its own Node, then run it again.\n',
+    );
+    process.exit(1);
+  }
+  // The same command on the Node this package brought; signals reach it, its exit status is ours.
+  const child = spawn(node, [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => {
+    if (!signal) process.exit(code ?? 1);
+    // Ended by a signal: end the same way (without our forwarding handler in the way).
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  });
+}

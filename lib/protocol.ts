@@ -16,6 +16,10 @@
  * | POST /cloud/nonce             | {@link CloudNonceRequest} | 200 {@link CloudNonceResponse}              |
  * | POST /cloud/attest            | {@link CloudAttestRequest}| 200 {@link CloudAttestResponse}; 403/409 refused |
  *
+ * Events and log chunks are rate-limited per agent: over the limit the hub answers 429 `BE_RATE_LIMITED` with a
+ * `Retry-After` header (seconds) and `details.retryAfterSeconds`; the agent waits that long and sends the same batch
+ * again (sequence numbers make that harmless).
+ *
  * Any authenticated request counts as the agent's heartbeat. A job id the agent does not own answers 404, exactly
  * like a job that does not exist.
  */

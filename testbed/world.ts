@@ -16,7 +16,9 @@ import type { DeploymentView } from '../app/rollout/rollout-engine.js';
 import { ADMIN_API_PREFIX, FINAL_DEPLOYMENT_STATES } from '../lib/protocol.js';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { startGitHttpServer, type GitHttpServer } from './git-http-server.js';
-import { startGitHubStandIn, type GitHubStandIn } from './github-stand-in.js';
+// Type only: the stand-in loads devDependencies (GitHub's REST description, webhook examples), so it is imported only
+// in GitHub mode, and the demo runs from a package installed without them.
+import type { GitHubStandIn } from './github-stand-in.js';
 import { createBareRepo } from './git-repos.js';
 import { createEnrollTokenCli, runCli, startCli, startHubProcess, type HubProcess, type ManagedProcess } from './processes.js';
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleAppFiles, sampleConfigFiles } from './sample-app.js';
@@ -126,6 +128,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   if (options.github) {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
     const webhookSecret = randomBytes(16).toString('hex');
+    const { startGitHubStandIn } = await import('./github-stand-in.js');
     github = await startGitHubStandIn({ gitUrl: git.url, appId: '12345', privateKey, webhookSecret });
     github.addInstallation(owner, WORLD_INSTALLATION_ID);
     github.addRepository(SAMPLE_REPOSITORY, appRepo);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { ADMIN_API_PREFIX } from '../../lib/protocol.js';
+import { oneLine } from '../../lib/strip-controls.js';
 import { firstOf } from './parse-options.js';
 
 /** Where the CLI talks to the hub's admin API, and with which token. */
@@ -28,6 +29,11 @@ export async function resolveAdminTarget(hubFlag?: string, tokenFlag?: string): 
   return { hub: hub.replace(/\/+$/, ''), token };
 }
 
+/** True for the error {@link adminRequest} throws when nothing answers at the hub's address. */
+export function isHubUnreachable(err: unknown): boolean {
+  return err instanceof BitEnvoyError && err.details?.unreachable === true;
+}
+
 /** Calls the admin API; a hub error comes back as a BitEnvoyError with the hub's own message. */
 export async function adminRequest<T>(target: AdminTarget, method: string, path: string, body?: unknown): Promise<T> {
   let res: Response;
@@ -38,7 +44,9 @@ export async function adminRequest<T>(target: AdminTarget, method: string, path:
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
-    throw new BitEnvoyError('BE_USAGE', `cannot reach the hub at ${target.hub}: ${(err as Error).cause ?? (err as Error).message}; check --hub or BITENVOY_HUB_URL`);
+    throw new BitEnvoyError('BE_USAGE', `cannot reach the hub at ${target.hub}: ${(err as Error).cause ?? (err as Error).message}; check --hub or BITENVOY_HUB_URL`, {
+      details: { unreachable: true },
+    });
   }
   const text = await res.text();
   let json: unknown;
@@ -49,7 +57,8 @@ export async function adminRequest<T>(target: AdminTarget, method: string, path:
   }
   if (!res.ok) {
     const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    throw new BitEnvoyError('BE_DEPLOY_REJECTED', `hub answered ${res.status} ${error?.code ?? ''}: ${error?.message ?? text}`, { status: res.status });
+    // The hub's words (and, through it, an agent's): kept on one line, without control characters.
+    throw new BitEnvoyError('BE_DEPLOY_REJECTED', `hub answered ${res.status} ${oneLine(String(error?.code ?? ''))}: ${oneLine(String(error?.message ?? text))}`, { status: res.status });
   }
   return json as T;
 }

@@ -7,12 +7,12 @@ import { enrollAgent, parseLabels, type AgentYmlOutcome } from '../../agent/enro
 import { runAgent } from '../../agent/run-agent.js';
 import { describePinned, type AllowFlags } from '../../agent/starter-agent-yml.js';
 import { listed } from '../../agent/listed.js';
+import { synopsis } from '../command-registry.js';
 import { firstOf, parseOptions, required } from './parse-options.js';
 
-const ENROLL_USAGE =
-  'bitenvoy agent enroll --hub URL --token TOKEN --dir DIR [--name NAME] [--labels k=v,…] [--force] ' +
-  '[--allow-git-base-url URL,…] [--allow-branches main,release/*] [--allow-instructions PATH,…] [--allow-repositories owner/name,…] [--allow-environments ENV,…]';
-const RUN_USAGE = 'bitenvoy agent run --dir DIR';
+// Help and usage lines come from the command registry (cli/command-registry.ts): a new option needs its line there.
+const ENROLL_USAGE = synopsis('agent enroll');
+const RUN_USAGE = synopsis('agent run');
 
 /** `--allow-…` option → `allow` key of agent.yml. Each is repeatable and takes a comma-separated list. */
 const ALLOW_OPTIONS = {

@@ -5,10 +5,11 @@ import { planRollout, rolloutPolicy } from '../../app/rollout/plan-rollout.js';
 import { describeSelector, selectAgents } from '../../app/rollout/select-agents.js';
 import { formatIssues, validateConfigDir } from '../../config-schema/validate-config-dir.js';
 import { BitEnvoyError } from '../../lib/errors.js';
+import { oneLine } from '../../lib/strip-controls.js';
+import { print } from '../output.js';
+import { synopsis } from '../command-registry.js';
 import { adminRequest, resolveAdminTarget } from './admin-client.js';
-import { parseOptions, required } from './parse-options.js';
-
-const USAGE = 'bitenvoy plan --repository OWNER/NAME --environment ENV [--config DIR] [--agents FILE.json | --hub URL --token T]';
+import { parseCommand, required } from './parse-options.js';
 
 type PlanAgent = Pick<AgentRecord, 'name' | 'labels'> & { id?: string; online?: boolean };
 
@@ -18,18 +19,9 @@ type PlanAgent = Pick<AgentRecord, 'name' | 'labels'> & { id?: string; online?: 
  * Nothing is created.
  */
 export async function planCommand(args: string[]): Promise<number> {
-  const { values } = parseOptions(
-    'plan',
-    args,
-    { repository: { type: 'string' }, environment: { type: 'string' }, config: { type: 'string' }, agents: { type: 'string' }, hub: { type: 'string' }, token: { type: 'string' } },
-    USAGE,
-  );
-  if (values.help) {
-    process.stdout.write(`usage: ${USAGE}\n`);
-    return 0;
-  }
-  const repository = required(values.repository, 'repository', USAGE);
-  const environment = required(values.environment, 'environment', USAGE);
+  const { values } = parseCommand('plan', args);
+  const repository = required(values.repository, 'repository', synopsis('plan'));
+  const environment = required(values.environment, 'environment', synopsis('plan'));
   const dir = resolve(values.config ?? '.');
   const { value: config, errors } = await validateConfigDir(dir);
   if (!config) throw new BitEnvoyError('BE_CONFIG_INVALID', `the config in ${dir} is not valid:\n${formatIssues(errors)}`);
@@ -46,16 +38,17 @@ export async function planCommand(args: string[]): Promise<number> {
   const matching = selectAgents(group.selector, agents);
   const ready = matching.filter((a) => a.online !== false);
   const lost = matching.filter((a) => a.online === false);
-  const names = new Map(agents.map((a) => [a.id, a.name]));
+  const names = new Map(agents.map((a) => [a.id, oneLine(a.name)]));
   const batches = planRollout(strategy, ready);
   const policy = rolloutPolicy(strategy, ready.length);
   const out = [
     `${repository} → ${environment}: group ${env.group} (${describeSelector(group.selector)}), strategy ${strategyName} (${strategy.type})`,
-    `servers: ${ready.length} of ${agents.length} agents${lost.length ? `; lost, left out: ${lost.map((a) => a.name).join(', ')}` : ''}`,
+    `servers: ${ready.length} of ${agents.length} agents${lost.length ? `; lost, left out: ${lost.map((a) => oneLine(a.name)).join(', ')}` : ''}`,
     ...batches.map((b, i) => `batch ${i + 1}: ${b.agentIds.map((id) => names.get(id)).join(', ')}${b.pauseAfter === undefined ? '' : b.pauseAfter === 'manual' ? '   then wait for /continue' : `   then pause ${duration(b.pauseAfter)}`}`),
     batches.length ? `failure policy: ${policy.maxFailures === 0 ? 'stop at the first failed server' : `up to ${policy.maxFailures} failed server${policy.maxFailures === 1 ? '' : 's'}`}${policy.timeoutMs ? `; the whole rollout within ${duration(policy.timeoutMs)}` : ''}${policy.onFailure === 'rollback' ? '; on failure, roll the servers that moved back to the last good commit' : ''}` : 'no agent of the group is available: the deployment would end in error',
   ];
-  process.stdout.write(out.join('\n') + '\n');
+  // Agent names and labels come from the hub (or a file): print() drops control characters.
+  print(out.join('\n'));
   return 0;
 }
 

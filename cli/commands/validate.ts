@@ -4,9 +4,9 @@ import { join, resolve } from 'node:path';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { parseInstructions } from '../../config-schema/load-instructions.js';
 import { formatIssues, validateConfigDir } from '../../config-schema/validate-config-dir.js';
-import { parseOptions } from './parse-options.js';
-
-const USAGE = 'bitenvoy validate [DIR | FILE]';
+import { print } from '../output.js';
+import { synopsis } from '../command-registry.js';
+import { parseCommand } from './parse-options.js';
 
 /**
  * `bitenvoy validate [dir]`: a config repo checkout (a folder with `groups.yml`), or an instruction file (a path to a
@@ -14,14 +14,11 @@ const USAGE = 'bitenvoy validate [DIR | FILE]';
  * hint; exit 1 when there is any error.
  */
 export async function validateCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseOptions('validate', args, {}, USAGE, true);
-  if (values.help) {
-    process.stdout.write(`usage: ${USAGE}\n`);
-    return 0;
-  }
+  const { positionals } = parseCommand('validate', args);
+  if (positionals.length > 1) throw new BitEnvoyError('BE_USAGE', `give one folder or file\nusage: ${synopsis('validate')}`);
   const target = resolve(positionals[0] ?? '.');
   const info = await stat(target).catch(() => undefined);
-  if (!info) throw new BitEnvoyError('BE_USAGE', `${target} does not exist\nusage: ${USAGE}`);
+  if (!info) throw new BitEnvoyError('BE_USAGE', `${target} does not exist\nusage: ${synopsis('validate')}`);
   let file: string | undefined;
   if (info.isFile()) file = target;
   else if (!existsSync(join(target, 'groups.yml')) && existsSync(join(target, 'bitenvoy.yml'))) file = join(target, 'bitenvoy.yml');
@@ -30,12 +27,12 @@ export async function validateCommand(args: string[]): Promise<number> {
     ? parseInstructions(await readFile(file, 'utf8'), file)
     : await validateConfigDir(target);
   const issues = [...result.errors, ...result.warnings];
-  if (issues.length) process.stdout.write(formatIssues(issues) + '\n');
+  if (issues.length) print(formatIssues(issues));
   const what = file ? `instruction file ${file}` : `config repo ${target}`;
   if (result.errors.length) {
-    process.stdout.write(`${what}: ${result.errors.length} error(s), ${result.warnings.length} warning(s)\n`);
+    print(`${what}: ${result.errors.length} error(s), ${result.warnings.length} warning(s)`);
     return 1;
   }
-  process.stdout.write(`${what}: valid${result.warnings.length ? ` (${result.warnings.length} warning(s))` : ''}\n`);
+  print(`${what}: valid${result.warnings.length ? ` (${result.warnings.length} warning(s))` : ''}`);
   return 0;
 }

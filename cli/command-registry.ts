@@ -1,0 +1,280 @@
+/**
+ * Every `bitenvoy` command in one place: its synopsis, options (with the environment variables and defaults that
+ * stand in for them), arguments and examples. `--help`, `bitenvoy help <command>`, the usage lines of errors, "did you
+ * mean" and the option parser (`parseCommand`) are all made from this table, so what help says is what is parsed.
+ *
+ * Plain data (and the synopsis made from it): loading it costs next to nothing, so an agent on a small server pays
+ * for no command but the one it runs. Help pages are rendered elsewhere (`render-help.ts`), loaded only to be shown.
+ *
+ * @example
+ * // one more option for `bitenvoy agent enroll` is one more line in its `options`:
+ * 'allow-branches': { type: 'string', value: 'LIST', description: 'branches this agent may deploy, comma-separated' },
+ */
+
+/** One `--option` of a command. */
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  /** A one-letter alias: `r` for `-r`. */
+  readonly short?: string;
+  /** The value's placeholder in help: `URL`, `DIR`. */
+  readonly value?: string;
+  readonly description: string;
+  /** Shown without brackets in the synopsis (the command checks it, after its environment variables). */
+  readonly required?: boolean;
+  /** Environment variables read, in this order, when the option is not given. */
+  readonly env?: readonly string[];
+  /** What applies when neither the option nor its variables are set (for help; the command applies it). */
+  readonly default?: string;
+}
+
+/** A positional argument (`DEPLOYMENT_ID`, `DIR`). */
+export interface PositionalSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly optional?: boolean;
+}
+
+/** An environment variable a command reads beyond those standing in for its options. */
+export interface EnvironmentSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly default?: string;
+}
+
+export interface CommandSpec {
+  /** One line, lower case, no full stop: what the command does. */
+  readonly summary: string;
+  /** A few more sentences for `--help`. */
+  readonly details?: string;
+  readonly positionals?: readonly PositionalSpec[];
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  readonly environment?: readonly EnvironmentSpec[];
+  /** Loaded only when help is shown (e.g. the hub's settings table, which lives with the hub). */
+  readonly moreEnvironment?: () => Promise<readonly EnvironmentSpec[]>;
+  readonly examples: readonly string[];
+}
+
+const hub = {
+  type: 'string',
+  value: 'URL',
+  description: "the hub's address",
+  env: ['BITENVOY_HUB_URL', 'BITENVOY_PUBLIC_URL'],
+  default: 'http://localhost:$PORT',
+} as const satisfies OptionSpec;
+
+const adminToken = {
+  type: 'string',
+  value: 'TOKEN',
+  description: "the hub's admin token",
+  env: ['BITENVOY_ADMIN_TOKEN'],
+  default: 'the file $BITENVOY_DATA_DIR/admin-token',
+} as const satisfies OptionSpec;
+
+const logging = [
+  { name: 'LOG_LEVEL', description: 'trace, debug, info, warn or error', default: 'info' },
+  {
+    name: 'BITENVOY_LOG_FORMAT',
+    description: '`pretty` (readable lines) or `json` (one JSON object a line); LOG_FORMAT is read too',
+    default: 'pretty on a terminal, json otherwise',
+  },
+] as const satisfies readonly EnvironmentSpec[];
+
+const repository = { type: 'string', short: 'r', value: 'OWNER/NAME', description: 'the application repository', required: true } as const satisfies OptionSpec;
+const environment = { type: 'string', short: 'e', value: 'ENV', description: 'the environment, as the config repo names it', required: true } as const satisfies OptionSpec;
+
+export const COMMANDS = {
+  hub: {
+    summary: 'start the hub',
+    details:
+      'Runs until SIGTERM or SIGINT. Every setting comes from the environment (below); without APP_ID, a private key ' +
+      'and WEBHOOK_SECRET it runs in local mode. Its start-up log says where the admin token is.',
+    options: {},
+    environment: logging,
+    moreEnvironment: async () => {
+      const { HUB_VARIABLES } = await import('../app/hub-settings.js');
+      const { CLOUD_VARIABLES } = await import('../app/cloud/cloud-settings.js');
+      return [...HUB_VARIABLES, ...CLOUD_VARIABLES]
+        .filter(([name]) => name !== 'LOG_LEVEL')
+        .map(([name, description, fallback]) => ({ name, description, ...(fallback === '–' ? {} : { default: fallback.replace(/^\((.*)\)$/, '$1') }) }));
+    },
+    examples: ['BITENVOY_CONFIG_REPO=https://git.example.com/acme/.bitenvoy.git BITENVOY_DATA_DIR=/var/lib/bitenvoy bitenvoy hub'],
+  },
+  'hub token create': {
+    summary: 'mint a one-time agent enrollment token',
+    details:
+      'Asks the running hub for the token (with the admin token). With --data-dir it writes straight into the hub ' +
+      'store in DIR instead, which must exist already; when no hub answers it does the same with $BITENVOY_DATA_DIR. ' +
+      'It never creates a store. The token is printed alone on stdout; how to use it goes to stderr.',
+    options: {
+      ttl: { type: 'string', value: 'DURATION', description: 'how long the token stays valid, from 1m to 720h', default: '1h' },
+      hub,
+      token: adminToken,
+      'data-dir': { type: 'string', value: 'DIR', description: "write into the hub store in DIR (DIR/hub.sqlite must exist) instead of asking the hub" },
+    },
+    environment: [{ name: 'BITENVOY_DATA_DIR', description: "the hub's data folder: its admin-token file, and its store when no hub answers", default: './.bitenvoy-data' }],
+    examples: ['bitenvoy hub token create --ttl 2h', 'TOKEN=$(bitenvoy hub token create --hub https://bitenvoy.example.com --token "$ADMIN_TOKEN")'],
+  },
+  'agent enroll': {
+    summary: 'enroll this server with the hub, once; keeps its credential in DIR',
+    options: {
+      hub: { type: 'string', value: 'URL', description: "the hub's address, as this server reaches it", required: true, env: ['BITENVOY_HUB_URL'] },
+      token: { type: 'string', value: 'TOKEN', description: 'a one-time enrollment token from `bitenvoy hub token create`', required: true, env: ['BITENVOY_ENROLL_TOKEN'] },
+      dir: { type: 'string', value: 'DIR', description: "the agent's directory (credential, releases, agent.yml, secrets.yml)", required: true, env: ['BITENVOY_AGENT_DIR'] },
+      name: { type: 'string', value: 'NAME', description: "the agent's name, unique on the hub", default: "this machine's host name" },
+      labels: { type: 'string', value: 'k=v,…', description: 'labels groups select on, e.g. role=web,region=eu (no `cloud.` keys)' },
+      force: { type: 'boolean', description: 'enroll again over an existing credential in DIR (an existing agent.yml is kept)' },
+      'allow-git-base-url': { type: 'string', value: 'URL,…', description: 'pin where code may come from in the agent.yml it writes (repeatable)', default: "the hub's suggestion: its GitHub host or the configured git hosts" },
+      'allow-branches': { type: 'string', value: 'B,…', description: 'pin the branches a commit must be on, e.g. main,release/* (repeatable)', default: "the hub's suggestion: the environments' branches" },
+      'allow-instructions': { type: 'string', value: 'PATH,…', description: 'pin the instruction files the agent runs (repeatable)', default: 'bitenvoy.yml' },
+      'allow-repositories': { type: 'string', value: 'R,…', description: 'pin the repositories it deploys, owner/name or owner/* (repeatable)', default: 'all' },
+      'allow-environments': { type: 'string', value: 'E,…', description: 'pin the environments it deploys (repeatable)', default: 'all' },
+    },
+    details:
+      'Writes DIR/agent.yml when there is none: what the agent will ever run (git hosts, branches, instruction files), from the --allow-… flags or else the hub\'s suggestion. Review it; the hub can never change it.',
+    examples: [
+      'bitenvoy agent enroll --hub https://bitenvoy.example.com --token bte_… --dir /var/lib/bitenvoy-agent --name web-1 --labels role=web',
+      'bitenvoy agent enroll --hub https://bitenvoy.example.com --token bte_… --dir /var/lib/bitenvoy-agent --allow-git-base-url https://github.com/ --allow-branches main,release/*',
+    ],
+  },
+  'agent run': {
+    summary: 'run the agent: long-poll the hub, fetch, run the steps, report',
+    details: 'Runs until SIGTERM or SIGINT; a running step is stopped and reported first.',
+    options: {
+      dir: { type: 'string', value: 'DIR', description: 'the directory given to `agent enroll`', required: true, env: ['BITENVOY_AGENT_DIR'] },
+    },
+    environment: logging,
+    examples: ['bitenvoy agent run --dir /var/lib/bitenvoy-agent'],
+  },
+  validate: {
+    summary: 'check a config repo checkout, or an instruction file',
+    details: 'Prints every problem with file, line and a hint; exit 1 when there is an error.',
+    positionals: [{ name: 'DIR | FILE', description: 'a config repo checkout (with groups.yml), a bitenvoy.yml, or a folder holding one', optional: true }],
+    options: {},
+    examples: ['bitenvoy validate .', 'bitenvoy validate path/to/app/bitenvoy.yml'],
+  },
+  deploy: {
+    summary: "deploy a ref through the hub's API and follow it",
+    details: 'Prints the status page, then each change until the deployment ends; exit 0 only on success.',
+    options: {
+      repository,
+      ref: { type: 'string', value: 'REF', description: 'a branch, tag or commit SHA', required: true },
+      environment,
+      hub,
+      token: adminToken,
+      'no-wait': { type: 'boolean', description: 'return once the deployment is created' },
+    },
+    examples: ['bitenvoy deploy --repository acme/shop --ref main --environment staging'],
+  },
+  plan: {
+    summary: "show a rollout's batches in order; creates nothing",
+    details: "For a config repo checkout and the hub's agents (or a JSON file of agents).",
+    options: {
+      repository,
+      environment,
+      config: { type: 'string', value: 'DIR', description: 'the config repo checkout', default: '.' },
+      agents: { type: 'string', value: 'FILE.json', description: 'agents to plan for instead of the hub\'s: [{ "name": …, "labels": {…} }] or `bitenvoy agents --json` output' },
+      hub,
+      token: adminToken,
+    },
+    examples: ['bitenvoy plan --config . --repository acme/shop --environment production --agents agents.json'],
+  },
+  agents: {
+    summary: 'list enrolled agents, their labels, verified cloud facts and whether they are online',
+    options: { hub, token: adminToken, json: { type: 'boolean', description: 'print JSON' } },
+    examples: ['bitenvoy agents --json > agents.json'],
+  },
+  'agents unbind': {
+    summary: "forget an agent's cloud binding (after checking a quarantined server)",
+    positionals: [{ name: 'NAME', description: "the agent's name" }],
+    options: { hub, token: adminToken },
+    examples: ['bitenvoy agents unbind web-2'],
+  },
+  continue: {
+    summary: 'release a rollout waiting at a pause between batches (a manual gate or a timed pause)',
+    positionals: [{ name: 'DEPLOYMENT_ID', description: 'the deployment, e.g. dep_1a2b3c4d5e6f' }],
+    options: { hub, token: adminToken },
+    examples: ['bitenvoy continue dep_1a2b3c4d5e6f'],
+  },
+  cancel: {
+    summary: 'stop a rollout: nothing new starts, running steps get SIGTERM, then SIGKILL',
+    positionals: [{ name: 'DEPLOYMENT_ID', description: 'the deployment, e.g. dep_1a2b3c4d5e6f' }],
+    options: {
+      by: { type: 'string', value: 'NAME', description: 'who cancels, for the audit log', env: ['USER'], default: 'cli' },
+      hub,
+      token: adminToken,
+    },
+    examples: ['bitenvoy cancel dep_1a2b3c4d5e6f --by alice'],
+  },
+  audit: {
+    summary: 'export the audit log: deploys, rollbacks, locks, refusals',
+    options: {
+      repository: { type: 'string', value: 'OWNER/NAME', description: 'only this repository' },
+      limit: { type: 'string', value: 'N', description: 'at most the N newest entries' },
+      format: { type: 'string', value: 'text|json|jsonl', description: 'output format', default: 'text' },
+      hub,
+      token: adminToken,
+    },
+    examples: ['bitenvoy audit --repository acme/shop --format jsonl > audit.jsonl'],
+  },
+  demo: {
+    summary: 'a whole deployment on this machine, end to end',
+    details:
+      'A git server, a hub and two agents in a temporary folder; deploys a sample app and checks both servers run it. ' +
+      'Prints the status page and the admin token. Needs git and a POSIX shell.',
+    options: {
+      keep: { type: 'boolean', description: 'then leave everything running, with one more deployment waiting at a manual gate to Continue or Cancel (Ctrl-C stops it all)' },
+      verbose: { type: 'boolean', description: "show the hub's and agents' own logs" },
+    },
+    examples: ['bitenvoy demo --keep'],
+  },
+  version: {
+    summary: 'print the version (also -v, --version)',
+    options: {},
+    examples: ['bitenvoy version'],
+  },
+  help: {
+    summary: "a command's options, environment variables and examples",
+    positionals: [{ name: 'COMMAND', description: 'a command, e.g. `agent enroll`', optional: true }],
+    options: {},
+    examples: ['bitenvoy help hub token create'],
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandPath = keyof typeof COMMANDS;
+
+/** Words that only group commands (`bitenvoy agent …`), with what the group is for. */
+export const GROUPS: Readonly<Record<string, string>> = {
+  agent: 'the agent, on each server: enroll once, then run',
+  'hub token': 'enrollment tokens for agents',
+};
+
+/** The spec of a command path, or undefined. */
+export function commandSpec(path: string): CommandSpec | undefined {
+  return Object.hasOwn(COMMANDS, path) ? (COMMANDS as Record<string, CommandSpec>)[path] : undefined;
+}
+
+/** Every command path, in the order help lists them. */
+export const COMMAND_PATHS = Object.keys(COMMANDS) as CommandPath[];
+
+/**
+ * The synopsis of a command: required options and arguments bare, the rest in brackets.
+ *
+ * @example
+ * synopsis('cancel'); // 'bitenvoy cancel DEPLOYMENT_ID [--by NAME] [--hub URL] [--token TOKEN]'
+ */
+export function synopsis(path: string): string {
+  return synopsisParts(path).join(' ');
+}
+
+/** The synopsis as words that must stay together (`[--hub URL]`), for wrapping. */
+export function synopsisParts(path: string): string[] {
+  const spec = commandSpec(path);
+  if (!spec) return [`bitenvoy ${path} <command> [options]`];
+  const parts = [`bitenvoy ${path}`];
+  for (const p of spec.positionals ?? []) parts.push(p.optional ? `[${p.name}]` : p.name);
+  for (const [name, option] of Object.entries(spec.options)) {
+    const flag = `--${name}${option.value ? ` ${option.value}` : ''}`;
+    parts.push(option.required ? flag : `[${flag}]`);
+  }
+  return parts;
+}
