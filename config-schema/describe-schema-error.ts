@@ -1,11 +1,14 @@
 /**
- * Turns one ajv error into a sentence a person can act on: what is wrong, where, what was expected (in words, not
- * regular expressions), what was found, and a hint. ajv must run with `verbose: true` so each error carries the
- * offending value and the schema fragment it broke.
+ * The one translator from ajv errors to sentences a person can act on — for the YAML files people write and for the
+ * JSON bodies the hub's API takes: what is wrong, where, what was expected (in words, not regular expressions), what
+ * was found, and a hint. ajv must run with `verbose: true` so each error carries the offending value and the schema
+ * fragment it broke. The two dialects differ only in their nouns and in how a place and a value are written.
  *
  * @example
  * describeSchemaError(err, ['environments', 'staging', 'strategy']);
  * // { message: '`environments.staging.strategy`: expected a name made of lowercase letters, digits and dashes, got `Fast Lane`' }
+ * describeSchemaError(err, ['events', '1', 'seq'], JSON_BODY);
+ * // { message: 'events[1].seq: expected an integer ≥ 1, got -2' }
  */
 import type { ErrorObject } from 'ajv';
 import { closestWord } from './closest-word.js';
@@ -51,14 +54,34 @@ interface SchemaFragment {
   properties?: Record<string, SchemaFragment>;
 }
 
-const TYPE_WORDS: Record<string, string> = {
-  object: 'a mapping of keys to values',
-  array: 'a list',
-  string: 'a string',
-  integer: 'a whole number',
-  number: 'a number',
-  boolean: '`true` or `false`',
-  null: 'nothing',
+/** How one kind of document names its places, its keys, its types and its values. */
+export interface SchemaDialect {
+  /** The place of the error; `segments` empty means the whole document. */
+  where(segments: string[]): string;
+  /** What a member of an object is called: a `key` of a YAML mapping, a `field` of a JSON body. */
+  key: string;
+  types: Record<string, string>;
+  /** A value as its writer would recognise it. */
+  value(value: unknown): string;
+  /** The schemas of this kind say what they expect in their `description` (else it is a hint shown apart). */
+  describesExpectation?: boolean;
+}
+
+/** The config files and instruction files people write in YAML. */
+export const YAML_FILE: SchemaDialect = {
+  where: (segments) => (segments.length ? `\`${dottedPath(segments)}\`` : 'the file'),
+  key: 'key',
+  types: { object: 'a mapping of keys to values', array: 'a list', string: 'a string', integer: 'a whole number', number: 'a number', boolean: '`true` or `false`', null: 'nothing' },
+  value: showValue,
+};
+
+/** JSON request bodies of the hub's APIs: `events[3].seq`, JSON values. */
+export const JSON_BODY: SchemaDialect = {
+  where: (segments) => segments.reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '') || 'the body',
+  key: 'field',
+  types: { object: 'an object', array: 'an array', string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false', null: 'null' },
+  value: previewJson,
+  describesExpectation: true,
 };
 
 /** A value as a person would recognise it in their file. */
@@ -70,20 +93,38 @@ export function showValue(value: unknown): string {
   return `\`${text.length > 60 ? `${text.slice(0, 57)}...` : text}\``;
 }
 
+/**
+ * A JSON value for a message: at most 100 characters. Whatever the value (a 64 KiB string, a 5,000-deep object), the
+ * message stays short, and a value that cannot be written out still gets a message rather than a 500.
+ */
+function previewJson(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  let text: string;
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value.slice(0, 101)) : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = Array.isArray(value) ? 'an array' : typeof value;
+  }
+  return text.length > 100 ? `${text.slice(0, 99)}…` : text;
+}
+
 /** What a schema fragment accepts, in words. */
-function expectation(schema: SchemaFragment | undefined): string {
+function expectation(schema: SchemaFragment | undefined, dialect: SchemaDialect): string {
   if (!schema) return 'something else';
+  if (dialect.describesExpectation && schema.description) return schema.description;
   const branches = schema.oneOf ?? schema.anyOf;
-  if (branches) return branches.map(expectation).join(' or ');
-  if (schema.enum) return `one of ${schema.enum.map(showValue).join(', ')}`;
-  if ('const' in schema) return showValue(schema.const);
+  if (branches) return branches.map((b) => expectation(b, dialect)).join(' or ');
+  if (schema.enum) return `one of ${schema.enum.map(dialect.value).join(', ')}`;
+  if ('const' in schema) return dialect.value(schema.const);
   if (schema.pattern) return PATTERN_WORDS[schema.pattern] ?? `a string matching \`${schema.pattern}\``;
   if (schema.format === 'uri') return 'an absolute URL like `https://staging.example.com`';
-  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
-  if ((type === 'integer' || type === 'number') && schema.minimum !== undefined && schema.maximum !== undefined) {
-    return `${TYPE_WORDS[type]} from ${schema.minimum} to ${schema.maximum}`;
-  }
-  return (type && TYPE_WORDS[type]) ?? 'something else';
+  const types = (Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : []).map((t) => dialect.types[t] ?? t);
+  if (!types.length) return 'something else';
+  const type = types.join(' or ');
+  if (schema.minimum !== undefined && schema.maximum !== undefined) return `${type} from ${schema.minimum} to ${schema.maximum}`;
+  if (schema.minimum !== undefined) return `${type} ≥ ${schema.minimum}`;
+  if (schema.maximum !== undefined) return `${type} ≤ ${schema.maximum}`;
+  return type;
 }
 
 /** The keys `properties` allows where an `additionalProperties` error happened. */
@@ -91,44 +132,48 @@ export function allowedKeys(err: ErrorObject): string[] {
   return Object.keys((err.parentSchema as SchemaFragment | undefined)?.properties ?? {});
 }
 
-export function describeSchemaError(err: ErrorObject, segments: string[]): { message: string; hint?: string } {
-  const where = segments.length ? `\`${dottedPath(segments)}\`` : 'the file';
+export function describeSchemaError(err: ErrorObject, segments: string[], dialect: SchemaDialect = YAML_FILE): { message: string; hint?: string } {
+  const where = dialect.where(segments);
   const params = err.params as Record<string, unknown>;
   const parent = err.parentSchema as SchemaFragment | undefined;
-  const got = showValue((err as { data?: unknown }).data);
+  const got = dialect.value((err as { data?: unknown }).data);
   const described = parent?.description ? { hint: parent.description } : {};
+  // Where the schema says in words what it expects, that is the clearest thing to say about any value it refused.
+  if (dialect.describesExpectation && parent?.description && !['additionalProperties', 'required', 'maxItems'].includes(err.keyword)) {
+    return { message: `${where}: expected ${parent.description}, got ${got}` };
+  }
   switch (err.keyword) {
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
       const allowed = allowedKeys(err);
       const near = closestWord(key, allowed);
       return {
-        message: `unknown key \`${key}\` in ${where}${near ? `; did you mean \`${near}\`?` : ''}`,
-        hint: allowed.length ? `allowed keys: ${allowed.join(', ')}` : 'remove it',
+        message: `unknown ${dialect.key} \`${key}\` in ${where}${near ? `; did you mean \`${near}\`?` : ''}`,
+        hint: allowed.length ? `allowed ${dialect.key}s: ${allowed.join(', ')}` : 'remove it',
       };
     }
     case 'required': {
       const key = String(params.missingProperty);
       const about = parent?.properties?.[key]?.description;
-      return { message: `${where} is missing the required key \`${key}\``, hint: `add \`${key}:\`${about ? ` (${about})` : ''}` };
+      return { message: `${where} is missing the required ${dialect.key} \`${key}\``, hint: `add \`${dialect === YAML_FILE ? `${key}:` : key}\`${about ? ` (${about})` : ''}` };
     }
     case 'pattern':
       if (err.propertyName !== undefined) {
-        return { message: `${where}: expected ${expectation(parent ?? { pattern: String(params.pattern) })}, got \`${err.propertyName}\`` };
+        return { message: `${where}: expected ${expectation(parent ?? { pattern: String(params.pattern) }, dialect)}, got \`${err.propertyName}\`` };
       }
-      return { message: `${where}: expected ${expectation(parent)}, got ${got}`, ...described };
+      return { message: `${where}: expected ${expectation(parent, dialect)}, got ${got}`, ...described };
     case 'enum':
       // The message already lists every allowed value.
-      return { message: `${where}: expected ${expectation(parent)}, got ${got}` };
+      return { message: `${where}: expected ${expectation(parent, dialect)}, got ${got}` };
     case 'const':
     case 'oneOf':
     case 'anyOf':
     case 'type':
     case 'format':
-      return { message: `${where}: expected ${expectation(err.keyword === 'type' ? { type: String(params.type) } : parent)}, got ${got}`, ...described };
+      return { message: `${where}: expected ${expectation(err.keyword === 'type' ? { type: String(params.type).split(','), ...(parent?.minimum !== undefined ? { minimum: parent.minimum } : {}), ...(parent?.maximum !== undefined ? { maximum: parent.maximum } : {}) } : parent, dialect)}, got ${got}`, ...described };
     case 'minimum':
     case 'maximum':
-      return { message: `${where}: expected ${expectation(parent)}, got ${got}` };
+      return { message: `${where}: expected ${expectation(parent, dialect)}, got ${got}` };
     case 'minItems':
     case 'minProperties':
     case 'minLength':

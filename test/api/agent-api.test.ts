@@ -127,12 +127,12 @@ describe('malformed requests', () => {
   it.each([
     [{ events: [{ seq: 1, at: 'now', type: 'state', state: 'running' }] }, 'events[0].at: expected an ISO 8601 time like `2025-01-31T12:00:00.000Z`, got "now"'],
     [{ events: [{ seq: 1, at: AT, type: 'state', state: 'claimed' }] }, 'events[0].state: expected one of "fetching", "running", "succeeded", "failed", "refused", "cancelled", got "claimed"'],
-    [{ events: [{ seq: 1, at: AT, type: 'state', state: 'running', extra: 1 }] }, 'events[0]: unknown field `extra`'],
-    [{ events: [{ seq: 1, at: AT, type: 'step', status: 'started' }] }, 'events[0]: missing the required field `step`'],
+    [{ events: [{ seq: 1, at: AT, type: 'state', state: 'running', extra: 1 }] }, 'unknown field `extra` in events[0]'],
+    [{ events: [{ seq: 1, at: AT, type: 'step', status: 'started' }] }, 'events[0] is missing the required field `step`'],
     [{ events: [{ seq: 1, at: AT, type: 'step', step: { index: 0, name: 'build' }, status: 'started', exitCode: 'x' }] }, 'events[0].exitCode: expected an integer or null, got "x"'],
     [{ events: {} }, 'events: expected an array, got {}'],
-    [{}, 'body: missing the required field `events`'],
-    [{ events: [{ seq: 1, at: AT, type: 'step', step: { index: -1, name: 'build' }, status: 'started' }] }, 'events[0].step.index: expected a number ≥ 0, got -1'],
+    [{}, 'the body is missing the required field `events`'],
+    [{ events: [{ seq: 1, at: AT, type: 'step', step: { index: -1, name: 'build' }, status: 'started' }] }, 'events[0].step.index: expected an integer from 0 to 1000, got -1'],
   ])('explains a bad events body: %j', async (fields, message) => {
     const res = await t.call('POST', '/api/agent/v1/jobs/x/events', { token: web1.credential, body: { claimId: 'cl_12345678', ...fields } });
     expect(res.status).toBe(400);
@@ -142,7 +142,7 @@ describe('malformed requests', () => {
   it.each([
     [{ chunks: [{ seq: 1, at: AT, stream: 'stdin', data: '' }] }, 'chunks[0].stream: expected one of "stdout", "stderr", "system", got "stdin"'],
     [{ chunks: [{ seq: 0, at: AT, stream: 'stdout', data: '' }] }, 'chunks[0].seq: expected an integer ≥ 1, got 0'],
-    [{ chunks: [{ seq: 1, at: AT, stream: 'stdout' }] }, 'chunks[0]: missing the required field `data`'],
+    [{ chunks: [{ seq: 1, at: AT, stream: 'stdout' }] }, 'chunks[0] is missing the required field `data`'],
     [{ claimId: 'short', chunks: [] }, 'claimId: expected the idempotency key of the claim, got "short"'],
   ])('explains a bad logs body: %j', async (fields, message) => {
     const res = await t.call('POST', '/api/agent/v1/jobs/x/logs', { token: web1.credential, body: { claimId: 'cl_12345678', ...fields } });
