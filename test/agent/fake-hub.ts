@@ -10,6 +10,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { enrollAgent } from '../../agent/enroll-agent.js';
+import { silentLogger } from '../../lib/logger.js';
 import {
   AGENT_API_PREFIX,
   FINAL_JOB_STATES,
@@ -242,4 +244,14 @@ export async function startFakeHub(): Promise<FakeHub> {
       server.close(() => resolve());
     });
   return hub;
+}
+
+/**
+ * Enrolls an agent in `dir` with the fake hub. Its agent.yml is pinned by the owner's flags to the test's local git
+ * repositories under `gitRoot` and the branch `main`: the fake hub suggests nothing, and an agent never takes a local
+ * path from a hub's suggestion.
+ */
+export async function enrollLocalAgent(hub: FakeHub, gitRoot: string, dir: string, name: string): Promise<void> {
+  const allow = { gitBaseUrls: [`file://${gitRoot}/`], branches: ['main'] };
+  await enrollAgent({ hub: hub.url, token: 'enroll-token', name, labels: {}, dir, allow, log: silentLogger() });
 }

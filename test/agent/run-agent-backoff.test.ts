@@ -8,13 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { enrollAgent } from '../../agent/enroll-agent.js';
 import { DEFAULT_BACKOFF } from '../../agent/hub-client.js';
 import { DEFAULT_POLL_BACKOFF, runAgent } from '../../agent/run-agent.js';
 import { silentLogger } from '../../lib/logger.js';
 import type { JobEvent, JobSpec } from '../../lib/protocol.js';
 import { createBareRepo, pushCommit } from '../../testbed/git-repos.js';
-import { jobSpec, startFakeHub, type FakeAnswer, type FakeHub, type RecordedRequest } from './fake-hub.js';
+import { enrollLocalAgent, jobSpec, startFakeHub, type FakeAnswer, type FakeHub, type RecordedRequest } from './fake-hub.js';
 
 const WINDOW_MS = 3000;
 
@@ -40,10 +39,7 @@ afterEach(async () => {
 let counter = 0;
 async function newAgent(): Promise<string> {
   const dir = join(root, `agent-${++counter}`);
-  // The agent.yml enrollment writes, pinned by the owner's flags: the fake hub suggests nothing, and the test
-  // repositories are local paths (which an agent never takes from a hub's suggestion).
-  const allow = { gitBaseUrls: [`file://${root}/git/`], branches: ['main'] };
-  await enrollAgent({ hub: hub.url, token: 'enroll-token', name: 'agent', labels: {}, dir, allow, log: silentLogger() });
+  await enrollLocalAgent(hub, join(root, 'git'), dir, 'agent');
   return dir;
 }
 

@@ -10,13 +10,12 @@ import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { enrollAgent } from '../../agent/enroll-agent.js';
 import { Journal, type JournalRecord } from '../../agent/journal.js';
 import { ALREADY_RUN, INTERRUPTED, runAgent } from '../../agent/run-agent.js';
 import { silentLogger } from '../../lib/logger.js';
 import type { JobEvent, JobSpec } from '../../lib/protocol.js';
 import { createBareRepo, pushCommit } from '../../testbed/git-repos.js';
-import { jobSpec, startFakeHub, type FakeHub } from './fake-hub.js';
+import { enrollLocalAgent, jobSpec, startFakeHub, type FakeHub } from './fake-hub.js';
 
 let root: string;
 let hub: FakeHub;
@@ -40,10 +39,7 @@ afterEach(async () => {
 let counter = 0;
 async function newAgent(files: Record<string, string> = {}): Promise<string> {
   const dir = join(root, `agent-${++counter}`);
-  // The agent.yml enrollment writes, pinned by the owner's flags: the fake hub suggests nothing, and the test
-  // repositories are local paths (which an agent never takes from a hub's suggestion).
-  const allow = { gitBaseUrls: [`file://${root}/git/`], branches: ['main'] };
-  await enrollAgent({ hub: hub.url, token: 'enroll-token', name: `agent-${counter}`, labels: {}, dir, allow, log: silentLogger() });
+  await enrollLocalAgent(hub, join(root, 'git'), dir, `agent-${counter}`);
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text, { mode: 0o600 });
   return dir;
 }
