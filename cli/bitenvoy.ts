@@ -5,11 +5,7 @@
  * along (the pinned `node` package in its node_modules), or stops with a sentence saying which Node is needed and how
  * to get it — never a stack trace. Only Node's own modules are imported here, so any Node can read this file.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Node's own modules only, and those of the old-Node path loaded only there: an agent on a small server pays for none.
 
 /** The oldest Node BitEnvoy runs on: node:sqlite without a flag. */
 const MINIMUM = [22, 13] as const;
@@ -20,7 +16,8 @@ function isRecentEnough(version: string): boolean {
 }
 
 /** The Node binary of the pinned `node` package, when npm installed it with this one. */
-function bundledNode(): string | undefined {
+async function bundledNode(): Promise<string | undefined> {
+  const [{ existsSync }, { createRequire }, { dirname, join }] = await Promise.all([import('node:fs'), import('node:module'), import('node:path')]);
   try {
     const binary = join(dirname(createRequire(import.meta.url).resolve('node/package.json')), 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
     return existsSync(binary) ? binary : undefined;
@@ -34,7 +31,7 @@ if (isRecentEnough(process.versions.node)) {
   const { runCli } = await import('./main.js');
   runCli(args);
 } else {
-  const node = bundledNode();
+  const node = await bundledNode();
   if (!node) {
     process.stderr.write(
       `bitenvoy: this is Node ${process.versions.node}; BitEnvoy needs Node ${MINIMUM.join('.')} or newer (24 is the target). ` +
@@ -43,6 +40,7 @@ if (isRecentEnough(process.versions.node)) {
     process.exit(1);
   }
   // The same command on the Node this package brought; signals reach it, its exit status is ours.
+  const [{ spawn }, { fileURLToPath }] = await Promise.all([import('node:child_process'), import('node:url')]);
   const child = spawn(node, [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {

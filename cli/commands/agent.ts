@@ -2,10 +2,10 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
-import { loadAgentConfig } from '../../agent/agent-config.js';
-import { enrollAgent, parseLabels, type AgentYmlOutcome } from '../../agent/enroll-agent.js';
-import { runAgent } from '../../agent/run-agent.js';
-import { describePinned, type AllowFlags } from '../../agent/starter-agent-yml.js';
+import type { AgentYmlOutcome } from '../../agent/enroll-agent.js';
+import type { AllowFlags, describePinned as DescribePinnedFn } from '../../agent/starter-agent-yml.js';
+
+type DescribePinned = typeof DescribePinnedFn;
 import { listed } from '../../agent/listed.js';
 import { synopsis } from '../command-registry.js';
 import { firstOf, parseOptions, required } from './parse-options.js';
@@ -66,6 +66,8 @@ async function enroll(args: string[]): Promise<number> {
     if (given) allow[key] = commaList(option, given);
   }
   const log = createLogger({ name: 'bitenvoy-agent', destination: process.stderr });
+  // Enrollment's modules load only to enroll, the run loop's only to run: a running agent's memory is budgeted.
+  const [{ enrollAgent, parseLabels }, { describePinned }] = await Promise.all([import('../../agent/enroll-agent.js'), import('../../agent/starter-agent-yml.js')]);
   const result = await enrollAgent({
     hub: required(firstOf(values.hub, process.env.BITENVOY_HUB_URL), 'hub', ENROLL_USAGE),
     token: required(firstOf(values.token, process.env.BITENVOY_ENROLL_TOKEN), 'token', ENROLL_USAGE),
@@ -76,7 +78,7 @@ async function enroll(args: string[]): Promise<number> {
     allow,
     log,
   });
-  process.stdout.write(`enrolled as ${result.name} (${result.agentId})\n${describeAgentYml(result.agentYml, result.hub)}start it with: bitenvoy agent run --dir ${result.dir}\n`);
+  process.stdout.write(`enrolled as ${result.name} (${result.agentId})\n${describeAgentYml(result.agentYml, result.hub, describePinned)}start it with: bitenvoy agent run --dir ${result.dir}\n`);
   return 0;
 }
 
@@ -89,7 +91,7 @@ function commaList(option: string, given: string[]): string[] {
   return items;
 }
 
-function describeAgentYml(outcome: AgentYmlOutcome, hub: string): string {
+function describeAgentYml(outcome: AgentYmlOutcome, hub: string, describePinned: DescribePinned): string {
   if (outcome.written) {
     const dropped = outcome.dropped.length ? `the hub also suggested what this agent never takes from a hub, left out: ${listed(outcome.dropped)}\n` : '';
     return dropped + describePinned(outcome.pinned, outcome.file, hub);
@@ -113,6 +115,7 @@ async function run(args: string[]): Promise<number> {
   const log = createLogger({ name: 'bitenvoy-agent' });
   // Refuses to start without a valid agent.yml (the message says what to write), and says out loud which rules
   // left out leave the hub in charge.
+  const [{ loadAgentConfig }, { runAgent }] = await Promise.all([import('../../agent/agent-config.js'), import('../../agent/run-agent.js')]);
   for (const warning of (await loadAgentConfig(dir)).warnings) log.warn(warning);
   const controller = new AbortController();
   const stop = (signal: string) => {
