@@ -94,7 +94,15 @@ export class AutoDeployer {
   async onUnlock(repository: string, environment?: string): Promise<string[]> {
     const held = (await this.#deps.store.list<HeldAutoDeploy>(`auto-held:${repository}:`)).filter((e) => !environment || e.value.environment === environment);
     const again: string[] = [];
-    for (const { key, value } of held) if (await this.#recheckHeld(key)) again.push(value.environment);
+    for (const { key, value } of held) {
+      try {
+        if (await this.#recheckHeld(key)) again.push(value.environment);
+      } catch (err) {
+        // Still held (it is dropped only once its branch head is a candidate): look again in a minute.
+        this.#scheduleHeld(key, RETRY_MS);
+        throw err;
+      }
+    }
     return again;
   }
 
@@ -170,15 +178,17 @@ export class AutoDeployer {
       if (lock.expiresAt) this.#scheduleHeld(key, Date.parse(lock.expiresAt) - this.#now());
       return false;
     }
-    await store.delete(key);
+    // Dropped only once the branch was looked at: a GitHub error on the way leaves it held, to be tried again.
     const octokit = await this.#deps.octokitFor(held.installationId);
     const head = await branchHead(octokit, held.repository, held.branch);
     const log = this.#deps.log.child({ repository: held.repository.fullName, environment: held.environment });
     if (!head) {
+      await store.delete(key);
       log.info(`auto-deploy to ${held.environment}: unlocked, but ${held.branch} no longer exists`);
       return true;
     }
     const added = await this.#addCandidate({ repository: held.repository, installationId: held.installationId, sha: head }, [held.branch]);
+    await store.delete(key);
     log.info(`auto-deploy to ${held.environment}: unlocked; ${head.slice(0, 7)}, the head of ${held.branch}, ${added.includes(held.environment) ? 'waits for its checks' : 'is already deployed there'}`);
     if (added.length) this.#schedule(pendingKey(held.repository.fullName, head), 0);
     return true;

@@ -59,14 +59,28 @@ export async function deployThroughGitHub(deps: DeployThroughGitHubDeps, req: Cr
     description: `BitEnvoy: deployed with the admin API by ${actor}`,
     publicUrl: deps.publicUrl(),
   });
-  await deps.startDeployment({
+  const outcome = await deps.startDeployment({
     deployment: created,
     repository: { full_name: repository.full_name, name: repository.name, owner: { login: repository.owner.login }, clone_url: repository.clone_url },
     installation: { id: installationId },
   });
-  const dep = await deps.store.get<DeploymentRecord>(keys.deployment(rolloutId));
+  // 'duplicate': GitHub's deployment.created webhook claimed it first and may still be planning the rollout.
+  const dep = await rolloutOf(deps.store, rolloutId, outcome === 'duplicate' ? WEBHOOK_PLANNING_MS : 0);
   if (!dep) throw new BitEnvoyError('BE_INTERNAL', `GitHub deployment ${created.id} was created but its rollout ${rolloutId} was not; the hub log says why`);
   return dep;
+}
+
+/** How long the call waits for a rollout the webhook is still planning (resolving, planning, a few store writes). */
+const WEBHOOK_PLANNING_MS = 10_000;
+
+/** The rollout's record, looked for again every 25 ms for up to `waitMs`. */
+async function rolloutOf(store: Store, id: string, waitMs: number): Promise<DeploymentRecord | undefined> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const dep = await store.get<DeploymentRecord>(keys.deployment(id));
+    if (dep || Date.now() >= until) return dep;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
 
 async function installationOn(app: StatusOctokit, owner: string, repo: string): Promise<number> {

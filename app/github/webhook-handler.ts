@@ -25,6 +25,12 @@ export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
 export const MAX_WEBHOOK_BYTES_IN_FLIGHT = 100 * 1024 * 1024;
 /** GitHub gives up on a delivery after 10 s: past this the hub answers 202 and goes on handling it. */
 const ANSWER_WITHIN_MS = 9000;
+/**
+ * GitHub sends a delivery's body at once and gives up after 10 s: a body still arriving after this is not GitHub's.
+ * Cutting it keeps a stalled (unverified) upload from holding its part of the in-flight budget until the server's
+ * request timeout.
+ */
+const BODY_WITHIN_MS = 10_000;
 
 export interface WebhookHandlerOptions {
   probot: Probot;
@@ -35,6 +41,7 @@ export interface WebhookHandlerOptions {
   maxBytes?: number;
   maxBytesInFlight?: number;
   answerWithinMs?: number;
+  bodyWithinMs?: number;
 }
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -46,12 +53,13 @@ export async function createGitHubWebhookHandler(options: WebhookHandlerOptions)
   const limits = { maxBytes: options.maxBytes ?? MAX_WEBHOOK_BYTES, maxBytesInFlight: options.maxBytesInFlight ?? MAX_WEBHOOK_BYTES_IN_FLIGHT };
   const inFlight = { bytes: 0 };
   const answerWithinMs = options.answerWithinMs ?? ANSWER_WITHIN_MS;
+  const bodyWithinMs = options.bodyWithinMs ?? BODY_WITHIN_MS;
 
   return (req, res) => {
     const delivery = describe(req);
     void (async () => {
       const event = checkHeaders(req, limits.maxBytes);
-      const body = await readSigned(req, secret, limits, inFlight);
+      const body = await readSigned(req, secret, { ...limits, bodyWithinMs }, inFlight);
       const payload = parseJson(body.toString('utf8')) as Record<string, unknown>;
       if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
         throw new BitEnvoyError('BE_BAD_REQUEST', 'a webhook payload is a JSON object');
@@ -109,15 +117,18 @@ function checkHeaders(req: IncomingMessage, maxBytes: number): { id: string; nam
 
 /**
  * Streams the body through the HMAC, keeping it only until it is verified. Stops reading (and lets the collected
- * part go) past `maxBytes`, or when all deliveries in flight together would pass `maxBytesInFlight`.
+ * part go) past `maxBytes`, when all deliveries in flight together would pass `maxBytesInFlight`, or when the body
+ * has not all arrived within `bodyWithinMs`.
  */
-function readSigned(req: IncomingMessage, secret: string, limits: { maxBytes: number; maxBytesInFlight: number }, inFlight: { bytes: number }): Promise<Buffer> {
+function readSigned(req: IncomingMessage, secret: string, limits: { maxBytes: number; maxBytesInFlight: number; bodyWithinMs: number }, inFlight: { bytes: number }): Promise<Buffer> {
   const expected = Buffer.from((req.headers['x-hub-signature-256'] as string).slice('sha256='.length).toLowerCase(), 'hex');
   const hmac = createHmac('sha256', secret);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const deadline = setTimeout(() => stop(tooSlow(limits.bodyWithinMs)), limits.bodyWithinMs);
     const release = () => {
+      clearTimeout(deadline);
       inFlight.bytes -= size;
       chunks.length = 0;
       req.off('data', onData);
@@ -160,6 +171,10 @@ function readSigned(req: IncomingMessage, secret: string, limits: { maxBytes: nu
 
 function tooLarge(maxBytes: number): BitEnvoyError {
   return new BitEnvoyError('BE_BODY_TOO_LARGE', `a webhook delivery is at most ${maxBytes} bytes (GitHub caps payloads at 25 MB); this one is larger`);
+}
+
+function tooSlow(ms: number): BitEnvoyError {
+  return new BitEnvoyError('BE_BAD_REQUEST', `a webhook delivery's body must arrive within ${ms / 1000} s (GitHub sends it at once); this one was still arriving`, { status: 408 });
 }
 
 function busy(): BitEnvoyError {

@@ -3,6 +3,7 @@
  * already stored is ignored, the next one is applied, and a gap stops the batch so the agent resends from there.
  */
 import { FINAL_JOB_STATES, type JobEvent } from '../../lib/protocol.js';
+import { withoutCredentials } from '../../lib/redact-url.js';
 import type { JobRecord } from '../model.js';
 
 /** Most events kept per job; an agent sends a handful per step. */
@@ -16,7 +17,9 @@ export interface ApplyResult {
 
 export function applyEvents(job: JobRecord, events: JobEvent[], nowIso: string): ApplyResult {
   const next = structuredClone(job);
-  for (const event of [...events].sort((a, b) => a.seq - b.seq)) {
+  // Agents take credentials out of URLs themselves, but not every agent does (older ones): nothing the hub keeps, and
+  // so no page, status description or audit entry, holds one.
+  for (const event of [...events].sort((a, b) => a.seq - b.seq).map(withoutCredentialsInMessage)) {
     if (event.seq <= next.eventsAckedSeq) continue;
     if (event.seq !== next.eventsAckedSeq + 1) return { job: next, gapAt: next.eventsAckedSeq + 1 };
     next.eventsAckedSeq = event.seq;
@@ -31,6 +34,10 @@ export function applyEvents(job: JobRecord, events: JobEvent[], nowIso: string):
     }
   }
   return { job: next };
+}
+
+function withoutCredentialsInMessage(event: JobEvent): JobEvent {
+  return event.message === undefined ? event : { ...event, message: withoutCredentials(event.message) };
 }
 
 export function isFinal(job: Pick<JobRecord, 'state'>): boolean {

@@ -86,3 +86,38 @@ it('answers 202 when handling takes longer than GitHub waits, and 500 with the e
   expect(logged.find((l) => l.msg === 'slow push handler started')).toMatchObject({ id: 'd-late' });
   expect(logged.filter((l) => l.id === 'd-broken' && l.level === 50)).toHaveLength(1);
 });
+
+it('cuts a body that has not arrived within the time GitHub waits, so stalled forged uploads cannot hold the in-flight budget for long', async () => {
+  // Unsigned senders that stall after most of their body would otherwise keep every GitHub delivery at 503 until
+  // the server's request timeout (120 s); GitHub itself sends the whole body at once and gives up after 10 s.
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const log = pino({ level: 'silent' });
+  const probot = new Probot({ appId: 1, privateKey, secret: SECRET, log, Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }) });
+  const handle = await createGitHubWebhookHandler({ probot, secret: SECRET, log, maxBytes: 4 * MiB, maxBytesInFlight: 6 * MiB, bodyWithinMs: 1000, appFn: () => undefined });
+  const own = createServer(handle);
+  await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+  const ownUrl = `http://127.0.0.1:${(own.address() as AddressInfo).port}/hooks`;
+  try {
+    // Two stalled uploads hold the whole 6 MiB budget.
+    const stalled = [1, 2].map((n) => streamUpload(ownUrl, { headers: headers('push', `d-stalled-${n}`), totalBytes: 3.5 * MiB, declareLength: true, stall: { bytes: 3 * MiB, ms: 4000 } }));
+    const body = JSON.stringify({ zen: 'Design for failure.' });
+    const real = async () => (await fetch(ownUrl, { method: 'POST', headers: headers('ping', 'd-real', sign(body)), body })).status;
+    // Once both hold their 3 MiB, GitHub's delivery is refused (their uploads start in processes of their own)…
+    const since = Date.now();
+    while ((await real()) !== 503) {
+      expect(Date.now() - since).toBeLessThan(10_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // …but only until their bodies are overdue, long before their stall (4 s) ends.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(await real()).toBe(200);
+    for (const cut of await Promise.all(stalled)) {
+      expect(cut.status).toBe(408);
+      expect(cut.ms).toBeLessThan(4000);
+      expect(JSON.parse(cut.body)).toMatchObject({ error: { code: 'BE_BAD_REQUEST', message: expect.stringContaining('within 1 s') } });
+    }
+  } finally {
+    own.closeAllConnections();
+    await new Promise((resolve) => own.close(resolve));
+  }
+});

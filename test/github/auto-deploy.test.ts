@@ -259,6 +259,37 @@ describe('deploy when CI passes', () => {
     expect(created).toHaveLength(1);
   });
 
+  it('keeps what a lock held back when looking at the branch after /unlock fails (GitHub answered 502): the next try deploys it', async () => {
+    await takeLock(store, { repository: REPO, environment: 'production', by: 'octocat', reason: 'db migration', at: '2026-11-25T10:00:00.000Z' });
+    checkRuns = [run('test', 'success', '2026-11-25T10:00:00Z')];
+    await receive('push', push());
+    await releaseLock(store, REPO, 'production');
+    let down = true;
+    const flaky = new AutoDeployer({
+      store,
+      configs: { current: () => config() },
+      octokitFor: async (id) => {
+        if (down) throw Object.assign(new Error('Bad Gateway'), { status: 502 });
+        return probot.auth(id);
+      },
+      startDeployment,
+      log: silentLogger(),
+      debounceMs: 0,
+      publicUrl: () => 'https://hub.example',
+    });
+    try {
+      await expect(flaky.onUnlock(REPO, 'production')).rejects.toThrow('Bad Gateway');
+      down = false;
+      expect(await flaky.onUnlock(REPO, 'production')).toEqual(['production']);
+      await flaky.idle();
+      await reporter.idle();
+      expect(created).toHaveLength(1);
+      expect(created[0]).toMatchObject({ ref: SHA, environment: 'production' });
+    } finally {
+      flaky.stop();
+    }
+  });
+
   it('deploys the branch head when the lock runs out by itself (lockTimeout)', async () => {
     await takeLock(store, { repository: REPO, environment: 'production', by: 'octocat', at: new Date().toISOString(), expiresAt: new Date(Date.now() + 600).toISOString() });
     checkRuns = [run('test', 'success', '2026-11-25T10:00:00Z')];

@@ -105,6 +105,22 @@ describe('deployThroughGitHub', () => {
     expect(requests.some((r) => r.method === 'POST')).toBe(false);
   });
 
+  it('answers with the rollout when the deployment.created webhook got there first (it claims the deployment, the call finds it still being planned)', async () => {
+    // GitHub delivers deployment.created as soon as the deployment exists: the webhook can claim it while the
+    // hub's own call is still on its way, and still be planning the rollout when that call looks for it.
+    let webhook: Promise<unknown> | undefined;
+    const webhookFirst: DeployThroughGitHubDeps = {
+      ...deps,
+      startDeployment: async (payload) => {
+        webhook = deps.startDeployment(payload);
+        return deps.startDeployment(payload);
+      },
+    };
+    const answer = await deployThroughGitHub(webhookFirst, { repository: REPO, ref: 'main', environment: 'staging' }, 'api').catch((err: unknown) => err);
+    expect(await webhook).toBe('started');
+    expect(answer).toMatchObject({ sha: SHA, environment: 'staging', github: { deploymentId: 901 } });
+  });
+
   it('says what to do when the App is not installed on the repository', async () => {
     installed = false;
     const err = await refusal(deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'staging' }, 'api'));

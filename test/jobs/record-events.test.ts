@@ -6,6 +6,7 @@ import { keys, type JobRecord } from '../../app/model.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { JobEvent, JobSpec } from '../../lib/protocol.js';
+import { deploymentStatusFor } from '../../app/github/deployment-status.js';
 import { DEPLOY, openEngineFixture, stateEvent, type EngineFixture } from '../helpers/engine-fixture.js';
 
 let f: EngineFixture;
@@ -35,6 +36,16 @@ const step = (seq: number, status: 'started' | 'succeeded' | 'failed', exitCode?
 const stored = async () => (await f.store.get<JobRecord>(keys.job(job.id)))!;
 
 describe('appendEvents', () => {
+  it('keeps no credentials of a URL in a message, whatever agent sent it (agents from before issue 12 redact nothing)', async () => {
+    const leaky = 'could not read https://deploy:ghp_SECRET123@git.test/acme/shop.git';
+    await engine.appendEvents('ag_a', job.id, 'cl_1', [stateEvent(1, 'running'), { ...step(2, 'failed', 128), message: leaky }, stateEvent(3, 'failed', `step migrate: ${leaky}`)]);
+    expect(JSON.stringify(await stored())).not.toContain('ghp_SECRET123');
+    expect((await stored()).message).toBe('step migrate: could not read https://***@git.test/acme/shop.git');
+    // The failure description is what GitHub's deployment status shows (public on a public repository).
+    const view = (await engine.getDeploymentView(job.deploymentId))!;
+    expect(deploymentStatusFor(view.deployment, 'https://hub.test').description).toBe('web-1: step migrate: could not read https://***@git.test/acme/shop.git');
+  });
+
   it('moves the job by state and step events, and acknowledges the highest seq', async () => {
     expect(await engine.appendEvents('ag_a', job.id, 'cl_1', [stateEvent(1, 'fetching'), stateEvent(2, 'running'), step(3, 'started')])).toEqual({ ackedSeq: 3 });
     expect(await stored()).toMatchObject({ state: 'running', step: { index: 1, name: 'migrate', status: 'started' }, eventsAckedSeq: 3 });
