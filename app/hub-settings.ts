@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
 import { DEFAULT_SETTINGS, MAX_POLL_WAIT_SECONDS } from '../lib/protocol.js';
+import { DEFAULT_TRUSTED_PROXIES, trustedProxies } from './api/client-address.js';
 import { readCloudSettings, type CloudSettings } from './cloud/cloud-settings.js';
 
 export interface HubSettings {
@@ -30,6 +31,8 @@ export interface HubSettings {
   leaseSeconds: number;
   heartbeatSeconds: number;
   pollWaitSeconds: number;
+  /** The reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks, comma-separated). */
+  trustedProxies: string;
   github: { appId: string; privateKey: string; webhookSecret: string; baseUrl?: string } | undefined;
   /** The GitHub variables still missing when some but not all are set (a half-configured App), else empty. */
   githubMissing?: string[];
@@ -58,7 +61,19 @@ export const HUB_VARIABLES = [
   ['BITENVOY_LEASE_SECONDS', 'A claimed job fails when its agent does not renew the lease for this long.', String(DEFAULT_SETTINGS.leaseSeconds)],
   ['BITENVOY_HEARTBEAT_SECONDS', 'An agent with no request for 3 of these intervals counts as lost.', String(DEFAULT_SETTINGS.heartbeatSeconds)],
   ['BITENVOY_POLL_WAIT_SECONDS', 'How long a long poll is held open (at most 50).', String(DEFAULT_SETTINGS.pollWaitSeconds)],
+  [
+    'BITENVOY_TRUSTED_PROXIES',
+    'The reverse proxies in front of the hub (addresses or CIDR blocks, comma-separated): only a connection from one of them may say, in X-Forwarded-For, which client it forwards (per-client rate limits count that client).',
+    DEFAULT_TRUSTED_PROXIES,
+  ],
 ] as const;
+
+/** Checked at start, so a typo stops the hub with the reason rather than trusting nobody (or everybody) quietly. */
+function proxiesSetting(raw: string | undefined): string {
+  const list = raw?.trim() || DEFAULT_TRUSTED_PROXIES;
+  trustedProxies(list);
+  return list;
+}
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -139,6 +154,7 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
     leaseSeconds: integer(env, 'BITENVOY_LEASE_SECONDS', DEFAULT_SETTINGS.leaseSeconds, 1, 3600),
     heartbeatSeconds: integer(env, 'BITENVOY_HEARTBEAT_SECONDS', DEFAULT_SETTINGS.heartbeatSeconds, 1, 3600),
     pollWaitSeconds: integer(env, 'BITENVOY_POLL_WAIT_SECONDS', DEFAULT_SETTINGS.pollWaitSeconds, 1, MAX_POLL_WAIT_SECONDS),
+    trustedProxies: proxiesSetting(env.BITENVOY_TRUSTED_PROXIES),
     githubMissing: missing.length < Object.keys(present).length ? missing : [],
     ...withCloud(readCloudSettings(env, publicUrl)),
     github: complete ? { appId: env.APP_ID!, privateKey: privateKey!, webhookSecret: env.WEBHOOK_SECRET!, ...(ghe ? { baseUrl: ghe } : {}) } : undefined,

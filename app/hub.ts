@@ -15,6 +15,7 @@ import type { CreateDeploymentRequest } from '../lib/protocol.js';
 import { BitEnvoyError } from '../lib/errors.js';
 import { version } from '../lib/package-root.js';
 import { adminRoutes } from './api/admin-routes.js';
+import { trustedProxies } from './api/client-address.js';
 import { agentRoutes } from './api/agent-routes.js';
 import { ADMIN_TOKEN_GUESSES, GuessLimiter } from './api/guess-limiter.js';
 import { listAudit } from './audit/audit-log.js';
@@ -95,6 +96,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
 
   const shutdown = new AbortController();
   const koa = createKoa(log);
+  // Whose X-Forwarded-For is believed (see client-address.ts): every request's context carries it.
+  Object.assign(koa.context, { trustedProxies: trustedProxies(settings.trustedProxies) });
   const agentSettings = { leaseSeconds: settings.leaseSeconds, heartbeatSeconds: settings.heartbeatSeconds, pollWaitSeconds: settings.pollWaitSeconds };
   const mode = settings.github ? 'github' : 'local';
   const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl });

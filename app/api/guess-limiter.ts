@@ -58,7 +58,10 @@ export class GuessLimiter {
    */
   blocked(address: string): { seconds: number; byAddress: boolean } | undefined {
     const own = this.#perAddress.wait(address);
-    const wait = Math.max(own, this.#overall.wait(OVERALL));
+    // Everyone's budget holds back only addresses that have guessed wrong themselves: many guessers together must not
+    // lock out a person who has made no wrong guess (they cannot spend it for them).
+    const overall = this.#perAddress.isFull(address) ? 0 : this.#overall.wait(OVERALL);
+    const wait = Math.max(own, overall);
     return wait > 0 ? { seconds: retryAfterSeconds(wait), byAddress: own > 0 } : undefined;
   }
 

@@ -60,6 +60,12 @@ export class TokenBuckets {
     this.#refill(key).tokens -= cost;
   }
 
+  /** True when `key` has spent nothing that has not come back yet (or was never seen). Changes nothing. */
+  isFull(key: string): boolean {
+    const bucket = this.#buckets.get(key);
+    return !bucket || bucket.tokens + ((this.#now() - bucket.at) / 1000) * this.rate >= this.burst;
+  }
+
   /** How many keys are remembered now. */
   get size(): number {
     return this.#buckets.size;

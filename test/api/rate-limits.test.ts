@@ -6,7 +6,7 @@
  */
 import type { Context } from 'koa';
 import { describe, expect, it } from 'vitest';
-import { clientAddress } from '../../app/api/client-address.js';
+import { clientAddress, trustedProxies } from '../../app/api/client-address.js';
 import { ADMIN_TOKEN_GUESSES, GuessLimiter } from '../../app/api/guess-limiter.js';
 import { TokenBuckets } from '../../app/api/rate-limit.js';
 import { LOG_POST_LIMITS, ReportLimiter } from '../../app/api/report-limits.js';
@@ -58,17 +58,19 @@ describe('GuessLimiter', () => {
     expect(() => g.assertMayTry('a')).toThrow(/too many wrong tokens from your address \(a\); try again in 10 s/);
     g.failed('b');
     g.failed('c');
-    // Five wrong guesses overall: everyone waits, and is told it is not their own doing.
-    expect(g.blocked('d')).toEqual({ seconds: 12, byAddress: false });
+    // Five wrong guesses overall: every address that guessed wrong waits, told it is not its own doing alone…
+    expect(g.blocked('b')).toEqual({ seconds: 12, byAddress: false });
+    // …but an address that made no wrong guess is never held back by the others' (they cannot lock it out).
+    expect(g.blocked('d')).toBeUndefined();
     try {
-      g.assertMayTry('d');
+      g.assertMayTry('b');
       expect.unreachable();
     } catch (err) {
       expect(isErrorCode(err, 'BE_RATE_LIMITED') && err.details).toEqual({ retryAfterSeconds: 12 });
       expect((err as Error).message).toBe('too many wrong tokens from many addresses; try again in 12 s');
     }
     c.t += 12_000;
-    expect(g.blocked('d')).toBeUndefined();
+    expect(g.blocked('b')).toBeUndefined();
     expect(g.blocked('a')).toBeUndefined();
   });
 
@@ -145,12 +147,22 @@ describe('clientAddress', () => {
   it.each([
     ['a client straight on the internet: its own address, whatever X-Forwarded-For says', '198.51.100.7', '10.9.9.9', '198.51.100.7'],
     ['behind a proxy on loopback: the address the proxy wrote', '127.0.0.1', '203.0.113.9', '203.0.113.9'],
-    ['behind a proxy in the private network', '::ffff:10.1.2.3', '203.0.113.9', '203.0.113.9'],
+    ['a client in the private network, no proxy configured there: its own address, whatever it says', '::ffff:10.1.2.3', '203.0.113.9', '10.1.2.3'],
     ['an IPv4 client on a dual-stack socket', '::ffff:198.51.100.7', '::ffff:198.51.100.7', '198.51.100.7'],
     ['an IPv6 client, by its /64', '2001:db8:1:2:3:4:5:6', '2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
     ['an IPv6 client written short', '2001:db8::1', '2001:db8::1', '2001:db8:0:0::/64'],
     ['an IPv6 client behind an IPv6 proxy', '::1', '2001:db8:5:6::9', '2001:db8:5:6::/64'],
   ])('%s', (_what, peer, ip, expected) => {
     expect(clientAddress(ctx(peer, ip))).toBe(expected);
+  });
+
+  it('believes X-Forwarded-For only from the proxies BITENVOY_TRUSTED_PROXIES names', () => {
+    const behind = (peer: string, ip: string) => ({ ...ctx(peer, ip), trustedProxies: trustedProxies('10.1.0.0/16, 192.0.2.7') }) as unknown as Context;
+    expect(clientAddress(behind('::ffff:10.1.2.3', '203.0.113.9'))).toBe('203.0.113.9');
+    expect(clientAddress(behind('192.0.2.7', '203.0.113.9'))).toBe('203.0.113.9');
+    expect(clientAddress(behind('10.2.0.1', '203.0.113.9'))).toBe('10.2.0.1');
+    expect(clientAddress(behind('127.0.0.1', '203.0.113.9'))).toBe('127.0.0.1');
+    expect(() => trustedProxies('10.0.0.0/8,proxy.local')).toThrow('BITENVOY_TRUSTED_PROXIES: `proxy.local` is not an IP address or a CIDR block like `10.0.0.0/8`');
+    expect(() => trustedProxies('10.0.0.0/33')).toThrow(/`10.0.0.0\/33` is not/);
   });
 });
