@@ -6,6 +6,7 @@
  * @example
  * app.on('issue_comment.created', (c) => onPullRequestComment(commentFrom(c.payload), c.payload.comment.body, deps));
  */
+import { isErrorCode } from '../../lib/errors.js';
 import { recordAudit, type AuditEntry } from '../audit/audit-log.js';
 import { checkMayChange, environmentNamed, Refusal, type CommandContext, type CommandDeps, type CommentEvent } from './command-context.js';
 import { deployCommand, deploymentsOf, rollbackCommand } from './deploy-command.js';
@@ -88,7 +89,11 @@ async function run(ctx: CommandContext, command: Command, audit: (entry: Omit<Au
       const environment = environmentNamed(ctx, command.environment);
       await checkMayChange(ctx, environment);
       const paused = (await deploymentsOf(ctx, repository, environment)).find((d) => d.gate && !['success', 'failure', 'error', 'cancelled'].includes(d.state));
-      if (!paused || !(await ctx.engine.continueDeployment(paused.id, ctx.event.login))) throw new Refusal(`no rollout of \`${environment}\` is paused; \`/continue\` releases one waiting between batches`);
+      const released = paused ? await ctx.engine.continueDeployment(paused.id, ctx.event.login).catch((err: unknown) => {
+        if (isErrorCode(err, 'BE_GUARD_RAIL')) throw new Refusal(err.message);
+        throw err;
+      }) : false;
+      if (!paused || !released) throw new Refusal(`no rollout of \`${environment}\` is paused; \`/continue\` releases one waiting between batches`);
       await audit({ action: 'continue', environment, sha: paused.sha, outcome: 'continued', deploymentId: paused.id });
       return `▶️ the rollout of \`${paused.sha.slice(0, 7)}\` to \`${environment}\` goes on after batch ${paused.gate!.afterBatch + 1}/${paused.batches.length}: ${ctx.publicUrl()}/deployments/${paused.id}`;
     }
@@ -112,7 +117,7 @@ async function run(ctx: CommandContext, command: Command, audit: (entry: Omit<Au
       if (!taken) throw new Refusal(`already ${describeLock(lock).replace(/^`[^`]+` is /, '')}; ask @${lock.by} or \`/unlock${environment ? ` ${environment}` : ' --global'}\` first`);
       await audit({ action: 'lock', ...(environment ? { environment } : {}), outcome: 'locked', ...(command.reason ? { detail: command.reason } : {}) });
       const unlock = `\`/unlock${environment ? ` ${environment}` : ' --global'}\``;
-      return `🔒 ${describeLock(lock)}. Every deployment${environment ? ` to \`${environment}\`` : ''} — commands, the API, other tools' GitHub deployments, rollbacks — is refused until ${unlock}; automatic deploys wait and ship the branch head once it is unlocked.`;
+      return `🔒 ${describeLock(lock)}. Every deployment${environment ? ` to \`${environment}\`` : ''} — commands, the API, other tools' GitHub deployments, rollbacks — is refused until ${unlock}; automatic deploys wait and ship the branch head once it is unlocked, and a rollout paused between batches stays paused.`;
     }
     case 'unlock': {
       const environment = command.global ? undefined : environmentNamed(ctx, command.environment!);

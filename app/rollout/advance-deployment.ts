@@ -15,6 +15,7 @@ import { describeDeployment, failureDescription, MAX_DESCRIPTION, truncate } fro
 import { isoNow, jobIdFor, jobIdsUpTo, listAllAgents, type EngineContext } from './engine-context.js';
 import { dropTally, readTally, type JobTally } from './job-tally.js';
 import { recordLive } from './live-commits.js';
+import { activeLock, describeLock, type EnvironmentLock } from './environment-locks.js';
 
 /**
  * Advances one deployment as far as its jobs allow.
@@ -103,6 +104,9 @@ async function holdAtGate(ctx: EngineContext, dep: DeploymentRecord, batch: numb
   const now = ctx.now();
   const until = pause === 'manual' ? undefined : dep.gate?.afterBatch === batch ? dep.gate.until : new Date(now + pause).toISOString();
   if (until !== undefined && Date.parse(until) <= now) {
+    // A pause that ran out while the environment is locked goes on waiting: a lock stops what would start now.
+    const lock = await activeLock(ctx.store, dep.repository, dep.environment, now);
+    if (lock) return holdForLock(ctx, dep, batch, lock);
     await ctx.store.update<DeploymentRecord>(keys.deployment(dep.id), (d) => {
       if (!d) return undefined;
       const { gate: _open, ...rest } = d;
@@ -126,6 +130,17 @@ async function holdAtGate(ctx: EngineContext, dep: DeploymentRecord, batch: numb
     ctx.log.info({ deploymentId: dep.id, batch, until }, description);
     ctx.onChange(updated);
   }
+  return true;
+}
+
+/** Keeps a rollout at its gate while its environment is locked, saying so (once) in its description. */
+async function holdForLock(ctx: EngineContext, dep: DeploymentRecord, batch: number, lock: EnvironmentLock): Promise<true> {
+  const description = truncate(`paused after batch ${batch + 1}/${dep.batches.length}: ${describeLock(lock)}; it goes on once unlocked`);
+  if (dep.description === description) return true;
+  const updated = await ctx.store.update<DeploymentRecord>(keys.deployment(dep.id), (d) =>
+    d && !FINAL_DEPLOYMENT_STATES.includes(d.state) && d.description !== description ? { ...d, description, updatedAt: isoNow(ctx) } : undefined,
+  );
+  if (updated?.description === description) ctx.onChange(updated);
   return true;
 }
 

@@ -8,6 +8,7 @@
  * await engine.start();
  * const deployment = await engine.createDeployment({ repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'cli');
  */
+import { BitEnvoyError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type {
   AckResponse,
@@ -36,6 +37,7 @@ import { claimSlot, listSlots, releaseSlot, slotKey, type EnvironmentSlot } from
 import { describeDeployment, truncate } from './describe-deployment.js';
 import { guardRailError, guardRailRefusals } from './guard-rails.js';
 import { buildLiveCommitsOnce } from './live-commits.js';
+import { activeLock, describeLock } from './environment-locks.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
 import { isAgentOnline, isoNow, listAllAgents, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
 import { expireLeases, extendLeasesAfterRestart, listActiveDeploymentIds, rebuildActiveDeployments } from './expire-leases.js';
@@ -381,6 +383,12 @@ export class RolloutEngine {
 
   /** Releases a rollout held at a pause (`manual` or timed). False when it is not waiting at one. */
   async continueDeployment(id: string, by: string): Promise<boolean> {
+    // A lock stops what would start now: the next batch waits at its gate until the environment is unlocked.
+    const dep = await this.#ctx.store.get<DeploymentRecord>(keys.deployment(id));
+    const lock = dep?.gate && !FINAL_DEPLOYMENT_STATES.includes(dep.state) ? await activeLock(this.#ctx.store, dep.repository, dep.environment, this.#ctx.now()) : undefined;
+    if (dep && lock) {
+      throw new BitEnvoyError('BE_GUARD_RAIL', `cannot continue ${id}: ${describeLock(lock)}; \`/unlock ${lock.environment ?? '--global'}\` releases it, then continue the rollout`);
+    }
     const released = await continueDeployment(this.#ctx, id, by);
     if (released) await this.advance(id);
     return released;

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keys, type DeploymentRecord } from '../../app/model.js';
-import { takeLock } from '../../app/rollout/environment-locks.js';
+import { releaseLock, takeLock } from '../../app/rollout/environment-locks.js';
 import { liveDeployment } from '../../app/rollout/live-commits.js';
 import type { BitEnvoyError } from '../../lib/errors.js';
 import { DEPLOY, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
@@ -71,6 +71,39 @@ describe('guard rails where every rollout starts', () => {
     expect(ended).toMatchObject({ state: 'error' });
     expect(ended.description).toMatch(/^not started: `staging` is locked by @octocat/);
     expect(await engine.nextJob('ag_a')).toBeUndefined();
+  });
+
+  it('a lock holds a rollout at its gate: Continue is refused naming the lock, a timed pause waits, and unlocking lets it go on', async () => {
+    await f.addAgent('ag_b', 'web-2');
+    f.strategy = 'canary';
+    f.strategies = { canary: { type: 'canary', canary: { size: 1, pause: 'manual' } } };
+    const engine = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'api');
+    await f.agentRuns(engine, (await engine.nextJob('ag_a')) ? 'ag_a' : 'ag_b');
+    expect((await record(dep.id)).gate).toMatchObject({ afterBatch: 0, manual: true });
+    await lock('staging');
+    const err = await rejection(engine.continueDeployment(dep.id, 'octocat'));
+    expect([err.code, err.status]).toEqual(['BE_GUARD_RAIL', 409]);
+    expect(err.message).toMatch(new RegExp(`^cannot continue ${dep.id}: \`staging\` is locked by @octocat .*: db migration; \`/unlock staging\` releases it, then continue the rollout$`));
+    expect((await record(dep.id)).gate).toBeDefined();
+
+    // A timed pause that runs out while locked goes on waiting, and says why; once unlocked it goes on by itself.
+    f.strategies = { canary: { type: 'canary', canary: { size: 1, pause: '1m' } } };
+    await releaseLock(f.store, 'acme/shop', 'staging');
+    const timed = await (async () => {
+      await engine.cancelDeployment(dep.id, 'test');
+      return engine.createDeployment(DEPLOY, 'api');
+    })();
+    const first = (await engine.nextJob('ag_a')) ? 'ag_a' : 'ag_b';
+    await f.agentRuns(engine, first);
+    await lock('staging');
+    f.now += 61_000;
+    await engine.checkLeases();
+    expect((await record(timed.id)).description).toMatch(/^paused after batch 1\/2: `staging` is locked by @octocat .*; it goes on once unlocked$/);
+    expect(await engine.nextJob(first === 'ag_a' ? 'ag_b' : 'ag_a')).toBeUndefined();
+    await releaseLock(f.store, 'acme/shop', 'staging');
+    await engine.checkLeases();
+    expect(await engine.nextJob(first === 'ag_a' ? 'ag_b' : 'ag_a')).toBeDefined();
   });
 
   it('builds what is live from the records of a store written before the live keys existed', async () => {
