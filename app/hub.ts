@@ -67,6 +67,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   await configs.refresh().catch((err: unknown) => log.error({ err }, 'config repo: the first refresh failed; retrying on the timer'));
   await configs.start();
 
+  // Made after the engine (it starts deployments through it); the engine's onChange reaches it once it exists.
+  const late: { auto?: AutoDeployer } = {};
   const reporter = new GitHubStatusReporter({ octokitFor: installationOctokit, log: log.child({ name: 'github-statuses' }), publicUrl: () => publicUrl });
   const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;
   const cloud = settings.cloud ? await CloudService.start({ settings: settings.cloud, store, log: log.child({ name: 'cloud' }) }) : undefined;
@@ -75,7 +77,11 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     log: log.child({ name: 'engine' }),
     settings,
     config: (repository) => configs.current(repository),
-    onChange: (d) => reporter.changed(d),
+    onChange: (d) => {
+      reporter.changed(d);
+      // A commit live in an environment may be what a later environment's automatic deploy waits for (`after:`).
+      if (d.state === 'success') void late.auto?.onLive(d.repository, d.environment).catch((err: unknown) => log.error({ err }, 'auto-deploy: looking at held deploys after a success failed'));
+    },
     ...(repositoryTokens ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? repositoryTokens.get(d.github) : undefined) } : {}),
     ...(cloud ? { cloudFacts: (agents: AgentRecord[], selector?: LabelSelector) => cloud.facts(agents, selector) } : {}),
     // A GitHub deployment's automatic rollback is made through GitHub, so it shows there like any deployment.
@@ -92,6 +98,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const auto = probot
     ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, startDeployment, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl })
     : undefined;
+  if (auto) late.auto = auto;
   await auto?.start();
 
   const shutdown = new AbortController();

@@ -11,7 +11,8 @@
  * app.on('push', (c) => auto.onPush(pushFrom(c.payload)));
  */
 import { recordAudit } from '../audit/audit-log.js';
-import { activeLock, describeLock } from '../rollout/environment-locks.js';
+import { activeLock } from '../rollout/environment-locks.js';
+import { guardRailRefusals } from '../rollout/guard-rails.js';
 import type { ConfigInForce } from '../config/config-repo.js';
 import { parseDuration } from '../../lib/parse-duration.js';
 import type { Logger } from '../../lib/logger.js';
@@ -85,6 +86,16 @@ export class AutoDeployer {
   async start(): Promise<void> {
     for (const { key } of await this.#deps.store.list<PendingCommit>('auto-pending:')) this.#schedule(key, this.#deps.debounceMs);
     for (const { key } of await this.#deps.store.list<HeldAutoDeploy>('auto-held:')) this.#scheduleHeld(key, 0);
+  }
+
+  /**
+   * A commit went live in `environment`: automatic deploys of the repository that the promotion order held back
+   * (environments with `after: <environment>`) look at their branch again.
+   */
+  async onLive(repository: string, environment: string): Promise<void> {
+    const repo = this.#deps.configs.current(repository)?.repositories[repository];
+    const held = await this.#deps.store.list<HeldAutoDeploy>(`auto-held:${repository}:`);
+    for (const { key, value } of held) if (repo?.environments[value.environment]?.after === environment) this.#scheduleHeld(key, 0);
   }
 
   /**
@@ -270,15 +281,17 @@ export class AutoDeployer {
         continue;
       }
       if (verdict.verdict === 'green') {
+        // The guard rails the engine applies (lock, promotion order), asked first: a commit they hold back is held
+        // here, never created as a GitHub deployment that fails, and the branch is looked at again when they let go.
         const lock = await activeLock(store, repository.fullName, name, this.#now());
-        if (lock) {
-          // Held, never silent: the log and the audit log say which commit a lock held back, and the branch is looked
-          // at again when the lock is released or runs out.
-          log.info(`auto-deploy to ${name}: not deploying ${sha.slice(0, 7)} yet: ${describeLock(lock)}`);
-          await recordAudit(store, { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment: name, sha, outcome: 'skipped', detail: `${describeLock(lock)}; deploys the head of ${wait.branch} once unlocked` });
+        const refusals = await guardRailRefusals(store, { repository: repository.fullName, environment: name, sha, after: env.after }, this.#now());
+        if (refusals.length) {
+          const until = lock ? 'once unlocked' : `once ${env.after} runs it`;
+          log.info(`auto-deploy to ${name}: not deploying ${sha.slice(0, 7)} yet: ${refusals.join('; ')}`);
+          await recordAudit(store, { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment: name, sha, outcome: 'skipped', detail: `${refusals.join('; ')}; deploys the head of ${wait.branch} ${until}` });
           const key = heldKey(repository.fullName, name);
           await store.set<HeldAutoDeploy>(key, { repository, installationId: pending.installationId, environment: name, branch: wait.branch, sha });
-          if (lock.expiresAt) this.#scheduleHeld(key, Date.parse(lock.expiresAt) - this.#now());
+          if (lock?.expiresAt) this.#scheduleHeld(key, Date.parse(lock.expiresAt) - this.#now());
           continue;
         }
         await this.#deploy(pending, name, env, `${verdict.description} on ${wait.branch}`);

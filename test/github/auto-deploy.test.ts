@@ -15,7 +15,8 @@ import { releaseLock, takeLock } from '../../app/rollout/environment-locks.js';
 import { createAppFn } from '../../app/github/app.js';
 import { AutoDeployer } from '../../app/github/auto-deploy.js';
 import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
-import { keys, type AgentRecord } from '../../app/model.js';
+import { keys, type AgentRecord, type DeploymentRecord } from '../../app/model.js';
+import { recordLive } from '../../app/rollout/live-commits.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
@@ -41,6 +42,7 @@ let auto: AutoDeployer;
 let probot: Probot;
 let startDeployment: ReturnType<typeof createGitHubAppRig>['startDeployment'];
 let env: Environment;
+let extraEnvironments: Record<string, Environment>;
 let head: string;
 let checkRuns: Json[];
 let commitStatuses: Json[];
@@ -52,7 +54,7 @@ const config = (): LoadedConfig & { sha: string } => ({
   sha: 'c'.repeat(40),
   groups: { web: { selector: { matchLabels: { role: 'web' } } } },
   strategies: BUILT_IN_STRATEGIES,
-  repositories: { [REPO]: { name: REPO, file: `repositories/${REPO}.yml`, instructions: 'bitenvoy.yml', environments: { production: env } } },
+  repositories: { [REPO]: { name: REPO, file: `repositories/${REPO}.yml`, instructions: 'bitenvoy.yml', environments: { ...extraEnvironments, production: env } } },
 });
 
 function run(name: string, conclusion: string | null, at: string, id = checkRuns.length + 1): Json {
@@ -107,6 +109,7 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bitenvoy-auto-'));
   store = await openStore({ dataDir: dir });
   env = { branch: 'master', group: 'web', auto: true, requiredChecks: 'all', checksTimeout: '1h' };
+  extraEnvironments = {};
   head = SHA;
   checkRuns = [];
   commitStatuses = [];
@@ -288,6 +291,24 @@ describe('deploy when CI passes', () => {
     } finally {
       flaky.stop();
     }
+  });
+
+  it('holds an automatic deploy back for the promotion order, and deploys it once the commit is live on the environment before', async () => {
+    env = { ...env, after: 'staging' };
+    extraEnvironments = { staging: { branch: 'master', group: 'web' } };
+    checkRuns = [run('test', 'success', '2026-11-25T10:00:00Z')];
+    await receive('push', push());
+    // Production comes after staging, which does not run the commit yet: no GitHub deployment that could only fail.
+    expect(created).toEqual([]);
+    expect((await listAudit(store)).at(-1)).toMatchObject({ action: 'auto-deploy', environment: 'production', outcome: 'skipped', detail: expect.stringContaining('`production` takes only commits live on `staging` first') });
+    await recordLive(store, { id: 'dep_staged', repository: REPO, environment: 'staging', sha: SHA, finishedAt: '2026-11-25T10:05:00.000Z' } as DeploymentRecord);
+    await auto.onLive(REPO, 'staging');
+    await new Promise((r) => setTimeout(r, 100));
+    await auto.idle();
+    await reporter.idle();
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ ref: SHA, environment: 'production' });
+    expect(problems).toEqual([]);
   });
 
   it('deploys the branch head when the lock runs out by itself (lockTimeout)', async () => {
