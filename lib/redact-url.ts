@@ -8,8 +8,12 @@
  * // 'cannot fetch https://***@git.example.com/acme/.bitenvoy.git'
  */
 
-/** `scheme://userinfo@`: whatever stands between `//` and `@` in the authority (no `/`, `@` or white space). */
-const USERINFO = /\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#@\s'"<>]+@/g;
+/**
+ * `scheme://userinfo@`: whatever stands between `//` and `@` in the authority (no `/`, `?`, `#`, `@`, white space,
+ * `"`, `<` or `>`; a `'` may be in a password). No word boundary before the scheme: `x_https://…` and `1https://…`
+ * are caught too.
+ */
+const USERINFO = /([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#@\s"<>]+@/g;
 
 export function withoutCredentials(text: string): string {
   // An ssh user name alone (`ssh://git@host/…`) is no secret; anything else before `@` may be a token.

@@ -55,6 +55,7 @@ export async function createGitHubWebhookHandler(options: WebhookHandlerOptions)
   const answerWithinMs = options.answerWithinMs ?? ANSWER_WITHIN_MS;
   const bodyWithinMs = options.bodyWithinMs ?? BODY_WITHIN_MS;
 
+  const refusedLines = new LogThrottle(REFUSED_LINES_PER_MINUTE, (dropped) => log.warn(`${dropped} more webhook deliveries were refused in the last minute (not logged one by one)`));
   return (req, res) => {
     const delivery = describe(req);
     void (async () => {
@@ -79,8 +80,9 @@ export async function createGitHubWebhookHandler(options: WebhookHandlerOptions)
         if (!(err instanceof AggregateError)) log.error({ err, ...delivery }, 'webhook handling failed');
         body.error.message = 'handling the webhook failed; the hub log has the details under this delivery id';
       } else {
-        // Never the body: it is unverified, or was refused before anything of it was read.
-        log.warn({ ...delivery, status, code: body.error.code }, `webhook delivery refused: ${body.error.message}`);
+        // Never the body: it is unverified, or was refused before anything of it was read. Anyone can send these:
+        // a flood of them gets a few lines a minute and a count, not a line each.
+        if (refusedLines.allow()) log.warn({ ...delivery, status, code: body.error.code }, `webhook delivery refused: ${body.error.message}`);
       }
       cutUnreadBody(req, res);
       const retryAfter = body.error.details?.retryAfterSeconds;
@@ -192,4 +194,45 @@ function answer(res: ServerResponse, status: number, body: unknown): void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Refused deliveries logged one by one per minute; past that, one line says how many more there were. */
+const REFUSED_LINES_PER_MINUTE = 20;
+
+/**
+ * At most `perMinute` lines a minute; the lines held back are counted and said in one line when the minute ends.
+ *
+ * @example
+ * const lines = new LogThrottle(20, (n) => log.warn(`${n} more refused`));
+ * if (lines.allow()) log.warn('refused');
+ */
+export class LogThrottle {
+  #perMinute: number;
+  #onDropped: (dropped: number) => void;
+  #now: () => number;
+  #windowStart = 0;
+  #count = 0;
+  #dropped = 0;
+
+  constructor(perMinute: number, onDropped: (dropped: number) => void, now: () => number = Date.now) {
+    this.#perMinute = perMinute;
+    this.#onDropped = onDropped;
+    this.#now = now;
+  }
+
+  allow(): boolean {
+    const now = this.#now();
+    if (now - this.#windowStart >= 60_000) {
+      if (this.#dropped) this.#onDropped(this.#dropped);
+      this.#windowStart = now;
+      this.#count = 0;
+      this.#dropped = 0;
+    }
+    if (this.#count < this.#perMinute) {
+      this.#count++;
+      return true;
+    }
+    this.#dropped++;
+    return false;
+  }
 }

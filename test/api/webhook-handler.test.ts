@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Probot, ProbotOctokit } from 'probot';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createGitHubWebhookHandler } from '../../app/github/webhook-handler.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGitHubWebhookHandler, LogThrottle } from '../../app/github/webhook-handler.js';
 import { streamUpload } from './stream-upload.js';
 
 const SECRET = 'handler-secret';
@@ -120,4 +120,16 @@ it('cuts a body that has not arrived within the time GitHub waits, so stalled fo
     own.closeAllConnections();
     await new Promise((resolve) => own.close(resolve));
   }
+});
+
+describe('LogThrottle', () => {
+  it('lets a few lines a minute through and counts the rest in one line when the minute ends', () => {
+    let t = 0;
+    const said: number[] = [];
+    const lines = new LogThrottle(3, (n) => said.push(n), () => t);
+    expect(Array.from({ length: 10 }, () => lines.allow())).toEqual([true, true, true, false, false, false, false, false, false, false]);
+    t += 60_000;
+    expect(lines.allow()).toBe(true);
+    expect(said).toEqual([7]);
+  });
 });

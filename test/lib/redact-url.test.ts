@@ -12,6 +12,9 @@ describe('withoutCredentials', () => {
     ['https://git.example.com/acme/shop.git', 'https://git.example.com/acme/shop.git'],
     ['mail me at someone@example.com', 'mail me at someone@example.com'],
     ['https://host/path?to=a@b', 'https://host/path?to=a@b'],
+    ['x_https://u:tok@h/r', 'x_https://***@h/r'],
+    ['1https://u:tok@h/r', '1https://***@h/r'],
+    ["https://u:to'k@h/r", 'https://***@h/r'],
   ])('%s', (text, clean) => {
     expect(withoutCredentials(text)).toBe(clean);
   });
