@@ -142,7 +142,6 @@ describe('guessing agent credentials', () => {
     expect(statuses.slice(0, 30)).toEqual(Array(30).fill(401));
     expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(30 + refilled);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10 - refilled);
-    expect(statuses.at(-1)).toBe(429);
     const real = await from('192.0.2.50', 'GET', '/api/agent/v1/jobs/next?wait=0', { token: web1.credential });
     expect(real.status).toBe(204);
   });
