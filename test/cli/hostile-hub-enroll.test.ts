@@ -37,9 +37,19 @@ const controls = (text: string) => [...text].filter((c) => c !== '\n' && c !== '
 let n = 0;
 const enroll = () => runBitenvoy(['agent', 'enroll', '--hub', hub, '--token', 'bte_x', '--name', 'web-1', '--dir', join(root, `agent-${++n}`)], { env: cleanEnv() });
 
-it('prints no control character from the agent id or from the suggestions it drops', async () => {
-  answer = { agentId: `agt_1${FAKE}`, credential: 'c'.repeat(40), settings, suggestedAllow: { gitBaseUrls: [`https://evil.example/${FAKE}`], branches: [`main${FAKE}`] } };
-  const { stdout, stderr } = await enroll();
+it('prints no control character from the suggestions it drops', async () => {
+  answer = { agentId: 'agt_1', credential: 'c'.repeat(40), settings, suggestedAllow: { gitBaseUrls: [`https://evil.example/${FAKE}`], branches: [`main${FAKE}`] } };
+  const { code, stdout, stderr } = await enroll();
+  expect(code).toBe(0);
+  expect(stdout).toContain('left out');
+  expect(controls(stdout + stderr)).toEqual([]);
+});
+
+it('refuses an agent id with control characters, and prints none of them', async () => {
+  answer = { agentId: `agt_1${FAKE}`, credential: 'c'.repeat(40), settings };
+  const { code, stdout, stderr } = await enroll();
+  expect(code).toBe(1);
+  expect(stderr).toContain('`agentId` is not an id');
   expect(controls(stdout + stderr)).toEqual([]);
 });
 
@@ -53,6 +63,6 @@ it.each([
   const { code, stderr } = await enroll();
   expect(code).toBe(1);
   expect(stderr).toMatch(/^bitenvoy: the hub's enrollment answer/);
-  expect(stderr).not.toContain('at ');
+  expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
   await expect(readFile(join(dir, 'agent.json'), 'utf8')).rejects.toThrow();
 });
