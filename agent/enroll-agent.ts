@@ -117,16 +117,17 @@ async function checkFlags(flags: AllowFlags): Promise<void> {
   if (problems.length) throw new BitEnvoyError('BE_USAGE', `the --allow-… flags do not make a valid agent.yml, so nothing was sent to the hub:\n${problems.join('\n')}`);
 }
 
-const SETTING_BOUNDS: Array<[key: keyof AgentSettings, min: number, max: number]> = [
-  ['pollWaitSeconds', 1, MAX_POLL_WAIT_SECONDS],
-  ['leaseSeconds', 1, 3600],
-  ['heartbeatSeconds', 1, 3600],
+const SETTING_BOUNDS: Array<[key: keyof AgentSettings, max: number]> = [
+  ['pollWaitSeconds', MAX_POLL_WAIT_SECONDS],
+  ['leaseSeconds', 3600],
+  ['heartbeatSeconds', 3600],
 ];
 
 /**
  * The enrollment answer, checked like anything the hub sends before any of it is kept or printed: the agent id as an
  * id (it is shown on the terminal), the credential as printable characters (it goes into a header), the settings as
- * whole numbers in the hub's own bounds (a poll wait or lease that is not one makes the agent spin or stall).
+ * numbers of seconds in the hub's own bounds (a poll wait or lease of no time, or not a number, makes the agent spin
+ * or stall).
  */
 function checkEnrollAnswer(res: unknown, hub: string): EnrollResponse {
   const answer = (typeof res === 'object' && res !== null ? res : {}) as Record<string, unknown>;
@@ -134,9 +135,9 @@ function checkEnrollAnswer(res: unknown, hub: string): EnrollResponse {
   const problems = [
     ...(typeof answer.agentId === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(answer.agentId) ? [] : ['`agentId` is not an id of letters, digits, `_` and `-`']),
     ...(typeof answer.credential === 'string' && /^[\x21-\x7e]{16,4096}$/.test(answer.credential) ? [] : ['`credential` is not a token of printable characters']),
-    ...SETTING_BOUNDS.flatMap(([key, min, max]) => {
+    ...SETTING_BOUNDS.flatMap(([key, max]) => {
       const value = settings[key];
-      return Number.isInteger(value) && (value as number) >= min && (value as number) <= max ? [] : [`\`settings.${key}\` is not a whole number from ${min} to ${max}`];
+      return typeof value === 'number' && value > 0 && value <= max ? [] : [`\`settings.${key}\` is not a number of seconds above 0 and at most ${max}`];
     }),
   ];
   if (problems.length) {
