@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { version } from '../lib/package-root.js';
-import type { AgentSettings, Labels, SuggestedAllow } from '../lib/protocol.js';
+import { MAX_POLL_WAIT_SECONDS, type AgentSettings, type EnrollResponse, type Labels, type SuggestedAllow } from '../lib/protocol.js';
 import { HubClient } from './hub-client.js';
 import { readAgentYml } from './read-agent-yml.js';
 import { checkSuggestedAllow, pinAllowlist, renderAgentYml, type AllowFlags, type PinnedAllowlist } from './starter-agent-yml.js';
@@ -80,7 +80,7 @@ export async function enrollAgent(options: EnrollOptions): Promise<Enrollment & 
   if (flagged) await checkFlags(flags);
 
   const client = new HubClient({ hub: options.hub, log: options.log });
-  const res = await client.enroll({ token: options.token, name: options.name, labels: options.labels, version });
+  const res = checkEnrollAnswer(await client.enroll({ token: options.token, name: options.name, labels: options.labels, version }), options.hub);
   const enrollment: Enrollment = { hub: options.hub.replace(/\/+$/, ''), agentId: res.agentId, name: options.name, credential: res.credential, settings: res.settings };
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(file, JSON.stringify(enrollment, null, 2) + '\n', { mode: 0o600 });
@@ -115,6 +115,38 @@ async function checkFlags(flags: AllowFlags): Promise<void> {
   const text = renderAgentYml(pinAllowlist(flags, {}), { hub: '-', name: '-' });
   const problems = validateYamlFile(text, 'agent', 'agent.yml').errors.map((issue) => `${FLAG_OF[/^allow\.(\w+)/.exec(issue.path)?.[1] ?? ''] ?? '--allow-…'}: ${issue.message}`);
   if (problems.length) throw new BitEnvoyError('BE_USAGE', `the --allow-… flags do not make a valid agent.yml, so nothing was sent to the hub:\n${problems.join('\n')}`);
+}
+
+const SETTING_BOUNDS: Array<[key: keyof AgentSettings, max: number]> = [
+  ['pollWaitSeconds', MAX_POLL_WAIT_SECONDS],
+  ['leaseSeconds', 3600],
+  ['heartbeatSeconds', 3600],
+];
+
+/**
+ * The enrollment answer, checked like anything the hub sends before any of it is kept or printed: the agent id as an
+ * id (it is shown on the terminal), the credential as printable characters (it goes into a header), the settings as
+ * numbers of seconds in the hub's own bounds (a poll wait or lease of no time, or not a number, makes the agent spin
+ * or stall).
+ */
+function checkEnrollAnswer(res: unknown, hub: string): EnrollResponse {
+  const answer = (typeof res === 'object' && res !== null ? res : {}) as Record<string, unknown>;
+  const settings = (typeof answer.settings === 'object' && answer.settings !== null ? answer.settings : {}) as Record<string, unknown>;
+  const problems = [
+    ...(typeof answer.agentId === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(answer.agentId) ? [] : ['`agentId` is not an id of letters, digits, `_` and `-`']),
+    ...(typeof answer.credential === 'string' && /^[\x21-\x7e]{16,4096}$/.test(answer.credential) ? [] : ['`credential` is not a token of printable characters']),
+    ...SETTING_BOUNDS.flatMap(([key, max]) => {
+      const value = settings[key];
+      return typeof value === 'number' && value > 0 && value <= max ? [] : [`\`settings.${key}\` is not a number of seconds above 0 and at most ${max}`];
+    }),
+  ];
+  if (problems.length) {
+    throw new BitEnvoyError(
+      'BE_BAD_REQUEST',
+      `the hub's enrollment answer is malformed, so nothing was written: ${problems.join('; ')}. Check that ${hub} is a BitEnvoy hub of the same version; the token may have been spent, so create a new one (bitenvoy hub token create) before you enroll again`,
+    );
+  }
+  return res as EnrollResponse;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -294,9 +294,12 @@ class Scanner {
         if (s[i + 1] === '$' && this.#referenceAt(i + 1, ESCAPED)) return;
         if (s[i + 1] === '`' && f.kind === 'backtick') f.nested = true;
         if (s[i + 1] === '"' && f.kind === 'backtick' && this.#backquoteIn() !== 'command') {
-          // In backquotes inside "…", both shells read \" as a quote; inside a here-document dash does, bash does not.
-          if (this.#backquoteIn() === 'heredoc') {
-            this.#lose(`cannot be placed: the \`\\"\` in backquotes in the here-document at line ${this.#lineOf(i)} is a quote for /bin/sh (dash) but not for bash; write the command substitution as \`$(…)\``);
+          // In backquotes inside "…", both shells read \" as a quote; inside a here-document or "${…}" dash does, bash
+          // does not.
+          const within = this.#backquoteIn();
+          if (within !== 'double') {
+            const where = within === 'heredoc' ? 'the here-document' : 'the `"${…}"`';
+            this.#lose(`cannot be placed: the \`\\"\` in backquotes in ${where} at line ${this.#lineOf(i)} is a quote for /bin/sh (dash) but not for bash; write the command substitution as \`$(…)\``);
             this.#i += 2;
             return;
           }
@@ -384,11 +387,12 @@ class Scanner {
     }
   }
 
-  /** What the innermost backquotes stand in: unquoted text, "…" (or "${…}"), or a here-document body. */
-  #backquoteIn(): 'command' | 'double' | 'heredoc' {
+  /** What the innermost backquotes stand in: unquoted text, "…", "${…}", or a here-document body. */
+  #backquoteIn(): 'command' | 'double' | 'double-param' | 'heredoc' {
     const parent = this.#stack.at(-2);
     if (parent?.kind === 'heredoc') return 'heredoc';
-    return parent?.kind === 'double' || (parent?.kind === 'param' && parent.inDouble) ? 'double' : 'command';
+    if (parent?.kind === 'param' && parent.inDouble) return 'double-param';
+    return parent?.kind === 'double' ? 'double' : 'command';
   }
 
   /** The current word goes on (it is no longer at its start, nor a command name to look at). */

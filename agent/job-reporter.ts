@@ -224,9 +224,11 @@ export class JobReporter {
   /** Sends a batch and returns the highest sequence number the hub holds (and whether what is left was renumbered). */
   async #send(send: () => Promise<{ ackedSeq: number }>, pending: Array<{ seq: number }>, next: 'nextEventSeq' | 'nextLogSeq'): Promise<{ acked: number; renumbered?: boolean }> {
     try {
-      const { ackedSeq } = await send();
-      if (Number.isSafeInteger(ackedSeq)) return { acked: ackedSeq };
-      // Re-check what the other side sends: an answer without a number acknowledges nothing (and drops nothing).
+      // Re-check what the other side sends: a 204 (no body) or a JSON `null` is an answer too, and must not throw.
+      const answer: unknown = await send();
+      const ackedSeq = typeof answer === 'object' && answer !== null ? (answer as { ackedSeq?: unknown }).ackedSeq : undefined;
+      if (typeof ackedSeq === 'number' && Number.isSafeInteger(ackedSeq)) return { acked: ackedSeq };
+      // An answer without a number acknowledges nothing (and drops nothing).
       this.#log.warn({ ackedSeq }, 'the hub answered reports without an acknowledged sequence number; sending them again');
       return { acked: 0 };
     } catch (err) {

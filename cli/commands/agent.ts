@@ -78,7 +78,9 @@ async function enroll(args: string[]): Promise<number> {
     allow,
     log,
   });
-  process.stdout.write(`enrolled as ${result.name} (${result.agentId})\n${describeAgentYml(result.agentYml, result.hub, describePinned)}start it with: bitenvoy agent run --dir ${result.dir}\n`);
+  // The suggestions the agent dropped are the hub's words: printed without control characters, as all remote text.
+  const { print } = await import('../output.js');
+  print(`enrolled as ${result.name} (${result.agentId})\n${describeAgentYml(result.agentYml, result.hub, describePinned)}start it with: bitenvoy agent run --dir ${result.dir}`);
   return 0;
 }
 
