@@ -73,5 +73,11 @@ function allowWarnings(allow: AgentConfig['allow'], file: string): string[] {
   } else if (!allow.branches.length) {
     warnings.push(`${file} has an empty allow.branches: every job is refused. Add the branches your environments deploy, e.g. \`branches: [main]\`, and restart the agent`);
   }
+  if (!allow.repositories) {
+    warnings.push(
+      `${file} has no allow.repositories: this agent deploys any repository the hub names on an allowed git host (any public one on github.com), so a hub that has been tampered with can run code of its choosing here. ` +
+        'Add your organisations under `allow:`, e.g. `repositories: [acme/*]`, and restart the agent',
+    );
+  }
   return warnings;
 }

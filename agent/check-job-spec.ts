@@ -22,6 +22,8 @@ const ENVIRONMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
  * characters or `~^:?*[\`, and (checked apart) no `..` or `@{`; never starting with `-` or `/`.
  */
 const REF = /^[^-/\s\p{Cc}~^:?*[\\][^\s\p{Cc}~^:?*[\\]{0,254}$/u;
+/** What a shell acts on in a word: never in a ref the agent hands its steps. */
+const SHELL_SPECIAL = /[$`;|&'"<>(){}!]/;
 const SHA = /^[0-9a-f]{40}$/;
 /** Schemes git may use here (as config-schema/repository.schema.json says), and no spaces or control characters. */
 const GIT_URL = /^(https?:\/\/|git:\/\/|ssh:\/\/|file:\/\/|\/)[^\s\p{Cc}]{1,2040}$/u;
@@ -33,7 +35,9 @@ const RULES: Rule[] = [
   ['deploymentId', (v) => isString(v) && ID.test(v), 'a deployment id of letters, digits, `_` and `-`'],
   ['repository', (v) => isString(v) && REPOSITORY.test(v) && !v.split('/').some((part) => part === '.' || part === '..'), '`owner/name`'],
   ['environment', (v) => isString(v) && ENVIRONMENT.test(v), 'an environment name of letters, digits, `.`, `_` and `-`'],
-  ['ref', (v) => isString(v) && REF.test(v) && !v.includes('..') && !v.includes('@{'), 'a branch or tag name like `main`'],
+  // Steps see it as BITENVOY_REF: characters a shell would act on (git allows some of them) are refused, so a step
+  // that passes it on unquoted cannot be made to run what a hub put there.
+  ['ref', (v) => isString(v) && REF.test(v) && !SHELL_SPECIAL.test(v) && !v.includes('..') && !v.includes('@{'), 'a branch or tag name like `main`, without shell characters ($ ` ; | & \' " < > ( ) { } !)'],
   ['sha', (v) => isString(v) && SHA.test(v), 'a full 40-character commit SHA in lowercase hex'],
   ['git.url', (v) => isString(v) && GIT_URL.test(v) && !/^ssh:\/\/([^/@]*@)?-/.test(v), 'an `https://`, `http://`, `ssh://`, `git://` or `file://` URL, or an absolute path'],
   ['instructions', isInstructionPath, 'a relative path inside the commit, like `bitenvoy.yml` or `deploy/bitenvoy.yml`'],

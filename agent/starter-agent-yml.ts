@@ -10,7 +10,7 @@
  * const pinned = pinAllowlist({ branches: ['main'] }, checked.value);
  * await writeFile(file, renderAgentYml(pinned, { hub, name }), { flag: 'wx', mode: 0o600 });
  */
-import { MAX_SUGGESTED_BRANCHES, MAX_SUGGESTED_GIT_BASE_URLS, type SuggestedAllow } from '../lib/protocol.js';
+import { MAX_SUGGESTED_BRANCHES, MAX_SUGGESTED_GIT_BASE_URLS, MAX_SUGGESTED_REPOSITORIES, type SuggestedAllow } from '../lib/protocol.js';
 import { DEFAULT_INSTRUCTIONS } from './allowlist.js';
 import { clipped, listed } from './listed.js';
 
@@ -31,9 +31,12 @@ export interface PinnedAllowlist {
   gitBaseUrls: { value: string[]; from: PinSource };
   branches: { value: string[]; from: PinSource };
   instructions: { value: string[]; from: PinSource };
-  repositories?: string[];
+  repositories?: { value: string[]; from: PinSource };
   environments?: string[];
 }
+
+/** Repository patterns the agent takes from a hub: `owner/name` or `owner/*`, as allow.repositories takes them. */
+const SUGGESTED_REPOSITORY = /^[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*)$/;
 
 /** Git base URLs the agent takes from a hub: `https`, `http` or `ssh` with a host, no password, query, fragment or `%`. */
 const SUGGESTED_BASE = /^(https?:\/\/|ssh:\/\/([A-Za-z0-9._-]+@)?)[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[^?#%@\s\\]*)?$/;
@@ -54,7 +57,7 @@ export function checkSuggestedAllow(suggested: unknown): { value: Partial<Sugges
   if (suggested === undefined) return { value: {}, dropped: [] };
   const dropped: string[] = [];
   if (typeof suggested !== 'object' || suggested === null || Array.isArray(suggested)) return { value: {}, dropped: ['the whole suggestion (not an object)'] };
-  const { gitBaseUrls, branches } = suggested as Record<string, unknown>;
+  const { gitBaseUrls, branches, repositories } = suggested as Record<string, unknown>;
   const take = (list: unknown, what: string, max: number, maxLength: number, valid: RegExp): string[] | undefined => {
     if (list === undefined) return undefined;
     if (!Array.isArray(list) || list.length > max) {
@@ -71,7 +74,8 @@ export function checkSuggestedAllow(suggested: unknown): { value: Partial<Sugges
   };
   const bases = take(gitBaseUrls, 'git base URL', MAX_SUGGESTED_GIT_BASE_URLS, MAX_BASE_LENGTH, SUGGESTED_BASE);
   const names = take(branches, 'branch', MAX_SUGGESTED_BRANCHES, MAX_BRANCH_LENGTH, SUGGESTED_BRANCH);
-  return { value: { ...(bases ? { gitBaseUrls: bases } : {}), ...(names ? { branches: names } : {}) }, dropped };
+  const repos = take(repositories, 'repository', MAX_SUGGESTED_REPOSITORIES, 201, SUGGESTED_REPOSITORY);
+  return { value: { ...(bases ? { gitBaseUrls: bases } : {}), ...(names ? { branches: names } : {}), ...(repos?.length ? { repositories: repos } : {}) }, dropped };
 }
 
 /**
@@ -85,7 +89,7 @@ export function pinAllowlist(flags: AllowFlags, suggested: Partial<SuggestedAllo
     gitBaseUrls: pick(flags.gitBaseUrls, suggested.gitBaseUrls),
     branches: pick(flags.branches, suggested.branches),
     instructions: flags.instructions ? { value: flags.instructions, from: 'flag' } : { value: DEFAULT_INSTRUCTIONS, from: 'default' },
-    ...(flags.repositories ? { repositories: flags.repositories } : {}),
+    ...(flags.repositories ? { repositories: { value: flags.repositories, from: 'flag' as const } } : suggested.repositories?.length ? { repositories: { value: suggested.repositories, from: 'hub' as const } } : {}),
     ...(flags.environments ? { environments: flags.environments } : {}),
   };
 }
@@ -138,8 +142,11 @@ export function renderAgentYml(pinned: PinnedAllowlist, facts: { hub: string; na
     `  # otherwise run as deploy steps.\n` +
     `  # Value: ${sourceNote(pinned.instructions.from, facts.hub)}\n` +
     `  instructions: ${flow(pinned.instructions.value)}\n` +
-    `  # Repositories (owner/name or owner/*) and environments this server deploys; left out, any the hub sends.\n` +
-    list('repositories', pinned.repositories, '[acme/shop, acme-tools/*]') +
+    `  # Repositories (owner/name or owner/*) this server deploys: with gitBaseUrls alone, a tampered hub could send any\n` +
+    `  # repository of an allowed host (any public one on github.com). Left out, any the hub sends.\n` +
+    (pinned.repositories ? `  # Value: ${sourceNote(pinned.repositories.from, facts.hub)}\n` : '') +
+    list('repositories', pinned.repositories?.value, '[acme/shop, acme-tools/*]') +
+    `  # Environments this server deploys; left out, any the hub sends.\n` +
     list('environments', pinned.environments, '[staging, production]') +
     `\n` +
     `# Release directories kept per application and environment (the current one is never deleted).\n` +
@@ -159,7 +166,7 @@ export function renderAgentYml(pinned: PinnedAllowlist, facts: { hub: string; na
 export function describePinned(pinned: PinnedAllowlist, file: string, hub: string): string {
   const line = (key: string, entry: { value: string[]; from: PinSource }) => `  allow.${key}: ${entry.value.length ? listed(entry.value) : '(empty)'} — ${sourceNote(entry.from, hub)}\n`;
   const extra = [
-    ...(pinned.repositories ? [`  allow.repositories: ${listed(pinned.repositories)} — given to \`bitenvoy agent enroll\`\n`] : []),
+    ...(pinned.repositories ? [line('repositories', pinned.repositories)] : []),
     ...(pinned.environments ? [`  allow.environments: ${listed(pinned.environments)} — given to \`bitenvoy agent enroll\`\n`] : []),
   ];
   return (

@@ -31,7 +31,8 @@ if (isRecentEnough(process.versions.node)) {
   const { runCli } = await import('./main.js');
   runCli(args);
 } else {
-  const node = await bundledNode();
+  // Once only: a bundled Node that still reported an old version must not start a chain of processes.
+  const node = process.env.BITENVOY_REEXEC ? undefined : await bundledNode();
   if (!node) {
     process.stderr.write(
       `bitenvoy: this is Node ${process.versions.node}; BitEnvoy needs Node ${MINIMUM.join('.')} or newer (24 is the target). ` +
@@ -41,7 +42,7 @@ if (isRecentEnough(process.versions.node)) {
   }
   // The same command on the Node this package brought; signals reach it, its exit status is ours.
   const [{ spawn }, { fileURLToPath }] = await Promise.all([import('node:child_process'), import('node:url')]);
-  const child = spawn(node, [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit' });
+  const child = spawn(node, [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit', env: { ...process.env, BITENVOY_REEXEC: '1' } });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {
     if (!signal) process.exit(code ?? 1);

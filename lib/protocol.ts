@@ -83,12 +83,19 @@ export interface EnrollResponse {
 export interface SuggestedAllow {
   gitBaseUrls: string[];
   branches: string[];
+  /**
+   * `owner/*` of every owner whose repositories the hub deploys: without it a tampered hub could send any repository
+   * of an allowed git host (any public one on github.com). Absent from hubs before it was added.
+   */
+  repositories?: string[];
 }
 
 /** At most this many git base URLs in {@link EnrollResponse.suggestedAllow} (as `allow.gitBaseUrls` takes). */
 export const MAX_SUGGESTED_GIT_BASE_URLS = 50;
 /** At most this many branches in {@link EnrollResponse.suggestedAllow} (as `allow.branches` takes). */
 export const MAX_SUGGESTED_BRANCHES = 100;
+/** At most this many repository patterns in {@link EnrollResponse.suggestedAllow}. */
+export const MAX_SUGGESTED_REPOSITORIES = 100;
 
 /** Everything an agent needs to run one job. It names code only by repository, commit and instruction file. */
 export interface JobSpec {

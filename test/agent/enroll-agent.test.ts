@@ -50,12 +50,12 @@ it('parses labels and explains junk', () => {
 });
 
 it('writes agent.yml from what it can take of the hub’s suggestion, and drops the rest', async () => {
-  hub.suggestedAllow = { gitBaseUrls: ['https://git.example.com/', 'file:///etc/', 'git://evil.example/'], branches: ['main', '*', 'refs/pull/1/head'] };
+  hub.suggestedAllow = { gitBaseUrls: ['https://git.example.com/', 'file:///etc/', 'git://evil.example/'], branches: ['main', '*', 'refs/pull/1/head'], repositories: ['acme/*', 'acme shop/*'] };
   const dir = join(root, 'suggested');
   const enrolled = await enrollAgent({ hub: hub.url, token: 'tok', name: 'web-1', labels: {}, dir, log: silentLogger() });
-  expect(enrolled.agentYml).toMatchObject({ file: join(dir, 'agent.yml'), written: true, dropped: ['git base URL "file:///etc/"', 'git base URL "git://evil.example/"', 'branch "*"', 'branch "refs/pull/1/head"'] });
+  expect(enrolled.agentYml).toMatchObject({ file: join(dir, 'agent.yml'), written: true, dropped: ['git base URL "file:///etc/"', 'git base URL "git://evil.example/"', 'branch "*"', 'branch "refs/pull/1/head"', 'repository "acme shop/*"'] });
   const config = await loadAgentConfig(dir);
-  expect(config.allow).toEqual({ gitBaseUrls: ['https://git.example.com/'], branches: ['main'], instructions: ['bitenvoy.yml'] });
+  expect(config.allow).toEqual({ gitBaseUrls: ['https://git.example.com/'], branches: ['main'], instructions: ['bitenvoy.yml'], repositories: ['acme/*'] });
   expect(config.warnings).toEqual([]);
   expect((await stat(join(dir, 'agent.yml'))).mode & 0o777).toBe(0o600);
 });
@@ -68,6 +68,7 @@ it('pins empty lists when the hub suggests nothing and no flag says: the agent s
   expect(config.warnings).toEqual([
     `${join(dir, 'agent.yml')} has an empty allow.gitBaseUrls: every job is refused. Add where your repositories live, e.g. \`gitBaseUrls: [https://github.com/]\`, and restart the agent`,
     `${join(dir, 'agent.yml')} has an empty allow.branches: every job is refused. Add the branches your environments deploy, e.g. \`branches: [main]\`, and restart the agent`,
+    `${join(dir, 'agent.yml')} has no allow.repositories: this agent deploys any repository the hub names on an allowed git host (any public one on github.com), so a hub that has been tampered with can run code of its choosing here. Add your organisations under \`allow:\`, e.g. \`repositories: [acme/*]\`, and restart the agent`,
   ]);
 });
 

@@ -270,7 +270,19 @@ describe('a compromised hub cannot make the agent run anything outside its allow
 describe('with the agent.yml enrollment writes by default, a hub that turns hostile after enrollment', () => {
   // The hub was honest when the agent enrolled: it suggested its git server and its environments' branch.
   beforeEach(() => {
-    hub.suggestedAllow = { gitBaseUrls: [`${git.url}/`], branches: ['main'] };
+    hub.suggestedAllow = { gitBaseUrls: [`${git.url}/`], branches: ['main'], repositories: ['acme/*'] };
+  });
+
+  it('refuses another repository of the pinned git host (on github.com: any public one), before anything is fetched', async () => {
+    const dir = await startAgent();
+    expect(await readFile(join(dir, 'agent.yml'), 'utf8')).toContain('repositories: ["acme/*"]');
+    const before = git.requests();
+    const spec = jobSpec({ url: `${git.url}/other/tool.git`, sha: otherSha, repository: 'other/tool', environment: 'production' });
+    await finished(spec);
+    expect(summary(hub.jobs.get(spec.id)!.events)).toEqual(['refused']);
+    expect(message(spec.id)).toMatch(/^this agent's allowlist does not accept repository other\/tool \(allow\.repositories: acme\/\*\)/);
+    expect(git.requests()).toBe(before);
+    expect(existsSync(`${root}/pwned-other`)).toBe(false);
   });
 
   it('runs what the hub configured: a commit on main, from the pinned git server', async () => {

@@ -61,7 +61,7 @@ describe('bitenvoy agent enroll', () => {
       const out = await runCli(enrollArgs(dir, await token()));
       const file = join(dir, 'agent.yml');
       expect(await agentYml(dir)).toEqual({
-        allow: { gitBaseUrls: [`${t.git.url}/`], branches: ['main'], instructions: ['bitenvoy.yml'] },
+        allow: { gitBaseUrls: [`${t.git.url}/`], branches: ['main'], instructions: ['bitenvoy.yml'], repositories: ['demo/*'] },
         keepReleases: 5,
         secretsFile: 'secrets.yml',
       });
@@ -69,7 +69,8 @@ describe('bitenvoy agent enroll', () => {
       const text = await readFile(file, 'utf8');
       expect(text).toContain(`gitBaseUrls: ["${t.git.url}/"]`);
       expect(text).toContain(`suggested by the hub ${t.url} at enrollment: check it`);
-      expect(text).toMatch(/# repositories: \[acme\/shop, acme-tools\/\*\]/);
+      expect(text).toContain('repositories: ["demo/*"]');
+      expect(text).toMatch(/# environments: \[staging, production\]/);
       expect(out).toContain(`wrote ${file}, which pins:\n  allow.gitBaseUrls: ${t.git.url}/ — suggested by the hub ${t.url} at enrollment: check it\n`);
       expect(out).toContain('  allow.branches: main — suggested by the hub');
       expect(out).toContain('  allow.instructions: bitenvoy.yml — the default\n');

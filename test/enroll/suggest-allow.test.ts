@@ -27,14 +27,16 @@ describe('suggestAllow', () => {
     expect(suggestAllow({ configs })).toEqual({
       gitBaseUrls: ['https://git.example.com/scm/', 'ssh://git@git.internal.example:2222/'],
       branches: ['main', 'production', 'release/2.1'],
+      repositories: ['acme/*', 'ops/*'],
     });
   });
 
   it('in GitHub mode: github.com, or the Enterprise Server host, plus any configured git URL', () => {
-    expect(suggestAllow({ github: {}, configs: [config({ 'acme/shop': { branches: ['main'] } })] })).toEqual({ gitBaseUrls: ['https://github.com/'], branches: ['main'] });
+    expect(suggestAllow({ github: {}, configs: [config({ 'acme/shop': { branches: ['main'] } })] })).toEqual({ gitBaseUrls: ['https://github.com/'], branches: ['main'], repositories: ['acme/*'] });
     expect(suggestAllow({ github: { baseUrl: 'http://ghe.example.com:8080/api/v3' }, configs: [config({ 'acme/shop': { git: 'https://mirror.example/acme/shop.git', branches: ['main'] } })] })).toEqual({
       gitBaseUrls: ['http://ghe.example.com:8080/', 'https://mirror.example/'],
       branches: ['main'],
+      repositories: ['acme/*'],
     });
     expect(githubWebUrl(undefined)).toBe('https://github.com/');
   });
@@ -48,7 +50,7 @@ describe('suggestAllow', () => {
         'acme/d': { git: 'git://git.example.com/acme/d.git', branches: ['main'] },
       }),
     ];
-    expect(suggestAllow({ configs })).toEqual({ gitBaseUrls: [], branches: ['main'] });
+    expect(suggestAllow({ configs })).toEqual({ gitBaseUrls: [], branches: ['main'], repositories: ['acme/*'] });
     expect(gitBaseUrl('https://git.example.com/acme/shop.git?x=1', 'acme/shop')).toBeUndefined();
     expect(gitBaseUrl('not a url', 'acme/shop')).toBeUndefined();
   });
