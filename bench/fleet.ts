@@ -42,13 +42,16 @@ export interface FleetSizeFigures {
     seconds: number | undefined;
     /** Seconds until the benchmark stopped waiting, when the rollout did not end in time. */
     gaveUpAfterSeconds?: number;
-    jobs: number;
-    succeeded: number;
-    failed: number;
-    falseFailures: number;
+    /** Undefined when the hub did not show the deployment's jobs even two minutes after the agents stopped. */
+    jobs: number | undefined;
+    succeeded: number | undefined;
+    failed: number | undefined;
+    falseFailures: number | undefined;
     peakRssMb: number;
     eventLoopMaxMs: number;
     livezChecks: number;
+    /** The longest the admin API took to answer the benchmark's question about the deployment. */
+    adminSilentMs: number;
     jobEndMedianMs: number | undefined;
     simulator: SimulatorStats;
   };
@@ -134,16 +137,28 @@ class Simulator {
   }
 }
 
-async function adminCall<T>(world: World, method: string, path: string, body?: unknown): Promise<T> {
+async function adminCall<T>(world: World, method: string, path: string, body?: unknown, timeoutMs = 120_000): Promise<T> {
   const res = await fetch(`${world.hub.url}${ADMIN_API_PREFIX}${path}`, {
     method,
     headers: { authorization: `Bearer ${world.hub.adminToken}`, 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(120_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${path} → HTTP ${res.status}: ${text.slice(0, 500)}`);
   return JSON.parse(text) as T;
+}
+
+/** {@link adminCall}, asked again (a hub that is busy for minutes answers nothing) until `giveUpAt`. */
+async function adminCallPatiently<T>(world: World, path: string, giveUpAt: number): Promise<T | undefined> {
+  while (Date.now() < giveUpAt) {
+    try {
+      return await adminCall<T>(world, 'GET', path, undefined, Math.max(1000, Math.min(60_000, giveUpAt - Date.now())));
+    } catch {
+      await sleep(1000);
+    }
+  }
+  return undefined;
 }
 
 /** `GET /livez` every 50 ms (or right after a slower answer) until stopped; the slowest answer is the figure. */
@@ -225,11 +240,13 @@ async function measureSize(count: number, options: { idleSeconds: number; rollou
     let peakRssMb = 0;
     const rssTimer = setInterval(() => void rssMb(pid).then((mb) => (peakRssMb = Math.max(peakRssMb, mb)), () => undefined), 1000);
     const calledAt = Date.now();
+    const giveUpAt = calledAt + options.rolloutSeconds * 1000;
     let deployment: DeploymentSummary;
     let gaveUpAfterSeconds: number | undefined;
+    // The longest the admin API left a question unanswered during the rollout.
+    let adminSilentMs = 0;
     try {
       ({ deployment } = await adminCall<{ deployment: DeploymentSummary }>(world, 'POST', '/deployments', { repository: 'demo/shop', ref: 'main', environment: 'staging' }));
-      const giveUpAt = calledAt + options.rolloutSeconds * 1000;
       let lastReport = Date.now();
       // The list, not the deployment's view: the view carries every job, and reading it each second would be load.
       while (!FINAL_DEPLOYMENT_STATES.includes(deployment.state as never)) {
@@ -238,8 +255,10 @@ async function measureSize(count: number, options: { idleSeconds: number; rollou
           break;
         }
         await sleep(1000);
-        const { deployments } = await adminCall<{ deployments: DeploymentSummary[] }>(world, 'GET', '/deployments?limit=5');
-        deployment = deployments.find((d) => d.id === deployment.id) ?? deployment;
+        const asked = Date.now();
+        const listed = await adminCallPatiently<{ deployments: DeploymentSummary[] }>(world, '/deployments?limit=5', giveUpAt);
+        adminSilentMs = Math.max(adminSilentMs, Date.now() - asked);
+        deployment = listed?.deployments.find((d) => d.id === deployment.id) ?? deployment;
         if (Date.now() - lastReport > 15_000) {
           lastReport = Date.now();
           const s = await sim.stats();
@@ -251,21 +270,23 @@ async function measureSize(count: number, options: { idleSeconds: number; rollou
     }
     const loop = await livez.stop();
     const stopped = await sim.stop();
-    const view = await adminCall<{ jobs: Array<{ id: string; state: string }> }>(world, 'GET', `/deployments/${deployment.id}`);
+    // With the agents gone the hub may catch up; it gets two more minutes to show the jobs.
+    const view = await adminCallPatiently<{ jobs: Array<{ id: string; state: string }> }>(world, `/deployments/${deployment.id}`, Date.now() + 120_000);
     const reportedSucceeded = new Set(stopped?.succeededJobIds ?? []);
-    const failed = view.jobs.filter((j) => j.state === 'failed');
+    const failed = view?.jobs.filter((j) => j.state === 'failed');
     const seconds = deployment.finishedAt ? round((Date.parse(deployment.finishedAt) - calledAt) / 1000, 2) : undefined;
     const rollout = {
       state: gaveUpAfterSeconds === undefined ? deployment.state : `${deployment.state} (gave up waiting)`,
       seconds,
       ...(gaveUpAfterSeconds === undefined ? {} : { gaveUpAfterSeconds }),
-      jobs: view.jobs.length,
-      succeeded: view.jobs.filter((j) => j.state === 'succeeded').length,
-      failed: failed.length,
-      falseFailures: failed.filter((j) => reportedSucceeded.has(j.id)).length,
+      jobs: view?.jobs.length,
+      succeeded: view?.jobs.filter((j) => j.state === 'succeeded').length,
+      failed: failed?.length,
+      falseFailures: failed?.filter((j) => reportedSucceeded.has(j.id)).length,
       peakRssMb: round(peakRssMb),
       eventLoopMaxMs: loop.maxMs,
       livezChecks: loop.checks,
+      adminSilentMs,
       jobEndMedianMs: stopped ? round(median(stopped.jobEndMs) ?? NaN, 2) : undefined,
       simulator: stopped?.stats ?? idleEnd,
     };
@@ -292,7 +313,16 @@ export async function measureFleet(
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<Record<string, unknown>> {
   const figures: FleetSizeFigures[] = [];
-  for (const size of sizes) figures.push(await measureSize(size, options, log));
+  const errors: Record<string, string> = {};
+  for (const size of sizes) {
+    try {
+      figures.push(await measureSize(size, options, log));
+    } catch (err) {
+      // One size that could not be measured must not lose the others' figures.
+      errors[String(size)] = err instanceof Error ? err.message : String(err);
+      log(`${size} agents: not measured: ${errors[String(size)]}`);
+    }
+  }
   const bySize = <T>(pick: (f: FleetSizeFigures) => T) => Object.fromEntries(figures.map((f) => [String(f.agents), pick(f)]));
   const smallest = figures[0];
   const largest = figures[figures.length - 1];
@@ -311,6 +341,8 @@ export async function measureFleet(
         failed: f.rollout.failed,
         false_failures: f.rollout.falseFailures,
         peak_rss_mb: f.rollout.peakRssMb,
+        admin_api_max_ms: f.rollout.adminSilentMs,
+        simulator_succeeded: f.rollout.simulator.succeeded,
         simulator_errors: f.rollout.simulator.errors,
       })),
       target: FLEET_TARGETS.rolloutSeconds,
@@ -318,5 +350,6 @@ export async function measureFleet(
     event_loop_max_ms: { ...bySize((f) => f.rollout.eventLoopMaxMs), target: FLEET_TARGETS.eventLoopMaxMs },
     job_end_ms: bySize((f) => f.rollout.jobEndMedianMs),
     job_end_cost_ratio: { value: ratio, sizes: figures.map((f) => f.agents), target: FLEET_TARGETS.jobEndCostRatio },
+    ...(Object.keys(errors).length ? { fleet_errors: errors } : {}),
   };
 }

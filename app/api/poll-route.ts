@@ -61,11 +61,14 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
     res.setHeader('allow', 'HEAD, GET');
     throw new BitEnvoyError('BE_METHOD_NOT_ALLOWED', `${req.method} ${POLL_PATH} is not allowed; this route accepts HEAD, GET`);
   }
-  const agent = await authenticateAgent(deps.store, deps.guesses, {
-    authorization: req.headers.authorization,
-    address: () => clientAddress({ ip: forwardedFor(req), req }),
-    log: deps.log,
-  });
+  // Only the id stays for the wait: the agent's record (labels, facts) is not kept alive by a held poll.
+  const agentId = (
+    await authenticateAgent(deps.store, deps.guesses, {
+      authorization: req.headers.authorization,
+      address: () => clientAddress({ ip: forwardedFor(req), req }),
+      log: deps.log,
+    })
+  ).id;
   const raw = parseQuery((req.url ?? '').split('?')[1] ?? '').wait;
   const wait = raw === undefined ? deps.settings.pollWaitSeconds : Number(raw);
   if (!Number.isFinite(wait) || wait < 0) throw new BitEnvoyError('BE_BAD_REQUEST', `wait: expected a number of seconds ≥ 0, got ${JSON.stringify(raw)}`);
@@ -78,13 +81,13 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
   if (req.socket.destroyed) gone.abort();
   try {
     for (;;) {
-      const job = await deps.engine.nextJob(agent.id);
+      const job = await deps.engine.nextJob(agentId);
       if (job) return send(req, res, 200, JSON.stringify({ job }));
       const left = deadline - Date.now();
       if (left <= 0 || gone.signal.aborted || deps.shutdown.aborted) break;
       // Only the hang-up's signal: shutdown wakes every waiting poll through the notifier (see createPollHandler);
       // a listener per held poll on one long-lived signal is the kind of cost this route is here to avoid.
-      await deps.engine.notifier.waitForJob(agent.id, left, gone.signal);
+      await deps.engine.notifier.waitForJob(agentId, left, gone.signal);
     }
     send(req, res, 204);
   } finally {
