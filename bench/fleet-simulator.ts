@@ -89,7 +89,7 @@ function call(method: string, path: string, token: string, body?: unknown, timeo
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`), { code: 'NO_ANSWER' })));
     req.on('error', reject);
     req.end(payload);
   });
@@ -181,7 +181,7 @@ async function pollLoop(agent: SimAgent, bounded: <T>(work: () => Promise<T>) =>
     }
     const { job } = JSON.parse(answer.text) as { job: { id: string } };
     stats.jobsTaken++;
-    await bounded(() => runJob(agent, job.id)).catch((err: unknown) => countError(`job ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`));
+    await bounded(() => runJob(agent, job.id)).catch((err: unknown) => countError(`job ${(err as NodeJS.ErrnoException).code ?? 'error'}`));
   }
 }
 

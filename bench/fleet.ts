@@ -15,9 +15,11 @@
  *   job_end_ms.{N}           median round trip of the events POST that ends a job (`running`, `succeeded`)
  *   job_end_cost_ratio       job_end_ms at the largest size ÷ at the smallest
  *
- * BENCH_FLEET_SIZES (default 1000,10000), BENCH_FLEET_IDLE_SECONDS (default 30), BENCH_FLEET_ROLLOUT_SECONDS (the
- * most a rollout may take before the figure says how far it got; default 600), BENCH_FLEET_CONCURRENCY (claims and
- * reports the simulator has in flight at once, and enrollments; default 50).
+ * BENCH_FLEET_SIZES (default 1000,10000), BENCH_FLEET_IDLE_SECONDS (default 60: one whole poll period, so that every
+ * held poll ends and is sent again once within it — the polls of a fleet enrolled at once end together, and a shorter
+ * window may see none end), BENCH_FLEET_ROLLOUT_SECONDS (the most a rollout may take before the figure says how far
+ * it got; default 600), BENCH_FLEET_CONCURRENCY (claims and reports the simulator has in flight at once, and
+ * enrollments; default 50), BENCH_FLEET_HUB_NODE_OPTIONS (NODE_OPTIONS for the hub, to compare runtime settings).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -47,6 +49,7 @@ export interface FleetSizeFigures {
     succeeded: number | undefined;
     failed: number | undefined;
     falseFailures: number | undefined;
+    failureReasons: Record<string, number>;
     peakRssMb: number;
     eventLoopMaxMs: number;
     livezChecks: number;
@@ -55,6 +58,14 @@ export interface FleetSizeFigures {
     jobEndMedianMs: number | undefined;
     simulator: SimulatorStats;
   };
+}
+
+export interface FleetOptions {
+  idleSeconds: number;
+  rolloutSeconds: number;
+  concurrency: number;
+  /** NODE_OPTIONS for the hub process, to compare runtime settings (e.g. `--max-semi-space-size=16`). */
+  hubNodeOptions?: string;
 }
 
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -162,7 +173,7 @@ async function adminCallPatiently<T>(world: World, path: string, giveUpAt: numbe
 }
 
 /** `GET /livez` every 50 ms (or right after a slower answer) until stopped; the slowest answer is the figure. */
-function watchLivez(url: string): { stop(): Promise<{ maxMs: number; checks: number }> } {
+function watchLivez(url: string, timeoutMs: number): { stop(): Promise<{ maxMs: number; checks: number }> } {
   let running = true;
   let maxMs = 0;
   let checks = 0;
@@ -170,9 +181,9 @@ function watchLivez(url: string): { stop(): Promise<{ maxMs: number; checks: num
     while (running) {
       const started = performance.now();
       try {
-        await (await fetch(`${url}/livez`, { signal: AbortSignal.timeout(60_000) })).text();
+        await (await fetch(`${url}/livez`, { signal: AbortSignal.timeout(timeoutMs) })).text();
       } catch {
-        // A /livez that does not answer within a minute counts as a minute.
+        // A /livez that does not answer in time counts as the whole time.
       }
       const ms = performance.now() - started;
       maxMs = Math.max(maxMs, ms);
@@ -206,8 +217,11 @@ interface DeploymentSummary {
   finishedAt?: string;
 }
 
-async function measureSize(count: number, options: { idleSeconds: number; rolloutSeconds: number; concurrency: number }, log: (line: string) => void): Promise<FleetSizeFigures> {
-  const world = await startWorld({ agents: 0, hubEnv: { LOG_LEVEL: 'warn', BITENVOY_CONFIG_REFRESH_SECONDS: '3600' } });
+async function measureSize(count: number, options: FleetOptions, log: (line: string) => void): Promise<FleetSizeFigures> {
+  const world = await startWorld({
+    agents: 0,
+    hubEnv: { LOG_LEVEL: 'warn', BITENVOY_CONFIG_REFRESH_SECONDS: '3600', ...(options.hubNodeOptions ? { NODE_OPTIONS: options.hubNodeOptions } : {}) },
+  });
   const pid = world.hub.child.pid!;
   let sim: Simulator | undefined;
   try {
@@ -236,7 +250,7 @@ async function measureSize(count: number, options: { idleSeconds: number; rollou
     log(`${count} agents idle: hub RSS median ${idleRss.median} MB (max ${idleRss.max}, ${round(rssBeforeMb)} before the fleet), CPU ${round(idleCpuPct, 2)} % of a core`);
 
     // The rollout.
-    const livez = watchLivez(world.hub.url);
+    const livez = watchLivez(world.hub.url, options.rolloutSeconds * 1000);
     let peakRssMb = 0;
     const rssTimer = setInterval(() => void rssMb(pid).then((mb) => (peakRssMb = Math.max(peakRssMb, mb)), () => undefined), 1000);
     const calledAt = Date.now();
@@ -271,9 +285,16 @@ async function measureSize(count: number, options: { idleSeconds: number; rollou
     const loop = await livez.stop();
     const stopped = await sim.stop();
     // With the agents gone the hub may catch up; it gets two more minutes to show the jobs.
-    const view = await adminCallPatiently<{ jobs: Array<{ id: string; state: string }> }>(world, `/deployments/${deployment.id}`, Date.now() + 120_000);
+    const view = await adminCallPatiently<{ jobs: Array<{ id: string; state: string; message?: string }> }>(world, `/deployments/${deployment.id}`, Date.now() + 120_000);
     const reportedSucceeded = new Set(stopped?.succeededJobIds ?? []);
     const failed = view?.jobs.filter((j) => j.state === 'failed');
+    // Why the hub failed jobs, most frequent first, with names and numbers taken out so that alike reasons count together.
+    const reasons = new Map<string, number>();
+    for (const j of failed ?? []) {
+      const reason = (j.message ?? '(no message)').replace(/\b(fleet|job|ag)[-_][\w-]+/g, '$1-…').replace(/\d[\d:.TZ-]*/g, 'N');
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    }
+    const failureReasons = Object.fromEntries([...reasons].sort((a, b) => b[1] - a[1]).slice(0, 5));
     const seconds = deployment.finishedAt ? round((Date.parse(deployment.finishedAt) - calledAt) / 1000, 2) : undefined;
     const rollout = {
       state: gaveUpAfterSeconds === undefined ? deployment.state : `${deployment.state} (gave up waiting)`,
@@ -283,6 +304,7 @@ async function measureSize(count: number, options: { idleSeconds: number; rollou
       succeeded: view?.jobs.filter((j) => j.state === 'succeeded').length,
       failed: failed?.length,
       falseFailures: failed?.filter((j) => reportedSucceeded.has(j.id)).length,
+      failureReasons,
       peakRssMb: round(peakRssMb),
       eventLoopMaxMs: loop.maxMs,
       livezChecks: loop.checks,
@@ -309,7 +331,7 @@ async function measureSize(count: number, options: { idleSeconds: number; rollou
 /** Measures every size in turn (each on a fresh hub) and returns the figures as bench/results.json keys. */
 export async function measureFleet(
   sizes: number[],
-  options: { idleSeconds: number; rolloutSeconds: number; concurrency: number },
+  options: FleetOptions,
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<Record<string, unknown>> {
   const figures: FleetSizeFigures[] = [];
@@ -340,6 +362,7 @@ export async function measureFleet(
         succeeded: f.rollout.succeeded,
         failed: f.rollout.failed,
         false_failures: f.rollout.falseFailures,
+        ...(f.rollout.failed ? { failure_reasons: f.rollout.failureReasons } : {}),
         peak_rss_mb: f.rollout.peakRssMb,
         admin_api_max_ms: f.rollout.adminSilentMs,
         simulator_succeeded: f.rollout.simulator.succeeded,

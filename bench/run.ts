@@ -148,9 +148,10 @@ function discoveryFigure() {
 
 function fleetFigures() {
   return measureFleet((process.env.BENCH_FLEET_SIZES ?? '1000,10000').split(',').map(Number), {
-    idleSeconds: Number(process.env.BENCH_FLEET_IDLE_SECONDS ?? 30),
+    idleSeconds: Number(process.env.BENCH_FLEET_IDLE_SECONDS ?? 60),
     rolloutSeconds: Number(process.env.BENCH_FLEET_ROLLOUT_SECONDS ?? 600),
     concurrency: Number(process.env.BENCH_FLEET_CONCURRENCY ?? 50),
+    ...(process.env.BENCH_FLEET_HUB_NODE_OPTIONS ? { hubNodeOptions: process.env.BENCH_FLEET_HUB_NODE_OPTIONS } : {}),
   });
 }
 
