@@ -8,8 +8,9 @@
  *   fleet_idle_cpu_pct.{N}   hub CPU (user + system, % of one core) over the same period; nothing happens but the
  *                            agents' polls ending after the poll wait and being sent again
  *   fleet_rollout_s.{N}      all-at-once to the N agents, no-op step: from the deployments API call to the
- *                            deployment's `finishedAt` as the hub records it; its final state, and `false_failures`
- *                            (jobs the hub marked failed although their agent's `succeeded` report was accepted)
+ *                            deployment's `finishedAt` as the hub records it; its final state, and `false_failures`:
+ *                            every failed job is one, as every simulated agent is alive and succeeds whatever it is
+ *                            given (`failed_after_success` counts those whose agent's `succeeded` was even accepted)
  *   event_loop_max_ms.{N}    the slowest `GET /livez` (polled every 50 ms) during the rollout: the hub's
  *                            responsiveness as seen from outside
  *   job_end_ms.{N}           median round trip of the events POST that ends a job (`running`, `succeeded`)
@@ -35,7 +36,7 @@ export interface FleetSizeFigures {
   agents: number;
   enrollSeconds: number;
   rssBeforeMb: number;
-  idleRss: { median: number; max: number; perPollKb: number; samples: number };
+  idleRss: { median: number; max: number; perAgentKb: number; samples: number };
   idleCpuPct: number;
   /** Polls the hub answered 204 during the idle period (each is sent again at once). */
   idlePollsAnswered: number;
@@ -49,6 +50,8 @@ export interface FleetSizeFigures {
     succeeded: number | undefined;
     failed: number | undefined;
     falseFailures: number | undefined;
+    /** Failed jobs whose agent's `succeeded` report the hub had accepted. */
+    failedAfterSuccess: number | undefined;
     failureReasons: Record<string, number>;
     peakRssMb: number;
     eventLoopMaxMs: number;
@@ -246,7 +249,7 @@ async function measureSize(count: number, options: FleetOptions, log: (line: str
     }
     const idleCpuPct = ((await cpuSeconds(pid)) - cpuStart) / ((performance.now() - idleStart) / 1000) * 100;
     const idleEnd = await sim.stats();
-    const idleRss = { median: round(median(rss)!), max: round(Math.max(...rss)), perPollKb: round(((median(rss)! - rssBeforeMb) * 1024) / count, 2), samples: rss.length };
+    const idleRss = { median: round(median(rss)!), max: round(Math.max(...rss)), perAgentKb: round(((median(rss)! - rssBeforeMb) * 1024) / count, 2), samples: rss.length };
     log(`${count} agents idle: hub RSS median ${idleRss.median} MB (max ${idleRss.max}, ${round(rssBeforeMb)} before the fleet), CPU ${round(idleCpuPct, 2)} % of a core`);
 
     // The rollout.
@@ -303,7 +306,9 @@ async function measureSize(count: number, options: FleetOptions, log: (line: str
       jobs: view?.jobs.length,
       succeeded: view?.jobs.filter((j) => j.state === 'succeeded').length,
       failed: failed?.length,
-      falseFailures: failed?.filter((j) => reportedSucceeded.has(j.id)).length,
+      // Every simulated agent is alive and succeeds: any job failed is failed falsely.
+      falseFailures: failed?.length,
+      failedAfterSuccess: failed?.filter((j) => reportedSucceeded.has(j.id)).length,
       failureReasons,
       peakRssMb: round(peakRssMb),
       eventLoopMaxMs: loop.maxMs,
@@ -312,7 +317,7 @@ async function measureSize(count: number, options: FleetOptions, log: (line: str
       jobEndMedianMs: stopped ? round(median(stopped.jobEndMs) ?? NaN, 2) : undefined,
       simulator: stopped?.stats ?? idleEnd,
     };
-    log(`${count} agents rollout: ${rollout.state} in ${seconds ?? '–'} s, ${rollout.succeeded} succeeded, ${rollout.failed} failed (${rollout.falseFailures} false), /livez max ${loop.maxMs} ms, job end median ${rollout.jobEndMedianMs} ms`);
+    log(`${count} agents rollout: ${rollout.state} in ${seconds ?? '–'} s, ${rollout.succeeded} succeeded, ${rollout.failed} failed (${rollout.failedAfterSuccess} after their agent's success was accepted), /livez max ${loop.maxMs} ms, job end median ${rollout.jobEndMedianMs} ms`);
     return {
       agents: count,
       enrollSeconds: round(enrollMs / 1000),
@@ -350,7 +355,7 @@ export async function measureFleet(
   const largest = figures[figures.length - 1];
   const ratio = smallest?.rollout.jobEndMedianMs && largest?.rollout.jobEndMedianMs && figures.length > 1 ? round(largest.rollout.jobEndMedianMs / smallest.rollout.jobEndMedianMs, 2) : undefined;
   return {
-    fleet_idle_rss_mb: { ...bySize((f) => ({ ...f.idleRss, before_fleet: f.rssBeforeMb })), target: FLEET_TARGETS.idleRssMb, idle_seconds: options.idleSeconds },
+    fleet_idle_rss_mb: { ...bySize((f) => ({ median: f.idleRss.median, max: f.idleRss.max, per_agent_kb: f.idleRss.perAgentKb, samples: f.idleRss.samples, before_fleet: f.rssBeforeMb })), target: FLEET_TARGETS.idleRssMb, idle_seconds: options.idleSeconds },
     fleet_idle_cpu_pct: { ...bySize((f) => ({ value: f.idleCpuPct, polls_answered: f.idlePollsAnswered })), target: FLEET_TARGETS.idleCpuPct },
     fleet_enroll_s: bySize((f) => f.enrollSeconds),
     fleet_rollout_s: {
@@ -362,6 +367,7 @@ export async function measureFleet(
         succeeded: f.rollout.succeeded,
         failed: f.rollout.failed,
         false_failures: f.rollout.falseFailures,
+        failed_after_success: f.rollout.failedAfterSuccess,
         ...(f.rollout.failed ? { failure_reasons: f.rollout.failureReasons } : {}),
         peak_rss_mb: f.rollout.peakRssMb,
         admin_api_max_ms: f.rollout.adminSilentMs,
