@@ -17,7 +17,8 @@ import { version } from '../lib/package-root.js';
 import { adminRoutes } from './api/admin-routes.js';
 import { trustedProxies } from './api/client-address.js';
 import { agentRoutes } from './api/agent-routes.js';
-import { ADMIN_TOKEN_GUESSES, GuessLimiter } from './api/guess-limiter.js';
+import { ADMIN_TOKEN_GUESSES, AGENT_CREDENTIAL_GUESSES, GuessLimiter } from './api/guess-limiter.js';
+import { createPollHandler } from './api/poll-route.js';
 import { listAudit } from './audit/audit-log.js';
 import { listLocks } from './rollout/environment-locks.js';
 import { ConfigRepo } from './config/config-repo.js';
@@ -29,7 +30,7 @@ import { deploymentActionRoutes } from './pages/deployment-action-routes.js';
 import { deploymentPageRoutes } from './pages/deployment-page-routes.js';
 import { signInRoutes } from './pages/sign-in-routes.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
-import { CloudService, describeScopes } from './cloud/cloud-service.js';
+import type { CloudService } from './cloud/cloud-service.js';
 import type { LabelSelector } from '../config-schema/types.generated.js';
 import { startGitHubRollback } from './github/start-rollback.js';
 import { createAppFn } from './github/app.js';
@@ -39,7 +40,7 @@ import { onDeploymentCreated, type DeploymentCreatedPayload } from './github/on-
 import { RepositoryTokens } from './github/repository-token.js';
 import { GitHubStatusReporter, type StatusOctokit } from './github/status-reporter.js';
 import type { AgentRecord, DeploymentRecord } from './model.js';
-import { createHttpServer, createKoa, createProbot, createWebhookHandler } from './server.js';
+import { createHttpServer, createKoa, createProbot, createWebhookHandler, LISTEN_BACKLOG } from './server.js';
 import type { Probot } from 'probot';
 import { openStore } from './store/open-store.js';
 
@@ -71,7 +72,9 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const late: { auto?: AutoDeployer } = {};
   const reporter = new GitHubStatusReporter({ octokitFor: installationOctokit, log: log.child({ name: 'github-statuses' }), publicUrl: () => publicUrl });
   const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;
-  const cloud = settings.cloud ? await CloudService.start({ settings: settings.cloud, store, log: log.child({ name: 'cloud' }) }) : undefined;
+  // Loaded only when configured: the cloud providers' SDKs (the EC2 client alone) cost an idle hub ~90 MB of RSS.
+  const cloudModule = settings.cloud ? await import('./cloud/cloud-service.js') : undefined;
+  const cloud: CloudService | undefined = settings.cloud && cloudModule ? await cloudModule.CloudService.start({ settings: settings.cloud, store, log: log.child({ name: 'cloud' }) }) : undefined;
   const engine = new RolloutEngine({
     store,
     log: log.child({ name: 'engine' }),
@@ -110,12 +113,15 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl });
   // The sign-in page and the admin API guess the same token: one limit of wrong guesses for both.
   const adminGuesses = new GuessLimiter(ADMIN_TOKEN_GUESSES);
+  // The long poll is answered below Koa (api/poll-route.ts); wrong credentials count once whichever route they hit.
+  const agentGuesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES);
+  const poll = createPollHandler({ store, engine, settings: agentSettings, shutdown: shutdown.signal, guesses: agentGuesses, log });
   const routers = [
     agentRoutes({
       store,
       engine,
       settings: agentSettings,
-      shutdown: shutdown.signal,
+      guesses: agentGuesses,
       suggestAllow: () => suggestAllow({ ...(settings.github ? { github: settings.github } : {}), configs: configs.inForce() }),
       ...(cloud ? { cloud } : {}),
     }),
@@ -157,7 +163,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         mode,
         ...(inForce ? {} : { problem: noConfigProblem(configRepos.length, mode) }),
         configRepos,
-        ...(cloud ? { cloud: describeScopes(cloud.scopes()) } : {}),
+        ...(cloud && cloudModule ? { cloud: cloudModule.describeScopes(cloud.scopes()) } : {}),
       };
       return;
     }
@@ -175,12 +181,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       publicUrl: () => publicUrl,
       commands: { store, engine, configs, octokitFor: installationOctokit, startDeployment, log, publicUrl: () => publicUrl, ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}) },
     }), settings, log);
-  const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath });
-  // Long polls hold requests for up to 50 s: keep idle sockets alive longer than that. `requestTimeout` only counts
-  // until a request has fully arrived (a held poll is not affected); it cuts senders of endless bodies.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 120_000;
+  const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath, poll });
   try {
     await listen(server, settings);
   } catch (err) {
@@ -250,7 +251,7 @@ function listen(server: Server, settings: HubSettings): Promise<void> {
       else if (err.code === 'EACCES') reject(new BitEnvoyError('BE_USAGE', `cannot listen on ${where}: permission denied; use a port above 1023 or grant the capability`));
       else reject(err);
     });
-    server.listen(settings.port, settings.host, () => resolve());
+    server.listen({ port: settings.port, host: settings.host, backlog: LISTEN_BACKLOG }, () => resolve());
   });
 }
 

@@ -1,12 +1,13 @@
 /**
  * The hub's one HTTP server: the webhook path goes to the webhook handler with the raw body intact (signature
- * checking needs it); everything else goes to Koa.
+ * checking needs it), the agents' long poll to its own lean handler (api/poll-route.ts); everything else goes to Koa.
  */
 import { createServer, type Server } from 'node:http';
 import Koa from 'koa';
 import { Probot, type ApplicationFunction } from 'probot';
 import type { Logger } from '../lib/logger.js';
 import { errorMiddleware } from './api/error-middleware.js';
+import { isPollPath } from './api/poll-route.js';
 import { createGitHubWebhookHandler, type NodeHandler } from './github/webhook-handler.js';
 import type { HubSettings } from './hub-settings.js';
 
@@ -31,9 +32,22 @@ export async function createWebhookHandler(probot: Probot | undefined, appFn: Ap
   return createGitHubWebhookHandler({ probot, appFn, secret: settings.github.webhookSecret, log: log.child({ name: 'webhooks' }) });
 }
 
-export function createHttpServer(options: { koa: Koa; webhook: NodeHandler | undefined; webhookPath: string }): Server {
+/**
+ * How many connections may wait to be accepted. A fleet reconnecting at once (a hub restart, a network blip) opens
+ * thousands within a second; Node's default is 511. Linux caps it at `net.core.somaxconn` (4096 on kernels since
+ * 5.4); raise that (`sysctl -w net.core.somaxconn=8192`) to get all of it.
+ */
+export const LISTEN_BACKLOG = 8192;
+
+/**
+ * The hub's server. Keep-alive suits a fleet of idle agents: each holds one connection for its long polls (up to
+ * 50 s each), so an idle socket is kept longer than that; `requestTimeout` only counts until a request has fully
+ * arrived (a held poll is not affected) and cuts senders of endless bodies.
+ */
+export function createHttpServer(options: { koa: Koa; webhook: NodeHandler | undefined; webhookPath: string; poll?: NodeHandler }): Server {
   const koaHandler = options.koa.callback();
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
+    if (options.poll && isPollPath(req.url)) return options.poll(req, res);
     const path = (req.url ?? '/').split('?')[0];
     if (path === options.webhookPath) {
       if (options.webhook) return options.webhook(req, res);
@@ -50,6 +64,10 @@ export function createHttpServer(options: { koa: Koa; webhook: NodeHandler | und
     }
     void koaHandler(req, res);
   });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 120_000;
+  return server;
 }
 
 export function createKoa(log: Logger): Koa {

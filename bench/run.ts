@@ -16,9 +16,13 @@
  *   discovery_join_ms        5,000 discovered instances joined with 5,000 agents' proved identities and a group
  *                            resolved over their cloud facts (no provider latency), p50 of 11; target ≤ 200
  *
+ *   fleet_*, event_loop_max_ms, job_end_*  one hub with 1,000 and 10,000 simulated agents holding long polls: its
+ *                            idle memory and CPU, and an all-at-once rollout to all of them (see bench/fleet.ts).
+ *                            Minutes long: measured only with BENCH_ONLY=fleet, or in the full run with BENCH_FLEET=1
+ *
  * BENCH_IDLE_SECONDS shortens the idle period (default 120), BENCH_REPETITIONS the latency runs (default 20) and
- * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, rollout, discovery or idle
- * measures only those figures.
+ * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, rollout, discovery, idle or
+ * fleet measures only those figures. Figures are merged into bench/results.json: keys not measured keep their value.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +33,7 @@ import { createEnrollTokenCli, runCli, startCli } from '../testbed/processes.js'
 import { SAMPLE_REPOSITORY, sampleAppFiles } from '../testbed/sample-app.js';
 import { startWorld, type DeploymentView, type World } from '../testbed/world.js';
 import { measureDiscoveryJoin } from './discovery-join.js';
+import { measureFleet } from './fleet.js';
 import { measureGitHubRequests } from './github-requests.js';
 import { measureFailureDetection, measureRolloutOverhead } from './rollout-figures.js';
 
@@ -141,7 +146,29 @@ function discoveryFigure() {
   return { p50: percentile(join.runs, 50), runs: join.runs, instances: 5000, agents: 5000, selected: join.selected, unknown: join.unknown, target: 200 };
 }
 
+function fleetFigures() {
+  return measureFleet((process.env.BENCH_FLEET_SIZES ?? '1000,10000').split(',').map(Number), {
+    idleSeconds: Number(process.env.BENCH_FLEET_IDLE_SECONDS ?? 60),
+    rolloutSeconds: Number(process.env.BENCH_FLEET_ROLLOUT_SECONDS ?? 600),
+    concurrency: Number(process.env.BENCH_FLEET_CONCURRENCY ?? 50),
+    ...(process.env.BENCH_FLEET_HUB_NODE_OPTIONS ? { hubNodeOptions: process.env.BENCH_FLEET_HUB_NODE_OPTIONS } : {}),
+  });
+}
+
+/** Writes `figures` into bench/results.json over what it held: figures not measured this time keep their value. */
+async function mergeResults(figures: Record<string, unknown>): Promise<void> {
+  const path = join(packageRoot(), 'bench', 'results.json');
+  const before = JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as Record<string, unknown>;
+  await writeFile(path, JSON.stringify({ ...before, ...figures }, null, 2) + '\n');
+}
+
 async function main() {
+  if (process.env.BENCH_ONLY === 'fleet') {
+    const fleet = { fleetMeasuredAt: new Date().toISOString(), ...(await fleetFigures()) };
+    process.stdout.write(JSON.stringify(fleet, null, 2) + '\n');
+    await mergeResults(fleet);
+    return;
+  }
   if (process.env.BENCH_ONLY === 'discovery') {
     process.stdout.write(JSON.stringify({ discovery_join_ms: discoveryFigure() }, null, 2) + '\n');
     return;
@@ -174,6 +201,7 @@ async function main() {
   // Measured alone: a thousand simulated agents must not disturb the latency figures above.
   const github = await githubFigure();
   const rollout = await rolloutFigures();
+  const fleet = process.env.BENCH_FLEET === '1' ? { fleetMeasuredAt: new Date().toISOString(), ...(await fleetFigures()) } : {};
   const results = {
     machine: { cores: (await import('node:os')).cpus().length, node: process.version },
     measuredAt: new Date().toISOString(),
@@ -190,9 +218,10 @@ async function main() {
     github_requests_per_deployment: github,
     ...rollout,
     discovery_join_ms: discoveryFigure(),
+    ...fleet,
   };
   process.stdout.write(JSON.stringify(results, null, 2) + '\n');
-  await writeFile(join(packageRoot(), 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  await mergeResults(results);
 }
 
 main().catch((err: unknown) => {

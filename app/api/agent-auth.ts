@@ -11,31 +11,47 @@ import { AGENT_CREDENTIAL_GUESSES, GuessLimiter } from './guess-limiter.js';
 const HEARTBEAT_WRITE_MS = 5000;
 
 /**
- * Authenticates an agent by its credential (`Authorization: Bearer bta_…`) and records the heartbeat. Puts the
- * agent on `ctx.state.agent`.
+ * The agent whose credential `authorization` (`Bearer bta_…`) carries, with its heartbeat recorded; throws 401
+ * BE_UNAUTHORIZED otherwise. Shared by the Koa routes ({@link agentAuth}) and the long-poll route, which is answered
+ * below Koa (poll-route.ts).
  *
- * Wrong credentials count against `guesses` by client address; past the limit they answer 429 instead of 401. A
- * right credential is always looked up and let in, so a guesser behind the same address (a shared NAT) cannot lock
- * the real agents out. Credentials are 256 random bits: the limit is about a guesser's cost and noise.
+ * Wrong credentials count against `guesses` by client address (`address` is asked only then); past the limit they
+ * answer 429 instead of 401. A right credential is always looked up and let in, so a guesser behind the same address
+ * (a shared NAT) cannot lock the real agents out. Credentials are 256 random bits: the limit is about a guesser's
+ * cost and noise.
+ *
+ * @example
+ * const agent = await authenticateAgent(store, guesses, { authorization: req.headers.authorization, address: () => '203.0.113.7' });
+ */
+export async function authenticateAgent(
+  store: Store,
+  guesses: GuessLimiter,
+  request: { authorization: string | undefined; address: () => string; log?: Logger },
+): Promise<AgentRecord> {
+  const credential = /^Bearer\s+(\S+)$/i.exec(request.authorization ?? '')?.[1];
+  if (!credential) throw new BitEnvoyError('BE_UNAUTHORIZED', 'missing `Authorization: Bearer <agent credential>`; enroll the agent with `bitenvoy agent enroll`');
+  const agentId = await store.get<string>(keys.agentByCredential(hashSecret(credential)));
+  const agent = agentId ? await store.get<AgentRecord>(keys.agent(agentId)) : undefined;
+  if (!agent) {
+    const address = request.address();
+    guesses.assertMayTry(address);
+    guesses.failed(address, request.log);
+    throw new BitEnvoyError('BE_UNAUTHORIZED', 'unknown agent credential (the agent was removed or the hub lost its data); enroll it again with a new token');
+  }
+  if (Date.now() - Date.parse(agent.lastSeenAt) > HEARTBEAT_WRITE_MS) {
+    const now = new Date().toISOString();
+    await store.update<AgentRecord>(keys.agent(agent.id), (a) => (a ? { ...a, lastSeenAt: now } : undefined));
+  }
+  return agent;
+}
+
+/**
+ * Koa middleware: {@link authenticateAgent}, then the agent on `ctx.state.agent`. Pass the same `guesses` to every
+ * route that checks agent credentials, so that wrong guesses count once whichever route they hit.
  */
 export function agentAuth(store: Store, guesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES)): Middleware {
   return async (ctx, next) => {
-    const header = ctx.get('authorization');
-    const credential = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-    if (!credential) throw new BitEnvoyError('BE_UNAUTHORIZED', 'missing `Authorization: Bearer <agent credential>`; enroll the agent with `bitenvoy agent enroll`');
-    const agentId = await store.get<string>(keys.agentByCredential(hashSecret(credential)));
-    const agent = agentId ? await store.get<AgentRecord>(keys.agent(agentId)) : undefined;
-    if (!agent) {
-      const address = clientAddress(ctx);
-      guesses.assertMayTry(address);
-      guesses.failed(address, ctx.state.log as Logger);
-      throw new BitEnvoyError('BE_UNAUTHORIZED', 'unknown agent credential (the agent was removed or the hub lost its data); enroll it again with a new token');
-    }
-    if (Date.now() - Date.parse(agent.lastSeenAt) > HEARTBEAT_WRITE_MS) {
-      const now = new Date().toISOString();
-      await store.update<AgentRecord>(keys.agent(agent.id), (a) => (a ? { ...a, lastSeenAt: now } : undefined));
-    }
-    ctx.state.agent = agent;
+    ctx.state.agent = await authenticateAgent(store, guesses, { authorization: ctx.get('authorization'), address: () => clientAddress(ctx), log: ctx.state.log as Logger });
     await next();
   };
 }

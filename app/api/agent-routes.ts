@@ -1,6 +1,7 @@
 /**
- * The agent API v1 (see lib/protocol.ts): enrollment, long-poll dispatch, claim, lease, events and logs. Handlers
- * only read, validate and delegate: the rollout engine owns every decision.
+ * The agent API v1 (see lib/protocol.ts): enrollment, claim, lease, events and logs. Handlers only read, validate
+ * and delegate: the rollout engine owns every decision. The long poll (`GET /jobs/next`) is answered below Koa, by
+ * poll-route.ts, so that an idle agent costs the hub little.
  */
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
@@ -27,6 +28,7 @@ import type { AgentRecord } from '../model.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
 import { agentAuth } from './agent-auth.js';
+import type { GuessLimiter } from './guess-limiter.js';
 import { EVENT_POST_LIMITS, LOG_POST_LIMITS, ReportLimiter } from './report-limits.js';
 import { claimBody, cloudAttestBody, cloudNonceBody, enrollBody, eventsBody, leaseBody, logsBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
@@ -45,14 +47,15 @@ export function agentRoutes(deps: {
   store: Store;
   engine: RolloutEngine;
   settings: AgentSettings;
-  shutdown: AbortSignal;
+  /** The limit of wrong agent-credential guesses; the hub shares it with the long-poll route. */
+  guesses?: GuessLimiter;
   cloud?: CloudService;
   /** What enrolling agents are told to pin in their agent.yml, from the config in force at the time. */
   suggestAllow?: () => SuggestedAllow;
 }): Router {
   const { store, engine, settings } = deps;
   const router = new Router({ prefix: AGENT_API_PREFIX });
-  const auth = agentAuth(store);
+  const auth = agentAuth(store, deps.guesses);
   const logLimits = new ReportLimiter('log chunks', LOG_POST_LIMITS);
   const eventLimits = new ReportLimiter('events', EVENT_POST_LIMITS);
   const agentOf = (ctx: Context) => ctx.state.agent as AgentRecord;
@@ -81,35 +84,6 @@ export function agentRoutes(deps: {
     } catch (err) {
       (ctx.state.log as Logger).warn({ agentId: agent.id, provider: evidence.provider }, `cloud attestation refused: ${(err as Error).message}`);
       throw err;
-    }
-  });
-
-  router.get('/jobs/next', auth, async (ctx) => {
-    const agent = agentOf(ctx);
-    const raw = ctx.query.wait;
-    const wait = raw === undefined ? settings.pollWaitSeconds : Number(raw);
-    if (!Number.isFinite(wait) || wait < 0) throw new BitEnvoyError('BE_BAD_REQUEST', `wait: expected a number of seconds ≥ 0, got ${JSON.stringify(raw)}`);
-    const deadline = Date.now() + Math.min(wait, settings.pollWaitSeconds) * 1000;
-    // The response's `close` (not the request's) fires when the agent hangs up before we answer: a GET's request
-    // stream may already have ended and closed, so it says nothing about the connection.
-    const gone = new AbortController();
-    const hangUp = () => gone.abort();
-    ctx.res.once('close', hangUp);
-    if (ctx.req.socket.destroyed) gone.abort();
-    try {
-      for (;;) {
-        const job = await engine.nextJob(agent.id);
-        if (job) {
-          ctx.body = { job };
-          return;
-        }
-        const left = deadline - Date.now();
-        if (left <= 0 || gone.signal.aborted || deps.shutdown.aborted) break;
-        await engine.notifier.waitForJob(agent.id, left, AbortSignal.any([gone.signal, deps.shutdown]));
-      }
-      ctx.status = 204;
-    } finally {
-      ctx.res.off('close', hangUp);
     }
   });
 

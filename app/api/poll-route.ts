@@ -1,0 +1,135 @@
+/**
+ * `GET /api/agent/v1/jobs/next`, the long poll every idle agent holds, answered below Koa: a held poll costs its
+ * socket, Node's request and response, and this handler's small closure — no Koa context, router match, child
+ * logger or middleware chain, which a fleet of 10,000 idle agents would otherwise keep alive (about 14 KB each).
+ *
+ * The contract is the Koa route's, unchanged (see lib/protocol.ts): agent credential (with the heartbeat and the
+ * limit of wrong guesses shared with the other agent routes), `wait` validated with the same error envelope, 200
+ * `{ job }` as soon as one is there, 204 once the wait is over or the hub shuts down, and an agent that hangs up
+ * stops the wait at once.
+ *
+ * @example
+ * const poll = createPollHandler({ store, engine, settings, shutdown, guesses, log });
+ * createServer((req, res) => (isPollPath(req.url) ? poll(req, res) : koaHandler(req, res)));
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
+import { BitEnvoyError, toErrorEnvelope } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import { AGENT_API_PREFIX, type AgentSettings, type JobSpec } from '../../lib/protocol.js';
+import type { JobNotifier } from '../jobs/job-notifier.js';
+import type { Store } from '../store/store.js';
+import { authenticateAgent } from './agent-auth.js';
+import { clientAddress } from './client-address.js';
+import { cutUnreadBody } from './cut-unread-body.js';
+import type { GuessLimiter } from './guess-limiter.js';
+
+/** The path this handler answers (any method: only GET and HEAD are allowed on it). */
+export const POLL_PATH = `${AGENT_API_PREFIX}/jobs/next`;
+
+/** Whether a request URL is the long-poll route (the query aside; a trailing slash allowed, as the router did). */
+export function isPollPath(url: string | undefined): boolean {
+  const path = (url ?? '/').split('?')[0];
+  return path === POLL_PATH || path === `${POLL_PATH}/`;
+}
+
+export interface PollDeps {
+  store: Store;
+  engine: { nextJob(agentId: string): Promise<JobSpec | undefined>; readonly notifier: JobNotifier };
+  settings: Pick<AgentSettings, 'pollWaitSeconds'>;
+  /** Aborted when the hub closes: held polls answer 204 at once (the engine's stop also wakes the notifier). */
+  shutdown: AbortSignal;
+  /** The limit of wrong agent-credential guesses, the same instance the other agent routes use. */
+  guesses: GuessLimiter;
+  log: Logger;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A Node request handler for {@link POLL_PATH}; it never throws, every refusal is the JSON error envelope. */
+export function createPollHandler(deps: PollDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  // One listener for all held polls, not one each: on shutdown every waiting poll wakes, sees it, and answers 204.
+  deps.shutdown.addEventListener('abort', () => deps.engine.notifier.wakeAll(), { once: true });
+  return (req, res) => {
+    answerPoll(deps, req, res).catch((err: unknown) => answerError(deps.log, req, res, err));
+  };
+}
+
+async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'HEAD, GET');
+    throw new BitEnvoyError('BE_METHOD_NOT_ALLOWED', `${req.method} ${POLL_PATH} is not allowed; this route accepts HEAD, GET`);
+  }
+  // Only the id stays for the wait: the agent's record (labels, facts) is not kept alive by a held poll.
+  const agentId = (
+    await authenticateAgent(deps.store, deps.guesses, {
+      authorization: req.headers.authorization,
+      address: () => clientAddress({ ip: forwardedFor(req), req }),
+      log: deps.log,
+    })
+  ).id;
+  const raw = parseQuery((req.url ?? '').split('?')[1] ?? '').wait;
+  const wait = raw === undefined ? deps.settings.pollWaitSeconds : Number(raw);
+  if (!Number.isFinite(wait) || wait < 0) throw new BitEnvoyError('BE_BAD_REQUEST', `wait: expected a number of seconds ≥ 0, got ${JSON.stringify(raw)}`);
+  const deadline = Date.now() + Math.min(wait, deps.settings.pollWaitSeconds) * 1000;
+  // The response's `close` (not the request's) fires when the agent hangs up before we answer: a GET's request
+  // stream may already have ended and closed, so it says nothing about the connection.
+  const gone = new AbortController();
+  const hangUp = () => gone.abort();
+  res.once('close', hangUp);
+  if (req.socket.destroyed) gone.abort();
+  try {
+    for (;;) {
+      const job = await deps.engine.nextJob(agentId);
+      if (job) return send(req, res, 200, JSON.stringify({ job }));
+      const left = deadline - Date.now();
+      if (left <= 0 || gone.signal.aborted || deps.shutdown.aborted) break;
+      // Only the hang-up's signal: shutdown wakes every waiting poll through the notifier (see createPollHandler);
+      // a listener per held poll on one long-lived signal is the kind of cost this route is here to avoid.
+      await deps.engine.notifier.waitForJob(agentId, left, gone.signal);
+    }
+    send(req, res, 204);
+  } finally {
+    res.off('close', hangUp);
+  }
+}
+
+function send(req: IncomingMessage, res: ServerResponse, status: number, body?: string, id = requestId(req)): void {
+  if (res.headersSent || res.destroyed) return;
+  res.setHeader('x-request-id', id);
+  if (body === undefined) return void res.writeHead(status).end();
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) }).end(body);
+}
+
+/** The error envelope, logged once, as error-middleware.ts answers the Koa routes. */
+function answerError(log: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  const { status, body } = toErrorEnvelope(err);
+  const id = requestId(req);
+  const reqLog = log.child({ requestId: id });
+  const fields = { method: req.method, path: POLL_PATH, status, code: body.error.code };
+  if (status >= 500) reqLog.error({ err, method: req.method, path: POLL_PATH }, 'request failed');
+  // A flood of refused requests must not become a flood of log lines: the limiters log when one starts.
+  else if (status === 429) reqLog.debug(fields, body.error.message);
+  else reqLog.info(fields, body.error.message);
+  if (res.headersSent || res.destroyed) return;
+  const retryAfter = body.error.details?.retryAfterSeconds;
+  if (typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
+  cutUnreadBody(req, res);
+  send(req, res, status, JSON.stringify(body), id);
+}
+
+function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return (typeof given === 'string' && given ? given : randomUUID()).slice(0, 100);
+}
+
+/**
+ * What Koa's `ctx.ip` is with `proxy` on and `maxIpsCount = 1` (see server.ts): the rightmost `X-Forwarded-For`
+ * entry, else the peer. client-address.ts decides whether to believe it.
+ */
+function forwardedFor(req: IncomingMessage): string {
+  const header = req.headers['x-forwarded-for'];
+  const last = header ? String(header).split(/\s*,\s*/).pop() : undefined;
+  return last || req.socket.remoteAddress || '';
+}

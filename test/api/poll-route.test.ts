@@ -1,0 +1,185 @@
+/**
+ * The long poll answered below Koa (app/api/poll-route.ts), on a real hub (SQLite file, config repo over git HTTP):
+ * the same contract as every other agent route, and a server that suits a fleet.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_CREDENTIAL_GUESSES, GuessLimiter } from '../../app/api/guess-limiter.js';
+import { createPollHandler } from '../../app/api/poll-route.js';
+import { JobNotifier } from '../../app/jobs/job-notifier.js';
+import { openStore } from '../../app/store/open-store.js';
+import type { Store } from '../../app/store/store.js';
+import { createHttpServer, LISTEN_BACKLOG } from '../../app/server.js';
+import { silentLogger } from '../../lib/logger.js';
+import { ADMIN_TOKEN, startTestHub, type TestHub } from '../helpers/test-hub.js';
+
+const DEPLOY = { repository: 'demo/shop', ref: 'main', environment: 'staging' };
+let t: TestHub;
+
+beforeAll(async () => {
+  t = await startTestHub({ BITENVOY_POLL_WAIT_SECONDS: '50' });
+});
+afterAll(async () => t?.close());
+
+describe('the long poll', () => {
+  it('answers a held poll with its job at once', async () => {
+    const agent = await t.enroll('held-1');
+    const poll = t.call('GET', '/api/agent/v1/jobs/next?wait=30', { token: agent.credential });
+    await new Promise((r) => setTimeout(r, 300));
+    const created = await t.call('POST', '/api/v1/deployments', { token: ADMIN_TOKEN, body: DEPLOY });
+    expect(created.status).toBe(201);
+    const createdAt = Date.now();
+    const woken = await poll;
+    expect(Date.now() - createdAt).toBeLessThan(1000);
+    expect(woken.status).toBe(200);
+    expect(woken.json.job).toMatchObject({ deploymentId: created.json.deployment.id, sha: expect.stringMatching(/^[0-9a-f]{40}$/) });
+    // Finish the deployment, so that later tests start from an idle hub.
+    const jobId = woken.json.job.id as string;
+    const claimId = 'cl_held0001';
+    expect((await t.call('POST', `/api/agent/v1/jobs/${jobId}/claim`, { token: agent.credential, body: { claimId } })).status).toBe(200);
+    const at = new Date().toISOString();
+    const events = [{ seq: 1, at, type: 'state', state: 'succeeded' }];
+    expect((await t.call('POST', `/api/agent/v1/jobs/${jobId}/events`, { token: agent.credential, body: { claimId, events } })).status).toBe(200);
+  });
+
+  it('answers 204 once the wait is over, with the JSON headers of every answer', async () => {
+    const agent = await t.enroll('idle-1', { role: 'idle' });
+    const started = Date.now();
+    const res = await fetch(`${t.url}/api/agent/v1/jobs/next?wait=1`, { headers: { authorization: `Bearer ${agent.credential}`, 'x-request-id': 'poll-42' } });
+    expect(res.status).toBe(204);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(res.headers.get('x-request-id')).toBe('poll-42');
+    expect(await res.text()).toBe('');
+  });
+
+  it('refuses a wrong or missing credential with 401 and the envelope', async () => {
+    const forged = await t.call('GET', '/api/agent/v1/jobs/next?wait=0', { token: 'bta_forged' });
+    expect(forged.status).toBe(401);
+    expect(forged.json.error).toEqual({ code: 'BE_UNAUTHORIZED', message: 'unknown agent credential (the agent was removed or the hub lost its data); enroll it again with a new token' });
+    const missing = await t.call('GET', '/api/agent/v1/jobs/next?wait=0');
+    expect(missing.status).toBe(401);
+    expect(missing.json.error.message).toMatch(/^missing `Authorization: Bearer <agent credential>`/);
+  });
+
+  it('refuses a bad wait, and methods other than GET and HEAD, with the envelope', async () => {
+    const agent = await t.enroll('picky-1', { role: 'idle' });
+    const twice = await t.call('GET', '/api/agent/v1/jobs/next?wait=1&wait=2', { token: agent.credential });
+    expect(twice.status).toBe(400);
+    expect(twice.json.error).toEqual({ code: 'BE_BAD_REQUEST', message: 'wait: expected a number of seconds ≥ 0, got ["1","2"]' });
+    const negative = await t.call('GET', '/api/agent/v1/jobs/next?wait=-1', { token: agent.credential });
+    expect(negative.json.error.message).toBe('wait: expected a number of seconds ≥ 0, got "-1"');
+
+    const post = await fetch(`${t.url}/api/agent/v1/jobs/next`, { method: 'POST', headers: { authorization: `Bearer ${agent.credential}` } });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('HEAD, GET');
+    expect(((await post.json()) as { error: unknown }).error).toEqual({ code: 'BE_METHOD_NOT_ALLOWED', message: 'POST /api/agent/v1/jobs/next is not allowed; this route accepts HEAD, GET' });
+    const head = await fetch(`${t.url}/api/agent/v1/jobs/next?wait=0`, { method: 'HEAD', headers: { authorization: `Bearer ${agent.credential}` } });
+    expect(head.status).toBe(204);
+  });
+
+  it('counts wrong credentials together with the other agent routes', async () => {
+    // From behind a proxy on loopback: X-Forwarded-For names the client, as on the Koa routes.
+    const from = (address: string, route: 'poll' | 'lease', token: string) =>
+      fetch(`${t.url}/api/agent/v1/jobs/${route === 'poll' ? 'next?wait=0' : 'x/lease'}`, {
+        method: route === 'poll' ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': address, 'content-type': 'application/json' },
+        ...(route === 'lease' ? { body: '{"claimId":"cl_12345678"}' } : {}),
+      });
+    // Spends an address's wrong guesses on one route, until that route refuses it (guesses come back one a second).
+    const spend = async (address: string, route: 'poll' | 'lease') => {
+      const statuses: number[] = [];
+      for (let i = 0; !statuses.includes(429) && i < AGENT_CREDENTIAL_GUESSES.perAddress.burst + 20; i++) statuses.push((await from(address, route, `bta_guess${i}`)).status);
+      expect(statuses.filter((s) => s === 401).length).toBeGreaterThanOrEqual(AGENT_CREDENTIAL_GUESSES.perAddress.burst);
+      expect(statuses.at(-1)).toBe(429);
+    };
+    // One address spends its guesses on the lease route: the poll route refuses it too, with Retry-After.
+    await spend('192.0.2.77', 'lease');
+    const refused = await from('192.0.2.77', 'poll', 'bta_guess-poll');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('BE_RATE_LIMITED');
+    // Another spends them on the poll route: the lease route refuses it.
+    await spend('192.0.2.78', 'poll');
+    expect((await from('192.0.2.78', 'lease', 'bta_guess-lease')).status).toBe(429);
+  });
+
+  it('listens with a backlog that fits a fleet reconnecting at once', () => {
+    const port = (t.hub.server.address() as AddressInfo).port;
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    // `ss` shows a listening socket's backlog as its Send-Q; Linux caps what was asked at net.core.somaxconn.
+    const line = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim();
+    const backlog = Number(line.split(/\s+/)[2]);
+    expect(backlog).toBe(Math.min(LISTEN_BACKLOG, somaxconn));
+    expect(backlog).toBeGreaterThan(511);
+  });
+
+  it('ends held polls with 204 when the hub closes', async () => {
+    const hub = await startTestHub({ BITENVOY_POLL_WAIT_SECONDS: '50' });
+    try {
+      const agents = await Promise.all(['closing-1', 'closing-2', 'closing-3'].map((name) => hub.enroll(name, { role: 'idle' })));
+      const polls = agents.map((a) => hub.call('GET', '/api/agent/v1/jobs/next?wait=50', { token: a.credential }));
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      await hub.hub.close();
+      expect((await Promise.all(polls)).map((p) => p.status)).toEqual([204, 204, 204]);
+      expect(Date.now() - started).toBeLessThan(1500);
+    } finally {
+      await hub.close();
+    }
+  });
+});
+
+describe('the poll handler on its own', () => {
+  let store: Store;
+  let server: Server;
+  let url: string;
+  const notifier = new JobNotifier();
+  const shutdown = new AbortController();
+  let credential: string;
+
+  beforeAll(async () => {
+    store = await openStore({ dataDir: `${t.root}/handler-store` });
+    const { enrollAgent } = await import('../../app/enroll/enroll-agent.js');
+    const { createEnrollToken } = await import('../../app/enroll/create-enroll-token.js');
+    const { token } = await createEnrollToken(store, { createdBy: 'test' });
+    const settings = { pollWaitSeconds: 50, leaseSeconds: 60, heartbeatSeconds: 60 };
+    ({ credential } = await enrollAgent(store, { token, name: 'alone', labels: {}, version: 'test' }, settings, Date.now()));
+    const poll = createPollHandler({
+      store,
+      engine: { nextJob: async () => undefined, notifier },
+      settings,
+      shutdown: shutdown.signal,
+      guesses: new GuessLimiter(AGENT_CREDENTIAL_GUESSES),
+      log: silentLogger(),
+    });
+    // A Koa with no routes at all: whatever answers the poll is the handler, in front of Koa.
+    server = createHttpServer({ koa: new Koa(), webhook: undefined, webhookPath: '/webhooks', poll });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+    await store?.close();
+  });
+
+  it('is answered in front of Koa, and woken by the shutdown signal alone', async () => {
+    const poll = fetch(`${url}/api/agent/v1/jobs/next?wait=30`, { headers: { authorization: `Bearer ${credential}` } });
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    // Nothing else wakes it: no engine stops here, no notification comes.
+    shutdown.abort();
+    const res = await poll;
+    expect(res.status).toBe(204);
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+
+  it('leaves every other path to Koa', async () => {
+    const res = await fetch(`${url}/api/agent/v1/jobs/j_1/claim`, { method: 'POST' });
+    expect(res.status).toBe(404);
+  });
+});
