@@ -107,7 +107,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const shutdown = new AbortController();
   const koa = createKoa(log);
   // Whose X-Forwarded-For is believed (see client-address.ts): every request's context carries it.
-  Object.assign(koa.context, { trustedProxies: trustedProxies(settings.trustedProxies) });
+  const proxies = trustedProxies(settings.trustedProxies);
+  Object.assign(koa.context, { trustedProxies: proxies });
   const agentSettings = { leaseSeconds: settings.leaseSeconds, heartbeatSeconds: settings.heartbeatSeconds, pollWaitSeconds: settings.pollWaitSeconds };
   const mode = settings.github ? 'github' : 'local';
   const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl });
@@ -115,7 +116,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const adminGuesses = new GuessLimiter(ADMIN_TOKEN_GUESSES);
   // The long poll is answered below Koa (api/poll-route.ts); wrong credentials count once whichever route they hit.
   const agentGuesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES);
-  const poll = createPollHandler({ store, engine, settings: agentSettings, shutdown: shutdown.signal, guesses: agentGuesses, log });
+  const poll = createPollHandler({ store, engine, settings: agentSettings, shutdown: shutdown.signal, guesses: agentGuesses, log, trustedProxies: proxies });
   const routers = [
     agentRoutes({
       store,

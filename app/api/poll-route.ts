@@ -21,6 +21,7 @@ import { AGENT_API_PREFIX, type AgentSettings, type JobSpec } from '../../lib/pr
 import type { JobNotifier } from '../jobs/job-notifier.js';
 import type { Store } from '../store/store.js';
 import { authenticateAgent } from './agent-auth.js';
+import type { BlockList } from 'node:net';
 import { clientAddress } from './client-address.js';
 import { cutUnreadBody } from './cut-unread-body.js';
 import type { GuessLimiter } from './guess-limiter.js';
@@ -42,6 +43,8 @@ export interface PollDeps {
   shutdown: AbortSignal;
   /** The limit of wrong agent-credential guesses, the same instance the other agent routes use. */
   guesses: GuessLimiter;
+  /** Whose X-Forwarded-For is believed (BITENVOY_TRUSTED_PROXIES), as for the routes behind Koa. */
+  trustedProxies?: BlockList;
   log: Logger;
 }
 
@@ -65,7 +68,7 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
   const agentId = (
     await authenticateAgent(deps.store, deps.guesses, {
       authorization: req.headers.authorization,
-      address: () => clientAddress({ ip: forwardedFor(req), req }),
+      address: () => clientAddress({ ip: forwardedFor(req), req, ...(deps.trustedProxies ? { trustedProxies: deps.trustedProxies } : {}) }),
       log: deps.log,
     })
   ).id;
