@@ -45,6 +45,11 @@ export interface JobRecord {
   /** A sentence for people: why it failed, was refused or cancelled. */
   message?: string;
   cancelRequested?: boolean;
+  /**
+   * When the hub gave the job up because its lease ran out. An end reported after that is still recorded as what
+   * happened ("web-7 succeeded 40 s after its lease ran out").
+   */
+  lostAt?: string;
   /** Highest contiguous event / log chunk sequence number stored. */
   eventsAckedSeq: number;
   logsAckedSeq: number;
@@ -176,15 +181,10 @@ export interface GitHubDeploymentLink {
 /** Key builders: the only place key strings are spelled. */
 export const keys = {
   agent: (id: string) => `agent:${id}`,
-  agentByCredential: (hash: string) => `agent-credential:${hash}`,
   agentByName: (name: string) => `agent-name:${name}`,
   enrollToken: (hash: string) => `enroll-token:${hash}`,
   deployment: (id: string) => `deployment:${id}`,
   job: (id: string) => `job:${id}`,
-  /** Ids of the jobs waiting for an agent to claim them, oldest first. */
-  agentQueue: (agentId: string) => `agent-queue:${agentId}`,
-  /** Ids of the deployments not yet final, so the lease timer and a restart find them without a scan. */
-  activeDeployments: () => 'active-deployments',
   /** One key per log entry (see JobRecord.logFirstEntry); zero-padded so a prefix listing comes back in order. */
   logEntry: (jobId: string, entry: number) => `log:${jobId}:${String(entry).padStart(9, '0')}`,
   logPrefix: (jobId: string) => `log:${jobId}:`,

@@ -73,6 +73,8 @@ export const ERROR_CODES = {
   BE_RATE_LIMITED: 429,
   /** The hub is busy with other work of this kind (e.g. webhook bodies in flight): try again after `Retry-After`. */
   BE_BUSY: 503,
+  /** The hub's store was written by a newer release (its schema version is unknown here). */
+  BE_STORE_NEWER: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { hashSecret } from '../enroll/create-enroll-token.js';
 import { keys, type AgentRecord } from '../model.js';
+import { agentByCredential } from '../store/agent-queries.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../../lib/logger.js';
 import { clientAddress } from './client-address.js';
@@ -30,8 +31,7 @@ export async function authenticateAgent(
 ): Promise<AgentRecord> {
   const credential = /^Bearer\s+(\S+)$/i.exec(request.authorization ?? '')?.[1];
   if (!credential) throw new BitEnvoyError('BE_UNAUTHORIZED', 'missing `Authorization: Bearer <agent credential>`; enroll the agent with `bitenvoy agent enroll`');
-  const agentId = await store.get<string>(keys.agentByCredential(hashSecret(credential)));
-  const agent = agentId ? await store.get<AgentRecord>(keys.agent(agentId)) : undefined;
+  const agent = await agentByCredential(store, hashSecret(credential));
   if (!agent) {
     const address = request.address();
     guesses.assertMayTry(address);

@@ -9,7 +9,7 @@ import { CONFIG_CHECK_NAME } from '../github/config-check-run.js';
 import { createGitHubDeployment, newRolloutId } from '../github/create-github-deployment.js';
 import { listCommitChecks } from '../github/list-commit-checks.js';
 import { ROLLOUT_INTENT_TTL_MS, rolloutIntentKey, type RolloutIntent } from '../github/on-deployment-created.js';
-import type { DeploymentRecord } from '../model.js';
+import { lastGoodOtherThan, latestSuccessful } from '../store/deployment-queries.js';
 import { guardRailRefusals } from '../rollout/guard-rails.js';
 import { environmentNamed, readPullRequest, Refusal, type CommandContext } from './command-context.js';
 
@@ -19,11 +19,6 @@ export interface DeployOutcome {
   environment: string;
   deploymentId?: string;
   forced?: boolean;
-}
-
-/** Deployments of one environment of the repository, newest first. */
-export async function deploymentsOf(ctx: Pick<CommandContext, 'engine'>, repository: string, environment: string): Promise<DeploymentRecord[]> {
-  return (await ctx.engine.listDeployments(500)).filter((d) => d.repository === repository && d.environment === environment);
 }
 
 export async function deployCommand(ctx: CommandContext, args: { environment: string; dryRun: boolean; force: boolean }): Promise<DeployOutcome> {
@@ -56,9 +51,9 @@ export async function rollbackCommand(ctx: CommandContext, args: { environment: 
   const environment = environmentNamed(ctx, args.environment);
   const refusals = await guardRailRefusals(ctx.store, { repository: event.repository.fullName, environment, sha: '', rollback: true }, ctx.now?.());
   if (refusals.length) throw new Refusal(`cannot roll back \`${environment}\`: ${refusals.join('; ')}`);
-  const successes = (await deploymentsOf(ctx, event.repository.fullName, environment)).filter((d) => d.state === 'success');
-  const current = successes[0];
-  const previous = successes.find((d) => d.sha !== current?.sha);
+  // Index reads, however long the history: what runs now, and the newest success of another commit before it.
+  const current = await latestSuccessful(ctx.store, event.repository.fullName, environment);
+  const previous = current ? await lastGoodOtherThan(ctx.store, event.repository.fullName, environment, current.sha) : undefined;
   if (!current || !previous) {
     throw new Refusal(`\`${environment}\` has no earlier successful commit to roll back to${current ? ` (only \`${current.sha.slice(0, 7)}\` ever succeeded there)` : ''}`);
   }

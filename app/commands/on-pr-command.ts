@@ -9,7 +9,8 @@
 import { isErrorCode } from '../../lib/errors.js';
 import { recordAudit, type AuditEntry } from '../audit/audit-log.js';
 import { checkMayChange, environmentNamed, Refusal, type CommandContext, type CommandDeps, type CommentEvent } from './command-context.js';
-import { deployCommand, deploymentsOf, rollbackCommand } from './deploy-command.js';
+import { deployCommand, rollbackCommand } from './deploy-command.js';
+import { activeDeploymentsOf, deploymentsOfEnvironment } from '../store/deployment-queries.js';
 import { activeLock, describeLock, releaseLock, takeLock } from '../rollout/environment-locks.js';
 import { COMMAND_USAGE, parseCommand, type Command } from './parse-command.js';
 import { parseDuration } from '../../lib/parse-duration.js';
@@ -88,7 +89,7 @@ async function run(ctx: CommandContext, command: Command, audit: (entry: Omit<Au
     case 'continue': {
       const environment = environmentNamed(ctx, command.environment);
       await checkMayChange(ctx, environment);
-      const paused = (await deploymentsOf(ctx, repository, environment)).find((d) => d.gate && !['success', 'failure', 'error', 'cancelled'].includes(d.state));
+      const paused = (await activeDeploymentsOf(ctx.store, repository, environment)).find((d) => d.gate && !['success', 'failure', 'error', 'cancelled'].includes(d.state));
       const released = paused ? await ctx.engine.continueDeployment(paused.id, ctx.event.login).catch((err: unknown) => {
         if (isErrorCode(err, 'BE_GUARD_RAIL')) throw new Refusal(err.message);
         throw err;
@@ -145,7 +146,7 @@ async function statusText(ctx: CommandContext): Promise<string> {
   const repository = ctx.event.repository.fullName;
   const rows = ['| environment | commit | when | by | state | lock |', '|---|---|---|---|---|---|'];
   for (const environment of Object.keys(ctx.environments)) {
-    const [latest] = await deploymentsOf(ctx, repository, environment);
+    const [latest] = await deploymentsOfEnvironment(ctx.store, repository, environment, 1);
     const lock = await activeLock(ctx.store, repository, environment, ctx.now?.());
     const by = latest?.createdBy.replace(/^github:/, '@') ?? '';
     rows.push(

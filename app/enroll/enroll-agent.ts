@@ -62,6 +62,5 @@ export async function enrollAgent(store: Store, req: EnrollRequest, settings: Ag
     lastSeenAt: at,
   };
   await store.set(keys.agent(agentId), agent);
-  await store.set(keys.agentByCredential(agent.credentialHash), agentId);
   return { agentId, credential, settings, ...(suggestedAllow ? { suggestedAllow } : {}) };
 }

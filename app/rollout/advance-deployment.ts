@@ -4,17 +4,16 @@
  *
  * Safe to call any number of times, from anywhere, after any crash: the deployment record's `currentBatch` (moved
  * only forward, with `store.update`) is the gate, and job ids derived from deployment, batch and agent make
- * re-creating a job a no-op. What has ended is read from the deployment's job tally (job-tally.ts), not from every
- * job record, so each job's end costs the same however many servers the rollout has.
+ * re-creating a job a no-op. What has ended is read from the deployment's job counters (kept by the store in the
+ * same transaction as each job's write), not from every job record, so each job's end costs the same however many
+ * servers the rollout has.
  */
-import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
-import { enqueueJob } from '../jobs/agent-queue.js';
-import { keys, type DeploymentRecord, type JobRecord } from '../model.js';
-import { describeAutoRollback, planAutoRollback, rollbackToStart } from './auto-rollback.js';
+import { FINAL_DEPLOYMENT_STATES, FINAL_JOB_STATES, type JobState } from '../../lib/protocol.js';
+import { keys, type AgentRecord, type DeploymentRecord, type JobRecord } from '../model.js';
+import { jobCountsOf, jobsOfDeployment, jobsOfDeploymentIn } from '../store/job-queries.js';
+import { describeAutoRollback, planAutoRollback } from './auto-rollback.js';
 import { describeDeployment, failureDescription, MAX_DESCRIPTION, truncate } from './describe-deployment.js';
-import { isoNow, jobIdFor, jobIdsUpTo, listAllAgents, type EngineContext } from './engine-context.js';
-import { dropTally, readTally, type JobTally } from './job-tally.js';
-import { recordLive } from './live-commits.js';
+import { isoNow, jobIdFor, type EngineContext } from './engine-context.js';
 import { activeLock, describeLock, type EnvironmentLock } from './environment-locks.js';
 
 /**
@@ -36,22 +35,22 @@ export async function advanceDeployment(ctx: EngineContext, id: string): Promise
       await ensureBatchJobs(ctx, dep, dep.currentBatch);
       ctx.ensuredBatches.add(ensured);
     }
-    const { succeeded, failed, active, batchEnded } = countJobs(dep, await readTally(ctx, dep));
+    const { succeeded, failed, active, batchEnded } = countJobs(dep, await jobCountsOf(ctx.store, dep.id));
     if (dep.cancelRequested) {
       if (active > 0) return;
       // Say what is live: a cancel that came after every server had switched did not stop anything.
       const total = totalServers(dep);
       const by = dep.cancelRequested.by;
-      if (succeeded === total && failed.length === 0) return finish(ctx, dep, 'success', `${total}/${total} servers succeeded; the cancel asked by ${by} came after the last server had deployed`);
+      if (succeeded === total && failed === 0) return finish(ctx, dep, 'success', `${total}/${total} servers succeeded; the cancel asked by ${by} came after the last server had deployed`);
       const sha = dep.sha.slice(0, 7);
       return finish(ctx, dep, 'cancelled', `asked by ${by}; ${sha} is live on ${succeeded}/${total} servers${succeeded ? ', the others keep what they had' : ''}`);
     }
     // Past the failure policy: no new server starts; the rollout fails once the running ones end.
-    if (failed.length > allowed) {
+    if (failed > allowed) {
       if (active > 0) return describe(ctx, dep, succeeded);
-      const failedJobs = (await ctx.store.getMany<JobRecord>(failed.map((id) => keys.job(id)))).filter((j): j is JobRecord => j !== undefined);
-      const agents = new Map((await listAllAgents(ctx.store)).map((a) => [a.id, a]));
-      const why = failureDescription(failedJobs, agents);
+      const [first] = await jobsOfDeploymentIn(ctx.store, dep.id, FAILED_STATES, 1);
+      const agent = first ? await ctx.store.get<AgentRecord>(keys.agent(first.agentId)) : undefined;
+      const why = first ? failureDescription(first, failed, agent) : `${failed} servers failed`;
       return fail(ctx, dep, allowed > 0 ? `${why} — more than maxFailures ${allowed}` : why);
     }
     if (dep.policy?.deadline && ctx.now() >= Date.parse(dep.policy.deadline)) {
@@ -60,8 +59,8 @@ export async function advanceDeployment(ctx: EngineContext, id: string): Promise
     if (!batchEnded) return describe(ctx, dep, succeeded);
     const current = dep.currentBatch;
     if (current + 1 >= dep.batches.length) {
-      const all = succeeded + failed.length;
-      return finish(ctx, dep, 'success', failed.length ? `${succeeded}/${all} servers succeeded, ${failed.length} failed (within maxFailures ${allowed})` : `${all}/${all} servers succeeded`);
+      const all = succeeded + failed;
+      return finish(ctx, dep, 'success', failed ? `${succeeded}/${all} servers succeeded, ${failed} failed (within maxFailures ${allowed})` : `${all}/${all} servers succeeded`);
     }
     const pause = dep.batches[current]?.pauseAfter;
     if (pause !== undefined && !dep.gatesPassed?.includes(current)) {
@@ -73,23 +72,27 @@ export async function advanceDeployment(ctx: EngineContext, id: string): Promise
   }
 }
 
-/** What the tally says of the jobs started so far: servers done, failed job ids, jobs still going, and whether the current batch has ended. */
-function countJobs(dep: DeploymentRecord, tally: JobTally): { succeeded: number; failed: string[]; active: number; batchEnded: boolean } {
+/** Every final state but success: a failed, refused or cancelled server counts against the failure policy. */
+const FAILED_STATES: readonly JobState[] = FINAL_JOB_STATES.filter((s) => s !== 'succeeded');
+
+/**
+ * What the counters say of the batches started so far: servers done, servers failed, servers still going (a job
+ * not created yet counts as going), and whether the current batch has ended. O(batches), not O(servers).
+ */
+function countJobs(dep: DeploymentRecord, counts: Array<{ batch: number; state: JobState; n: number }>): { succeeded: number; failed: number; active: number; batchEnded: boolean } {
   let succeeded = 0;
-  let active = 0;
-  const failed: string[] = [];
-  dep.batches.slice(0, dep.currentBatch + 1).forEach((batch, index) => {
-    for (const agentId of batch.agentIds) {
-      const id = jobIdFor(dep.id, index, agentId);
-      const outcome = tally[id];
-      if (outcome === 'succeeded') succeeded++;
-      else if (outcome === 'failed') failed.push(id);
-      else active++;
-    }
-  });
-  const current = dep.batches[dep.currentBatch]?.agentIds ?? [];
-  const batchEnded = current.every((agentId) => tally[jobIdFor(dep.id, dep.currentBatch, agentId)] !== undefined);
-  return { succeeded, failed, active, batchEnded };
+  let failed = 0;
+  let endedInCurrent = 0;
+  for (const { batch, state, n } of counts) {
+    if (batch > dep.currentBatch) continue;
+    if (state === 'succeeded') succeeded += n;
+    else if (FAILED_STATES.includes(state)) failed += n;
+    else continue;
+    if (batch === dep.currentBatch) endedInCurrent += n;
+  }
+  const planned = dep.batches.slice(0, dep.currentBatch + 1).reduce((n, b) => n + b.agentIds.length, 0);
+  const current = dep.batches[dep.currentBatch]?.agentIds.length ?? 0;
+  return { succeeded, failed, active: planned - succeeded - failed, batchEnded: endedInCurrent >= current };
 }
 
 function totalServers(dep: DeploymentRecord): number {
@@ -180,19 +183,10 @@ async function ensureBatchJobs(ctx: EngineContext, dep: DeploymentRecord, batch:
   // Older records lack gitUrl/instructions: fall back to the config in force.
   const repo = ctx.config(dep.repository)?.repositories[dep.repository];
   const agentIds = dep.batches[batch]?.agentIds ?? [];
-  const jobIds = agentIds.map((agentId) => jobIdFor(dep.id, batch, agentId));
-  const existing = await ctx.store.getMany<JobRecord>(jobIds.map((id) => keys.job(id)));
-  const pending: Array<{ agentId: string; jobId: string }> = [];
-  for (const [i, agentId] of agentIds.entries()) {
-    const jobId = jobIds[i]!;
-    if (existing[i]) {
-      if (existing[i].state === 'pending') pending.push({ agentId, jobId });
-      continue;
-    }
-    const job = await ctx.store.update<JobRecord>(keys.job(jobId), (current) =>
-      current
-        ? undefined
-        : {
+  const createdAt = isoNow(ctx);
+  const entries = agentIds.map((agentId) => {
+    const jobId = jobIdFor(dep.id, batch, agentId);
+    const job: JobRecord = {
             spec: {
               id: jobId,
               deploymentId: dep.id,
@@ -202,7 +196,7 @@ async function ensureBatchJobs(ctx: EngineContext, dep: DeploymentRecord, batch:
               sha: dep.sha,
               git: { url: dep.gitUrl ?? dep.github?.cloneUrl ?? repo?.git ?? '' },
               instructions: dep.instructions ?? repo?.instructions ?? 'bitenvoy.yml',
-              createdAt: isoNow(ctx),
+              createdAt,
               ...(dep.rollbackOf ? { rollback: true } : {}),
             },
             agentId,
@@ -211,23 +205,13 @@ async function ensureBatchJobs(ctx: EngineContext, dep: DeploymentRecord, batch:
             eventsAckedSeq: 0,
             logsAckedSeq: 0,
             events: [],
-          },
-    );
-    if (job?.state === 'pending') pending.push({ agentId, jobId });
-  }
-  if (pending.length === 0) return;
-  // A job created before a crash may never have reached its agent's queue: queue what is missing, wake its agent.
-  const queues = await ctx.store.getMany<string[]>(pending.map((p) => keys.agentQueue(p.agentId)));
-  for (const [i, { agentId, jobId }] of pending.entries()) {
-    if (queues[i]?.includes(jobId)) continue;
-    await enqueueJob(ctx.store, agentId, jobId);
-    ctx.notifier.notify(agentId);
-  }
-}
-
-async function readJobs(ctx: EngineContext, dep: DeploymentRecord): Promise<JobRecord[]> {
-  const records = await ctx.store.getMany<JobRecord>(jobIdsUpTo(dep, dep.currentBatch).map((id) => keys.job(id)));
-  return records.filter((job): job is JobRecord => job !== undefined);
+    };
+    return { key: keys.job(jobId), value: job };
+  });
+  // One set-based write; jobs made before a crash stay as they are. A pending job is its agent's queue (an index),
+  // so waking the agents of the new jobs is all that is left to do.
+  const inserted = new Set(await ctx.store.insertMissing(entries));
+  for (const [i, agentId] of agentIds.entries()) if (inserted.has(entries[i]!.key)) ctx.notifier.notify(agentId);
 }
 
 async function describe(ctx: EngineContext, dep: DeploymentRecord, succeeded: number): Promise<void> {
@@ -247,7 +231,7 @@ async function describe(ctx: EngineContext, dep: DeploymentRecord, succeeded: nu
  * the description says what happens next.
  */
 async function fail(ctx: EngineContext, dep: DeploymentRecord, why: string): Promise<void> {
-  const rollback = dep.policy?.onFailure === 'rollback' ? await planAutoRollback(ctx, dep, await readJobs(ctx, dep)) : undefined;
+  const rollback = dep.policy?.onFailure === 'rollback' ? await planAutoRollback(ctx, dep, await jobsOfDeployment(ctx.store, dep.id)) : undefined;
   if (!rollback) return finish(ctx, dep, 'failure', why);
   const next = describeAutoRollback(rollback);
   const room = Math.max(20, MAX_DESCRIPTION - next.length - 3);
@@ -262,14 +246,9 @@ async function finish(ctx: EngineContext, dep: DeploymentRecord, state: 'success
     finishedNow = true;
     return { ...d, ...extra, state, description: truncate(description), finishedAt: isoNow(ctx), updatedAt: isoNow(ctx) };
   });
-  // A rollback still to start keeps the rollout on the active list: a restart before it starts finds it there.
-  if (!rollbackToStart(finished)) {
-    await ctx.store.update<string[]>(keys.activeDeployments(), (ids) => (ids?.includes(dep.id) ? ids.filter((x) => x !== dep.id) : undefined));
-  }
+  // The record leaves the active index with this write (a rollback still to start keeps it there, see document-tables.ts).
   for (const key of ctx.ensuredBatches) if (key.startsWith(`${dep.id}:`)) ctx.ensuredBatches.delete(key);
-  await dropTally(ctx, dep.id);
   if (!finishedNow || !finished) return;
-  if (state === 'success') await recordLive(ctx.store, finished);
   ctx.onChange(finished);
   ctx.log.info({ deploymentId: dep.id, state, description: finished.description }, 'deployment finished');
 }

@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { keys, type AutoRollback, type DeploymentRecord, type JobRecord } from '../model.js';
+import { lastGoodOtherThan } from '../store/deployment-queries.js';
 import type { Store } from '../store/store.js';
 import { truncate } from './describe-deployment.js';
 import { slotKey, type EnvironmentSlot } from './environment-slot.js';
@@ -41,11 +42,8 @@ export function movedAgents(jobs: JobRecord[]): string[] {
  * @example
  * await lastGoodDeployment(store, failed); // the `success` deployment of abc1234 two days ago
  */
-export async function lastGoodDeployment(store: Store, failed: DeploymentRecord): Promise<DeploymentRecord | undefined> {
-  const all = (await store.list<DeploymentRecord>('deployment:')).map((e) => e.value);
-  return all
-    .filter((d) => d.repository === failed.repository && d.environment === failed.environment && d.state === 'success' && d.sha !== failed.sha && d.createdAt <= failed.createdAt)
-    .sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+export function lastGoodDeployment(store: Store, failed: DeploymentRecord): Promise<DeploymentRecord | undefined> {
+  return lastGoodOtherThan(store, failed.repository, failed.environment, failed.sha, failed.createdAt);
 }
 
 /**
@@ -90,6 +88,5 @@ export async function markRollbackStarted(ctx: Pick<EngineContext, 'store' | 'no
     const description = error ? truncate(`${d.description.split(' — ')[0]} — ${describeAutoRollback(autoRollback)}`) : d.description;
     return { ...d, autoRollback, description, updatedAt: isoNow(ctx) };
   });
-  await ctx.store.update<string[]>(keys.activeDeployments(), (ids) => (ids?.includes(failedId) ? ids.filter((x) => x !== failedId) : undefined));
   return updated;
 }

@@ -9,13 +9,14 @@
  * await cancelDeployment(ctx, 'dep_1a2b', 'octocat'); // then engine.advance('dep_1a2b')
  */
 import { BitEnvoyError } from '../../lib/errors.js';
-import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
-import { dequeueJobs } from '../jobs/agent-queue.js';
+import { FINAL_DEPLOYMENT_STATES, JOB_STATES, FINAL_JOB_STATES } from '../../lib/protocol.js';
 import { isFinal, isHeld } from '../jobs/job-updates.js';
 import { keys, type DeploymentRecord, type JobRecord } from '../model.js';
-import { isoNow, jobIdsUpTo, type EngineContext } from './engine-context.js';
+import { jobsOfDeploymentIn } from '../store/job-queries.js';
+import { isoNow, type EngineContext } from './engine-context.js';
 import { slotKey, type EnvironmentSlot } from './environment-slot.js';
-import { tallyJobEnd } from './job-tally.js';
+
+const OPEN_STATES = JOB_STATES.filter((s) => !FINAL_JOB_STATES.includes(s));
 
 export async function cancelDeployment(ctx: EngineContext, id: string, by: string): Promise<DeploymentRecord> {
   const dep = await ctx.store.get<DeploymentRecord>(keys.deployment(id));
@@ -33,16 +34,13 @@ export async function cancelDeployment(ctx: EngineContext, id: string, by: strin
     await ctx.store.update<EnvironmentSlot>(slotKey(dep.repository, dep.environment), (slot) => (slot?.waiting === id ? { ...(slot.active ? { active: slot.active } : {}) } : undefined));
     return updated;
   }
-  for (const jobId of jobIdsUpTo(dep, dep.currentBatch)) {
-    const job = await ctx.store.update<JobRecord>(keys.job(jobId), (j) => {
+  // Only the jobs still open (an index read): those that ended are left alone.
+  for (const open of await jobsOfDeploymentIn(ctx.store, id, OPEN_STATES, Number.MAX_SAFE_INTEGER)) {
+    await ctx.store.update<JobRecord>(keys.job(open.spec.id), (j) => {
       if (!j || isFinal(j)) return undefined;
       if (isHeld(j)) return j.cancelRequested ? undefined : { ...j, cancelRequested: true };
       return { ...j, state: 'cancelled', message: `cancelled by ${by} before it started`, finishedAt: now };
     });
-    if (job?.state === 'cancelled') {
-      await dequeueJobs(ctx.store, job.agentId, [jobId]);
-      await tallyJobEnd(ctx.store, job);
-    }
   }
   ctx.log.info({ deploymentId: id, by }, 'deployment cancel requested');
   ctx.onChange(updated);

@@ -20,9 +20,8 @@ export function describeDeployment(dep: DeploymentRecord, done: number): string 
 }
 
 /** Names the first server that failed and why, e.g. "web-2: step migrate exited with code 3 (1 of 2 failed)". */
-export function failureDescription(failed: JobRecord[], agents: Map<string, AgentRecord>): string {
-  const first = [...failed].sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''))[0]!;
-  const name = agents.get(first.agentId)?.name ?? first.agentId;
+export function failureDescription(first: JobRecord, failedCount: number, agent: AgentRecord | undefined): string {
+  const name = agent?.name ?? first.agentId;
   const why = first.message ?? first.state;
-  return truncate(`${name}: ${why}${failed.length > 1 ? ` (${failed.length} servers failed)` : ''}`);
+  return truncate(`${name}: ${why}${failedCount > 1 ? ` (${failedCount} servers failed)` : ''}`);
 }

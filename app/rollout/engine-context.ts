@@ -32,8 +32,6 @@ export interface EngineContext {
    * every reported event would read the whole batch each time. Empty after a restart, so each is checked once more.
    */
   ensuredBatches: Set<string>;
-  /** Deployments whose job tally this process has checked against their job records (see job-tally.ts). */
-  talliedDeployments: Set<string>;
   /** Called after a deployment's state or description changed (GitHub statuses follow it). */
   onChange: (deployment: DeploymentRecord) => void;
   /** Each agent's verified `cloud.*` labels, or why they are unknown now (cloud discovery); none without it. */

@@ -10,7 +10,7 @@
  */
 import { BitEnvoyError } from '../../lib/errors.js';
 import { activeLock, describeLock } from './environment-locks.js';
-import { liveDeployment } from './live-commits.js';
+import { latestSuccessful } from '../store/deployment-queries.js';
 
 export interface GuardedRollout {
   repository: string;
@@ -28,7 +28,7 @@ export async function guardRailRefusals(store: Parameters<typeof activeLock>[0],
   const lock = await activeLock(store, rollout.repository, rollout.environment, now);
   if (lock) refusals.push(`${describeLock(lock)}; \`/unlock ${lock.environment ?? '--global'}\` releases it`);
   if (rollout.after && !rollout.rollback) {
-    const live = await liveDeployment(store, rollout.repository, rollout.after);
+    const live = await latestSuccessful(store, rollout.repository, rollout.after);
     if (live?.sha !== rollout.sha) {
       refusals.push(
         `\`${rollout.environment}\` takes only commits live on \`${rollout.after}\` first; \`${rollout.after}\` runs ${live ? `\`${live.sha.slice(0, 7)}\`` : 'nothing yet'}, this is \`${rollout.sha.slice(0, 7)}\``,

@@ -21,7 +21,7 @@ import type {
   LogChunk,
 } from '../../lib/protocol.js';
 import { recordAudit } from '../audit/audit-log.js';
-import { dequeueJobs, findNextJob } from '../jobs/agent-queue.js';
+import { findNextJob } from '../jobs/agent-queue.js';
 import { claimJob, leaseOf, renewLease } from '../jobs/claim-job.js';
 import { seqGap } from '../jobs/job-errors.js';
 import { appendLogChunks } from '../jobs/job-logs.js';
@@ -36,12 +36,11 @@ import { markRollbackStarted, rollbackToStart, type PlannedRollback } from './au
 import { claimSlot, listSlots, releaseSlot, slotKey, type EnvironmentSlot } from './environment-slot.js';
 import { describeDeployment, truncate } from './describe-deployment.js';
 import { guardRailError, guardRailRefusals } from './guard-rails.js';
-import { buildLiveCommitsOnce } from './live-commits.js';
 import { activeLock, describeLock } from './environment-locks.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
 import { isAgentOnline, isoNow, listAllAgents, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
-import { expireLeases, extendLeasesAfterRestart, listActiveDeploymentIds, rebuildActiveDeployments } from './expire-leases.js';
-import { tallyJobEnd } from './job-tally.js';
+import { expireLeases, extendLeasesAfterRestart, listActiveDeploymentIds, noteUnseenAgents } from './expire-leases.js';
+import { pageOfDeployments } from '../store/deployment-queries.js';
 import { planDeployment, type DeploymentLink, type ResolveRef } from './plan-deployment.js';
 import { resolveRef as gitResolveRef } from './resolve-ref.js';
 
@@ -50,12 +49,16 @@ export { jobIdFor } from './engine-context.js';
 export type { DeploymentView, JobView } from './deployment-view.js';
 export type { PlannedRollback } from './auto-rollback.js';
 
+/** How often the lease check also advances every active rollout. */
+const SWEEP_MS = 5_000;
+
 export class RolloutEngine {
   readonly notifier = new JobNotifier();
   #ctx: EngineContext;
   #resolveRef: ResolveRef;
   #gitCredentials: ((deployment: DeploymentRecord) => Promise<GitAuth | undefined>) | undefined;
   #startRollback: (failed: DeploymentRecord, plan: PlannedRollback) => Promise<void | DeploymentRecord>;
+  #lastSweep = 0;
   #timer: NodeJS.Timeout | undefined;
   /** One advance at a time per deployment in this process; the store gates it across processes. */
   #advancing = new Map<string, Promise<void>>();
@@ -88,7 +91,6 @@ export class RolloutEngine {
       now: opts.now ?? Date.now,
       notifier: this.notifier,
       ensuredBatches: new Set(),
-      talliedDeployments: new Set(),
       onChange: (d) => onChange?.(d),
       ...(opts.cloudFacts ? { cloudFacts: opts.cloudFacts } : {}),
     };
@@ -109,8 +111,6 @@ export class RolloutEngine {
 
   /** Reconciles after a restart (leases extended, every active deployment advanced), then checks leases every second. */
   async start(): Promise<void> {
-    await rebuildActiveDeployments(this.#ctx);
-    await buildLiveCommitsOnce(this.#ctx.store);
     await extendLeasesAfterRestart(this.#ctx);
     for (const id of await listActiveDeploymentIds(this.#ctx)) await this.advance(id);
     await this.#reconcileSlots();
@@ -148,8 +148,6 @@ export class RolloutEngine {
       return dep;
     }
     dep.description = describeDeployment(dep, 0);
-    // Listed as active before it exists: a crash in between leaves an id that is skipped, never a lost deployment.
-    await store.update<string[]>(keys.activeDeployments(), (ids) => [...(ids ?? []), dep.id]);
     // One active rollout per environment: this one runs now, or waits behind the active one.
     const slot = await claimSlot(this.#ctx, dep);
     if (!slot.runNow) {
@@ -176,12 +174,9 @@ export class RolloutEngine {
     return planDeployment(this.#ctx, this.#resolveRef, req, 'preview', link);
   }
 
+  /** The newest deployments, newest first (an index read: the same cost with 10 or 100,000 in the store). */
   async listDeployments(limit = 50): Promise<DeploymentRecord[]> {
-    const all = await this.#ctx.store.list<DeploymentRecord>('deployment:');
-    return all
-      .map((e) => e.value)
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
-      .slice(0, limit);
+    return (await pageOfDeployments(this.#ctx.store, { limit })).deployments;
   }
 
   getDeploymentView(id: string): Promise<DeploymentView | undefined> {
@@ -202,7 +197,6 @@ export class RolloutEngine {
     const { store, log } = this.#ctx;
     const { job, firstClaim } = await claimJob(this.#ctx, agentId, jobId, claimId);
     if (firstClaim) {
-      await dequeueJobs(store, agentId, [jobId]);
       let started = false as boolean;
       const dep = await store.update<DeploymentRecord>(keys.deployment(job.spec.deploymentId), (d) => {
         if (d?.state !== 'queued') return undefined;
@@ -232,7 +226,6 @@ export class RolloutEngine {
     // Only a job's end can move its rollout (its progress counts finished servers): `fetching` and `running` cannot.
     if (finishedNow) {
       this.#ctx.log.info({ jobId, agentId, state: job.state, message: job.message }, 'job finished');
-      await tallyJobEnd(this.#ctx.store, job);
       await this.advance(job.spec.deploymentId);
     }
     if (gapAt !== undefined) throw seqGap(jobId, 'event', gapAt);
@@ -323,7 +316,6 @@ export class RolloutEngine {
       return { ...rest, description: describeDeployment(rest, 0), updatedAt: isoNow(this.#ctx) };
     });
     if (started?.state === 'error') {
-      await this.#ctx.store.update<string[]>(keys.activeDeployments(), (ids) => (ids?.includes(next) ? ids.filter((x) => x !== next) : undefined));
       this.#ctx.log.info({ deploymentId: next, refusals }, 'the waiting deployment is held back by a guard rail: it ends');
       this.#ctx.onChange(started);
       return this.#startNextIfEnded(next);
@@ -343,7 +335,6 @@ export class RolloutEngine {
       const { waitingFor: _gone, ...rest } = d;
       return { ...rest, state: 'error', description: `superseded by ${newerId} before it started`, finishedAt: isoNow(this.#ctx), updatedAt: isoNow(this.#ctx) };
     });
-    await store.update<string[]>(keys.activeDeployments(), (ids) => (ids?.includes(olderId) ? ids.filter((x) => x !== olderId) : undefined));
     if (changed && older) {
       this.#ctx.log.info({ deploymentId: olderId, supersededBy: newerId }, 'deployment superseded');
       this.#ctx.onChange(older);
@@ -364,7 +355,15 @@ export class RolloutEngine {
   async checkLeases(): Promise<void> {
     const changed = new Set(await expireLeases(this.#ctx));
     const now = this.#ctx.now();
-    for (const id of await listActiveDeploymentIds(this.#ctx)) {
+    const active = await listActiveDeploymentIds(this.#ctx);
+    await noteUnseenAgents(this.#ctx, active.filter((id) => !changed.has(id)));
+    // Every few seconds each active rollout is advanced once: a job's end that a hub killed before advancing (or a
+    // report answered before its advance ran) moves its rollout here at the latest. O(active rollouts).
+    if (now - this.#lastSweep >= SWEEP_MS) {
+      this.#lastSweep = now;
+      for (const id of active) changed.add(id);
+    }
+    for (const id of active) {
       if (changed.has(id)) continue;
       const dep = await this.#ctx.store.get<DeploymentRecord>(keys.deployment(id));
       const gateOpen = dep?.gate?.until !== undefined && Date.parse(dep.gate.until) <= now;

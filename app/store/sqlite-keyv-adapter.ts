@@ -1,110 +1,97 @@
 /**
- * A keyv store on Node's built-in `node:sqlite` (no native addon): one table of key, JSON text and an optional
- * expiry. WAL mode and a busy timeout let the CLI write into the same file while the hub runs.
+ * A keyv store on the hub's SQL database: the `kv` table of key, JSON text and an optional expiry, for short-lived
+ * keyed data (nonces, sessions, webhook dedupe keys, token caches). Records with their own tables never come here
+ * (see sql/document-tables.ts).
  *
  * @example
- * const keyv = new Keyv({ store: new KeyvBridgeAdapter(new SqliteKeyvStore('/var/lib/bitenvoy/hub.sqlite')), serialization: false });
+ * const keyv = new Keyv({ store: new KeyvBridgeAdapter(new SqlKeyvAdapter(db)), serialization: false });
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { SqlDatabase, SqlExecutor } from './sql/sql-database.js';
 
-export class SqliteKeyvStore {
+interface KvRow {
+  key: string;
+  value: string;
+  expires: number | null;
+}
+
+export class SqlKeyvAdapter {
   readonly opts = { dialect: 'sqlite' };
-  #db: DatabaseSync;
-  #get: StatementSync;
-  #set: StatementSync;
-  #delete: StatementSync;
-  #range: StatementSync;
+  #db: SqlDatabase;
 
-  constructor(file: string) {
-    mkdirSync(dirname(file), { recursive: true });
-    this.#db = new DatabaseSync(file);
-    this.#db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = NORMAL;
-      PRAGMA busy_timeout = 5000;
-      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER);
-    `);
-    this.#get = this.#db.prepare('SELECT value, expires FROM kv WHERE key = ?');
-    this.#set = this.#db.prepare('INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires');
-    this.#delete = this.#db.prepare('DELETE FROM kv WHERE key = ?');
-    this.#range = this.#db.prepare('SELECT key, value, expires FROM kv WHERE key >= ? AND key < ? ORDER BY key');
+  constructor(db: SqlDatabase) {
+    this.#db = db;
   }
 
   async get(key: string): Promise<unknown> {
-    return this.getSync(key);
-  }
-
-  getSync(key: string): unknown {
-    const row = this.#get.get(key) as { value: string; expires: number | null } | undefined;
+    const row = await this.#db.get<KvRow>('SELECT key, value, expires FROM kv WHERE key = ?', key);
     if (!row) return undefined;
-    if (row.expires !== null && row.expires <= Date.now()) {
-      this.#delete.run(key);
+    if (isExpired(row)) {
+      await this.#db.run('DELETE FROM kv WHERE key = ? AND expires <= ?', key, Date.now());
       return undefined;
     }
     return JSON.parse(row.value);
   }
 
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
-    this.setSync(key, value, ttl);
+    await this.writeIn(this.#db, key, value, ttl);
     return true;
   }
 
-  setSync(key: string, value: unknown, ttl?: number): void {
-    this.#set.run(key, JSON.stringify(value), ttl ? Date.now() + ttl : null);
-  }
-
   async delete(key: string): Promise<boolean> {
-    return Number(this.#delete.run(key).changes) > 0;
+    return (await this.#db.run('DELETE FROM kv WHERE key = ?', key)).changes > 0;
   }
 
   async clear(): Promise<void> {
-    this.#db.exec('DELETE FROM kv');
+    await this.#db.run('DELETE FROM kv');
   }
 
   async has(key: string): Promise<boolean> {
-    return this.getSync(key) !== undefined;
+    return (await this.get(key)) !== undefined;
   }
 
   async hasMany(keys: string[]): Promise<boolean[]> {
-    return keys.map((key) => this.getSync(key) !== undefined);
+    return Promise.all(keys.map((key) => this.has(key)));
   }
 
   async getMany(keys: string[]): Promise<unknown[]> {
-    return keys.map((key) => this.getSync(key));
+    return Promise.all(keys.map((key) => this.get(key)));
   }
 
   async deleteMany(keys: string[]): Promise<boolean[]> {
-    return this.transaction(() => keys.map((key) => Number(this.#delete.run(key).changes) > 0));
+    return this.#db.transaction(async (tx) => Promise.all(keys.map(async (key) => (await tx.run('DELETE FROM kv WHERE key = ?', key)).changes > 0)));
   }
 
-  /** Entries whose key starts with `prefix`, in key order (an index range scan, not a table scan). */
-  listPrefix(prefix: string): Array<{ key: string; value: unknown }> {
-    const rows = this.#range.all(prefix, prefix + '\uffff') as Array<{ key: string; value: string; expires: number | null }>;
-    const now = Date.now();
-    return rows.filter((r) => r.expires === null || r.expires > now).map((r) => ({ key: r.key, value: JSON.parse(r.value) }));
+  /** Live entries whose key starts with `prefix`, in key order (an index range scan, not a table scan). */
+  async listPrefix(prefix: string): Promise<Array<{ key: string; value: unknown }>> {
+    const rows = await this.#db.all<KvRow>('SELECT key, value, expires FROM kv WHERE key >= ? AND key < ? ORDER BY key', prefix, `${prefix}\uffff`);
+    return rows.filter((row) => !isExpired(row)).map((row) => ({ key: row.key, value: JSON.parse(row.value) }));
   }
 
   /** Every live entry, or only those of `namespace` (keyv prefixes namespaced keys with `<namespace>::`). */
   async *iterator(namespace?: string): AsyncGenerator<[string, unknown]> {
-    for (const { key, value } of this.listPrefix(namespace ? `${namespace}::` : '')) yield [key, value];
+    for (const { key, value } of await this.listPrefix(namespace ? `${namespace}::` : '')) yield [key, value];
   }
 
-  /** Runs `fn` inside one SQLite transaction (BEGIN IMMEDIATE), so writes from other processes cannot interleave. */
-  transaction<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = fn();
-      this.#db.exec('COMMIT');
-      return result;
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+  /** The stored (keyv-wrapped) value, read inside a transaction; undefined when absent or expired. */
+  async readIn(tx: SqlExecutor, key: string): Promise<{ value?: unknown } | undefined> {
+    const row = await tx.get<KvRow>('SELECT key, value, expires FROM kv WHERE key = ?', key);
+    return row && !isExpired(row) ? (JSON.parse(row.value) as { value?: unknown }) : undefined;
+  }
+
+  async writeIn(tx: SqlExecutor, key: string, value: unknown, ttl?: number): Promise<void> {
+    await tx.run(
+      'INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires',
+      key,
+      JSON.stringify(value),
+      ttl ? Date.now() + ttl : null,
+    );
   }
 
   async disconnect(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    await this.#db.close();
   }
+}
+
+function isExpired(row: KvRow): boolean {
+  return row.expires !== null && Number(row.expires) <= Date.now();
 }

@@ -1,15 +1,20 @@
 /**
- * The hub's one small storage interface. Everything the hub knows goes through it, so that the embedded SQLite
- * default and a shared store for several replicas (a later issue) are interchangeable.
+ * The hub's storage interface. Records are addressed by key (see `keys` in app/model.ts) and kept as JSON
+ * documents in tables with indexed columns; named queries over those tables live in the query modules
+ * (deployment-queries.ts, job-queries.ts, agent-queries.ts, audit-queries.ts) and use {@link Store.db}.
  *
  * @example
- * const store = await openSqliteStore({ file: join(dataDir, 'hub.sqlite') });
+ * const store = await openStore({ dataDir: join(dataDir) });
  * await store.set(keys.agent(agent.id), agent);
  * const updated = await store.update<JobRecord>(keys.job(id), (job) => job && { ...job, state: 'claimed' });
  */
+import type { SqlDatabase } from './sql/sql-database.js';
+
 export interface Store {
+  /** The SQL database under the store, for the named queries. */
+  readonly db: SqlDatabase;
   get<T>(key: string): Promise<T | undefined>;
-  /** Several keys at once, in order (one round trip, for reading every job of a deployment). */
+  /** Several keys at once, in order (one round trip per table, for reading every job of a page). */
   getMany<T>(keys: string[]): Promise<Array<T | undefined>>;
   set<T>(key: string, value: T, ttlMs?: number): Promise<void>;
   delete(key: string): Promise<boolean>;
@@ -17,8 +22,13 @@ export interface Store {
   list<T>(prefix: string): Promise<Array<{ key: string; value: T }>>;
   /**
    * Atomic read-modify-write of one key: `fn` gets the current value and returns the new one (or `undefined` to
-   * leave it unchanged). No other `update` or `set` of the same key interleaves. Returns what is stored afterwards.
+   * leave it unchanged). No other write interleaves. Returns what is stored afterwards.
    */
   update<T>(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined>;
+  /**
+   * Writes the records that do not exist yet, leaves existing ones alone, in a few transactions: a batch of 10,000
+   * jobs starts with one set-based write, not 10,000 read-modify-writes. Returns the keys written.
+   */
+  insertMissing<T>(entries: Array<{ key: string; value: T }>): Promise<string[]>;
   close(): Promise<void>;
 }

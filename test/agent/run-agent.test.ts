@@ -158,11 +158,10 @@ steps:
     expect(first.deployment.state).toBe('success');
     const jobId = first.jobs[0].id as string;
 
-    // A hub restored from an old backup would offer the job again: make it pending and queued once more.
+    // A hub restored from an old backup would offer the job again: make it pending once more (its agent's queue).
     const store = await openStore({ dataDir: t.dataDir });
     const job = (await store.get<JobRecord>(keys.job(jobId)))!;
     await store.set(keys.job(jobId), { ...job, state: 'pending', claimId: undefined, eventsAckedSeq: 0, logsAckedSeq: 0, events: [] });
-    await store.set(keys.agentQueue(job.agentId), [jobId]);
     await store.close();
     t.hub.engine.notifier.notify(job.agentId);
 

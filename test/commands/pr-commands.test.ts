@@ -14,7 +14,6 @@ import { listAudit } from '../../app/audit/audit-log.js';
 import { createAppFn } from '../../app/github/app.js';
 import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { keys, type AgentRecord, type DeploymentRecord } from '../../app/model.js';
-import { recordLive } from '../../app/rollout/live-commits.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
@@ -156,8 +155,6 @@ async function succeeded(environment: string, sha: string, at: string): Promise<
     currentBatch: 0, skipped: [], createdBy: 'github:octocat', createdAt: at, updatedAt: at, finishedAt: at,
   };
   await store.set(keys.deployment(id), dep);
-  // As the engine does when a rollout ends `success`.
-  await recordLive(store, dep);
 }
 
 describe('/deploy', () => {

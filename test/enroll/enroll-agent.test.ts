@@ -2,6 +2,7 @@
  * Enrolling agents on a real store: each way a token can be wrong, a name taken, and two agents racing for one
  * token or one name — exactly one wins, and nothing is left half-done.
  */
+import { agentByCredential } from '../../app/store/agent-queries.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +47,7 @@ it('creates the agent, its credential (hash only) and spends the token', async (
   const agent = await store.get<AgentRecord>(keys.agent(res.agentId));
   expect(agent).toMatchObject({ id: res.agentId, name: 'web-1', labels: { role: 'web' }, version: '0.1.0', credentialHash: hashSecret(res.credential) });
   expect(JSON.stringify(agent)).not.toContain(res.credential);
-  expect(await store.get(keys.agentByCredential(hashSecret(res.credential)))).toBe(res.agentId);
+  expect((await agentByCredential(store, hashSecret(res.credential)))?.id).toBe(res.agentId);
   expect(await store.get(keys.agentByName('web-1'))).toBe(res.agentId);
   expect(await store.get<EnrollTokenRecord>(keys.enrollToken(hashSecret(token)))).toMatchObject({ usedBy: 'web-1' });
 });

@@ -16,7 +16,6 @@ import { createAppFn } from '../../app/github/app.js';
 import { AutoDeployer } from '../../app/github/auto-deploy.js';
 import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { keys, type AgentRecord, type DeploymentRecord } from '../../app/model.js';
-import { recordLive } from '../../app/rollout/live-commits.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
@@ -301,7 +300,7 @@ describe('deploy when CI passes', () => {
     // Production comes after staging, which does not run the commit yet: no GitHub deployment that could only fail.
     expect(created).toEqual([]);
     expect((await listAudit(store)).at(-1)).toMatchObject({ action: 'auto-deploy', environment: 'production', outcome: 'skipped', detail: expect.stringContaining('`production` takes only commits live on `staging` first') });
-    await recordLive(store, { id: 'dep_staged', repository: REPO, environment: 'staging', sha: SHA, finishedAt: '2026-11-25T10:05:00.000Z' } as DeploymentRecord);
+    await store.set(keys.deployment('dep_staged'), { id: 'dep_staged', repository: REPO, environment: 'staging', sha: SHA, state: 'success', createdAt: '2026-11-25T10:00:00.000Z', finishedAt: '2026-11-25T10:05:00.000Z' } as DeploymentRecord);
     await auto.onLive(REPO, 'staging');
     await new Promise((r) => setTimeout(r, 100));
     await auto.idle();

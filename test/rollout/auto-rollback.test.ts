@@ -2,6 +2,7 @@
  * `onFailure: rollback` on the real engine and store with a fake clock: the last good commit goes back to exactly
  * the servers that moved, as a new deployment without pauses, once — also when the hub stops in between.
  */
+import { activeDeploymentIds } from '../../app/store/deployment-queries.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listAudit } from '../../app/audit/audit-log.js';
 import { keys, type DeploymentRecord, type JobRecord } from '../../app/model.js';
@@ -65,7 +66,7 @@ describe('onFailure: rollback', () => {
     const plan = failed.autoRollback as Extract<DeploymentRecord['autoRollback'], { deploymentId: string }>;
     expect(plan).toMatchObject({ sha: GOOD, lastGood: good.id, agentIds: ['ag_a', 'ag_b'], startedAt: expect.any(String) });
     expect(failed.description).toBe(`web-2: step migrate exited with code 3 — rolling back 2 servers to ${GOOD.slice(0, 7)} (${plan.deploymentId})`);
-    expect(await f.store.get(keys.activeDeployments())).not.toContain(bad.id);
+    expect(await activeDeploymentIds(f.store)).not.toContain(bad.id);
 
     const rollback = await record(plan.deploymentId);
     expect(rollback).toMatchObject({ sha: GOOD, rollbackOf: bad.id, createdBy: 'bitenvoy:auto-rollback', state: 'queued' });
@@ -136,7 +137,7 @@ describe('onFailure: rollback', () => {
     dying.stop();
     const plan = (await record(bad.id)).autoRollback as { deploymentId: string; startedAt?: string };
     expect(plan.startedAt).toBeUndefined();
-    expect(await f.store.get(keys.activeDeployments())).toContain(bad.id);
+    expect(await activeDeploymentIds(f.store)).toContain(bad.id);
 
     for (let restart = 0; restart < 2; restart++) {
       const next = f.engine();
@@ -146,7 +147,7 @@ describe('onFailure: rollback', () => {
     const rollbacks = (await allDeployments()).filter((d) => d.rollbackOf === bad.id);
     expect(rollbacks.map((d) => d.id)).toEqual([plan.deploymentId]);
     expect((await record(bad.id)).autoRollback).toMatchObject({ startedAt: expect.any(String) });
-    expect(await f.store.get(keys.activeDeployments())).toEqual([plan.deploymentId]);
+    expect(await activeDeploymentIds(f.store)).toEqual([plan.deploymentId]);
   });
 });
 

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keys, type DeploymentRecord } from '../../app/model.js';
 import { releaseLock, takeLock } from '../../app/rollout/environment-locks.js';
-import { liveDeployment } from '../../app/rollout/live-commits.js';
+import { latestSuccessful } from '../../app/store/deployment-queries.js';
 import type { BitEnvoyError } from '../../lib/errors.js';
 import { DEPLOY, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
 
@@ -45,7 +45,7 @@ describe('guard rails where every rollout starts', () => {
     const staged = await engine.createDeployment(DEPLOY, 'api');
     await f.agentRuns(engine, 'ag_a');
     expect(await record(staged.id)).toMatchObject({ state: 'success' });
-    expect(await liveDeployment(f.store, 'acme/shop', 'staging')).toMatchObject({ deploymentId: staged.id, sha: staged.sha });
+    expect(await latestSuccessful(f.store, 'acme/shop', 'staging')).toMatchObject({ id: staged.id, sha: staged.sha });
     // Another commit than staging's is still refused; staging's goes.
     f.sha = 'b'.repeat(40);
     err = await rejection(engine.createDeployment({ ...DEPLOY, environment: 'production' }, 'api'));
@@ -116,6 +116,6 @@ describe('guard rails where every rollout starts', () => {
     await f.store.set(keys.deployment(old.id), old);
     const engine = f.engine();
     await engine.start();
-    expect(await liveDeployment(f.store, 'acme/shop', 'staging')).toMatchObject({ deploymentId: 'dep_old', sha: 'd'.repeat(40) });
+    expect(await latestSuccessful(f.store, 'acme/shop', 'staging')).toMatchObject({ id: 'dep_old', sha: 'd'.repeat(40) });
   });
 });

@@ -2,6 +2,7 @@
  * The rollout engine on a real SQLite store with a fake clock: batches in order, failures stop the rollout, leases
  * expire, a restart continues where it was, and concurrent reports never create a batch twice.
  */
+import { activeDeploymentIds } from '../../app/store/deployment-queries.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keys, type DeploymentRecord, type JobRecord } from '../../app/model.js';
 import { RolloutEngine } from '../../app/rollout/rollout-engine.js';
@@ -44,7 +45,7 @@ describe('RolloutEngine deployments', () => {
     view = (await engine.getDeploymentView(dep.id))!;
     expect(view.deployment).toMatchObject({ state: 'success', description: '2/2 servers succeeded' });
     expect(view.jobs.map((j) => [j.agentName, j.batch, j.state])).toEqual([['web-1', 0, 'succeeded'], ['web-2', 1, 'succeeded']]);
-    expect(await store().get<string[]>(keys.activeDeployments())).toEqual([]);
+    expect(await activeDeploymentIds(store())).toEqual([]);
   });
 
   it('wakes the long poll of each agent of the first batch', async () => {
@@ -211,7 +212,7 @@ describe('RolloutEngine leases and restarts', () => {
     expect((await store().get<DeploymentRecord>(keys.deployment(dep.id)))!.currentBatch).toBe(1);
   });
 
-  it('on start, rebuilds the list of active deployments from the records', async () => {
+  it('on start, finds the active deployments from the records and goes on with them', async () => {
     f.strategy = 'one-at-a-time';
     await f.addAgent('ag_a', 'web-1');
     await f.addAgent('ag_b', 'web-2');
@@ -219,12 +220,10 @@ describe('RolloutEngine leases and restarts', () => {
     const dep = await first.createDeployment(DEPLOY, 'test');
     const job = (await first.nextJob('ag_a'))!;
     first.stop();
-    // A crash left an id without a record; the real deployment fell off the list.
-    await store().set(keys.activeDeployments(), ['dep_gone']);
     await store().update<JobRecord>(keys.job(job.id), (j) => j && { ...j, state: 'succeeded', claimId: 'cl_1' });
     const second = f.engine();
     await second.start();
-    expect(await store().get<string[]>(keys.activeDeployments())).toEqual([dep.id]);
+    expect(await activeDeploymentIds(store())).toEqual([dep.id]);
     expect((await second.nextJob('ag_b'))?.deploymentId).toBe(dep.id);
   });
 
@@ -245,7 +244,7 @@ describe('RolloutEngine leases and restarts', () => {
       other.advance(dep.id),
       engine.advance(dep.id),
     ]);
-    expect(await store().get<string[]>(keys.agentQueue('ag_b'))).toHaveLength(1);
+    expect((await store().list<JobRecord>('job:')).filter((j) => j.value.agentId === 'ag_b' && j.value.state === 'pending')).toHaveLength(1);
     const jobs = await store().list<JobRecord>('job:');
     expect(jobs.map((j) => j.value.agentId).sort()).toEqual(['ag_a', 'ag_b']);
     expect((await engine.getDeploymentView(dep.id))!.deployment.currentBatch).toBe(1);

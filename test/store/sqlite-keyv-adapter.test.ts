@@ -1,5 +1,5 @@
 /**
- * The SQLite keyv adapter under a real `Keyv`, on a real file: namespaces, TTL, batch calls, iteration, and a
+ * The keyv adapter on the store's SQL database under a real `Keyv`, on a real SQLite file: namespaces, TTL, batch calls, iteration, and a
  * second process writing into the same file while this one has it open (as `bitenvoy hub token create` does).
  */
 import { execFile } from 'node:child_process';
@@ -9,15 +9,22 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Keyv, KeyvBridgeAdapter } from 'keyv';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { SqliteKeyvStore } from '../../app/store/sqlite-keyv-adapter.js';
+import { SqlKeyvAdapter } from '../../app/store/sqlite-keyv-adapter.js';
+import { openSqliteDatabase } from '../../app/store/sql/sqlite-database.js';
+
+function openAdapter(path: string): SqlKeyvAdapter {
+  const db = openSqliteDatabase(path);
+  db.runSync('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER)');
+  return new SqlKeyvAdapter(db);
+}
 
 let dir: string;
 let file: string;
-let adapter: SqliteKeyvStore;
+let adapter: SqlKeyvAdapter;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bitenvoy-sqlite-'));
   file = join(dir, 'nested', 'hub.sqlite');
-  adapter = new SqliteKeyvStore(file);
+  adapter = openAdapter(file);
 });
 afterEach(async () => {
   await adapter.disconnect();
@@ -54,7 +61,7 @@ it('expires entries after their TTL, at the adapter and through Keyv', async () 
   expect(await kv.get('short')).toBeUndefined();
   expect(await kv.get('long')).toBe(2);
   expect(await adapter.get('raw')).toBeUndefined();
-  expect(adapter.listPrefix('')).toHaveLength(1);
+  expect(await adapter.listPrefix('')).toHaveLength(1);
 });
 
 it('answers getMany, hasMany and deleteMany in the order asked', async () => {
@@ -63,14 +70,14 @@ it('answers getMany, hasMany and deleteMany in the order asked', async () => {
   expect(await adapter.getMany(['x:3', 'x:2', 'x:1'])).toEqual(['three', undefined, 'one']);
   expect(await adapter.hasMany(['x:1', 'x:2'])).toEqual([true, false]);
   expect(await adapter.deleteMany(['x:1', 'x:2', 'x:3'])).toEqual([true, false, true]);
-  expect(adapter.listPrefix('x:')).toEqual([]);
+  expect(await adapter.listPrefix('x:')).toEqual([]);
 });
 
 it('lists a prefix in key order without neighbours that share its start', async () => {
   for (const key of ['log:j1:000000002', 'log:j10:000000001', 'log:j1:000000001', 'log:j2:000000001', 'log:j1']) {
     await adapter.set(key, key);
   }
-  expect(adapter.listPrefix('log:j1:').map((e) => e.key)).toEqual(['log:j1:000000001', 'log:j1:000000002']);
+  expect((await adapter.listPrefix('log:j1:')).map((e) => e.key)).toEqual(['log:j1:000000001', 'log:j1:000000002']);
 });
 
 it('sees what another process writes into the open file, and the other process sees ours', async () => {
@@ -88,8 +95,8 @@ it('sees what another process writes into the open file, and the other process s
 });
 
 it('keeps everything across a reopen of the file', async () => {
-  await adapter.set('deployment:1', { state: 'queued' });
+  await adapter.set('session:1', { state: 'queued' });
   await adapter.disconnect();
-  adapter = new SqliteKeyvStore(file);
-  expect(await adapter.get('deployment:1')).toEqual({ state: 'queued' });
+  adapter = openAdapter(file);
+  expect(await adapter.get('session:1')).toEqual({ state: 'queued' });
 });

@@ -1,9 +1,11 @@
 /**
- * The job tally on the real engine and store: a job whose end reached its record but not the tally (a hub killed
- * between the two writes) still moves its rollout — at the next lease check, or when a restarted hub advances it.
+ * A job's end and its deployment's counters are one write (the store keeps them in one transaction). A hub killed
+ * after that write and before it advanced the rollout leaves a rollout that is moved by the next lease check's
+ * sweep, or when a restarted hub advances it.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keys, type DeploymentRecord, type JobRecord } from '../../app/model.js';
+import { jobCountsOf } from '../../app/store/job-queries.js';
 import { DEPLOY, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
 
 let f: EngineFixture;
@@ -19,7 +21,7 @@ afterEach(async () => {
 const record = async (id: string) => (await f.store.get<DeploymentRecord>(keys.deployment(id)))!;
 
 /** Ends web-2's job in its record only, as a hub killed right after that write would leave it. */
-async function endUntallied(deploymentId: string): Promise<void> {
+async function endWithoutAdvance(deploymentId: string): Promise<void> {
   const engine = f.engine();
   const job = await engine.nextJob('ag_b');
   await engine.claimJob('ag_b', job!.id, 'cl_b');
@@ -27,22 +29,36 @@ async function endUntallied(deploymentId: string): Promise<void> {
   expect((await record(deploymentId)).state).toBe('in_progress');
 }
 
-describe('the job tally', () => {
-  it('counts an end that never reached the tally at the next lease check', async () => {
+describe('job counters', () => {
+  it('follow every job write in the same transaction: created, claimed, ended, deleted', async () => {
+    const engine = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    expect(await jobCountsOf(f.store, dep.id)).toEqual([{ batch: 0, state: 'pending', n: 2 }]);
+    await endWithoutAdvance(dep.id);
+    const counts = await jobCountsOf(f.store, dep.id);
+    expect(counts.sort((a, b) => a.state.localeCompare(b.state))).toEqual([
+      { batch: 0, state: 'pending', n: 1 },
+      { batch: 0, state: 'succeeded', n: 1 },
+    ]);
+    const pending = await engine.nextJob('ag_a');
+    await f.store.delete(keys.job(pending!.id));
+    expect(await jobCountsOf(f.store, dep.id)).toEqual([{ batch: 0, state: 'succeeded', n: 1 }]);
+  });
+
+  it('an end the hub did not advance moves its rollout at the next lease check', async () => {
     const engine = f.engine();
     const dep = await engine.createDeployment(DEPLOY, 'test');
     await f.agentRuns(engine, 'ag_a');
-    await endUntallied(dep.id);
+    await endWithoutAdvance(dep.id);
     expect((await record(dep.id)).state).toBe('in_progress');
     await engine.checkLeases();
     expect(await record(dep.id)).toMatchObject({ state: 'success', description: '2/2 servers succeeded' });
-    expect(await f.store.get(`job-tally:${dep.id}`)).toBeUndefined();
   });
 
-  it('counts it when a restarted hub advances the rollout', async () => {
+  it('and when a restarted hub advances the rollout', async () => {
     const first = f.engine();
     const dep = await first.createDeployment(DEPLOY, 'test');
-    await endUntallied(dep.id);
+    await endWithoutAdvance(dep.id);
     first.stop();
     const restarted = f.engine();
     await restarted.start();

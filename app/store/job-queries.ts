@@ -1,0 +1,84 @@
+/**
+ * Named queries over jobs: each reads an index, so its cost depends on what it returns, not on the fleet or on
+ * history.
+ *
+ * @example
+ * const spec = await nextPendingJob(store, 'ag_9f');          // the agent's oldest pending job
+ * const due = await jobsWithLeaseBefore(store, now, 500);     // held jobs whose lease ran out
+ */
+import type { JobSpec, JobState } from '../../lib/protocol.js';
+import type { AgentRecord, JobRecord } from '../model.js';
+import type { Store } from './store.js';
+
+interface DocRow {
+  doc: string;
+}
+
+const parse = (rows: DocRow[]): JobRecord[] => rows.map((row) => JSON.parse(row.doc) as JobRecord);
+
+/** The agent's oldest job still pending (partial index `jobs_pending_by_agent`). */
+export async function nextPendingJob(store: Store, agentId: string): Promise<JobSpec | undefined> {
+  const row = await store.db.get<DocRow>("SELECT doc FROM jobs WHERE agent_id = ? AND state = 'pending' ORDER BY created_at, key LIMIT 1", agentId);
+  return row ? (JSON.parse(row.doc) as JobRecord).spec : undefined;
+}
+
+/** Held jobs (claimed, fetching, running) whose lease ran out before `beforeIso`, oldest lease first. */
+export async function jobsWithLeaseBefore(store: Store, beforeIso: string, limit: number): Promise<JobRecord[]> {
+  return parse(await store.db.all<DocRow>('SELECT doc FROM jobs WHERE lease_expires_at IS NOT NULL AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?', beforeIso, limit));
+}
+
+/** Pending jobs of one agent (a lost agent's waiting work). */
+export async function pendingJobsOf(store: Store, agentId: string, limit: number): Promise<JobRecord[]> {
+  return parse(await store.db.all<DocRow>("SELECT doc FROM jobs WHERE agent_id = ? AND state = 'pending' ORDER BY created_at, key LIMIT ?", agentId, limit));
+}
+
+/** The deployment's jobs pending since before `beforeIso` (waiting longer than a connected agent would let them). */
+export async function pendingJobsOfDeploymentBefore(store: Store, deploymentId: string, beforeIso: string, limit: number): Promise<JobRecord[]> {
+  return parse(
+    await store.db.all<DocRow>("SELECT doc FROM jobs WHERE deployment_id = ? AND state = 'pending' AND created_at < ? ORDER BY created_at LIMIT ?", deploymentId, beforeIso, limit),
+  );
+}
+
+/**
+ * Pending jobs created before `createdBeforeIso` whose agent was not seen since `seenBeforeIso` or is no longer
+ * enrolled (index jobs_pending_by_age: a connected agent claims its job within moments, so these are few).
+ */
+export async function pendingJobsOfLostAgents(store: Store, createdBeforeIso: string, seenBeforeIso: string, limit: number): Promise<Array<{ job: JobRecord; agent?: AgentRecord }>> {
+  const rows = await store.db.all<{ doc: string; agent: string | null }>(
+    `SELECT j.doc AS doc, a.doc AS agent FROM jobs j LEFT JOIN agents a ON a.key = 'agent:' || j.agent_id
+     WHERE j.state = 'pending' AND j.created_at < ? AND (a.key IS NULL OR a.last_seen_at < ?) ORDER BY j.created_at LIMIT ?`,
+    createdBeforeIso,
+    seenBeforeIso,
+    limit,
+  );
+  return rows.map((row) => ({ job: JSON.parse(row.doc) as JobRecord, ...(row.agent ? { agent: JSON.parse(row.agent) as AgentRecord } : {}) }));
+}
+
+export interface JobCount {
+  batch: number;
+  state: JobState;
+  n: number;
+}
+
+/** How many jobs of the deployment are in each state, per batch (the counters kept with every job write). */
+export async function jobCountsOf(store: Store, deploymentId: string): Promise<JobCount[]> {
+  const rows = await store.db.all<JobCount>('SELECT batch, state, n FROM job_counts WHERE deployment_id = ? AND n > 0', deploymentId);
+  return rows.map((r) => ({ batch: Number(r.batch), state: r.state, n: Number(r.n) }));
+}
+
+/** Jobs of the deployment in the given states, the earliest finished first (index `jobs_by_deployment`). */
+export async function jobsOfDeploymentIn(store: Store, deploymentId: string, states: readonly JobState[], limit: number): Promise<JobRecord[]> {
+  return parse(
+    await store.db.all<DocRow>(
+      `SELECT doc FROM jobs WHERE deployment_id = ? AND state IN (${states.map(() => '?').join(', ')}) ORDER BY finished_at, key LIMIT ?`,
+      deploymentId,
+      ...states,
+      limit,
+    ),
+  );
+}
+
+/** Every job of the deployment (for work done once per rollout, such as planning its rollback). */
+export async function jobsOfDeployment(store: Store, deploymentId: string): Promise<JobRecord[]> {
+  return parse(await store.db.all<DocRow>('SELECT doc FROM jobs WHERE deployment_id = ? ORDER BY key', deploymentId));
+}

@@ -1,0 +1,35 @@
+/**
+ * The one thing the store's SQL code talks to: run a statement, read rows, and run a function in one transaction.
+ * The embedded default is node:sqlite (sqlite-database.ts); a second SQL backend (PostgreSQL) is another
+ * implementation of this interface, and the statements the store's query modules write stay portable: `?`
+ * placeholders, standard SQL, no SQLite-only functions outside the SQLite migrations.
+ *
+ * @example
+ * const rows = await db.all<{ key: string }>('SELECT key FROM jobs WHERE agent_id = ? LIMIT ?', agentId, 10);
+ * await db.transaction(async (tx) => { await tx.run('UPDATE …'); await tx.run('INSERT …'); });
+ */
+export type SqlValue = string | number | bigint | null | Uint8Array;
+
+export interface SqlRunResult {
+  changes: number;
+}
+
+export interface SqlExecutor {
+  all<T>(sql: string, ...params: SqlValue[]): Promise<T[]>;
+  get<T>(sql: string, ...params: SqlValue[]): Promise<T | undefined>;
+  run(sql: string, ...params: SqlValue[]): Promise<SqlRunResult>;
+}
+
+export interface SqlDatabase extends SqlExecutor {
+  /** `sqlite` or `postgres`: the migrations pick their DDL dialect by it. */
+  readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * Runs `fn` in one transaction that no other statement of this process interleaves with (and, on SQLite, that
+   * holds the file's write lock from the start, so the CLI writing the same file waits). Commits when `fn`
+   * resolves, rolls back when it throws. Nested calls run inside the outer transaction.
+   */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Several statements separated by `;` (DDL in migrations). */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
