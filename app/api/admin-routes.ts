@@ -7,7 +7,7 @@ import { BitEnvoyError } from '../../lib/errors.js';
 import { withoutCredentialsIn } from '../../lib/redact-url.js';
 import { ADMIN_API_PREFIX, MAX_AGENT_BODY_BYTES, type CreateDeploymentRequest } from '../../lib/protocol.js';
 import { createEnrollToken } from '../enroll/create-enroll-token.js';
-import { listAudit, recordAudit } from '../audit/audit-log.js';
+import { pageOfAudit, recordAudit } from '../audit/audit-log.js';
 import { cancelRollout, continueRollout } from '../audit/audited-deployment-actions.js';
 import type { CloudService } from '../cloud/cloud-service.js';
 import type { ConfigStatus } from '../config/config-repo.js';
@@ -125,7 +125,9 @@ export function adminRoutes(deps: {
       throw new BitEnvoyError('BE_BAD_REQUEST', `limit: expected a whole number from 1 to 100000, got ${JSON.stringify(ctx.query.limit)}`);
     }
     const repository = typeof ctx.query.repository === 'string' ? ctx.query.repository : undefined;
-    ctx.body = { entries: await listAudit(deps.store, { ...(repository ? { repository } : {}), ...(limit ? { limit } : {}) }) };
+    const before = typeof ctx.query.before === 'string' ? ctx.query.before : undefined;
+    // A page at a time (1,000 by default), newest last; `older` is the cursor of the page before it.
+    ctx.body = await pageOfAudit(deps.store, { ...(repository ? { repository } : {}), ...(before ? { before } : {}), limit: Math.min(limit ?? 1000, 1000) });
   });
 
   router.post('/enrollment-tokens', async (ctx) => {

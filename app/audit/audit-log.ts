@@ -6,6 +6,7 @@
  * await recordAudit(store, { actor: 'octocat', action: 'deploy', repository: 'acme/shop', environment: 'production', sha, outcome: 'started' });
  */
 import { randomBytes } from 'node:crypto';
+import { BitEnvoyError } from '../../lib/errors.js';
 import type { Store } from '../store/store.js';
 
 export interface AuditEntry {
@@ -38,8 +39,45 @@ export async function recordAudit(store: Store, entry: Omit<AuditEntry, 'at'> & 
   return full;
 }
 
-/** Entries oldest first, optionally for one repository, the newest `limit` of them. */
+/** A page of the audit log: entries oldest first, and the cursor of the page before it when there is one. */
+export interface AuditPage {
+  entries: AuditEntry[];
+  older?: string;
+}
+
+/**
+ * The newest `limit` entries before the cursor (an index read, whatever the length of the log), optionally of one
+ * repository, oldest first. The cursor is the key of the oldest entry shown.
+ *
+ * @example
+ * const { entries, older } = await pageOfAudit(store, { limit: 1000 });
+ */
+export async function pageOfAudit(store: Store, options: { repository?: string; before?: string; limit: number }): Promise<AuditPage> {
+  if (options.before !== undefined && !/^audit:\d{4}-\d\d-\d\dT[\d:.]+Z:[0-9a-f]{8}$/.test(options.before)) {
+    throw new BitEnvoyError('BE_BAD_REQUEST', `"${options.before.slice(0, 80)}" is not an audit page cursor: pass back the "older" value of the previous page`);
+  }
+  const rows = await store.db.all<{ key: string }>(
+    `SELECT key FROM audit_entries WHERE key < ?${options.repository ? ' AND repository = ?' : ''} ORDER BY key DESC LIMIT ?`,
+    options.before ?? `${PREFIX}\uffff`,
+    ...(options.repository ? [options.repository] : []),
+    options.limit + 1,
+  );
+  const shown = rows.slice(0, options.limit).reverse();
+  const entries = (await store.getMany<AuditEntry>(shown.map((r) => r.key))).filter((e): e is AuditEntry => e !== undefined);
+  return { entries, ...(rows.length > options.limit ? { older: shown[0]!.key } : {}) };
+}
+
+/** Entries oldest first, optionally for one repository, the newest `limit` of them (every one without a limit). */
 export async function listAudit(store: Store, options: { repository?: string; limit?: number } = {}): Promise<AuditEntry[]> {
-  const all = (await store.list<AuditEntry>(PREFIX)).map((e) => e.value).filter((e) => !options.repository || e.repository === options.repository);
-  return options.limit ? all.slice(-options.limit) : all;
+  const pages: AuditEntry[][] = [];
+  let before: string | undefined;
+  let wanted = options.limit ?? Number.POSITIVE_INFINITY;
+  while (wanted > 0) {
+    const page = await pageOfAudit(store, { ...(options.repository ? { repository: options.repository } : {}), ...(before ? { before } : {}), limit: Math.min(wanted, 1000) });
+    pages.unshift(page.entries);
+    wanted -= page.entries.length;
+    if (!page.older) break;
+    before = page.older;
+  }
+  return pages.flat();
 }

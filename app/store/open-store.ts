@@ -14,7 +14,7 @@ export async function openStore(options: { dataDir: string }): Promise<SqlStore>
   const file = join(options.dataDir, 'hub.sqlite');
   const db = openSqliteDatabase(file);
   try {
-    await migrate(db, migrations(moveKvRecords), file);
+    await migrate(db, migrations(() => moveKvRecords(db)), file);
   } catch (err) {
     await db.close();
     throw err;

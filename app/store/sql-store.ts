@@ -13,7 +13,7 @@ import { Keyv, KeyvBridgeAdapter } from 'keyv';
 import type { Store } from './store.js';
 import { SqlKeyvAdapter } from './sqlite-keyv-adapter.js';
 import { DOCUMENT_TABLES, JOBS, tableOf, type DocumentTable } from './sql/document-tables.js';
-import type { SqlDatabase, SqlExecutor } from './sql/sql-database.js';
+import type { SqlDatabase, SyncSqlExecutor } from './sql/sql-database.js';
 
 /** Rows per `IN (…)` list: well under SQLite's and PostgreSQL's parameter limits. */
 const CHUNK = 500;
@@ -74,12 +74,19 @@ interface JobCountKey {
 export class SqlStore implements Store {
   /** The database, for the query modules. */
   readonly db: SqlDatabase;
+  /**
+   * The same database's synchronous statements: every write transaction runs without yielding between BEGIN and
+   * COMMIT, so nothing of this process can run inside it, and a second connection of this process (a second hub on
+   * the same file in a test, the CLI in-process) never waits on a lock held across an await.
+   */
+  #sync: SyncSqlExecutor;
   #keyv: Keyv;
   #kv: SqlKeyvAdapter;
   #detached = new DetachedCache();
 
-  constructor(db: SqlDatabase) {
+  constructor(db: SqlDatabase & SyncSqlExecutor) {
     this.db = db;
+    this.#sync = db;
     this.#kv = new SqlKeyvAdapter(db);
     this.#keyv = new Keyv({ store: new KeyvBridgeAdapter(this.#kv), serialization: false, namespace: '' });
   }
@@ -88,7 +95,7 @@ export class SqlStore implements Store {
     const table = tableOf(key);
     if (!table) return (await this.#keyv.get(key)) as T | undefined;
     const row = await this.db.get<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key = ?`, key);
-    return row ? ((await this.#records(this.db, table, [row]))[0] as T) : undefined;
+    return row ? (this.#records(table, [row])[0] as T) : undefined;
   }
 
   async getMany<T>(keys: string[]): Promise<Array<T | undefined>> {
@@ -106,7 +113,7 @@ export class SqlStore implements Store {
       for (let i = 0; i < tableKeys.length; i += CHUNK) {
         const chunk = tableKeys.slice(i, i + CHUNK);
         const rows = await this.db.all<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key IN (${chunk.map(() => '?').join(', ')})`, ...chunk);
-        const records = await this.#records(this.db, table, rows);
+        const records = this.#records(table, rows);
         rows.forEach((row, i) => found.set(row.key, records[i]));
       }
     }
@@ -119,17 +126,18 @@ export class SqlStore implements Store {
       await this.#keyv.set(key, value, ttlMs);
       return;
     }
-    await this.db.transaction((tx) => writeDocument(tx, table, key, value, { cache: this.#detached }));
+    await this.#sync.transactionSync(() => writeDocument(this.#sync, table, key, value, { cache: this.#detached }));
   }
 
   async delete(key: string): Promise<boolean> {
     const table = tableOf(key);
     if (!table) return this.#keyv.delete(key);
-    return this.db.transaction(async (tx) => {
-      const before = table === JOBS ? await tx.get<JobCountKey>('SELECT deployment_id, batch, state FROM jobs WHERE key = ?', key) : undefined;
-      const { changes } = await tx.run(`DELETE FROM ${table.table} WHERE key = ?`, key);
+    const tx = this.#sync;
+    return tx.transactionSync(() => {
+      const before = table === JOBS ? tx.getSync<JobCountKey>('SELECT deployment_id, batch, state FROM jobs WHERE key = ?', key) : undefined;
+      const { changes } = tx.runSync(`DELETE FROM ${table.table} WHERE key = ?`, key);
       this.#detached.delete(key);
-      if (before) await countJob(tx, before, -1);
+      if (before) countJob(tx, before, -1);
       return changes > 0;
     });
   }
@@ -140,26 +148,27 @@ export class SqlStore implements Store {
       return (await this.#kv.listPrefix(prefix)).map(({ key, value }) => ({ key, value: (value as { value: T }).value }));
     }
     const rows = await this.db.all<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key >= ? AND key < ? ORDER BY key`, prefix, `${prefix}\uffff`);
-    const records = await this.#records(this.db, table, rows);
+    const records = this.#records(table, rows);
     return rows.map((row, i) => ({ key: row.key, value: records[i] as T }));
   }
 
   async update<T>(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
     const table = tableOf(key);
-    return this.db.transaction(async (tx) => {
+    const tx = this.#sync;
+    return tx.transactionSync(() => {
       if (!table) {
         // keyv's own wrapping ({ value, expires? }) is kept, so keyv reads what this writes.
-        const current = await this.#kv.readIn(tx, key);
+        const current = this.#kv.readIn(tx, key);
         const next = fn(current?.value as T | undefined);
         if (next === undefined) return current?.value as T | undefined;
-        await this.#kv.writeIn(tx, key, { value: next });
+        this.#kv.writeIn(tx, key, { value: next });
         return next;
       }
-      const row = await tx.get<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key = ?`, key);
-      const current = row ? ((await this.#records(tx, table, [row]))[0] as T) : undefined;
+      const row = tx.getSync<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key = ?`, key);
+      const current = row ? (this.#records(table, [row])[0] as T) : undefined;
       const next = fn(current);
       if (next === undefined) return current;
-      await writeDocument(tx, table, key, next, { cache: this.#detached });
+      writeDocument(tx, table, key, next, { cache: this.#detached });
       return next;
     });
   }
@@ -168,11 +177,11 @@ export class SqlStore implements Store {
     const inserted: string[] = [];
     for (let i = 0; i < entries.length; i += CHUNK) {
       const chunk = entries.slice(i, i + CHUNK);
-      await this.db.transaction(async (tx) => {
+      await this.#sync.transactionSync(() => {
         for (const { key, value } of chunk) {
           const table = tableOf(key);
           if (!table) throw new Error(`insertMissing: ${key} is not a record key (it belongs to the kv table)`);
-          if (await writeDocument(tx, table, key, value, { onlyIfMissing: true, cache: this.#detached })) inserted.push(key);
+          if (writeDocument(this.#sync, table, key, value, { onlyIfMissing: true, cache: this.#detached })) inserted.push(key);
         }
       });
     }
@@ -184,25 +193,23 @@ export class SqlStore implements Store {
   }
 
   /** Parses rows into records, attaching a table's detached field from the cache (or reading it once). */
-  async #records(db: SqlExecutor, table: DocumentTable, rows: DocRow[]): Promise<unknown[]> {
+  #records(table: DocumentTable, rows: DocRow[]): unknown[] {
     const field = table.detached;
-    return Promise.all(
-      rows.map(async (row) => {
+    return rows.map((row) => {
         const doc = JSON.parse(row.doc) as Record<string, unknown>;
         if (!field) return doc;
         const rev = Number(row.rev ?? 0);
         if (rev === 0) return doc;
         let value = this.#detached.get(row.key, rev);
         if (value === undefined) {
-          const stored = await db.get<{ part: string | null; rev: number }>(`SELECT ${field} AS part, ${field}_rev AS rev FROM ${table.table} WHERE key = ?`, row.key);
+          const stored = this.#sync.getSync<{ part: string | null; rev: number }>(`SELECT ${field} AS part, ${field}_rev AS rev FROM ${table.table} WHERE key = ?`, row.key);
           if (!stored?.part) return doc;
           value = JSON.parse(stored.part);
           this.#detached.set(row.key, Number(stored.rev), value);
           value = this.#detached.get(row.key, Number(stored.rev));
         }
         return { ...doc, [field]: value };
-      }),
-    );
+    });
   }
 }
 
@@ -215,7 +222,7 @@ function revColumn(table: DocumentTable): string {
  * Writes one record with its derived columns; for jobs, moves the deployment's counters from the old state to the
  * new one in the same transaction. With `onlyIfMissing`, an existing record is left alone (false).
  */
-async function writeDocument(tx: SqlExecutor, table: DocumentTable, key: string, value: unknown, options: { onlyIfMissing?: boolean; cache?: DetachedCache } = {}): Promise<boolean> {
+function writeDocument(tx: SyncSqlExecutor, table: DocumentTable, key: string, value: unknown, options: { onlyIfMissing?: boolean; cache?: DetachedCache } = {}): boolean {
   const field = table.detached;
   const whole = value as Record<string, unknown>;
   // A detached field is written only when it changed: the same (frozen, cached) value as read means unchanged.
@@ -225,9 +232,9 @@ async function writeDocument(tx: SqlExecutor, table: DocumentTable, key: string,
   const json = JSON.stringify(doc);
   const names = Object.keys(table.columns);
   const derived = names.map((name) => table.columns[name]!(whole, key, json));
-  const before = table === JOBS && !options.onlyIfMissing ? await tx.get<JobCountKey>('SELECT deployment_id, batch, state FROM jobs WHERE key = ?', key) : undefined;
+  const before = table === JOBS && !options.onlyIfMissing ? tx.getSync<JobCountKey>('SELECT deployment_id, batch, state FROM jobs WHERE key = ?', key) : undefined;
   if (field && !options.onlyIfMissing && part !== undefined && options.cache?.peek(key)?.value === part) {
-    const { changes } = await tx.run(`UPDATE ${table.table} SET doc = ?${names.map((n) => `, ${n} = ?`).join('')} WHERE key = ?`, json, ...derived, key);
+    const { changes } = tx.runSync(`UPDATE ${table.table} SET doc = ?${names.map((n) => `, ${n} = ?`).join('')} WHERE key = ?`, json, ...derived, key);
     if (changes > 0) return true;
   }
   const detachedNames = field ? [field, `${field}_rev`] : [];
@@ -236,28 +243,28 @@ async function writeDocument(tx: SqlExecutor, table: DocumentTable, key: string,
   const placeholders = ['?', '?', ...columns.map(() => '?')].join(', ');
   const updates = [...names.map((n) => `, ${n} = excluded.${n}`), ...(field ? [`, ${field} = excluded.${field}`, `, ${field}_rev = ${table.table}.${field}_rev + 1`] : [])].join('');
   const conflict = options.onlyIfMissing ? 'DO NOTHING' : `DO UPDATE SET doc = excluded.doc${updates}`;
-  const { changes } = await tx.run(`INSERT INTO ${table.table} (key, doc${columns.map((n) => `, ${n}`).join('')}) VALUES (${placeholders}) ON CONFLICT (key) ${conflict}`, key, json, ...derived, ...detachedValues);
+  const { changes } = tx.runSync(`INSERT INTO ${table.table} (key, doc${columns.map((n) => `, ${n}`).join('')}) VALUES (${placeholders}) ON CONFLICT (key) ${conflict}`, key, json, ...derived, ...detachedValues);
   if (changes === 0) return false;
   if (field && options.cache) {
     options.cache.delete(key);
     if (part !== undefined) {
-      const stored = await tx.get<{ rev: number }>(`SELECT ${field}_rev AS rev FROM ${table.table} WHERE key = ?`, key);
+      const stored = tx.getSync<{ rev: number }>(`SELECT ${field}_rev AS rev FROM ${table.table} WHERE key = ?`, key);
       if (stored) options.cache.set(key, Number(stored.rev), part);
     }
   }
   if (table === JOBS) {
     const after: JobCountKey = { deployment_id: derived[names.indexOf('deployment_id')] as string | null, batch: derived[names.indexOf('batch')] as number | null, state: derived[names.indexOf('state')] as string | null };
     if (!before || before.deployment_id !== after.deployment_id || before.batch !== after.batch || before.state !== after.state) {
-      if (before) await countJob(tx, before, -1);
-      await countJob(tx, after, 1);
+      if (before) countJob(tx, before, -1);
+      countJob(tx, after, 1);
     }
   }
   return true;
 }
 
-async function countJob(tx: SqlExecutor, job: JobCountKey, delta: 1 | -1): Promise<void> {
+function countJob(tx: SyncSqlExecutor, job: JobCountKey, delta: 1 | -1): void {
   if (job.deployment_id === null || job.batch === null || job.state === null) return;
-  await tx.run(
+  tx.runSync(
     'INSERT INTO job_counts (deployment_id, batch, state, n) VALUES (?, ?, ?, ?) ON CONFLICT (deployment_id, batch, state) DO UPDATE SET n = job_counts.n + excluded.n',
     job.deployment_id,
     Number(job.batch),
@@ -270,13 +277,13 @@ async function countJob(tx: SqlExecutor, job: JobCountKey, delta: 1 | -1): Promi
  * Migration 3's mover: every kv row whose key belongs to a table is written there through the same path as new
  * records (derived columns, counters), then removed from kv. Keyv kept each value as `{ value, expires? }`.
  */
-export async function moveKvRecords(db: SqlDatabase): Promise<void> {
+export function moveKvRecords(db: SyncSqlExecutor): void {
   for (const table of DOCUMENT_TABLES) {
-    const rows = await db.all<{ key: string; value: string }>('SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key', table.prefix, `${table.prefix}\uffff`);
+    const rows = db.allSync<{ key: string; value: string }>('SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key', table.prefix, `${table.prefix}\uffff`);
     for (const row of rows) {
       const wrapped = JSON.parse(row.value) as { value?: unknown };
-      if (wrapped.value !== undefined) await writeDocument(db, table, row.key, wrapped.value);
+      if (wrapped.value !== undefined) writeDocument(db, table, row.key, wrapped.value);
     }
-    await db.run('DELETE FROM kv WHERE key >= ? AND key < ?', table.prefix, `${table.prefix}\uffff`);
+    db.runSync('DELETE FROM kv WHERE key >= ? AND key < ?', table.prefix, `${table.prefix}\uffff`);
   }
 }

@@ -6,7 +6,7 @@
  * @example
  * const keyv = new Keyv({ store: new KeyvBridgeAdapter(new SqlKeyvAdapter(db)), serialization: false });
  */
-import type { SqlDatabase, SqlExecutor } from './sql/sql-database.js';
+import type { SqlDatabase, SyncSqlExecutor } from './sql/sql-database.js';
 
 interface KvRow {
   key: string;
@@ -33,7 +33,12 @@ export class SqlKeyvAdapter {
   }
 
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
-    await this.writeIn(this.#db, key, value, ttl);
+    await this.#db.run(
+      'INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires',
+      key,
+      JSON.stringify(value),
+      ttl ? Date.now() + ttl : null,
+    );
     return true;
   }
 
@@ -58,7 +63,9 @@ export class SqlKeyvAdapter {
   }
 
   async deleteMany(keys: string[]): Promise<boolean[]> {
-    return this.#db.transaction(async (tx) => Promise.all(keys.map(async (key) => (await tx.run('DELETE FROM kv WHERE key = ?', key)).changes > 0)));
+    const deleted: boolean[] = [];
+    for (const key of keys) deleted.push((await this.#db.run('DELETE FROM kv WHERE key = ?', key)).changes > 0);
+    return deleted;
   }
 
   /** Live entries whose key starts with `prefix`, in key order (an index range scan, not a table scan). */
@@ -73,13 +80,13 @@ export class SqlKeyvAdapter {
   }
 
   /** The stored (keyv-wrapped) value, read inside a transaction; undefined when absent or expired. */
-  async readIn(tx: SqlExecutor, key: string): Promise<{ value?: unknown } | undefined> {
-    const row = await tx.get<KvRow>('SELECT key, value, expires FROM kv WHERE key = ?', key);
+  readIn(tx: SyncSqlExecutor, key: string): { value?: unknown } | undefined {
+    const row = tx.getSync<KvRow>('SELECT key, value, expires FROM kv WHERE key = ?', key);
     return row && !isExpired(row) ? (JSON.parse(row.value) as { value?: unknown }) : undefined;
   }
 
-  async writeIn(tx: SqlExecutor, key: string, value: unknown, ttl?: number): Promise<void> {
-    await tx.run(
+  writeIn(tx: Pick<SyncSqlExecutor, 'runSync'>, key: string, value: unknown, ttl?: number): void {
+    tx.runSync(
       'INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires',
       key,
       JSON.stringify(value),

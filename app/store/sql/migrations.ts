@@ -66,7 +66,7 @@ const OBSOLETE_KEYS = ['active-deployments'];
  * The migrations, oldest first. `moveRecords` is the store's own write path (so derived columns and counters of
  * moved records are computed exactly as for new ones).
  */
-export function migrations(moveRecords: (db: SqlDatabase) => Promise<void>): Migration[] {
+export function migrations(moveRecords: () => void): Migration[] {
   return [
     { version: 1, name: 'key-value table', up: (db) => db.exec(V1_KV) },
     { version: 2, name: 'document tables and job counters', up: (db) => db.exec(V2_TABLES) },
@@ -74,7 +74,8 @@ export function migrations(moveRecords: (db: SqlDatabase) => Promise<void>): Mig
       version: 3,
       name: 'records move from kv into their tables',
       up: async (db) => {
-        await moveRecords(db);
+        // Synchronous statements of the same connection, inside this migration's transaction.
+        moveRecords();
         for (const prefix of OBSOLETE_PREFIXES) await db.run('DELETE FROM kv WHERE key >= ? AND key < ?', prefix, `${prefix}\uffff`);
         for (const key of OBSOLETE_KEYS) await db.run('DELETE FROM kv WHERE key = ?', key);
       },

@@ -33,3 +33,17 @@ export interface SqlDatabase extends SqlExecutor {
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * The synchronous statements of an embedded database (node:sqlite). The store's write transactions use them: a
+ * transaction that never yields between BEGIN and COMMIT cannot have another statement of this process land
+ * inside it, and never holds the file's lock across an await (a second connection of the same process would block
+ * the thread waiting for it). A server database (PostgreSQL) gets an asynchronous write path instead.
+ */
+export interface SyncSqlExecutor {
+  allSync<T>(sql: string, ...params: SqlValue[]): T[];
+  getSync<T>(sql: string, ...params: SqlValue[]): T | undefined;
+  runSync(sql: string, ...params: SqlValue[]): SqlRunResult;
+  /** Runs `fn` in one transaction at once (after any asynchronous transaction of this process has ended). */
+  transactionSync<T>(fn: () => T): Promise<T>;
+}

@@ -10,14 +10,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue } from './sql-database.js';
+import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue, SyncSqlExecutor } from './sql-database.js';
 
 export function openSqliteDatabase(file: string): SqliteDatabase {
   mkdirSync(dirname(file), { recursive: true });
   return new SqliteDatabase(new DatabaseSync(file));
 }
 
-export class SqliteDatabase implements SqlDatabase {
+export class SqliteDatabase implements SqlDatabase, SyncSqlExecutor {
   readonly dialect = 'sqlite' as const;
   #db: DatabaseSync;
   #statements = new Map<string, StatementSync>();
