@@ -109,7 +109,16 @@ export interface DeploymentView {
  */
 export async function readDeploymentSummary(store: Store, id: string): Promise<DeploymentSummary | undefined> {
   const dep = await store.get<DeploymentRecord>(keys.deployment(id));
-  if (!dep) return undefined;
+  return dep && summarizeDeployment(store, dep);
+}
+
+/**
+ * The summary of a deployment record already read (the status page needs the record itself too).
+ *
+ * @example
+ * const summary = await summarizeDeployment(store, dep);
+ */
+export async function summarizeDeployment(store: Store, dep: DeploymentRecord): Promise<DeploymentSummary> {
   const [counts, byBatch, failed] = await Promise.all([countJobsByState(store, dep), countJobsByBatch(store, dep), failedJobs(store, dep, SUMMARY_FAILURES)]);
   const { batches, skipped, autoRollback, ...rest } = dep;
   const from = Math.max(0, Math.min(dep.currentBatch - SUMMARY_BATCHES / 2, batches.length - SUMMARY_BATCHES));

@@ -29,7 +29,7 @@ beforeEach(async () => {
   locks = [];
   actions = [];
   const koa = new Koa();
-  const router = deploymentPageRoutes(engine, () => config, { locks: async () => locks, recentActions: async () => actions });
+  const router = deploymentPageRoutes({ store: f.store, engine, configStatus: () => config, safety: { locks: async () => locks, recentActions: async () => actions } });
   koa.use(router.routes()).use(router.allowedMethods());
   server = createServer(koa.callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
