@@ -143,7 +143,13 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
           }
         : {}),
     }),
-    deploymentPageRoutes(engine, () => configs.statuses(), { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }), ...(cloud ? { cloudFacts: (agents: AgentRecord[]) => cloud.facts(agents) } : {}) }, sessions),
+    deploymentPageRoutes({
+      store,
+      engine,
+      configStatus: () => configs.statuses(),
+      safety: { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }), ...(cloud ? { cloudFacts: (agents: AgentRecord[]) => cloud.facts(agents) } : {}) },
+      sessions,
+    }),
     signInRoutes(sessions, settings.adminToken, adminGuesses),
     deploymentActionRoutes({ store, engine, sessions }),
   ];

@@ -288,9 +288,17 @@ async function measureSize(count: number, options: FleetOptions, log: (line: str
     const loop = await livez.stop();
     const stopped = await sim.stop();
     // With the agents gone the hub may catch up; it gets two more minutes to show the jobs.
-    const view = await adminCallPatiently<{ jobs: Array<{ id: string; state: string; message?: string }> }>(world, `/deployments/${deployment.id}`, Date.now() + 120_000);
+    const patience = Date.now() + 120_000;
+    const view = await adminCallPatiently<{ counts: Partial<Record<string, number>> }>(world, `/deployments/${deployment.id}`, patience);
     const reportedSucceeded = new Set(stopped?.succeededJobIds ?? []);
-    const failed = view?.jobs.filter((j) => j.state === 'failed');
+    // The failed servers, page by page (the summary lists only the first 20).
+    let failed: Array<{ jobId: string; state: string; message?: string }> | undefined = view ? [] : undefined;
+    for (let after: string | undefined, first = true; failed && (first || after); first = false) {
+      const page = await adminCallPatiently<{ servers: Array<{ jobId: string; state: string; message?: string }>; next?: string }>(world, `/deployments/${deployment.id}/servers?state=failed&limit=200${after ? `&after=${after}` : ''}`, patience);
+      if (!page) failed = undefined;
+      else failed.push(...page.servers);
+      after = page?.next;
+    }
     // Why the hub failed jobs, most frequent first, with names and numbers taken out so that alike reasons count together.
     const reasons = new Map<string, number>();
     for (const j of failed ?? []) {
@@ -303,12 +311,12 @@ async function measureSize(count: number, options: FleetOptions, log: (line: str
       state: gaveUpAfterSeconds === undefined ? deployment.state : `${deployment.state} (gave up waiting)`,
       seconds,
       ...(gaveUpAfterSeconds === undefined ? {} : { gaveUpAfterSeconds }),
-      jobs: view?.jobs.length,
-      succeeded: view?.jobs.filter((j) => j.state === 'succeeded').length,
+      jobs: view ? Object.values(view.counts).reduce((n: number, c) => n + (c ?? 0), 0) : undefined,
+      succeeded: view ? (view.counts.succeeded ?? 0) : undefined,
       failed: failed?.length,
       // Every simulated agent is alive and succeeds: any job failed is failed falsely.
       falseFailures: failed?.length,
-      failedAfterSuccess: failed?.filter((j) => reportedSucceeded.has(j.id)).length,
+      failedAfterSuccess: failed?.filter((j) => reportedSucceeded.has(j.jobId)).length,
       failureReasons,
       peakRssMb: round(peakRssMb),
       eventLoopMaxMs: loop.maxMs,

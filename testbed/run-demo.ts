@@ -14,6 +14,7 @@ import { parseDocument } from 'yaml';
 import { FINAL_DEPLOYMENT_STATES } from '../lib/protocol.js';
 import { pushCommit } from './git-repos.js';
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleConfigFiles } from './sample-app.js';
+import type { ServerPage } from '../app/rollout/deployment-view.js';
 import { startWorld, type DeploymentView, type World } from './world.js';
 
 export interface DemoOptions {
@@ -118,9 +119,10 @@ async function followDemo(world: World, id: string, print: (line: string) => voi
   const seen = new Set<string>();
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const res = await fetch(`${world.hub.url}/api/v1/deployments/${id}`, { headers: { authorization: `Bearer ${world.hub.adminToken}` } });
-    const view = (await res.json()) as DeploymentView;
-    for (const job of view.jobs) {
+    // The summary for the state, and the demo's few servers from their first page.
+    const get = async <T>(path: string) => (await (await fetch(`${world.hub.url}/api/v1/deployments/${id}${path}`, { headers: { authorization: `Bearer ${world.hub.adminToken}` } })).json()) as T;
+    const [view, page] = await Promise.all([get<DeploymentView>(''), get<ServerPage>('/servers?limit=200')]);
+    for (const job of page.servers) {
       const line = `  ${job.agentName ?? job.agentId}: ${job.state}${job.step ? ` · step ${job.step.name} ${job.step.status}` : ''}`;
       if (!seen.has(line)) print(line);
       seen.add(line);

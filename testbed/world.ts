@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeploymentRecord } from '../app/model.js';
-import type { DeploymentView } from '../app/rollout/rollout-engine.js';
+import { readWholeDeployment, type WholeDeployment } from './read-whole-deployment.js';
 import { ADMIN_API_PREFIX, FINAL_DEPLOYMENT_STATES } from '../lib/protocol.js';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { startGitHttpServer, type GitHttpServer } from './git-http-server.js';
@@ -49,7 +49,10 @@ export interface World {
   github?: GitHubStandIn;
   /** Creates a deployment through the admin API (default: the sample app's `main` to staging). */
   deploy(request?: { repository?: string; ref?: string; environment?: string }): Promise<{ deployment: DeploymentRecord; url: string }>;
-  /** The deployment as the admin API shows it now (undefined while the hub does not answer, e.g. restarting). */
+  /**
+   * The deployment as the admin API shows it now: its summary, with every server's job and log tail read page by page
+   * (see read-whole-deployment.ts); undefined while the hub does not answer, e.g. restarting.
+   */
   viewDeployment(id: string): Promise<DeploymentView | undefined>;
   /** Polls until job number `index` (in plan order) of the deployment is running a step. */
   waitForRunningJob(id: string, index: number, timeoutMs?: number): Promise<DeploymentView>;
@@ -62,7 +65,8 @@ export interface World {
   close(): Promise<void>;
 }
 
-export type { DeploymentView } from '../app/rollout/rollout-engine.js';
+/** What {@link World.viewDeployment} returns: the summary and every server of a small test deployment. */
+export type DeploymentView = WholeDeployment;
 
 export interface WorldOptions {
   agents?: number;
@@ -207,7 +211,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         ref: request.ref ?? 'main',
         environment: request.environment ?? SAMPLE_ENVIRONMENT,
       }),
-    viewDeployment: (id) => api<DeploymentView>('GET', `/deployments/${id}`).catch(() => undefined),
+    viewDeployment: (id) => readWholeDeployment((path) => api('GET', path), id).catch(() => undefined),
     async waitForRunningJob(id, index, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -220,16 +224,17 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     async waitForDeployment(id, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        let view: DeploymentView | undefined;
+        let view: DeploymentView['deployment'] | undefined;
         try {
-          view = await api<DeploymentView>('GET', `/deployments/${id}`);
+          // The small summary while waiting; every server once it is final.
+          view = (await api<DeploymentView>('GET', `/deployments/${id}`)).deployment;
+          if (FINAL_DEPLOYMENT_STATES.includes(view.state)) return await readWholeDeployment((path) => api('GET', path), id);
         } catch (err) {
           if (Date.now() > deadline) throw err;
         }
-        if (view && FINAL_DEPLOYMENT_STATES.includes(view.deployment.state)) return view;
         if (Date.now() > deadline) {
           const agentLogs = agents.map((a) => `--- ${a.name} ---\n${a.process.output().slice(-3000)}`).join('\n');
-          throw new Error(`deployment ${id} not final after ${timeoutMs} ms: ${JSON.stringify(view?.deployment)}\n--- hub ---\n${hub.output().slice(-3000)}\n${agentLogs}`);
+          throw new Error(`deployment ${id} not final after ${timeoutMs} ms: ${JSON.stringify(view)}\n--- hub ---\n${hub.output().slice(-3000)}\n${agentLogs}`);
         }
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -1,16 +1,19 @@
 /**
- * The admin API (`/api/v1`, `Authorization: Bearer <admin token>`): deployments, agents, enrollment tokens.
+ * The admin API (`/api/v1`, `Authorization: Bearer <admin token>`): deployments, agents, enrollment tokens. A
+ * deployment is read as a summary of bounded size, its servers in pages and each server's log on demand.
  */
 import { Router } from '@koa/router';
 import type { Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { withoutCredentialsIn } from '../../lib/redact-url.js';
-import { ADMIN_API_PREFIX, MAX_AGENT_BODY_BYTES, type CreateDeploymentRequest } from '../../lib/protocol.js';
+import { ADMIN_API_PREFIX, JOB_STATES, MAX_AGENT_BODY_BYTES, type CreateDeploymentRequest, type JobState } from '../../lib/protocol.js';
 import { createEnrollToken } from '../enroll/create-enroll-token.js';
 import { pageOfAudit, recordAudit } from '../audit/audit-log.js';
 import { cancelRollout, continueRollout } from '../audit/audited-deployment-actions.js';
 import type { CloudService } from '../cloud/cloud-service.js';
 import type { ConfigStatus } from '../config/config-repo.js';
+import { LOG_TAIL_LINES } from '../jobs/job-logs.js';
+import { LOG_LINES_MAX, readDeploymentSummary, readServerDetail, readServerLog, readServerPage, SERVER_PAGE_DEFAULT, SERVER_PAGE_MAX } from '../rollout/deployment-view.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { AgentFacts } from '../rollout/select-agents.js';
 import { keys, type DeploymentRecord } from '../model.js';
@@ -75,20 +78,43 @@ export function adminRoutes(deps: {
   });
 
   router.get('/deployments/:id', async (ctx) => {
-    const view = await engine.getDeploymentView(ctx.params.id!);
-    if (!view) throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${ctx.params.id}`);
-    ctx.body = withoutCredentialsIn(view);
+    const summary = await readDeploymentSummary(deps.store, ctx.params.id!);
+    if (!summary) throw notFound(ctx.params.id!);
+    ctx.body = withoutCredentialsIn(summary);
+  });
+
+  router.get('/deployments/:id/servers', async (ctx) => {
+    const dep = await readDeployment(deps.store, ctx.params.id!);
+    const after = ctx.query.after === undefined ? undefined : wholeNumber(ctx.query.after, 'after', 0, Number.MAX_SAFE_INTEGER, 'a cursor from an earlier page\'s `next`');
+    const limit = ctx.query.limit === undefined ? SERVER_PAGE_DEFAULT : wholeNumber(ctx.query.limit, 'limit', 1, SERVER_PAGE_MAX);
+    const state = ctx.query.state === undefined ? undefined : jobState(ctx.query.state);
+    ctx.body = await readServerPage(deps.store, dep, { ...(after === undefined ? {} : { after }), limit, ...(state ? { state } : {}) });
+  });
+
+  router.get('/deployments/:id/servers/:jobId', async (ctx) => {
+    const dep = await readDeployment(deps.store, ctx.params.id!);
+    const server = await readServerDetail(deps.store, dep, ctx.params.jobId!);
+    if (!server) throw serverNotFound(dep.id, ctx.params.jobId!);
+    ctx.body = withoutCredentialsIn({ server });
+  });
+
+  router.get('/deployments/:id/servers/:jobId/log', async (ctx) => {
+    const dep = await readDeployment(deps.store, ctx.params.id!);
+    const lines = ctx.query.lines === undefined ? LOG_TAIL_LINES : wholeNumber(ctx.query.lines, 'lines', 1, LOG_LINES_MAX);
+    const server = await readServerDetail(deps.store, dep, ctx.params.jobId!);
+    if (!server) throw serverNotFound(dep.id, ctx.params.jobId!);
+    ctx.body = { jobId: server.id, agentName: server.agentName, state: server.state, lines: await readServerLog(deps.store, server, lines), ...(server.logsDropped ? { logsDropped: server.logsDropped } : {}) };
   });
 
   router.post('/deployments/:id/cancel', async (ctx) => {
     const by = typeof ctx.query.by === 'string' && /^[\w.@-]{1,64}$/.test(ctx.query.by) ? ctx.query.by : 'api';
     const deployment = await cancelRollout(deps, ctx.params.id!, by);
-    ctx.body = withoutCredentialsIn(await engine.getDeploymentView(deployment.id));
+    ctx.body = withoutCredentialsIn(await readDeploymentSummary(deps.store, deployment.id));
   });
 
   router.post('/deployments/:id/continue', async (ctx) => {
     const deployment = await continueRollout(deps, ctx.params.id!, 'api');
-    ctx.body = withoutCredentialsIn(await engine.getDeploymentView(deployment.id));
+    ctx.body = withoutCredentialsIn(await readDeploymentSummary(deps.store, deployment.id));
   });
 
   router.get('/agents', async (ctx) => {
@@ -138,4 +164,31 @@ export function adminRoutes(deps: {
   });
 
   return router;
+}
+
+function notFound(id: string): BitEnvoyError {
+  return new BitEnvoyError('BE_NOT_FOUND', `no deployment ${id}; \`GET /api/v1/deployments\` lists them`);
+}
+
+function serverNotFound(id: string, jobId: string): BitEnvoyError {
+  return new BitEnvoyError('BE_NOT_FOUND', `deployment ${id} has no server job ${jobId}; \`GET /api/v1/deployments/${id}/servers\` lists its jobs`);
+}
+
+async function readDeployment(store: Store, id: string): Promise<DeploymentRecord> {
+  const dep = await store.get<DeploymentRecord>(keys.deployment(id));
+  if (!dep) throw notFound(id);
+  return dep;
+}
+
+/** A query parameter that must be a whole number in [min, max]. */
+function wholeNumber(raw: string | string[], name: string, min: number, max: number, what = `a whole number from ${min} to ${max}`): number {
+  const value = typeof raw === 'string' && /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new BitEnvoyError('BE_BAD_REQUEST', `${name}: expected ${what}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function jobState(raw: string | string[]): JobState {
+  const state = JOB_STATES.find((s) => s === raw);
+  if (!state) throw new BitEnvoyError('BE_BAD_REQUEST', `state: expected one of ${JOB_STATES.join(', ')}, got ${JSON.stringify(raw)}`);
+  return state;
 }

@@ -1,19 +1,25 @@
 /**
- * Server-rendered status pages: `GET /` (recent deployments, agents, config in force) and `GET /deployments/:id`
- * (per-server state, current step, log tail). GitHub Deployment statuses link to the latter.
+ * Server-rendered status pages: `GET /` (recent deployments, agents, config in force), `GET /deployments/:id` (the
+ * summary: counts by state, failures first with their log tails, batches, then 50 servers a page with `?after=` and
+ * `?state=` links) and `GET /deployments/:id/servers/:jobId` (one server's events and log tail). GitHub Deployment
+ * statuses link to the deployment page.
  */
 import { Router } from '@koa/router';
-import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
+import { FINAL_DEPLOYMENT_STATES, FINAL_JOB_STATES, JOB_STATES } from '../../lib/protocol.js';
 import type { AuditEntry } from '../audit/audit-log.js';
 import { describeLock, type EnvironmentLock } from '../rollout/environment-locks.js';
 import type { ConfigStatus } from '../config/config-repo.js';
-import type { AgentRecord, DeploymentRecord } from '../model.js';
+import { readLogTail } from '../jobs/job-logs.js';
+import { keys, type AgentRecord, type DeploymentRecord, type JobRecord } from '../model.js';
+import { readServerDetail, readServerLog, readServerPage, summarizeDeployment } from '../rollout/deployment-view.js';
+import type { Store } from '../store/store.js';
 import type { AgentFacts } from '../rollout/select-agents.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { DashboardSessions } from './dashboard-sessions.js';
 import { actionsHtml, doneHtml, gateHtml } from './deployment-actions-html.js';
 import { escapeHtml as e, page, setPrivatePageHeaders } from './html.js';
 import { readSessionCookie } from './session-cookie.js';
+import { batchesHtml, countsHtml, deploymentPath, failuresHtml, INLINE_TAIL_LINES, LIVE_STATES, PAGE_SERVERS, SERVER_PAGE_LINES, serverDetailHtml, serverListHtml } from './servers-html.js';
 
 const REFRESH_SECONDS = 2;
 
@@ -27,11 +33,26 @@ export interface SafetyView {
 
 const NO_SAFETY: SafetyView = { locks: async () => [], recentActions: async () => [] };
 
+/** What the status pages read. */
+export interface PageDeps {
+  /** Deployments, their jobs, agents and logs: read a page at a time, never every job or agent. */
+  store: Store;
+  engine: RolloutEngine;
+  configStatus: () => ConfigStatus[];
+  safety?: SafetyView;
+  /**
+   * Sign-in sessions: with them, the deployment page offers its buttons to a signed-in person and a sign-in link to
+   * others; without them, the pages are read-only.
+   */
+  sessions?: DashboardSessions;
+}
+
 /**
- * @param sessions sign-in sessions: with them, the deployment page offers its buttons to a signed-in person and a
- * sign-in link to others; without them, the pages are read-only.
+ * @example
+ * const router = deploymentPageRoutes({ store, engine, configStatus: () => configs.statuses(), sessions });
  */
-export function deploymentPageRoutes(engine: RolloutEngine, configStatus: () => ConfigStatus[], safety: SafetyView = NO_SAFETY, sessions?: DashboardSessions): Router {
+export function deploymentPageRoutes(deps: PageDeps): Router {
+  const { store, engine, configStatus, safety = NO_SAFETY, sessions } = deps;
   const router = new Router();
 
   router.get('/', async (ctx) => {
@@ -80,18 +101,28 @@ ${actions
   });
 
   router.get('/deployments/:id', async (ctx) => {
-    const view = await engine.getDeploymentView(ctx.params.id!);
+    const d = await store.get<DeploymentRecord>(keys.deployment(ctx.params.id!));
     ctx.type = 'html';
-    if (!view) {
-      ctx.status = 404;
-      ctx.body = page('Not found', `<h1>No deployment ${e(ctx.params.id)}</h1><p>It may have been made on another hub. <a href="/">All deployments</a></p>`);
+    if (!d) {
+      notFoundPage(ctx, ctx.params.id!);
       return;
     }
-    const d = view.deployment;
+    const state = JOB_STATES.find((s) => s === ctx.query.state);
+    const after = typeof ctx.query.after === 'string' && /^\d{1,16}$/.test(ctx.query.after) ? ctx.query.after : undefined;
+    const [summary, servers] = await Promise.all([
+      summarizeDeployment(store, d),
+      readServerPage(store, d, { limit: PAGE_SERVERS, ...(after ? { after: Number(after) } : {}), ...(state ? { state } : {}) }),
+    ]);
+    // Log tails inline only for the failures and the servers of this page running now; the others are a link away.
+    const tails = new Map<string, string[]>();
+    const withTail = [...summary.failures, ...servers.servers.filter((s) => LIVE_STATES.includes(s.state))];
+    const jobs = await store.getMany<JobRecord>(withTail.map((s) => keys.job(s.jobId)));
+    await Promise.all(jobs.map(async (job, i) => job && tails.set(withTail[i]!.jobId, await readLogTail(store, job, INLINE_TAIL_LINES))));
     const final = FINAL_DEPLOYMENT_STATES.includes(d.state);
     const session = sessions && (await sessions.find(readSessionCookie(ctx)));
     if (sessions) setPrivatePageHeaders(ctx);
-    const planned = d.batches.map((b, i) => `batch ${i + 1}: ${b.agentIds.length} server${b.agentIds.length === 1 ? '' : 's'}`).join(' · ');
+    const sd = summary.deployment;
+    const planned = sd.batches.map((b) => `batch ${b.index + 1}: ${b.size} server${b.size === 1 ? '' : 's'}`).join(' · ') + (sd.batches.length < sd.batchCount ? ` … (${sd.batchCount} batches)` : '');
     ctx.body = page(
       `${d.repository} → ${d.environment}`,
       `<h1>${e(d.repository)} → ${e(d.environment)}</h1>
@@ -104,26 +135,45 @@ ${doneHtml(ctx.query.done)}${gateHtml(d)}
 <tr><th>config</th><td><code>${e(d.configSha.slice(0, 7))}</code></td></tr>
 <tr><th>created</th><td>${e(d.createdAt)} by ${e(d.createdBy)}${d.finishedAt ? `; finished ${e(d.finishedAt)}` : ''}</td></tr>
 ${d.environmentUrl && /^https?:\/\//i.test(d.environmentUrl) ? `<tr><th>environment</th><td><a href="${e(d.environmentUrl)}">${e(d.environmentUrl)}</a></td></tr>` : ''}
-${d.skipped.length ? `<tr><th>left out</th><td>${d.skipped.map((s) => `${e(s.name)} (${e(s.reason)})`).join('<br>')}</td></tr>` : ''}
+${sd.skipped.length ? `<tr><th>left out</th><td>${sd.skipped.map((s) => `${e(s.name)} (${e(s.reason)})`).join('<br>')}${sd.skippedCount > sd.skipped.length ? `<br>and ${sd.skippedCount - sd.skipped.length} more` : ''}</td></tr>` : ''}
 ${rollbackRows(d)}
 </table>
 ${sessions ? actionsHtml(d, session) : ''}
-<h2>Servers</h2>
-${view.jobs
-  .map(
-    (j) => `<section><h3>${e(j.agentName)} <span class="state ${e(j.state)}">${e(j.state)}</span> <small>batch ${j.batch + 1}</small></h3>
-${j.step ? `<p>step ${j.step.index + 1} <code>${e(j.step.name)}</code>: ${e(j.step.status)}</p>` : ''}
-${j.message ? `<p>${e(j.message)}</p>` : ''}
-${j.logsDropped ? `<p><small>${e(j.logsDropped)} older log chunks were dropped (the hub keeps the newest 2 MiB per job).</small></p>` : ''}
-<pre>${e(j.logTail.join('\n')) || '(no output yet)'}</pre></section>`,
-  )
-  .join('\n')}`,
+${countsHtml(d.id, summary, state)}
+${failuresHtml(d.id, summary, tails)}
+${batchesHtml(summary)}
+${serverListHtml(d.id, servers, tails, { ...(after ? { after } : {}), ...(state ? { state } : {}) })}`,
       final ? undefined : REFRESH_SECONDS,
-      `/deployments/${encodeURIComponent(d.id)}`,
+      deploymentPath(d.id, { ...(after ? { after } : {}), ...(state ? { state } : {}) }),
+    );
+  });
+
+  router.get('/deployments/:id/servers/:jobId', async (ctx) => {
+    const d = await store.get<DeploymentRecord>(keys.deployment(ctx.params.id!));
+    ctx.type = 'html';
+    const server = d && (await readServerDetail(store, d, ctx.params.jobId!));
+    if (!d || !server) {
+      notFoundPage(ctx, ctx.params.id!, d ? ctx.params.jobId : undefined);
+      return;
+    }
+    const asked = typeof ctx.query.lines === 'string' && /^\d{1,4}$/.test(ctx.query.lines) ? Number(ctx.query.lines) : SERVER_PAGE_LINES;
+    const tail = await readServerLog(store, server, Math.max(1, asked));
+    if (sessions) setPrivatePageHeaders(ctx);
+    ctx.body = page(
+      `${server.agentName} · ${d.repository} → ${d.environment}`,
+      serverDetailHtml(d.id, server, tail),
+      FINAL_JOB_STATES.includes(server.state) ? undefined : REFRESH_SECONDS,
     );
   });
 
   return router;
+}
+
+function notFoundPage(ctx: { status: number; body: unknown }, id: string, jobId?: string): void {
+  ctx.status = 404;
+  ctx.body = jobId
+    ? page('Not found', `<h1>Deployment ${e(id)} has no server job ${e(jobId)}</h1><p><a href="${e(deploymentPath(id))}">Its servers</a></p>`)
+    : page('Not found', `<h1>No deployment ${e(id)}</h1><p>It may have been made on another hub. <a href="/">All deployments</a></p>`);
 }
 
 /** How a deployment and its rollback link to each other: "rolls back dep_…", or "rolled back by dep_…" / why not. */

@@ -1,19 +1,15 @@
 import type { DeploymentRecord } from '../../app/model.js';
-import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
+import type { DeploymentSummary } from '../../app/rollout/deployment-view.js';
+import { FINAL_DEPLOYMENT_STATES, JOB_STATES } from '../../lib/protocol.js';
 import { oneLine } from '../../lib/strip-controls.js';
 import { print } from '../output.js';
 import { synopsis } from '../command-registry.js';
 import { adminRequest, resolveAdminTarget, type AdminTarget } from './admin-client.js';
 import { parseCommand, required } from './parse-options.js';
 
-interface DeploymentView {
-  deployment: DeploymentRecord;
-  jobs: Array<{ agentName?: string; state: string; step?: { name: string; status: string }; message?: string }>;
-}
-
 /**
- * `bitenvoy deploy`: asks the hub to deploy a ref, prints the status page URL, then follows the deployment until it
- * ends. Exit 0 only on `success`.
+ * `bitenvoy deploy`: asks the hub to deploy a ref, prints the status page URL, then follows the deployment's summary
+ * until it ends. Exit 0 only on `success`.
  */
 export async function deployCommand(args: string[]): Promise<number> {
   const { values } = parseCommand('deploy', args);
@@ -32,20 +28,46 @@ export async function deployCommand(args: string[]): Promise<number> {
   return final.state === 'success' ? 0 : 1;
 }
 
-/** Polls the deployment, printing each change, until it reaches a final state. */
-export async function follow(target: AdminTarget, id: string): Promise<DeploymentRecord> {
-  let last = '';
+/** How often the deployment's summary is asked for while following it. */
+const FOLLOW_INTERVAL_MS = 250;
+
+/**
+ * Polls the deployment's summary (its size does not grow with the number of servers) until it reaches a final state,
+ * printing the state and description when they change, a progress line when the counts by state change, and one line
+ * per failed or refused server (the first 20 the hub lists) — never a line per server that went well.
+ *
+ * @example
+ * const final = await follow(target, 'dep_1a2b'); // prints "in_progress: 3/10 servers · batch 1/2" …
+ */
+export async function follow(target: AdminTarget, id: string): Promise<DeploymentSummary['deployment']> {
+  let lastHead = '';
+  let lastProgress = '';
+  const failuresShown = new Set<string>();
   for (;;) {
-    const view = await adminRequest<DeploymentView>(target, 'GET', `/deployments/${encodeURIComponent(id)}`);
+    const summary = await adminRequest<DeploymentSummary>(target, 'GET', `/deployments/${encodeURIComponent(id)}`);
     // Every field is the hub's (the messages the agents'): one line each, no control characters.
-    const line = `${oneLine(view.deployment.state)}: ${oneLine(view.deployment.description)}`;
-    const servers = view.jobs
-      .map((j) => `  ${oneLine(j.agentName ?? '?')}: ${oneLine(j.state)}${j.step ? ` (step ${oneLine(j.step.name)} ${oneLine(j.step.status)})` : ''}${j.message ? ` — ${oneLine(j.message)}` : ''}`)
-      .join('\n');
-    const snapshot = `${line}\n${servers}`;
-    if (snapshot !== last) print(snapshot);
-    last = snapshot;
-    if (FINAL_DEPLOYMENT_STATES.includes(view.deployment.state)) return view.deployment;
-    await new Promise((r) => setTimeout(r, 250));
+    const head = `${oneLine(summary.deployment.state)}: ${oneLine(summary.deployment.description)}`;
+    if (head !== lastHead) print(head);
+    lastHead = head;
+    const progress = progressLine(summary);
+    if (progress !== lastProgress) print(progress);
+    lastProgress = progress;
+    for (const f of summary.failures ?? []) {
+      if (failuresShown.has(f.jobId)) continue;
+      failuresShown.add(f.jobId);
+      print(`  ${oneLine(f.agentName)}: ${oneLine(f.state)}${f.step ? ` (step ${oneLine(f.step.name)} ${oneLine(f.step.status)})` : ''}${f.message ? ` — ${oneLine(f.message)}` : ''}`);
+    }
+    if (FINAL_DEPLOYMENT_STATES.includes(summary.deployment.state)) {
+      const failed = (summary.counts?.failed ?? 0) + (summary.counts?.refused ?? 0);
+      if (failed > failuresShown.size) print(`  … ${failed - failuresShown.size} more failed or refused: see the status page`);
+      return summary.deployment;
+    }
+    await new Promise((r) => setTimeout(r, FOLLOW_INTERVAL_MS));
   }
+}
+
+/** "  servers: 10 planned · succeeded 3 · running 2" (states in their lifecycle order). */
+function progressLine(summary: DeploymentSummary): string {
+  const counts = JOB_STATES.filter((s) => summary.counts?.[s]).map((s) => `${s} ${summary.counts[s]}`);
+  return `  servers: ${Number(summary.servers) || 0} planned${counts.length ? ` · ${counts.join(' · ')}` : ''}`;
 }

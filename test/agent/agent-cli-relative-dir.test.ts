@@ -43,8 +43,9 @@ async function deploy(version: string): Promise<void> {
   const res = await t.call('POST', '/api/v1/deployments', { token: ADMIN_TOKEN, body: { repository: 'demo/shop', ref: 'main', environment: 'staging' } });
   expect(res.status, JSON.stringify(res.json)).toBe(201);
   for (let i = 0; i < 400; i++) {
-    const view = (await t.call('GET', `/api/v1/deployments/${res.json.deployment.id}`, { token: ADMIN_TOKEN })).json;
-    if (['success', 'failure', 'error', 'cancelled'].includes(view.deployment.state)) {
+    const summary = (await t.call('GET', `/api/v1/deployments/${res.json.deployment.id}`, { token: ADMIN_TOKEN })).json;
+    if (['success', 'failure', 'error', 'cancelled'].includes(summary.deployment.state)) {
+      const view = await t.viewDeployment(res.json.deployment.id);
       expect(view.jobs.map((j: { state: string; message?: string }) => `${j.state} ${j.message ?? ''}`.trim()), agent?.output().slice(-3000)).toEqual(['succeeded']);
       return;
     }

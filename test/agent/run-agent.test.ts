@@ -64,8 +64,8 @@ async function deployTo(label: string): Promise<string> {
 
 async function waitFinal(id: string) {
   for (let i = 0; i < 200; i++) {
-    const view = (await t.call('GET', `/api/v1/deployments/${id}`, { token: ADMIN_TOKEN })).json;
-    if (['success', 'failure', 'error', 'cancelled'].includes(view.deployment.state)) return view;
+    const summary = (await t.call('GET', `/api/v1/deployments/${id}`, { token: ADMIN_TOKEN })).json;
+    if (['success', 'failure', 'error', 'cancelled'].includes(summary.deployment.state)) return t.viewDeployment(id);
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`deployment ${id} never finished`);
@@ -168,7 +168,7 @@ steps:
     let again = { state: 'pending', message: '' };
     for (let i = 0; i < 100 && again.state !== 'failed'; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      again = (await t.call('GET', `/api/v1/deployments/${id}`, { token: ADMIN_TOKEN })).json.jobs[0];
+      again = (await t.call('GET', `/api/v1/deployments/${id}/servers`, { token: ADMIN_TOKEN })).json.servers[0];
     }
     expect(again.state).toBe('failed');
     expect(again.message).toMatch(/already ran this job/);

@@ -173,8 +173,8 @@ describe('an agent flooding its log', () => {
     const unread = await from('192.0.2.60', 'POST', `/api/agent/v1/jobs/${jobId}/logs`, { token: agent.credential, body: '{"not json' });
     expect(unread.status).toBe(429);
     // Nothing past the refusal was stored: the agent resends from there.
-    const view = await t.call('GET', `/api/v1/deployments/${dep.json.deployment.id}`, { token: ADMIN_TOKEN });
-    expect(view.json.jobs[0]).toMatchObject({ logsAckedSeq: 2000 });
+    const view = await t.call('GET', `/api/v1/deployments/${dep.json.deployment.id}/servers/${jobId}`, { token: ADMIN_TOKEN });
+    expect(view.json.server).toMatchObject({ logsAckedSeq: 2000 });
     // Its lease and its events are not part of the log budget.
     expect((await t.call('POST', `/api/agent/v1/jobs/${jobId}/lease`, { token: agent.credential, body: { claimId: 'cl_flood001' } })).status).toBe(200);
     const events = await t.call('POST', `/api/agent/v1/jobs/${jobId}/events`, { token: agent.credential, body: { claimId: 'cl_flood001', events: [{ seq: 1, at: AT, type: 'state', state: 'running' }] } });

@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { startCli, type ManagedProcess } from '../../testbed/processes.js';
-import type { DeploymentView } from '../../testbed/world.js';
+import { readWholeDeployment } from '../../testbed/read-whole-deployment.js';
 import { cleanEnv, runBitenvoy } from './run-bitenvoy.js';
 
 let demo: ManagedProcess | undefined;
@@ -38,11 +38,17 @@ it('demo --keep prints the admin token and leaves a deployment at a manual gate 
   expect(out).toContain(`status page ${hub}/deployments/${id}`);
   expect(out).toContain('Demo succeeded');
 
-  const view = async () => (await (await fetch(`${hub}/api/v1/deployments/${id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as DeploymentView;
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${hub}/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok) throw new Error(`GET ${path} answered ${res.status}: ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  const view = () => readWholeDeployment(get, id);
   const gated = await view();
   expect(gated.deployment).toMatchObject({ environment: 'production', strategy: 'canary', state: 'in_progress', gate: { manual: true } });
   // Batch 1 (web-1) is done; batch 2 (web-2) gets its job only once the gate opens.
-  expect(gated.deployment.batches).toHaveLength(2);
+  expect(gated.deployment.batches.map((b) => b.size)).toEqual([1, 1]);
+  expect(gated.counts).toEqual({ succeeded: 1 });
   expect(gated.jobs.map((j) => [j.agentName, j.state])).toEqual([['web-1', 'succeeded']]);
 
   // The printed command continues it, and web-2 follows.

@@ -26,7 +26,9 @@ const deployment = {
 };
 const view = {
   deployment,
-  jobs: [{ agentName: hostile('web-1'), state: 'failed', step: { name: hostile('build'), status: 'failed' }, message: hostile('exit 1') }],
+  counts: { failed: 1 },
+  failures: [{ jobId: 'job_1a2b3c4d5e6f_0_1', agentId: 'ag_1', agentName: hostile('web-1'), batch: 0, state: 'failed', step: { index: 0, name: hostile('build'), status: 'failed' }, message: hostile('exit 1') }],
+  servers: 1,
 };
 const agents = [{ id: 'ag_1', name: hostile('web-1'), labels: { role: 'web', note: hostile('x') }, online: true, lastSeenAt: hostile('2026-01-01T00:00:00Z') }];
 const entries = [{ at: '2026-01-01T00:00:00Z', actor: hostile('mallory'), action: 'deploy', repository: 'acme/shop', environment: 'staging', outcome: hostile('failure'), detail: hostile('why') }];

@@ -47,7 +47,10 @@ describe('a deployment through real processes', () => {
       expect(page).toContain('web-1');
       expect(page).toContain('web-2');
       expect(page).toContain(sha.slice(0, 7));
-      expect(page).toContain('building shop version 1');
+      // A server that went well shows its log a click away, on its own page.
+      const server = /<a href="(\/deployments\/[^"]+\/servers\/[^"]+)">log<\/a>/.exec(page)?.[1];
+      expect(server, page).toBeDefined();
+      expect(await (await fetch(`${world.hub.url}${server}`)).text()).toContain('building shop version 1');
     },
     E2E_TIMEOUT,
   );

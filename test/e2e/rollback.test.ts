@@ -7,11 +7,10 @@
 import { readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeploymentRecord } from '../../app/model.js';
 import { pushCommit } from '../../testbed/git-repos.js';
 import type { StandInDeployment } from '../../testbed/github-stand-in.js';
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY } from '../../testbed/sample-app.js';
-import { startWorld, type World } from '../../testbed/world.js';
+import { startWorld, type DeploymentView, type World } from '../../testbed/world.js';
 
 const E2E_TIMEOUT = 180_000;
 
@@ -60,7 +59,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
 }
 
 /** The rollback a failed deployment started, once the failure is recorded. */
-function rollbackId(failed: DeploymentRecord): string {
+function rollbackId(failed: DeploymentView['deployment']): string {
   const plan = failed.autoRollback;
   if (!plan || !('deploymentId' in plan)) throw new Error(`no rollback planned: ${JSON.stringify(plan)} — ${failed.description}`);
   return plan.deploymentId;

@@ -46,8 +46,8 @@ async function agentYml(dir: string): Promise<AgentConfigFile> {
 
 async function waitFinal(id: string) {
   for (let i = 0; i < 300; i++) {
-    const view = (await t.call('GET', `/api/v1/deployments/${id}`, { token: ADMIN_TOKEN })).json;
-    if (['success', 'failure', 'error', 'cancelled'].includes(view.deployment.state)) return view;
+    const summary = (await t.call('GET', `/api/v1/deployments/${id}`, { token: ADMIN_TOKEN })).json;
+    if (['success', 'failure', 'error', 'cancelled'].includes(summary.deployment.state)) return t.viewDeployment(id);
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`deployment ${id} never finished`);

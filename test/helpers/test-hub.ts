@@ -12,6 +12,7 @@ import { openStore } from '../../app/store/open-store.js';
 import { silentLogger } from '../../lib/logger.js';
 import { startGitHttpServer, type GitHttpServer } from '../../testbed/git-http-server.js';
 import { createBareRepo } from '../../testbed/git-repos.js';
+import { readWholeDeployment, type WholeDeployment } from '../../testbed/read-whole-deployment.js';
 import { SAMPLE_REPOSITORY, sampleAppFiles, sampleConfigFiles } from '../../testbed/sample-app.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
@@ -28,6 +29,8 @@ export interface TestHub {
   enroll(name: string, labels?: Record<string, string>): Promise<{ agentId: string; credential: string }>;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read API answers field by field and assert each
   call(method: string, path: string, options?: { body?: unknown; raw?: string; token?: string; contentType?: string }): Promise<{ status: number; json: any }>;
+  /** The deployment whole (summary, every server's job and log tail) through the admin API's bounded routes. */
+  viewDeployment(id: string): Promise<WholeDeployment>;
   close(): Promise<void>;
 }
 
@@ -82,6 +85,12 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
       if (res.status !== 201) throw new Error(`enroll failed: ${JSON.stringify(res.json)}`);
       return { agentId: res.json.agentId, credential: res.json.credential };
     },
+    viewDeployment: (id) =>
+      readWholeDeployment(async (path) => {
+        const res = await call('GET', `/api/v1${path}`, { token: ADMIN_TOKEN });
+        if (res.status !== 200) throw new Error(`GET /api/v1${path} answered ${res.status}: ${JSON.stringify(res.json)}`);
+        return res.json;
+      }, id),
     async close() {
       await hub.close();
       await git.close();

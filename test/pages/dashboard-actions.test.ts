@@ -34,7 +34,7 @@ async function startPages(adminToken = ADMIN_TOKEN, publicUrl?: string): Promise
   let base = '';
   const sessions = new DashboardSessions({ store: f.store, adminToken, publicUrl: () => publicUrl ?? base, now: () => f.now });
   const koa = createKoa(silentLogger());
-  for (const router of [deploymentPageRoutes(engine, () => [], undefined, sessions), signInRoutes(sessions, adminToken), deploymentActionRoutes({ store: f.store, engine, sessions })]) {
+  for (const router of [deploymentPageRoutes({ store: f.store, engine, configStatus: () => [], sessions }), signInRoutes(sessions, adminToken), deploymentActionRoutes({ store: f.store, engine, sessions })]) {
     koa.use(router.routes()).use(router.allowedMethods());
   }
   const server: Server = createServer(koa.callback());

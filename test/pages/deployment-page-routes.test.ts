@@ -29,7 +29,7 @@ beforeEach(async () => {
   locks = [];
   actions = [];
   const koa = new Koa();
-  const router = deploymentPageRoutes(engine, () => config, { locks: async () => locks, recentActions: async () => actions });
+  const router = deploymentPageRoutes({ store: f.store, engine, configStatus: () => config, safety: { locks: async () => locks, recentActions: async () => actions } });
   koa.use(router.routes()).use(router.allowedMethods());
   server = createServer(koa.callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -85,6 +85,66 @@ describe('GET /deployments/:id', () => {
     expect(html).not.toContain('<img');
     expect(html).toContain('(no output yet)');
     expect(html).not.toContain('http-equiv="refresh"');
+  });
+
+  it('shows counts and failures first, then 50 servers a page with next-page and state links, logs a click away', async () => {
+    f.strategy = 'all-at-once';
+    const name = (i: number) => `web-${String(i).padStart(3, '0')}`;
+    for (let i = 0; i < 120; i++) await f.addAgent(`ag_${i}`, name(i));
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    // web-000 and web-001 fail (the first with a log), web-002 runs now, the rest wait.
+    const job = (await engine.nextJob('ag_0'))!;
+    await engine.claimJob('ag_0', job.id, 'cl_0');
+    await engine.appendEvents('ag_0', job.id, 'cl_0', [stateEvent(1, 'running')]);
+    await engine.appendLogs('ag_0', job.id, 'cl_0', [{ seq: 1, at: '2026-11-25T10:00:03.000Z', stream: 'stderr', data: 'cannot reach <db>\n' }]);
+    await engine.appendEvents('ag_0', job.id, 'cl_0', [stateEvent(2, 'failed', 'step migrate exited 1')]);
+    await f.agentRuns(engine, 'ag_1', 'failed', 'step build exited 2');
+    const running = (await engine.nextJob('ag_2'))!;
+    await engine.claimJob('ag_2', running.id, 'cl_2');
+    await engine.appendEvents('ag_2', running.id, 'cl_2', [stateEvent(1, 'running')]);
+    await engine.appendLogs('ag_2', running.id, 'cl_2', [{ seq: 1, at: '2026-11-25T10:00:03.000Z', stream: 'stdout', data: 'compiling\n' }]);
+
+    const first = (await get(`/deployments/${dep.id}`)).html;
+    expect(first).toContain('120 servers planned · <strong>all</strong> · <a class="state pending" href="/deployments/' + dep.id + '?state=pending">pending 117</a>');
+    expect(first).toContain(`<a class="state failed" href="/deployments/${dep.id}?state=failed">failed 2</a>`);
+    // Failures come before the servers, with why and their log tail inline.
+    const failures = first.slice(first.indexOf('<h2>Failures</h2>'), first.indexOf('<h2>Servers'));
+    expect(failures).toMatch(/web-000 <span class="state failed">failed<\/span>/);
+    expect(failures).toContain('<p>step migrate exited 1</p>');
+    expect(failures).toContain('<pre>cannot reach &lt;db&gt;</pre>');
+    expect(failures).toContain('<p>step build exited 2</p>');
+    // 50 servers a page; the running one shows its live tail, a waiting one only a link to its page.
+    const servers = first.slice(first.indexOf('<h2>Servers'));
+    expect(servers.match(/<section>/g)).toHaveLength(50);
+    expect(servers).toContain('<pre>compiling</pre>');
+    expect(servers).toContain(`<a href="/deployments/${dep.id}/servers/${(await engine.getDeploymentView(dep.id))!.jobs[3]!.id}">log</a>`);
+    expect(servers).toContain('web-049 <span');
+    expect(servers).not.toContain('web-050 <span');
+    expect(servers).toContain(`<a rel="next" href="/deployments/${dep.id}?after=49">next 50 servers</a>`);
+    // The page refreshes to itself, keeping its place.
+    expect((await get(`/deployments/${dep.id}?after=49`)).html).toContain(`content="2; url=/deployments/${dep.id}?after=49"`);
+
+    const names = async (path: string) => [...(await get(path)).html.slice((await get(path)).html.indexOf('<h2>Servers')).matchAll(/<h3>(web-\d+) /g)].map((m) => m[1]);
+    const second = await names(`/deployments/${dep.id}?after=49`);
+    expect(second).toEqual(Array.from({ length: 50 }, (_, i) => name(50 + i)));
+    const thirdHtml = (await get(`/deployments/${dep.id}?after=99`)).html;
+    expect(await names(`/deployments/${dep.id}?after=99`)).toEqual(Array.from({ length: 20 }, (_, i) => name(100 + i)));
+    expect(thirdHtml).not.toContain('rel="next"');
+    expect(thirdHtml).toContain(`<a href="/deployments/${dep.id}">first page</a>`);
+    expect(await names(`/deployments/${dep.id}?state=failed`)).toEqual(['web-000', 'web-001']);
+    expect(await names(`/deployments/${dep.id}?state=running`)).toEqual(['web-002']);
+    expect((await get(`/deployments/${dep.id}?state=cancelled`)).html).toContain('<p>No server here is cancelled.</p>');
+
+    // A server's own page: its events and a longer log tail.
+    const page = await get(`/deployments/${dep.id}/servers/${job.id}`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('web-000 <span class="state failed">failed</span>');
+    expect(page.html).toContain('failed: step migrate exited 1</li>');
+    expect(page.html).toContain('<pre>cannot reach &lt;db&gt;</pre>');
+    expect(page.html).not.toContain('http-equiv="refresh"');
+    const missing = await get(`/deployments/${dep.id}/servers/job_%3Cx%3E`);
+    expect(missing.status).toBe(404);
+    expect(missing.html).toContain(`Deployment ${dep.id} has no server job job_&lt;x&gt;`);
   });
 
   it('answers 404 with a page for an unknown id, escaping the id', async () => {
