@@ -104,7 +104,7 @@ export function agentRoutes(deps: {
     eventLimits.assertNotWaiting(agent.id, agent.name);
     const req = await body<EventsRequest>(ctx, eventsBody);
     eventLimits.take(agent.id, agent.name, { items: req.events.length }, ctx.state.log as Logger);
-    ctx.body = await engine.appendEvents(agent.id, ctx.params.id!, req.claimId, req.events);
+    ctx.body = await engine.appendEvents(agent.id, ctx.params.id!, req.claimId, req.events, { answerFirst: true });
   });
 
   router.post('/jobs/:id/logs', auth, async (ctx) => {

@@ -7,7 +7,7 @@
  * const deployment = await continueRollout({ store, engine }, 'dep_1a2b', 'dashboard');
  */
 import { BitEnvoyError } from '../../lib/errors.js';
-import type { DeploymentRecord } from '../model.js';
+import { keys, type DeploymentRecord } from '../model.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
 import { recordAudit } from './audit-log.js';
@@ -19,9 +19,8 @@ export interface ActionDeps {
 
 /** Releases a rollout held at a gate between batches; BE_CONFLICT (409) when it is not held, BE_NOT_FOUND when unknown. */
 export async function continueRollout(deps: ActionDeps, id: string, by: string): Promise<DeploymentRecord> {
-  const view = await deps.engine.getDeploymentView(id);
-  if (!view) throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${id}`);
-  const d = view.deployment;
+  const d = await deps.store.get<DeploymentRecord>(keys.deployment(id));
+  if (!d) throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${id}`);
   if (!(await deps.engine.continueDeployment(d.id, by))) {
     throw new BitEnvoyError('BE_CONFLICT', `deployment ${d.id} is not paused (it is ${d.state}: ${d.description}); only a rollout waiting between batches can be continued`);
   }

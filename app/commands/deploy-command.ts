@@ -9,6 +9,7 @@ import { CONFIG_CHECK_NAME } from '../github/config-check-run.js';
 import { createGitHubDeployment, newRolloutId } from '../github/create-github-deployment.js';
 import { listCommitChecks } from '../github/list-commit-checks.js';
 import { ROLLOUT_INTENT_TTL_MS, rolloutIntentKey, type RolloutIntent } from '../github/on-deployment-created.js';
+import { keys, type DeploymentRecord } from '../model.js';
 import { lastGoodOtherThan, latestSuccessful } from '../store/deployment-queries.js';
 import { guardRailRefusals } from '../rollout/guard-rails.js';
 import { environmentNamed, readPullRequest, Refusal, type CommandContext } from './command-context.js';
@@ -105,8 +106,7 @@ async function startDeployment(
 
 /** " — it waits for dep_…, the rollout running there now" when the environment is busy. */
 async function waitingNote(ctx: CommandContext, deploymentId: string): Promise<string> {
-  const view = await ctx.engine.getDeploymentView(deploymentId);
-  const before = view?.deployment.waitingFor;
+  const before = (await ctx.store.get<DeploymentRecord>(keys.deployment(deploymentId)))?.waitingFor;
   return before ? ` — it waits for ${before}, the rollout running there now (a newer request replaces it while it waits)` : '';
 }
 

@@ -24,7 +24,18 @@ export function applyEvents(job: JobRecord, events: JobEvent[], nowIso: string):
     if (event.seq !== next.eventsAckedSeq + 1) return { job: next, gapAt: next.eventsAckedSeq + 1 };
     next.eventsAckedSeq = event.seq;
     if (next.events.length < MAX_EVENTS) next.events.push(event);
-    if (isFinal(next)) continue; // events after the end are acknowledged, never acted on
+    if (isFinal(next)) {
+      // The hub gave the job up when its lease ran out, but the agent was alive and says how it really ended: that
+      // is recorded as what happened, so the rollout's outcome and its failure policy count the truth.
+      if (next.lostAt && next.state === 'failed' && event.type === 'state' && FINAL_JOB_STATES.includes(event.state)) {
+        const late = Math.max(0, Math.round((Date.parse(nowIso) - Date.parse(next.lostAt)) / 1000));
+        next.state = event.state;
+        next.message = `${event.state} ${late} s after its lease ran out${event.message ? `: ${event.message}` : ''}`;
+        next.finishedAt = nowIso;
+        delete next.lostAt;
+      }
+      continue; // other events after the end are acknowledged, never acted on
+    }
     if (event.type === 'state') {
       next.state = event.state;
       if (event.message !== undefined) next.message = event.message;

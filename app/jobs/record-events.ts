@@ -44,7 +44,8 @@ export async function recordEvents(
   const wasState = before?.state ?? job.state;
   return {
     job,
-    finishedNow: before !== undefined && !isFinal(before) && isFinal(job),
+    // A late end of a job given up for its lease counts too: it changes what the rollout's counters say.
+    finishedNow: before !== undefined && isFinal(job) && (!isFinal(before) || before.state !== job.state),
     stateChanged: wasState !== job.state,
     ...(gapAt === undefined ? {} : { gapAt }),
   };

@@ -62,6 +62,8 @@ export class RolloutEngine {
   #timer: NodeJS.Timeout | undefined;
   /** One advance at a time per deployment in this process; the store gates it across processes. */
   #advancing = new Map<string, Promise<void>>();
+  /** Per deployment, the advance queued behind the running one and not started yet. */
+  #waitingAdvance = new Map<string, Promise<void>>();
 
   constructor(opts: {
     store: Store;
@@ -221,12 +223,19 @@ export class RolloutEngine {
     return renewLease(this.#ctx, agentId, jobId, claimId);
   }
 
-  async appendEvents(agentId: string, jobId: string, claimId: string, events: JobEvent[]): Promise<AckResponse> {
+  /**
+   * Stores an agent's events. With `answerFirst` (the agent API), the answer does not wait for the rollout to move:
+   * the events are stored when it returns, and the advance runs next (errors logged; the lease check's sweep moves
+   * the rollout at the latest), so 10,000 reports arriving together are answered at once, not behind each other.
+   */
+  async appendEvents(agentId: string, jobId: string, claimId: string, events: JobEvent[], options: { answerFirst?: boolean } = {}): Promise<AckResponse> {
     const { job, finishedNow, gapAt } = await recordEvents(this.#ctx.store, { agentId, jobId, claimId }, events, isoNow(this.#ctx));
     // Only a job's end can move its rollout (its progress counts finished servers): `fetching` and `running` cannot.
     if (finishedNow) {
       this.#ctx.log.info({ jobId, agentId, state: job.state, message: job.message }, 'job finished');
-      await this.advance(job.spec.deploymentId);
+      const advanced = this.advance(job.spec.deploymentId);
+      if (options.answerFirst) advanced.catch(() => undefined);
+      else await advanced;
     }
     if (gapAt !== undefined) throw seqGap(jobId, 'event', gapAt);
     return { ackedSeq: job.eventsAckedSeq };
@@ -240,8 +249,13 @@ export class RolloutEngine {
 
   /** Moves a deployment forward by what its jobs say. Serialised per deployment; safe to call any number of times. */
   advance(deploymentId: string): Promise<void> {
+    // An advance already waiting to start reads everything written before it starts: callers share it. 10,000 job
+    // ends arriving together cost a few advances, not 10,000 in a row.
+    const waiting = this.#waitingAdvance.get(deploymentId);
+    if (waiting) return waiting;
     const previous = this.#advancing.get(deploymentId) ?? Promise.resolve();
     const run = previous.then(async () => {
+      this.#waitingAdvance.delete(deploymentId);
       await advanceDeployment(this.#ctx, deploymentId);
       // One read per advance: only a rollout that has ended has a rollback to start or a slot to hand over.
       const dep = await this.#ctx.store.get<DeploymentRecord>(keys.deployment(deploymentId));
@@ -250,6 +264,7 @@ export class RolloutEngine {
       await this.#startNextIfEnded(deploymentId);
     });
     const settled = run.catch((err: unknown) => this.#ctx.log.error({ err, deploymentId }, 'advancing deployment failed'));
+    this.#waitingAdvance.set(deploymentId, run);
     this.#advancing.set(deploymentId, settled);
     void settled.then(() => {
       if (this.#advancing.get(deploymentId) === settled) this.#advancing.delete(deploymentId);
