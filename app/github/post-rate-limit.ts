@@ -1,22 +1,32 @@
 /**
  * GitHub's secondary rate limit allows about 80 content-creating requests (POSTs) a minute per installation. Each
- * installation has a bucket of `limit` tokens; a token spent comes back `windowMs` later, so no window of that length
- * ever holds more than `limit` requests (a bucket refilled at a steady rate would allow a burst on top of it).
- * Requests wait their turn first come, first served: nothing is dropped.
+ * installation has a bucket of `limit` tokens; a token comes back `windowMs` after its request was answered (GitHub
+ * counted it somewhere before that), so no window of that length ever holds more than `limit` requests at GitHub —
+ * a bucket refilled at a steady rate would allow a burst on top of it. Requests wait their turn first come, first
+ * served: nothing is dropped.
  *
  * @example
  * const posts = new PostRateLimit({ sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
- * await posts.take(installationId);
- * await octokit.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', …);
+ * const token = await posts.take(installationId);
+ * try { await octokit.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', …); } finally { token.done(); }
  */
+
+/** A token spent on one request. */
+export interface PostToken {
+  /** The request was answered (or given up): the token comes back one window from now. */
+  done(): void;
+  /** The request was not made after all: the token comes back now. */
+  giveBack(): void;
+}
+
 export class PostRateLimit {
   #limit: number;
   #windowMs: number;
   #sleep: (ms: number) => Promise<void>;
-  /** When each token still out was spent, oldest first, per installation. */
-  #spent = new Map<number, number[]>();
+  /** The tokens still out per installation: when each comes back is one window after `at`. */
+  #spent = new Map<number, Array<{ at: number }>>();
   /** The last request in line per installation: the next one waits for it. */
-  #line = new Map<number, Promise<void>>();
+  #line = new Map<number, Promise<unknown>>();
 
   constructor(options: { limit?: number; windowMs?: number; sleep: (ms: number) => Promise<void> }) {
     this.#limit = options.limit ?? 80;
@@ -25,33 +35,31 @@ export class PostRateLimit {
   }
 
   /** Resolves once a token of this installation is spent on the caller's request. */
-  take(installationId: number): Promise<void> {
+  take(installationId: number): Promise<PostToken> {
     const ahead = this.#line.get(installationId) ?? Promise.resolve();
     const mine = ahead.then(() => this.#spend(installationId));
-    const done = mine.catch(() => undefined);
-    this.#line.set(installationId, done);
-    void done.then(() => {
-      if (this.#line.get(installationId) === done) this.#line.delete(installationId);
+    const settled = mine.catch(() => undefined);
+    this.#line.set(installationId, settled);
+    void settled.then(() => {
+      if (this.#line.get(installationId) === settled) this.#line.delete(installationId);
     });
     return mine;
   }
 
-  /** The caller did not make its request after all (it found nothing to send): the token goes back. */
-  giveBack(installationId: number): void {
-    this.#spent.get(installationId)?.pop();
-  }
-
-  async #spend(installationId: number): Promise<void> {
+  async #spend(installationId: number): Promise<PostToken> {
     for (;;) {
       const now = Date.now();
-      const spent = (this.#spent.get(installationId) ?? []).filter((at) => at > now - this.#windowMs);
-      if (spent.length < this.#limit) {
-        spent.push(now);
-        this.#spent.set(installationId, spent);
-        return;
+      const out = (this.#spent.get(installationId) ?? []).filter((t) => t.at > now - this.#windowMs);
+      this.#spent.set(installationId, out);
+      if (out.length < this.#limit) {
+        const token = { at: now };
+        out.push(token);
+        return {
+          done: () => void (token.at = Math.max(token.at, Date.now())),
+          giveBack: () => void (token.at = -Infinity),
+        };
       }
-      this.#spent.set(installationId, spent);
-      await this.#sleep(spent[0]! + this.#windowMs - now);
+      await this.#sleep(Math.min(...out.map((t) => t.at)) + this.#windowMs - now);
     }
   }
 }

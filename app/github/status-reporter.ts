@@ -188,7 +188,7 @@ export class GitHubStatusReporter {
 
   async #attempt(track: Track): Promise<void> {
     const link = track.latest.github!;
-    await this.#posts.take(link.installationId);
+    const token = await this.#posts.take(link.installationId);
     if (this.#closed) return;
     // The newest state once this request's turn came: a final state that arrived meanwhile goes out now.
     const dep = track.latest;
@@ -200,7 +200,7 @@ export class GitHubStatusReporter {
         const newest = await this.#timed(readNewestDeploymentStatus(octokit, link));
         // `inactive` comes after a success, set by GitHub once a newer deployment succeeded: nothing to add.
         if (newest && (newest.state === 'inactive' || (newest.state === body.state && newest.description === body.description))) {
-          this.#posts.giveBack(link.installationId);
+          token.giveBack();
           await this.#accepted(track, dep, body);
           return;
         }
@@ -212,9 +212,11 @@ export class GitHubStatusReporter {
       await this.#timed(
         octokit.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', { owner: link.owner, repo: link.repo, deployment_id: link.deploymentId, ...body, ...late }),
       );
+      token.done();
       await this.#accepted(track, dep, body);
     } catch (err) {
-      if (!posted) this.#posts.giveBack(link.installationId);
+      if (posted) token.done();
+      else token.giveBack();
       this.#failed(track, dep, body, err);
     }
   }
