@@ -178,18 +178,18 @@ describe('GitHub status outbox', () => {
     const { reporter } = startReporter({ requestTimeoutMs: 300 });
     github.faults.set(10, [{ hang: true, record: true }]);
     github.faults.set(11, [{ reset: true }]);
-    await finish(reporter, deployment(10, 'success'));
-    await finish(reporter, deployment(11, 'error'));
+    await finish(reporter, deployment(10, 'error'));
+    await finish(reporter, deployment(11, 'success'));
     await reporter.idle();
 
     expect(github.posts(10).map((p) => p.answer)).toEqual(['hang']);
-    expect(states(10)).toEqual(['success']);
+    expect(states(10)).toEqual(['error']);
     expect(github.posts(11).map((p) => p.answer)).toEqual(['reset', 201]);
-    expect(states(11)).toEqual(['error']);
-    expect(await reported('dep_10')).toMatchObject({ state: 'success' });
-    expect(await reported('dep_11')).toMatchObject({ state: 'error' });
+    expect(github.requests.filter((r) => r.deploymentId === 11).map((r) => r.method)).toEqual(['POST', 'GET', 'POST']);
+    expect(await reported('dep_10')).toMatchObject({ state: 'error' });
+    expect(await reported('dep_11')).toMatchObject({ state: 'success' });
     // Sent late, the success must not make GitHub mark newer deployments of the environment inactive.
-    expect(github.statuses.get(11)![0]).not.toHaveProperty('auto_inactive');
+    expect(github.statuses.get(11)).toEqual([{ state: 'success', description: '2/2 servers success', auto_inactive: false }]);
     expect(github.problems).toEqual([]);
   });
 
