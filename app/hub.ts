@@ -39,6 +39,7 @@ import { deploysThroughGitHub, deployThroughGitHub } from './github/deploy-throu
 import { onDeploymentCreated, type DeploymentCreatedPayload } from './github/on-deployment-created.js';
 import { RepositoryTokens } from './github/repository-token.js';
 import { GitHubStatusReporter, type StatusOctokit } from './github/status-reporter.js';
+import { listUnreportedGitHubDeployments } from './github/unreported-deployments.js';
 import type { AgentRecord, DeploymentRecord } from './model.js';
 import { createHttpServer, createKoa, createProbot, createWebhookHandler, LISTEN_BACKLOG } from './server.js';
 import type { Probot } from 'probot';
@@ -70,7 +71,13 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
 
   // Made after the engine (it starts deployments through it); the engine's onChange reaches it once it exists.
   const late: { auto?: AutoDeployer } = {};
-  const reporter = new GitHubStatusReporter({ octokitFor: installationOctokit, log: log.child({ name: 'github-statuses' }), publicUrl: () => publicUrl });
+  const reporter = new GitHubStatusReporter({
+    octokitFor: installationOctokit,
+    log: log.child({ name: 'github-statuses' }),
+    publicUrl: () => publicUrl,
+    store,
+    openDeployments: () => listUnreportedGitHubDeployments(store),
+  });
   const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;
   // Loaded only when configured: the cloud providers' SDKs (the EC2 client alone) cost an idle hub ~90 MB of RSS.
   const cloudModule = settings.cloud ? await import('./cloud/cloud-service.js') : undefined;
@@ -98,6 +105,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     onDeploymentCreated(payload, { engine, store, reporter, log: log.child({ name: 'github' }) }, options);
   // After startDeployment exists: a restart may have a planned rollback to start.
   await engine.start();
+  // Statuses the last run did not finish reporting (it was stopped, or GitHub failed): sent in the background.
+  if (probot) await reporter.start().catch((err: unknown) => log.error({ err }, 'GitHub statuses: listing the deployments still owed a status failed; they are sent at the next start'));
   const auto = probot
     ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, startDeployment, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl })
     : undefined;
@@ -194,6 +203,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   } catch (err) {
     // Nothing may keep running (timers, the open SQLite file) when the hub could not start.
     engine.stop();
+    reporter.close();
     auto?.stop();
     configs.stop();
     cloud?.stop();
@@ -220,6 +230,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       closing ??= (async () => {
         shutdown.abort();
         engine.stop();
+        // What is still owed to GitHub is in the store: the next start sends it.
+        reporter.close();
         auto?.stop();
         configs.stop();
         cloud?.stop();

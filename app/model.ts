@@ -167,6 +167,11 @@ export interface DeploymentRecord {
    * `/rollback` away from it. Its jobs tell agents they may restore a kept release instead of a full deploy.
    */
   rollbackOf?: string;
+  /**
+   * Set once GitHub has taken this deployment's final status (by the status reporter, which writes only this field).
+   * A GitHub deployment in a final state without it, or with another state here, is still owed its final status.
+   */
+  githubReported?: { state: DeploymentState; at: string };
 }
 
 export interface GitHubDeploymentLink {
