@@ -253,6 +253,11 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       deployment.statuses.push(status);
       return [201, status];
     }],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/deployments\/(\d+)\/statuses$/, 'installation', (_req, [, , id], _b, url) => {
+      // Newest first, as GitHub lists them.
+      const deployment = standIn.deployments.find((d) => d.id === Number(id));
+      return deployment ? [200, page([...deployment.statuses].reverse(), url)] : [404, { message: 'Not Found' }];
+    }],
     ['GET', /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/, 'installation', async (_req, [o, r, n]) => {
       const pr = pulls.find((p) => p.repository === `${o}/${r}` && p.number === Number(n));
       const repo = repos.get(`${o}/${r}`.toLowerCase());

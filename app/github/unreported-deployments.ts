@@ -4,12 +4,12 @@
  * {@link RESUME_WINDOW_MS} ago is left alone: nobody watches it any more, and a hub upgraded from before
  * `githubReported` would otherwise read every deployment it ever made from GitHub.
  *
- * The store rewrite replaces the body with an indexed query; the name, signature and meaning stay.
+ * An index read (`deployments_github_unreported`): the flag is a column of the deployment's own row, written in the
+ * same transaction as the state change that makes a status due.
  *
  * @example
  * const reporter = new GitHubStatusReporter({ …, openDeployments: () => listUnreportedGitHubDeployments(store) });
  */
-import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import type { DeploymentRecord } from '../model.js';
 import type { Store } from '../store/store.js';
 
@@ -18,7 +18,7 @@ export const RESUME_WINDOW_MS = 7 * 24 * 3600_000;
 
 export async function listUnreportedGitHubDeployments(store: Store): Promise<DeploymentRecord[]> {
   const since = new Date(Date.now() - RESUME_WINDOW_MS).toISOString();
-  return (await store.list<DeploymentRecord>('deployment:'))
-    .map((e) => e.value)
-    .filter((d) => d.github && (!FINAL_DEPLOYMENT_STATES.includes(d.state) || (d.githubReported?.state !== d.state && (d.finishedAt ?? d.updatedAt) >= since)));
+  const rows = await store.db.all<{ key: string }>('SELECT key FROM deployments WHERE github_unreported = 1 AND (finished_at IS NULL OR finished_at >= ?)', since);
+  const records = await store.getMany<DeploymentRecord>(rows.map((row) => row.key));
+  return records.filter((d): d is DeploymentRecord => d !== undefined);
 }

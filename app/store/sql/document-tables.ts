@@ -53,6 +53,11 @@ export const DEPLOYMENTS: DocumentTable = {
     created_at: (d) => text(d.createdAt),
     finished_at: (d) => text(d.finishedAt),
     active: (d) => isActiveDeployment(d),
+    /**
+     * The GitHub outbox: a GitHub deployment whose latest state GitHub has not been seen to take. Written with the
+     * state change itself (one row), cleared when the status reporter records GitHub's answer.
+     */
+    github_unreported: (d) => (d.github && (!FINAL_DEPLOYMENT.includes(d.state as string) || (d.githubReported as { state?: string } | undefined)?.state !== d.state) ? 1 : 0),
   },
 };
 

@@ -26,8 +26,9 @@ const V2_TABLES = `
   CREATE TABLE deployments (
     key TEXT PRIMARY KEY, doc TEXT NOT NULL,
     repository TEXT, environment TEXT, state TEXT, sha TEXT, created_at TEXT, finished_at TEXT, active INTEGER NOT NULL DEFAULT 0,
-    batches TEXT, batches_rev INTEGER NOT NULL DEFAULT 0
+    batches TEXT, batches_rev INTEGER NOT NULL DEFAULT 0, github_unreported INTEGER NOT NULL DEFAULT 0
   );
+  CREATE INDEX deployments_github_unreported ON deployments (finished_at) WHERE github_unreported = 1;
   CREATE INDEX deployments_by_time ON deployments (created_at, key);
   CREATE INDEX deployments_by_environment ON deployments (repository, environment, created_at);
   CREATE INDEX deployments_successful ON deployments (repository, environment, finished_at) WHERE state = 'success';
