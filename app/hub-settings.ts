@@ -33,6 +33,8 @@ export interface HubSettings {
   pollWaitSeconds: number;
   /** The reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks, comma-separated). */
   trustedProxies: string;
+  /** What the store keeps (see app/store/retention.ts). */
+  retention: { retentionDays: number; auditRetentionDays: number; logBudgetBytes: number };
   github: { appId: string; privateKey: string; webhookSecret: string; baseUrl?: string } | undefined;
   /** The GitHub variables still missing when some but not all are set (a half-configured App), else empty. */
   githubMissing?: string[];
@@ -66,6 +68,9 @@ export const HUB_VARIABLES = [
     'The reverse proxies in front of the hub (addresses or CIDR blocks, comma-separated): only a connection from one of them may say, in X-Forwarded-For, which client it forwards (per-client rate limits count that client).',
     DEFAULT_TRUSTED_PROXIES,
   ],
+  ['BITENVOY_RETENTION_DAYS', "Deployments older than this many days are pruned with their jobs and logs, except each environment's newest, the one it runs and the one /rollback goes back to.", '90'],
+  ['BITENVOY_AUDIT_RETENTION_DAYS', 'Audit entries are kept this many days (export them with `bitenvoy audit --format jsonl`).', '730'],
+  ['BITENVOY_LOG_BUDGET_MB', 'All deployment logs together stay within this many MiB; the oldest entries are pruned first.', '2048'],
 ] as const;
 
 /** Checked at start, so a typo stops the hub with the reason rather than trusting nobody (or everybody) quietly. */
@@ -155,6 +160,11 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
     heartbeatSeconds: integer(env, 'BITENVOY_HEARTBEAT_SECONDS', DEFAULT_SETTINGS.heartbeatSeconds, 1, 3600),
     pollWaitSeconds: integer(env, 'BITENVOY_POLL_WAIT_SECONDS', DEFAULT_SETTINGS.pollWaitSeconds, 1, MAX_POLL_WAIT_SECONDS),
     trustedProxies: proxiesSetting(env.BITENVOY_TRUSTED_PROXIES),
+    retention: {
+      retentionDays: integer(env, 'BITENVOY_RETENTION_DAYS', 90, 1, 36_500),
+      auditRetentionDays: integer(env, 'BITENVOY_AUDIT_RETENTION_DAYS', 730, 1, 36_500),
+      logBudgetBytes: integer(env, 'BITENVOY_LOG_BUDGET_MB', 2048, 1, 10_000_000) * 1024 * 1024,
+    },
     githubMissing: missing.length < Object.keys(present).length ? missing : [],
     ...withCloud(readCloudSettings(env, publicUrl)),
     github: complete ? { appId: env.APP_ID!, privateKey: privateKey!, webhookSecret: env.WEBHOOK_SECRET!, ...(ghe ? { baseUrl: ghe } : {}) } : undefined,

@@ -43,6 +43,7 @@ import { listUnreportedGitHubDeployments } from './github/unreported-deployments
 import type { AgentRecord, DeploymentRecord } from './model.js';
 import { createHttpServer, createKoa, createProbot, createWebhookHandler, LISTEN_BACKLOG } from './server.js';
 import type { Probot } from 'probot';
+import { startPruning } from './store/retention.js';
 import { openStore } from './store/open-store.js';
 
 export interface RunningHub {
@@ -105,6 +106,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     onDeploymentCreated(payload, { engine, store, reporter, log: log.child({ name: 'github' }) }, options);
   // After startDeployment exists: a restart may have a planned rollback to start.
   await engine.start();
+  const pruner = startPruning(store, settings.retention, log.child({ name: 'retention' }));
   // Statuses the last run did not finish reporting (it was stopped, or GitHub failed): sent in the background.
   if (probot) await reporter.start().catch((err: unknown) => log.error({ err }, 'GitHub statuses: listing the deployments still owed a status failed; they are sent at the next start'));
   const auto = probot
@@ -203,6 +205,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   } catch (err) {
     // Nothing may keep running (timers, the open SQLite file) when the hub could not start.
     engine.stop();
+    pruner.stop();
     reporter.close();
     auto?.stop();
     configs.stop();
@@ -230,6 +233,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       closing ??= (async () => {
         shutdown.abort();
         engine.stop();
+        pruner.stop();
         // What is still owed to GitHub is in the store: the next start sends it.
         reporter.close();
         auto?.stop();

@@ -12,7 +12,7 @@
 import { Keyv, KeyvBridgeAdapter } from 'keyv';
 import type { Store } from './store.js';
 import { SqlKeyvAdapter } from './sqlite-keyv-adapter.js';
-import { DOCUMENT_TABLES, JOBS, tableOf, type DocumentTable } from './sql/document-tables.js';
+import { DOCUMENT_TABLES, JOBS, LOGS, tableOf, type DocumentTable } from './sql/document-tables.js';
 import type { SqlDatabase, SyncSqlExecutor } from './sql/sql-database.js';
 
 /** Rows per `IN (…)` list: well under SQLite's and PostgreSQL's parameter limits. */
@@ -72,8 +72,8 @@ interface JobCountKey {
 }
 
 export class SqlStore implements Store {
-  /** The database, for the query modules. */
-  readonly db: SqlDatabase;
+  /** The database, for the query modules (and its synchronous statements, for retention's batch deletes). */
+  readonly db: SqlDatabase & SyncSqlExecutor;
   /**
    * The same database's synchronous statements: every write transaction runs without yielding between BEGIN and
    * COMMIT, so nothing of this process can run inside it, and a second connection of this process (a second hub on
@@ -135,7 +135,9 @@ export class SqlStore implements Store {
     const tx = this.#sync;
     return tx.transactionSync(() => {
       const before = table === JOBS ? tx.getSync<JobCountKey>('SELECT deployment_id, batch, state FROM jobs WHERE key = ?', key) : undefined;
+      const bytes = table === LOGS ? tx.getSync<{ bytes: number }>('SELECT bytes FROM log_entries WHERE key = ?', key) : undefined;
       const { changes } = tx.runSync(`DELETE FROM ${table.table} WHERE key = ?`, key);
+      if (bytes) addToTotal(tx, LOG_BYTES, -Number(bytes.bytes));
       this.#detached.delete(key);
       if (before) countJob(tx, before, -1);
       return changes > 0;
@@ -233,6 +235,11 @@ function writeDocument(tx: SyncSqlExecutor, table: DocumentTable, key: string, v
   const names = Object.keys(table.columns);
   const derived = names.map((name) => table.columns[name]!(whole, key, json));
   const before = table === JOBS && !options.onlyIfMissing ? tx.getSync<JobCountKey>('SELECT deployment_id, batch, state FROM jobs WHERE key = ?', key) : undefined;
+  if (table === LOGS) {
+    const old = options.onlyIfMissing ? undefined : tx.getSync<{ bytes: number }>('SELECT bytes FROM log_entries WHERE key = ?', key);
+    const exists = options.onlyIfMissing && tx.getSync('SELECT 1 FROM log_entries WHERE key = ?', key);
+    if (!exists) addToTotal(tx, LOG_BYTES, json.length - Number(old?.bytes ?? 0));
+  }
   if (field && !options.onlyIfMissing && part !== undefined && options.cache?.peek(key)?.value === part) {
     const { changes } = tx.runSync(`UPDATE ${table.table} SET doc = ?${names.map((n) => `, ${n} = ?`).join('')} WHERE key = ?`, json, ...derived, key);
     if (changes > 0) return true;
@@ -260,6 +267,15 @@ function writeDocument(tx: SyncSqlExecutor, table: DocumentTable, key: string, v
     }
   }
   return true;
+}
+
+/** The name of the running total of log bytes in `totals` (the log budget reads it instead of summing every entry). */
+export const LOG_BYTES = 'log_bytes';
+
+/** Adds `delta` to a running total kept in the same transaction as the change it counts. */
+export function addToTotal(tx: Pick<SyncSqlExecutor, 'runSync'>, name: string, delta: number): void {
+  if (delta === 0) return;
+  tx.runSync('INSERT INTO totals (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = totals.n + excluded.n', name, delta);
 }
 
 function countJob(tx: SyncSqlExecutor, job: JobCountKey, delta: 1 | -1): void {

@@ -57,6 +57,8 @@ const V2_TABLES = `
 
   CREATE TABLE log_entries (key TEXT PRIMARY KEY, doc TEXT NOT NULL, job_id TEXT, bytes INTEGER NOT NULL DEFAULT 0);
   CREATE INDEX log_entries_by_job ON log_entries (job_id);
+
+  CREATE TABLE totals (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 `;
 
 /** Index keys of releases before tables: the tables' indexes answer these questions now. */

@@ -27,10 +27,18 @@ export class SqliteDatabase implements SqlDatabase, SyncSqlExecutor {
 
   constructor(db: DatabaseSync) {
     this.#db = db;
+    this.#db.exec('PRAGMA busy_timeout = 5000');
+    // Pages freed by pruning go back to the file system (retention.ts runs `incremental_vacuum`). A new file gets the
+    // mode before its first table; a file of an older release is rewritten once (VACUUM) to take it.
+    const mode = (this.#db.prepare('PRAGMA auto_vacuum').get() as { auto_vacuum: number }).auto_vacuum;
+    if (Number(mode) !== 2) {
+      this.#db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+      const tables = (this.#db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
+      if (Number(tables) > 0) this.#db.exec('VACUUM');
+    }
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
-      PRAGMA busy_timeout = 5000;
     `);
     this.#direct = {
       all: async <T>(sql: string, ...params: SqlValue[]) => this.allSync<T>(sql, ...params),

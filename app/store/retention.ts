@@ -1,0 +1,196 @@
+/**
+ * Retention: what the store keeps, and the pruning that keeps it so. Deployments (with their jobs, counters and
+ * logs) older than `BITENVOY_RETENTION_DAYS` go, except what an environment still needs — its newest deployment,
+ * what it runs now and the commit `/rollback` would go back to; audit entries stay longer
+ * (`BITENVOY_AUDIT_RETENTION_DAYS`, exportable with `bitenvoy audit`); all logs together stay within
+ * `BITENVOY_LOG_BUDGET_MB`, the oldest entries going first. Every step deletes a small batch in its own transaction
+ * and yields, and the file gives the freed pages back (SQLite incremental vacuum).
+ *
+ * @example
+ * const pruner = startPruning(store, { retentionDays: 90, auditRetentionDays: 730, logBudgetBytes: 2 ** 31 }, log);
+ * pruner.stop();
+ */
+import type { Logger } from '../../lib/logger.js';
+import { lastGoodOtherThan, latestSuccessful } from './deployment-queries.js';
+import { addToTotal, LOG_BYTES, type SqlStore } from './sql-store.js';
+
+export interface RetentionSettings {
+  retentionDays: number;
+  auditRetentionDays: number;
+  logBudgetBytes: number;
+}
+
+export interface PruneResult {
+  deployments: number;
+  jobs: number;
+  logEntries: number;
+  auditEntries: number;
+  /** Pages the file gave back. */
+  pagesFreed: number;
+}
+
+/** Rows deleted per transaction: each step is short, and the event loop runs between steps. */
+const BATCH = 500;
+const DAY_MS = 86_400_000;
+
+/**
+ * The deployments that are never pruned: per environment, its newest one, the one that succeeded last (what it
+ * runs) and the newest success of another commit (what `/rollback` goes back to).
+ */
+export async function keptDeployments(store: SqlStore): Promise<Set<string>> {
+  const kept = new Set<string>();
+  const environments = await store.db.all<{ repository: string; environment: string }>(
+    'SELECT DISTINCT repository, environment FROM deployments WHERE repository IS NOT NULL AND environment IS NOT NULL',
+  );
+  for (const { repository, environment } of environments) {
+    const newest = await store.db.get<{ key: string }>('SELECT key FROM deployments WHERE repository = ? AND environment = ? ORDER BY created_at DESC, key DESC LIMIT 1', repository, environment);
+    if (newest) kept.add(newest.key);
+    const live = await latestSuccessful(store, repository, environment);
+    if (!live) continue;
+    kept.add(`deployment:${live.id}`);
+    const previous = await lastGoodOtherThan(store, repository, environment, live.sha);
+    if (previous) kept.add(`deployment:${previous.id}`);
+  }
+  return kept;
+}
+
+/** One pass of pruning at `now`. */
+export async function pruneOnce(store: SqlStore, settings: RetentionSettings, now = Date.now()): Promise<PruneResult> {
+  const result: PruneResult = { deployments: 0, jobs: 0, logEntries: 0, auditEntries: 0, pagesFreed: 0 };
+  const db = store.db;
+  const kept = await keptDeployments(store);
+  const cutoff = new Date(now - settings.retentionDays * DAY_MS).toISOString();
+
+  // Old deployments, oldest first, a page at a time (a cursor past the kept ones).
+  let after = { createdAt: '', key: '' };
+  for (;;) {
+    const page = await store.db.all<{ key: string; created_at: string }>(
+      'SELECT key, created_at FROM deployments WHERE active = 0 AND created_at < ? AND (created_at > ? OR (created_at = ? AND key > ?)) ORDER BY created_at, key LIMIT ?',
+      cutoff,
+      after.createdAt,
+      after.createdAt,
+      after.key,
+      BATCH,
+    );
+    for (const row of page) {
+      const id = row.key.slice('deployment:'.length);
+      // Kept ones lose their logs only; the others go whole, their jobs a batch at a time, the record last.
+      result.logEntries += await deleteLogsOf(db, id);
+      if (kept.has(row.key)) continue;
+      for (;;) {
+        const deleted = await db.transactionSync(() => db.runSync('DELETE FROM jobs WHERE key IN (SELECT key FROM jobs WHERE deployment_id = ? LIMIT ?)', id, BATCH).changes);
+        result.jobs += deleted;
+        if (deleted < BATCH) break;
+        await yieldToEventLoop();
+      }
+      await db.transactionSync(() => {
+        db.runSync('DELETE FROM job_counts WHERE deployment_id = ?', id);
+        db.runSync('DELETE FROM deployments WHERE key = ?', row.key);
+      });
+      result.deployments += 1;
+    }
+    if (page.length < BATCH) break;
+    after = { createdAt: page[page.length - 1]!.created_at, key: page[page.length - 1]!.key };
+    await yieldToEventLoop();
+  }
+
+  // Audit entries: kept longer, then gone oldest first.
+  const auditCutoff = `audit:${new Date(now - settings.auditRetentionDays * DAY_MS).toISOString()}`;
+  for (;;) {
+    const deleted = await db.transactionSync(() => db.runSync('DELETE FROM audit_entries WHERE key IN (SELECT key FROM audit_entries WHERE key < ? ORDER BY key LIMIT ?)', auditCutoff, BATCH).changes);
+    result.auditEntries += deleted;
+    if (deleted < BATCH) break;
+    await yieldToEventLoop();
+  }
+
+  // The log budget: the oldest entries go until all logs fit (a running total, not a sum over every entry).
+  for (;;) {
+    const total = Number((await store.db.get<{ n: number }>('SELECT n FROM totals WHERE name = ?', LOG_BYTES))?.n ?? 0);
+    if (total <= settings.logBudgetBytes) break;
+    const deleted = await db.transactionSync(() => {
+      const oldest = db.allSync<{ rowid: number; bytes: number }>('SELECT rowid, bytes FROM log_entries ORDER BY rowid LIMIT ?', BATCH);
+      let bytes = 0;
+      let over = total - settings.logBudgetBytes;
+      let upTo = -1;
+      for (const entry of oldest) {
+        if (over <= 0) break;
+        over -= Number(entry.bytes);
+        bytes += Number(entry.bytes);
+        upTo = Number(entry.rowid);
+      }
+      if (upTo < 0) return 0;
+      const n = db.runSync('DELETE FROM log_entries WHERE rowid <= ?', upTo).changes;
+      addToTotal(db, LOG_BYTES, -bytes);
+      return n;
+    });
+    result.logEntries += deleted;
+    if (deleted === 0) break;
+    await yieldToEventLoop();
+  }
+
+  // Give the freed pages back to the file system, a bounded number per pass.
+  const free = Number(db.getSync<{ freelist_count: number }>('PRAGMA freelist_count')?.freelist_count ?? 0);
+  if (free > 0) {
+    // Each step of the statement frees one page: it must be stepped to the end (all, not run).
+    db.allSync('PRAGMA incremental_vacuum(4096)');
+    result.pagesFreed = free - Number(db.getSync<{ freelist_count: number }>('PRAGMA freelist_count')?.freelist_count ?? 0);
+  }
+  return result;
+}
+
+/** Deletes the log entries of a deployment's jobs, a batch per transaction, keeping the running total true. */
+async function deleteLogsOf(db: SyncDb, deploymentId: string): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const n = await db.transactionSync(() => {
+      const rows = db.allSync<{ key: string; bytes: number }>(
+        "SELECT l.key AS key, l.bytes AS bytes FROM log_entries l WHERE l.job_id IN (SELECT substr(j.key, 5) FROM jobs j WHERE j.deployment_id = ?) LIMIT ?",
+        deploymentId,
+        BATCH,
+      );
+      for (const row of rows) db.runSync('DELETE FROM log_entries WHERE key = ?', row.key);
+      addToTotal(db, LOG_BYTES, -rows.reduce((sum, row) => sum + Number(row.bytes), 0));
+      return rows.length;
+    });
+    deleted += n;
+    if (n < BATCH) return deleted;
+    await yieldToEventLoop();
+  }
+}
+
+type SyncDb = import('./sql/sql-database.js').SyncSqlExecutor;
+
+/**
+ * Prunes a minute after start, then every `everyMs` (10 minutes), never two passes at once; logs what it removed.
+ */
+export function startPruning(store: SqlStore, settings: RetentionSettings, log: Logger, everyMs = 10 * 60_000): { stop(): void; runNow(): Promise<PruneResult | undefined> } {
+  let running: Promise<PruneResult | undefined> | undefined;
+  const run = (): Promise<PruneResult | undefined> => {
+    running ??= pruneOnce(store, settings)
+      .then((result) => {
+        if (result.deployments || result.logEntries || result.auditEntries) log.info({ ...result }, 'pruned the store (retention)');
+        return result;
+      })
+      .catch((err: unknown) => {
+        log.error({ err }, 'pruning the store failed; it is tried again at the next pass');
+        return undefined;
+      })
+      .finally(() => (running = undefined));
+    return running;
+  };
+  const first = setTimeout(() => void run(), Math.min(60_000, everyMs));
+  const timer = setInterval(() => void run(), everyMs);
+  first.unref();
+  timer.unref();
+  return {
+    stop() {
+      clearTimeout(first);
+      clearInterval(timer);
+    },
+    runNow: run,
+  };
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
