@@ -19,14 +19,17 @@
  *   fleet_*, event_loop_max_ms, job_end_*  one hub with 1,000 and 10,000 simulated agents holding long polls: its
  *                            idle memory and CPU, and an all-at-once rollout to all of them (see bench/fleet.ts).
  *                            Minutes long: measured only with BENCH_ONLY=fleet, or in the full run with BENCH_FLEET=1
+ *   page_ms                  the slowest p50 of `/`, GET /api/v1/deployments and a deployment page with 100,000
+ *                            deployments in the store (BENCH_PAGES_DEPLOYMENTS; see bench/pages.ts); target ≤ 20
  *
  * BENCH_IDLE_SECONDS shortens the idle period (default 120), BENCH_REPETITIONS the latency runs (default 20) and
- * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, rollout, discovery, idle or
- * fleet measures only those figures. Figures are merged into bench/results.json: keys not measured keep their value.
+ * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, rollout, discovery, idle,
+ * fleet or pages measures only those figures. Figures are merged into bench/results.json: keys not measured keep their value.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageRoot } from '../lib/package-root.js';
+import { measurePages, PAGE_TARGET_MS } from './pages.js';
 import { startCountingProxy } from '../testbed/counting-proxy.js';
 import { pushCommit } from '../testbed/git-repos.js';
 import { createEnrollTokenCli, runCli, startCli } from '../testbed/processes.js';
@@ -162,7 +165,18 @@ async function mergeResults(figures: Record<string, unknown>): Promise<void> {
   await writeFile(path, JSON.stringify({ ...before, ...figures }, null, 2) + '\n');
 }
 
+async function pagesFigure() {
+  const figures = await measurePages(Number(process.env.BENCH_PAGES_DEPLOYMENTS ?? 100_000));
+  return { page_ms: { value: figures.page_ms, p50_ms: figures.p50_ms, deployments: figures.deployments, requests: figures.requests, fill_seconds: figures.fillSeconds, target: PAGE_TARGET_MS } };
+}
+
 async function main() {
+  if (process.env.BENCH_ONLY === 'pages') {
+    const pages = await pagesFigure();
+    process.stdout.write(JSON.stringify(pages, null, 2) + '\n');
+    await mergeResults(pages);
+    return;
+  }
   if (process.env.BENCH_ONLY === 'fleet') {
     const fleet = { fleetMeasuredAt: new Date().toISOString(), ...(await fleetFigures()) };
     process.stdout.write(JSON.stringify(fleet, null, 2) + '\n');
@@ -202,6 +216,7 @@ async function main() {
   const github = await githubFigure();
   const rollout = await rolloutFigures();
   const fleet = process.env.BENCH_FLEET === '1' ? { fleetMeasuredAt: new Date().toISOString(), ...(await fleetFigures()) } : {};
+  const pages = await pagesFigure();
   const results = {
     machine: { cores: (await import('node:os')).cpus().length, node: process.version },
     measuredAt: new Date().toISOString(),
@@ -219,6 +234,7 @@ async function main() {
     ...rollout,
     discovery_join_ms: discoveryFigure(),
     ...fleet,
+    ...pages,
   };
   process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   await mergeResults(results);

@@ -13,6 +13,7 @@
 import type { Logger } from '../../lib/logger.js';
 import { lastGoodOtherThan, latestSuccessful } from './deployment-queries.js';
 import { addToTotal, LOG_BYTES, type SqlStore } from './sql-store.js';
+import type { SyncSqlExecutor as SyncDb } from './sql/sql-database.js';
 
 export interface RetentionSettings {
   retentionDays: number;
@@ -157,8 +158,6 @@ async function deleteLogsOf(db: SyncDb, deploymentId: string): Promise<number> {
     await yieldToEventLoop();
   }
 }
-
-type SyncDb = import('./sql/sql-database.js').SyncSqlExecutor;
 
 /**
  * Prunes a minute after start, then every `everyMs` (10 minutes), never two passes at once; logs what it removed.
