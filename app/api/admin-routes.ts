@@ -2,6 +2,7 @@
  * The admin API (`/api/v1`, `Authorization: Bearer <admin token>`): deployments, agents, enrollment tokens. A
  * deployment is read as a summary of bounded size, its servers in pages and each server's log on demand.
  */
+import { pageOfDeployments } from '../store/deployment-queries.js';
 import { Router } from '@koa/router';
 import type { Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
@@ -74,7 +75,10 @@ export function adminRoutes(deps: {
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
       throw new BitEnvoyError('BE_BAD_REQUEST', `limit: expected a whole number from 1 to 500, got ${JSON.stringify(ctx.query.limit)}`);
     }
-    ctx.body = withoutCredentialsIn({ deployments: await engine.listDeployments(limit) });
+    const before = typeof ctx.query.before === 'string' ? ctx.query.before : undefined;
+    // Newest first, a page at a time from the index; `next` is the `before` of the following (older) page.
+    const page = await pageOfDeployments(deps.store, { limit, ...(before ? { before } : {}) });
+    ctx.body = withoutCredentialsIn({ deployments: page.deployments, ...(page.next ? { next: page.next } : {}) });
   });
 
   router.get('/deployments/:id', async (ctx) => {
@@ -118,7 +122,13 @@ export function adminRoutes(deps: {
   });
 
   router.get('/agents', async (ctx) => {
-    const agents = await engine.listAgents();
+    const limit = Number(ctx.query.limit ?? 500);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new BitEnvoyError('BE_BAD_REQUEST', `limit: expected a whole number from 1 to 1000, got ${JSON.stringify(ctx.query.limit)}`);
+    }
+    const after = typeof ctx.query.after === 'string' ? ctx.query.after : undefined;
+    // A page in name order; `next` is the `after` of the following page.
+    const { agents, next } = await engine.listAgents({ limit, ...(after ? { after } : {}) });
     // Verified cloud facts next to the agent's own labels (or why they are unknown now).
     const facts = deps.cloud ? await deps.cloud.facts(agents) : new Map<string, AgentFacts>();
     ctx.body = {
@@ -126,6 +136,7 @@ export function adminRoutes(deps: {
         const cloud = facts.get(agent.id);
         return { ...agent, ...(cloud && (cloud.unknown || Object.keys(cloud.labels).length) ? { cloud } : {}) };
       }),
+      ...(next ? { next } : {}),
     };
   });
 

@@ -1,8 +1,8 @@
 import type { Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { hashSecret } from '../enroll/create-enroll-token.js';
-import { keys, type AgentRecord } from '../model.js';
-import { agentByCredential } from '../store/agent-queries.js';
+import type { AgentRecord } from '../model.js';
+import { agentByCredential, recordLastSeen } from '../store/agent-queries.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../../lib/logger.js';
 import { clientAddress } from './client-address.js';
@@ -10,6 +10,44 @@ import { AGENT_CREDENTIAL_GUESSES, GuessLimiter } from './guess-limiter.js';
 
 /** How often at most an agent's `lastSeenAt` is written: every request is a heartbeat, not every one a write. */
 const HEARTBEAT_WRITE_MS = 5000;
+
+/**
+ * Heartbeats are gathered and written together every {@link HEARTBEAT_FLUSH_MS}: 10,000 agents polling every 50 s
+ * are 200 heartbeats a second, one transaction every 2 s instead of 200. An agent counts as lost only after three
+ * heartbeat intervals (minutes), so a `lastSeenAt` a few seconds behind changes nothing.
+ */
+const HEARTBEAT_FLUSH_MS = 2000;
+
+class Heartbeats {
+  #store: Store;
+  #pending = new Map<string, string>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  note(agentId: string, at: string): void {
+    this.#pending.set(agentId, at);
+    if (this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      const batch = this.#pending;
+      this.#pending = new Map();
+      // A store closed meanwhile (the hub stopping) loses a few seconds of heartbeats: nothing that matters.
+      recordLastSeen(this.#store, batch).catch(() => undefined);
+    }, HEARTBEAT_FLUSH_MS);
+    this.#timer.unref();
+  }
+}
+
+const heartbeats = new WeakMap<Store, Heartbeats>();
+
+function heartbeatsOf(store: Store): Heartbeats {
+  let of = heartbeats.get(store);
+  if (!of) heartbeats.set(store, (of = new Heartbeats(store)));
+  return of;
+}
 
 /**
  * The agent whose credential `authorization` (`Bearer bta_…`) carries, with its heartbeat recorded; throws 401
@@ -38,10 +76,7 @@ export async function authenticateAgent(
     guesses.failed(address, request.log);
     throw new BitEnvoyError('BE_UNAUTHORIZED', 'unknown agent credential (the agent was removed or the hub lost its data); enroll it again with a new token');
   }
-  if (Date.now() - Date.parse(agent.lastSeenAt) > HEARTBEAT_WRITE_MS) {
-    const now = new Date().toISOString();
-    await store.update<AgentRecord>(keys.agent(agent.id), (a) => (a ? { ...a, lastSeenAt: now } : undefined));
-  }
+  if (Date.now() - Date.parse(agent.lastSeenAt) > HEARTBEAT_WRITE_MS) heartbeatsOf(store).note(agent.id, new Date().toISOString());
   return agent;
 }
 

@@ -6,11 +6,11 @@
  */
 import { evaluateChecks } from '../github/evaluate-checks.js';
 import { CONFIG_CHECK_NAME } from '../github/config-check-run.js';
-import { createGitHubDeployment, newRolloutId } from '../github/create-github-deployment.js';
+import { startRolloutThroughGitHub } from '../github/start-github-rollout.js';
 import { listCommitChecks } from '../github/list-commit-checks.js';
-import { ROLLOUT_INTENT_TTL_MS, rolloutIntentKey, type RolloutIntent } from '../github/on-deployment-created.js';
 import { keys, type DeploymentRecord } from '../model.js';
 import { lastGoodOtherThan, latestSuccessful } from '../store/deployment-queries.js';
+import { agentsById } from '../store/agent-queries.js';
 import { guardRailRefusals } from '../rollout/guard-rails.js';
 import { environmentNamed, readPullRequest, Refusal, type CommandContext } from './command-context.js';
 
@@ -79,27 +79,21 @@ async function startDeployment(
   args: { environment: string; sha: string; trigger: 'command' | 'rollback'; forced: boolean; description: string; rollbackOf?: string },
 ): Promise<string> {
   const { event } = ctx;
-  const rolloutId = newRolloutId();
-  // A rollback lets agents restore a kept release; the webhook may come before our own call, so it is written first.
-  if (args.rollbackOf) await ctx.store.set<RolloutIntent>(rolloutIntentKey(rolloutId), { rollbackOf: args.rollbackOf }, ROLLOUT_INTENT_TTL_MS);
-  const created = await createGitHubDeployment(ctx.octokit, {
-    owner: event.repository.owner,
-    repo: event.repository.name,
+  const { rolloutId } = await startRolloutThroughGitHub(ctx, {
+    octokit: ctx.octokit,
+    installationId: event.installationId,
+    repository: event.repository,
+    // A rollback lets agents restore a kept release.
+    ...(args.rollbackOf ? { intent: { rollbackOf: args.rollbackOf } } : {}),
     sha: args.sha,
     environment: args.environment,
     env: ctx.environments[args.environment]!,
-    rolloutId,
     trigger: args.trigger,
     description: `BitEnvoy: ${args.description}`,
     publicUrl: ctx.publicUrl(),
     actor: event.login,
     pullRequest: event.pullRequest,
     forced: args.forced,
-  });
-  await ctx.startDeployment({
-    deployment: created,
-    repository: { full_name: event.repository.fullName, name: event.repository.name, owner: { login: event.repository.owner }, clone_url: event.repository.cloneUrl },
-    installation: { id: event.installationId },
   });
   return rolloutId;
 }
@@ -116,7 +110,7 @@ async function describePlan(ctx: CommandContext, environment: string, sha: strin
   // Planned as the GitHub deployment it would be: fetched from GitHub's clone URL, not a configured `git` one.
   const github = { installationId: event.installationId, owner: event.repository.owner, repo: event.repository.name, deploymentId: 0, cloneUrl: event.repository.cloneUrl };
   const plan = await ctx.engine.previewDeployment({ repository: event.repository.fullName, ref: sha, environment }, { github });
-  const names = new Map((await ctx.engine.listAgents()).map((a) => [a.id, a.name]));
+  const names = new Map([...(await agentsById(ctx.store, plan.batches.flatMap((b) => b.agentIds)))].map(([id, a]) => [id, a.name]));
   const lines = [
     `**Dry run** of \`/deploy ${environment}\` — nothing was created.`,
     `- commit: \`${sha}\` (this pull request's head now)`,

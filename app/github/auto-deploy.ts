@@ -18,10 +18,11 @@ import { parseDuration } from '../../lib/parse-duration.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Store } from '../store/store.js';
 import { CONFIG_CHECK_NAME } from './config-check-run.js';
-import { createGitHubDeployment, newRolloutId } from './create-github-deployment.js';
+import { newRolloutId } from './create-github-deployment.js';
+import { startRolloutThroughGitHub } from './start-github-rollout.js';
 import { evaluateChecks } from './evaluate-checks.js';
 import { listCommitChecks } from './list-commit-checks.js';
-import { ROLLOUT_INTENT_TTL_MS, rolloutIntentKey, type DeploymentCreatedPayload, type DeploymentOutcome, type RolloutIntent } from './on-deployment-created.js';
+import type { DeploymentCreatedPayload, DeploymentOutcome } from './on-deployment-created.js';
 import type { StatusOctokit } from './status-reporter.js';
 
 /** A repository as webhooks describe it. */
@@ -319,35 +320,41 @@ export class AutoDeployer {
     const { repository, sha } = pending;
     // Marked first: an event arriving while GitHub answers must not create a second deployment.
     await this.#deps.store.set(deployedKey(repository.fullName, environment), sha);
-    const rolloutId = newRolloutId();
-    // Kept before GitHub hears of it: the `deployment.created` webhook may be handled before this call goes on.
-    if (timedOut) await this.#deps.store.set<RolloutIntent>(rolloutIntentKey(rolloutId), { refuseWith: description }, ROLLOUT_INTENT_TTL_MS);
     const octokit = await this.#deps.octokitFor(pending.installationId);
-    let created;
+    // The audit entry is written before the rollout starts (the webhook may start it first): its id is chosen here.
+    const rolloutId = newRolloutId();
+    const audit = () => recordAudit(this.#deps.store, { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment, sha, outcome: timedOut ? 'error' : 'started', detail: description, deploymentId: rolloutId });
+    let createdOnGitHub = false;
     try {
-      created = await createGitHubDeployment(octokit, {
-        owner: repository.owner,
-        repo: repository.name,
-        sha,
-        environment,
-        env,
-        rolloutId,
-        trigger: 'auto',
-        description: `BitEnvoy: ${description}`,
-        publicUrl: this.#deps.publicUrl(),
-      });
+      const { created } = await startRolloutThroughGitHub(
+        {
+          store: this.#deps.store,
+          startDeployment: async (payload, options) => {
+            createdOnGitHub = true;
+            await audit();
+            return this.#deps.startDeployment(payload, options);
+          },
+        },
+        {
+          octokit,
+          installationId: pending.installationId,
+          repository,
+          rolloutId,
+          ...(timedOut ? { intent: { refuseWith: description }, refuseWith: description } : {}),
+          sha,
+          environment,
+          env,
+          trigger: 'auto',
+          description: `BitEnvoy: ${description}`,
+          publicUrl: this.#deps.publicUrl(),
+        },
+      );
+      this.#deps.log.info({ githubDeployment: created.id, rolloutId, environment }, `auto-deploy: ${sha.slice(0, 7)} → ${environment} (${description})`);
     } catch (err) {
-      await this.#deps.store.delete(deployedKey(repository.fullName, environment));
+      // GitHub did not create it: the commit may be deployed again (a failure after creation keeps the mark).
+      if (!createdOnGitHub) await this.#deps.store.delete(deployedKey(repository.fullName, environment));
       throw err;
     }
-    this.#deps.log.info({ githubDeployment: created.id, rolloutId, environment }, `auto-deploy: ${sha.slice(0, 7)} → ${environment} (${description})`);
-    await recordAudit(this.#deps.store, { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment, sha, outcome: timedOut ? 'error' : 'started', detail: description, deploymentId: rolloutId });
-    const payload: DeploymentCreatedPayload = {
-      deployment: created,
-      repository: { full_name: repository.fullName, name: repository.name, owner: { login: repository.owner }, clone_url: repository.cloneUrl },
-      installation: { id: pending.installationId },
-    };
-    await this.#deps.startDeployment(payload, timedOut ? { refuseWith: description } : {});
   }
 }
 

@@ -14,8 +14,7 @@ import type { ConfigInForce } from '../config/config-repo.js';
 import { keys, type DeploymentRecord } from '../model.js';
 import { guardRailError, guardRailRefusals } from '../rollout/guard-rails.js';
 import type { Store } from '../store/store.js';
-import { createGitHubDeployment, newRolloutId } from './create-github-deployment.js';
-import type { DeploymentCreatedPayload, DeploymentOutcome } from './on-deployment-created.js';
+import { startRolloutThroughGitHub, type GitHubRolloutDeps } from './start-github-rollout.js';
 import type { StatusOctokit } from './status-reporter.js';
 
 export interface DeployThroughGitHubDeps {
@@ -24,7 +23,7 @@ export interface DeployThroughGitHubDeps {
   /** The App itself (JWT): finds the installation on a repository. */
   appOctokit: () => Promise<StatusOctokit>;
   octokitFor: (installationId: number) => Promise<StatusOctokit>;
-  startDeployment: (payload: DeploymentCreatedPayload) => Promise<DeploymentOutcome>;
+  startDeployment: GitHubRolloutDeps['startDeployment'];
   publicUrl: () => string;
 }
 
@@ -47,22 +46,16 @@ export async function deployThroughGitHub(deps: DeployThroughGitHubDeps, req: Cr
   const sha = await resolveCommit(octokit, owner, name, req.ref);
   const refusals = await guardRailRefusals(deps.store, { repository: req.repository, environment: req.environment, sha, after: env.after });
   if (refusals.length) throw guardRailError(req.environment, sha, refusals);
-  const rolloutId = newRolloutId();
-  const created = await createGitHubDeployment(octokit, {
-    owner,
-    repo: name,
+  const { rolloutId, created, outcome } = await startRolloutThroughGitHub(deps, {
+    octokit,
+    installationId,
+    repository: { fullName: repository.full_name, owner: repository.owner.login, name: repository.name, cloneUrl: repository.clone_url },
     sha,
     environment: req.environment,
     env,
-    rolloutId,
     trigger: 'api',
     description: `BitEnvoy: deployed with the admin API by ${actor}`,
     publicUrl: deps.publicUrl(),
-  });
-  const outcome = await deps.startDeployment({
-    deployment: created,
-    repository: { full_name: repository.full_name, name: repository.name, owner: { login: repository.owner.login }, clone_url: repository.clone_url },
-    installation: { id: installationId },
   });
   // 'duplicate': GitHub's deployment.created webhook claimed it first and may still be planning the rollout.
   const dep = await rolloutOf(deps.store, rolloutId, outcome === 'duplicate' ? WEBHOOK_PLANNING_MS : 0);

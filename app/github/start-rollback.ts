@@ -8,15 +8,14 @@ import type { DeploymentRecord } from '../model.js';
 import type { PlannedRollback } from '../rollout/auto-rollback.js';
 import type { ConfigInForce } from '../rollout/engine-context.js';
 import type { Store } from '../store/store.js';
-import { createGitHubDeployment } from './create-github-deployment.js';
-import { ROLLOUT_INTENT_TTL_MS, rolloutIntentKey, type DeploymentCreatedPayload, type RolloutIntent } from './on-deployment-created.js';
+import { startRolloutThroughGitHub, type GitHubRolloutDeps } from './start-github-rollout.js';
 import type { StatusOctokit } from './status-reporter.js';
 
 export interface GitHubRollbackDeps {
   store: Store;
   config: (repository: string) => ConfigInForce | undefined;
   octokitFor: (installationId: number) => Promise<StatusOctokit>;
-  startDeployment: (payload: DeploymentCreatedPayload) => Promise<unknown>;
+  startDeployment: GitHubRolloutDeps['startDeployment'];
   publicUrl: () => string;
 }
 
@@ -29,11 +28,12 @@ export interface GitHubRollbackDeps {
  */
 export async function startGitHubRollback(deps: GitHubRollbackDeps, failed: DeploymentRecord & Required<Pick<DeploymentRecord, 'github'>>, plan: PlannedRollback): Promise<void> {
   const { github } = failed;
-  await deps.store.set<RolloutIntent>(rolloutIntentKey(plan.deploymentId), { rollbackOf: failed.id, onlyAgents: plan.agentIds }, ROLLOUT_INTENT_TTL_MS);
   const env = deps.config(failed.repository)?.repositories[failed.repository]?.environments[failed.environment] ?? {};
-  const created = await createGitHubDeployment(await deps.octokitFor(github.installationId), {
-    owner: github.owner,
-    repo: github.repo,
+  await startRolloutThroughGitHub(deps, {
+    octokit: await deps.octokitFor(github.installationId),
+    installationId: github.installationId,
+    repository: { fullName: failed.repository, owner: github.owner, name: github.repo, cloneUrl: github.cloneUrl },
+    intent: { rollbackOf: failed.id, onlyAgents: plan.agentIds },
     sha: plan.sha,
     environment: failed.environment,
     env,
@@ -41,10 +41,5 @@ export async function startGitHubRollback(deps: GitHubRollbackDeps, failed: Depl
     trigger: 'rollback',
     description: `BitEnvoy: automatic rollback of ${failed.sha.slice(0, 7)} (${failed.id}) to ${plan.sha.slice(0, 7)} on ${plan.agentIds.length} server${plan.agentIds.length === 1 ? '' : 's'}`,
     publicUrl: deps.publicUrl(),
-  });
-  await deps.startDeployment({
-    deployment: created,
-    repository: { full_name: failed.repository, name: github.repo, owner: { login: github.owner }, clone_url: github.cloneUrl },
-    installation: { id: github.installationId },
   });
 }

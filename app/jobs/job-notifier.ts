@@ -7,6 +7,9 @@ import { EventEmitter } from 'node:events';
  * @example
  * await notifier.waitForJob(agent.id, 50_000, request.signal);
  */
+/** Long polls woken per turn of the event loop by {@link JobNotifier.notifyMany}. */
+const WAKE_SLICE = 200;
+
 export class JobNotifier {
   #events = new EventEmitter();
 
@@ -16,6 +19,18 @@ export class JobNotifier {
 
   notify(agentId: string): void {
     this.#events.emit(agentId);
+  }
+
+  /**
+   * Wakes many agents (a batch of 10,000 starting), {@link WAKE_SLICE} at a time with the event loop running between
+   * slices: each woken poll reads its job and answers, and 10,000 of those in one go would hold every other request
+   * (and the lease renewals) for a second or more.
+   */
+  async notifyMany(agentIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < agentIds.length; i += WAKE_SLICE) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      for (const agentId of agentIds.slice(i, i + WAKE_SLICE)) this.#events.emit(agentId);
+    }
   }
 
   /** Resolves on a notification for `agentId`, after `ms`, or when `signal` aborts — whichever comes first. */

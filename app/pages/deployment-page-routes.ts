@@ -51,12 +51,24 @@ export interface PageDeps {
  * @example
  * const router = deploymentPageRoutes({ store, engine, configStatus: () => configs.statuses(), sessions });
  */
+/** Agents shown per page on `/` (the rest a link away). */
+const AGENTS_PER_PAGE = 50;
+
 export function deploymentPageRoutes(deps: PageDeps): Router {
   const { store, engine, configStatus, safety = NO_SAFETY, sessions } = deps;
   const router = new Router();
 
   router.get('/', async (ctx) => {
-    const [deployments, agents, locks, actions] = await Promise.all([engine.listDeployments(30), engine.listAgents(), safety.locks(), safety.recentActions()]);
+    // Bounded reads whatever the history and the fleet: 30 deployments, 50 agents a page, counts from running totals.
+    const agentsAfter = typeof ctx.query.agents_after === 'string' ? ctx.query.agents_after : undefined;
+    const [deployments, agentPage, counts, locks, actions] = await Promise.all([
+      engine.listDeployments(30),
+      engine.listAgents({ limit: AGENTS_PER_PAGE, ...(agentsAfter ? { after: agentsAfter } : {}) }),
+      engine.agentCounts(),
+      safety.locks(),
+      safety.recentActions(),
+    ]);
+    const agents = agentPage.agents;
     const cloud = (await safety.cloudFacts?.(agents)) ?? new Map<string, AgentFacts>();
     const configs = configStatus();
     const configLine = configs.length
@@ -75,6 +87,7 @@ ${deployments
   .join('\n')}
 </table>
 <h2>Agents</h2>
+<p>${counts.enrolled} enrolled, ${counts.enrolled - counts.lost} online, ${counts.lost} lost${agentsAfter ? ` · <a href="/">first page</a>` : ''}${agentPage.next ? ` · <a href="/?agents_after=${encodeURIComponent(agentPage.next)}">next ${AGENTS_PER_PAGE}</a>` : ''}</p>
 <table><tr><th>name</th><th>status</th><th>labels</th><th>last seen</th><th>version</th></tr>
 ${agents
   .map(

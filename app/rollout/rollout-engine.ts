@@ -38,9 +38,10 @@ import { describeDeployment, truncate } from './describe-deployment.js';
 import { guardRailError, guardRailRefusals } from './guard-rails.js';
 import { activeLock, describeLock } from './environment-locks.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
-import { isAgentOnline, isoNow, listAllAgents, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
+import { isAgentOnline, isoNow, lostAfterMs, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
 import { expireLeases, extendLeasesAfterRestart, listActiveDeploymentIds, noteUnseenAgents } from './expire-leases.js';
 import { pageOfDeployments } from '../store/deployment-queries.js';
+import { agentCounts, pageOfAgents } from '../store/agent-queries.js';
 import { planDeployment, type DeploymentLink, type ResolveRef } from './plan-deployment.js';
 import { resolveRef as gitResolveRef } from './resolve-ref.js';
 
@@ -185,8 +186,15 @@ export class RolloutEngine {
     return readDeploymentView(this.#ctx.store, id);
   }
 
-  async listAgents(): Promise<Array<AgentRecord & { online: boolean }>> {
-    return (await listAllAgents(this.#ctx.store)).map((a) => ({ ...a, online: isAgentOnline(this.#ctx, a) }));
+  /** A page of agents in name order (after `after`), each with whether it is online, and where the next page starts. */
+  async listAgents(options: { after?: string; limit?: number } = {}): Promise<{ agents: Array<AgentRecord & { online: boolean }>; next?: string }> {
+    const page = await pageOfAgents(this.#ctx.store, { limit: options.limit ?? 500, ...(options.after ? { after: options.after } : {}) });
+    return { agents: page.agents.map((a) => ({ ...a, online: isAgentOnline(this.#ctx, a) })), ...(page.next ? { next: page.next } : {}) };
+  }
+
+  /** How many agents are enrolled, and how many are lost (not seen for three heartbeats). */
+  agentCounts(): Promise<{ enrolled: number; lost: number }> {
+    return agentCounts(this.#ctx.store, new Date(this.#ctx.now() - lostAfterMs(this.#ctx.settings)).toISOString());
   }
 
   // ---- jobs, as the agent API calls them ---------------------------------------------------------------------

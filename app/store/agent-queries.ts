@@ -28,3 +28,45 @@ export async function agentsById(store: Store, ids: readonly string[]): Promise<
   const records = await store.getMany<AgentRecord>(unique.map((id) => `agent:${id}`));
   return new Map(records.filter((a): a is AgentRecord => a !== undefined).map((a) => [a.id, a]));
 }
+
+/** A page of agents by name, and the name to continue after when there are more. */
+export interface AgentPage {
+  agents: AgentRecord[];
+  next?: string;
+}
+
+/**
+ * Agents in name order after `after` (index agents_by_name): a page costs the same with 10 or 10,000 agents.
+ *
+ * @example
+ * const { agents, next } = await pageOfAgents(store, { limit: 50 });
+ */
+export async function pageOfAgents(store: Store, options: { after?: string; limit: number }): Promise<AgentPage> {
+  const rows = await store.db.all<DocRow>('SELECT doc FROM agents WHERE name > ? ORDER BY name, key LIMIT ?', options.after ?? '', options.limit + 1);
+  const agents = rows.slice(0, options.limit).map((row) => JSON.parse(row.doc) as AgentRecord);
+  return { agents, ...(rows.length > options.limit && agents.length ? { next: agents[agents.length - 1]!.name } : {}) };
+}
+
+/**
+ * How many agents are enrolled (a running total) and how many of them are lost — not seen since `lostBeforeIso`
+ * (an index range: few, on a healthy fleet).
+ */
+export async function agentCounts(store: Store, lostBeforeIso: string): Promise<{ enrolled: number; lost: number }> {
+  const enrolled = Number((await store.db.get<{ n: number }>("SELECT n FROM totals WHERE name = 'agents'"))?.n ?? 0);
+  const lost = Number((await store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM agents WHERE last_seen_at < ?', lostBeforeIso))?.n ?? 0);
+  return { enrolled, lost };
+}
+
+/**
+ * Writes a batch of heartbeats in one transaction: each agent's `lastSeenAt` (in its record and the indexed column),
+ * never moved back. `json_set` is SQLite's; the PostgreSQL adapter has `jsonb_set`.
+ */
+export async function recordLastSeen(store: Store, seen: ReadonlyMap<string, string>): Promise<void> {
+  if (seen.size === 0) return;
+  await store.runBatch(
+    [...seen].map(([agentId, at]) => ({
+      sql: "UPDATE agents SET doc = json_set(doc, '$.lastSeenAt', ?), last_seen_at = ? WHERE key = ? AND (last_seen_at IS NULL OR last_seen_at < ?)",
+      params: [at, at, `agent:${agentId}`, at],
+    })),
+  );
+}

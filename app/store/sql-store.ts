@@ -12,8 +12,8 @@
 import { Keyv, KeyvBridgeAdapter } from 'keyv';
 import type { Store } from './store.js';
 import { SqlKeyvAdapter } from './sqlite-keyv-adapter.js';
-import { DOCUMENT_TABLES, JOBS, LOGS, tableOf, type DocumentTable } from './sql/document-tables.js';
-import type { SqlDatabase, SyncSqlExecutor } from './sql/sql-database.js';
+import { AGENTS, DOCUMENT_TABLES, JOBS, LOGS, tableOf, type DocumentTable } from './sql/document-tables.js';
+import type { SqlDatabase, SqlValue, SyncSqlExecutor } from './sql/sql-database.js';
 
 /** Rows per `IN (…)` list: well under SQLite's and PostgreSQL's parameter limits. */
 const CHUNK = 500;
@@ -137,6 +137,7 @@ export class SqlStore implements Store {
       const before = table === JOBS ? tx.getSync<JobCountKey>('SELECT deployment_id, batch, state FROM jobs WHERE key = ?', key) : undefined;
       const bytes = table === LOGS ? tx.getSync<{ bytes: number }>('SELECT bytes FROM log_entries WHERE key = ?', key) : undefined;
       const { changes } = tx.runSync(`DELETE FROM ${table.table} WHERE key = ?`, key);
+      if (table === AGENTS && changes > 0) addToTotal(tx, AGENT_COUNT, -1);
       if (bytes) addToTotal(tx, LOG_BYTES, -Number(bytes.bytes));
       this.#detached.delete(key);
       if (before) countJob(tx, before, -1);
@@ -179,6 +180,8 @@ export class SqlStore implements Store {
     const inserted: string[] = [];
     for (let i = 0; i < entries.length; i += CHUNK) {
       const chunk = entries.slice(i, i + CHUNK);
+      // Other requests (lease renewals, polls) run between chunks: a promise alone would not let them.
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
       await this.#sync.transactionSync(() => {
         for (const { key, value } of chunk) {
           const table = tableOf(key);
@@ -188,6 +191,10 @@ export class SqlStore implements Store {
       });
     }
     return inserted;
+  }
+
+  async runBatch(statements: Array<{ sql: string; params: SqlValue[] }>): Promise<number> {
+    return this.#sync.transactionSync(() => statements.reduce((n, { sql, params }) => n + this.#sync.runSync(sql, ...params).changes, 0));
   }
 
   async close(): Promise<void> {
@@ -240,6 +247,7 @@ function writeDocument(tx: SyncSqlExecutor, table: DocumentTable, key: string, v
     const exists = options.onlyIfMissing && tx.getSync('SELECT 1 FROM log_entries WHERE key = ?', key);
     if (!exists) addToTotal(tx, LOG_BYTES, json.length - Number(old?.bytes ?? 0));
   }
+  if (table === AGENTS && !tx.getSync('SELECT 1 FROM agents WHERE key = ?', key)) addToTotal(tx, AGENT_COUNT, 1);
   if (field && !options.onlyIfMissing && part !== undefined && options.cache?.peek(key)?.value === part) {
     const { changes } = tx.runSync(`UPDATE ${table.table} SET doc = ?${names.map((n) => `, ${n} = ?`).join('')} WHERE key = ?`, json, ...derived, key);
     if (changes > 0) return true;
@@ -271,6 +279,8 @@ function writeDocument(tx: SyncSqlExecutor, table: DocumentTable, key: string, v
 
 /** The name of the running total of log bytes in `totals` (the log budget reads it instead of summing every entry). */
 export const LOG_BYTES = 'log_bytes';
+/** The name of the running count of enrolled agents in `totals`. */
+export const AGENT_COUNT = 'agents';
 
 /** Adds `delta` to a running total kept in the same transaction as the change it counts. */
 export function addToTotal(tx: Pick<SyncSqlExecutor, 'runSync'>, name: string, delta: number): void {

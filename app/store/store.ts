@@ -8,7 +8,7 @@
  * await store.set(keys.agent(agent.id), agent);
  * const updated = await store.update<JobRecord>(keys.job(id), (job) => job && { ...job, state: 'claimed' });
  */
-import type { SqlDatabase } from './sql/sql-database.js';
+import type { SqlDatabase, SqlValue } from './sql/sql-database.js';
 
 export interface Store {
   /** The SQL database under the store, for the named queries. */
@@ -30,5 +30,7 @@ export interface Store {
    * jobs starts with one set-based write, not 10,000 read-modify-writes. Returns the keys written.
    */
   insertMissing<T>(entries: Array<{ key: string; value: T }>): Promise<string[]>;
+  /** Runs the statements in one transaction (e.g. a batch of heartbeats); returns the rows they changed. */
+  runBatch(statements: Array<{ sql: string; params: SqlValue[] }>): Promise<number>;
   close(): Promise<void>;
 }

@@ -12,7 +12,15 @@ export async function agentsCommand(args: string[]): Promise<number> {
   if (args[0] === 'unbind') return unbindCommand(args.slice(1));
   const { values } = parseCommand('agents', args);
   const target = await resolveAdminTarget(values.hub, values.token);
-  const { agents } = await adminRequest<{ agents: Array<Omit<AgentRecord, 'credentialHash'> & { online: boolean; cloud?: AgentFacts }> }>(target, 'GET', '/agents');
+  // The hub answers a page at a time, in name order: follow `next` to the end.
+  type Listed = Omit<AgentRecord, 'credentialHash'> & { online: boolean; cloud?: AgentFacts };
+  const agents: Listed[] = [];
+  for (let after: string | undefined; ; ) {
+    const page = await adminRequest<{ agents: Listed[]; next?: string }>(target, 'GET', `/agents${after ? `?after=${encodeURIComponent(after)}` : ''}`);
+    agents.push(...page.agents);
+    if (!page.next || page.agents.length === 0) break;
+    after = page.next;
+  }
   if (values.json) {
     printJson(agents, 2);
     return 0;

@@ -125,8 +125,12 @@ describe('RolloutEngine deployments', () => {
   it('lists agents with online or lost', async () => {
     await f.addAgent('ag_a', 'web-1');
     await f.addAgent('ag_b', 'web-2', { role: 'web' }, f.now - 200_000);
-    const agents = await f.engine().listAgents();
+    const { agents } = await f.engine().listAgents();
     expect(agents.map((a) => [a.name, a.online])).toEqual([['web-1', true], ['web-2', false]]);
+    expect(await f.engine().agentCounts()).toEqual({ enrolled: 2, lost: 1 });
+    const first = await f.engine().listAgents({ limit: 1 });
+    expect([first.agents.map((a) => a.name), first.next]).toEqual([['web-1'], 'web-1']);
+    expect((await f.engine().listAgents({ limit: 1, after: first.next })).agents.map((a) => a.name)).toEqual(['web-2']);
   });
 });
 

@@ -51,6 +51,7 @@ const V2_TABLES = `
   CREATE TABLE agents (key TEXT PRIMARY KEY, doc TEXT NOT NULL, name TEXT, credential_hash TEXT, last_seen_at TEXT);
   CREATE INDEX agents_by_credential ON agents (credential_hash);
   CREATE INDEX agents_by_last_seen ON agents (last_seen_at);
+  CREATE INDEX agents_by_name ON agents (name, key);
 
   CREATE TABLE audit_entries (key TEXT PRIMARY KEY, doc TEXT NOT NULL, at TEXT, repository TEXT);
   CREATE INDEX audit_by_repository ON audit_entries (repository, key);
