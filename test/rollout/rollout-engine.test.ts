@@ -155,6 +155,32 @@ describe('RolloutEngine leases and restarts', () => {
     expect(err.code).toBe('BE_JOB_FINISHED');
   });
 
+  it('records a success reported after the lease ran out as what happened, and the rollout counts it', async () => {
+    // All at once, no failure allowed.
+    await f.addAgent('ag_a', 'web-1');
+    await f.addAgent('ag_b', 'web-2');
+    const engine = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    const jobA = (await engine.nextJob('ag_a'))!;
+    const jobB = (await engine.nextJob('ag_b'))!;
+    await engine.claimJob('ag_a', jobA.id, 'cl_a');
+    await engine.claimJob('ag_b', jobB.id, 'cl_b');
+    // web-1 is cut off for longer than its lease, but its step goes on; web-2 is still running when that is noticed.
+    f.now += 30_000;
+    await engine.renewLease('ag_b', jobB.id, 'cl_b');
+    f.now += 31_000;
+    await engine.checkLeases();
+    expect(await jobOf(jobA.id)).toMatchObject({ state: 'failed', message: 'web-1 stopped renewing its lease: agent lost or disconnected', lostAt: expect.any(String) });
+    // 40 s after the hub gave it up, web-1's report arrives: it succeeded.
+    f.now += 40_000;
+    await engine.appendEvents('ag_a', jobA.id, 'cl_a', [stateEvent(1, 'running'), stateEvent(2, 'succeeded')]);
+    expect(await jobOf(jobA.id)).toMatchObject({ state: 'succeeded', message: 'succeeded 40 s after its lease ran out' });
+    expect((await jobOf(jobA.id)).lostAt).toBeUndefined();
+    await engine.appendEvents('ag_b', jobB.id, 'cl_b', [stateEvent(1, 'running'), stateEvent(2, 'succeeded')]);
+    // The truth decides: both servers run the commit, so the rollout succeeded (maxFailures 0 was not breached).
+    expect(await store().get<DeploymentRecord>(keys.deployment(dep.id))).toMatchObject({ state: 'success', description: '2/2 servers succeeded' });
+  });
+
   it('checks leases on its own every second once started', async () => {
     await f.addAgent('ag_a', 'web-1');
     const engine = f.engine();
@@ -254,6 +280,10 @@ describe('RolloutEngine leases and restarts', () => {
     expect((await engine.getDeploymentView(dep.id))!.deployment.currentBatch).toBe(1);
   });
 });
+
+async function jobOf(id: string): Promise<JobRecord> {
+  return (await store().get<JobRecord>(keys.job(id)))!;
+}
 
 function store() {
   return f.store;
