@@ -14,6 +14,7 @@ import { jobCountsOf, jobsOfDeployment, jobsOfDeploymentIn } from '../store/job-
 import { describeAutoRollback, planAutoRollback } from './auto-rollback.js';
 import { describeDeployment, failureDescription, MAX_DESCRIPTION, truncate } from './describe-deployment.js';
 import { isoNow, jobIdFor, type EngineContext } from './engine-context.js';
+import { transition } from './rollout-phase.js';
 import { activeLock, describeLock, type EnvironmentLock } from './environment-locks.js';
 
 /**
@@ -242,9 +243,9 @@ async function fail(ctx: EngineContext, dep: DeploymentRecord, why: string): Pro
 async function finish(ctx: EngineContext, dep: DeploymentRecord, state: 'success' | 'failure' | 'cancelled', description: string, extra: Pick<DeploymentRecord, 'autoRollback'> = {}): Promise<void> {
   let finishedNow = false as boolean;
   const finished = await ctx.store.update<DeploymentRecord>(keys.deployment(dep.id), (d) => {
-    if (!d || FINAL_DEPLOYMENT_STATES.includes(d.state)) return undefined;
-    finishedNow = true;
-    return { ...d, ...extra, state, description: truncate(description), finishedAt: isoNow(ctx), updatedAt: isoNow(ctx) };
+    const next = d && transition(d, { type: 'finished', state, description, extra }, isoNow(ctx));
+    finishedNow = next !== undefined;
+    return next;
   });
   // The record leaves the active index with this write (a rollback still to start keeps it there, see document-tables.ts).
   for (const key of ctx.ensuredBatches) if (key.startsWith(`${dep.id}:`)) ctx.ensuredBatches.delete(key);

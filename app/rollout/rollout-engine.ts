@@ -34,12 +34,13 @@ import { advanceDeployment, continueDeployment } from './advance-deployment.js';
 import { cancelDeployment } from './cancel-deployment.js';
 import { markRollbackStarted, rollbackToStart, type PlannedRollback } from './auto-rollback.js';
 import { claimSlot, listSlots, releaseSlot, slotKey, type EnvironmentSlot } from './environment-slot.js';
-import { describeDeployment, truncate } from './describe-deployment.js';
+import { describeDeployment } from './describe-deployment.js';
 import { guardRailError, guardRailRefusals } from './guard-rails.js';
 import { activeLock, describeLock } from './environment-locks.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
 import { isAgentOnline, isoNow, lostAfterMs, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
 import { expireLeases, extendLeasesAfterRestart, listActiveDeploymentIds, noteUnseenAgents } from './expire-leases.js';
+import { transition } from './rollout-phase.js';
 import { pageOfDeployments } from '../store/deployment-queries.js';
 import { agentCounts, pageOfAgents } from '../store/agent-queries.js';
 import { planDeployment, type DeploymentLink, type ResolveRef } from './plan-deployment.js';
@@ -209,9 +210,9 @@ export class RolloutEngine {
     if (firstClaim) {
       let started = false as boolean;
       const dep = await store.update<DeploymentRecord>(keys.deployment(job.spec.deploymentId), (d) => {
-        if (d?.state !== 'queued') return undefined;
-        started = true;
-        return { ...d, state: 'in_progress', updatedAt: isoNow(this.#ctx) };
+        const next = d && transition(d, { type: 'started' }, isoNow(this.#ctx));
+        started = next !== undefined;
+        return next;
       });
       if (started && dep) this.#ctx.onChange(dep);
       log.info({ jobId, agentId }, 'job claimed');
@@ -331,11 +332,8 @@ export class RolloutEngine {
     const refusals = waiting && !FINAL_DEPLOYMENT_STATES.includes(waiting.state) ? await this.#guardRailRefusals(waiting) : [];
     const started = await this.#ctx.store.update<DeploymentRecord>(keys.deployment(next), (d) => {
       if (!d || !d.waitingFor || FINAL_DEPLOYMENT_STATES.includes(d.state)) return undefined;
+      if (refusals.length) return transition(d, { type: 'refused', reasons: refusals }, isoNow(this.#ctx));
       const { waitingFor: _done, ...rest } = d;
-      if (refusals.length) {
-        const now = isoNow(this.#ctx);
-        return { ...rest, state: 'error', description: truncate(`not started: ${refusals.join('; ')}`), finishedAt: now, updatedAt: now };
-      }
       return { ...rest, description: describeDeployment(rest, 0), updatedAt: isoNow(this.#ctx) };
     });
     if (started?.state === 'error') {
@@ -353,10 +351,9 @@ export class RolloutEngine {
     const { store } = this.#ctx;
     let changed = false as boolean;
     const older = await store.update<DeploymentRecord>(keys.deployment(olderId), (d) => {
-      if (!d || FINAL_DEPLOYMENT_STATES.includes(d.state)) return undefined;
-      changed = true;
-      const { waitingFor: _gone, ...rest } = d;
-      return { ...rest, state: 'error', description: `superseded by ${newerId} before it started`, finishedAt: isoNow(this.#ctx), updatedAt: isoNow(this.#ctx) };
+      const next = d && transition(d, { type: 'superseded', by: newerId }, isoNow(this.#ctx));
+      changed = next !== undefined;
+      return next;
     });
     if (changed && older) {
       this.#ctx.log.info({ deploymentId: olderId, supersededBy: newerId }, 'deployment superseded');
