@@ -100,14 +100,22 @@ export async function successfulDeployments(store: Store, repository: string, en
  * what a rollback away from `sha` goes back to.
  */
 export async function lastGoodOtherThan(store: Store, repository: string, environment: string, sha: string, createdNoLaterThan?: string): Promise<DeploymentRecord | undefined> {
-  const rows = await store.db.all<KeyRow>(
-    `SELECT key FROM deployments WHERE repository = ? AND environment = ? AND state = 'success' AND sha <> ?${createdNoLaterThan ? ' AND created_at <= ?' : ''} ORDER BY finished_at DESC LIMIT 1`,
-    repository,
-    environment,
-    sha,
-    ...(createdNoLaterThan ? [createdNoLaterThan] : []),
-  );
-  return (await recordsOf(store, rows))[0];
+  // The environment's successes newest first (index deployments_successful), a page at a time: the first one of
+  // another commit is nearly always on the first page.
+  let before = '\uffff';
+  for (;;) {
+    const rows = await store.db.all<KeyRow & { finished_at: string }>(
+      "SELECT key, finished_at FROM deployments WHERE repository = ? AND environment = ? AND state = 'success' AND finished_at < ? ORDER BY finished_at DESC LIMIT 50",
+      repository,
+      environment,
+      before,
+    );
+    for (const dep of await recordsOf(store, rows)) {
+      if (dep.sha !== sha && (!createdNoLaterThan || dep.createdAt <= createdNoLaterThan)) return dep;
+    }
+    if (rows.length < 50) return undefined;
+    before = rows[rows.length - 1]!.finished_at;
+  }
 }
 
 /** The environment's deployments that are not final yet (index deployments_active), oldest first. */

@@ -38,7 +38,7 @@ const V2_TABLES = `
     key TEXT PRIMARY KEY, doc TEXT NOT NULL,
     deployment_id TEXT, agent_id TEXT, batch INTEGER, state TEXT, created_at TEXT, finished_at TEXT, lease_expires_at TEXT
   );
-  CREATE INDEX jobs_by_deployment ON jobs (deployment_id, state, finished_at);
+  CREATE INDEX jobs_by_deployment ON jobs (deployment_id, state, finished_at, key);
   CREATE INDEX jobs_pending_by_agent ON jobs (agent_id, created_at) WHERE state = 'pending';
   CREATE INDEX jobs_pending_by_age ON jobs (created_at) WHERE state = 'pending';
   CREATE INDEX jobs_by_lease ON jobs (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
