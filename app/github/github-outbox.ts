@@ -248,7 +248,8 @@ export class GitHubOutbox {
     const verdict = err instanceof BitEnvoyError ? { retry: false as const, reason: err.message } : judgeGitHubFailure(err, attempts, this.#backoff);
     if (!verdict.retry) {
       await this.#store.db.run('DELETE FROM github_effects WHERE id = ?', row.id);
-      this.#log.error(fields, `GitHub refused ${what}: ${verdict.reason}. It is not sent again: ${this.#remedy(row.route, params, err)}`);
+      const refused = err instanceof BitEnvoyError ? `${what} cannot be sent` : `GitHub refused ${what}`;
+      this.#log.error(fields, `${refused}: ${verdict.reason}. It is not sent again: ${this.#remedy(row.route, params, err)}`);
       return;
     }
     const next = new Date(Date.now() + verdict.delayMs).toISOString();
