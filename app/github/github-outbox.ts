@@ -18,6 +18,8 @@
  * At least once, not exactly once: a request that got no answer (a reset connection, a 5xx, a timeout) or that was
  * in flight when the hub was killed is sent again, and GitHub may then hold two identical comments. A reaction is
  * idempotent on GitHub; a second "BitEnvoy config" check run on the same commit replaces the first in GitHub's view.
+ * One hub process sends a store's rows: hub replicas sharing a PostgreSQL store will need each row claimed first (a
+ * lease column, as jobs have) so that two replicas never send the same one.
  *
  * @example
  * const outbox = new GitHubOutbox({ store, octokitFor, log, posts });
