@@ -38,6 +38,8 @@ import { AutoDeployer } from './github/auto-deploy.js';
 import { deploysThroughGitHub, deployThroughGitHub } from './github/deploy-through-github.js';
 import { onDeploymentCreated, type DeploymentCreatedPayload } from './github/on-deployment-created.js';
 import { RepositoryTokens } from './github/repository-token.js';
+import { GitHubOutbox } from './github/github-outbox.js';
+import { PostRateLimit } from './github/post-rate-limit.js';
 import { GitHubStatusReporter, type StatusOctokit } from './github/status-reporter.js';
 import { listUnreportedGitHubDeployments } from './github/unreported-deployments.js';
 import type { AgentRecord, DeploymentRecord } from './model.js';
@@ -72,13 +74,18 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
 
   // Made after the engine (it starts deployments through it); the engine's onChange reaches it once it exists.
   const late: { auto?: AutoDeployer } = {};
+  // One budget of 80 content-creating requests a minute per installation for everything the hub sends GitHub.
+  const posts = new PostRateLimit({ sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()) });
   const reporter = new GitHubStatusReporter({
     octokitFor: installationOctokit,
     log: log.child({ name: 'github-statuses' }),
     publicUrl: () => publicUrl,
     store,
     openDeployments: () => listUnreportedGitHubDeployments(store),
+    posts,
   });
+  // PR replies, reactions and config check runs: journalled in the store, sent in the background.
+  const outbox = new GitHubOutbox({ store, octokitFor: installationOctokit, log: log.child({ name: 'github-outbox' }), posts });
   const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;
   // Loaded only when configured: the cloud providers' SDKs (the EC2 client alone) cost an idle hub ~90 MB of RSS.
   const cloudModule = settings.cloud ? await import('./cloud/cloud-service.js') : undefined;
@@ -109,6 +116,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const pruner = startPruning(store, settings.retention, log.child({ name: 'retention' }));
   // Statuses the last run did not finish reporting (it was stopped, or GitHub failed): sent in the background.
   if (probot) await reporter.start().catch((err: unknown) => log.error({ err }, 'GitHub statuses: listing the deployments still owed a status failed; they are sent at the next start'));
+  // Likewise the replies, reactions and check runs the last run left in the outbox.
+  if (probot) await outbox.start().catch((err: unknown) => log.error({ err }, 'GitHub outbox: listing the effects the last run left failed; they are sent at the next start'));
   const auto = probot
     ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, startDeployment, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl })
     : undefined;
@@ -197,7 +206,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       ...(auto ? { auto } : {}),
       octokitFor: installationOctokit,
       publicUrl: () => publicUrl,
-      commands: { store, engine, configs, octokitFor: installationOctokit, startDeployment, log, publicUrl: () => publicUrl, ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}) },
+      outbox,
+      commands: { store, engine, configs, octokitFor: installationOctokit, outbox, startDeployment, log, publicUrl: () => publicUrl, ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}) },
     }), settings, log);
   const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath, poll });
   try {
@@ -207,6 +217,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     engine.stop();
     pruner.stop();
     reporter.close();
+    outbox.close();
     auto?.stop();
     configs.stop();
     cloud?.stop();
@@ -236,6 +247,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         pruner.stop();
         // What is still owed to GitHub is in the store: the next start sends it.
         reporter.close();
+        outbox.close();
         auto?.stop();
         configs.stop();
         cloud?.stop();

@@ -1,7 +1,8 @@
 /**
  * A comment on a pull request: if it is a BitEnvoy command, it gets 👀 at once, then a reply — a link to the
  * deployment, the answer asked for, or the reason for a refusal — and an entry in the audit log. Edited and
- * deleted comments never reach here (only `created` is handled).
+ * deleted comments never reach here (only `created` is handled). The reaction and the reply are queued in the
+ * GitHub outbox (github-outbox.ts), which sends them in that order.
  *
  * @example
  * app.on('issue_comment.created', (c) => onPullRequestComment(commentFrom(c.payload), c.payload.comment.body, deps));
@@ -14,6 +15,9 @@ import { activeDeploymentsOf, deploymentsOfEnvironment } from '../store/deployme
 import { activeLock, describeLock, releaseLock, takeLock } from '../rollout/environment-locks.js';
 import { COMMAND_USAGE, parseCommand, type Command } from './parse-command.js';
 import { parseDuration } from '../../lib/parse-duration.js';
+
+const REACTION = 'POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions';
+const REPLY = 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments';
 
 export type CommandOutcome = 'not-a-command' | 'answered' | 'refused' | 'failed';
 
@@ -29,24 +33,26 @@ export async function onPullRequestComment(event: CommentEvent, body: string, de
     log.debug(`/${parsed.kind === 'command' ? parsed.command.name : parsed.kind === 'unknown' ? parsed.word : parsed.name} in a repository BitEnvoy does not deploy: not answered`);
     return 'not-a-command';
   }
-  const octokit = await deps.octokitFor(event.installationId);
-  await octokit.request('POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', { owner, repo, comment_id: event.commentId, content: 'eyes' });
-  const reply = (text: string) => octokit.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { owner, repo, issue_number: event.pullRequest, body: text.slice(0, 65_000) });
+  // Through the outbox, in this order: GitHub gets them even if it fails for a while or the hub restarts meanwhile.
+  const effect = (route: string, params: Record<string, unknown>) => ({ installationId: event.installationId, route, params });
+  const eyes = effect(REACTION, { owner, repo, comment_id: event.commentId, content: 'eyes' });
+  const answer = (text: string) => effect(REPLY, { owner, repo, issue_number: event.pullRequest, body: text.slice(0, 65_000) });
+  const reply = (text: string) => deps.outbox.enqueueAll([answer(text)]);
   const audit = (entry: Omit<AuditEntry, 'at' | 'actor' | 'repository' | 'source'>) => recordAudit(deps.store, { actor: event.login, repository: fullName, source: event.commentUrl, ...entry });
 
+  // Refused before anything runs: the reaction and the reply are journalled together.
+  const refuse = async (text: string): Promise<CommandOutcome> => {
+    await deps.outbox.enqueueAll([eyes, answer(text)]);
+    return 'refused';
+  };
   if (!repoConfig) {
-    await reply(`@${event.login} ${fullName} is not set up for BitEnvoy: add \`repositories/${fullName}.yml\` to the config repo (and check that the config in force is valid).`);
-    return 'refused';
+    return refuse(`@${event.login} ${fullName} is not set up for BitEnvoy: add \`repositories/${fullName}.yml\` to the config repo (and check that the config in force is valid).`);
   }
+  if (parsed.kind === 'unknown') return refuse(`@${event.login} \`/${parsed.word}\` is not a BitEnvoy command.\n\n${helpText({ environments: repoConfig.environments, event })}`);
+  if (parsed.kind === 'invalid') return refuse(`@${event.login} ${parsed.message}.\n\nUsage: ${COMMAND_USAGE[parsed.name as Command['name']] ?? ''}`);
+  await deps.outbox.enqueueAll([eyes]);
+  const octokit = await deps.octokitFor(event.installationId);
   const ctx: CommandContext = { ...deps, event, octokit, environments: repoConfig.environments };
-  if (parsed.kind === 'unknown') {
-    await reply(`@${event.login} \`/${parsed.word}\` is not a BitEnvoy command.\n\n${helpText(ctx)}`);
-    return 'refused';
-  }
-  if (parsed.kind === 'invalid') {
-    await reply(`@${event.login} ${parsed.message}.\n\nUsage: ${COMMAND_USAGE[parsed.name as Command['name']] ?? ''}`);
-    return 'refused';
-  }
   const command = parsed.command;
   try {
     const text = await run(ctx, command, audit);
@@ -137,7 +143,7 @@ async function run(ctx: CommandContext, command: Command, audit: (entry: Omit<Au
   }
 }
 
-function helpText(ctx: CommandContext): string {
+function helpText(ctx: Pick<CommandContext, 'environments' | 'event'>): string {
   const envs = Object.entries(ctx.environments).map(([name, env]) => `\`${name}\` (branch \`${env.branch}\`, group \`${env.group}\`${env.auto ? ', deploys automatically when checks pass' : ''}${env.after ? `, after \`${env.after}\`` : ''})`);
   return ['BitEnvoy commands (a comment that starts with one):', ...Object.values(COMMAND_USAGE).map((u) => `- ${u}`), '', `Environments of ${ctx.event.repository.fullName}: ${envs.join(', ')}`].join('\n');
 }

@@ -12,6 +12,7 @@ import type { CommandDeps } from '../commands/command-context.js';
 import { onPullRequestComment } from '../commands/on-pr-command.js';
 import { onConfigPush } from './on-config-push.js';
 import { onDeploymentCreated, type DeploymentCreatedPayload } from './on-deployment-created.js';
+import type { GitHubOutbox } from './github-outbox.js';
 import type { GitHubStatusReporter, StatusOctokit } from './status-reporter.js';
 
 export interface AppDeps {
@@ -23,6 +24,8 @@ export interface AppDeps {
   auto?: AutoDeployer;
   octokitFor?: (installationId: number) => Promise<StatusOctokit>;
   publicUrl?: () => string;
+  /** Where the config check run is queued for GitHub (with `configs`). */
+  outbox?: GitHubOutbox;
   /** Pull-request commands; without them comments are ignored. */
   commands?: CommandDeps;
 }
@@ -63,8 +66,8 @@ export function createAppFn(deps: AppDeps): ApplicationFunction {
     app.on('push', async (context) => {
       const p = context.payload;
       if (!(await follow(p.repository, p.installation, context.log))) return;
-      const { configs, auto, octokitFor, publicUrl } = deps;
-      if (configs && octokitFor && publicUrl) {
+      const { configs, auto, outbox, publicUrl } = deps;
+      if (configs && outbox && publicUrl) {
         const push = {
           fullName: p.repository.full_name,
           owner: ownerOf(p.repository),
@@ -73,7 +76,7 @@ export function createAppFn(deps: AppDeps): ApplicationFunction {
           sha: p.after,
           installationId: p.installation!.id,
         };
-        if ((await onConfigPush(push, { configs, octokitFor, log: context.log, publicUrl })) !== 'not-config') return;
+        if ((await onConfigPush(push, { configs, outbox, log: context.log, publicUrl })) !== 'not-config') return;
       }
       if (!p.ref.startsWith('refs/heads/')) return context.log.debug(`push to ${p.ref}: only branches deploy`);
       await auto?.onPush({ repository: repositoryRef(p.repository), installationId: p.installation!.id, branch: p.ref.slice('refs/heads/'.length), sha: p.after });

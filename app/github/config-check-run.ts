@@ -1,7 +1,9 @@
 /**
  * The "BitEnvoy config" Check Run: every pushed commit of the config repo gets one, so a pull request that edits the
  * config shows each error on its line (file, line, message, hint) before anything merges. GitHub takes at most 50
- * annotations per request: the rest follow by updating the run, 50 at a time.
+ * annotations per request: the rest follow by updating the run, 50 at a time. The hub sends it through the GitHub
+ * outbox (github-outbox.ts) as one effect, `bitenvoy:config-check-run`, whose row records the run's id once GitHub
+ * created it and drops each batch of annotations once GitHub took it: a retry sends only what is left.
  *
  * @example
  * const result = await validateConfigDir(checkout);
@@ -9,6 +11,7 @@
  */
 import { BitEnvoyError } from '../../lib/errors.js';
 import { formatIssues, type ConfigIssue } from '../../config-schema/validate-config-dir.js';
+import type { EffectKind } from './github-outbox.js';
 
 export const CONFIG_CHECK_NAME = 'BitEnvoy config';
 
@@ -89,8 +92,109 @@ export function configCheckRunBody(result: Result, options: { headSha: string; d
   return { body, rest: annotations.slice(ANNOTATIONS_PER_REQUEST) };
 }
 
+/** The outbox kind of the check run (see github-outbox.ts): its create and its updates are one effect. */
+export const CONFIG_CHECK_RUN_EFFECT = 'bitenvoy:config-check-run';
+
 /**
- * Creates the completed check run on `headSha`, then appends the annotations that did not fit, 50 per update.
+ * Everything the check run's requests need, as stored in the outbox row. Once GitHub created the run, `checkRunId`
+ * is recorded; after each update, `rest` loses the annotations it carried. So a retry — after a failure or a
+ * restart — sends only what is left: the create only if GitHub never took it, then the remaining updates.
+ */
+export interface ConfigCheckRunParams {
+  owner: string;
+  repo: string;
+  body: ConfigCheckRunBody;
+  /** The annotations not sent yet (past the first 50, which the create carries). */
+  rest: CheckAnnotation[];
+  checkRunId?: number;
+}
+
+/**
+ * The outbox effect of one check run, and its conclusion. Pure but for the clock (`completed_at` is now: when the
+ * validation ran, not when GitHub was reached).
+ *
+ * @example
+ * const { params, conclusion } = configCheckRunEffect({ owner: 'acme', repo: '.bitenvoy', headSha, result });
+ * await outbox.enqueue(installationId, CONFIG_CHECK_RUN_EFFECT, params);
+ */
+export function configCheckRunEffect(args: { owner: string; repo: string; headSha: string; result: Result; detailsUrl?: string }): {
+  params: ConfigCheckRunParams;
+  conclusion: 'success' | 'failure';
+} {
+  const { body, rest } = configCheckRunBody(args.result, { headSha: args.headSha, ...(args.detailsUrl ? { detailsUrl: args.detailsUrl } : {}) });
+  return { params: { owner: args.owner, repo: args.repo, body, rest }, conclusion: body.conclusion };
+}
+
+/**
+ * Sends what is left of a check run: creates it unless `checkRunId` says GitHub already did, then appends the
+ * remaining annotations, 50 per update. `progress` gets the params after each request GitHub took.
+ *
+ * @example
+ * const { checkRunId, requests } = await sendConfigCheckRun(octokit, params, (next) => saveInRow(next));
+ */
+export async function sendConfigCheckRun(
+  octokit: CheckRunOctokit,
+  params: ConfigCheckRunParams,
+  progress: (params: ConfigCheckRunParams) => Promise<void> = async () => undefined,
+): Promise<{ checkRunId: number; requests: number }> {
+  const { owner, repo, body } = params;
+  let { rest, checkRunId } = params;
+  let requests = 0;
+  if (checkRunId === undefined) {
+    const res = (await octokit.request('POST /repos/{owner}/{repo}/check-runs', { owner, repo, ...body })) as { data?: { id?: unknown } };
+    requests++;
+    const id = res.data?.id;
+    if (typeof id !== 'number') {
+      throw new BitEnvoyError('BE_INTERNAL', `GitHub created the "${CONFIG_CHECK_NAME}" check run on ${owner}/${repo}@${body.head_sha.slice(0, 7)} but its answer has no numeric id`);
+    }
+    checkRunId = id;
+    await progress({ ...params, checkRunId });
+  }
+  while (rest.length) {
+    // GitHub requires title and summary on every update; text is repeated too so that no update can blank it.
+    // The annotations are appended to those already on the run.
+    const { title, summary, text } = body.output;
+    await octokit.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', {
+      owner,
+      repo,
+      check_run_id: checkRunId,
+      output: { title, summary, ...(text ? { text } : {}), annotations: rest.slice(0, ANNOTATIONS_PER_REQUEST) },
+    });
+    requests++;
+    rest = rest.slice(ANNOTATIONS_PER_REQUEST);
+    await progress({ ...params, checkRunId, rest });
+  }
+  return { checkRunId, requests };
+}
+
+/** The check run as an outbox kind: its params are re-checked, since a row may come from another release. */
+export const configCheckRunKind: EffectKind = {
+  run: async (octokit, params, progress) => {
+    await sendConfigCheckRun(octokit, checkParams(params), (next) => progress({ ...next }));
+  },
+  describe: (params) => {
+    const sha = (params.body as { head_sha?: unknown } | undefined)?.head_sha;
+    return `the "${CONFIG_CHECK_NAME}" check run on ${String(params.owner)}/${String(params.repo)}@${typeof sha === 'string' ? sha.slice(0, 7) : '?'}`;
+  },
+  permission: 'Checks: write',
+};
+
+function checkParams(params: Record<string, unknown>): ConfigCheckRunParams {
+  const body = params.body as Partial<ConfigCheckRunBody> | undefined;
+  const ok =
+    typeof params.owner === 'string' &&
+    typeof params.repo === 'string' &&
+    typeof body?.head_sha === 'string' &&
+    typeof body.output?.title === 'string' &&
+    Array.isArray(params.rest) &&
+    (params.checkRunId === undefined || typeof params.checkRunId === 'number');
+  if (!ok) throw new BitEnvoyError('BE_INTERNAL', `a stored "${CONFIG_CHECK_NAME}" check run lacks owner, repo, body, rest or a numeric checkRunId; push to the config repo again to get a new one`);
+  return params as unknown as ConfigCheckRunParams;
+}
+
+/**
+ * Creates the completed check run on `headSha` at once (no outbox), then appends the annotations that did not fit,
+ * 50 per update.
  *
  * @example
  * const { conclusion, requests } = await reportConfigCheckRun(octokit, { owner: 'acme', repo: '.bitenvoy', headSha, result });
@@ -100,26 +204,9 @@ export async function reportConfigCheckRun(
   octokit: CheckRunOctokit,
   args: { owner: string; repo: string; headSha: string; result: Result; detailsUrl?: string },
 ): Promise<{ checkRunId: number; conclusion: 'success' | 'failure'; requests: number }> {
-  const { body, rest } = configCheckRunBody(args.result, { headSha: args.headSha, ...(args.detailsUrl ? { detailsUrl: args.detailsUrl } : {}) });
-  const res = (await octokit.request('POST /repos/{owner}/{repo}/check-runs', { owner: args.owner, repo: args.repo, ...body })) as { data?: { id?: unknown } };
-  const checkRunId = res.data?.id;
-  if (typeof checkRunId !== 'number') {
-    throw new BitEnvoyError('BE_INTERNAL', `GitHub created the "${CONFIG_CHECK_NAME}" check run on ${args.owner}/${args.repo}@${args.headSha.slice(0, 7)} but its answer has no numeric id`);
-  }
-  let requests = 1;
-  for (let i = 0; i < rest.length; i += ANNOTATIONS_PER_REQUEST) {
-    // GitHub requires title and summary on every update; text is repeated too so that no update can blank it.
-    // The annotations are appended to those already on the run.
-    const { title, summary, text } = body.output;
-    await octokit.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', {
-      owner: args.owner,
-      repo: args.repo,
-      check_run_id: checkRunId,
-      output: { title, summary, ...(text ? { text } : {}), annotations: rest.slice(i, i + ANNOTATIONS_PER_REQUEST) },
-    });
-    requests++;
-  }
-  return { checkRunId, conclusion: body.conclusion, requests };
+  const { params, conclusion } = configCheckRunEffect(args);
+  const { checkRunId, requests } = await sendConfigCheckRun(octokit, params);
+  return { checkRunId, conclusion, requests };
 }
 
 function annotation(issue: ConfigIssue, level: CheckAnnotation['annotation_level']): CheckAnnotation {

@@ -48,6 +48,8 @@ export interface StatusReporterOptions {
   requestTimeoutMs?: number;
   /** Content-creating requests per installation (default 80 per 60 s). */
   postLimit?: { limit?: number; windowMs?: number };
+  /** The installations' budget of content-creating requests, shared with the GitHub outbox; replaces `postLimit`. */
+  posts?: PostRateLimit;
 }
 
 interface Track {
@@ -94,7 +96,7 @@ export class GitHubStatusReporter {
     this.#openDeployments = options.openDeployments;
     this.#backoff = { baseMs: 1000, maxMs: 300_000, ...options.retry };
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-    this.#posts = new PostRateLimit({ ...options.postLimit, sleep: (ms) => this.#sleep(ms) });
+    this.#posts = options.posts ?? new PostRateLimit({ ...options.postLimit, sleep: (ms) => this.#sleep(ms) });
   }
 
   /**
@@ -189,7 +191,8 @@ export class GitHubStatusReporter {
   async #attempt(track: Track): Promise<void> {
     const link = track.latest.github!;
     const token = await this.#posts.take(link.installationId);
-    if (this.#closed) return;
+    // A shared limiter goes on after this reporter closed: the unused token is for its other users.
+    if (this.#closed) return token.giveBack();
     // The newest state once this request's turn came: a final state that arrived meanwhile goes out now.
     const dep = track.latest;
     const body = deploymentStatusFor(dep, this.#publicUrl());

@@ -12,6 +12,7 @@ import type { Probot } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listAudit } from '../../app/audit/audit-log.js';
 import { createAppFn } from '../../app/github/app.js';
+import { GitHubOutbox } from '../../app/github/github-outbox.js';
 import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { keys, type AgentRecord, type DeploymentRecord } from '../../app/model.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
@@ -35,6 +36,7 @@ let dir: string;
 let store: Store;
 let engine: RolloutEngine;
 let reporter: GitHubStatusReporter;
+let outbox: GitHubOutbox;
 let probot: Probot;
 let startDeployment: ReturnType<typeof createGitHubAppRig>['startDeployment'];
 let envs: Record<string, Environment>;
@@ -45,6 +47,8 @@ let pull: Json;
 let checkRuns: Json[];
 let replies: string[];
 let reactions: Json[];
+/** What GitHub took, in order: `reaction` or `reply`. */
+let sent: string[];
 let created: Json[];
 let statuses: Json[];
 let problems: string[];
@@ -67,9 +71,9 @@ function answerGitHub(contracts: GitHubContract[]): void {
     .post('/app/installations/1/access_tokens')
     .reply(201, () => ({ token: 'ghs_test', expires_at: new Date(Date.now() + 3600_000).toISOString() }))
     .post(`/repos/${REPO}/issues/comments/${commentExample.comment.id}/reactions`, (b: Json) => ((body = b), true))
-    .reply(201, () => (check('POST', `/repos/${REPO}/issues/comments/1/reactions`, body), reactions.push(body), {}))
+    .reply(201, () => (check('POST', `/repos/${REPO}/issues/comments/1/reactions`, body), reactions.push(body), sent.push('reaction'), {}))
     .post(`/repos/${REPO}/issues/1/comments`, (b: Json) => ((body = b), true))
-    .reply(201, () => (check('POST', `/repos/${REPO}/issues/1/comments`, body), replies.push(String(body.body)), {}))
+    .reply(201, () => (check('POST', `/repos/${REPO}/issues/1/comments`, body), replies.push(String(body.body)), sent.push('reply'), {}))
     .get(see)
     .query(true)
     .reply(() => {
@@ -106,6 +110,7 @@ beforeEach(async () => {
   checkRuns = [{ id: 1, name: 'test', status: 'completed', conclusion: 'success', started_at: '2026-11-25T10:00:00Z', completed_at: '2026-11-25T10:00:00Z' }];
   replies = [];
   reactions = [];
+  sent = [];
   created = [];
   statuses = [];
   problems = [];
@@ -115,7 +120,9 @@ beforeEach(async () => {
     unlocked.push(`${repository}:${environment ?? '*'}`);
     return environment ? [environment] : [];
   };
-  const commands = { store, engine, configs: { current: () => config() }, octokitFor: (id: number) => probot.auth(id), startDeployment, log: silentLogger(), publicUrl: () => 'https://hub.example', onUnlocked };
+  // The reaction and the replies go through the durable outbox, on the test's store, as in the hub.
+  outbox = new GitHubOutbox({ store, octokitFor: (id) => probot.auth(id), log: silentLogger() });
+  const commands = { store, engine, configs: { current: () => config() }, octokitFor: (id: number) => probot.auth(id), outbox, startDeployment, log: silentLogger(), publicUrl: () => 'https://hub.example', onUnlocked };
   await probot.load(createAppFn({ engine, store, reporter, commands }));
   for (const [id, name] of [['ag_1', 'web-1'], ['ag_2', 'web-2']] as const) {
     const agent: AgentRecord = { id, name, labels: { role: 'web' }, version: 't', credentialHash: 'x', enrolledAt: new Date().toISOString(), lastSeenAt: new Date().toISOString() };
@@ -126,6 +133,8 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await reporter.idle();
+  await outbox.idle();
+  outbox.close();
   engine.stop();
   nock.cleanAll();
   await store.close();
@@ -143,6 +152,7 @@ async function comment(body: string, login = 'Codertocat', action = 'created'): 
   const before = replies.length;
   await probot.receive({ id: `c-${Math.random()}`, name: 'issue_comment', payload } as never);
   await reporter.idle();
+  await outbox.idle();
   expect(problems).toEqual([]);
   return replies.length > before ? replies.at(-1) : undefined;
 }
@@ -161,6 +171,8 @@ describe('/deploy', () => {
   it("deploys the pull request's head SHA, reacts at once and replies with the page", async () => {
     const reply = await comment('/deploy staging');
     expect(reactions).toEqual([{ content: 'eyes' }]);
+    expect(sent).toEqual(['reaction', 'reply']);
+    expect(await store.db.all('SELECT id FROM github_effects')).toEqual([]);
     expect(created).toHaveLength(1);
     expect(created[0]).toMatchObject({ ref: HEAD, environment: 'staging', auto_merge: false, required_contexts: [], payload: { bitenvoy: { trigger: 'command', actor: 'Codertocat', pullRequest: 1 } } });
     const [rollout] = await engine.listDeployments();
@@ -306,6 +318,7 @@ describe('/rollback, /lock, /unlock, /status, /help', () => {
     const payload: Json = { ...structuredClone(commentExample), installation: { id: 1 } };
     payload.comment.body = '/deploy staging';
     await probot.receive({ id: 'plain-issue', name: 'issue_comment', payload } as never);
+    await outbox.idle();
     expect(reactions).toEqual([]);
     expect(created).toEqual([]);
   });
