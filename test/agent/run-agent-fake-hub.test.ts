@@ -154,9 +154,13 @@ steps:
     const chunks = [...hub.jobs.get(spec.id)!.logs].sort((a, b) => a.seq - b.seq);
     for (const chunk of chunks.filter((c) => c.stream === 'system')) expect(chunk.data, JSON.stringify(chunk.data)).toMatch(/\n$/);
     const transcript = chunks.map((c) => `[${c.stream}${c.step === undefined ? '' : ` ${c.step}`}] ${c.data}`).join('');
-    const checkedOut = transcript.indexOf(`[system] checked out ${spec.sha.slice(0, 7)} into ${release}\n`);
+    // The agent may send two of its lines in one chunk (they are joined when sent together): look for whole lines.
+    const systemText = chunks.filter((c) => c.stream === 'system').map((c) => c.data).join('');
+    expect(systemText).toContain(`checked out ${spec.sha.slice(0, 7)} into ${release}\n`);
+    expect(systemText).toContain(`current → releases/${spec.id}\n`);
+    const checkedOut = transcript.indexOf(`checked out ${spec.sha.slice(0, 7)} into ${release}\n`);
     const build = transcript.indexOf('[stdout 0] token=');
-    const switched = transcript.indexOf(`[system] current → releases/${spec.id}\n`);
+    const switched = transcript.indexOf(`current → releases/${spec.id}\n`);
     const restarted = transcript.indexOf('[stdout 1] restarted\n');
     expect([checkedOut, build, switched, restarted].every((at) => at >= 0), transcript).toBe(true);
     expect(checkedOut < build && build < switched && switched < restarted, transcript).toBe(true);
