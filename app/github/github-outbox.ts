@@ -31,7 +31,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { SqlValue } from '../store/sql/sql-database.js';
 import type { Store } from '../store/store.js';
 import { CONFIG_CHECK_RUN_EFFECT, configCheckRunKind } from './config-check-run.js';
-import { judgeGitHubFailure, type Backoff } from './judge-github-failure.js';
+import { judgeGitHubFailure, withDeadline, type Backoff } from './judge-github-failure.js';
 import { PostRateLimit } from './post-rate-limit.js';
 
 /** The part of an Octokit the outbox uses. */
@@ -276,14 +276,14 @@ export class GitHubOutbox {
   #limited(octokit: OutboxOctokit, installationId: number): OutboxOctokit {
     return {
       request: async (route, params) => {
-        if (route.startsWith('GET ')) return this.#timed(octokit.request(route, params));
+        if (route.startsWith('GET ')) return withDeadline(octokit.request(route, params), this.#requestTimeoutMs);
         const token = await this.#posts.take(installationId);
         if (this.#closed) {
           token.giveBack();
           throw new Error('the GitHub outbox was closed');
         }
         try {
-          return await this.#timed(octokit.request(route, params));
+          return await withDeadline(octokit.request(route, params), this.#requestTimeoutMs);
         } finally {
           token.done();
         }
@@ -301,15 +301,4 @@ export class GitHubOutbox {
     }
   }
 
-  /** A request that does not answer in time fails like a reset connection: GitHub may or may not have done it. */
-  #timed<T>(work: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer from GitHub within ${this.#requestTimeoutMs / 1000} s`)), this.#requestTimeoutMs);
-      timer.unref();
-      work.then(
-        (value) => (clearTimeout(timer), resolve(value)),
-        (err: unknown) => (clearTimeout(timer), reject(err instanceof Error ? err : new Error(String(err)))),
-      );
-    });
-  }
 }

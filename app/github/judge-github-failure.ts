@@ -83,3 +83,21 @@ function seconds(value: unknown): number | undefined {
   const text = typeof value === 'number' ? String(value) : value;
   return typeof text === 'string' && /^\d{1,10}$/.test(text.trim()) ? Number(text) : undefined;
 }
+
+/**
+ * `work`, or a rejection after `ms`: a GitHub request that does not answer in time fails like a reset connection
+ * (GitHub may or may not have done it, which the failure's verdict says).
+ *
+ * @example
+ * await withDeadline(octokit.request(route, params), 30_000);
+ */
+export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer from GitHub within ${ms / 1000} s`)), ms);
+    timer.unref();
+    work.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (err: unknown) => (clearTimeout(timer), reject(err instanceof Error ? err : new Error(String(err)))),
+    );
+  });
+}

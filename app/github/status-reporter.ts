@@ -24,7 +24,7 @@ import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { keys, type DeploymentRecord } from '../model.js';
 import type { Store } from '../store/store.js';
 import { deploymentStatusFor, readNewestDeploymentStatus, type DeploymentStatusBody } from './deployment-status.js';
-import { judgeGitHubFailure, type Backoff } from './judge-github-failure.js';
+import { judgeGitHubFailure, withDeadline, type Backoff } from './judge-github-failure.js';
 import { PostRateLimit } from './post-rate-limit.js';
 
 /** The part of an Octokit the reporter uses. */
@@ -200,7 +200,7 @@ export class GitHubStatusReporter {
     try {
       const octokit = await this.#octokitFor(link.installationId);
       if (isFinal(dep) && track.unsure) {
-        const newest = await this.#timed(readNewestDeploymentStatus(octokit, link));
+        const newest = await withDeadline(readNewestDeploymentStatus(octokit, link), this.#requestTimeoutMs);
         // `inactive` comes after a success, set by GitHub once a newer deployment succeeded: nothing to add.
         if (newest && (newest.state === 'inactive' || (newest.state === body.state && newest.description === body.description))) {
           token.giveBack();
@@ -212,8 +212,9 @@ export class GitHubStatusReporter {
       // worst an older one stays shown as active.
       const late = track.late && body.state === 'success' ? { auto_inactive: false } : {};
       posted = true;
-      await this.#timed(
+      await withDeadline(
         octokit.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', { owner: link.owner, repo: link.repo, deployment_id: link.deploymentId, ...body, ...late }),
+        this.#requestTimeoutMs,
       );
       token.done();
       await this.#accepted(track, dep, body);
@@ -257,17 +258,6 @@ export class GitHubStatusReporter {
     this.#log.warn(fields, `could not report "${body.state}" to GitHub for ${where}: ${verdict.reason}; retrying in ${(verdict.delayMs / 1000).toFixed(1)} s (attempt ${track.failures + 1})`);
   }
 
-  /** A request that does not answer in time fails like a reset connection: GitHub may or may not have done it. */
-  #timed<T>(work: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer from GitHub within ${this.#requestTimeoutMs / 1000} s`)), this.#requestTimeoutMs);
-      timer.unref();
-      work.then(
-        (value) => (clearTimeout(timer), resolve(value)),
-        (err: unknown) => (clearTimeout(timer), reject(err instanceof Error ? err : new Error(String(err)))),
-      );
-    });
-  }
 
   /** Waits for the rate limit; once closed it never resolves, so nothing more is sent. */
   #sleep(ms: number): Promise<void> {

@@ -8,7 +8,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Octokit } from '@octokit/rest';
 import nock from 'nock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -17,7 +16,7 @@ import { GitHubOutbox, type GitHubOutboxOptions, type OutboxOctokit } from '../.
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
 import type { ConfigIssue } from '../../config-schema/validate-config-dir.js';
-import { createLogger } from '../../lib/logger.js';
+import { capturedLogger, type LogLine } from '../helpers/captured-logger.js';
 import { loadGitHubContract, type GitHubContract } from '../../testbed/github-contract.js';
 
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- request bodies as GitHub receives them
@@ -41,7 +40,7 @@ let requests: Array<{ method: string; path: string; body: Body; at: number; stat
 let problems: string[];
 /** Faults per `METHOD /path`, used up in order; then GitHub accepts. */
 let faults: Map<string, Fault[]>;
-let logLines: Array<{ level: number; msg: string }>;
+let logLines: LogLine[];
 
 beforeAll(async () => {
   contracts = await Promise.all([loadGitHubContract('api.github.com'), loadGitHubContract('ghes-3.19')]);
@@ -90,17 +89,7 @@ async function store(): Promise<Store> {
 function outbox(onStore: Store, options: Partial<GitHubOutboxOptions> = {}): GitHubOutbox {
   const quiet = () => undefined;
   const octokit = new Octokit({ auth: 'ghs_test', log: { debug: quiet, info: quiet, warn: quiet, error: quiet } });
-  const log = createLogger({
-    name: 'test',
-    format: 'json',
-    level: 'debug',
-    destination: new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as { level: number; msg: string });
-        done();
-      },
-    }),
-  });
+  const log = capturedLogger(logLines);
   const made = new GitHubOutbox({ store: onStore, octokitFor: async () => octokit, log, retry: { baseMs: 10, maxMs: 20 }, ...options });
   outboxes.push(made);
   return made;

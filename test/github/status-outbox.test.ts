@@ -8,7 +8,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Octokit } from '@octokit/rest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GitHubStatusReporter, type StatusOctokit, type StatusReporterOptions } from '../../app/github/status-reporter.js';
@@ -16,13 +15,13 @@ import { listUnreportedGitHubDeployments } from '../../app/github/unreported-dep
 import { keys, type DeploymentRecord } from '../../app/model.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
-import { createLogger } from '../../lib/logger.js';
+import { capturedLogger, type LogLine } from '../helpers/captured-logger.js';
 import { startDeploymentStatusesStandIn, type DeploymentStatusesStandIn } from './deployment-statuses-stand-in.js';
 
 let dir: string;
 let store: Store;
 let github: DeploymentStatusesStandIn;
-let logLines: Array<{ level: number; msg: string }>;
+let logLines: LogLine[];
 const hubs: Array<{ kill(): void }> = [];
 
 beforeEach(async () => {
@@ -61,17 +60,7 @@ function startReporter(options: Partial<StatusReporterOptions> = {}, onStore = s
       }
     },
   });
-  const log = createLogger({
-    name: 'test',
-    format: 'json',
-    level: 'debug',
-    destination: new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as { level: number; msg: string });
-        done();
-      },
-    }),
-  });
+  const log = capturedLogger(logLines);
   const reporter = new GitHubStatusReporter({
     octokitFor,
     log,
