@@ -80,7 +80,11 @@ describe('a running hub', () => {
     const notifier = t.hub.engine.notifier;
     const original = notifier.waitForJob.bind(notifier);
     const ended: number[] = [];
-    notifier.waitForJob = (agentId, ms, signal) => original(agentId, ms, signal).then(() => void ended.push(Date.now()));
+    notifier.waitForJob = (agentId, ms, stop) =>
+      original(agentId, ms, stop).then((outcome) => {
+        ended.push(Date.now());
+        return outcome;
+      });
     try {
       const hangUp = new AbortController();
       const poll = fetch(`${t.url}/api/agent/v1/jobs/next?wait=30`, { headers: { authorization: `Bearer ${agent.credential}` }, signal: hangUp.signal });
