@@ -376,7 +376,7 @@ export class RolloutEngine {
     const changed = new Set(await expireLeases(this.#ctx));
     const now = this.#ctx.now();
     const active = await listActiveDeploymentIds(this.#ctx);
-    await noteUnseenAgents(this.#ctx, active.filter((id) => !changed.has(id)));
+    const read = await noteUnseenAgents(this.#ctx, active.filter((id) => !changed.has(id)));
     // Every few seconds each active rollout is advanced once: a job's end that a hub killed before advancing (or a
     // report answered before its advance ran) moves its rollout here at the latest. O(active rollouts).
     if (now - this.#lastSweep >= SWEEP_MS) {
@@ -385,7 +385,7 @@ export class RolloutEngine {
     }
     for (const id of active) {
       if (changed.has(id)) continue;
-      const dep = await this.#ctx.store.get<DeploymentRecord>(keys.deployment(id));
+      const dep = read.get(id) ?? (await this.#ctx.store.get<DeploymentRecord>(keys.deployment(id)));
       const gateOpen = dep?.gate?.until !== undefined && Date.parse(dep.gate.until) <= now;
       const late = dep?.policy?.deadline !== undefined && Date.parse(dep.policy.deadline) <= now && !dep.waitingFor;
       if (gateOpen || late) changed.add(id);
