@@ -47,17 +47,24 @@ import { createHttpServer, createKoa, createProbot, createWebhookHandler, LISTEN
 import type { Probot } from 'probot';
 import { startPruning } from './store/retention.js';
 import { openStore } from './store/open-store.js';
+import { HubMetrics } from './metrics/hub-metrics.js';
+import { listenForMetrics, metricsRoutes } from './metrics/metrics-routes.js';
+import { lostAfterMs } from './rollout/engine-context.js';
 
 export interface RunningHub {
   url: string;
   server: Server;
   engine: RolloutEngine;
+  metrics: HubMetrics;
+  /** Where the metrics are when they have a port of their own (BITENVOY_METRICS_PORT). */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
 export async function startHub(settings: HubSettings, { log }: { log: Logger }): Promise<RunningHub> {
   const store = await openStore({ dataDir: settings.dataDir });
-  const probot = createProbot(settings, log);
+  const metrics = new HubMetrics({ store, lostAfterMs: lostAfterMs(settings) });
+  const probot = createProbot(settings, log, metrics);
   const installationOctokit = async (installationId: number): Promise<StatusOctokit> => {
     if (!probot) throw new Error('GitHub App credentials are not set');
     return probot.auth(installationId);
@@ -96,12 +103,14 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     settings,
     config: (repository) => configs.current(repository),
     onChange: (d) => {
+      metrics.deploymentChanged(d);
       reporter.changed(d);
       // A commit live in an environment may be what a later environment's automatic deploy waits for (`after:`).
       if (d.state === 'success') void late.auto?.onLive(d.repository, d.environment).catch((err: unknown) => log.error({ err }, 'auto-deploy: looking at held deploys after a success failed'));
     },
     ...(repositoryTokens ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? repositoryTokens.get(d.github) : undefined) } : {}),
     ...(cloud ? { cloudFacts: (agents: AgentRecord[], selector?: LabelSelector) => cloud.facts(agents, selector) } : {}),
+    onJobClaimed: (job) => metrics.jobClaimed(job.spec.createdAt),
     // A GitHub deployment's automatic rollback is made through GitHub, so it shows there like any deployment.
     startRollback: async (failed, plan) => {
       if (!failed.github || !probot) return void (await engine.startRollbackHere(failed, plan));
@@ -136,7 +145,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const adminGuesses = new GuessLimiter(ADMIN_TOKEN_GUESSES);
   // The long poll is answered below Koa (api/poll-route.ts); wrong credentials count once whichever route they hit.
   const agentGuesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES);
-  const poll = createPollHandler({ store, engine, settings: agentSettings, shutdown: shutdown.signal, guesses: agentGuesses, log, trustedProxies: proxies });
+  const poll = createPollHandler({ store, engine, settings: agentSettings, shutdown: shutdown.signal, guesses: agentGuesses, log, trustedProxies: proxies, held: (delta) => metrics.pollHeld(delta) });
   const routers = [
     agentRoutes({
       store,
@@ -171,6 +180,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       sessions,
     }),
     signInRoutes(sessions, settings.adminToken, adminGuesses),
+    // Without a metrics port of its own, /metrics is here, behind the admin token.
+    ...(settings.metrics ? [] : [metricsRoutes(metrics, { adminToken: settings.adminToken, guesses: adminGuesses })]),
     deploymentActionRoutes({ store, engine, sessions }),
   ];
   koa.use(async (ctx, next) => {
@@ -208,11 +219,14 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       publicUrl: () => publicUrl,
       outbox,
       commands: { store, engine, configs, octokitFor: installationOctokit, outbox, startDeployment, log, publicUrl: () => publicUrl, ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}) },
-    }), settings, log);
+    }), settings, log, metrics);
   const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath, poll });
+  let metricsServer: Server | undefined;
   try {
     await listen(server, settings);
+    if (settings.metrics) metricsServer = await listenForMetrics(metrics, settings.metrics, log);
   } catch (err) {
+    server.close();
     // Nothing may keep running (timers, the open SQLite file) when the hub could not start.
     engine.stop();
     pruner.stop();
@@ -225,6 +239,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     throw err;
   }
   const { port } = server.address() as AddressInfo;
+  const metricsUrl = metricsServer ? `http://${settings.metrics?.host && settings.metrics.host !== '0.0.0.0' ? settings.metrics.host : 'localhost'}:${(metricsServer.address() as AddressInfo).port}/metrics` : undefined;
+  if (metricsUrl) log.info(`Prometheus metrics at ${metricsUrl}`);
   const url = `http://${settings.host && settings.host !== '0.0.0.0' ? settings.host : 'localhost'}:${port}`;
   if (settings.port === 0 && publicUrl.endsWith(':0')) publicUrl = url;
   if (mode === 'local') {
@@ -239,6 +255,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     url,
     server,
     engine,
+    metrics,
+    ...(metricsUrl ? { metricsUrl } : {}),
     // Idempotent: SIGTERM and a caller's own cleanup may both ask.
     close() {
       closing ??= (async () => {
@@ -251,6 +269,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         auto?.stop();
         configs.stop();
         cloud?.stop();
+        metricsServer?.close();
+        metricsServer?.closeAllConnections();
         await new Promise<void>((resolve) => {
           // Long polls just answered 204 leave keep-alive sockets behind: close each as soon as it goes idle, and
           // cut whatever is still busy after 2 s.

@@ -27,7 +27,8 @@ import { createDeploymentBody, enrollmentTokenBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
 import { validateBody } from './validate-body.js';
 
-function adminAuth(adminToken: string, guesses: GuessLimiter): Middleware {
+/** The admin token as bearer, under the shared limit of wrong guesses; 401 with what to send otherwise. */
+export function adminAuth(adminToken: string, guesses: GuessLimiter): Middleware {
   return async (ctx, next) => {
     const token = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
     if (!token || !checkAdminToken(token, adminToken, { address: clientAddress(ctx), guesses, log: ctx.state.log as Logger })) {

@@ -46,6 +46,8 @@ export interface PollDeps {
   /** Whose X-Forwarded-For is believed (BITENVOY_TRUSTED_PROXIES), as for the routes behind Koa. */
   trustedProxies?: BlockList;
   log: Logger;
+  /** Told when a poll starts (+1) and stops (-1) waiting (the metrics' long polls held). */
+  held?: (delta: 1 | -1) => void;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -81,6 +83,7 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
   const gone = new HangUp();
   res.once('close', gone.hangUp);
   if (req.socket.destroyed) gone.hangUp();
+  deps.held?.(1);
   try {
     for (;;) {
       const job = await deps.engine.nextJob(agentId);
@@ -97,6 +100,7 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
     send(req, res, 204);
   } finally {
     res.off('close', gone.hangUp);
+    deps.held?.(-1);
   }
 }
 

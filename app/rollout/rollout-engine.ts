@@ -27,7 +27,7 @@ import { seqGap } from '../jobs/job-errors.js';
 import { appendLogChunks } from '../jobs/job-logs.js';
 import { JobNotifier } from '../jobs/job-notifier.js';
 import { recordEvents } from '../jobs/record-events.js';
-import { keys, type AgentRecord, type DeploymentRecord } from '../model.js';
+import { keys, type AgentRecord, type DeploymentRecord, type JobRecord } from '../model.js';
 import type { Store } from '../store/store.js';
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { advanceDeployment, continueDeployment } from './advance-deployment.js';
@@ -60,6 +60,7 @@ export class RolloutEngine {
   #resolveRef: ResolveRef;
   #gitCredentials: ((deployment: DeploymentRecord) => Promise<GitAuth | undefined>) | undefined;
   #startRollback: (failed: DeploymentRecord, plan: PlannedRollback) => Promise<void | DeploymentRecord>;
+  #onJobClaimed: ((job: JobRecord) => void) | undefined;
   #lastSweep = 0;
   #timer: NodeJS.Timeout | undefined;
   /** One advance at a time per deployment in this process; the store gates it across processes. */
@@ -85,8 +86,11 @@ export class RolloutEngine {
     startRollback?: (failed: DeploymentRecord, plan: PlannedRollback) => Promise<void>;
     /** Each agent's verified cloud facts, joined when a deployment plans its servers (cloud discovery). */
     cloudFacts?: EngineContext['cloudFacts'];
+    /** Called once per job, when its agent takes it (the metrics' dispatch latency). */
+    onJobClaimed?: (job: JobRecord) => void;
   }) {
     const onChange = opts.onChange;
+    this.#onJobClaimed = opts.onJobClaimed;
     this.#ctx = {
       store: opts.store,
       log: opts.log,
@@ -208,6 +212,7 @@ export class RolloutEngine {
     const { store, log } = this.#ctx;
     const { job, firstClaim } = await claimJob(this.#ctx, agentId, jobId, claimId);
     if (firstClaim) {
+      this.#onJobClaimed?.(job);
       let started = false as boolean;
       const dep = await store.update<DeploymentRecord>(keys.deployment(job.spec.deploymentId), (d) => {
         const next = d && transition(d, { type: 'started' }, isoNow(this.#ctx));
