@@ -47,6 +47,8 @@ import { createHttpServer, createKoa, createProbot, createWebhookHandler, LISTEN
 import type { Probot } from 'probot';
 import { startPruning } from './store/retention.js';
 import { openStore } from './store/open-store.js';
+import { migrations } from './store/sql/migrations.js';
+import { withDeadline } from '../lib/with-deadline.js';
 import { HubMetrics } from './metrics/hub-metrics.js';
 import { listenForMetrics, metricsRoutes } from './metrics/metrics-routes.js';
 import { lostAfterMs } from './rollout/engine-context.js';
@@ -190,6 +192,14 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       ctx.body = { ok: true, version };
       return;
     }
+    // Readiness, for a load balancer: this replica can serve — the store answers (within 2 s) with the schema this
+    // release knows, a config is in force, and it is not shutting down.
+    if (ctx.path === '/readyz') {
+      const problem = draining ? 'shutting down: send requests to another replica' : await notReady();
+      ctx.status = problem ? 503 : 200;
+      ctx.body = { ok: !problem, version, ...(problem ? { problem } : {}) };
+      return;
+    }
     // Health: 503 while no config is in force, since nothing can be deployed; the body says why.
     if (ctx.path === '/healthz') {
       const configRepos = configs.statuses();
@@ -251,6 +261,19 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   }
 
   let closing: Promise<void> | undefined;
+  let draining = false;
+  const schemaVersion = Math.max(...migrations(() => undefined).map((m) => m.version));
+  /** Why this replica cannot serve now, or undefined. */
+  async function notReady(): Promise<string | undefined> {
+    try {
+      const row = await withDeadline(store.db.get<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations'), 2000, 'the store');
+      if (Number(row?.v) !== schemaVersion) return `the store's schema is version ${row?.v}, this release runs version ${schemaVersion}: run the same release on every replica`;
+    } catch (err) {
+      return `the store does not answer: ${(err as Error).message}`;
+    }
+    if (!configs.statuses().some((c) => c.sha !== undefined)) return noConfigProblem(configs.statuses().length, mode);
+    return undefined;
+  }
   return {
     url,
     server,
@@ -260,6 +283,12 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     // Idempotent: SIGTERM and a caller's own cleanup may both ask.
     close() {
       closing ??= (async () => {
+        // First out of the load balancer (readiness fails), still serving; then the polls are handed back.
+        draining = true;
+        if (settings.drainMs > 0) {
+          log.info(`draining: /readyz answers 503 for ${settings.drainMs / 1000} s, then the long polls are handed back`);
+          await new Promise((resolve) => setTimeout(resolve, settings.drainMs));
+        }
         shutdown.abort();
         engine.stop();
         pruner.stop();
@@ -330,3 +359,4 @@ function openConfigRepos(settings: HubSettings, probot: Probot | undefined, inst
     log: configLog,
   });
 }
+

@@ -97,6 +97,9 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
       // woke it (this process) or is found by the agent's next poll, sent at once.
       if (outcome !== 'woken') break;
     }
+    // A hub shutting down hands the poll back on a connection it closes: the agent's next poll opens a new one, which
+    // a load balancer sends to another replica — no gap, no wait.
+    if (deps.shutdown.aborted && !res.headersSent) res.setHeader('connection', 'close');
     send(req, res, 204);
   } finally {
     res.off('close', gone.hangUp);

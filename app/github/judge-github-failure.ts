@@ -6,6 +6,7 @@
  * `x-ratelimit-remaining: 0`, wait until `x-ratelimit-reset` (epoch seconds); on another 403/429, wait at least a
  * minute. Everything else backs off exponentially with jitter.
  */
+import { withDeadline as withDeadlineFrom } from '../../lib/with-deadline.js';
 
 /** The verdict on one failed request. */
 export type GitHubFailureVerdict =
@@ -92,12 +93,5 @@ function seconds(value: unknown): number | undefined {
  * await withDeadline(octokit.request(route, params), 30_000);
  */
 export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer from GitHub within ${ms / 1000} s`)), ms);
-    timer.unref();
-    work.then(
-      (value) => (clearTimeout(timer), resolve(value)),
-      (err: unknown) => (clearTimeout(timer), reject(err instanceof Error ? err : new Error(String(err)))),
-    );
-  });
+  return withDeadlineFrom(work, ms, 'GitHub');
 }
