@@ -100,7 +100,11 @@ async function authenticate<T extends AgentIdentity>(store: Store, guesses: Gues
  */
 export function agentAuth(store: Store, guesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES)): Middleware {
   return async (ctx, next) => {
-    ctx.state.agent = await authenticateAgent(store, guesses, { authorization: ctx.get('authorization'), address: () => clientAddress(ctx), log: ctx.state.log as Logger });
+    const agent = await authenticateAgent(store, guesses, { authorization: ctx.get('authorization'), address: () => clientAddress(ctx), log: ctx.state.log as Logger });
+    ctx.state.agent = agent;
+    // Every line logged for this request names the agent (and, on a job's routes, the job).
+    const jobId = ctx.path.includes('/jobs/') ? (ctx as { params?: Record<string, string> }).params?.id : undefined;
+    ctx.state.log = (ctx.state.log as Logger | undefined)?.child({ agentId: agent.id, ...(jobId ? { jobId } : {}) });
     await next();
   };
 }
