@@ -50,6 +50,7 @@ import { openStore } from './store/open-store.js';
 import { migrations } from './store/sql/migrations.js';
 import { withDeadline } from '../lib/with-deadline.js';
 import { HubMetrics } from './metrics/hub-metrics.js';
+import { LeaderLease } from './store/leader-lease.js';
 import { listenForMetrics, metricsRoutes } from './metrics/metrics-routes.js';
 import { lostAfterMs } from './rollout/engine-context.js';
 
@@ -66,6 +67,10 @@ export interface RunningHub {
 export async function startHub(settings: HubSettings, { log }: { log: Logger }): Promise<RunningHub> {
   const store = await openStore({ dataDir: settings.dataDir });
   const metrics = new HubMetrics({ store, lostAfterMs: lostAfterMs(settings) });
+  // Periodic work runs on one replica; a hub alone on its SQLite file leads from the start.
+  const leader = new LeaderLease({ store, leaseMs: settings.leaderLeaseMs, log: log.child({ name: 'leader' }), alone: store.db.dialect === 'sqlite', onChange: (leading) => metrics.leaderChanged(leading) });
+  const { wasFree } = await leader.start();
+  const leading = () => leader.leading;
   const probot = createProbot(settings, log, metrics);
   const installationOctokit = async (installationId: number): Promise<StatusOctokit> => {
     if (!probot) throw new Error('GitHub App credentials are not set');
@@ -98,7 +103,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;
   // Loaded only when configured: the cloud providers' SDKs (the EC2 client alone) cost an idle hub ~90 MB of RSS.
   const cloudModule = settings.cloud ? await import('./cloud/cloud-service.js') : undefined;
-  const cloud: CloudService | undefined = settings.cloud && cloudModule ? await cloudModule.CloudService.start({ settings: settings.cloud, store, log: log.child({ name: 'cloud' }) }) : undefined;
+  const cloud: CloudService | undefined = settings.cloud && cloudModule ? await cloudModule.CloudService.start({ settings: settings.cloud, store, log: log.child({ name: 'cloud' }), leading }) : undefined;
   const engine = new RolloutEngine({
     store,
     log: log.child({ name: 'engine' }),
@@ -123,8 +128,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const startDeployment = (payload: DeploymentCreatedPayload, options?: { refuseWith?: string }) =>
     onDeploymentCreated(payload, { engine, store, reporter, log: log.child({ name: 'github' }) }, options);
   // After startDeployment exists: a restart may have a planned rollback to start.
-  await engine.start();
-  const pruner = startPruning(store, settings.retention, log.child({ name: 'retention' }));
+  await engine.start({ leading, extendLeases: wasFree });
+  const pruner = startPruning(store, settings.retention, log.child({ name: 'retention' }), undefined, leading);
   // Statuses the last run did not finish reporting (it was stopped, or GitHub failed): sent in the background.
   if (probot) await reporter.start().catch((err: unknown) => log.error({ err }, 'GitHub statuses: listing the deployments still owed a status failed; they are sent at the next start'));
   // Likewise the replies, reactions and check runs the last run left in the outbox.
@@ -245,6 +250,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     auto?.stop();
     configs.stop();
     cloud?.stop();
+    await leader.stop();
     await store.close();
     throw err;
   }
@@ -300,6 +306,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         cloud?.stop();
         metricsServer?.close();
         metricsServer?.closeAllConnections();
+        // Handed back at once: another replica leads at its next renewal instead of after a whole lease.
+        await leader.stop();
         await new Promise<void>((resolve) => {
           // Long polls just answered 204 leave keep-alive sockets behind: close each as soon as it goes idle, and
           // cut whatever is still busy after 2 s.

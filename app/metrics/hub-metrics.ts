@@ -47,6 +47,8 @@ export class HubMetrics {
   #webhooks: Counter<'event' | 'outcome'>;
   #githubRequests: Counter<'method' | 'route' | 'status'>;
   #rateLimit: Gauge<'installation'>;
+  #leaderChanges: Counter;
+  #leading = false;
 
   constructor(options: { store: Store; lostAfterMs: number; now?: () => number; processMetrics?: boolean }) {
     this.#store = options.store;
@@ -76,6 +78,13 @@ export class HubMetrics {
     this.#githubRequests = new Counter({ name: 'bitenvoy_github_requests_total', help: 'Requests to the GitHub API by method, route template and HTTP status ("error" when none came).', labelNames: ['method', 'route', 'status'], registers });
     this.#rateLimit = new Gauge({ name: 'bitenvoy_github_rate_limit_remaining', help: 'Requests left in the current GitHub rate-limit window, as the last answer said, per installation ("app" for the App itself).', labelNames: ['installation'], registers });
 
+    this.#leaderChanges = new Counter({ name: 'bitenvoy_leader_changes_total', help: 'Times this process started or stopped leading (running the periodic work for all replicas).', registers });
+    const leader: Gauge = new Gauge({
+      name: 'bitenvoy_leader',
+      help: '1 while this process leads (runs lease expiry, retention, discovery and the sweeps for all replicas), else 0.',
+      registers,
+      collect: () => leader.set(this.#leading ? 1 : 0),
+    });
     const polls: Gauge = new Gauge({
       name: 'bitenvoy_long_polls_held',
       help: 'Agent long polls this process holds open now.',
@@ -165,6 +174,12 @@ export class HubMetrics {
     this.#jobsClaimed.inc();
     const seconds = (this.#now() - Date.parse(createdAt)) / 1000;
     if (Number.isFinite(seconds) && seconds >= 0) this.#dispatchSeconds.observe(seconds);
+  }
+
+  /** This process started or stopped leading. */
+  leaderChanged(leading: boolean): void {
+    this.#leading = leading;
+    this.#leaderChanges.inc();
   }
 
   /** A long poll started (+1) or ended (-1) waiting. */

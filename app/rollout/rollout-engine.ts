@@ -117,15 +117,21 @@ export class RolloutEngine {
     });
   }
 
-  /** Reconciles after a restart (leases extended, every active deployment advanced), then checks leases every second. */
-  async start(): Promise<void> {
-    await extendLeasesAfterRestart(this.#ctx);
+  /**
+   * Reconciles after a restart (every active deployment advanced; leases extended when nobody checked them while
+   * this hub was down), then checks leases every second — while `leading` says this replica runs the periodic work.
+   */
+  async start(options: { leading?: () => boolean; extendLeases?: boolean } = {}): Promise<void> {
+    const leading = options.leading ?? (() => true);
+    // The agents were up while no hub checked their leases: each gets a full lease from now. A replica joining a
+    // running fleet (another one led meanwhile) must not: those leases were being checked.
+    if (options.extendLeases ?? true) await extendLeasesAfterRestart(this.#ctx);
     for (const id of await listActiveDeploymentIds(this.#ctx)) await this.advance(id);
     await this.#reconcileSlots();
     let checking = false;
     this.#timer = setInterval(() => {
-      // A slow store must not pile up overlapping checks.
-      if (checking) return;
+      // A slow store must not pile up overlapping checks; another replica may be the one that checks.
+      if (checking || !leading()) return;
       checking = true;
       this.checkLeases()
         .catch((err: unknown) => this.#ctx.log.error({ err }, 'lease check failed'))
