@@ -1,7 +1,9 @@
 /**
  * `bitenvoy deploy` follows a deployment through its summary: a real CLI process against a hub on loopback that
- * answers with summaries of a 2,000-server rollout and records every request. The CLI never asks for server pages or
- * logs, prints a progress line only when the counts change, and a line per server only for failures.
+ * answers with summaries of a 2,000-server rollout and records every request. This hub is older than the event stream
+ * (its events route answers the hub's route-not-found 404), so the CLI polls the summary. It never asks for server
+ * pages or logs, prints a progress line only when the counts change, and a line per server only for failures.
+ * (Following through the stream: deploy-follow-stream.test.ts.)
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,7 +52,8 @@ beforeAll(async () => {
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.method === 'POST' && req.url === '/api/v1/deployments') return json(201, { deployment, url: `http://127.0.0.1/deployments/${ID}` });
     if (req.method === 'GET' && req.url === `/api/v1/deployments/${ID}`) return json(200, summaries[Math.min(gets++, summaries.length - 1)]);
-    return json(404, { error: { code: 'BE_NOT_FOUND', message: `not served by this test: ${req.method} ${req.url}` } });
+    // What a hub answers for a route it does not have (api/error-middleware.ts).
+    return json(404, { error: { code: 'BE_NOT_FOUND', message: `no route ${req.method} ${req.url}` } });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   hub = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -60,13 +63,15 @@ afterAll(async () => {
 });
 
 describe('bitenvoy deploy follows the summary', () => {
-  it('asks only for the summary, prints progress when counts change and one line per failure, and exits 1', async () => {
+  it('on a hub without the event stream, polls only the summary, prints progress when counts change and one line per failure, and exits 1', async () => {
     const { code, stdout, stderr } = await runBitenvoy(['deploy', '-r', 'acme/shop', '--ref', 'main', '-e', 'staging', '--hub', hub, '--token', 'bt_admin_x']);
     expect(code, stderr).toBe(1);
     // Never a page of servers, a log, or anything but the one small summary.
     expect(requests[0]).toBe('POST /api/v1/deployments');
-    expect(new Set(requests.slice(1))).toEqual(new Set([`GET /api/v1/deployments/${ID}`]));
-    expect(requests.length).toBe(1 + summaries.length);
+    // The stream asked for once, answered 404 by this older hub: polling from then on.
+    expect(requests[1]).toBe(`GET /api/v1/deployments/${ID}/events`);
+    expect(new Set(requests.slice(2))).toEqual(new Set([`GET /api/v1/deployments/${ID}`]));
+    expect(requests.length).toBe(2 + summaries.length);
 
     const lines = stdout.trim().split('\n');
     // A progress line each time the counts changed (three distinct counts), not on every poll.
