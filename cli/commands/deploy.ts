@@ -29,8 +29,10 @@ export async function deployCommand(args: string[]): Promise<number> {
   return final.state === 'success' ? 0 : 1;
 }
 
-/** How often the deployment's summary is asked for while following it by polling (a hub without the event stream). */
+/** How often the deployment's summary is asked for while following it by polling: on a hub without the event stream… */
 const FOLLOW_INTERVAL_MS = 250;
+/** …and on a hub whose streams are all taken (polling fast would cost it more than the stream it refused). */
+const BUSY_FOLLOW_INTERVAL_MS = 2000;
 
 /**
  * Follows the deployment until it reaches a final state, through the hub's event stream (a new summary only when
@@ -46,11 +48,12 @@ export async function follow(target: AdminTarget, id: string): Promise<Deploymen
   const show = summaryPrinter();
   let final: DeploymentSummary['deployment'] | undefined;
   const onSummary = (summary: DeploymentSummary) => (final = show(summary)) !== undefined;
-  if (await followStream(target, id, onSummary)) return final!;
+  const outcome = await followStream(target, id, onSummary);
+  if (outcome === 'final') return final!;
   for (;;) {
     const summary = await adminRequest<unknown>(target, 'GET', `/deployments/${encodeURIComponent(id)}`);
     if (onSummary(checkSummary(summary, target.hub))) return final!;
-    await new Promise((r) => setTimeout(r, FOLLOW_INTERVAL_MS));
+    await new Promise((r) => setTimeout(r, outcome === 'busy' ? BUSY_FOLLOW_INTERVAL_MS : FOLLOW_INTERVAL_MS));
   }
 }
 

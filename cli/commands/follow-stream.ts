@@ -5,8 +5,8 @@
  * missed. A hub without the route (an older one) answers 404: the caller then polls the summary as before.
  *
  * @example
- * const streamed = await followStream(target, 'dep_1a2b', (summary) => isFinal(summary));
- * if (!streamed) await pollSummary(target, 'dep_1a2b');
+ * const outcome = await followStream(target, 'dep_1a2b', (summary) => isFinalSummary(summary));
+ * if (outcome !== 'final') await pollSummary(target, 'dep_1a2b');
  */
 import { BitEnvoyError } from '../../lib/errors.js';
 import { ADMIN_API_PREFIX, FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
@@ -25,20 +25,25 @@ const GIVE_UP_MS = 60_000;
 /** Most of an error answer read (its JSON envelope is small). */
 const MAX_ERROR_BODY = 64 * 1024;
 
-type Outcome = 'final' | 'no-stream' | 'cut';
+/**
+ * How following through the stream ended: the deployment is `final`; or the caller polls the summary instead, because
+ * the hub has no stream (`no-stream`: 404, an older hub) or no room for another (`busy`: 503 past its cap of streams).
+ */
+export type StreamOutcome = 'final' | 'no-stream' | 'busy';
+
+type Outcome = StreamOutcome | 'cut';
 
 /**
- * Calls `onSummary` with each summary the stream brings until it returns true (the deployment is final). Resolves
- * true then, or false at once when this hub has no event stream (404) or no room for another (503): poll instead.
+ * Calls `onSummary` with each summary the stream brings until it returns true (the deployment is final), opening the
+ * stream again when it is cut; resolves `final` then, or at once with why the caller has to poll instead.
  */
-export async function followStream(target: AdminTarget, id: string, onSummary: (summary: DeploymentSummary) => boolean): Promise<boolean> {
+export async function followStream(target: AdminTarget, id: string, onSummary: (summary: DeploymentSummary) => boolean): Promise<StreamOutcome> {
   const heard = { at: Date.now() };
   let delay = RECONNECT_FIRST_MS;
   for (;;) {
     const before = heard.at;
     const outcome = await streamOnce(target, id, onSummary, heard);
-    if (outcome === 'final') return true;
-    if (outcome === 'no-stream') return false;
+    if (outcome !== 'cut') return outcome;
     // A stream that brought something was working: the next cut starts the backoff over.
     if (heard.at !== before) delay = RECONNECT_FIRST_MS;
     if (Date.now() - heard.at > GIVE_UP_MS) {
@@ -95,7 +100,10 @@ async function streamOnce(target: AdminTarget, id: string, onSummary: (summary: 
   }
 }
 
-/** What a refused stream means: no stream here (404 — an older hub, or no such deployment, which polling reports), busy, cut, or an error. */
+/**
+ * What a refused stream means: no stream here (404: an older hub, or no such deployment, which the summary route then
+ * reports — both answer `BE_NOT_FOUND`), busy, cut, or an error to stop at.
+ */
 async function refusal(res: Response): Promise<Outcome> {
   const text = await readCapped(res, MAX_ERROR_BODY);
   let error: { code?: unknown; message?: unknown } | undefined;
@@ -106,7 +114,7 @@ async function refusal(res: Response): Promise<Outcome> {
   }
   if (res.status === 404) return 'no-stream';
   // Past the hub's cap of open streams: the summary route still answers.
-  if (res.status === 503 && error?.code === 'BE_BUSY') return 'no-stream';
+  if (res.status === 503 && error?.code === 'BE_BUSY') return 'busy';
   // A hub restarting behind a proxy (502, 503, 504): try again.
   if (res.status >= 500) return 'cut';
   throw new BitEnvoyError('BE_DEPLOY_REJECTED', `hub answered ${res.status} ${oneLine(String(error?.code ?? ''))}: ${oneLine(String(error?.message ?? text))}`, { status: res.status });

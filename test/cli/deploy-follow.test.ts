@@ -44,6 +44,8 @@ const summaries = [
 
 const requests: string[] = [];
 let gets = 0;
+/** What a hub answers for a route it does not have (api/error-middleware.ts); a test makes it a busy hub's 503. */
+let eventsAnswer: [number, unknown] = [404, { error: { code: 'BE_NOT_FOUND', message: `no route GET /api/v1/deployments/${ID}/events` } }];
 let server: Server;
 let hub: string;
 beforeAll(async () => {
@@ -52,7 +54,7 @@ beforeAll(async () => {
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.method === 'POST' && req.url === '/api/v1/deployments') return json(201, { deployment, url: `http://127.0.0.1/deployments/${ID}` });
     if (req.method === 'GET' && req.url === `/api/v1/deployments/${ID}`) return json(200, summaries[Math.min(gets++, summaries.length - 1)]);
-    // What a hub answers for a route it does not have (api/error-middleware.ts).
+    if (req.method === 'GET' && req.url === `/api/v1/deployments/${ID}/events`) return json(...eventsAnswer);
     return json(404, { error: { code: 'BE_NOT_FOUND', message: `no route ${req.method} ${req.url}` } });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -88,5 +90,15 @@ describe('bitenvoy deploy follows the summary', () => {
     expect(lines.at(-1)).toBe('  … 5 more failed or refused: see the status page');
     expect(lines.filter((l) => l.startsWith('in_progress: '))).toEqual(['in_progress: 0/2000 servers · batch 1/1', 'in_progress: 1000/2000 servers · batch 1/1']);
     expect(lines).toContain('failure: web-7: step migrate exited 1');
+  });
+
+  it('on a hub whose event streams are all taken (503 BE_BUSY), polls the summary instead', async () => {
+    eventsAnswer = [503, { error: { code: 'BE_BUSY', message: 'this hub already serves 1000 deployment event streams' } }];
+    requests.length = 0;
+    gets = summaries.length - 1;
+    const { code, stdout, stderr } = await runBitenvoy(['deploy', '-r', 'acme/shop', '--ref', 'main', '-e', 'staging', '--hub', hub, '--token', 'bt_admin_x']);
+    expect(code, stderr).toBe(1);
+    expect(requests).toEqual(['POST /api/v1/deployments', `GET /api/v1/deployments/${ID}/events`, `GET /api/v1/deployments/${ID}`]);
+    expect(stdout).toContain('failure: web-7: step migrate exited 1');
   });
 });
