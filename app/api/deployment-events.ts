@@ -174,6 +174,8 @@ export class DeploymentStreams {
     this.#shutdown?.addEventListener('abort', close, { once: true });
     res.on('close', close);
     req.on('error', close);
+    // The client may have gone while the first summary was read: its `close` came before anyone listened.
+    if (res.destroyed || req.socket.destroyed) return close();
     if (send(first)) return end();
     wakeAt(Date.now() + Math.min(timings.recheckMs, timings.keepaliveMs));
   }

@@ -221,13 +221,34 @@ describe('the event stream’s cap and keepalive (engine on a real store, shorte
   let server: Server;
   let base: string;
   let dep: DeploymentRecord;
+  let engine: RolloutEngine;
+  /** Set by a test: the next read of a deployment record waits for it to resolve. */
+  let holdNextRead: Promise<void> | undefined;
+  let readsDone = 0;
   beforeAll(async () => {
     f = await openEngineFixture();
     await f.addAgent('ag_1', 'web-1');
-    const engine = f.engine();
+    engine = f.engine();
     dep = await engine.createDeployment(DEPLOY, 'test');
+    // The real store, but a test may hold back one read of a deployment record.
+    const store = new Proxy(f.store, {
+      get(target, name, receiver) {
+        if (name === 'get') {
+          return async (key: string) => {
+            const hold = key.startsWith('deployment:') ? holdNextRead : undefined;
+            holdNextRead = undefined;
+            if (hold) await hold;
+            const value: unknown = await target.get(key);
+            if (hold) readsDone++;
+            return value;
+          };
+        }
+        const value = Reflect.get(target, name, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
     const koa = createKoa(silentLogger());
-    const router = adminRoutes({ store: f.store, engine, adminToken: ADMIN_TOKEN, publicUrl: () => 'http://hub.test', streamTimings: { maxStreams: 2, keepaliveMs: 300 } });
+    const router = adminRoutes({ store, engine, adminToken: ADMIN_TOKEN, publicUrl: () => 'http://hub.test', streamTimings: { maxStreams: 2, keepaliveMs: 300 } });
     koa.use(router.routes()).use(router.allowedMethods());
     server = createServer(koa.callback());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -255,6 +276,22 @@ describe('the event stream’s cap and keepalive (engine on a real store, shorte
       return again.res.status;
     }).toBe(200);
     second.close();
+  });
+
+  it('holds nothing for a client that went away while its first summary was read', async () => {
+    let release!: () => void;
+    holdNextRead = new Promise((resolve) => (release = resolve));
+    const abort = new AbortController();
+    const request = fetch(`${base}/api/v1/deployments/${dep.id}/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: abort.signal });
+    // The route is reading the deployment (the read took the hold).
+    await expect.poll(() => holdNextRead === undefined).toBe(true);
+    abort.abort();
+    await expect(request).rejects.toThrow();
+    await sleep(100);
+    release();
+    await expect.poll(() => readsDone).toBe(1);
+    await sleep(100);
+    expect(engine.changes.listenerCount).toBe(0);
   });
 
   it('writes a keepalive comment when nothing was written for a while, and no summary', async () => {
