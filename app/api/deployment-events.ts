@@ -112,8 +112,9 @@ export class DeploymentStreams {
     const write = (text: string) => {
       res.write(text);
       lastWriteAt = Date.now();
-      // A client that stopped reading must not make the hub hold every summary since.
-      if (res.writableLength > MAX_UNREAD_BYTES) close();
+      // A client that stopped reading must not make the hub hold every summary since: its connection is cut (and
+      // `close` runs on that).
+      if (res.writableLength > MAX_UNREAD_BYTES) res.destroy();
     };
     /** Writes the summary when it differs from the last one sent; true when the deployment is final. */
     const send = (summary: DeploymentSummary): boolean => {
