@@ -169,6 +169,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       guesses: adminGuesses,
       publicUrl: () => publicUrl,
       refreshConfig: () => configs.refresh(),
+      shutdown: shutdown.signal,
       ...(cloud ? { cloud } : {}),
       ...(probot
         ? {

@@ -20,6 +20,7 @@ import type { AgentFacts } from '../rollout/select-agents.js';
 import { keys, type DeploymentRecord } from '../model.js';
 import type { Store } from '../store/store.js';
 import { clientAddress } from './client-address.js';
+import { DeploymentStreams, type StreamTimings } from './deployment-events.js';
 import { ADMIN_TOKEN_GUESSES, GuessLimiter } from './guess-limiter.js';
 import { checkAdminToken } from './is-admin-token.js';
 import type { Logger } from '../../lib/logger.js';
@@ -49,10 +50,15 @@ export function adminRoutes(deps: {
   cloud?: CloudService;
   /** GitHub mode: deploys a repository configured without `git:` through a GitHub Deployment; undefined when it does not apply. */
   deployThroughGitHub?: (req: CreateDeploymentRequest, actor: string) => Promise<DeploymentRecord> | undefined;
+  /** Aborted when the hub stops: open deployment event streams end then. */
+  shutdown?: AbortSignal;
+  /** The event streams' cap and intervals (tests shorten them); see deployment-events.ts. */
+  streamTimings?: Partial<StreamTimings>;
 }): Router {
   const { engine } = deps;
   const router = new Router({ prefix: ADMIN_API_PREFIX });
   router.use(adminAuth(deps.adminToken, deps.guesses ?? new GuessLimiter(ADMIN_TOKEN_GUESSES)));
+  const streams = new DeploymentStreams({ store: deps.store, changes: engine.changes, ...(deps.shutdown ? { shutdown: deps.shutdown } : {}), ...(deps.streamTimings ? { timings: deps.streamTimings } : {}) });
 
   router.post('/deployments', async (ctx) => {
     const req = validateBody<CreateDeploymentRequest>(createDeploymentBody, await readJsonBody(ctx.req, 64 * 1024));
@@ -87,6 +93,9 @@ export function adminRoutes(deps: {
     if (!summary) throw notFound(ctx.params.id!);
     ctx.body = withoutCredentialsIn(summary);
   });
+
+  // The summary again each time it changes (Server-Sent Events), until the deployment ends: what `bitenvoy deploy` follows.
+  router.get('/deployments/:id/events', (ctx) => streams.serve(ctx, ctx.params.id!, notFound));
 
   router.get('/deployments/:id/servers', async (ctx) => {
     const dep = await readDeployment(deps.store, ctx.params.id!);

@@ -32,6 +32,7 @@ import type { Store } from '../store/store.js';
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { advanceDeployment, continueDeployment } from './advance-deployment.js';
 import { cancelDeployment } from './cancel-deployment.js';
+import { DeploymentChanges } from './deployment-changes.js';
 import { markRollbackStarted, rollbackToStart, type PlannedRollback } from './auto-rollback.js';
 import { claimSlot, listSlots, releaseSlot, slotKey, type EnvironmentSlot } from './environment-slot.js';
 import { describeDeployment } from './describe-deployment.js';
@@ -56,6 +57,8 @@ const SWEEP_MS = 5_000;
 
 export class RolloutEngine {
   readonly notifier = new JobNotifier();
+  /** Tells a deployment's event streams that it changed (api/deployment-events.ts). */
+  readonly changes = new DeploymentChanges();
   #ctx: EngineContext;
   #resolveRef: ResolveRef;
   #gitCredentials: ((deployment: DeploymentRecord) => Promise<GitAuth | undefined>) | undefined;
@@ -99,7 +102,7 @@ export class RolloutEngine {
       now: opts.now ?? Date.now,
       notifier: this.notifier,
       ensuredBatches: new Set(),
-      onChange: (d) => onChange?.(d),
+      onChange: (d) => (this.changes.notify(d.id), onChange?.(d)),
       ...(opts.cloudFacts ? { cloudFacts: opts.cloudFacts } : {}),
     };
     this.#resolveRef = opts.resolveRef ?? gitResolveRef;
@@ -219,6 +222,7 @@ export class RolloutEngine {
     const { job, firstClaim } = await claimJob(this.#ctx, agentId, jobId, claimId);
     if (firstClaim) {
       this.#onJobClaimed?.(job);
+      this.changes.notify(job.spec.deploymentId);
       let started = false as boolean;
       const dep = await store.update<DeploymentRecord>(keys.deployment(job.spec.deploymentId), (d) => {
         const next = d && transition(d, { type: 'started' }, isoNow(this.#ctx));
@@ -249,7 +253,8 @@ export class RolloutEngine {
    * the rollout at the latest), so 10,000 reports arriving together are answered at once, not behind each other.
    */
   async appendEvents(agentId: string, jobId: string, claimId: string, events: JobEvent[], options: { answerFirst?: boolean } = {}): Promise<AckResponse> {
-    const { job, finishedNow, gapAt } = await recordEvents(this.#ctx.store, { agentId, jobId, claimId }, events, isoNow(this.#ctx));
+    const { job, finishedNow, gapAt, stateChanged } = await recordEvents(this.#ctx.store, { agentId, jobId, claimId }, events, isoNow(this.#ctx));
+    if (stateChanged) this.changes.notify(job.spec.deploymentId);
     // Only a job's end can move its rollout (its progress counts finished servers): `fetching` and `running` cannot.
     if (finishedNow) {
       this.#ctx.log.info({ jobId, agentId, state: job.state, message: job.message }, 'job finished');
