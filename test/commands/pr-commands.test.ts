@@ -12,7 +12,7 @@ import type { Probot } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listAudit } from '../../app/audit/audit-log.js';
 import { createAppFn } from '../../app/github/app.js';
-import { GitHubOutbox } from '../../app/github/github-outbox.js';
+import type { GitHubOutbox } from '../../app/github/github-outbox.js';
 import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { keys, type AgentRecord, type DeploymentRecord } from '../../app/model.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
@@ -38,7 +38,6 @@ let engine: RolloutEngine;
 let reporter: GitHubStatusReporter;
 let outbox: GitHubOutbox;
 let probot: Probot;
-let startDeployment: ReturnType<typeof createGitHubAppRig>['startDeployment'];
 let envs: Record<string, Environment>;
 let repositoryConfigured: boolean;
 let permission: string;
@@ -61,6 +60,13 @@ const config = (): LoadedConfig & { sha: string } => ({
   repositories: repositoryConfigured ? { [REPO]: { name: REPO, file: `repositories/${REPO}.yml`, instructions: 'bitenvoy.yml', environments: envs } } : {},
 });
 
+/** Every reply ends with its hidden outbox marker (reply-effect.ts): checked here once, then left out of the texts. */
+function withoutMarker(body: string): string {
+  const marker = /\n\n<!-- bitenvoy:effect [0-9a-f-]{36} -->$/;
+  if (!marker.test(body)) problems.push(`a reply without its marker: ${body}`);
+  return body.replace(marker, '');
+}
+
 function answerGitHub(contracts: GitHubContract[]): void {
   const check = (method: string, path: string, body?: unknown) => problems.push(...contracts.flatMap((c) => c.problems(method, path, body)));
   let body: Json = {};
@@ -73,7 +79,7 @@ function answerGitHub(contracts: GitHubContract[]): void {
     .post(`/repos/${REPO}/issues/comments/${commentExample.comment.id}/reactions`, (b: Json) => ((body = b), true))
     .reply(201, () => (check('POST', `/repos/${REPO}/issues/comments/1/reactions`, body), reactions.push(body), sent.push('reaction'), {}))
     .post(`/repos/${REPO}/issues/1/comments`, (b: Json) => ((body = b), true))
-    .reply(201, () => (check('POST', `/repos/${REPO}/issues/1/comments`, body), replies.push(String(body.body)), sent.push('reply'), {}))
+    .reply(201, () => (check('POST', `/repos/${REPO}/issues/1/comments`, body), replies.push(withoutMarker(String(body.body))), sent.push('reply'), {}))
     .get(see)
     .query(true)
     .reply(() => {
@@ -114,15 +120,14 @@ beforeEach(async () => {
   created = [];
   statuses = [];
   problems = [];
-  ({ probot, reporter, engine, startDeployment } = createGitHubAppRig(store, config));
+  // The reaction, the replies and the deployments go through the durable outbox, on the test's store, as in the hub.
+  ({ probot, reporter, engine, outbox } = createGitHubAppRig(store, config));
   unlocked = [];
   const onUnlocked = async (repository: string, environment: string | undefined) => {
     unlocked.push(`${repository}:${environment ?? '*'}`);
     return environment ? [environment] : [];
   };
-  // The reaction and the replies go through the durable outbox, on the test's store, as in the hub.
-  outbox = new GitHubOutbox({ store, octokitFor: (id) => probot.auth(id), log: silentLogger() });
-  const commands = { store, engine, configs: { current: () => config() }, octokitFor: (id: number) => probot.auth(id), outbox, startDeployment, log: silentLogger(), publicUrl: () => 'https://hub.example', onUnlocked };
+  const commands = { store, engine, configs: { current: () => config() }, octokitFor: (id: number) => probot.auth(id), outbox, log: silentLogger(), publicUrl: () => 'https://hub.example', onUnlocked };
   await probot.load(createAppFn({ engine, store, reporter, commands }));
   for (const [id, name] of [['ag_1', 'web-1'], ['ag_2', 'web-2']] as const) {
     const agent: AgentRecord = { id, name, labels: { role: 'web' }, version: 't', credentialHash: 'x', enrolledAt: new Date().toISOString(), lastSeenAt: new Date().toISOString() };
