@@ -18,6 +18,7 @@ import type { Store } from '../../app/store/store.js';
 import type { ConfigIssue } from '../../config-schema/validate-config-dir.js';
 import { capturedLogger, type LogLine } from '../helpers/captured-logger.js';
 import { loadGitHubContract, type GitHubContract } from '../../testbed/github-contract.js';
+import { startDeploymentStatusesStandIn, type DeploymentStatusesStandIn, type StatusFault } from './deployment-statuses-stand-in.js';
 
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- request bodies as GitHub receives them
 
@@ -252,5 +253,75 @@ describe('the config check run as an outbox effect', () => {
     expect(logLines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([
       expect.stringMatching(/^the "BitEnvoy config" check run on acme\/undefined@\? cannot be sent: a stored "BitEnvoy config" check run lacks .*push to the config repo again.*report this line as a BitEnvoy bug$/),
     ]);
+  });
+});
+
+describe('a PR reply is posted once', () => {
+  let github: DeploymentStatusesStandIn;
+  beforeEach(async () => {
+    github = await startDeploymentStatusesStandIn();
+  });
+  afterEach(async () => {
+    await github.close();
+  });
+
+  /** An outbox on the stand-in; `dead` makes every request of it hang, as a killed hub's never come back. */
+  function onStandIn(onStore: Store) {
+    const state = { dead: false };
+    const quiet = () => undefined;
+    const octokit = new Octokit({ baseUrl: github.url, auth: 'ghs_test', log: { debug: quiet, info: quiet, warn: quiet, error: quiet } });
+    const box = outbox(onStore, {
+      octokitFor: async () => ({ request: (route, params) => (state.dead ? new Promise(() => undefined) : octokit.request(route, params)) }),
+      requestTimeoutMs: 300,
+    });
+    return { box, state };
+  }
+  const comments = () => github.comments.map((c) => `#${c.issue} ${text(c.body)}`);
+  const calls = () => github.requests.map((r) => `${r.method} ${r.answer}`);
+
+  it.each<[string, StatusFault, string[], string[]]>([
+    ['timed out after GitHub stored it: found by its marker, not posted again', { hang: true, record: true }, ['POST hang', 'GET 200'], ['#12 done']],
+    ['had its connection cut after GitHub stored it: found by its marker, not posted again', { reset: true, record: true }, ['POST reset', 'GET 200'], ['#12 done']],
+    ['timed out and GitHub never stored it: posted once on the retry', { hang: true }, ['POST hang', 'GET 200', 'POST 201'], ['#12 done']],
+  ])('a reply whose POST %s', async (_what, fault, requested, held) => {
+    const { box } = onStandIn(await store());
+    github.commentFaults.push(fault);
+    await box.enqueue(1, REPLY, { owner: 'acme', repo: 'app', issue_number: 12, body: 'done' });
+    await box.idle();
+    expect(calls()).toEqual(requested);
+    expect(comments()).toEqual(held);
+    expect(github.comments[0]!.body).toMatch(/^done\n\n<!-- bitenvoy:effect [0-9a-f-]{36} -->$/);
+    // The comments looked at are those since the reply was queued, a page of 100 at a time.
+    expect(github.requests.find((r) => r.method === 'GET')!.query).toMatch(/^\?since=\d{4}-\d\d-\d\dT\d\d%3A\d\d%3A\d\dZ&per_page=100&page=1$/);
+    expect(github.problems).toEqual([]);
+  });
+
+  it('after a hub is killed with a reply GitHub stored but never answered, the next one does not post it again; one it never sent is posted once', async () => {
+    const first = await store();
+    const dying = onStandIn(first);
+    github.commentFaults.push({ hang: true, record: true });
+    await dying.box.enqueueAll([reply(12, 'stored'), reply(12, 'not sent yet')]);
+    await vi.waitFor(() => expect(github.comments).toHaveLength(1));
+    dying.state.dead = true;
+    dying.box.close();
+
+    const next = onStandIn(await store());
+    await next.box.start();
+    await next.box.idle();
+    expect(comments()).toEqual(['#12 stored', '#12 not sent yet']);
+    expect(calls()).toEqual(['POST hang', 'GET 200', 'POST 201']);
+    expect(await rows(first)).toEqual([]);
+    expect(github.problems).toEqual([]);
+  });
+
+  it('looks through several pages of comments made since the reply was queued', async () => {
+    const { box } = onStandIn(await store());
+    github.commentFaults.push({ reset: true, record: true });
+    await box.enqueue(1, REPLY, { owner: 'acme', repo: 'app', issue_number: 12, body: 'mine' });
+    // 150 other comments land on the pull request after it: the reply is on the second page.
+    github.comments.unshift(...Array.from({ length: 150 }, (_, i) => ({ id: i + 1, repository: 'acme/app', issue: 12, body: `chatter ${i}`, created_at: new Date().toISOString(), updated_at: new Date().toISOString() })));
+    await box.idle();
+    expect(github.requests.filter((r) => r.method === 'GET').map((r) => r.query.replace(/since=[^&]+&/, ''))).toEqual(['?per_page=100&page=1', '?per_page=100&page=2']);
+    expect(github.comments.filter((c) => c.body.startsWith('mine'))).toHaveLength(1);
   });
 });
