@@ -49,6 +49,8 @@ let reactions: Json[];
 /** What GitHub took, in order: `reaction` or `reply`. */
 let sent: string[];
 let created: Json[];
+/** How GitHub answers the next creates of a deployment (a status each) before it takes them again. */
+let createFaults: number[];
 let statuses: Json[];
 let problems: string[];
 let unlocked: string[];
@@ -90,13 +92,17 @@ function answerGitHub(contracts: GitHubContract[]): void {
       if (path.startsWith(`/repos/${REPO}/pulls/1`)) return [200, pull];
       if (path.includes('/check-runs')) return [200, { total_count: checkRuns.length, check_runs: checkRuns }];
       if (path.includes('/status')) return [200, { state: 'pending', total_count: 0, statuses: [] }];
+      // What a create whose answer was lost looks at: the deployments GitHub made, newest first.
+      if (path.split('?')[0] === `/repos/${REPO}/deployments`) return [200, created.map((b, i) => ({ id: 901 + i, sha: b.ref, ref: b.ref, environment: b.environment, payload: b.payload })).reverse()];
       return [404, { message: `no answer for ${path}` }];
     })
     .post(`/repos/${REPO}/deployments`, (b: Json) => ((body = b), true))
-    .reply(201, () => {
+    .reply(() => {
       check('POST', `/repos/${REPO}/deployments`, body);
+      const fault = createFaults.shift();
+      if (fault) return [fault, { message: 'Server Error' }];
       created.push(body);
-      return { id: 900 + created.length, sha: body.ref, ref: body.ref, environment: body.environment, payload: body.payload, creator: { login: 'bitenvoy[bot]' } };
+      return [201, { id: 900 + created.length, sha: body.ref, ref: body.ref, environment: body.environment, payload: body.payload, creator: { login: 'bitenvoy[bot]' } }];
     })
     .post((p: string) => see(p) && /\/deployments\/\d+\/statuses$/.test(p), (b: Json) => ((body = b), true))
     .reply(201, () => (check('POST', path, body), statuses.push({ deployment: Number(path.split('/')[5]), ...body }), {}));
@@ -118,6 +124,7 @@ beforeEach(async () => {
   reactions = [];
   sent = [];
   created = [];
+  createFaults = [];
   statuses = [];
   problems = [];
   // The reaction, the replies and the deployments go through the durable outbox, on the test's store, as in the hub.
@@ -184,6 +191,20 @@ describe('/deploy', () => {
     expect(rollout).toMatchObject({ sha: HEAD, environment: 'staging', createdBy: 'github:Codertocat', github: { deploymentId: 901 } });
     expect(reply).toBe(`@Codertocat deploying \`aaaaaaa\` to \`staging\`: https://hub.example/deployments/${rollout!.id}`);
     expect(await listAudit(store)).toMatchObject([{ actor: 'Codertocat', action: 'deploy', environment: 'staging', sha: HEAD, outcome: 'started', deploymentId: rollout!.id }]);
+  });
+
+  it('replies that the deployment is queued while GitHub fails to create it, and creates it and starts the rollout when GitHub answers', async () => {
+    createFaults.push(502, 502);
+    const reply = await comment('/deploy staging');
+    // The reply was queued behind the create: GitHub got it once it took the deployment.
+    expect(sent).toEqual(['reaction', 'reply']);
+    expect(created).toHaveLength(1);
+    const [rollout] = await engine.listDeployments();
+    expect(rollout).toMatchObject({ sha: HEAD, environment: 'staging', github: { deploymentId: 901 } });
+    expect(reply).toMatch(
+      new RegExp(`^@Codertocat ⏳ \`aaaaaaa\` to \`staging\` is queued: GitHub did not take the deployment at once \\(GitHub answered 502 .*\\)\\. The hub creates it as soon as GitHub answers, and the rollout starts then: https://hub\\.example/deployments/${rollout!.id}$`),
+    );
+    expect(await store.db.all('SELECT id FROM github_effects')).toEqual([]);
   });
 
   it.each<[string, () => void, string, string]>([
