@@ -83,7 +83,7 @@ async function startHub(options: { outbox?: Partial<GitHubOutboxOptions>; unreac
       },
     };
   };
-  const rig = createGitHubAppRig(store, config, { octokitFor, outbox: { retry: { baseMs: 50, maxMs: 200 }, requestTimeoutMs: 500, ...options.outbox } });
+  const rig = createGitHubAppRig(store, config, { octokitFor, outbox: { retry: { baseMs: 50, maxMs: 200 }, requestTimeoutMs: 3000, ...options.outbox } });
   const agent: AgentRecord = { id: 'ag_1', name: 'web-1', labels: { role: 'web' }, version: 't', credentialHash: 'x', enrolledAt: new Date().toISOString(), lastSeenAt: new Date().toISOString() };
   await store.set(keys.agent(agent.id), agent);
   const deps: DeployThroughGitHubDeps = { store, config: () => config(), appOctokit: () => octokitFor(), octokitFor, outbox: rig.outbox, publicUrl: () => HUB_URL };

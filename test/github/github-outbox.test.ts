@@ -272,7 +272,8 @@ describe('a PR reply is posted once', () => {
     const octokit = new Octokit({ baseUrl: github.url, auth: 'ghs_test', log: { debug: quiet, info: quiet, warn: quiet, error: quiet } });
     const box = outbox(onStore, {
       octokitFor: async () => ({ request: (route, params) => (state.dead ? new Promise(() => undefined) : octokit.request(route, params)) }),
-      requestTimeoutMs: 300,
+      // Long enough for a loaded machine; the requests that hang on purpose wait it out.
+      requestTimeoutMs: 2000,
     });
     return { box, state };
   }
