@@ -102,7 +102,13 @@ export function createDeploymentKind(deps: CreateDeploymentDeps): EffectKind {
         repository: { full_name: p.repository.fullName, name: repo, owner: { login: owner }, clone_url: p.repository.cloneUrl },
         installation: { id: p.installationId },
       };
-      const outcome = await deps.startDeployment(payload, p.refuseWith !== undefined ? { refuseWith: p.refuseWith } : {});
+      let outcome: DeploymentOutcome;
+      try {
+        outcome = await deps.startDeployment(payload, p.refuseWith !== undefined ? { refuseWith: p.refuseWith } : {});
+      } catch (err) {
+        // The deployment exists on GitHub: starting its rollout is retried (never dropped as a refusal would be).
+        throw new Error(`GitHub created deployment ${created.id}, but starting its rollout ${rolloutId} failed: ${(err as Error).message}`, { cause: err });
+      }
       return { rolloutId, githubDeploymentId: created.id, outcome };
     },
     describe: (params) => {

@@ -15,9 +15,9 @@ import { Octokit } from '@octokit/rest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { adminRoutes } from '../../app/api/admin-routes.js';
 import { listAudit } from '../../app/audit/audit-log.js';
-import { CREATE_DEPLOYMENT_EFFECT } from '../../app/github/create-deployment-effect.js';
+import { CREATE_DEPLOYMENT_EFFECT, createDeploymentKind } from '../../app/github/create-deployment-effect.js';
 import { deployThroughGitHub, type DeployThroughGitHubDeps } from '../../app/github/deploy-through-github.js';
-import type { GitHubOutboxOptions } from '../../app/github/github-outbox.js';
+import { GitHubOutbox, type GitHubOutboxOptions } from '../../app/github/github-outbox.js';
 import { rolloutIntentKey } from '../../app/github/on-deployment-created.js';
 import { startRolloutThroughGitHub } from '../../app/github/start-github-rollout.js';
 import type { StatusOctokit } from '../../app/github/status-reporter.js';
@@ -25,6 +25,7 @@ import { keys, type AgentRecord, type DeploymentRecord } from '../../app/model.j
 import { createKoa } from '../../app/server.js';
 import { openStore } from '../../app/store/open-store.js';
 import { BUILT_IN_STRATEGIES, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
+import { BitEnvoyError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/logger.js';
 import { createGitHubAppRig, HUB_URL } from '../helpers/github-app-rig.js';
 import { startDeploymentStatusesStandIn, STAND_IN_INSTALLATION, type DeploymentStatusesStandIn, type StatusFault } from './deployment-statuses-stand-in.js';
@@ -100,6 +101,7 @@ async function startHub(options: { outbox?: Partial<GitHubOutboxOptions>; unreac
   return {
     store,
     ...rig,
+    octokitFor,
     deps,
     async idle() {
       await rig.outbox.idle();
@@ -243,6 +245,26 @@ describe('GitHub Deployments created through the outbox', () => {
     expect(await hub.store.get(rolloutIntentKey('dep_0123456789ab'))).toBeUndefined();
     await hub.idle();
     expect(github.requests).toEqual([]);
+  });
+
+  it('retries starting the rollout of a deployment GitHub created when the start fails, without creating it again', async () => {
+    const hub = await startHub();
+    let failures = 1;
+    const flaky = createDeploymentKind({
+      store: hub.store,
+      startDeployment: async (payload, options) => {
+        if (failures-- > 0) throw new BitEnvoyError('BE_CONFIG_UNAVAILABLE', 'the config is being reloaded');
+        return hub.startDeployment(payload, options);
+      },
+    });
+    const outbox = new GitHubOutbox({ store: hub.store, octokitFor: hub.octokitFor, log: silentLogger(), retry: { baseMs: 50, maxMs: 200 }, kinds: { [CREATE_DEPLOYMENT_EFFECT]: flaky } });
+    running.push(() => outbox.close());
+    const started = await startRolloutThroughGitHub({ outbox }, { installationId: STAND_IN_INSTALLATION, repository: { fullName: REPO, owner: 'acme', name: 'shop', cloneUrl: 'https://github.com/acme/shop.git' }, sha: SHA, environment: 'staging', env: {}, trigger: 'api', description: 'BitEnvoy: test' });
+    expect(started).toMatchObject({ state: 'queued', reason: expect.stringMatching(/^GitHub created deployment 901, but starting its rollout dep_[0-9a-f]{12} failed: the config is being reloaded; retried in/) });
+    await until('the rollout exists', () => hub.store.get<DeploymentRecord>(keys.deployment(started.rolloutId)));
+    await outbox.idle();
+    expect(creates()).toEqual(['POST 201']);
+    expect(await hub.store.db.all('SELECT id FROM github_effects')).toEqual([]);
   });
 
   it('drops a create GitHub refuses for good and says why to the caller', async () => {
