@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Probot } from 'probot';
 import { CREATE_DEPLOYMENT_EFFECT, createDeploymentKind } from '../../app/github/create-deployment-effect.js';
 import { GitHubOutbox } from '../../app/github/github-outbox.js';
+import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { deploysThroughGitHub, deployThroughGitHub, type DeployThroughGitHubDeps } from '../../app/github/deploy-through-github.js';
 import { keys, type AgentRecord } from '../../app/model.js';
 import { takeLock } from '../../app/rollout/environment-locks.js';
@@ -36,6 +37,7 @@ const config = (): LoadedConfig & { sha: string } => ({
 let dir: string;
 let store: Store;
 let engine: RolloutEngine;
+let reporter: GitHubStatusReporter;
 let deps: DeployThroughGitHubDeps;
 let outbox: GitHubOutbox;
 let probot: Probot;
@@ -49,6 +51,7 @@ beforeEach(async () => {
   store = await openStore({ dataDir: dir });
   const rig = createGitHubAppRig(store, config);
   engine = rig.engine;
+  reporter = rig.reporter;
   outbox = rig.outbox;
   probot = rig.probot;
   startDeployment = rig.startDeployment;
@@ -78,12 +81,15 @@ beforeEach(async () => {
     .post(`/repos/${REPO}/deployments`, (b: Json) => ((body = b), true))
     .reply(201, () => (seen('POST')(`/repos/${REPO}/deployments`, body), { id: 901, sha: SHA, ref: SHA, environment: body.environment, payload: body.payload, creator: { login: 'bitenvoy[bot]' } }))
     .post(/\/repos\/acme\/shop\/deployments\/901\/statuses/, (b: Json) => ((body = b), true))
-    .reply(201, (path: string) => (seen('POST')(path, body), {}));
+    // nock hands the reply function the fetch Request.
+    .reply(201, (req: Request) => (seen('POST')(new URL(req.url).pathname, body), {}));
 });
 
 afterEach(async () => {
+  // What the test started reaches GitHub now, not in the next test's GitHub.
   await outbox.idle();
   outbox.close();
+  await reporter.idle();
   engine.stop();
   nock.cleanAll();
   await store.close();

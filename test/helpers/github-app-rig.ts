@@ -13,7 +13,7 @@ import { GitHubStatusReporter, type StatusOctokit } from '../../app/github/statu
 import { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import type { Store } from '../../app/store/store.js';
 import type { LoadedConfig } from '../../config-schema/validate-config-dir.js';
-import { silentLogger } from '../../lib/logger.js';
+import { createLogger, silentLogger } from '../../lib/logger.js';
 
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
 
@@ -26,7 +26,7 @@ export function createGitHubAppRig(
 ) {
   const probot = new Probot({ appId: 123, privateKey, log: silentLogger(), Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }) });
   const octokitFor = options.octokitFor ?? (async (id: number): Promise<StatusOctokit> => probot.auth(id));
-  const reporter = new GitHubStatusReporter({ octokitFor, log: silentLogger(), publicUrl: HUB_URL, minIntervalMs: 0 });
+  const reporter = new GitHubStatusReporter({ octokitFor, log: process.env.DEBUG_RIG ? createLogger({ name: 'rig', level: 'debug' }) : silentLogger(), publicUrl: HUB_URL, minIntervalMs: 0 });
   const engine = new RolloutEngine({
     store,
     log: silentLogger(),
