@@ -39,6 +39,7 @@ import { deploysThroughGitHub, deployThroughGitHub } from './github/deploy-throu
 import { onDeploymentCreated, type DeploymentCreatedPayload } from './github/on-deployment-created.js';
 import { RepositoryTokens } from './github/repository-token.js';
 import { GitHubOutbox } from './github/github-outbox.js';
+import { CREATE_DEPLOYMENT_EFFECT, createDeploymentKind } from './github/create-deployment-effect.js';
 import { PostRateLimit } from './github/post-rate-limit.js';
 import { GitHubStatusReporter, type StatusOctokit } from './github/status-reporter.js';
 import { listUnreportedGitHubDeployments } from './github/unreported-deployments.js';
@@ -98,8 +99,10 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     openDeployments: () => listUnreportedGitHubDeployments(store),
     posts,
   });
-  // PR replies, reactions and config check runs: journalled in the store, sent in the background.
-  const outbox = new GitHubOutbox({ store, octokitFor: installationOctokit, log: log.child({ name: 'github-outbox' }), posts });
+  // GitHub Deployments the hub creates, PR replies, reactions and config check runs: journalled in the store, sent in
+  // the background. A created deployment's rollout is started by the same handler as the deployment.created webhook.
+  const createDeployment = createDeploymentKind({ store, startDeployment: (payload, options) => startDeployment(payload, options) });
+  const outbox = new GitHubOutbox({ store, octokitFor: installationOctokit, log: log.child({ name: 'github-outbox' }), posts, kinds: { [CREATE_DEPLOYMENT_EFFECT]: createDeployment } });
   const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;
   // Loaded only when configured: the cloud providers' SDKs (the EC2 client alone) cost an idle hub ~90 MB of RSS.
   const cloudModule = settings.cloud ? await import('./cloud/cloud-service.js') : undefined;
@@ -121,7 +124,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     // A GitHub deployment's automatic rollback is made through GitHub, so it shows there like any deployment.
     startRollback: async (failed, plan) => {
       if (!failed.github || !probot) return void (await engine.startRollbackHere(failed, plan));
-      const deps = { store, config: (repository: string) => configs.current(repository), octokitFor: installationOctokit, startDeployment, publicUrl: () => publicUrl };
+      const deps = { config: (repository: string) => configs.current(repository), outbox, publicUrl: () => publicUrl };
       await startGitHubRollback(deps, { ...failed, github: failed.github }, plan);
     },
   });
@@ -132,10 +135,10 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const pruner = startPruning(store, settings.retention, log.child({ name: 'retention' }), undefined, leading);
   // Statuses the last run did not finish reporting (it was stopped, or GitHub failed): sent in the background.
   if (probot) await reporter.start().catch((err: unknown) => log.error({ err }, 'GitHub statuses: listing the deployments still owed a status failed; they are sent at the next start'));
-  // Likewise the replies, reactions and check runs the last run left in the outbox.
+  // Likewise the deployments, replies, reactions and check runs the last run left in the outbox.
   if (probot) await outbox.start().catch((err: unknown) => log.error({ err }, 'GitHub outbox: listing the effects the last run left failed; they are sent at the next start'));
   const auto = probot
-    ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, startDeployment, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl })
+    ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, outbox, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl })
     : undefined;
   if (auto) late.auto = auto;
   await auto?.start();
@@ -175,7 +178,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         ? {
             deployThroughGitHub: (req: CreateDeploymentRequest, actor: string) =>
               deploysThroughGitHub(configs.current(req.repository), req.repository)
-                ? deployThroughGitHub({ store, config: (r) => configs.current(r), appOctokit: async () => (await probot.auth()) as StatusOctokit, octokitFor: installationOctokit, startDeployment, publicUrl: () => publicUrl }, req, actor)
+                ? deployThroughGitHub({ store, config: (r) => configs.current(r), appOctokit: async () => (await probot.auth()) as StatusOctokit, octokitFor: installationOctokit, outbox, publicUrl: () => publicUrl }, req, actor)
                 : undefined,
           }
         : {}),
@@ -234,7 +237,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       octokitFor: installationOctokit,
       publicUrl: () => publicUrl,
       outbox,
-      commands: { store, engine, configs, octokitFor: installationOctokit, outbox, startDeployment, log, publicUrl: () => publicUrl, ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}) },
+      commands: { store, engine, configs, octokitFor: installationOctokit, outbox, log, publicUrl: () => publicUrl, ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}) },
     }), settings, log, metrics);
   const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath, poll });
   let metricsServer: Server | undefined;

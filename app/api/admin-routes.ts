@@ -13,6 +13,7 @@ import { pageOfAudit, recordAudit } from '../audit/audit-log.js';
 import { cancelRollout, continueRollout } from '../audit/audited-deployment-actions.js';
 import type { CloudService } from '../cloud/cloud-service.js';
 import type { ConfigStatus } from '../config/config-repo.js';
+import type { QueuedGitHubDeployment } from '../github/deploy-through-github.js';
 import { LOG_TAIL_LINES } from '../jobs/job-logs.js';
 import { LOG_LINES_MAX, readDeploymentSummary, readServerDetail, readServerLog, readServerPage, SERVER_PAGE_DEFAULT, SERVER_PAGE_MAX } from '../rollout/deployment-view.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
@@ -48,8 +49,11 @@ export function adminRoutes(deps: {
   publicUrl: () => string;
   refreshConfig?: () => Promise<ConfigStatus[]>;
   cloud?: CloudService;
-  /** GitHub mode: deploys a repository configured without `git:` through a GitHub Deployment; undefined when it does not apply. */
-  deployThroughGitHub?: (req: CreateDeploymentRequest, actor: string) => Promise<DeploymentRecord> | undefined;
+  /**
+   * GitHub mode: deploys a repository configured without `git:` through a GitHub Deployment (queued while GitHub does
+   * not take it: answered 202); undefined when it does not apply.
+   */
+  deployThroughGitHub?: (req: CreateDeploymentRequest, actor: string) => Promise<DeploymentRecord | QueuedGitHubDeployment> | undefined;
   /** Aborted when the hub stops: open deployment event streams end then. */
   shutdown?: AbortSignal;
   /** The event streams' cap and intervals (tests shorten them); see deployment-events.ts. */
@@ -62,7 +66,15 @@ export function adminRoutes(deps: {
 
   router.post('/deployments', async (ctx) => {
     const req = validateBody<CreateDeploymentRequest>(createDeploymentBody, await readJsonBody(ctx.req, 64 * 1024));
-    const deployment = (await deps.deployThroughGitHub?.(req, 'api')) ?? (await engine.createDeployment(req, 'api'));
+    const answer = (await deps.deployThroughGitHub?.(req, 'api')) ?? (await engine.createDeployment(req, 'api'));
+    if ('queued' in answer) {
+      // GitHub did not take the deployment at once: decided and journalled, it is created when GitHub answers.
+      await recordAudit(deps.store, { actor: 'api', action: 'deploy', repository: answer.repository, environment: answer.environment, sha: answer.sha, outcome: 'queued', deploymentId: answer.id, detail: answer.message });
+      ctx.status = 202;
+      ctx.body = { queued: true, deploymentId: answer.id, message: answer.message, url: `${deps.publicUrl()}/deployments/${answer.id}` };
+      return;
+    }
+    const deployment = answer;
     await recordAudit(deps.store, {
       actor: 'api',
       action: 'deploy',

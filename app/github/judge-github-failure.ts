@@ -70,6 +70,18 @@ export function judgeGitHubFailure(err: unknown, failures: number, backoff: Back
   return { retry: true, delayMs: jittered, outcomeUnknown, reason };
 }
 
+/**
+ * True when GitHub answered the failed request with a refusal (a 4xx): it did not do it, so it can be sent again
+ * without first looking whether it was done. False for no answer, a reset connection, a timeout or a 5xx.
+ *
+ * @example
+ * if (!refusedByGitHub(err)) await progress({ ...params, attempted: true }); // look before sending again
+ */
+export function refusedByGitHub(err: unknown): boolean {
+  const { status } = readError(err);
+  return status !== undefined && status < 500;
+}
+
 /** An Octokit RequestError carries `status` and `response.headers`; a network error or a timeout has neither. */
 function readError(err: unknown): { status?: number; headers: Record<string, unknown>; message: string } {
   const e = (typeof err === 'object' && err !== null ? err : {}) as { status?: unknown; response?: { headers?: unknown }; message?: unknown };

@@ -21,12 +21,46 @@ export async function deployCommand(args: string[]): Promise<number> {
     environment: required(values.environment, 'environment', usage),
   };
   const target = await resolveAdminTarget(values.hub, values.token);
-  const created = await adminRequest<{ deployment: DeploymentRecord; url: string }>(target, 'POST', '/deployments', request);
-  const d = created.deployment;
-  print(`deployment ${oneLine(d.id)}: ${oneLine(d.repository)}@${oneLine(d.sha.slice(0, 7))} (${oneLine(d.ref)}) → ${oneLine(d.environment)}\n${oneLine(created.url)}`);
-  if (values['no-wait']) return 0;
-  const final = await follow(target, d.id);
+  const created = await adminRequest<{ deployment: DeploymentRecord; url: string } | Queued>(target, 'POST', '/deployments', request);
+  let id: string;
+  if ('queued' in created) {
+    // 202: GitHub did not take the deployment at once; the hub creates it (and starts the rollout) when GitHub answers.
+    id = created.deploymentId;
+    print(`deployment ${oneLine(id)} is queued: ${oneLine(created.message)}\n${oneLine(created.url)}`);
+    if (values['no-wait']) return 0;
+    await untilItExists(target, id);
+  } else {
+    const d = created.deployment;
+    id = d.id;
+    print(`deployment ${oneLine(d.id)}: ${oneLine(d.repository)}@${oneLine(d.sha.slice(0, 7))} (${oneLine(d.ref)}) → ${oneLine(d.environment)}\n${oneLine(created.url)}`);
+    if (values['no-wait']) return 0;
+  }
+  const final = await follow(target, id);
   return final.state === 'success' ? 0 : 1;
+}
+
+/** The hub's 202 answer to a deployment whose GitHub Deployment is queued (see app/api/admin-routes.ts). */
+interface Queued {
+  queued: true;
+  deploymentId: string;
+  message: string;
+  url: string;
+}
+
+/** How often a queued deployment is looked for. */
+const QUEUED_INTERVAL_MS = 2000;
+
+/** Waits until the hub has the queued deployment's rollout (404 until GitHub created the deployment). */
+async function untilItExists(target: AdminTarget, id: string): Promise<void> {
+  for (;;) {
+    try {
+      await adminRequest<DeploymentSummary>(target, 'GET', `/deployments/${encodeURIComponent(id)}`);
+      return;
+    } catch (err) {
+      if ((err as { status?: number }).status !== 404) throw err;
+    }
+    await new Promise((r) => setTimeout(r, QUEUED_INTERVAL_MS));
+  }
 }
 
 /** How often the deployment's summary is asked for while following it by polling: on a hub without the event stream… */

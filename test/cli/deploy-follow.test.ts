@@ -102,3 +102,35 @@ describe('bitenvoy deploy follows the summary', () => {
     expect(stdout).toContain('failure: web-7: step migrate exited 1');
   });
 });
+
+describe('bitenvoy deploy of a deployment GitHub has not taken yet', () => {
+  it('says it is queued (the hub answered 202), waits until the hub has its rollout, then follows it', async () => {
+    const seen: string[] = [];
+    let looks = 0;
+    const queued = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (req.method === 'POST' && req.url === '/api/v1/deployments') {
+        return json(202, { queued: true, deploymentId: ID, message: 'GitHub did not take the deployment of acme/shop@aaaaaaa to `staging` at once (GitHub answered 502); it is queued', url: `http://127.0.0.1/deployments/${ID}` });
+      }
+      // The rollout exists once GitHub created the deployment: not at the first look.
+      if (req.method === 'GET' && req.url === `/api/v1/deployments/${ID}` && looks++ === 0) return json(404, { error: { code: 'BE_NOT_FOUND', message: `no deployment ${ID}` } });
+      if (req.method === 'GET' && req.url === `/api/v1/deployments/${ID}`) return json(200, { deployment: { ...deployment, state: 'success', description: '2000/2000 servers succeeded' }, counts: { succeeded: 2000 }, failures: [], servers: 2000 });
+      return json(404, { error: { code: 'BE_NOT_FOUND', message: `not served by this test: ${req.method} ${req.url}` } });
+    });
+    await new Promise<void>((resolve) => queued.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(queued.address() as AddressInfo).port}`;
+      const { code, stdout, stderr } = await runBitenvoy(['deploy', '-r', 'acme/shop', '--ref', 'main', '-e', 'staging', '--hub', url, '--token', 'bt_admin_x']);
+      expect(code, stderr).toBe(0);
+      expect(stdout.split('\n').slice(0, 2)).toEqual([
+        `deployment ${ID} is queued: GitHub did not take the deployment of acme/shop@aaaaaaa to \`staging\` at once (GitHub answered 502); it is queued`,
+        `http://127.0.0.1/deployments/${ID}`,
+      ]);
+      expect(stdout).toContain('success: 2000/2000 servers succeeded');
+      expect(seen.filter((r) => r.startsWith('GET')).length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await new Promise((resolve) => queued.close(resolve));
+    }
+  });
+});
