@@ -109,6 +109,14 @@ export function createDeploymentKind(deps: CreateDeploymentDeps): EffectKind {
         // The deployment exists on GitHub: starting its rollout is retried (never dropped as a refusal would be).
         throw new Error(`GitHub created deployment ${created.id}, but starting its rollout ${rolloutId} failed: ${(err as Error).message}`, { cause: err });
       }
+      if (outcome === 'in-progress') {
+        // The webhook (or an attempt that died) holds the claim: done once its rollout exists; else tried again, and a
+        // dead attempt's claim is taken over once it is stale.
+        if (!(await rolloutAppears(deps.store, rolloutId, IN_PROGRESS_WAIT_MS))) {
+          throw new Error(`GitHub created deployment ${created.id}; another attempt is planning its rollout ${rolloutId} and has not finished: checked again shortly`);
+        }
+        outcome = 'duplicate';
+      }
       return { rolloutId, githubDeploymentId: created.id, outcome };
     },
     describe: (params) => {
@@ -140,4 +148,17 @@ function checkParams(params: Record<string, unknown>): CreateDeploymentParams {
     throw new BitEnvoyError('BE_INTERNAL', `a stored GitHub Deployment to create (rollout ${String(params.rolloutId)}) lacks its installation, repository, rollout id or body; deploy that commit again`);
   }
   return params as unknown as CreateDeploymentParams;
+}
+
+/** How long a create waits for the rollout another attempt is planning before it is retried later. */
+const IN_PROGRESS_WAIT_MS = 10_000;
+
+/** Whether the rollout exists within `waitMs` (looked for every 50 ms). */
+async function rolloutAppears(store: Store, id: string, waitMs: number): Promise<boolean> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    if (await store.get<DeploymentRecord>(keys.deployment(id))) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -35,7 +35,22 @@ export const ROLLOUT_INTENT_TTL_MS = 7 * 24 * 3600_000;
 
 export const rolloutIntentKey = (rolloutId: string) => `rollout-intent:${rolloutId}`;
 
-export type DeploymentOutcome = 'started' | 'duplicate' | 'not-ours' | 'refused';
+/**
+ * `in-progress`: another attempt (this deployment's webhook, the hub's own call, or one that died midway) holds the
+ * claim and its rollout does not exist yet. A claim stays taken for {@link CLAIM_STALE_MS}; after that a new attempt
+ * takes it over, so a hub killed between claiming and planning cannot leave the deployment without a rollout.
+ */
+export type DeploymentOutcome = 'started' | 'duplicate' | 'in-progress' | 'not-ours' | 'refused';
+
+/** How long a claim on a GitHub deployment whose rollout was never made blocks other attempts (planning takes seconds). */
+export const CLAIM_STALE_MS = 2 * 60_000;
+
+/** `pending:<ISO time>` while an attempt plans the rollout; the rollout's id once it exists. */
+function claimIsStale(value: string, now: number): boolean {
+  if (value === 'pending') return true; // written by an older release: its attempt is long gone
+  const at = value.startsWith('pending:') ? Date.parse(value.slice('pending:'.length)) : NaN;
+  return Number.isFinite(at) && now - at > CLAIM_STALE_MS;
+}
 
 export async function onDeploymentCreated(
   payload: DeploymentCreatedPayload,
@@ -49,21 +64,34 @@ export async function onDeploymentCreated(
     log.debug('deployment event without an installation: not for this App');
     return 'not-ours';
   }
+  const claimKey = `github-deployment:${repository.full_name}:${deployment.id}`;
   let claimed = false;
-  await deps.store.update<string>(`github-deployment:${repository.full_name}:${deployment.id}`, (existing) => {
-    if (existing) return undefined;
+  let busy = false;
+  const now = Date.now();
+  await deps.store.update<string>(claimKey, (existing) => {
+    if (existing && !claimIsStale(existing, now)) {
+      busy = existing.startsWith('pending');
+      return undefined;
+    }
     claimed = true;
-    return 'pending';
+    return `pending:${new Date(now).toISOString()}`;
   });
   if (!claimed) {
-    log.info('deployment already handled (webhook redelivery or our own deployment): nothing to do');
-    return 'duplicate';
+    log.info(busy ? 'deployment being handled by another attempt: nothing to do here' : 'deployment already handled (webhook redelivery or our own deployment): nothing to do');
+    return busy ? 'in-progress' : 'duplicate';
   }
   const github = { installationId: payload.installation.id, owner: repository.owner.login, repo: repository.name, deploymentId: deployment.id, cloneUrl: repository.clone_url };
   // Deployments BitEnvoy made name their rollout: the webhook and the hub's own call start the same one. A payload
   // naming a rollout that already exists (another tool copying ours) gets a new id instead.
   const wanted = rolloutIdFrom(deployment.payload);
-  const id = wanted && !(await deps.store.get(keys.deployment(wanted))) ? wanted : undefined;
+  const existing = wanted ? await deps.store.get<DeploymentRecord>(keys.deployment(wanted)) : undefined;
+  if (existing?.github?.deploymentId === deployment.id && existing.repository === repository.full_name) {
+    // A claim taken over from an attempt that died after planning this very rollout: it exists, and is enough.
+    await deps.store.set(claimKey, existing.id);
+    log.info({ deploymentId: existing.id }, 'deployment already has its rollout (an earlier attempt planned it): nothing to do');
+    return 'duplicate';
+  }
+  const id = wanted && !existing ? wanted : undefined;
   // The hub may have created this deployment knowing it cannot run; the webhook can arrive before its own call.
   const intent = id ? await deps.store.get<RolloutIntent>(rolloutIntentKey(id)) : undefined;
   const refuseWith = options.refuseWith ?? intent?.refuseWith;

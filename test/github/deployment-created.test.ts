@@ -11,6 +11,7 @@ import nock from 'nock';
 import { Probot, ProbotOctokit } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAppFn } from '../../app/github/app.js';
+import { CLAIM_STALE_MS, onDeploymentCreated } from '../../app/github/on-deployment-created.js';
 import { mintRepositoryToken } from '../../app/github/repository-token.js';
 import { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { keys, type AgentRecord } from '../../app/model.js';
@@ -141,6 +142,32 @@ describe('deployment.created', () => {
       log_url: `https://hub.example/deployments/${deployments[0]!.id}`,
       environment_url: 'https://hello.example',
     });
+  });
+
+  it('takes over the claim of an attempt that died before planning, once it is stale; a fresh claim is left alone', async () => {
+    const claimKey = `github-deployment:Codertocat/Hello-World:${payload.deployment.id}`;
+    // A hub (or the hub's own call) holds the claim right now: this delivery leaves it to that attempt.
+    await store.set(claimKey, `pending:${new Date().toISOString()}`);
+    expect(await onDeploymentCreated(payload as never, { engine, store, reporter, log: silentLogger() })).toBe('in-progress');
+    expect(await engine.listDeployments()).toHaveLength(0);
+    // The attempt died: its claim is older than CLAIM_STALE_MS, and the redelivery starts the rollout.
+    await store.set(claimKey, `pending:${new Date(Date.now() - CLAIM_STALE_MS - 1000).toISOString()}`);
+    expect(await onDeploymentCreated(payload as never, { engine, store, reporter, log: silentLogger() })).toBe('started');
+    const [dep] = await engine.listDeployments();
+    expect(dep?.github?.deploymentId).toBe(payload.deployment.id);
+    expect(await store.get(claimKey)).toBe(dep!.id);
+  });
+
+  it('does not plan a second rollout when the attempt that died had already planned it', async () => {
+    const rolloutId = 'dep_0123456789ab';
+    const ours = { ...structuredClone(payload), deployment: { ...payload.deployment, payload: { bitenvoy: { rollout: rolloutId, trigger: 'api' } } } };
+    expect(await onDeploymentCreated(ours as never, { engine, store, reporter, log: silentLogger() })).toBe('started');
+    // Killed after planning, before recording the rollout in the claim: the claim is a stale pending one.
+    const claimKey = `github-deployment:Codertocat/Hello-World:${payload.deployment.id}`;
+    await store.set(claimKey, `pending:${new Date(Date.now() - CLAIM_STALE_MS - 1000).toISOString()}`);
+    expect(await onDeploymentCreated(ours as never, { engine, store, reporter, log: silentLogger() })).toBe('duplicate');
+    expect((await engine.listDeployments()).map((d) => d.id)).toEqual([rolloutId]);
+    expect(await store.get(claimKey)).toBe(rolloutId);
   });
 
   it('answers a deployment to an unconfigured environment with an error status that says why', async () => {
