@@ -52,6 +52,7 @@ import { migrations } from './store/sql/migrations.js';
 import { withDeadline } from '../lib/with-deadline.js';
 import { HubMetrics } from './metrics/hub-metrics.js';
 import { LeaderLease } from './store/leader-lease.js';
+import { JobWatcher } from './jobs/job-watcher.js';
 import { listenForMetrics, metricsRoutes } from './metrics/metrics-routes.js';
 import { lostAfterMs } from './rollout/engine-context.js';
 
@@ -132,6 +133,9 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     onDeploymentCreated(payload, { engine, store, reporter, log: log.child({ name: 'github' }) }, options);
   // After startDeployment exists: a restart may have a planned rollback to start.
   await engine.start({ leading, extendLeases: wasFree });
+  // Replicas on one PostgreSQL store: polls held here wake for jobs other replicas created, within a second.
+  const watcher = store.db.dialect === 'postgres' ? new JobWatcher({ store, notifier: engine.notifier, log: log.child({ name: 'job-watcher' }) }) : undefined;
+  watcher?.start();
   const pruner = startPruning(store, settings.retention, log.child({ name: 'retention' }), undefined, leading);
   // Statuses the last run did not finish reporting (it was stopped, or GitHub failed): sent in the background.
   if (probot) await reporter.start().catch((err: unknown) => log.error({ err }, 'GitHub statuses: listing the deployments still owed a status failed; they are sent at the next start'));
@@ -248,6 +252,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     server.close();
     // Nothing may keep running (timers, the open SQLite file) when the hub could not start.
     engine.stop();
+    watcher?.stop();
     pruner.stop();
     reporter.close();
     outbox.close();
