@@ -306,6 +306,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         }
         shutdown.abort();
         engine.stop();
+        watcher?.stop();
         pruner.stop();
         // What is still owed to GitHub is in the store: the next start sends it.
         reporter.close();
