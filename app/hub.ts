@@ -91,7 +91,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   // Made after the engine (it starts deployments through it); the engine's onChange reaches it once it exists.
   const late: { auto?: AutoDeployer } = {};
   // One budget of 80 content-creating requests a minute per installation for everything the hub sends GitHub.
-  const posts = new PostRateLimit({ sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()) });
+  // Replicas on PostgreSQL share it: GitHub counts the App's requests whichever replica sends them.
+  const posts = new PostRateLimit({ sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()), ...(store.db.dialect === 'postgres' ? { shared: store } : {}) });
   const reporter = new GitHubStatusReporter({
     octokitFor: installationOctokit,
     log: log.child({ name: 'github-statuses' }),
