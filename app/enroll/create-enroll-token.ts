@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { keys, type EnrollTokenRecord } from '../model.js';
 import type { Store } from '../store/store.js';
 
 /** sha256 in hex: how the hub keeps every token and credential (never the value itself). */
 export function hashSecret(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
+  // The one-shot form: every agent request hashes its credential, and this is a fifth of createHash's cost.
+  return hash('sha256', value);
 }
 
 /**
