@@ -1,13 +1,15 @@
 /**
  * The one thing the store's SQL code talks to: run a statement, read rows, and run a function in one transaction.
- * The embedded default is node:sqlite (sqlite-database.ts); a second SQL backend (PostgreSQL) is another
- * implementation of this interface, and the statements the store's query modules write stay portable: `?`
- * placeholders, standard SQL, no SQLite-only functions outside the SQLite migrations.
+ * The embedded default is node:sqlite (sqlite-database.ts); PostgreSQL (pg-database.ts) is the other implementation,
+ * and the statements the store's query modules write stay portable: `?` placeholders, standard SQL, no SQLite-only
+ * functions outside the SQLite migrations (where one is needed, the statement branches on `dialect`).
  *
  * @example
  * const rows = await db.all<{ key: string }>('SELECT key FROM jobs WHERE agent_id = ? LIMIT ?', agentId, 10);
  * await db.transaction(async (tx) => { await tx.run('UPDATE …'); await tx.run('INSERT …'); });
  */
+import type { Steps } from './statement-steps.js';
+
 export type SqlValue = string | number | bigint | null | Uint8Array;
 
 export interface SqlRunResult {
@@ -29,6 +31,13 @@ export interface SqlDatabase extends SqlExecutor {
    * resolves, rolls back when it throws. Nested calls run inside the outer transaction.
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Runs the statements a generator yields (statement-steps.ts) as one transaction: the store's write path, written
+   * once for both backends. SQLite runs them synchronously between BEGIN and COMMIT; PostgreSQL awaits each on the
+   * client that holds the transaction, and runs a transaction that lost a deadlock to another process again, from a
+   * fresh generator — so `steps` only computes from what its statements return, and acts once it has resolved.
+   */
+  transactionSteps<T>(steps: () => Steps<T>): Promise<T>;
   /** Several statements separated by `;` (DDL in migrations). */
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
