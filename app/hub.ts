@@ -56,7 +56,12 @@ export interface RunningHub {
 }
 
 export async function startHub(settings: HubSettings, { log }: { log: Logger }): Promise<RunningHub> {
-  const store = await openStore({ dataDir: settings.dataDir });
+  const store = await openStore({
+    dataDir: settings.dataDir,
+    ...(settings.database ? { database: settings.database } : {}),
+    onDatabaseError: (err) => log.warn({ err }, 'store: a PostgreSQL connection broke while idle; the next statement opens a new one'),
+  });
+  log.info({ store: store.location }, `store: ${store.location}`);
   const probot = createProbot(settings, log);
   const installationOctokit = async (installationId: number): Promise<StatusOctokit> => {
     if (!probot) throw new Error('GitHub App credentials are not set');
