@@ -126,7 +126,7 @@ export async function withAdminClient<T>(fn: (client: pg.Client) => Promise<T>, 
 export async function createTestDatabase(name: string): Promise<void> {
   await withAdminClient(async (client) => {
     const icu = (await client.query("SELECT 1 FROM pg_collation WHERE collname = 'en-US-x-icu'")).rowCount;
-    const major = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]!.v) / 10_000;
+    const major = Math.floor((await client.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v")).rows[0]!.v / 10_000);
     if (icu && major >= 15) {
       await client.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`);
     } else {
