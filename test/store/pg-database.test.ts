@@ -12,6 +12,7 @@ import { readHubSettings } from '../../app/hub-settings.js';
 import { openPgDatabase, type PgDatabase } from '../../app/store/sql/pg-database.js';
 import { parseDatabaseUrl, pgPoolConfig } from '../../app/store/sql/pg-connection.js';
 import { toPgPlaceholders } from '../../app/store/sql/pg-placeholders.js';
+import { get, getLocked, run } from '../../app/store/sql/statement-steps.js';
 import { createTestDatabase, databaseUrl, dropTestDatabase, STORE_BACKENDS, TEST_DATABASE_URL } from '../helpers/store-backends.js';
 
 const postgres = STORE_BACKENDS.find((b) => b.name === 'postgres')!;
@@ -146,6 +147,27 @@ describe.skipIf(postgres.unavailable !== undefined)('on a PostgreSQL server', ()
       }),
     ).rejects.toThrow('changed my mind');
     expect(await db.all('SELECT k FROM t ORDER BY k')).toEqual([{ k: 'kept' }]);
+  });
+
+  it('runs a write again when it lost a deadlock to another one, from a fresh generator', async () => {
+    await db.exec("CREATE TABLE t (key TEXT COLLATE \"C\" PRIMARY KEY, n INTEGER); INSERT INTO t VALUES ('k1', 0), ('k2', 0)");
+    let runs = 0;
+    // Each takes one row, waits, then wants the other's: PostgreSQL ends one of them (deadlock_detected).
+    const crosswise = (first: string, second: string) =>
+      db.transactionSteps(function* () {
+        runs += 1;
+        yield* getLocked('SELECT key FROM t WHERE key = ?', first);
+        yield* get('SELECT pg_sleep(0.2)');
+        yield* getLocked('SELECT key FROM t WHERE key = ?', second);
+        yield* run('UPDATE t SET n = n + 1 WHERE key IN (?, ?)', first, second);
+        return first;
+      });
+    expect(await Promise.all([crosswise('k1', 'k2'), crosswise('k2', 'k1')])).toEqual(['k1', 'k2']);
+    expect(runs).toBe(3);
+    expect(await db.all('SELECT key, n FROM t ORDER BY key')).toEqual([
+      { key: 'k1', n: 2 },
+      { key: 'k2', n: 2 },
+    ]);
   });
 
   it('says where it could not connect, and what to check', async () => {
