@@ -3,7 +3,8 @@
  * (sql/document-tables.ts), job state changes keep per-deployment counters in the same transaction, and every other
  * key (nonces, sessions, dedupe keys, caches: short-lived keyed data with expiry) goes to keyv's `kv` table on the
  * same database. Named queries over the tables live in the query modules (deployment-queries.ts, job-queries.ts,
- * agent-queries.ts, audit-queries.ts), which use {@link SqlStore.db}.
+ * agent-queries.ts, audit-queries.ts), which use {@link SqlStore.db}. The database is SQLite or PostgreSQL; the writes
+ * are one copy of statement generators (document-writes.ts) that each backend runs as one transaction.
  *
  * @example
  * const store = await openStore({ dataDir });

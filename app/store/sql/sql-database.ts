@@ -47,7 +47,8 @@ export interface SqlDatabase extends SqlExecutor {
  * The synchronous statements of an embedded database (node:sqlite). The store's write transactions use them: a
  * transaction that never yields between BEGIN and COMMIT cannot have another statement of this process land
  * inside it, and never holds the file's lock across an await (a second connection of the same process would block
- * the thread waiting for it). A server database (PostgreSQL) gets an asynchronous write path instead.
+ * the thread waiting for it). The store's write logic is written once (statement-steps.ts): SQLite drives it through
+ * these, PostgreSQL awaits each statement on the client that holds its transaction.
  */
 export interface SyncSqlExecutor {
   allSync<T>(sql: string, ...params: SqlValue[]): T[];
