@@ -13,7 +13,7 @@ import { openPgDatabase, type PgDatabase } from '../../app/store/sql/pg-database
 import { parseDatabaseUrl, pgPoolConfig } from '../../app/store/sql/pg-connection.js';
 import { toPgPlaceholders } from '../../app/store/sql/pg-placeholders.js';
 import { get, getLocked, run } from '../../app/store/sql/statement-steps.js';
-import { createTestDatabase, databaseUrl, dropTestDatabase, STORE_BACKENDS, TEST_DATABASE_URL } from '../helpers/store-backends.js';
+import { createTestDatabase, databaseUrl, dropTestDatabase, STORE_BACKENDS, TEST_DATABASE_URL, withAdminClient } from '../helpers/store-backends.js';
 
 const postgres = STORE_BACKENDS.find((b) => b.name === 'postgres')!;
 const PASSWORD = 'pw-Zq8-never-shown';
@@ -168,6 +168,20 @@ describe.skipIf(postgres.unavailable !== undefined)('on a PostgreSQL server', ()
       { key: 'k1', n: 2 },
       { key: 'k2', n: 2 },
     ]);
+  });
+
+  it('survives the server ending a connection mid-transaction: that write fails with the reason, the next one runs', async () => {
+    await db.exec('CREATE TABLE t (k TEXT COLLATE "C" PRIMARY KEY)');
+    const cut = db.transaction(async (tx) => {
+      const { pid } = (await tx.get<{ pid: number }>('SELECT pg_backend_pid() AS pid'))!;
+      await withAdminClient((admin) => admin.query('SELECT pg_terminate_backend($1)', [pid]));
+      // The server's goodbye arrives between two statements (an 'error' event on the client, not on a query).
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await tx.run('INSERT INTO t (k) VALUES (?)', 'lost');
+    });
+    await expect(cut).rejects.toMatchObject({ code: 'BE_STORE_UNAVAILABLE', message: expect.stringMatching(new RegExp(`^the connection to PostgreSQL at ${at} was cut \\(.+\\): the hub reconnects on the next request`)) });
+    await db.transaction(async (tx) => tx.run('INSERT INTO t (k) VALUES (?)', 'next'));
+    expect(await db.all('SELECT k FROM t')).toEqual([{ k: 'next' }]);
   });
 
   it('says where it could not connect, and what to check', async () => {

@@ -148,10 +148,18 @@ async function lockMigrations(db: SqlDatabase, tx: SqlExecutor): Promise<void> {
  * await migrate(db, migrations(moveKvRecords), '/var/lib/bitenvoy/hub.sqlite');
  */
 export async function migrate(db: SqlDatabase, all: Migration[], where: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    await lockMigrations(db, tx);
-    await tx.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  });
+  const create = 'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)';
+  if (db.dialect === 'postgres') {
+    // Two hubs creating it at once would collide in PostgreSQL's catalog: under the lock.
+    await db.transaction(async (tx) => {
+      await lockMigrations(db, tx);
+      await tx.run(create);
+    });
+  } else {
+    // No write transaction when it exists: a second connection of this process (the CLI, a test) opening a migrated
+    // file must not hold the file's lock across an await while the first one writes.
+    await db.exec(create);
+  }
   const newest = all[all.length - 1]!.version;
   const applied = new Set((await db.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
   const unknown = [...applied].filter((v) => v > newest).sort((a, b) => a - b);

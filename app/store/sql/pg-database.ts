@@ -110,6 +110,10 @@ export class PgDatabase implements SqlDatabase {
     };
     const state: OpenTransaction = { executor, open: true };
     let broken: Error | undefined;
+    // The server ending the connection between two statements (a restart) is an 'error' event on the client: without
+    // a listener it would end the process. The next statement fails, the transaction with it, and the client is dropped.
+    const onError = (err: Error) => void (broken ??= err);
+    client.on('error', onError);
     try {
       await this.#query(client, 'BEGIN', []);
       try {
@@ -126,6 +130,7 @@ export class PgDatabase implements SqlDatabase {
       throw err;
     } finally {
       state.open = false;
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
