@@ -54,6 +54,17 @@ describe('settings', () => {
     expect(() => parseDatabaseUrl(url)).toThrow(expect.objectContaining({ code: 'BE_USAGE' }));
   });
 
+  it("reads the store's settings with the hub's: PostgreSQL with a URL, SQLite without", () => {
+    const env = { BITENVOY_ADMIN_TOKEN: 't', BITENVOY_DATA_DIR: dir };
+    const url = 'postgres://bitenvoy@db.internal/hub?sslmode=verify-full';
+    expect(readHubSettings({ ...env, BITENVOY_DATABASE_URL: url, BITENVOY_DATABASE_CA_FILE: '/etc/bitenvoy/pg-ca.pem', BITENVOY_DATABASE_PASSWORD_FILE: '/run/secrets/pg' }).database).toEqual({
+      url,
+      caFile: '/etc/bitenvoy/pg-ca.pem',
+      passwordFile: '/run/secrets/pg',
+    });
+    expect(readHubSettings(env).database).toBeUndefined();
+  });
+
   it('refuses a CA or password file without a URL, and a CA file without TLS', async () => {
     expect(() => readHubSettings({ BITENVOY_DATABASE_PASSWORD_FILE: '/run/secrets/pg', BITENVOY_ADMIN_TOKEN: 't', BITENVOY_DATA_DIR: dir })).toThrow(
       'BITENVOY_DATABASE_PASSWORD_FILE is set but BITENVOY_DATABASE_URL is not: set BITENVOY_DATABASE_URL=postgres://USER@HOST:PORT/DATABASE to use PostgreSQL, or unset BITENVOY_DATABASE_PASSWORD_FILE',
