@@ -43,6 +43,12 @@ export interface HubSettings {
   githubMissing?: string[];
   /** Cloud discovery and attestation; undefined when no cloud variable is set. */
   cloud?: CloudSettings;
+  /** How long a dead leader's periodic work waits before another replica takes it over. */
+  leaderLeaseMs: number;
+  /** After SIGTERM, how long /readyz says 503 while everything is still served, so load balancers stop routing here. */
+  drainMs: number;
+  /** Prometheus metrics on a port of their own (no token there); undefined: `/metrics` on the hub's port, with the admin token. */
+  metrics?: { port: number; host: string | undefined };
 }
 
 /** Every variable the hub reads, with what it means: the README's settings table is made from this. */
@@ -81,6 +87,10 @@ export const HUB_VARIABLES = [
   ['BITENVOY_RETENTION_DAYS', "Deployments older than this many days are pruned with their jobs and logs, except each environment's newest, the one it runs and the one /rollback goes back to.", '90'],
   ['BITENVOY_AUDIT_RETENTION_DAYS', 'Audit entries are kept this many days (export them with `bitenvoy audit --format jsonl`).', '730'],
   ['BITENVOY_LOG_BUDGET_MB', 'All deployment logs together stay within this many MiB; the oldest entries are pruned first.', '2048'],
+  ['BITENVOY_LEADER_LEASE_SECONDS', 'Hub replicas on PostgreSQL: the periodic work (lease expiry, pause timers, retention, cloud discovery, resuming GitHub effects) runs on one of them, the leader; another takes over within this many seconds when it dies. A hub alone on SQLite always leads.', '10'],
+  ['BITENVOY_DRAIN_SECONDS', 'After SIGTERM, how long the hub keeps serving while /readyz answers 503 (so load balancers take it out) before it hands the long polls back and stops. Set it to your load balancer\'s health-check interval × its failure threshold.', '0'],
+  ['BITENVOY_METRICS_PORT', 'Serve Prometheus metrics at `/metrics` on this port, without a token (keep it reachable by Prometheus only). Unset: `/metrics` on the hub\'s own port, with the admin token as bearer.', '(the hub\'s port, token required)'],
+  ['BITENVOY_METRICS_HOST', 'Address the metrics port listens on.', 'HOST'],
 ] as const;
 
 /** Checked at start, so a typo stops the hub with the reason rather than trusting nobody (or everybody) quietly. */
@@ -191,6 +201,9 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
     },
     githubMissing: missing.length < Object.keys(present).length ? missing : [],
     ...withCloud(readCloudSettings(env, publicUrl)),
+    drainMs: integer(env, 'BITENVOY_DRAIN_SECONDS', 0, 0, 600) * 1000,
+    leaderLeaseMs: integer(env, 'BITENVOY_LEADER_LEASE_SECONDS', 10, 2, 300) * 1000,
+    ...(env.BITENVOY_METRICS_PORT ? { metrics: { port: integer(env, 'BITENVOY_METRICS_PORT', 0, 0, 65535), host: env.BITENVOY_METRICS_HOST || host } } : {}),
     github: complete ? { appId: env.APP_ID!, privateKey: privateKey!, webhookSecret: env.WEBHOOK_SECRET!, ...(ghe ? { baseUrl: ghe } : {}) } : undefined,
   };
 }

@@ -39,6 +39,7 @@ import { deploysThroughGitHub, deployThroughGitHub } from './github/deploy-throu
 import { onDeploymentCreated, type DeploymentCreatedPayload } from './github/on-deployment-created.js';
 import { RepositoryTokens } from './github/repository-token.js';
 import { GitHubOutbox } from './github/github-outbox.js';
+import { CREATE_DEPLOYMENT_EFFECT, createDeploymentKind } from './github/create-deployment-effect.js';
 import { PostRateLimit } from './github/post-rate-limit.js';
 import { GitHubStatusReporter, type StatusOctokit } from './github/status-reporter.js';
 import { listUnreportedGitHubDeployments } from './github/unreported-deployments.js';
@@ -47,11 +48,20 @@ import { createHttpServer, createKoa, createProbot, createWebhookHandler, LISTEN
 import type { Probot } from 'probot';
 import { startPruning } from './store/retention.js';
 import { openStore } from './store/open-store.js';
+import { schemaVersion as newestSchemaVersion } from './store/sql/migrations.js';
+import { withDeadline } from '../lib/with-deadline.js';
+import { HubMetrics } from './metrics/hub-metrics.js';
+import { LeaderLease } from './store/leader-lease.js';
+import { listenForMetrics, metricsRoutes } from './metrics/metrics-routes.js';
+import { lostAfterMs } from './rollout/engine-context.js';
 
 export interface RunningHub {
   url: string;
   server: Server;
   engine: RolloutEngine;
+  metrics: HubMetrics;
+  /** Where the metrics are when they have a port of their own (BITENVOY_METRICS_PORT). */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -62,7 +72,12 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     onDatabaseError: (err) => log.warn({ err }, 'store: a PostgreSQL connection broke while idle; the next statement opens a new one'),
   });
   log.info({ store: store.location }, `store: ${store.location}`);
-  const probot = createProbot(settings, log);
+  const metrics = new HubMetrics({ store, lostAfterMs: lostAfterMs(settings) });
+  // Periodic work runs on one replica; a hub alone on its SQLite file leads from the start.
+  const leader = new LeaderLease({ store, leaseMs: settings.leaderLeaseMs, log: log.child({ name: 'leader' }), alone: store.db.dialect === 'sqlite', onChange: (leading) => metrics.leaderChanged(leading) });
+  const { wasFree } = await leader.start();
+  const leading = () => leader.leading;
+  const probot = createProbot(settings, log, metrics);
   const installationOctokit = async (installationId: number): Promise<StatusOctokit> => {
     if (!probot) throw new Error('GitHub App credentials are not set');
     return probot.auth(installationId);
@@ -89,42 +104,46 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     openDeployments: () => listUnreportedGitHubDeployments(store),
     posts,
   });
-  // PR replies, reactions and config check runs: journalled in the store, sent in the background.
-  const outbox = new GitHubOutbox({ store, octokitFor: installationOctokit, log: log.child({ name: 'github-outbox' }), posts });
+  // GitHub Deployments the hub creates, PR replies, reactions and config check runs: journalled in the store, sent in
+  // the background. A created deployment's rollout is started by the same handler as the deployment.created webhook.
+  const createDeployment = createDeploymentKind({ store, startDeployment: (payload, options) => startDeployment(payload, options) });
+  const outbox = new GitHubOutbox({ store, octokitFor: installationOctokit, log: log.child({ name: 'github-outbox' }), posts, kinds: { [CREATE_DEPLOYMENT_EFFECT]: createDeployment } });
   const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;
   // Loaded only when configured: the cloud providers' SDKs (the EC2 client alone) cost an idle hub ~90 MB of RSS.
   const cloudModule = settings.cloud ? await import('./cloud/cloud-service.js') : undefined;
-  const cloud: CloudService | undefined = settings.cloud && cloudModule ? await cloudModule.CloudService.start({ settings: settings.cloud, store, log: log.child({ name: 'cloud' }) }) : undefined;
+  const cloud: CloudService | undefined = settings.cloud && cloudModule ? await cloudModule.CloudService.start({ settings: settings.cloud, store, log: log.child({ name: 'cloud' }), leading }) : undefined;
   const engine = new RolloutEngine({
     store,
     log: log.child({ name: 'engine' }),
     settings,
     config: (repository) => configs.current(repository),
     onChange: (d) => {
+      metrics.deploymentChanged(d);
       reporter.changed(d);
       // A commit live in an environment may be what a later environment's automatic deploy waits for (`after:`).
       if (d.state === 'success') void late.auto?.onLive(d.repository, d.environment).catch((err: unknown) => log.error({ err }, 'auto-deploy: looking at held deploys after a success failed'));
     },
     ...(repositoryTokens ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? repositoryTokens.get(d.github) : undefined) } : {}),
     ...(cloud ? { cloudFacts: (agents: AgentRecord[], selector?: LabelSelector) => cloud.facts(agents, selector) } : {}),
+    onJobClaimed: (job) => metrics.jobClaimed(job.spec.createdAt),
     // A GitHub deployment's automatic rollback is made through GitHub, so it shows there like any deployment.
     startRollback: async (failed, plan) => {
       if (!failed.github || !probot) return void (await engine.startRollbackHere(failed, plan));
-      const deps = { store, config: (repository: string) => configs.current(repository), octokitFor: installationOctokit, startDeployment, publicUrl: () => publicUrl };
+      const deps = { config: (repository: string) => configs.current(repository), outbox, publicUrl: () => publicUrl };
       await startGitHubRollback(deps, { ...failed, github: failed.github }, plan);
     },
   });
   const startDeployment = (payload: DeploymentCreatedPayload, options?: { refuseWith?: string }) =>
     onDeploymentCreated(payload, { engine, store, reporter, log: log.child({ name: 'github' }) }, options);
   // After startDeployment exists: a restart may have a planned rollback to start.
-  await engine.start();
-  const pruner = startPruning(store, settings.retention, log.child({ name: 'retention' }));
+  await engine.start({ leading, extendLeases: wasFree });
+  const pruner = startPruning(store, settings.retention, log.child({ name: 'retention' }), undefined, leading);
   // Statuses the last run did not finish reporting (it was stopped, or GitHub failed): sent in the background.
   if (probot) await reporter.start().catch((err: unknown) => log.error({ err }, 'GitHub statuses: listing the deployments still owed a status failed; they are sent at the next start'));
-  // Likewise the replies, reactions and check runs the last run left in the outbox.
+  // Likewise the deployments, replies, reactions and check runs the last run left in the outbox.
   if (probot) await outbox.start().catch((err: unknown) => log.error({ err }, 'GitHub outbox: listing the effects the last run left failed; they are sent at the next start'));
   const auto = probot
-    ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, startDeployment, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl })
+    ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, outbox, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl })
     : undefined;
   if (auto) late.auto = auto;
   await auto?.start();
@@ -141,7 +160,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const adminGuesses = new GuessLimiter(ADMIN_TOKEN_GUESSES);
   // The long poll is answered below Koa (api/poll-route.ts); wrong credentials count once whichever route they hit.
   const agentGuesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES);
-  const poll = createPollHandler({ store, engine, settings: agentSettings, shutdown: shutdown.signal, guesses: agentGuesses, log, trustedProxies: proxies });
+  const poll = createPollHandler({ store, engine, settings: agentSettings, shutdown: shutdown.signal, guesses: agentGuesses, log, trustedProxies: proxies, held: (delta) => metrics.pollHeld(delta) });
   const routers = [
     agentRoutes({
       store,
@@ -158,12 +177,13 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       guesses: adminGuesses,
       publicUrl: () => publicUrl,
       refreshConfig: () => configs.refresh(),
+      shutdown: shutdown.signal,
       ...(cloud ? { cloud } : {}),
       ...(probot
         ? {
             deployThroughGitHub: (req: CreateDeploymentRequest, actor: string) =>
               deploysThroughGitHub(configs.current(req.repository), req.repository)
-                ? deployThroughGitHub({ store, config: (r) => configs.current(r), appOctokit: async () => (await probot.auth()) as StatusOctokit, octokitFor: installationOctokit, startDeployment, publicUrl: () => publicUrl }, req, actor)
+                ? deployThroughGitHub({ store, config: (r) => configs.current(r), appOctokit: async () => (await probot.auth()) as StatusOctokit, octokitFor: installationOctokit, outbox, publicUrl: () => publicUrl }, req, actor)
                 : undefined,
           }
         : {}),
@@ -176,12 +196,22 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       sessions,
     }),
     signInRoutes(sessions, settings.adminToken, adminGuesses),
+    // Without a metrics port of its own, /metrics is here, behind the admin token.
+    ...(settings.metrics ? [] : [metricsRoutes(metrics, { adminToken: settings.adminToken, guesses: adminGuesses })]),
     deploymentActionRoutes({ store, engine, sessions }),
   ];
   koa.use(async (ctx, next) => {
     // Liveness: the process answers. Nothing else is asked, so a restart is never triggered by a config problem.
     if (ctx.path === '/livez') {
       ctx.body = { ok: true, version };
+      return;
+    }
+    // Readiness, for a load balancer: this replica can serve — the store answers (within 2 s) with the schema this
+    // release knows, a config is in force, and it is not shutting down.
+    if (ctx.path === '/readyz') {
+      const problem = draining ? 'shutting down: send requests to another replica' : await notReady();
+      ctx.status = problem ? 503 : 200;
+      ctx.body = { ok: !problem, version, ...(problem ? { problem } : {}) };
       return;
     }
     // Health: 503 while no config is in force, since nothing can be deployed; the body says why.
@@ -212,12 +242,15 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       octokitFor: installationOctokit,
       publicUrl: () => publicUrl,
       outbox,
-      commands: { store, engine, configs, octokitFor: installationOctokit, outbox, startDeployment, log, publicUrl: () => publicUrl, ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}) },
-    }), settings, log);
+      commands: { store, engine, configs, octokitFor: installationOctokit, outbox, log, publicUrl: () => publicUrl, ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}) },
+    }), settings, log, metrics);
   const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath, poll });
+  let metricsServer: Server | undefined;
   try {
     await listen(server, settings);
+    if (settings.metrics) metricsServer = await listenForMetrics(metrics, settings.metrics, log);
   } catch (err) {
+    server.close();
     // Nothing may keep running (timers, the open SQLite file) when the hub could not start.
     engine.stop();
     pruner.stop();
@@ -226,10 +259,13 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     auto?.stop();
     configs.stop();
     cloud?.stop();
+    await leader.stop();
     await store.close();
     throw err;
   }
   const { port } = server.address() as AddressInfo;
+  const metricsUrl = metricsServer ? `http://${settings.metrics?.host && settings.metrics.host !== '0.0.0.0' ? settings.metrics.host : 'localhost'}:${(metricsServer.address() as AddressInfo).port}/metrics` : undefined;
+  if (metricsUrl) log.info(`Prometheus metrics at ${metricsUrl}`);
   const url = `http://${settings.host && settings.host !== '0.0.0.0' ? settings.host : 'localhost'}:${port}`;
   if (settings.port === 0 && publicUrl.endsWith(':0')) publicUrl = url;
   if (mode === 'local') {
@@ -240,13 +276,34 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   }
 
   let closing: Promise<void> | undefined;
+  let draining = false;
+  const schemaVersion = newestSchemaVersion();
+  /** Why this replica cannot serve now, or undefined. */
+  async function notReady(): Promise<string | undefined> {
+    try {
+      const row = await withDeadline(store.db.get<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations'), 2000, 'the store');
+      if (Number(row?.v) !== schemaVersion) return `the store's schema is version ${row?.v}, this release runs version ${schemaVersion}: run the same release on every replica`;
+    } catch (err) {
+      return `the store does not answer: ${(err as Error).message}`;
+    }
+    if (!configs.statuses().some((c) => c.sha !== undefined)) return noConfigProblem(configs.statuses().length, mode);
+    return undefined;
+  }
   return {
     url,
     server,
     engine,
+    metrics,
+    ...(metricsUrl ? { metricsUrl } : {}),
     // Idempotent: SIGTERM and a caller's own cleanup may both ask.
     close() {
       closing ??= (async () => {
+        // First out of the load balancer (readiness fails), still serving; then the polls are handed back.
+        draining = true;
+        if (settings.drainMs > 0) {
+          log.info(`draining: /readyz answers 503 for ${settings.drainMs / 1000} s, then the long polls are handed back`);
+          await new Promise((resolve) => setTimeout(resolve, settings.drainMs));
+        }
         shutdown.abort();
         engine.stop();
         pruner.stop();
@@ -256,6 +313,10 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         auto?.stop();
         configs.stop();
         cloud?.stop();
+        metricsServer?.close();
+        metricsServer?.closeAllConnections();
+        // Handed back at once: another replica leads at its next renewal instead of after a whole lease.
+        await leader.stop();
         await new Promise<void>((resolve) => {
           // Long polls just answered 204 leave keep-alive sockets behind: close each as soon as it goes idle, and
           // cut whatever is still busy after 2 s.
@@ -315,3 +376,4 @@ function openConfigRepos(settings: HubSettings, probot: Probot | undefined, inst
     log: configLog,
   });
 }
+

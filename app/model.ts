@@ -157,6 +157,8 @@ export interface DeploymentRecord {
   waitingFor?: string;
   /** Deployed with `--force` past red checks: said in its status and the audit log. */
   forced?: boolean;
+  /** What asked for it, when a BitEnvoy-made GitHub Deployment said so (auto-deploy, a PR command, the API, a rollback). */
+  trigger?: DeploymentTrigger;
   /** Where agents fetch the code and which instruction file they run, fixed when the deployment was planned. */
   gitUrl?: string;
   instructions?: string;
@@ -182,6 +184,9 @@ export interface GitHubDeploymentLink {
   /** The repository's HTTPS clone URL as GitHub gave it (so GitHub Enterprise works). */
   cloneUrl: string;
 }
+
+/** What started a deployment (the `trigger` label of the hub's metrics). */
+export type DeploymentTrigger = 'auto' | 'command' | 'api' | 'rollback' | 'dashboard' | 'cli' | 'github' | 'other';
 
 /** Key builders: the only place key strings are spelled. */
 export const keys = {

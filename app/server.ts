@@ -4,17 +4,21 @@
  */
 import { createServer, type Server } from 'node:http';
 import Koa from 'koa';
-import { Probot, type ApplicationFunction } from 'probot';
+import { Probot, ProbotOctokit, type ApplicationFunction } from 'probot';
 import type { Logger } from '../lib/logger.js';
 import { errorMiddleware } from './api/error-middleware.js';
 import { isPollPath } from './api/poll-route.js';
 import { createGitHubWebhookHandler, type NodeHandler } from './github/webhook-handler.js';
 import type { HubSettings } from './hub-settings.js';
+import { githubRequestMetrics } from './metrics/github-request-metrics.js';
+import type { HubMetrics } from './metrics/hub-metrics.js';
 
 /** The Probot instance for the App's credentials, or undefined in local mode. */
-export function createProbot(settings: HubSettings, log: Logger): Probot | undefined {
+export function createProbot(settings: HubSettings, log: Logger, metrics?: HubMetrics): Probot | undefined {
   if (!settings.github) return undefined;
   return new Probot({
+    // Every GitHub client Probot makes (the App's, each installation's, each webhook handler's) counts its requests.
+    ...(metrics ? { Octokit: ProbotOctokit.plugin(githubRequestMetrics(metrics)) } : {}),
     appId: settings.github.appId,
     privateKey: settings.github.privateKey,
     secret: settings.github.webhookSecret,
@@ -27,9 +31,15 @@ export function createProbot(settings: HubSettings, log: Logger): Probot | undef
  * The webhook path's handler, or undefined in local mode: bodies capped and streamed, signatures checked before
  * anything is parsed or logged, then Probot (see github/webhook-handler.ts).
  */
-export async function createWebhookHandler(probot: Probot | undefined, appFn: ApplicationFunction, settings: HubSettings, log: Logger): Promise<NodeHandler | undefined> {
+export async function createWebhookHandler(probot: Probot | undefined, appFn: ApplicationFunction, settings: HubSettings, log: Logger, metrics?: HubMetrics): Promise<NodeHandler | undefined> {
   if (!probot || !settings.github) return undefined;
-  return createGitHubWebhookHandler({ probot, appFn, secret: settings.github.webhookSecret, log: log.child({ name: 'webhooks' }) });
+  return createGitHubWebhookHandler({
+    probot,
+    appFn,
+    secret: settings.github.webhookSecret,
+    log: log.child({ name: 'webhooks' }),
+    ...(metrics ? { onDelivery: (event: string | undefined, outcome: Parameters<HubMetrics['webhookDelivery']>[1]) => metrics.webhookDelivery(event, outcome) } : {}),
+  });
 }
 
 /**

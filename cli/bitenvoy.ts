@@ -26,8 +26,28 @@ async function bundledNode(): Promise<string | undefined> {
   }
 }
 
+/**
+ * The hub's young generation, in MB per semi-space. V8's default lets it grow to 64 MB under a fleet's polls, all of
+ * it resident: at 4 MB a hub holding 10,000 agents uses ~40 MB less memory for the same CPU (bench/fleet.ts).
+ */
+const HUB_SEMI_SPACE_MB = 4;
+
+/**
+ * `bitenvoy hub` replaces itself (same process id, same stdio, no second process) with Node started with the young
+ * generation above, unless the operator chose one in NODE_OPTIONS or on the command line, or the platform has no
+ * `execve` (Windows). V8 reads the flag only at start.
+ */
+function execHubWithHeapFlags(args: string[]): void {
+  const isHub = args[0] === 'hub' && (args[1] === undefined || args[1].startsWith('-'));
+  const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((flag) => flag.includes('semi-space-size'));
+  // After the exec the flag is in execArgv: this runs once.
+  if (!isHub || chosen || typeof process.execve !== 'function') return;
+  process.execve(process.execPath, [process.execPath, `--max-semi-space-size=${HUB_SEMI_SPACE_MB}`, ...process.execArgv, process.argv[1]!, ...args], process.env);
+}
+
 const args = process.argv.slice(2);
 if (isRecentEnough(process.versions.node)) {
+  execHubWithHeapFlags(args);
   const { runCli } = await import('./main.js');
   runCli(args);
 } else {

@@ -2,7 +2,7 @@
  * Checks GitHub REST requests against GitHub's published OpenAPI description (`@octokit/openapi`): the method and
  * path must be an operation GitHub has, the JSON body must match the operation's request schema. A test that makes
  * a request GitHub would refuse (an unknown status state, a description over 140 characters, a missing required
- * field) fails here even though nock would have answered it.
+ * field) or quietly misread (a query parameter it does not have) fails here even though nock would have answered it.
  *
  * @example
  * const github = await loadGitHubContract('api.github.com');
@@ -19,6 +19,13 @@ export type GitHubFlavour = 'api.github.com' | 'ghes-3.19';
 
 interface Operation {
   requestBody?: { content?: Record<string, { schema?: unknown }>; required?: boolean };
+  parameters?: unknown[];
+}
+
+interface Parameter {
+  name: string;
+  in: string;
+  schema?: { type?: string; enum?: unknown[]; format?: string };
 }
 
 interface Spec {
@@ -65,9 +72,10 @@ async function load(flavour: GitHubFlavour): Promise<GitHubContract> {
       if (!route) return [`${flavour}: no operation for path ${path}`];
       const operation = spec.paths[route.template]![method.toLowerCase()];
       if (!operation) return [`${flavour}: ${method.toUpperCase()} is not allowed on ${route.template}`];
+      const query = queryProblems(flavour, `${method.toUpperCase()} ${route.template}`, new URLSearchParams(rawPath.split('?')[1] ?? ''), operation, spec);
       const schema = operation.requestBody?.content?.['application/json']?.schema;
       if (body === undefined || schema === undefined) {
-        return operation.requestBody?.required && body === undefined ? [`${flavour}: ${method} ${route.template} needs a JSON body`] : [];
+        return [...query, ...(operation.requestBody?.required && body === undefined ? [`${flavour}: ${method} ${route.template} needs a JSON body`] : [])];
       }
       const key = `${method} ${route.template}`;
       let validate = validators.get(key);
@@ -75,10 +83,36 @@ async function load(flavour: GitHubFlavour): Promise<GitHubContract> {
         validate = ajv.compile(deref(schema, spec) as object);
         validators.set(key, validate);
       }
-      if (validate(body)) return [];
-      return (validate.errors ?? []).map((e) => `${flavour}: ${key}: body${e.instancePath} ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`);
+      if (validate(body)) return query;
+      return [...query, ...(validate.errors ?? []).map((e) => `${flavour}: ${key}: body${e.instancePath} ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`)];
     },
   };
+}
+
+/**
+ * A query parameter GitHub does not have is ignored without a word (a misspelt `environment=` lists every
+ * deployment): each must be one the operation declares, with a value of its type.
+ */
+function queryProblems(flavour: GitHubFlavour, key: string, query: URLSearchParams, operation: Operation, spec: Spec): string[] {
+  const declared = new Map(
+    (operation.parameters ?? [])
+      .map((p) => deref(p, spec) as Parameter)
+      .filter((p) => p.in === 'query')
+      .map((p) => [p.name, p] as const),
+  );
+  const problems: string[] = [];
+  for (const [name, value] of query) {
+    const parameter = declared.get(name);
+    if (!parameter) {
+      problems.push(`${flavour}: ${key}: no query parameter \`${name}\` (it has ${[...declared.keys()].join(', ') || 'none'})`);
+      continue;
+    }
+    const schema = parameter.schema ?? {};
+    if (schema.type === 'integer' && !/^-?\d+$/.test(value)) problems.push(`${flavour}: ${key}: query \`${name}\` must be an integer, got ${value}`);
+    if (schema.enum && !schema.enum.includes(value)) problems.push(`${flavour}: ${key}: query \`${name}\` must be one of ${schema.enum.join(', ')}, got ${value}`);
+    if (schema.format === 'date-time' && Number.isNaN(Date.parse(value))) problems.push(`${flavour}: ${key}: query \`${name}\` must be an ISO 8601 time, got ${value}`);
+  }
+  return problems;
 }
 
 /** Inlines `#/components/...` references (request bodies are small and acyclic in practice; cycles stop at depth 20). */

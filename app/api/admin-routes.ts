@@ -13,6 +13,7 @@ import { pageOfAudit, recordAudit } from '../audit/audit-log.js';
 import { cancelRollout, continueRollout } from '../audit/audited-deployment-actions.js';
 import type { CloudService } from '../cloud/cloud-service.js';
 import type { ConfigStatus } from '../config/config-repo.js';
+import type { QueuedGitHubDeployment } from '../github/deploy-through-github.js';
 import { LOG_TAIL_LINES } from '../jobs/job-logs.js';
 import { LOG_LINES_MAX, readDeploymentSummary, readServerDetail, readServerLog, readServerPage, SERVER_PAGE_DEFAULT, SERVER_PAGE_MAX } from '../rollout/deployment-view.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
@@ -20,6 +21,7 @@ import type { AgentFacts } from '../rollout/select-agents.js';
 import { keys, type DeploymentRecord } from '../model.js';
 import type { Store } from '../store/store.js';
 import { clientAddress } from './client-address.js';
+import { DeploymentStreams, type StreamTimings } from './deployment-events.js';
 import { ADMIN_TOKEN_GUESSES, GuessLimiter } from './guess-limiter.js';
 import { checkAdminToken } from './is-admin-token.js';
 import type { Logger } from '../../lib/logger.js';
@@ -27,7 +29,8 @@ import { createDeploymentBody, enrollmentTokenBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
 import { validateBody } from './validate-body.js';
 
-function adminAuth(adminToken: string, guesses: GuessLimiter): Middleware {
+/** The admin token as bearer, under the shared limit of wrong guesses; 401 with what to send otherwise. */
+export function adminAuth(adminToken: string, guesses: GuessLimiter): Middleware {
   return async (ctx, next) => {
     const token = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
     if (!token || !checkAdminToken(token, adminToken, { address: clientAddress(ctx), guesses, log: ctx.state.log as Logger })) {
@@ -46,16 +49,32 @@ export function adminRoutes(deps: {
   publicUrl: () => string;
   refreshConfig?: () => Promise<ConfigStatus[]>;
   cloud?: CloudService;
-  /** GitHub mode: deploys a repository configured without `git:` through a GitHub Deployment; undefined when it does not apply. */
-  deployThroughGitHub?: (req: CreateDeploymentRequest, actor: string) => Promise<DeploymentRecord> | undefined;
+  /**
+   * GitHub mode: deploys a repository configured without `git:` through a GitHub Deployment (queued while GitHub does
+   * not take it: answered 202); undefined when it does not apply.
+   */
+  deployThroughGitHub?: (req: CreateDeploymentRequest, actor: string) => Promise<DeploymentRecord | QueuedGitHubDeployment> | undefined;
+  /** Aborted when the hub stops: open deployment event streams end then. */
+  shutdown?: AbortSignal;
+  /** The event streams' cap and intervals (tests shorten them); see deployment-events.ts. */
+  streamTimings?: Partial<StreamTimings>;
 }): Router {
   const { engine } = deps;
   const router = new Router({ prefix: ADMIN_API_PREFIX });
   router.use(adminAuth(deps.adminToken, deps.guesses ?? new GuessLimiter(ADMIN_TOKEN_GUESSES)));
+  const streams = new DeploymentStreams({ store: deps.store, changes: engine.changes, ...(deps.shutdown ? { shutdown: deps.shutdown } : {}), ...(deps.streamTimings ? { timings: deps.streamTimings } : {}) });
 
   router.post('/deployments', async (ctx) => {
     const req = validateBody<CreateDeploymentRequest>(createDeploymentBody, await readJsonBody(ctx.req, 64 * 1024));
-    const deployment = (await deps.deployThroughGitHub?.(req, 'api')) ?? (await engine.createDeployment(req, 'api'));
+    const answer = (await deps.deployThroughGitHub?.(req, 'api')) ?? (await engine.createDeployment(req, 'api'));
+    if ('queued' in answer) {
+      // GitHub did not take the deployment at once: decided and journalled, it is created when GitHub answers.
+      await recordAudit(deps.store, { actor: 'api', action: 'deploy', repository: answer.repository, environment: answer.environment, sha: answer.sha, outcome: 'queued', deploymentId: answer.id, detail: answer.message });
+      ctx.status = 202;
+      ctx.body = { queued: true, deploymentId: answer.id, message: answer.message, url: `${deps.publicUrl()}/deployments/${answer.id}` };
+      return;
+    }
+    const deployment = answer;
     await recordAudit(deps.store, {
       actor: 'api',
       action: 'deploy',
@@ -86,6 +105,9 @@ export function adminRoutes(deps: {
     if (!summary) throw notFound(ctx.params.id!);
     ctx.body = withoutCredentialsIn(summary);
   });
+
+  // The summary again each time it changes (Server-Sent Events), until the deployment ends: what `bitenvoy deploy` follows.
+  router.get('/deployments/:id/events', (ctx) => streams.serve(ctx, ctx.params.id!, notFound));
 
   router.get('/deployments/:id/servers', async (ctx) => {
     const dep = await readDeployment(deps.store, ctx.params.id!);

@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { hashSecret } from '../enroll/create-enroll-token.js';
 import type { AgentRecord } from '../model.js';
-import { agentByCredential, recordLastSeen } from '../store/agent-queries.js';
+import { agentByCredential, agentIdentityByCredential, recordLastSeen, type AgentIdentity } from '../store/agent-queries.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../../lib/logger.js';
 import { clientAddress } from './client-address.js';
@@ -51,8 +51,8 @@ function heartbeatsOf(store: Store): Heartbeats {
 
 /**
  * The agent whose credential `authorization` (`Bearer bta_…`) carries, with its heartbeat recorded; throws 401
- * BE_UNAUTHORIZED otherwise. Shared by the Koa routes ({@link agentAuth}) and the long-poll route, which is answered
- * below Koa (poll-route.ts).
+ * BE_UNAUTHORIZED otherwise. Shared by the Koa routes ({@link agentAuth}) and, as {@link authenticateAgentId}, the
+ * long-poll route, which is answered below Koa (poll-route.ts).
  *
  * Wrong credentials count against `guesses` by client address (`address` is asked only then); past the limit they
  * answer 429 instead of 401. A right credential is always looked up and let in, so a guesser behind the same address
@@ -62,21 +62,35 @@ function heartbeatsOf(store: Store): Heartbeats {
  * @example
  * const agent = await authenticateAgent(store, guesses, { authorization: req.headers.authorization, address: () => '203.0.113.7' });
  */
-export async function authenticateAgent(
-  store: Store,
-  guesses: GuessLimiter,
-  request: { authorization: string | undefined; address: () => string; log?: Logger },
-): Promise<AgentRecord> {
+export async function authenticateAgent(store: Store, guesses: GuessLimiter, request: AgentRequest): Promise<AgentRecord> {
+  return authenticate(store, guesses, request, agentByCredential);
+}
+
+/**
+ * {@link authenticateAgent} for the long poll: the same checks and heartbeat, but only the agent's id and last
+ * heartbeat are read (from indexed columns), not its whole record.
+ */
+export async function authenticateAgentId(store: Store, guesses: GuessLimiter, request: AgentRequest): Promise<AgentIdentity> {
+  return authenticate(store, guesses, request, agentIdentityByCredential);
+}
+
+interface AgentRequest {
+  authorization: string | undefined;
+  address: () => string;
+  log?: Logger;
+}
+
+async function authenticate<T extends AgentIdentity>(store: Store, guesses: GuessLimiter, request: AgentRequest, lookup: (store: Store, hash: string) => Promise<T | undefined>): Promise<T> {
   const credential = /^Bearer\s+(\S+)$/i.exec(request.authorization ?? '')?.[1];
   if (!credential) throw new BitEnvoyError('BE_UNAUTHORIZED', 'missing `Authorization: Bearer <agent credential>`; enroll the agent with `bitenvoy agent enroll`');
-  const agent = await agentByCredential(store, hashSecret(credential));
+  const agent = await lookup(store, hashSecret(credential));
   if (!agent) {
     const address = request.address();
     guesses.assertMayTry(address);
     guesses.failed(address, request.log);
     throw new BitEnvoyError('BE_UNAUTHORIZED', 'unknown agent credential (the agent was removed or the hub lost its data); enroll it again with a new token');
   }
-  if (Date.now() - Date.parse(agent.lastSeenAt) > HEARTBEAT_WRITE_MS) heartbeatsOf(store).note(agent.id, new Date().toISOString());
+  if (!(Date.now() - Date.parse(agent.lastSeenAt) <= HEARTBEAT_WRITE_MS)) heartbeatsOf(store).note(agent.id, new Date().toISOString());
   return agent;
 }
 
@@ -86,7 +100,11 @@ export async function authenticateAgent(
  */
 export function agentAuth(store: Store, guesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES)): Middleware {
   return async (ctx, next) => {
-    ctx.state.agent = await authenticateAgent(store, guesses, { authorization: ctx.get('authorization'), address: () => clientAddress(ctx), log: ctx.state.log as Logger });
+    const agent = await authenticateAgent(store, guesses, { authorization: ctx.get('authorization'), address: () => clientAddress(ctx), log: ctx.state.log as Logger });
+    ctx.state.agent = agent;
+    // Every line logged for this request names the agent (and, on a job's routes, the job).
+    const jobId = ctx.path.includes('/jobs/') ? (ctx as { params?: Record<string, string> }).params?.id : undefined;
+    ctx.state.log = (ctx.state.log as Logger | undefined)?.child({ agentId: agent.id, ...(jobId ? { jobId } : {}) });
     await next();
   };
 }

@@ -18,9 +18,9 @@ import { parse as parseQuery } from 'node:querystring';
 import { BitEnvoyError, toErrorEnvelope } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { AGENT_API_PREFIX, type AgentSettings, type JobSpec } from '../../lib/protocol.js';
-import type { JobNotifier } from '../jobs/job-notifier.js';
+import { HangUp, type JobNotifier } from '../jobs/job-notifier.js';
 import type { Store } from '../store/store.js';
-import { authenticateAgent } from './agent-auth.js';
+import { authenticateAgentId } from './agent-auth.js';
 import type { BlockList } from 'node:net';
 import { clientAddress } from './client-address.js';
 import { cutUnreadBody } from './cut-unread-body.js';
@@ -46,6 +46,8 @@ export interface PollDeps {
   /** Whose X-Forwarded-For is believed (BITENVOY_TRUSTED_PROXIES), as for the routes behind Koa. */
   trustedProxies?: BlockList;
   log: Logger;
+  /** Told when a poll starts (+1) and stops (-1) waiting (the metrics' long polls held). */
+  held?: (delta: 1 | -1) => void;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -66,7 +68,7 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
   }
   // Only the id stays for the wait: the agent's record (labels, facts) is not kept alive by a held poll.
   const agentId = (
-    await authenticateAgent(deps.store, deps.guesses, {
+    await authenticateAgentId(deps.store, deps.guesses, {
       authorization: req.headers.authorization,
       address: () => clientAddress({ ip: forwardedFor(req), req, ...(deps.trustedProxies ? { trustedProxies: deps.trustedProxies } : {}) }),
       log: deps.log,
@@ -78,23 +80,30 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
   const deadline = Date.now() + Math.min(wait, deps.settings.pollWaitSeconds) * 1000;
   // The response's `close` (not the request's) fires when the agent hangs up before we answer: a GET's request
   // stream may already have ended and closed, so it says nothing about the connection.
-  const gone = new AbortController();
-  const hangUp = () => gone.abort();
-  res.once('close', hangUp);
-  if (req.socket.destroyed) gone.abort();
+  const gone = new HangUp();
+  res.once('close', gone.hangUp);
+  if (req.socket.destroyed) gone.hangUp();
+  deps.held?.(1);
   try {
     for (;;) {
       const job = await deps.engine.nextJob(agentId);
       if (job) return send(req, res, 200, JSON.stringify({ job }));
       const left = deadline - Date.now();
-      if (left <= 0 || gone.signal.aborted || deps.shutdown.aborted) break;
-      // Only the hang-up's signal: shutdown wakes every waiting poll through the notifier (see createPollHandler);
-      // a listener per held poll on one long-lived signal is the kind of cost this route is here to avoid.
-      await deps.engine.notifier.waitForJob(agentId, left, gone.signal);
+      if (left <= 0 || gone.hungUp || deps.shutdown.aborted) break;
+      // Only the hang-up: shutdown wakes every waiting poll through the notifier (see createPollHandler); a listener
+      // per held poll on one long-lived signal is the kind of cost this route is here to avoid.
+      const outcome = await deps.engine.notifier.waitForJob(agentId, left, gone);
+      // A wait that ran out without a wake-up answers 204 without reading the store again: a job created meanwhile
+      // woke it (this process) or is found by the agent's next poll, sent at once.
+      if (outcome !== 'woken') break;
     }
+    // A hub shutting down hands the poll back on a connection it closes: the agent's next poll opens a new one, which
+    // a load balancer sends to another replica — no gap, no wait.
+    if (deps.shutdown.aborted && !res.headersSent) res.setHeader('connection', 'close');
     send(req, res, 204);
   } finally {
-    res.off('close', hangUp);
+    res.off('close', gone.hangUp);
+    deps.held?.(-1);
   }
 }
 

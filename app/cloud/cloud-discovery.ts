@@ -39,6 +39,11 @@ export interface CloudDiscoveryOptions {
   now?: () => number;
   /** 0…1; tests pin it. */
   random?: () => number;
+  /**
+   * Whether this replica lists the providers (see leader-lease.ts): the others read the leader's listings from the
+   * store at each turn instead of calling the providers themselves. Default: always.
+   */
+  leading?: () => boolean;
 }
 
 export class CloudDiscovery {
@@ -122,12 +127,23 @@ export class CloudDiscovery {
     this.#options.log.debug({ scope: scope.id, instances: instances.length }, 'cloud discovery: listing refreshed');
   }
 
+  /** The listing the leader kept in the store, for a replica that does not list the provider itself. */
+  async #reload(runtime: ScopeRuntime): Promise<void> {
+    try {
+      const kept = await this.#options.store.get<ScopeState['lastGood']>(scopeKey(runtime.scope.id));
+      if (kept) runtime.state.lastGood = kept;
+    } catch (err) {
+      this.#options.log.warn({ err, scope: runtime.scope.id }, 'cloud discovery: reading the leader\'s listing failed; the last one stays');
+    }
+  }
+
   #schedule(runtime: ScopeRuntime): void {
     if (this.#stopped) return;
     // ±20 % jitter around the interval.
     const delay = Math.round(this.#options.intervalMs * (0.8 + 0.4 * this.#random()));
     runtime.timer = setTimeout(() => {
-      void this.#refresh(runtime).finally(() => this.#schedule(runtime));
+      const turn = this.#options.leading?.() === false ? this.#reload(runtime) : this.#refresh(runtime);
+      void turn.finally(() => this.#schedule(runtime));
     }, Math.max(delay, runtime.notBefore - this.#now()));
     runtime.timer.unref();
   }

@@ -43,14 +43,14 @@ export class CloudService {
   }
 
   /** Builds the configured scopes and lists each once before returning (failures are kept as state, never thrown). */
-  static async start(options: { settings: CloudSettings | undefined; store: Store; log: Logger }): Promise<CloudService> {
+  static async start(options: { settings: CloudSettings | undefined; store: Store; log: Logger; leading?: () => boolean }): Promise<CloudService> {
     const { settings, store, log } = options;
     const scopes = [
       ...(settings?.aws ? awsScopes(settings.aws) : []),
       ...(settings?.gcp ? gcpScopes({ projects: settings.gcp.projects, getAccessToken: gcpAccessToken() }) : []),
       ...(settings?.azure ? azureScopes({ ...settings.azure, getAccessToken: azureAccessToken(settings.azure.endpoint ? { resource: `${settings.azure.endpoint.replace(/\/$/, '')}/` } : {}) }) : []),
     ];
-    const discovery = settings && scopes.length ? new CloudDiscovery({ scopes, store, log, intervalMs: settings.refreshMs }) : undefined;
+    const discovery = settings && scopes.length ? new CloudDiscovery({ scopes, store, log, intervalMs: settings.refreshMs, ...(options.leading ? { leading: options.leading } : {}) }) : undefined;
     await discovery?.start();
     return new CloudService(settings, store, discovery);
   }

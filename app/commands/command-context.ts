@@ -8,7 +8,6 @@ import type { ConfigInForce } from '../config/config-repo.js';
 import type { Logger } from '../../lib/logger.js';
 import type { RepositoryRef } from '../github/auto-deploy.js';
 import type { GitHubOutbox } from '../github/github-outbox.js';
-import type { DeploymentCreatedPayload, DeploymentOutcome } from '../github/on-deployment-created.js';
 import type { StatusOctokit } from '../github/status-reporter.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
@@ -27,9 +26,11 @@ export interface CommandDeps {
   engine: RolloutEngine;
   configs: { current(repository: string): ConfigInForce | undefined };
   octokitFor(installationId: number): Promise<StatusOctokit>;
-  /** Where the 👀 reaction and the reply are queued for GitHub: they arrive even if GitHub fails for a while. */
-  outbox: Pick<GitHubOutbox, 'enqueue' | 'enqueueAll'>;
-  startDeployment(payload: DeploymentCreatedPayload, options?: { refuseWith?: string }): Promise<DeploymentOutcome>;
+  /**
+   * Where the 👀 reaction, the reply and the GitHub Deployment a command makes are queued for GitHub: they arrive even
+   * if GitHub fails for a while (the deployment's rollout starts when GitHub created it).
+   */
+  outbox: Pick<GitHubOutbox, 'enqueue' | 'enqueueAll' | 'enqueueAndWait'>;
   log: Logger;
   publicUrl: () => string;
   now?: () => number;

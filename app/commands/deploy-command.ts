@@ -42,9 +42,10 @@ export async function deployCommand(ctx: CommandContext, args: { environment: st
 
   if (args.dryRun) return { reply: await describePlan(ctx, environment, pr.sha, blockers), sha: pr.sha, environment };
   if (blockers.length) throw new Refusal(`cannot deploy \`${pr.sha.slice(0, 7)}\` to \`${environment}\`: ${blockers.join('; ')}`);
-  const deploymentId = await startDeployment(ctx, { environment, sha: pr.sha, trigger: 'command', forced, description: `/deploy by @${event.login} from #${event.pullRequest}${forced ? ' (forced)' : ''}` });
-  const waiting = await waitingNote(ctx, deploymentId);
-  return { reply: `deploying \`${pr.sha.slice(0, 7)}\` to \`${environment}\`${forced ? ' (forced past red checks)' : ''}: ${ctx.publicUrl()}/deployments/${deploymentId}${waiting}`, sha: pr.sha, environment, deploymentId, forced };
+  const { deploymentId, queued } = await startDeployment(ctx, { environment, sha: pr.sha, trigger: 'command', forced, description: `/deploy by @${event.login} from #${event.pullRequest}${forced ? ' (forced)' : ''}` });
+  const what = `\`${pr.sha.slice(0, 7)}\` to \`${environment}\`${forced ? ' (forced past red checks)' : ''}`;
+  const reply = queued !== undefined ? `${queuedNote(what, queued)}: ${ctx.publicUrl()}/deployments/${deploymentId}` : `deploying ${what}: ${ctx.publicUrl()}/deployments/${deploymentId}${await waitingNote(ctx, deploymentId)}`;
+  return { reply, sha: pr.sha, environment, deploymentId, forced };
 }
 
 export async function rollbackCommand(ctx: CommandContext, args: { environment: string }): Promise<DeployOutcome> {
@@ -58,7 +59,7 @@ export async function rollbackCommand(ctx: CommandContext, args: { environment: 
   if (!current || !previous) {
     throw new Refusal(`\`${environment}\` has no earlier successful commit to roll back to${current ? ` (only \`${current.sha.slice(0, 7)}\` ever succeeded there)` : ''}`);
   }
-  const deploymentId = await startDeployment(ctx, {
+  const { deploymentId, queued } = await startDeployment(ctx, {
     environment,
     sha: previous.sha,
     trigger: 'rollback',
@@ -66,21 +67,25 @@ export async function rollbackCommand(ctx: CommandContext, args: { environment: 
     description: `/rollback by @${event.login}: back to ${previous.sha.slice(0, 7)} from ${current.sha.slice(0, 7)}`,
     rollbackOf: current.id,
   });
+  const what = `the rollback of \`${environment}\` from \`${current.sha.slice(0, 7)}\` to \`${previous.sha.slice(0, 7)}\``;
   return {
-    reply: `rolling \`${environment}\` back from \`${current.sha.slice(0, 7)}\` to \`${previous.sha.slice(0, 7)}\` (deployed ${previous.createdAt}) as a new deployment: ${ctx.publicUrl()}/deployments/${deploymentId}${await waitingNote(ctx, deploymentId)}`,
+    reply:
+      queued !== undefined
+        ? `${queuedNote(what, queued)}: ${ctx.publicUrl()}/deployments/${deploymentId}`
+        : `rolling \`${environment}\` back from \`${current.sha.slice(0, 7)}\` to \`${previous.sha.slice(0, 7)}\` (deployed ${previous.createdAt}) as a new deployment: ${ctx.publicUrl()}/deployments/${deploymentId}${await waitingNote(ctx, deploymentId)}`,
     sha: previous.sha,
     environment,
     deploymentId,
   };
 }
 
+/** Starts the rollout through GitHub; `queued` says why GitHub has not created its deployment yet, if it has not. */
 async function startDeployment(
   ctx: CommandContext,
   args: { environment: string; sha: string; trigger: 'command' | 'rollback'; forced: boolean; description: string; rollbackOf?: string },
-): Promise<string> {
+): Promise<{ deploymentId: string; queued?: string }> {
   const { event } = ctx;
-  const { rolloutId } = await startRolloutThroughGitHub(ctx, {
-    octokit: ctx.octokit,
+  const started = await startRolloutThroughGitHub(ctx, {
     installationId: event.installationId,
     repository: event.repository,
     // A rollback lets agents restore a kept release.
@@ -95,7 +100,12 @@ async function startDeployment(
     pullRequest: event.pullRequest,
     forced: args.forced,
   });
-  return rolloutId;
+  return { deploymentId: started.rolloutId, ...(started.state === 'queued' ? { queued: started.reason } : {}) };
+}
+
+/** The reply when GitHub did not take the deployment at once: it is not lost, it is made when GitHub answers. */
+function queuedNote(what: string, reason: string): string {
+  return `⏳ ${what} is queued: GitHub did not take the deployment at once (${reason}). The hub creates it as soon as GitHub answers, and the rollout starts then`;
 }
 
 /** " — it waits for dep_…, the rollout running there now" when the environment is busy. */

@@ -6,7 +6,7 @@
  * an `error` deployment when the environment's `checksTimeout` passes — never silence.
  *
  * @example
- * const auto = new AutoDeployer({ store, configs, octokitFor, startDeployment, log, debounceMs: 5000, publicUrl });
+ * const auto = new AutoDeployer({ store, configs, octokitFor, outbox, log, debounceMs: 5000, publicUrl });
  * await auto.start();
  * app.on('push', (c) => auto.onPush(pushFrom(c.payload)));
  */
@@ -19,10 +19,10 @@ import type { Logger } from '../../lib/logger.js';
 import type { Store } from '../store/store.js';
 import { CONFIG_CHECK_NAME } from './config-check-run.js';
 import { newRolloutId } from './create-github-deployment.js';
+import type { GitHubOutbox } from './github-outbox.js';
 import { startRolloutThroughGitHub } from './start-github-rollout.js';
 import { evaluateChecks } from './evaluate-checks.js';
 import { listCommitChecks } from './list-commit-checks.js';
-import type { DeploymentCreatedPayload, DeploymentOutcome } from './on-deployment-created.js';
 import type { StatusOctokit } from './status-reporter.js';
 
 /** A repository as webhooks describe it. */
@@ -46,8 +46,8 @@ export interface AutoDeployerDeps {
   store: Store;
   configs: { current(repository: string): ConfigInForce | undefined };
   octokitFor(installationId: number): Promise<StatusOctokit>;
-  /** Starts (or, with `refuseWith`, records as `error`) the rollout of a GitHub Deployment the hub created. */
-  startDeployment(payload: DeploymentCreatedPayload, options?: { refuseWith?: string }): Promise<DeploymentOutcome>;
+  /** Creates the GitHub Deployment and starts (or, checks never having reported, records as `error`) its rollout. */
+  outbox: Pick<GitHubOutbox, 'enqueueAndWait'>;
   log: Logger;
   debounceMs: number;
   publicUrl: () => string;
@@ -315,28 +315,20 @@ export class AutoDeployer {
     }
   }
 
-  /** Creates the GitHub Deployment and starts its rollout (or records it as `error` when checks never reported). */
+  /**
+   * Creates the GitHub Deployment and starts its rollout (or records it as `error` when checks never reported), through
+   * the GitHub outbox: when GitHub does not take it at once it is queued, and created when GitHub answers.
+   */
   async #deploy(pending: PendingCommit, environment: string, env: { productionEnvironment?: boolean; transientEnvironment?: boolean }, description: string, timedOut = false): Promise<void> {
     const { repository, sha } = pending;
     // Marked first: an event arriving while GitHub answers must not create a second deployment.
     await this.#deps.store.set(deployedKey(repository.fullName, environment), sha);
-    const octokit = await this.#deps.octokitFor(pending.installationId);
     // The audit entry is written before the rollout starts (the webhook may start it first): its id is chosen here.
     const rolloutId = newRolloutId();
-    const audit = () => recordAudit(this.#deps.store, { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment, sha, outcome: timedOut ? 'error' : 'started', detail: description, deploymentId: rolloutId });
-    let createdOnGitHub = false;
     try {
-      const { created } = await startRolloutThroughGitHub(
+      const started = await startRolloutThroughGitHub(
+        { outbox: this.#deps.outbox },
         {
-          store: this.#deps.store,
-          startDeployment: async (payload, options) => {
-            createdOnGitHub = true;
-            await audit();
-            return this.#deps.startDeployment(payload, options);
-          },
-        },
-        {
-          octokit,
           installationId: pending.installationId,
           repository,
           rolloutId,
@@ -347,12 +339,15 @@ export class AutoDeployer {
           trigger: 'auto',
           description: `BitEnvoy: ${description}`,
           publicUrl: this.#deps.publicUrl(),
+          audit: { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment, sha, outcome: timedOut ? 'error' : 'started', detail: description, deploymentId: rolloutId },
         },
       );
-      this.#deps.log.info({ githubDeployment: created.id, rolloutId, environment }, `auto-deploy: ${sha.slice(0, 7)} → ${environment} (${description})`);
+      const fields = { rolloutId, environment, ...(started.state === 'started' && started.githubDeploymentId !== undefined ? { githubDeployment: started.githubDeploymentId } : {}) };
+      if (started.state === 'queued') this.#deps.log.warn(fields, `auto-deploy: ${sha.slice(0, 7)} → ${environment} (${description}) is queued: ${started.reason}; the hub creates the GitHub Deployment when GitHub answers`);
+      else this.#deps.log.info(fields, `auto-deploy: ${sha.slice(0, 7)} → ${environment} (${description})`);
     } catch (err) {
-      // GitHub did not create it: the commit may be deployed again (a failure after creation keeps the mark).
-      if (!createdOnGitHub) await this.#deps.store.delete(deployedKey(repository.fullName, environment));
+      // Nothing was queued, or GitHub refused it for good: the commit may be deployed again.
+      await this.#deps.store.delete(deployedKey(repository.fullName, environment));
       throw err;
     }
   }

@@ -1,13 +1,15 @@
 /**
- * Creates the GitHub Deployment for a rollout BitEnvoy starts itself (auto-deploy). GitHub must not re-check the
- * commit's statuses (`required_contexts: []`: the hub has evaluated the checks) nor merge the default branch into
- * it (`auto_merge: false`); the payload names the BitEnvoy rollout, so whichever of this call and the
- * `deployment.created` webhook is handled first starts the same rollout, exactly once.
+ * The GitHub Deployment of a rollout BitEnvoy starts itself (auto-deploy, commands, the admin API, rollbacks): its
+ * body, the create request, and the look-up of one GitHub may have made although its answer was lost. GitHub must
+ * not re-check the commit's statuses (`required_contexts: []`: the hub has evaluated the checks) nor merge the
+ * default branch into it (`auto_merge: false`); the payload names the BitEnvoy rollout, so whichever of the hub's
+ * own start and the `deployment.created` webhook is handled first starts the same rollout, exactly once — and a
+ * create sent again after a lost answer finds the deployment it made instead of making a second.
  */
 import { randomBytes } from 'node:crypto';
+import { BitEnvoyError } from '../../lib/errors.js';
 import type { Environment } from '../../config-schema/types.generated.js';
 import { truncate } from '../rollout/describe-deployment.js';
-import type { StatusOctokit } from './status-reporter.js';
 
 /** What BitEnvoy puts in a GitHub Deployment's `payload`. */
 export interface BitEnvoyDeploymentPayload {
@@ -78,18 +80,65 @@ export function githubDeploymentBody(args: {
   };
 }
 
-export async function createGitHubDeployment(
-  octokit: StatusOctokit,
-  args: { owner: string; repo: string } & Parameters<typeof githubDeploymentBody>[0],
-): Promise<CreatedGitHubDeployment> {
-  const res = (await octokit.request('POST /repos/{owner}/{repo}/deployments', {
-    owner: args.owner,
-    repo: args.repo,
-    ...githubDeploymentBody(args),
-  })) as { status: number; data: CreatedGitHubDeployment & { message?: string } };
+/** The part of an Octokit used here. */
+export interface DeploymentOctokit {
+  request(route: string, params: Record<string, unknown>): Promise<unknown>;
+}
+
+/**
+ * `POST /repos/{owner}/{repo}/deployments` with a body from {@link githubDeploymentBody}; GitHub's answer.
+ *
+ * @example
+ * const created = await postGitHubDeployment(octokit, 'acme', 'shop', githubDeploymentBody({ … }));
+ */
+export async function postGitHubDeployment(octokit: DeploymentOctokit, owner: string, repo: string, body: Record<string, unknown>): Promise<CreatedGitHubDeployment> {
+  const res = (await octokit.request('POST /repos/{owner}/{repo}/deployments', { owner, repo, ...body })) as { status: number; data: CreatedGitHubDeployment & { message?: string } };
   // 202 means GitHub merged nothing and created nothing (only with auto_merge); treat anything but 201 as a refusal.
-  if (res.status !== 201) throw new Error(`GitHub did not create the deployment: ${res.data.message ?? `HTTP ${res.status}`}`);
+  if (res.status !== 201) throw new BitEnvoyError('BE_INTERNAL', `GitHub did not create the deployment of ${owner}/${repo}: ${res.data.message ?? `HTTP ${res.status}`}`);
+  if (typeof res.data?.id !== 'number') throw new BitEnvoyError('BE_INTERNAL', `GitHub created a deployment of ${owner}/${repo} but its answer has no numeric id`);
   return res.data;
+}
+
+/** Deployments of one commit and environment are few: more pages than this are not read. */
+const LIST_PAGES = 3;
+const LIST_PER_PAGE = 100;
+
+/**
+ * The GitHub Deployment of `sha` to `environment` whose payload names `rolloutId`, if GitHub has one: what a create
+ * whose answer was lost may have made. GitHub lists them newest first; a few pages at most are read.
+ *
+ * @example
+ * const made = await findGitHubDeployment(octokit, { owner: 'acme', repo: 'shop', sha, environment: 'staging', rolloutId: 'dep_1a2b3c4d5e6f' });
+ */
+export async function findGitHubDeployment(
+  octokit: DeploymentOctokit,
+  args: { owner: string; repo: string; sha: string; environment: string; rolloutId: string },
+): Promise<CreatedGitHubDeployment | undefined> {
+  for (let page = 1; page <= LIST_PAGES; page++) {
+    const res = (await octokit.request('GET /repos/{owner}/{repo}/deployments', {
+      owner: args.owner,
+      repo: args.repo,
+      sha: args.sha,
+      environment: args.environment,
+      per_page: LIST_PER_PAGE,
+      page,
+    })) as { data?: unknown };
+    const listed = Array.isArray(res.data) ? (res.data as Array<CreatedGitHubDeployment & { payload: unknown }>) : [];
+    // GitHub gives the payload back as it took it: an object, or (made by some tools) a JSON string.
+    const found = listed.find((d) => typeof d.id === 'number' && rolloutIdFrom(parsedPayload(d.payload)) === args.rolloutId);
+    if (found) return { ...found, payload: parsedPayload(found.payload) as BitEnvoyDeploymentPayload };
+    if (listed.length < LIST_PER_PAGE) return undefined;
+  }
+  return undefined;
+}
+
+function parsedPayload(payload: unknown): unknown {
+  if (typeof payload !== 'string') return payload;
+  try {
+    return JSON.parse(payload) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Who asked for a BitEnvoy-made deployment, and whether it was forced, from its payload. */

@@ -3,7 +3,9 @@
  * no `git:` URL: it goes the way every GitHub deployment goes — a GitHub Deployment made with the App's installation
  * on that repository (so it shows in GitHub), whose rollout starts at once and whose agents fetch with a short-lived
  * installation token. The environment's guard rails are asked first, so a locked environment gets a 409 and no
- * GitHub Deployment at all.
+ * GitHub Deployment at all. When GitHub does not take the create at once (a 5xx, a rate limit, no answer), the answer
+ * says it is queued (the admin API's 202): the hub's GitHub outbox creates it, and starts the rollout, when GitHub
+ * answers.
  *
  * @example
  * const dep = await deployThroughGitHub(deps, { repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'api');
@@ -17,14 +19,24 @@ import type { Store } from '../store/store.js';
 import { startRolloutThroughGitHub, type GitHubRolloutDeps } from './start-github-rollout.js';
 import type { StatusOctokit } from './status-reporter.js';
 
-export interface DeployThroughGitHubDeps {
+export interface DeployThroughGitHubDeps extends GitHubRolloutDeps {
   store: Store;
   config: (repository: string) => ConfigInForce | undefined;
   /** The App itself (JWT): finds the installation on a repository. */
   appOctokit: () => Promise<StatusOctokit>;
   octokitFor: (installationId: number) => Promise<StatusOctokit>;
-  startDeployment: GitHubRolloutDeps['startDeployment'];
   publicUrl: () => string;
+}
+
+/** A deployment decided but not made yet: GitHub did not take its create at once, the outbox retries it. */
+export interface QueuedGitHubDeployment {
+  queued: true;
+  /** The rollout's id: its page and `GET /api/v1/deployments/{id}` find it once GitHub created the deployment. */
+  id: string;
+  repository: string;
+  environment: string;
+  sha: string;
+  message: string;
 }
 
 /** True when the admin API must deploy `repository` through GitHub: it is configured without a `git:` URL. */
@@ -33,7 +45,7 @@ export function deploysThroughGitHub(config: ConfigInForce | undefined, reposito
   return repo !== undefined && !repo.git;
 }
 
-export async function deployThroughGitHub(deps: DeployThroughGitHubDeps, req: CreateDeploymentRequest, actor: string): Promise<DeploymentRecord> {
+export async function deployThroughGitHub(deps: DeployThroughGitHubDeps, req: CreateDeploymentRequest, actor: string): Promise<DeploymentRecord | QueuedGitHubDeployment> {
   const [owner, name] = req.repository.split('/') as [string, string];
   const env = deps.config(req.repository)?.repositories[req.repository]?.environments[req.environment];
   if (!env) {
@@ -46,8 +58,7 @@ export async function deployThroughGitHub(deps: DeployThroughGitHubDeps, req: Cr
   const sha = await resolveCommit(octokit, owner, name, req.ref);
   const refusals = await guardRailRefusals(deps.store, { repository: req.repository, environment: req.environment, sha, after: env.after });
   if (refusals.length) throw guardRailError(req.environment, sha, refusals);
-  const { rolloutId, created, outcome } = await startRolloutThroughGitHub(deps, {
-    octokit,
+  const started = await startRolloutThroughGitHub(deps, {
     installationId,
     repository: { fullName: repository.full_name, owner: repository.owner.login, name: repository.name, cloneUrl: repository.clone_url },
     sha,
@@ -57,9 +68,14 @@ export async function deployThroughGitHub(deps: DeployThroughGitHubDeps, req: Cr
     description: `BitEnvoy: deployed with the admin API by ${actor}`,
     publicUrl: deps.publicUrl(),
   });
+  const { rolloutId } = started;
+  if (started.state === 'queued') {
+    const message = `GitHub did not take the deployment of ${req.repository}@${sha.slice(0, 7)} to \`${req.environment}\` at once (${started.reason}); it is queued: the hub creates it as soon as GitHub answers, and its rollout ${rolloutId} starts then`;
+    return { queued: true, id: rolloutId, repository: req.repository, environment: req.environment, sha, message };
+  }
   // 'duplicate': GitHub's deployment.created webhook claimed it first and may still be planning the rollout.
-  const dep = await rolloutOf(deps.store, rolloutId, outcome === 'duplicate' ? WEBHOOK_PLANNING_MS : 0);
-  if (!dep) throw new BitEnvoyError('BE_INTERNAL', `GitHub deployment ${created.id} was created but its rollout ${rolloutId} was not; the hub log says why`);
+  const dep = await rolloutOf(deps.store, rolloutId, started.outcome === 'duplicate' ? WEBHOOK_PLANNING_MS : 0);
+  if (!dep) throw new BitEnvoyError('BE_INTERNAL', `GitHub deployment ${started.githubDeploymentId ?? '?'} was created but its rollout ${rolloutId} was not; the hub log says why`);
   return dep;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The durable outbox of the GitHub side effects other than Deployment statuses (those have their own, see
- * status-reporter.ts): PR command replies, the 👀 reaction, the "BitEnvoy config" check run.
+ * status-reporter.ts): the GitHub Deployments the hub creates (create-deployment-effect.ts), PR command replies, the
+ * 👀 reaction, the "BitEnvoy config" check run.
  *
  * Journal first, then act (the agent's outbox does the same): {@link GitHubOutbox.enqueue} writes a row to
  * `github_effects` and returns; a sender per installation sends that installation's rows oldest first, one at a
@@ -9,15 +10,21 @@
  * jitter, `Retry-After`, `x-ratelimit-reset` — and a request GitHub refuses for good (404, 410, 400, 422) is dropped
  * with an error log that names the effect and what to check. Every POST or PATCH waits for a token of the
  * installation's 80-a-minute budget, shared with the status reporter (pass the same {@link PostRateLimit}).
- * {@link GitHubOutbox.start} resumes what a stopped or killed hub left in the table.
+ * {@link GitHubOutbox.start} resumes what a stopped or killed hub left in the table. A caller that needs GitHub's
+ * answer (the GitHub Deployment it asked for) uses {@link GitHubOutbox.enqueueAndWait}: the same row, and a promise
+ * of what its first attempt in this process came to — sent, queued for a retry, or dropped.
  *
- * An effect is one request (`route` is an Octokit route such as `POST /repos/{owner}/{repo}/issues/{issue_number}/comments`)
- * or, for a sequence whose later requests need an answer of the first, a kind (`route` is `bitenvoy:<kind>`) run by
- * a function that records its progress in the row (see config-check-run.ts), so a retry does only what is left.
+ * An effect is one request (`route` is an Octokit route such as `POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions`)
+ * or a kind, run by a function that records its progress in the row so a retry does only what is left: a sequence
+ * whose later requests need an answer of the first (config-check-run.ts), or a request that must not be made twice.
  *
- * At least once, not exactly once: a request that got no answer (a reset connection, a 5xx, a timeout) or that was
- * in flight when the hub was killed is sent again, and GitHub may then hold two identical comments. A reaction is
+ * Exactly once on GitHub. A request that got no answer (a reset connection, a 5xx, a timeout) or that was in flight
+ * when the hub was killed may have been taken, so the two effects GitHub would otherwise hold twice look before
+ * sending again: a reply carries a hidden marker (`<!-- bitenvoy:effect <uuid> -->`, reply-effect.ts) and is not
+ * posted again when the pull request already has a comment with it; a GitHub Deployment names its rollout in its
+ * payload and is adopted when GitHub already lists one for that commit, environment and rollout. A reaction is
  * idempotent on GitHub; a second "BitEnvoy config" check run on the same commit replaces the first in GitHub's view.
+ * (A reply queued by a release before the marker existed is still sent at least once.)
  * One hub process sends a store's rows: hub replicas sharing a PostgreSQL store will need each row claimed first (a
  * lease column, as jobs have) so that two replicas never send the same one.
  *
@@ -33,6 +40,7 @@ import type { Store } from '../store/store.js';
 import { CONFIG_CHECK_RUN_EFFECT, configCheckRunKind } from './config-check-run.js';
 import { judgeGitHubFailure, withDeadline, type Backoff } from './judge-github-failure.js';
 import { PostRateLimit } from './post-rate-limit.js';
+import { REPLY_ROUTE, replyKind } from './reply-effect.js';
 
 /** The part of an Octokit the outbox uses. */
 export interface OutboxOctokit {
@@ -48,17 +56,29 @@ export interface GitHubEffect {
 }
 
 /**
- * A side effect of several requests. `run` gets an Octokit whose every request waits for its rate-limit token, the
- * row's params, and `progress`, which stores new params in the row: call it after each request GitHub took, so a
- * retry (or the next start) skips what is done.
+ * A side effect of several requests, or of one that must not be made twice. `run` gets an Octokit whose every
+ * request waits for its rate-limit token, the row's params, and `progress`, which stores new params in the row: call
+ * it after each request GitHub took (and before one whose answer may be lost), so a retry (or the next start) skips
+ * what is done. What `run` returns is what {@link GitHubOutbox.enqueueAndWait} answers with.
  */
 export interface EffectKind {
-  run(octokit: OutboxOctokit, params: Record<string, unknown>, progress: (params: Record<string, unknown>) => Promise<void>): Promise<void>;
+  run(octokit: OutboxOctokit, params: Record<string, unknown>, progress: (params: Record<string, unknown>) => Promise<void>): Promise<unknown>;
+  /** The params to store, given those enqueued: a place to choose what must stay the same across retries (an id). */
+  prepare?(params: Record<string, unknown>, now: Date): Record<string, unknown>;
   /** "the \"BitEnvoy config\" check run on acme/.bitenvoy@1a2b3c4", for logs. */
   describe(params: Record<string, unknown>): string;
   /** The App permission it needs, named as GitHub's settings page does ("Checks: write"). */
   permission: string;
 }
+
+/** What became of an effect's first attempt in the process that enqueued it. */
+export type EffectOutcome =
+  /** GitHub took it; `result` is what the kind's `run` returned (the answer, for a plain request). */
+  | { state: 'sent'; result: unknown }
+  /** Not sent yet (GitHub failed, or rows queued before it wait): it stays in the store and is retried. */
+  | { state: 'queued'; reason: string }
+  /** GitHub refused it for good, or the row cannot be sent: it was dropped (and logged). */
+  | { state: 'dropped'; reason: string };
 
 export interface GitHubOutboxOptions {
   store: Store;
@@ -66,7 +86,7 @@ export interface GitHubOutboxOptions {
   log: Logger;
   /** The 80-POSTs-a-minute budget per installation; share the status reporter's. Default: one of its own. */
   posts?: PostRateLimit;
-  /** Kinds besides the built-in ones (`bitenvoy:config-check-run`). */
+  /** Kinds besides the built-in ones (`bitenvoy:config-check-run`, the PR reply). */
   kinds?: Record<string, EffectKind>;
   /** Backoff after a failed request (default: from 1 s, doubling, at most 5 min). */
   retry?: Partial<Backoff>;
@@ -83,22 +103,19 @@ interface EffectRow {
   params: string;
   attempts: number;
   next_attempt_at: string;
+  last_error: string | null;
 }
 
-/** The routes the hub enqueues, for logs that say what was lost and what to check. */
+/** The routes the hub enqueues as plain requests, for logs that say what was lost and what to check. */
 const ROUTES: Record<string, { describe: (p: Record<string, unknown>) => string; permission: string }> = {
   'POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions': {
     describe: (p) => `the ${String(p.content)} reaction on comment ${String(p.comment_id)} in ${String(p.owner)}/${String(p.repo)}`,
     permission: 'Issues: write',
   },
-  'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': {
-    describe: (p) => `the reply in ${String(p.owner)}/${String(p.repo)}#${String(p.issue_number)}`,
-    permission: 'Issues: write',
-  },
 };
 
 const INSERT = 'INSERT INTO github_effects (installation_id, route, params, created_at, attempts, next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)';
-const COLUMNS = 'id, installation_id, route, params, attempts, next_attempt_at';
+const COLUMNS = 'id, installation_id, route, params, attempts, next_attempt_at, last_error';
 
 export class GitHubOutbox {
   #store: Store;
@@ -114,6 +131,8 @@ export class GitHubOutbox {
   #rewake = new Set<number>();
   /** Installations whose oldest row waits for its next attempt. */
   #timers = new Map<number, NodeJS.Timeout>();
+  /** Callers of {@link enqueueAndWait} still waiting, by row id. */
+  #waiters = new Map<number, { installationId: number; settle: (outcome: EffectOutcome) => void }>();
   #sweep: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -122,7 +141,7 @@ export class GitHubOutbox {
     this.#octokitFor = options.octokitFor;
     this.#log = options.log;
     this.#posts = options.posts ?? new PostRateLimit({ sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()) });
-    this.#kinds = { [CONFIG_CHECK_RUN_EFFECT]: configCheckRunKind, ...options.kinds };
+    this.#kinds = { [CONFIG_CHECK_RUN_EFFECT]: configCheckRunKind, [REPLY_ROUTE]: replyKind, ...options.kinds };
     this.#backoff = { baseMs: 1000, maxMs: 300_000, ...options.retry };
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#sweepMs = options.sweepMs ?? 60_000;
@@ -132,7 +151,7 @@ export class GitHubOutbox {
   async start(): Promise<void> {
     const left = await this.#store.db.all<{ installation_id: number; n: number }>('SELECT installation_id, COUNT(*) AS n FROM github_effects GROUP BY installation_id');
     const total = left.reduce((n, r) => n + Number(r.n), 0);
-    if (total) this.#log.info(`resuming ${total} GitHub side effect(s) (PR replies, reactions, check runs) the last run did not send`);
+    if (total) this.#log.info(`resuming ${total} GitHub side effect(s) (deployments, PR replies, reactions, check runs) the last run did not send`);
     for (const row of left) this.#wake(Number(row.installation_id));
     if (this.#closed || this.#sweep) return;
     this.#sweep = setInterval(() => void this.#sweepDue(), this.#sweepMs);
@@ -154,12 +173,51 @@ export class GitHubOutbox {
    * that causes the effects and the effects are written together or not at all. Sent in this order per installation.
    */
   async enqueueAll(effects: GitHubEffect[], alongside: Array<{ sql: string; params: SqlValue[] }> = []): Promise<void> {
-    const now = new Date().toISOString();
-    for (const e of effects) {
-      if (e.route.startsWith('bitenvoy:') && !this.#kinds[e.route]) throw new BitEnvoyError('BE_INTERNAL', `unknown GitHub effect kind ${e.route}: register it in the GitHubOutbox's \`kinds\``);
-    }
-    await this.#store.runBatch([...alongside, ...effects.map((e) => ({ sql: INSERT, params: [e.installationId, e.route, JSON.stringify(e.params), now, now] }))]);
+    const now = new Date();
+    const rows = effects.map((e) => this.#prepared(e, now));
+    await this.#store.runBatch([...alongside, ...rows.map((e) => ({ sql: INSERT, params: [e.installationId, e.route, JSON.stringify(e.params), now.toISOString(), now.toISOString()] }))]);
     for (const id of new Set(effects.map((e) => e.installationId))) this.#wake(id);
+  }
+
+  /**
+   * Journals one effect (with `alongside`, as {@link enqueueAll}) and resolves with what its first attempt came to:
+   * `sent` with GitHub's answer, or `queued` when GitHub failed, the rows before it are waiting for GitHub, or nothing
+   * was heard within `waitMs` (default: the request timeout and 5 s) — the row is then retried in the background like
+   * any other — or `dropped`. Throws only when the row could not be written.
+   *
+   * @example
+   * const outcome = await outbox.enqueueAndWait({ installationId: 1, route: CREATE_DEPLOYMENT_EFFECT, params });
+   * if (outcome.state === 'queued') reply(`queued: ${outcome.reason}`);
+   */
+  async enqueueAndWait(effect: GitHubEffect, options: { alongside?: Array<{ sql: string; params: SqlValue[] }>; waitMs?: number } = {}): Promise<EffectOutcome> {
+    const now = new Date();
+    const row = this.#prepared(effect, now);
+    let settle!: (outcome: EffectOutcome) => void;
+    const outcome = new Promise<EffectOutcome>((resolve) => (settle = resolve));
+    let id: number | undefined;
+    try {
+      await this.#store.db.transaction(async (tx) => {
+        for (const s of options.alongside ?? []) await tx.run(s.sql, ...s.params);
+        const inserted = await tx.get<{ id: number }>(`${INSERT} RETURNING id`, row.installationId, row.route, JSON.stringify(row.params), now.toISOString(), now.toISOString());
+        id = Number(inserted!.id);
+        // Before the commit: no sender can have seen the row yet.
+        this.#waiters.set(id, { installationId: row.installationId, settle });
+      });
+    } catch (err) {
+      if (id !== undefined) this.#waiters.delete(id);
+      throw err;
+    }
+    const rowId = id!;
+    const waitMs = options.waitMs ?? this.#requestTimeoutMs + 5000;
+    const timer = setTimeout(() => this.#settle(rowId, { state: 'queued', reason: `it was not sent within ${waitMs / 1000} s (GitHub is slow to answer, or the installation's 80 requests a minute are used up)` }), waitMs);
+    timer.unref();
+    if (this.#closed) this.#settle(rowId, { state: 'queued', reason: 'the hub is stopping; it is sent when the hub starts again' });
+    else this.#wake(row.installationId);
+    try {
+      return await outcome;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Resolves when every row this process knows of was sent or given up (tests and shutdown); at once once closed. */
@@ -178,6 +236,26 @@ export class GitHubOutbox {
     clearInterval(this.#sweep);
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
+    for (const id of [...this.#waiters.keys()]) this.#settle(id, { state: 'queued', reason: 'the hub is stopping; it is sent when the hub starts again' });
+  }
+
+  /** The effect as it is stored: a known kind's `prepare` applied. */
+  #prepared(effect: GitHubEffect, now: Date): GitHubEffect {
+    const kind = this.#kinds[effect.route];
+    if (effect.route.startsWith('bitenvoy:') && !kind) throw new BitEnvoyError('BE_INTERNAL', `unknown GitHub effect kind ${effect.route}: register it in the GitHubOutbox's \`kinds\``);
+    return kind?.prepare ? { ...effect, params: kind.prepare(effect.params, now) } : effect;
+  }
+
+  #settle(rowId: number, outcome: EffectOutcome): void {
+    const waiter = this.#waiters.get(rowId);
+    if (!waiter) return;
+    this.#waiters.delete(rowId);
+    waiter.settle(outcome);
+  }
+
+  /** Tells the waiters of an installation's rows (but `except`) that their row waits behind another. */
+  #settleWaiting(installationId: number, reason: string, except?: number): void {
+    for (const [id, waiter] of [...this.#waiters]) if (waiter.installationId === installationId && id !== except) this.#settle(id, { state: 'queued', reason });
   }
 
   #wake(installationId: number): void {
@@ -190,7 +268,9 @@ export class GitHubOutbox {
     this.#timers.delete(installationId);
     const sender = this.#send(installationId)
       .catch((err: unknown) => {
-        if (!this.#closed) this.#log.error({ err, installationId }, `GitHub outbox of installation ${installationId}: reading the store failed; its effects are retried in ${this.#sweepMs / 1000} s`);
+        if (this.#closed) return;
+        this.#log.error({ err, installationId }, `GitHub outbox of installation ${installationId}: reading the store failed; its effects are retried in ${this.#sweepMs / 1000} s`);
+        this.#settleWaiting(installationId, `the hub could not read its store (${(err as Error).message}); it is retried in ${this.#sweepMs / 1000} s`);
       })
       .finally(() => {
         this.#senders.delete(installationId);
@@ -212,6 +292,8 @@ export class GitHubOutbox {
         }, wait);
         timer.unref();
         this.#timers.set(installationId, timer);
+        const head = this.#describe(row.route, JSON.parse(row.params) as Record<string, unknown>);
+        this.#settleWaiting(installationId, `GitHub has not taken ${head}, queued before it, yet${row.last_error ? ` (${row.last_error})` : ''}; it is sent after that, next try in ${Math.ceil(wait / 1000)} s`, Number(row.id));
         return;
       }
       await this.#attempt({ ...row, id: Number(row.id), installation_id: Number(row.installation_id), attempts: Number(row.attempts) });
@@ -220,12 +302,13 @@ export class GitHubOutbox {
 
   async #attempt(row: EffectRow): Promise<void> {
     const params = JSON.parse(row.params) as Record<string, unknown>;
+    let result: unknown;
     try {
       const octokit = this.#limited(await this.#octokitFor(row.installation_id), row.installation_id);
       const kind = this.#kinds[row.route];
-      if (kind) await kind.run(octokit, params, (next) => this.#progress(row.id, next));
+      if (kind) result = await kind.run(octokit, params, (next) => this.#progress(row.id, next));
       else if (row.route.startsWith('bitenvoy:')) throw new BitEnvoyError('BE_INTERNAL', `unknown GitHub effect kind ${row.route} (written by another BitEnvoy release?)`);
-      else await octokit.request(row.route, params);
+      else result = await octokit.request(row.route, params);
     } catch (err) {
       return this.#failed(row, params, err);
     }
@@ -235,6 +318,7 @@ export class GitHubOutbox {
       // Shutting down closes the store under a request that was still out: the next start sends it once more.
       if (!this.#closed) throw err;
     }
+    this.#settle(row.id, { state: 'sent', result });
   }
 
   async #progress(id: number, params: Record<string, unknown>): Promise<void> {
@@ -251,12 +335,15 @@ export class GitHubOutbox {
     if (!verdict.retry) {
       await this.#store.db.run('DELETE FROM github_effects WHERE id = ?', row.id);
       const refused = err instanceof BitEnvoyError ? `${what} cannot be sent` : `GitHub refused ${what}`;
-      this.#log.error(fields, `${refused}: ${verdict.reason}. It is not sent again: ${this.#remedy(row.route, params, err)}`);
+      const remedy = this.#remedy(row.route, params, err);
+      this.#log.error(fields, `${refused}: ${verdict.reason}. It is not sent again: ${remedy}`);
+      this.#settle(row.id, { state: 'dropped', reason: `${verdict.reason}; ${remedy}` });
       return;
     }
     const next = new Date(Date.now() + verdict.delayMs).toISOString();
     await this.#store.db.run('UPDATE github_effects SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?', attempts, next, verdict.reason.slice(0, 1000), row.id);
     this.#log.warn(fields, `could not send ${what} to GitHub: ${verdict.reason}; retrying in ${(verdict.delayMs / 1000).toFixed(1)} s (attempt ${attempts + 1}); effects of installation ${row.installation_id} queued after it wait`);
+    this.#settle(row.id, { state: 'queued', reason: `${verdict.reason}; retried in ${Math.ceil(verdict.delayMs / 1000)} s` });
   }
 
   #describe(route: string, params: Record<string, unknown>): string {
@@ -269,7 +356,7 @@ export class GitHubOutbox {
     const permission = (this.#kinds[route] ?? ROUTES[route])?.permission ?? 'the permission this request needs';
     if (err instanceof BitEnvoyError) return 'report this line as a BitEnvoy bug';
     if (status === 404 || status === 410) return `the pull request, comment or commit is gone, or the App can no longer see ${repository}: check that the App is still installed on it with "${permission}"`;
-    return `GitHub found the request invalid (for a check run: the commit may have been force-pushed away); if ${repository} and the commit still exist, report this line as a BitEnvoy bug`;
+    return `GitHub found the request invalid (for a check run or a deployment: the commit may have been force-pushed away); if ${repository} and the commit still exist, report this line as a BitEnvoy bug`;
   }
 
   /** The same Octokit, but every content-creating request waits for a token and fails after the request timeout. */

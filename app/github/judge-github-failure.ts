@@ -6,6 +6,7 @@
  * `x-ratelimit-remaining: 0`, wait until `x-ratelimit-reset` (epoch seconds); on another 403/429, wait at least a
  * minute. Everything else backs off exponentially with jitter.
  */
+import { withDeadline as withDeadlineFrom } from '../../lib/with-deadline.js';
 
 /** The verdict on one failed request. */
 export type GitHubFailureVerdict =
@@ -69,6 +70,18 @@ export function judgeGitHubFailure(err: unknown, failures: number, backoff: Back
   return { retry: true, delayMs: jittered, outcomeUnknown, reason };
 }
 
+/**
+ * True when GitHub answered the failed request with a refusal (a 4xx): it did not do it, so it can be sent again
+ * without first looking whether it was done. False for no answer, a reset connection, a timeout or a 5xx.
+ *
+ * @example
+ * if (!refusedByGitHub(err)) await progress({ ...params, attempted: true }); // look before sending again
+ */
+export function refusedByGitHub(err: unknown): boolean {
+  const { status } = readError(err);
+  return status !== undefined && status < 500;
+}
+
 /** An Octokit RequestError carries `status` and `response.headers`; a network error or a timeout has neither. */
 function readError(err: unknown): { status?: number; headers: Record<string, unknown>; message: string } {
   const e = (typeof err === 'object' && err !== null ? err : {}) as { status?: unknown; response?: { headers?: unknown }; message?: unknown };
@@ -92,12 +105,5 @@ function seconds(value: unknown): number | undefined {
  * await withDeadline(octokit.request(route, params), 30_000);
  */
 export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer from GitHub within ${ms / 1000} s`)), ms);
-    timer.unref();
-    work.then(
-      (value) => (clearTimeout(timer), resolve(value)),
-      (err: unknown) => (clearTimeout(timer), reject(err instanceof Error ? err : new Error(String(err)))),
-    );
-  });
+  return withDeadlineFrom(work, ms, 'GitHub');
 }

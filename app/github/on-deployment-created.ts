@@ -6,7 +6,7 @@ import { isErrorCode } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { truncate } from '../rollout/describe-deployment.js';
 import type { Logger } from '../../lib/logger.js';
-import { keys, type DeploymentRecord, type GitHubDeploymentLink } from '../model.js';
+import { keys, type DeploymentRecord, type DeploymentTrigger, type GitHubDeploymentLink } from '../model.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { Store } from '../store/store.js';
 import { requesterFrom, rolloutIdFrom } from './create-github-deployment.js';
@@ -82,6 +82,7 @@ export async function onDeploymentCreated(
         github,
         ...(id ? { id } : {}),
         ...(requester.forced ? { forced: true } : {}),
+        ...(id ? { trigger: triggerFrom(deployment.payload) } : { trigger: 'github' as const }),
         ...(intent?.rollbackOf ? { rollbackOf: intent.rollbackOf } : {}),
         ...(intent?.onlyAgents ? { onlyAgents: intent.onlyAgents } : {}),
       },
@@ -140,4 +141,10 @@ async function refuse(
   await deps.store.set(keys.deployment(record.id), record);
   await deps.store.set(`github-deployment:${repository.full_name}:${deployment.id}`, record.id);
   deps.reporter.changed(record);
+}
+
+/** What a BitEnvoy-made deployment's payload says started it (one of ours, else "other"). */
+function triggerFrom(payload: unknown): DeploymentTrigger {
+  const trigger = (payload as { bitenvoy?: { trigger?: unknown } } | null | undefined)?.bitenvoy?.trigger;
+  return trigger === 'auto' || trigger === 'command' || trigger === 'api' || trigger === 'rollback' ? trigger : 'other';
 }

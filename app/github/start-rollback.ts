@@ -2,26 +2,22 @@
  * An automatic rollback of a GitHub deployment is a GitHub Deployment too, so the repository's Deployments page and
  * its statuses show the good commit going back out. Its payload names the rollout id the failed rollout planned, and
  * an intent record carries the servers it goes to: whichever of this call and the `deployment.created` webhook comes
- * first starts the same rollout, once.
+ * first starts the same rollout, once. The create goes through the GitHub outbox: when GitHub does not take it at
+ * once, the rollback is queued and starts when GitHub answers (a restart of the hub included).
  */
 import type { DeploymentRecord } from '../model.js';
 import type { PlannedRollback } from '../rollout/auto-rollback.js';
 import type { ConfigInForce } from '../rollout/engine-context.js';
-import type { Store } from '../store/store.js';
 import { startRolloutThroughGitHub, type GitHubRolloutDeps } from './start-github-rollout.js';
-import type { StatusOctokit } from './status-reporter.js';
 
-export interface GitHubRollbackDeps {
-  store: Store;
+export interface GitHubRollbackDeps extends GitHubRolloutDeps {
   config: (repository: string) => ConfigInForce | undefined;
-  octokitFor: (installationId: number) => Promise<StatusOctokit>;
-  startDeployment: GitHubRolloutDeps['startDeployment'];
   publicUrl: () => string;
 }
 
 /**
- * Starts a planned rollback of a GitHub deployment through GitHub. Throws when GitHub refuses (the engine records
- * why on the failed rollout).
+ * Starts a planned rollback of a GitHub deployment through GitHub (or queues it while GitHub fails). Throws when
+ * GitHub refuses it for good (the engine records why on the failed rollout).
  *
  * @example
  * const engine = new RolloutEngine({ …, startRollback: (failed, plan) => failed.github ? startGitHubRollback(deps, failed, plan) : engine.startRollbackHere(failed, plan) });
@@ -30,7 +26,6 @@ export async function startGitHubRollback(deps: GitHubRollbackDeps, failed: Depl
   const { github } = failed;
   const env = deps.config(failed.repository)?.repositories[failed.repository]?.environments[failed.environment] ?? {};
   await startRolloutThroughGitHub(deps, {
-    octokit: await deps.octokitFor(github.installationId),
     installationId: github.installationId,
     repository: { fullName: failed.repository, owner: github.owner, name: github.repo, cloneUrl: github.cloneUrl },
     intent: { rollbackOf: failed.id, onlyAgents: plan.agentIds },

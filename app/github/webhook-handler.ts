@@ -42,6 +42,8 @@ export interface WebhookHandlerOptions {
   maxBytesInFlight?: number;
   answerWithinMs?: number;
   bodyWithinMs?: number;
+  /** Told what became of each delivery; `event` only once its signature was verified (the metrics). */
+  onDelivery?: (event: string | undefined, outcome: 'handled' | 'late' | 'refused' | 'failed') => void;
 }
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -56,11 +58,14 @@ export async function createGitHubWebhookHandler(options: WebhookHandlerOptions)
   const bodyWithinMs = options.bodyWithinMs ?? BODY_WITHIN_MS;
 
   const refusedLines = new LogThrottle(REFUSED_LINES_PER_MINUTE, (dropped) => log.warn(`${dropped} more webhook deliveries were refused in the last minute (not logged one by one)`));
+  const onDelivery = options.onDelivery ?? (() => undefined);
   return (req, res) => {
     const delivery = describe(req);
+    let verified: string | undefined;
     void (async () => {
       const event = checkHeaders(req, limits.maxBytes);
       const body = await readSigned(req, secret, { ...limits, bodyWithinMs }, inFlight);
+      verified = event.name;
       const payload = parseJson(body.toString('utf8')) as Record<string, unknown>;
       if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
         throw new BitEnvoyError('BE_BAD_REQUEST', 'a webhook payload is a JSON object');
@@ -71,11 +76,14 @@ export async function createGitHubWebhookHandler(options: WebhookHandlerOptions)
       const outcome = await Promise.race([handled.then(() => 'done' as const), sleep(answerWithinMs).then(() => 'late' as const)]);
       if (outcome === 'late') {
         handled.catch(() => undefined);
+        onDelivery(verified, 'late');
         return answer(res, 202, { ok: true, note: 'still processing' });
       }
+      onDelivery(verified, 'handled');
       answer(res, 200, { ok: true });
     })().catch((err: unknown) => {
       const { status, body } = toErrorEnvelope(err);
+      onDelivery(verified, status >= 500 ? 'failed' : 'refused');
       if (status >= 500 && !(err instanceof BitEnvoyError)) {
         if (!(err instanceof AggregateError)) log.error({ err, ...delivery }, 'webhook handling failed');
         body.error.message = 'handling the webhook failed; the hub log has the details under this delivery id';

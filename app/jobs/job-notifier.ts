@@ -7,6 +7,32 @@ import { EventEmitter } from 'node:events';
  * @example
  * await notifier.waitForJob(agent.id, 50_000, request.signal);
  */
+/** Why {@link JobNotifier.waitForJob} returned. */
+export type WaitOutcome = 'woken' | 'timeout' | 'stopped';
+
+/**
+ * The end of a held long poll's connection, as a plain callback: an AbortController and its signal (an EventTarget)
+ * per held poll are several times its size, and 10,000 idle agents hold one each.
+ */
+export class HangUp {
+  hungUp = false;
+  #listener: (() => void) | undefined;
+
+  /** The agent went away: stops the wait in progress, if any, and every later one at once. */
+  readonly hangUp = (): void => {
+    this.hungUp = true;
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.();
+  };
+
+  /** Sets (or, with `undefined`, clears) what runs on hang-up; runs it now if the agent is already gone. */
+  onHangUp(listener: (() => void) | undefined): void {
+    this.#listener = listener;
+    if (listener && this.hungUp) this.hangUp();
+  }
+}
+
 /** Long polls woken per turn of the event loop by {@link JobNotifier.notifyMany}. */
 const WAKE_SLICE = 200;
 
@@ -33,18 +59,25 @@ export class JobNotifier {
     }
   }
 
-  /** Resolves on a notification for `agentId`, after `ms`, or when `signal` aborts — whichever comes first. */
-  waitForJob(agentId: string, ms: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves on a notification for `agentId` (`'woken'`: a job may be there), after `ms` (`'timeout'`: none was
+   * announced to this process), or when `stop` is cancelled or aborted (`'stopped'`) — whichever comes first.
+   */
+  waitForJob(agentId: string, ms: number, stop?: AbortSignal | HangUp): Promise<WaitOutcome> {
     return new Promise((resolve) => {
-      const done = () => {
+      const end = (outcome: WaitOutcome) => {
         clearTimeout(timer);
-        this.#events.off(agentId, done);
-        signal?.removeEventListener('abort', done);
-        resolve();
+        this.#events.off(agentId, woken);
+        if (stop instanceof HangUp) stop.onHangUp(undefined);
+        else stop?.removeEventListener('abort', stopped);
+        resolve(outcome);
       };
-      const timer = setTimeout(done, ms);
-      this.#events.on(agentId, done);
-      signal?.addEventListener('abort', done, { once: true });
+      const woken = () => end('woken');
+      const stopped = () => end('stopped');
+      const timer = setTimeout(end, ms, 'timeout');
+      this.#events.on(agentId, woken);
+      if (stop instanceof HangUp) stop.onHangUp(stopped);
+      else stop?.addEventListener('abort', stopped, { once: true });
     });
   }
 

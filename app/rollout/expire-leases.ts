@@ -75,14 +75,17 @@ export async function expireLeases(ctx: EngineContext): Promise<string[]> {
 /**
  * Says in each active deployment's description which servers its waiting jobs wait for in vain (see
  * unseen-agents.ts); the description changes only when that set does. Reads the agents silent for
- * {@link UNSEEN_AFTER_MS} (an index) and, per active deployment, only its pending jobs.
+ * {@link UNSEEN_AFTER_MS} (an index) and, per active deployment, only its pending jobs. Returns the deployments it
+ * read, as they are now, so that the caller's check of the same tick does not read them again.
  */
-export async function noteUnseenAgents(ctx: EngineContext, activeIds: string[]): Promise<void> {
-  if (activeIds.length === 0) return;
+export async function noteUnseenAgents(ctx: EngineContext, activeIds: string[]): Promise<Map<string, DeploymentRecord>> {
+  const read = new Map<string, DeploymentRecord>();
+  if (activeIds.length === 0) return read;
   // A connected agent claims its job within moments: only jobs pending longer than UNSEEN_AFTER_MS are read.
   const oldBefore = new Date(ctx.now() - UNSEEN_AFTER_MS).toISOString();
   for (const id of activeIds) {
     const dep = await ctx.store.get<DeploymentRecord>(keys.deployment(id));
+    if (dep) read.set(id, dep);
     if (!dep || FINAL_DEPLOYMENT_STATES.includes(dep.state) || dep.waitingFor || dep.gate || dep.cancelRequested) continue;
     const waiting = await pendingJobsOfDeploymentBefore(ctx.store, id, oldBefore, PAGE);
     const agents = waiting.length ? await agentsById(ctx.store, waiting.map((job) => job.agentId)) : new Map<string, AgentRecord>();
@@ -95,8 +98,12 @@ export async function noteUnseenAgents(ctx: EngineContext, activeIds: string[]):
       const next: DeploymentRecord = note ? { ...rest, unseen: note } : rest;
       return { ...next, description: describeDeployment(next, succeeded), updatedAt: isoNow(ctx) };
     });
-    if (updated) ctx.onChange(updated);
+    if (updated) {
+      read.set(id, updated);
+      ctx.onChange(updated);
+    }
   }
+  return read;
 }
 
 async function countSucceeded(ctx: EngineContext, deploymentId: string): Promise<number> {

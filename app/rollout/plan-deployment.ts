@@ -19,7 +19,7 @@ export type ResolveRef = (gitUrl: string, ref: string) => Promise<string>;
  * Where a deployment came from: its GitHub Deployment, the rollout id chosen up front (auto-deploy, commands,
  * rollbacks), the deployment it rolls back, and for an automatic rollback the only servers it goes to.
  */
-export type DeploymentLink = Pick<DeploymentRecord, 'github' | 'forced' | 'rollbackOf'> & { id?: string; onlyAgents?: string[] };
+export type DeploymentLink = Pick<DeploymentRecord, 'github' | 'forced' | 'rollbackOf' | 'trigger'> & { id?: string; onlyAgents?: string[] };
 
 /**
  * Builds the deployment record for a request: `queued` with its batches, or `error` with the reason when no agent
@@ -109,6 +109,7 @@ export async function planDeployment(
     ...(link.github ? { github: link.github } : {}),
     ...(link.forced ? { forced: true } : {}),
     ...(link.rollbackOf ? { rollbackOf: link.rollbackOf } : {}),
+    ...(link.trigger ? { trigger: link.trigger } : {}),
   };
   if (dep.batches.length === 0) {
     const selector = group ? describeSelector(group.selector) : `(group ${env.group} is not defined)`;

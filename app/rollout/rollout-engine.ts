@@ -27,11 +27,12 @@ import { seqGap } from '../jobs/job-errors.js';
 import { appendLogChunks } from '../jobs/job-logs.js';
 import { JobNotifier } from '../jobs/job-notifier.js';
 import { recordEvents } from '../jobs/record-events.js';
-import { keys, type AgentRecord, type DeploymentRecord } from '../model.js';
+import { keys, type AgentRecord, type DeploymentRecord, type JobRecord } from '../model.js';
 import type { Store } from '../store/store.js';
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { advanceDeployment, continueDeployment } from './advance-deployment.js';
 import { cancelDeployment } from './cancel-deployment.js';
+import { DeploymentChanges } from './deployment-changes.js';
 import { markRollbackStarted, rollbackToStart, type PlannedRollback } from './auto-rollback.js';
 import { claimSlot, listSlots, releaseSlot, slotKey, type EnvironmentSlot } from './environment-slot.js';
 import { describeDeployment } from './describe-deployment.js';
@@ -56,10 +57,13 @@ const SWEEP_MS = 5_000;
 
 export class RolloutEngine {
   readonly notifier = new JobNotifier();
+  /** Tells a deployment's event streams that it changed (api/deployment-events.ts). */
+  readonly changes = new DeploymentChanges();
   #ctx: EngineContext;
   #resolveRef: ResolveRef;
   #gitCredentials: ((deployment: DeploymentRecord) => Promise<GitAuth | undefined>) | undefined;
   #startRollback: (failed: DeploymentRecord, plan: PlannedRollback) => Promise<void | DeploymentRecord>;
+  #onJobClaimed: ((job: JobRecord) => void) | undefined;
   #lastSweep = 0;
   #timer: NodeJS.Timeout | undefined;
   /** One advance at a time per deployment in this process; the store gates it across processes. */
@@ -85,8 +89,11 @@ export class RolloutEngine {
     startRollback?: (failed: DeploymentRecord, plan: PlannedRollback) => Promise<void>;
     /** Each agent's verified cloud facts, joined when a deployment plans its servers (cloud discovery). */
     cloudFacts?: EngineContext['cloudFacts'];
+    /** Called once per job, when its agent takes it (the metrics' dispatch latency). */
+    onJobClaimed?: (job: JobRecord) => void;
   }) {
     const onChange = opts.onChange;
+    this.#onJobClaimed = opts.onJobClaimed;
     this.#ctx = {
       store: opts.store,
       log: opts.log,
@@ -95,7 +102,7 @@ export class RolloutEngine {
       now: opts.now ?? Date.now,
       notifier: this.notifier,
       ensuredBatches: new Set(),
-      onChange: (d) => onChange?.(d),
+      onChange: (d) => (this.changes.notify(d.id), onChange?.(d)),
       ...(opts.cloudFacts ? { cloudFacts: opts.cloudFacts } : {}),
     };
     this.#resolveRef = opts.resolveRef ?? gitResolveRef;
@@ -113,15 +120,21 @@ export class RolloutEngine {
     });
   }
 
-  /** Reconciles after a restart (leases extended, every active deployment advanced), then checks leases every second. */
-  async start(): Promise<void> {
-    await extendLeasesAfterRestart(this.#ctx);
+  /**
+   * Reconciles after a restart (every active deployment advanced; leases extended when nobody checked them while
+   * this hub was down), then checks leases every second — while `leading` says this replica runs the periodic work.
+   */
+  async start(options: { leading?: () => boolean; extendLeases?: boolean } = {}): Promise<void> {
+    const leading = options.leading ?? (() => true);
+    // The agents were up while no hub checked their leases: each gets a full lease from now. A replica joining a
+    // running fleet (another one led meanwhile) must not: those leases were being checked.
+    if (options.extendLeases ?? true) await extendLeasesAfterRestart(this.#ctx);
     for (const id of await listActiveDeploymentIds(this.#ctx)) await this.advance(id);
     await this.#reconcileSlots();
     let checking = false;
     this.#timer = setInterval(() => {
-      // A slow store must not pile up overlapping checks.
-      if (checking) return;
+      // A slow store must not pile up overlapping checks; another replica may be the one that checks.
+      if (checking || !leading()) return;
       checking = true;
       this.checkLeases()
         .catch((err: unknown) => this.#ctx.log.error({ err }, 'lease check failed'))
@@ -208,6 +221,8 @@ export class RolloutEngine {
     const { store, log } = this.#ctx;
     const { job, firstClaim } = await claimJob(this.#ctx, agentId, jobId, claimId);
     if (firstClaim) {
+      this.#onJobClaimed?.(job);
+      this.changes.notify(job.spec.deploymentId);
       let started = false as boolean;
       const dep = await store.update<DeploymentRecord>(keys.deployment(job.spec.deploymentId), (d) => {
         const next = d && transition(d, { type: 'started' }, isoNow(this.#ctx));
@@ -238,7 +253,8 @@ export class RolloutEngine {
    * the rollout at the latest), so 10,000 reports arriving together are answered at once, not behind each other.
    */
   async appendEvents(agentId: string, jobId: string, claimId: string, events: JobEvent[], options: { answerFirst?: boolean } = {}): Promise<AckResponse> {
-    const { job, finishedNow, gapAt } = await recordEvents(this.#ctx.store, { agentId, jobId, claimId }, events, isoNow(this.#ctx));
+    const { job, finishedNow, gapAt, stateChanged } = await recordEvents(this.#ctx.store, { agentId, jobId, claimId }, events, isoNow(this.#ctx));
+    if (stateChanged) this.changes.notify(job.spec.deploymentId);
     // Only a job's end can move its rollout (its progress counts finished servers): `fetching` and `running` cannot.
     if (finishedNow) {
       this.#ctx.log.info({ jobId, agentId, state: job.state, message: job.message }, 'job finished');
@@ -376,7 +392,7 @@ export class RolloutEngine {
     const changed = new Set(await expireLeases(this.#ctx));
     const now = this.#ctx.now();
     const active = await listActiveDeploymentIds(this.#ctx);
-    await noteUnseenAgents(this.#ctx, active.filter((id) => !changed.has(id)));
+    const read = await noteUnseenAgents(this.#ctx, active.filter((id) => !changed.has(id)));
     // Every few seconds each active rollout is advanced once: a job's end that a hub killed before advancing (or a
     // report answered before its advance ran) moves its rollout here at the latest. O(active rollouts).
     if (now - this.#lastSweep >= SWEEP_MS) {
@@ -385,7 +401,7 @@ export class RolloutEngine {
     }
     for (const id of active) {
       if (changed.has(id)) continue;
-      const dep = await this.#ctx.store.get<DeploymentRecord>(keys.deployment(id));
+      const dep = read.get(id) ?? (await this.#ctx.store.get<DeploymentRecord>(keys.deployment(id)));
       const gateOpen = dep?.gate?.until !== undefined && Date.parse(dep.gate.until) <= now;
       const late = dep?.policy?.deadline !== undefined && Date.parse(dep.policy.deadline) <= now && !dep.waitingFor;
       if (gateOpen || late) changed.add(id);

@@ -16,6 +16,20 @@ export async function agentByCredential(store: Store, credentialHash: string): P
   return row ? (JSON.parse(row.doc) as AgentRecord) : undefined;
 }
 
+/**
+ * Just the id and `lastSeenAt` of the agent with this credential, from the indexed columns (no record parsed): what
+ * the long poll needs, 200 times a second with 10,000 idle agents.
+ */
+export async function agentIdentityByCredential(store: Store, credentialHash: string): Promise<AgentIdentity | undefined> {
+  const row = await store.db.get<{ key: string; last_seen_at: string | null }>('SELECT key, last_seen_at FROM agents WHERE credential_hash = ? LIMIT 1', credentialHash);
+  return row ? { id: row.key.slice('agent:'.length), lastSeenAt: row.last_seen_at ?? '' } : undefined;
+}
+
+export interface AgentIdentity {
+  id: string;
+  lastSeenAt: string;
+}
+
 /** Agents not seen since `beforeIso` (index agents_by_last_seen), the longest silent first. */
 export async function agentsNotSeenSince(store: Store, beforeIso: string, limit: number): Promise<AgentRecord[]> {
   const rows = await store.db.all<DocRow>('SELECT doc FROM agents WHERE last_seen_at < ? ORDER BY last_seen_at LIMIT ?', beforeIso, limit);

@@ -175,7 +175,14 @@ function* changesOf(statement: Steps<{ changes: number }>): Steps<number> {
 /**
  * Prunes a minute after start, then every `everyMs` (10 minutes), never two passes at once; logs what it removed.
  */
-export function startPruning(store: SqlStore, settings: RetentionSettings, log: Logger, everyMs = 10 * 60_000): { stop(): void; runNow(): Promise<PruneResult | undefined> } {
+export function startPruning(
+  store: SqlStore,
+  settings: RetentionSettings,
+  log: Logger,
+  everyMs = 10 * 60_000,
+  /** Whether this replica runs the periodic work (see leader-lease.ts); the timer skips its turns otherwise. */
+  leading: () => boolean = () => true,
+): { stop(): void; runNow(): Promise<PruneResult | undefined> } {
   let running: Promise<PruneResult | undefined> | undefined;
   const run = (): Promise<PruneResult | undefined> => {
     running ??= pruneOnce(store, settings)
@@ -190,8 +197,8 @@ export function startPruning(store: SqlStore, settings: RetentionSettings, log: 
       .finally(() => (running = undefined));
     return running;
   };
-  const first = setTimeout(() => void run(), Math.min(60_000, everyMs));
-  const timer = setInterval(() => void run(), everyMs);
+  const first = setTimeout(() => leading() && void run(), Math.min(60_000, everyMs));
+  const timer = setInterval(() => leading() && void run(), everyMs);
   first.unref();
   timer.unref();
   return {

@@ -80,7 +80,11 @@ describe('a running hub', () => {
     const notifier = t.hub.engine.notifier;
     const original = notifier.waitForJob.bind(notifier);
     const ended: number[] = [];
-    notifier.waitForJob = (agentId, ms, signal) => original(agentId, ms, signal).then(() => void ended.push(Date.now()));
+    notifier.waitForJob = (agentId, ms, stop) =>
+      original(agentId, ms, stop).then((outcome) => {
+        ended.push(Date.now());
+        return outcome;
+      });
     try {
       const hangUp = new AbortController();
       const poll = fetch(`${t.url}/api/agent/v1/jobs/next?wait=30`, { headers: { authorization: `Bearer ${agent.credential}` }, signal: hangUp.signal });
@@ -97,17 +101,64 @@ describe('a running hub', () => {
     }
   });
 
+  it('is ready while the store answers with the schema this release knows', async () => {
+    const ready = await t.call('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.json).toMatchObject({ ok: true });
+    // Another replica of a newer release migrated the shared store: this one must not serve it.
+    const other = await openStore({ dataDir: t.dataDir });
+    try {
+      const { v } = (await other.db.get<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations'))!;
+      await other.db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', Number(v) + 1, 'from a newer release', new Date().toISOString());
+      const behind = await t.call('GET', '/readyz');
+      expect(behind.status).toBe(503);
+      expect(behind.json.problem).toBe(`the store's schema is version ${Number(v) + 1}, this release runs version ${Number(v)}: run the same release on every replica`);
+      await other.db.run('DELETE FROM schema_migrations WHERE version = ?', Number(v) + 1);
+    } finally {
+      await other.close();
+    }
+    expect((await t.call('GET', '/readyz')).status).toBe(200);
+  });
+
   it('ends held long polls with 204 when it closes', async () => {
     const agent = await t.enroll('holding');
     const poll = t.call('GET', '/api/agent/v1/jobs/next?wait=50', { token: agent.credential });
     await new Promise((r) => setTimeout(r, 200));
     const started = Date.now();
     await t.hub.close();
-    expect((await poll).status).toBe(204);
+    const handedBack = await poll;
+    expect(handedBack.status).toBe(204);
     // Well before the 2 s cut-off for busy sockets: the answered polls' sockets were closed as they went idle.
     expect(Date.now() - started).toBeLessThan(1500);
     // Closing twice (SIGTERM, then the caller's cleanup) is harmless.
     await t.hub.close();
+  });
+});
+
+describe('draining (SIGTERM behind a load balancer)', () => {
+  it('says 503 on /readyz while still serving for BITENVOY_DRAIN_SECONDS, then hands long polls back on a closed connection', async () => {
+    const t = await startTestHub({ BITENVOY_POLL_WAIT_SECONDS: '50', BITENVOY_DRAIN_SECONDS: '1' });
+    try {
+      const agent = await t.enroll('draining');
+      const held = fetch(`${t.url}/api/agent/v1/jobs/next?wait=50`, { headers: { authorization: `Bearer ${agent.credential}` } });
+      await new Promise((r) => setTimeout(r, 200));
+      const closed = t.hub.close();
+      await new Promise((r) => setTimeout(r, 200));
+      const ready = await t.call('GET', '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.json.problem).toBe('shutting down: send requests to another replica');
+      // Everything else is still served meanwhile: the load balancer has not noticed yet.
+      expect((await t.call('GET', '/livez')).status).toBe(200);
+      expect((await t.call('GET', '/api/v1/agents', { token: ADMIN_TOKEN })).status).toBe(200);
+      const startedAt = Date.now();
+      const poll = await held;
+      expect(poll.status).toBe(204);
+      expect(poll.headers.get('connection')).toBe('close');
+      expect(Date.now() - startedAt).toBeGreaterThan(400);
+      await closed;
+    } finally {
+      await t.close();
+    }
   });
 });
 
@@ -132,6 +183,10 @@ describe('starting', () => {
       expect(health.configRepos[0]!.lastError).toContain('no-such-repo');
       const live = await fetch(`${hub.url.replace('localhost', '127.0.0.1')}/livez`);
       expect([live.status, ((await live.json()) as { ok: boolean }).ok]).toEqual([200, true]);
+      // Not ready either: a load balancer sends nothing to a replica that cannot deploy.
+      const ready = await fetch(`${hub.url.replace('localhost', '127.0.0.1')}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { problem: string }).problem).toMatch(/^no config is in force: /);
     } finally {
       await hub.close();
     }

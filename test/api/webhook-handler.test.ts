@@ -16,6 +16,8 @@ import { streamUpload } from './stream-upload.js';
 const SECRET = 'handler-secret';
 const MiB = 1024 * 1024;
 const lines: string[] = [];
+/** What the handler told its `onDelivery` (the metrics' webhook deliveries). */
+const deliveries: Array<[string | undefined, string]> = [];
 let server: Server;
 let url: string;
 
@@ -30,6 +32,7 @@ beforeAll(async () => {
     maxBytes: 4 * MiB,
     maxBytesInFlight: 6 * MiB,
     answerWithinMs: 200,
+    onDelivery: (event, outcome) => deliveries.push([event, outcome]),
     appFn: (app) => {
       app.on('issues', async () => {
         throw new Error('the handler broke');
@@ -73,6 +76,7 @@ it('refuses a delivery with 503 while others hold the in-flight budget, and take
 });
 
 it('answers 202 when handling takes longer than GitHub waits, and 500 with the envelope when a handler fails', async () => {
+  deliveries.length = 0;
   const late = await deliver('push', 'd-late', { ref: 'refs/heads/main' });
   expect(late).toEqual({ status: 202, json: { ok: true, note: 'still processing' } });
   const broken = await deliver('issues', 'd-broken', { action: 'opened' });
@@ -85,6 +89,15 @@ it('answers 202 when handling takes longer than GitHub waits, and 500 with the e
   // Probot's per-delivery child logger: the handlers' lines and the failure carry the delivery id.
   expect(logged.find((l) => l.msg === 'slow push handler started')).toMatchObject({ id: 'd-late' });
   expect(logged.filter((l) => l.id === 'd-broken' && l.level === 50)).toHaveLength(1);
+  // Each delivery's outcome, by its verified event name; a forged one is "unverified" whatever event it claims.
+  const forged = await fetch(url, { method: 'POST', headers: headers('made_up_event', 'd-forged'), body: '{}' });
+  expect(forged.status).toBe(401);
+  expect(deliveries).toEqual([
+    ['push', 'late'],
+    ['issues', 'failed'],
+    ['ping', 'handled'],
+    [undefined, 'refused'],
+  ]);
 });
 
 it('cuts a body that has not arrived within the time GitHub waits, so stalled forged uploads cannot hold the in-flight budget for long', async () => {

@@ -113,4 +113,26 @@ describe('CloudDiscovery', () => {
     expect(s.calls()).toBe(2);
     expect(d.states()[0]!.lastGood!.instances).toHaveLength(1);
   });
+
+  it('on a replica that does not lead, reads the leader\'s listing from the store at each turn instead of calling the provider', async () => {
+    const leaderScope = scriptedScope();
+    const followerScope = scriptedScope();
+    leaderScope.answers.push([instance('i-1')], ...Array.from({ length: 100 }, () => [instance('i-1'), instance('i-2')]));
+    followerScope.answers.push([instance('i-1')]);
+    const make = (scope: DiscoveryScope, leading: boolean) => {
+      const d = new CloudDiscovery({ scopes: [{ ...scope, account: '1', region: 'eu-west-1' }], store, log: silentLogger(), intervalMs: 40, now: () => now, random: () => 0.5, leading: () => leading });
+      running.push(d);
+      return d;
+    };
+    const leader = make(leaderScope.scope, true);
+    const follower = make(followerScope.scope, false);
+    await leader.start();
+    await follower.start();
+    const followerCallsAtStart = followerScope.calls();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(leaderScope.calls()).toBeGreaterThan(2);
+    // Only the start's own listing: the timer's turns read the store.
+    expect(followerScope.calls()).toBe(followerCallsAtStart);
+    expect(follower.states()[0]!.lastGood?.instances.map((i) => i.instanceId)).toEqual(['i-1', 'i-2']);
+  });
 });

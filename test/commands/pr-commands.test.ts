@@ -12,7 +12,7 @@ import type { Probot } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listAudit } from '../../app/audit/audit-log.js';
 import { createAppFn } from '../../app/github/app.js';
-import { GitHubOutbox } from '../../app/github/github-outbox.js';
+import type { GitHubOutbox } from '../../app/github/github-outbox.js';
 import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { keys, type AgentRecord, type DeploymentRecord } from '../../app/model.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
@@ -38,7 +38,6 @@ let engine: RolloutEngine;
 let reporter: GitHubStatusReporter;
 let outbox: GitHubOutbox;
 let probot: Probot;
-let startDeployment: ReturnType<typeof createGitHubAppRig>['startDeployment'];
 let envs: Record<string, Environment>;
 let repositoryConfigured: boolean;
 let permission: string;
@@ -50,6 +49,8 @@ let reactions: Json[];
 /** What GitHub took, in order: `reaction` or `reply`. */
 let sent: string[];
 let created: Json[];
+/** How GitHub answers the next creates of a deployment (a status each) before it takes them again. */
+let createFaults: number[];
 let statuses: Json[];
 let problems: string[];
 let unlocked: string[];
@@ -60,6 +61,13 @@ const config = (): LoadedConfig & { sha: string } => ({
   strategies: { ...BUILT_IN_STRATEGIES, bird: { type: 'canary', canary: { size: 1, pause: 'manual' } } },
   repositories: repositoryConfigured ? { [REPO]: { name: REPO, file: `repositories/${REPO}.yml`, instructions: 'bitenvoy.yml', environments: envs } } : {},
 });
+
+/** Every reply ends with its hidden outbox marker (reply-effect.ts): checked here once, then left out of the texts. */
+function withoutMarker(body: string): string {
+  const marker = /\n\n<!-- bitenvoy:effect [0-9a-f-]{36} -->$/;
+  if (!marker.test(body)) problems.push(`a reply without its marker: ${body}`);
+  return body.replace(marker, '');
+}
 
 function answerGitHub(contracts: GitHubContract[]): void {
   const check = (method: string, path: string, body?: unknown) => problems.push(...contracts.flatMap((c) => c.problems(method, path, body)));
@@ -73,7 +81,7 @@ function answerGitHub(contracts: GitHubContract[]): void {
     .post(`/repos/${REPO}/issues/comments/${commentExample.comment.id}/reactions`, (b: Json) => ((body = b), true))
     .reply(201, () => (check('POST', `/repos/${REPO}/issues/comments/1/reactions`, body), reactions.push(body), sent.push('reaction'), {}))
     .post(`/repos/${REPO}/issues/1/comments`, (b: Json) => ((body = b), true))
-    .reply(201, () => (check('POST', `/repos/${REPO}/issues/1/comments`, body), replies.push(String(body.body)), sent.push('reply'), {}))
+    .reply(201, () => (check('POST', `/repos/${REPO}/issues/1/comments`, body), replies.push(withoutMarker(String(body.body))), sent.push('reply'), {}))
     .get(see)
     .query(true)
     .reply(() => {
@@ -84,13 +92,17 @@ function answerGitHub(contracts: GitHubContract[]): void {
       if (path.startsWith(`/repos/${REPO}/pulls/1`)) return [200, pull];
       if (path.includes('/check-runs')) return [200, { total_count: checkRuns.length, check_runs: checkRuns }];
       if (path.includes('/status')) return [200, { state: 'pending', total_count: 0, statuses: [] }];
+      // What a create whose answer was lost looks at: the deployments GitHub made, newest first.
+      if (path.split('?')[0] === `/repos/${REPO}/deployments`) return [200, created.map((b, i) => ({ id: 901 + i, sha: b.ref, ref: b.ref, environment: b.environment, payload: b.payload })).reverse()];
       return [404, { message: `no answer for ${path}` }];
     })
     .post(`/repos/${REPO}/deployments`, (b: Json) => ((body = b), true))
-    .reply(201, () => {
+    .reply(() => {
       check('POST', `/repos/${REPO}/deployments`, body);
+      const fault = createFaults.shift();
+      if (fault) return [fault, { message: 'Server Error' }];
       created.push(body);
-      return { id: 900 + created.length, sha: body.ref, ref: body.ref, environment: body.environment, payload: body.payload, creator: { login: 'bitenvoy[bot]' } };
+      return [201, { id: 900 + created.length, sha: body.ref, ref: body.ref, environment: body.environment, payload: body.payload, creator: { login: 'bitenvoy[bot]' } }];
     })
     .post((p: string) => see(p) && /\/deployments\/\d+\/statuses$/.test(p), (b: Json) => ((body = b), true))
     .reply(201, () => (check('POST', path, body), statuses.push({ deployment: Number(path.split('/')[5]), ...body }), {}));
@@ -112,17 +124,17 @@ beforeEach(async () => {
   reactions = [];
   sent = [];
   created = [];
+  createFaults = [];
   statuses = [];
   problems = [];
-  ({ probot, reporter, engine, startDeployment } = createGitHubAppRig(store, config));
+  // The reaction, the replies and the deployments go through the durable outbox, on the test's store, as in the hub.
+  ({ probot, reporter, engine, outbox } = createGitHubAppRig(store, config));
   unlocked = [];
   const onUnlocked = async (repository: string, environment: string | undefined) => {
     unlocked.push(`${repository}:${environment ?? '*'}`);
     return environment ? [environment] : [];
   };
-  // The reaction and the replies go through the durable outbox, on the test's store, as in the hub.
-  outbox = new GitHubOutbox({ store, octokitFor: (id) => probot.auth(id), log: silentLogger() });
-  const commands = { store, engine, configs: { current: () => config() }, octokitFor: (id: number) => probot.auth(id), outbox, startDeployment, log: silentLogger(), publicUrl: () => 'https://hub.example', onUnlocked };
+  const commands = { store, engine, configs: { current: () => config() }, octokitFor: (id: number) => probot.auth(id), outbox, log: silentLogger(), publicUrl: () => 'https://hub.example', onUnlocked };
   await probot.load(createAppFn({ engine, store, reporter, commands }));
   for (const [id, name] of [['ag_1', 'web-1'], ['ag_2', 'web-2']] as const) {
     const agent: AgentRecord = { id, name, labels: { role: 'web' }, version: 't', credentialHash: 'x', enrolledAt: new Date().toISOString(), lastSeenAt: new Date().toISOString() };
@@ -179,6 +191,20 @@ describe('/deploy', () => {
     expect(rollout).toMatchObject({ sha: HEAD, environment: 'staging', createdBy: 'github:Codertocat', github: { deploymentId: 901 } });
     expect(reply).toBe(`@Codertocat deploying \`aaaaaaa\` to \`staging\`: https://hub.example/deployments/${rollout!.id}`);
     expect(await listAudit(store)).toMatchObject([{ actor: 'Codertocat', action: 'deploy', environment: 'staging', sha: HEAD, outcome: 'started', deploymentId: rollout!.id }]);
+  });
+
+  it('replies that the deployment is queued while GitHub fails to create it, and creates it and starts the rollout when GitHub answers', async () => {
+    createFaults.push(502, 502);
+    const reply = await comment('/deploy staging');
+    // The reply was queued behind the create: GitHub got it once it took the deployment.
+    expect(sent).toEqual(['reaction', 'reply']);
+    expect(created).toHaveLength(1);
+    const [rollout] = await engine.listDeployments();
+    expect(rollout).toMatchObject({ sha: HEAD, environment: 'staging', github: { deploymentId: 901 } });
+    expect(reply).toMatch(
+      new RegExp(`^@Codertocat ⏳ \`aaaaaaa\` to \`staging\` is queued: GitHub did not take the deployment at once \\(GitHub answered 502 .*\\)\\. The hub creates it as soon as GitHub answers, and the rollout starts then: https://hub\\.example/deployments/${rollout!.id}$`),
+    );
+    expect(await store.db.all('SELECT id FROM github_effects')).toEqual([]);
   });
 
   it.each<[string, () => void, string, string]>([

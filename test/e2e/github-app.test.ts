@@ -121,7 +121,10 @@ describe('the GitHub App against a local GitHub', () => {
       expect(await until('a final status', () => finalStatus(deployment), 60_000)).toBe('success');
       const rollout = (deployment.body.payload as { bitenvoy: { rollout: string } }).bitenvoy.rollout;
       expect(github().reactions).toContainEqual(expect.objectContaining({ repository: SAMPLE_REPOSITORY, content: 'eyes' }));
-      expect(github().replies.at(-1)).toEqual({ repository: SAMPLE_REPOSITORY, number: pr, body: `@octocat deploying \`${head.slice(0, 7)}\` to \`staging\`: ${world.hub.url}/deployments/${rollout}` });
+      // The reply ends with the outbox's hidden marker, which keeps it from being posted twice (reply-effect.ts).
+      const replied = `@octocat deploying \`${head.slice(0, 7)}\` to \`staging\`: ${world.hub.url}/deployments/${rollout}`;
+      expect(github().replies.at(-1)).toEqual({ repository: SAMPLE_REPOSITORY, number: pr, body: expect.stringMatching(/\n\n<!-- bitenvoy:effect [0-9a-f-]{36} -->$/) });
+      expect(github().replies.at(-1)!.body.replace(/\n\n<!-- bitenvoy:effect [0-9a-f-]{36} -->$/, '')).toBe(replied);
       for (const agent of world.agents) {
         const html = await readFile(join(agent.dir, 'apps', SAMPLE_REPOSITORY, SAMPLE_ENVIRONMENT, 'current', 'public', 'index.html'), 'utf8');
         expect(html).toContain('Shop version pr');

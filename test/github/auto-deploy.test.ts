@@ -14,6 +14,7 @@ import { listAudit } from '../../app/audit/audit-log.js';
 import { releaseLock, takeLock } from '../../app/rollout/environment-locks.js';
 import { createAppFn } from '../../app/github/app.js';
 import { AutoDeployer } from '../../app/github/auto-deploy.js';
+import type { GitHubOutbox } from '../../app/github/github-outbox.js';
 import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { keys, type AgentRecord, type DeploymentRecord } from '../../app/model.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
@@ -39,7 +40,7 @@ let engine: RolloutEngine;
 let reporter: GitHubStatusReporter;
 let auto: AutoDeployer;
 let probot: Probot;
-let startDeployment: ReturnType<typeof createGitHubAppRig>['startDeployment'];
+let outbox: GitHubOutbox;
 let env: Environment;
 let extraEnvironments: Record<string, Environment>;
 let head: string;
@@ -115,12 +116,12 @@ beforeEach(async () => {
   created = [];
   statuses = [];
   problems = [];
-  ({ probot, reporter, engine, startDeployment } = createGitHubAppRig(store, config));
+  ({ probot, reporter, engine, outbox } = createGitHubAppRig(store, config));
   auto = new AutoDeployer({
     store,
     configs: { current: () => config() },
     octokitFor: (id) => probot.auth(id),
-    startDeployment,
+    outbox,
     log: process.env.DEBUG_AUTO ? createLogger({ name: 'auto', level: 'debug' }) : silentLogger(),
     debounceMs: 0,
     publicUrl: () => 'https://hub.example',
@@ -133,6 +134,8 @@ beforeEach(async () => {
 
 afterEach(async () => {
   auto.stop();
+  await outbox.idle();
+  outbox.close();
   await reporter.idle();
   engine.stop();
   nock.cleanAll();
@@ -274,7 +277,7 @@ describe('deploy when CI passes', () => {
         if (down) throw Object.assign(new Error('Bad Gateway'), { status: 502 });
         return probot.auth(id);
       },
-      startDeployment,
+      outbox,
       log: silentLogger(),
       debounceMs: 0,
       publicUrl: () => 'https://hub.example',
@@ -330,7 +333,7 @@ describe('deploy when CI passes', () => {
       store,
       configs: { current: () => config() },
       octokitFor: (id) => probot.auth(id),
-      startDeployment,
+      outbox,
       log: silentLogger(),
       debounceMs: 0,
       publicUrl: () => 'https://hub.example',

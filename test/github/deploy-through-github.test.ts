@@ -8,6 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Probot } from 'probot';
+import { CREATE_DEPLOYMENT_EFFECT, createDeploymentKind } from '../../app/github/create-deployment-effect.js';
+import { GitHubOutbox } from '../../app/github/github-outbox.js';
+import type { GitHubStatusReporter } from '../../app/github/status-reporter.js';
 import { deploysThroughGitHub, deployThroughGitHub, type DeployThroughGitHubDeps } from '../../app/github/deploy-through-github.js';
 import { keys, type AgentRecord } from '../../app/model.js';
 import { takeLock } from '../../app/rollout/environment-locks.js';
@@ -16,6 +20,7 @@ import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
 import { BUILT_IN_STRATEGIES, type LoadedConfig } from '../../config-schema/validate-config-dir.js';
 import type { BitEnvoyError } from '../../lib/errors.js';
+import { silentLogger } from '../../lib/logger.js';
 import { loadGitHubContract } from '../../testbed/github-contract.js';
 import { createGitHubAppRig, HUB_URL } from '../helpers/github-app-rig.js';
 
@@ -32,7 +37,11 @@ const config = (): LoadedConfig & { sha: string } => ({
 let dir: string;
 let store: Store;
 let engine: RolloutEngine;
+let reporter: GitHubStatusReporter;
 let deps: DeployThroughGitHubDeps;
+let outbox: GitHubOutbox;
+let probot: Probot;
+let startDeployment: ReturnType<typeof createGitHubAppRig>['startDeployment'];
 let requests: Array<{ method: string; path: string; body?: Json }>;
 let problems: string[];
 let installed: boolean;
@@ -42,7 +51,11 @@ beforeEach(async () => {
   store = await openStore({ dataDir: dir });
   const rig = createGitHubAppRig(store, config);
   engine = rig.engine;
-  deps = { store, config: () => config(), appOctokit: () => rig.probot.auth(), octokitFor: (id) => rig.probot.auth(id), startDeployment: (p) => rig.startDeployment(p), publicUrl: () => HUB_URL };
+  reporter = rig.reporter;
+  outbox = rig.outbox;
+  probot = rig.probot;
+  startDeployment = rig.startDeployment;
+  deps = { store, config: () => config(), appOctokit: () => rig.probot.auth(), octokitFor: (id) => rig.probot.auth(id), outbox, publicUrl: () => HUB_URL };
   const agent: AgentRecord = { id: 'ag_1', name: 'web-1', labels: { role: 'web' }, version: 't', credentialHash: 'x', enrolledAt: new Date().toISOString(), lastSeenAt: new Date().toISOString() };
   await store.set(keys.agent(agent.id), agent);
   requests = [];
@@ -68,10 +81,15 @@ beforeEach(async () => {
     .post(`/repos/${REPO}/deployments`, (b: Json) => ((body = b), true))
     .reply(201, () => (seen('POST')(`/repos/${REPO}/deployments`, body), { id: 901, sha: SHA, ref: SHA, environment: body.environment, payload: body.payload, creator: { login: 'bitenvoy[bot]' } }))
     .post(/\/repos\/acme\/shop\/deployments\/901\/statuses/, (b: Json) => ((body = b), true))
-    .reply(201, (path: string) => (seen('POST')(path, body), {}));
+    // nock hands the reply function the fetch Request.
+    .reply(201, (req: Request) => (seen('POST')(new URL(req.url).pathname, body), {}));
 });
 
 afterEach(async () => {
+  // What the test started reaches GitHub now, not in the next test's GitHub.
+  await outbox.idle();
+  outbox.close();
+  await reporter.idle();
   engine.stop();
   nock.cleanAll();
   await store.close();
@@ -109,14 +127,16 @@ describe('deployThroughGitHub', () => {
     // GitHub delivers deployment.created as soon as the deployment exists: the webhook can claim it while the
     // hub's own call is still on its way, and still be planning the rollout when that call looks for it.
     let webhook: Promise<unknown> | undefined;
-    const webhookFirst: DeployThroughGitHubDeps = {
-      ...deps,
-      startDeployment: async (payload) => {
-        webhook = deps.startDeployment(payload);
-        return deps.startDeployment(payload);
+    const webhookFirst = createDeploymentKind({
+      store,
+      startDeployment: async (payload, options) => {
+        webhook = startDeployment(payload);
+        return startDeployment(payload, options);
       },
-    };
-    const answer = await deployThroughGitHub(webhookFirst, { repository: REPO, ref: 'main', environment: 'staging' }, 'api').catch((err: unknown) => err);
+    });
+    const outboxes = new GitHubOutbox({ store, octokitFor: (id) => probot.auth(id), log: silentLogger(), kinds: { [CREATE_DEPLOYMENT_EFFECT]: webhookFirst } });
+    const answer = await deployThroughGitHub({ ...deps, outbox: outboxes }, { repository: REPO, ref: 'main', environment: 'staging' }, 'api').catch((err: unknown) => err);
+    outboxes.close();
     expect(await webhook).toBe('started');
     expect(answer).toMatchObject({ sha: SHA, environment: 'staging', github: { deploymentId: 901 } });
   });

@@ -26,4 +26,16 @@ describe.each<GitHubFlavour>(['api.github.com', 'ghes-3.19'])('GitHub contract (
     expect(github.problems('DELETE', '/repos/acme/shop/deployments/1/statuses')).toEqual([`${flavour}: DELETE is not allowed on /repos/{owner}/{repo}/deployments/{deployment_id}/statuses`]);
     expect(github.problems('GET', '/repos/acme/shop/deploy-now')).toEqual([`${flavour}: no operation for path /repos/acme/shop/deploy-now`]);
   });
+
+  it('accepts the listings the outbox reads before sending again, and refuses a query parameter GitHub does not have', async () => {
+    const github = await loadGitHubContract(flavour);
+    // A create whose answer was lost: the deployments of that commit and environment (create-github-deployment.ts).
+    expect(github.problems('GET', `/repos/acme/shop/deployments?sha=${'a'.repeat(40)}&environment=staging&per_page=100&page=1`)).toEqual([]);
+    // A reply whose answer was lost: the pull request's comments since it was queued (reply-effect.ts).
+    expect(github.problems('GET', '/repos/acme/shop/issues/12/comments?since=2026-12-05T10%3A00%3A00Z&per_page=100&page=2')).toEqual([]);
+    expect(github.problems('GET', '/repos/acme/shop/deployments?environments=staging')).toEqual([
+      `${flavour}: GET /repos/{owner}/{repo}/deployments: no query parameter \`environments\` (it has sha, ref, task, environment, per_page, page)`,
+    ]);
+    expect(github.problems('GET', '/repos/acme/shop/issues/12/comments?since=yesterday&page=two').join('\n')).toMatch(/query `since` must be an ISO 8601 time, got yesterday\n.*query `page` must be an integer, got two/);
+  });
 });

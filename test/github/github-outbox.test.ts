@@ -18,6 +18,7 @@ import type { Store } from '../../app/store/store.js';
 import type { ConfigIssue } from '../../config-schema/validate-config-dir.js';
 import { capturedLogger, type LogLine } from '../helpers/captured-logger.js';
 import { loadGitHubContract, type GitHubContract } from '../../testbed/github-contract.js';
+import { startDeploymentStatusesStandIn, type DeploymentStatusesStandIn, type StatusFault } from './deployment-statuses-stand-in.js';
 
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- request bodies as GitHub receives them
 
@@ -54,6 +55,18 @@ beforeEach(async () => {
   problems = [];
   faults = new Map();
   logLines = [];
+  // The reply kind looks for a reply's marker among the comments before posting it again: GitHub lists those it took.
+  nock('https://api.github.com')
+    .persist()
+    .get(/\/repos\/acme\/app\/issues\/\d+\/comments/)
+    .query(true)
+    .reply((req: Request) => {
+      const url = new URL(req.url);
+      const path = url.pathname;
+      problems.push(...contracts.flatMap((c) => c.problems('GET', `${path}${url.search}`)));
+      requests.push({ method: 'GET', path, body: {}, at: Date.now(), status: 200 });
+      return [200, requests.filter((r) => r.method === 'POST' && r.path === path && r.status === 201).map((r, i) => ({ id: i + 1, body: r.body.body }))];
+    });
   for (const method of ['POST', 'PATCH'] as const) {
     nock('https://api.github.com')
       .persist()
@@ -97,7 +110,9 @@ function outbox(onStore: Store, options: Partial<GitHubOutboxOptions> = {}): Git
 
 const reply = (issue: number, body: string) => ({ installationId: 1, route: REPLY, params: { owner: 'acme', repo: 'app', issue_number: issue, body } });
 const rows = (s: Store) => s.db.all<{ id: number; attempts: number; params: string }>('SELECT id, attempts, params FROM github_effects ORDER BY id');
-const sent = () => requests.filter((r) => r.status < 300).map((r) => `${r.method} ${r.path}${r.body.body ? ` ${String(r.body.body)}` : ''}${r.body.content ? ` ${String(r.body.content)}` : ''}`);
+/** A reply's text as the command wrote it: without the hidden marker the outbox appends (reply-effect.ts). */
+const text = (body: unknown) => String(body).replace(/\n\n<!-- bitenvoy:effect [0-9a-f-]{36} -->$/, '');
+const sent = () => requests.filter((r) => r.status < 300 && r.method !== 'GET').map((r) => `${r.method} ${r.path}${r.body.body ? ` ${text(r.body.body)}` : ''}${r.body.content ? ` ${String(r.body.content)}` : ''}`);
 
 describe('the GitHub outbox', () => {
   it('retries a reply answered 502, then 403 with Retry-After, after the wait; the reply queued behind it follows in order', async () => {
@@ -109,9 +124,10 @@ describe('the GitHub outbox', () => {
     await box.enqueue(1, REPLY, { owner: 'acme', repo: 'app', issue_number: 12, body: 'second' });
     await box.idle();
 
-    expect(requests.map((r) => `${r.status} ${String(r.body.body)}`)).toEqual(['502 first', '403 first', '201 first', '201 second']);
+    // After the 502 GitHub may have taken it: the comments are looked at first. After the 403 it surely did not.
+    expect(requests.map((r) => `${r.status} ${r.method} ${text(r.body.body)}`)).toEqual(['502 POST first', '200 GET undefined', '403 POST first', '201 POST first', '201 POST second']);
     // GitHub asked for a second's wait: nothing of this installation went out before it was over.
-    expect(requests[2]!.at - requests[1]!.at).toBeGreaterThanOrEqual(990);
+    expect(requests[3]!.at - requests[2]!.at).toBeGreaterThanOrEqual(990);
     expect(await rows(s)).toEqual([]);
     expect(logLines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual([
       expect.stringMatching(/^could not send the reply in acme\/app#12 to GitHub: GitHub answered 502 .*; retrying in/),
@@ -148,7 +164,7 @@ describe('the GitHub outbox', () => {
     ]);
     expect(sent().filter((r) => r.includes('other installation'))).toEqual(['POST /repos/acme/app/issues/12/comments other installation']);
     expect(await rows(first)).toEqual([]);
-    expect(logLines.map((l) => l.msg)).toContain('resuming 6 GitHub side effect(s) (PR replies, reactions, check runs) the last run did not send');
+    expect(logLines.map((l) => l.msg)).toContain('resuming 6 GitHub side effect(s) (deployments, PR replies, reactions, check runs) the last run did not send');
     expect(problems).toEqual([]);
   });
 
@@ -237,5 +253,76 @@ describe('the config check run as an outbox effect', () => {
     expect(logLines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([
       expect.stringMatching(/^the "BitEnvoy config" check run on acme\/undefined@\? cannot be sent: a stored "BitEnvoy config" check run lacks .*push to the config repo again.*report this line as a BitEnvoy bug$/),
     ]);
+  });
+});
+
+describe('a PR reply is posted once', () => {
+  let github: DeploymentStatusesStandIn;
+  beforeEach(async () => {
+    github = await startDeploymentStatusesStandIn();
+  });
+  afterEach(async () => {
+    await github.close();
+  });
+
+  /** An outbox on the stand-in; `dead` makes every request of it hang, as a killed hub's never come back. */
+  function onStandIn(onStore: Store) {
+    const state = { dead: false };
+    const quiet = () => undefined;
+    const octokit = new Octokit({ baseUrl: github.url, auth: 'ghs_test', log: { debug: quiet, info: quiet, warn: quiet, error: quiet } });
+    const box = outbox(onStore, {
+      octokitFor: async () => ({ request: (route, params) => (state.dead ? new Promise(() => undefined) : octokit.request(route, params)) }),
+      // Long enough for a loaded machine; the requests that hang on purpose wait it out.
+      requestTimeoutMs: 2000,
+    });
+    return { box, state };
+  }
+  const comments = () => github.comments.map((c) => `#${c.issue} ${text(c.body)}`);
+  const calls = () => github.requests.map((r) => `${r.method} ${r.answer}`);
+
+  it.each<[string, StatusFault, string[], string[]]>([
+    ['timed out after GitHub stored it: found by its marker, not posted again', { hang: true, record: true }, ['POST hang', 'GET 200'], ['#12 done']],
+    ['had its connection cut after GitHub stored it: found by its marker, not posted again', { reset: true, record: true }, ['POST reset', 'GET 200'], ['#12 done']],
+    ['timed out and GitHub never stored it: posted once on the retry', { hang: true }, ['POST hang', 'GET 200', 'POST 201'], ['#12 done']],
+  ])('a reply whose POST %s', async (_what, fault, requested, held) => {
+    const { box } = onStandIn(await store());
+    github.commentFaults.push(fault);
+    await box.enqueue(1, REPLY, { owner: 'acme', repo: 'app', issue_number: 12, body: 'done' });
+    await box.idle();
+    expect(calls()).toEqual(requested);
+    expect(comments()).toEqual(held);
+    expect(github.comments[0]!.body).toMatch(/^done\n\n<!-- bitenvoy:effect [0-9a-f-]{36} -->$/);
+    // The comments looked at are those since the reply was queued, a page of 100 at a time.
+    expect(github.requests.find((r) => r.method === 'GET')!.query).toMatch(/^\?since=\d{4}-\d\d-\d\dT\d\d%3A\d\d%3A\d\dZ&per_page=100&page=1$/);
+    expect(github.problems).toEqual([]);
+  });
+
+  it('after a hub is killed with a reply GitHub stored but never answered, the next one does not post it again; one it never sent is posted once', async () => {
+    const first = await store();
+    const dying = onStandIn(first);
+    github.commentFaults.push({ hang: true, record: true });
+    await dying.box.enqueueAll([reply(12, 'stored'), reply(12, 'not sent yet')]);
+    await vi.waitFor(() => expect(github.comments).toHaveLength(1));
+    dying.state.dead = true;
+    dying.box.close();
+
+    const next = onStandIn(await store());
+    await next.box.start();
+    await next.box.idle();
+    expect(comments()).toEqual(['#12 stored', '#12 not sent yet']);
+    expect(calls()).toEqual(['POST hang', 'GET 200', 'POST 201']);
+    expect(await rows(first)).toEqual([]);
+    expect(github.problems).toEqual([]);
+  });
+
+  it('looks through several pages of comments made since the reply was queued', async () => {
+    const { box } = onStandIn(await store());
+    github.commentFaults.push({ reset: true, record: true });
+    await box.enqueue(1, REPLY, { owner: 'acme', repo: 'app', issue_number: 12, body: 'mine' });
+    // 150 other comments land on the pull request after it: the reply is on the second page.
+    github.comments.unshift(...Array.from({ length: 150 }, (_, i) => ({ id: i + 1, repository: 'acme/app', issue: 12, body: `chatter ${i}`, created_at: new Date().toISOString(), updated_at: new Date().toISOString() })));
+    await box.idle();
+    expect(github.requests.filter((r) => r.method === 'GET').map((r) => r.query.replace(/since=[^&]+&/, ''))).toEqual(['?per_page=100&page=1', '?per_page=100&page=2']);
+    expect(github.comments.filter((c) => c.body.startsWith('mine'))).toHaveLength(1);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { JobNotifier } from '../../app/jobs/job-notifier.js';
+import { HangUp, JobNotifier } from '../../app/jobs/job-notifier.js';
 
-const race = (p: Promise<void>, ms: number) => Promise.race([p.then(() => 'woken'), new Promise((r) => setTimeout(() => r('still waiting'), ms))]);
+const race = (p: Promise<unknown>, ms: number) => Promise.race([p.then((outcome) => outcome ?? 'woken'), new Promise((r) => setTimeout(() => r('still waiting'), ms))]);
 
 describe('JobNotifier', () => {
   it('wakes every wait of that agent, and only of that agent', async () => {
@@ -10,25 +10,32 @@ describe('JobNotifier', () => {
     const a2 = n.waitForJob('ag_a', 5_000);
     const b = n.waitForJob('ag_b', 300);
     n.notify('ag_a');
-    expect(await race(Promise.all([a1, a2]).then(() => undefined), 200)).toBe('woken');
+    expect(await race(Promise.all([a1, a2]), 200)).toEqual(['woken', 'woken']);
     expect(await race(b, 50)).toBe('still waiting');
   });
 
-  it('resolves after the wait, or when the signal aborts', async () => {
+  it('resolves after the wait, or when the signal aborts, or when the agent hangs up — saying which', async () => {
     const n = new JobNotifier();
     const started = Date.now();
-    await n.waitForJob('ag_a', 50);
+    expect(await n.waitForJob('ag_a', 50)).toBe('timeout');
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     const abort = new AbortController();
     const waiting = n.waitForJob('ag_a', 5_000, abort.signal);
     abort.abort();
-    expect(await race(waiting, 200)).toBe('woken');
+    expect(await race(waiting, 200)).toBe('stopped');
+    const gone = new HangUp();
+    const held = n.waitForJob('ag_a', 5_000, gone);
+    gone.hangUp();
+    expect(await race(held, 200)).toBe('stopped');
+    // Gone before the next wait: it ends at once, and a wake-up afterwards finds no listener left.
+    expect(await race(n.waitForJob('ag_a', 5_000, gone), 200)).toBe('stopped');
+    n.notify('ag_a');
   });
 
   it('wakes everyone on shutdown', async () => {
     const n = new JobNotifier();
     const waits = [n.waitForJob('ag_a', 5_000), n.waitForJob('ag_b', 5_000)];
     n.wakeAll();
-    expect(await race(Promise.all(waits).then(() => undefined), 200)).toBe('woken');
+    expect(await race(Promise.all(waits), 200)).toEqual(['woken', 'woken']);
   });
 });

@@ -130,6 +130,11 @@ export function migrations(moveRecords: () => Steps<void>): Migration[] {
   ];
 }
 
+/** The schema version this release runs (its newest migration): every replica of a fleet must run the same. */
+export function schemaVersion(): number {
+  return Math.max(...migrations(function* () {}).map((m) => m.version));
+}
+
 /**
  * Taken by every migration transaction on PostgreSQL (`pg_advisory_xact_lock`): two hubs starting at once on one
  * database migrate once, the second waiting and then finding the work done. (SQLite's write lock does the same.)
