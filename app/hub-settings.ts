@@ -12,6 +12,7 @@ import { BitEnvoyError } from '../lib/errors.js';
 import { DEFAULT_SETTINGS, MAX_POLL_WAIT_SECONDS } from '../lib/protocol.js';
 import { DEFAULT_TRUSTED_PROXIES, trustedProxies } from './api/client-address.js';
 import { readCloudSettings, type CloudSettings } from './cloud/cloud-settings.js';
+import { parseDatabaseUrl, type DatabaseSettings } from './store/sql/pg-connection.js';
 
 export interface HubSettings {
   host: string | undefined;
@@ -19,6 +20,8 @@ export interface HubSettings {
   webhookPath: string;
   logLevel: string;
   dataDir: string;
+  /** The PostgreSQL store (BITENVOY_DATABASE_URL and its files); undefined: the SQLite file in `dataDir`. */
+  database?: DatabaseSettings;
   publicUrl: string;
   adminToken: string;
   configRepo: string | undefined;
@@ -59,6 +62,13 @@ export const HUB_VARIABLES = [
   ['WEBHOOK_PATH', 'Path GitHub delivers webhooks to.', '/api/github/webhooks'],
   ['GHE_HOST / GHE_PROTOCOL', 'GitHub Enterprise Server host name and protocol.', 'github.com / https'],
   ['BITENVOY_DATA_DIR', 'Folder for the SQLite store, the config repo clone and the generated admin token.', './.bitenvoy-data'],
+  [
+    'BITENVOY_DATABASE_URL',
+    'Puts the store on PostgreSQL, shared by every hub replica: `postgres://USER@HOST:PORT/DATABASE`, with `?sslmode=verify-full` (or `verify-ca`, `require`) for TLS. Migrations run at start.',
+    '(the SQLite file in BITENVOY_DATA_DIR)',
+  ],
+  ['BITENVOY_DATABASE_CA_FILE', "PEM file of the CA that signed the PostgreSQL server's certificate (a private CA), with a `sslmode` that asks for TLS.", "the system's CAs"],
+  ['BITENVOY_DATABASE_PASSWORD_FILE', 'File holding only the PostgreSQL password (it wins over one in the URL), so it is in neither the URL nor the environment.', '–'],
   ['BITENVOY_CONFIG_REPO', 'The config repo: a git URL or a local path. In GitHub mode it may be left unset: each installation owner then has its own (next row).', '(local mode: none, deployments are refused until set)'],
   ['BITENVOY_CONFIG_REPO_NAME', "GitHub mode without BITENVOY_CONFIG_REPO: the config repository's name in each organisation or user account the App is installed on.", '.bitenvoy'],
   ['BITENVOY_CONFIG_BRANCH', 'Branch of the config repo whose commits take effect.', "the repo's default branch"],
@@ -115,6 +125,18 @@ function repoName(name: string): string {
   return name;
 }
 
+/** The PostgreSQL store's settings; the URL is checked now, so a typo stops the hub with what to write instead. */
+function databaseFrom(env: NodeJS.ProcessEnv): DatabaseSettings | undefined {
+  const url = env.BITENVOY_DATABASE_URL?.trim();
+  if (!url) {
+    const orphan = ['BITENVOY_DATABASE_CA_FILE', 'BITENVOY_DATABASE_PASSWORD_FILE'].find((name) => env[name]);
+    if (orphan) throw new BitEnvoyError('BE_USAGE', `${orphan} is set but BITENVOY_DATABASE_URL is not: set BITENVOY_DATABASE_URL=postgres://USER@HOST:PORT/DATABASE to use PostgreSQL, or unset ${orphan}`);
+    return undefined;
+  }
+  parseDatabaseUrl(url);
+  return { url, ...(env.BITENVOY_DATABASE_CA_FILE ? { caFile: env.BITENVOY_DATABASE_CA_FILE } : {}), ...(env.BITENVOY_DATABASE_PASSWORD_FILE ? { passwordFile: env.BITENVOY_DATABASE_PASSWORD_FILE } : {}) };
+}
+
 function privateKeyFrom(env: NodeJS.ProcessEnv): string | undefined {
   if (env.PRIVATE_KEY) return env.PRIVATE_KEY.replace(/\\n/g, '\n');
   if (env.PRIVATE_KEY_PATH) {
@@ -142,6 +164,7 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const host = env.HOST || undefined;
   const dataDir = resolve(env.BITENVOY_DATA_DIR || '.bitenvoy-data');
+  const database = databaseFrom(env);
   const publicUrl = (env.BITENVOY_PUBLIC_URL || `http://${host && host !== '0.0.0.0' ? host : 'localhost'}:${port}`).replace(/\/+$/, '');
   if (!/^https?:\/\//.test(publicUrl)) {
     throw new BitEnvoyError('BE_USAGE', `BITENVOY_PUBLIC_URL=${publicUrl}: expected an http:// or https:// URL`);
@@ -159,6 +182,7 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
     webhookPath: env.WEBHOOK_PATH || '/api/github/webhooks',
     logLevel: env.LOG_LEVEL || 'info',
     dataDir,
+    ...(database ? { database } : {}),
     publicUrl,
     adminToken: adminTokenFrom(env, dataDir),
     configRepo: env.BITENVOY_CONFIG_REPO || undefined,

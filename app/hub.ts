@@ -48,7 +48,7 @@ import { createHttpServer, createKoa, createProbot, createWebhookHandler, LISTEN
 import type { Probot } from 'probot';
 import { startPruning } from './store/retention.js';
 import { openStore } from './store/open-store.js';
-import { migrations } from './store/sql/migrations.js';
+import { schemaVersion as newestSchemaVersion } from './store/sql/migrations.js';
 import { withDeadline } from '../lib/with-deadline.js';
 import { HubMetrics } from './metrics/hub-metrics.js';
 import { LeaderLease } from './store/leader-lease.js';
@@ -67,7 +67,12 @@ export interface RunningHub {
 }
 
 export async function startHub(settings: HubSettings, { log }: { log: Logger }): Promise<RunningHub> {
-  const store = await openStore({ dataDir: settings.dataDir });
+  const store = await openStore({
+    dataDir: settings.dataDir,
+    ...(settings.database ? { database: settings.database } : {}),
+    onDatabaseError: (err) => log.warn({ err }, 'store: a PostgreSQL connection broke while idle; the next statement opens a new one'),
+  });
+  log.info({ store: store.location }, `store: ${store.location}`);
   const metrics = new HubMetrics({ store, lostAfterMs: lostAfterMs(settings) });
   // Periodic work runs on one replica; a hub alone on its SQLite file leads from the start.
   const leader = new LeaderLease({ store, leaseMs: settings.leaderLeaseMs, log: log.child({ name: 'leader' }), alone: store.db.dialect === 'sqlite', onChange: (leading) => metrics.leaderChanged(leading) });
@@ -278,7 +283,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
 
   let closing: Promise<void> | undefined;
   let draining = false;
-  const schemaVersion = Math.max(...migrations(() => undefined).map((m) => m.version));
+  const schemaVersion = newestSchemaVersion();
   /** Why this replica cannot serve now, or undefined. */
   async function notReady(): Promise<string | undefined> {
     try {

@@ -75,6 +75,11 @@ export const ERROR_CODES = {
   BE_BUSY: 503,
   /** The hub's store was written by a newer release (its schema version is unknown here). */
   BE_STORE_NEWER: 503,
+  /**
+   * The hub's PostgreSQL store cannot be used: not reachable, the user or password refused, no such database, TLS
+   * refused, the server shutting down. The message names which, and the fix.
+   */
+  BE_STORE_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -73,13 +73,16 @@ export async function agentCounts(store: Store, lostBeforeIso: string): Promise<
 
 /**
  * Writes a batch of heartbeats in one transaction: each agent's `lastSeenAt` (in its record and the indexed column),
- * never moved back. `json_set` is SQLite's; the PostgreSQL adapter has `jsonb_set`.
+ * never moved back. The record is JSON text: SQLite sets the field with `json_set`, PostgreSQL with `jsonb_set`.
  */
 export async function recordLastSeen(store: Store, seen: ReadonlyMap<string, string>): Promise<void> {
   if (seen.size === 0) return;
+  const setField = store.db.dialect === 'postgres' ? "jsonb_set(doc::jsonb, '{lastSeenAt}', to_jsonb(?::text))::text" : "json_set(doc, '$.lastSeenAt', ?)";
+  // In one order (by agent id): two hubs writing overlapping batches never wait on each other in a circle.
+  const ordered = [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   await store.runBatch(
-    [...seen].map(([agentId, at]) => ({
-      sql: "UPDATE agents SET doc = json_set(doc, '$.lastSeenAt', ?), last_seen_at = ? WHERE key = ? AND (last_seen_at IS NULL OR last_seen_at < ?)",
+    ordered.map(([agentId, at]) => ({
+      sql: `UPDATE agents SET doc = ${setField}, last_seen_at = ? WHERE key = ? AND (last_seen_at IS NULL OR last_seen_at < ?)`,
       params: [at, at, `agent:${agentId}`, at],
     })),
   );

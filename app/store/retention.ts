@@ -4,7 +4,7 @@
  * what it runs now and the commit `/rollback` would go back to; audit entries stay longer
  * (`BITENVOY_AUDIT_RETENTION_DAYS`, exportable with `bitenvoy audit`); all logs together stay within
  * `BITENVOY_LOG_BUDGET_MB`, the oldest entries going first. Every step deletes a small batch in its own transaction
- * and yields, and the file gives the freed pages back (SQLite incremental vacuum).
+ * and yields; a SQLite file gives the freed pages back (incremental vacuum), PostgreSQL's autovacuum does the same there.
  *
  * @example
  * const pruner = startPruning(store, { retentionDays: 90, auditRetentionDays: 730, logBudgetBytes: 2 ** 31 }, log);
@@ -12,8 +12,11 @@
  */
 import type { Logger } from '../../lib/logger.js';
 import { lastGoodOtherThan, latestSuccessful } from './deployment-queries.js';
-import { addToTotal, LOG_BYTES, type SqlStore } from './sql-store.js';
-import type { SyncSqlExecutor as SyncDb } from './sql/sql-database.js';
+import { addToTotal, LOG_BYTES } from './document-writes.js';
+import type { SqlStore } from './sql-store.js';
+import { insertionOrderOf } from './sql/migrations.js';
+import type { SqlDatabase } from './sql/sql-database.js';
+import { all, run, type Steps } from './sql/statement-steps.js';
 
 export interface RetentionSettings {
   retentionDays: number;
@@ -26,7 +29,7 @@ export interface PruneResult {
   jobs: number;
   logEntries: number;
   auditEntries: number;
-  /** Pages the file gave back. */
+  /** Pages the file gave back (SQLite; 0 on PostgreSQL, where autovacuum does it). */
   pagesFreed: number;
 }
 
@@ -79,14 +82,14 @@ export async function pruneOnce(store: SqlStore, settings: RetentionSettings, no
       result.logEntries += await deleteLogsOf(db, id);
       if (kept.has(row.key)) continue;
       for (;;) {
-        const deleted = await db.transactionSync(() => db.runSync('DELETE FROM jobs WHERE key IN (SELECT key FROM jobs WHERE deployment_id = ? LIMIT ?)', id, BATCH).changes);
+        const deleted = await db.transactionSteps(() => changesOf(run('DELETE FROM jobs WHERE key IN (SELECT key FROM jobs WHERE deployment_id = ? LIMIT ?)', id, BATCH)));
         result.jobs += deleted;
         if (deleted < BATCH) break;
         await yieldToEventLoop();
       }
-      await db.transactionSync(() => {
-        db.runSync('DELETE FROM job_counts WHERE deployment_id = ?', id);
-        db.runSync('DELETE FROM deployments WHERE key = ?', row.key);
+      await db.transactionSteps(function* () {
+        yield* run('DELETE FROM job_counts WHERE deployment_id = ?', id);
+        yield* run('DELETE FROM deployments WHERE key = ?', row.key);
       });
       result.deployments += 1;
     }
@@ -98,7 +101,7 @@ export async function pruneOnce(store: SqlStore, settings: RetentionSettings, no
   // Audit entries: kept longer, then gone oldest first.
   const auditCutoff = `audit:${new Date(now - settings.auditRetentionDays * DAY_MS).toISOString()}`;
   for (;;) {
-    const deleted = await db.transactionSync(() => db.runSync('DELETE FROM audit_entries WHERE key IN (SELECT key FROM audit_entries WHERE key < ? ORDER BY key LIMIT ?)', auditCutoff, BATCH).changes);
+    const deleted = await db.transactionSteps(() => changesOf(run('DELETE FROM audit_entries WHERE key IN (SELECT key FROM audit_entries WHERE key < ? ORDER BY key LIMIT ?)', auditCutoff, BATCH)));
     result.auditEntries += deleted;
     if (deleted < BATCH) break;
     await yieldToEventLoop();
@@ -108,55 +111,65 @@ export async function pruneOnce(store: SqlStore, settings: RetentionSettings, no
   for (;;) {
     const total = Number((await store.db.get<{ n: number }>('SELECT n FROM totals WHERE name = ?', LOG_BYTES))?.n ?? 0);
     if (total <= settings.logBudgetBytes) break;
-    const deleted = await db.transactionSync(() => {
-      const oldest = db.allSync<{ rowid: number; bytes: number }>('SELECT rowid, bytes FROM log_entries ORDER BY rowid LIMIT ?', BATCH);
-      let bytes = 0;
-      let over = total - settings.logBudgetBytes;
-      let upTo = -1;
-      for (const entry of oldest) {
-        if (over <= 0) break;
-        over -= Number(entry.bytes);
-        bytes += Number(entry.bytes);
-        upTo = Number(entry.rowid);
-      }
-      if (upTo < 0) return 0;
-      const n = db.runSync('DELETE FROM log_entries WHERE rowid <= ?', upTo).changes;
-      addToTotal(db, LOG_BYTES, -bytes);
-      return n;
-    });
+    const deleted = await db.transactionSteps(() => deleteOldestLogs(db.dialect, total - settings.logBudgetBytes));
     result.logEntries += deleted;
     if (deleted === 0) break;
     await yieldToEventLoop();
   }
 
-  // Give the freed pages back to the file system, a bounded number per pass.
-  const free = Number(db.getSync<{ freelist_count: number }>('PRAGMA freelist_count')?.freelist_count ?? 0);
-  if (free > 0) {
-    // Each step of the statement frees one page: it must be stepped to the end (all, not run).
-    db.allSync('PRAGMA incremental_vacuum(4096)');
-    result.pagesFreed = free - Number(db.getSync<{ freelist_count: number }>('PRAGMA freelist_count')?.freelist_count ?? 0);
+  // Give the freed pages back to the file system, a bounded number per pass (PostgreSQL: autovacuum).
+  if (db.dialect === 'sqlite') {
+    const free = Number((await db.get<{ freelist_count: number }>('PRAGMA freelist_count'))?.freelist_count ?? 0);
+    if (free > 0) {
+      // Each step of the statement frees one page: it must be stepped to the end (all, not run).
+      await db.all('PRAGMA incremental_vacuum(4096)');
+      result.pagesFreed = free - Number((await db.get<{ freelist_count: number }>('PRAGMA freelist_count'))?.freelist_count ?? 0);
+    }
   }
   return result;
 }
 
+/**
+ * Deletes the oldest log entries (by insertion) until `over` bytes are gone, at most a batch; keeps the running total
+ * true. Returns the entries deleted.
+ */
+function* deleteOldestLogs(dialect: SqlDatabase['dialect'], over: number): Steps<number> {
+  const order = insertionOrderOf(dialect);
+  const oldest = yield* all<{ n: number; bytes: number }>(`SELECT ${order} AS n, bytes FROM log_entries ORDER BY ${order} LIMIT ?`, BATCH);
+  let upTo = -1;
+  for (const entry of oldest) {
+    if (over <= 0) break;
+    over -= Number(entry.bytes);
+    upTo = Number(entry.n);
+  }
+  if (upTo < 0) return 0;
+  // What was deleted, not what was read: another hub may have written an entry in between.
+  const deleted = yield* all<{ bytes: number }>(`DELETE FROM log_entries WHERE ${order} <= ? RETURNING bytes`, upTo);
+  yield* addToTotal(LOG_BYTES, -deleted.reduce((sum, row) => sum + Number(row.bytes), 0));
+  return deleted.length;
+}
+
 /** Deletes the log entries of a deployment's jobs, a batch per transaction, keeping the running total true. */
-async function deleteLogsOf(db: SyncDb, deploymentId: string): Promise<number> {
+async function deleteLogsOf(db: SqlDatabase, deploymentId: string): Promise<number> {
   let deleted = 0;
   for (;;) {
-    const n = await db.transactionSync(() => {
-      const rows = db.allSync<{ key: string; bytes: number }>(
-        "SELECT l.key AS key, l.bytes AS bytes FROM log_entries l WHERE l.job_id IN (SELECT substr(j.key, 5) FROM jobs j WHERE j.deployment_id = ?) LIMIT ?",
+    const n = await db.transactionSteps(function* () {
+      const rows = yield* all<{ bytes: number }>(
+        'DELETE FROM log_entries WHERE key IN (SELECT l.key FROM log_entries l WHERE l.job_id IN (SELECT substr(j.key, 5) FROM jobs j WHERE j.deployment_id = ?) LIMIT ?) RETURNING bytes',
         deploymentId,
         BATCH,
       );
-      for (const row of rows) db.runSync('DELETE FROM log_entries WHERE key = ?', row.key);
-      addToTotal(db, LOG_BYTES, -rows.reduce((sum, row) => sum + Number(row.bytes), 0));
+      yield* addToTotal(LOG_BYTES, -rows.reduce((sum, row) => sum + Number(row.bytes), 0));
       return rows.length;
     });
     deleted += n;
     if (n < BATCH) return deleted;
     await yieldToEventLoop();
   }
+}
+
+function* changesOf(statement: Steps<{ changes: number }>): Steps<number> {
+  return (yield* statement).changes;
 }
 
 /**

@@ -3,23 +3,24 @@
  * (sql/document-tables.ts), job state changes keep per-deployment counters in the same transaction, and every other
  * key (nonces, sessions, dedupe keys, caches: short-lived keyed data with expiry) goes to keyv's `kv` table on the
  * same database. Named queries over the tables live in the query modules (deployment-queries.ts, job-queries.ts,
- * agent-queries.ts, audit-queries.ts), which use {@link SqlStore.db}.
+ * agent-queries.ts, audit-queries.ts), which use {@link SqlStore.db}. The database is SQLite or PostgreSQL; the writes
+ * are one copy of statement generators (document-writes.ts) that each backend runs as one transaction.
  *
  * @example
  * const store = await openStore({ dataDir });
  * await store.update<JobRecord>(keys.job(id), (job) => job && { ...job, state: 'claimed' });
  */
 import { Keyv, KeyvBridgeAdapter } from 'keyv';
+import { DetachedCache } from './detached-cache.js';
+import { deleteDocument, runStatements, writeDocument, type WriteOptions } from './document-writes.js';
 import type { Store } from './store.js';
 import { SqlKeyvAdapter } from './sqlite-keyv-adapter.js';
-import { AGENTS, DOCUMENT_TABLES, JOBS, LOGS, tableOf, type DocumentTable } from './sql/document-tables.js';
-import type { SqlDatabase, SqlValue, SyncSqlExecutor } from './sql/sql-database.js';
+import { tableOf, type DocumentTable } from './sql/document-tables.js';
+import type { SqlDatabase, SqlValue } from './sql/sql-database.js';
+import { driveAsync, get, getLocked, type Steps } from './sql/statement-steps.js';
 
 /** Rows per `IN (…)` list: well under SQLite's and PostgreSQL's parameter limits. */
 const CHUNK = 500;
-
-/** Plans (detached fields) kept parsed in this process, at most this many. */
-const DETACHED_CACHE = 64;
 
 interface DocRow {
   key: string;
@@ -27,66 +28,18 @@ interface DocRow {
   rev?: number | null;
 }
 
-/** Detached fields parsed once per process, by key, valid while the row's `<field>_rev` is the same. */
-export class DetachedCache {
-  #entries = new Map<string, { rev: number; value: unknown }>();
-
-  get(key: string, rev: number): unknown {
-    const entry = this.#entries.get(key);
-    if (!entry || entry.rev !== rev) return undefined;
-    // Most recently used last: the oldest is evicted first.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    return entry.value;
-  }
-
-  /** The cached value whatever its revision (a write compares against it by reference). */
-  peek(key: string): { rev: number; value: unknown } | undefined {
-    return this.#entries.get(key);
-  }
-
-  set(key: string, rev: number, value: unknown): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, { rev, value: deepFreeze(value) });
-    if (this.#entries.size > DETACHED_CACHE) this.#entries.delete(this.#entries.keys().next().value!);
-  }
-
-  delete(key: string): void {
-    this.#entries.delete(key);
-  }
-}
-
-/** Frozen, so that a value shared by every reader of this process cannot be changed by one of them. */
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
-}
-
-interface JobCountKey {
-  deployment_id: string | null;
-  batch: number | null;
-  state: string | null;
-}
-
 export class SqlStore implements Store {
-  /** The database, for the query modules (and its synchronous statements, for retention's batch deletes). */
-  readonly db: SqlDatabase & SyncSqlExecutor;
-  /**
-   * The same database's synchronous statements: every write transaction runs without yielding between BEGIN and
-   * COMMIT, so nothing of this process can run inside it, and a second connection of this process (a second hub on
-   * the same file in a test, the CLI in-process) never waits on a lock held across an await.
-   */
-  #sync: SyncSqlExecutor;
+  /** The database, for the query modules and retention. */
+  readonly db: SqlDatabase;
+  /** Where the store is, for the hub's log: `SQLite /var/lib/bitenvoy/hub.sqlite`, `PostgreSQL postgres://…` (no password). */
+  readonly location: string;
   #keyv: Keyv;
   #kv: SqlKeyvAdapter;
   #detached = new DetachedCache();
 
-  constructor(db: SqlDatabase & SyncSqlExecutor) {
+  constructor(db: SqlDatabase, location: string = db.dialect) {
     this.db = db;
-    this.#sync = db;
+    this.location = location;
     this.#kv = new SqlKeyvAdapter(db);
     this.#keyv = new Keyv({ store: new KeyvBridgeAdapter(this.#kv), serialization: false, namespace: '' });
   }
@@ -95,7 +48,7 @@ export class SqlStore implements Store {
     const table = tableOf(key);
     if (!table) return (await this.#keyv.get(key)) as T | undefined;
     const row = await this.db.get<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key = ?`, key);
-    return row ? (this.#records(table, [row])[0] as T) : undefined;
+    return row ? ((await this.#read(this.#records(table, [row])))[0] as T) : undefined;
   }
 
   async getMany<T>(keys: string[]): Promise<Array<T | undefined>> {
@@ -113,7 +66,7 @@ export class SqlStore implements Store {
       for (let i = 0; i < tableKeys.length; i += CHUNK) {
         const chunk = tableKeys.slice(i, i + CHUNK);
         const rows = await this.db.all<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key IN (${chunk.map(() => '?').join(', ')})`, ...chunk);
-        const records = this.#records(table, rows);
+        const records = await this.#read(this.#records(table, rows));
         rows.forEach((row, i) => found.set(row.key, records[i]));
       }
     }
@@ -126,23 +79,13 @@ export class SqlStore implements Store {
       await this.#keyv.set(key, value, ttlMs);
       return;
     }
-    await this.#sync.transactionSync(() => writeDocument(this.#sync, table, key, value, { cache: this.#detached }));
+    await this.#write((options) => writeDocument(table, key, value, options));
   }
 
   async delete(key: string): Promise<boolean> {
     const table = tableOf(key);
     if (!table) return this.#keyv.delete(key);
-    const tx = this.#sync;
-    return tx.transactionSync(() => {
-      const before = table === JOBS ? tx.getSync<JobCountKey>('SELECT deployment_id, batch, state FROM jobs WHERE key = ?', key) : undefined;
-      const bytes = table === LOGS ? tx.getSync<{ bytes: number }>('SELECT bytes FROM log_entries WHERE key = ?', key) : undefined;
-      const { changes } = tx.runSync(`DELETE FROM ${table.table} WHERE key = ?`, key);
-      if (table === AGENTS && changes > 0) addToTotal(tx, AGENT_COUNT, -1);
-      if (bytes) addToTotal(tx, LOG_BYTES, -Number(bytes.bytes));
-      this.#detached.delete(key);
-      if (before) countJob(tx, before, -1);
-      return changes > 0;
-    });
+    return this.#write((options) => deleteDocument(table, key, options.cache));
   }
 
   async list<T>(prefix: string): Promise<Array<{ key: string; value: T }>> {
@@ -151,27 +94,33 @@ export class SqlStore implements Store {
       return (await this.#kv.listPrefix(prefix)).map(({ key, value }) => ({ key, value: (value as { value: T }).value }));
     }
     const rows = await this.db.all<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key >= ? AND key < ? ORDER BY key`, prefix, `${prefix}\uffff`);
-    const records = this.#records(table, rows);
+    const records = await this.#read(this.#records(table, rows));
     return rows.map((row, i) => ({ key: row.key, value: records[i] as T }));
   }
 
+  /**
+   * On PostgreSQL the key's row is read `FOR UPDATE` (a new key: under a lock on the key), so updates from several
+   * processes take turns. A transaction that lost a deadlock runs again: `fn` may be called more than once, and must
+   * only compute the new value from the current one.
+   */
   async update<T>(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
     const table = tableOf(key);
-    const tx = this.#sync;
-    return tx.transactionSync(() => {
+    const kv = this.#kv;
+    const records = (rows: DocRow[]) => this.#records(table!, rows);
+    return this.#write(function* (options): Steps<T | undefined> {
       if (!table) {
         // keyv's own wrapping ({ value, expires? }) is kept, so keyv reads what this writes.
-        const current = this.#kv.readIn(tx, key);
+        const current = yield* kv.readIn(key);
         const next = fn(current?.value as T | undefined);
         if (next === undefined) return current?.value as T | undefined;
-        this.#kv.writeIn(tx, key, { value: next });
+        yield* kv.writeIn(key, { value: next });
         return next;
       }
-      const row = tx.getSync<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key = ?`, key);
-      const current = row ? (this.#records(table, [row])[0] as T) : undefined;
+      const row = yield* getLocked<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key = ?`, key);
+      const current = row ? ((yield* records([row]))[0] as T) : undefined;
       const next = fn(current);
       if (next === undefined) return current;
-      writeDocument(tx, table, key, next, { cache: this.#detached });
+      yield* writeDocument(table, key, next, options);
       return next;
     });
   }
@@ -182,134 +131,85 @@ export class SqlStore implements Store {
       const chunk = entries.slice(i, i + CHUNK);
       // Other requests (lease renewals, polls) run between chunks: a promise alone would not let them.
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      await this.#sync.transactionSync(() => {
-        for (const { key, value } of chunk) {
-          const table = tableOf(key);
-          if (!table) throw new Error(`insertMissing: ${key} is not a record key (it belongs to the kv table)`);
-          if (writeDocument(this.#sync, table, key, value, { onlyIfMissing: true, cache: this.#detached })) inserted.push(key);
-        }
-      });
+      inserted.push(
+        ...(await this.#write(function* (options): Steps<string[]> {
+          const written: string[] = [];
+          for (const { key, value } of chunk) {
+            const table = tableOf(key);
+            if (!table) throw new Error(`insertMissing: ${key} is not a record key (it belongs to the kv table)`);
+            if (yield* writeDocument(table, key, value, { ...options, onlyIfMissing: true })) written.push(key);
+          }
+          return written;
+        })),
+      );
     }
     return inserted;
   }
 
   async runBatch(statements: Array<{ sql: string; params: SqlValue[] }>): Promise<number> {
-    return this.#sync.transactionSync(() => statements.reduce((n, { sql, params }) => n + this.#sync.runSync(sql, ...params).changes, 0));
+    return this.db.transactionSteps(() => runStatements(statements));
   }
 
   async close(): Promise<void> {
     await this.db.close();
   }
 
-  /** Parses rows into records, attaching a table's detached field from the cache (or reading it once). */
-  #records(table: DocumentTable, rows: DocRow[]): unknown[] {
-    const field = table.detached;
-    return rows.map((row) => {
-        const doc = JSON.parse(row.doc) as Record<string, unknown>;
-        if (!field) return doc;
-        const rev = Number(row.rev ?? 0);
-        if (rev === 0) return doc;
-        let value = this.#detached.get(row.key, rev);
-        if (value === undefined) {
-          const stored = this.#sync.getSync<{ part: string | null; rev: number }>(`SELECT ${field} AS part, ${field}_rev AS rev FROM ${table.table} WHERE key = ?`, row.key);
-          if (!stored?.part) return doc;
-          value = JSON.parse(stored.part);
-          this.#detached.set(row.key, Number(stored.rev), value);
-          value = this.#detached.get(row.key, Number(stored.rev));
-        }
-        return { ...doc, [field]: value };
+  /**
+   * One write transaction of statement steps; what the steps leave for after the commit (caching a new plan) runs
+   * once it committed. A retried transaction (PostgreSQL) starts again with a fresh list.
+   */
+  async #write<T>(steps: (options: WriteOptions & { cache: DetachedCache }) => Steps<T>): Promise<T> {
+    let afterCommit: Array<() => void> = [];
+    const result = await this.db.transactionSteps(() => {
+      afterCommit = [];
+      return steps({ cache: this.#detached, afterCommit });
     });
+    for (const action of afterCommit) action();
+    return result;
+  }
+
+  /** Runs read steps outside a transaction. */
+  #read<T>(steps: Steps<T>): Promise<T> {
+    return driveAsync(this.db, steps);
+  }
+
+  /**
+   * Parses rows into records, attaching a table's detached field from the cache, or reading it once (with the
+   * document again, in one statement: the two always match, whoever wrote in between).
+   */
+  *#records(table: DocumentTable, rows: DocRow[]): Steps<unknown[]> {
+    const field = table.detached;
+    const records: unknown[] = [];
+    for (const row of rows) {
+      const doc = JSON.parse(row.doc) as Record<string, unknown>;
+      const rev = Number(row.rev ?? 0);
+      if (!field || rev === 0) {
+        records.push(doc);
+        continue;
+      }
+      const cached = this.#detached.get(row.key, rev);
+      if (cached !== undefined) {
+        records.push({ ...doc, [field]: cached });
+        continue;
+      }
+      const stored = yield* get<{ doc: string; part: string | null; rev: number }>(`SELECT doc, ${field} AS part, ${field}_rev AS rev FROM ${table.table} WHERE key = ?`, row.key);
+      if (!stored) {
+        records.push(doc);
+        continue;
+      }
+      const current = JSON.parse(stored.doc) as Record<string, unknown>;
+      if (!stored.part) {
+        records.push(current);
+        continue;
+      }
+      this.#detached.set(row.key, Number(stored.rev), JSON.parse(stored.part));
+      records.push({ ...current, [field]: this.#detached.get(row.key, Number(stored.rev)) });
+    }
+    return records;
   }
 }
 
 /** `, <field>_rev AS rev` for a table with a detached field. */
 function revColumn(table: DocumentTable): string {
   return table.detached ? `, ${table.detached}_rev AS rev` : '';
-}
-
-/**
- * Writes one record with its derived columns; for jobs, moves the deployment's counters from the old state to the
- * new one in the same transaction. With `onlyIfMissing`, an existing record is left alone (false).
- */
-function writeDocument(tx: SyncSqlExecutor, table: DocumentTable, key: string, value: unknown, options: { onlyIfMissing?: boolean; cache?: DetachedCache } = {}): boolean {
-  const field = table.detached;
-  const whole = value as Record<string, unknown>;
-  // A detached field is written only when it changed: the same (frozen, cached) value as read means unchanged.
-  const part = field ? whole[field] : undefined;
-  const { [field ?? '']: _part, ...rest } = whole;
-  const doc = field ? rest : whole;
-  const json = JSON.stringify(doc);
-  const names = Object.keys(table.columns);
-  const derived = names.map((name) => table.columns[name]!(whole, key, json));
-  const before = table === JOBS && !options.onlyIfMissing ? tx.getSync<JobCountKey>('SELECT deployment_id, batch, state FROM jobs WHERE key = ?', key) : undefined;
-  if (table === LOGS) {
-    const old = options.onlyIfMissing ? undefined : tx.getSync<{ bytes: number }>('SELECT bytes FROM log_entries WHERE key = ?', key);
-    const exists = options.onlyIfMissing && tx.getSync('SELECT 1 FROM log_entries WHERE key = ?', key);
-    if (!exists) addToTotal(tx, LOG_BYTES, json.length - Number(old?.bytes ?? 0));
-  }
-  if (table === AGENTS && !tx.getSync('SELECT 1 FROM agents WHERE key = ?', key)) addToTotal(tx, AGENT_COUNT, 1);
-  if (field && !options.onlyIfMissing && part !== undefined && options.cache?.peek(key)?.value === part) {
-    const { changes } = tx.runSync(`UPDATE ${table.table} SET doc = ?${names.map((n) => `, ${n} = ?`).join('')} WHERE key = ?`, json, ...derived, key);
-    if (changes > 0) return true;
-  }
-  const detachedNames = field ? [field, `${field}_rev`] : [];
-  const detachedValues = field ? [part === undefined ? null : JSON.stringify(part), 1] : [];
-  const columns = [...names, ...detachedNames];
-  const placeholders = ['?', '?', ...columns.map(() => '?')].join(', ');
-  const updates = [...names.map((n) => `, ${n} = excluded.${n}`), ...(field ? [`, ${field} = excluded.${field}`, `, ${field}_rev = ${table.table}.${field}_rev + 1`] : [])].join('');
-  const conflict = options.onlyIfMissing ? 'DO NOTHING' : `DO UPDATE SET doc = excluded.doc${updates}`;
-  const { changes } = tx.runSync(`INSERT INTO ${table.table} (key, doc${columns.map((n) => `, ${n}`).join('')}) VALUES (${placeholders}) ON CONFLICT (key) ${conflict}`, key, json, ...derived, ...detachedValues);
-  if (changes === 0) return false;
-  if (field && options.cache) {
-    options.cache.delete(key);
-    if (part !== undefined) {
-      const stored = tx.getSync<{ rev: number }>(`SELECT ${field}_rev AS rev FROM ${table.table} WHERE key = ?`, key);
-      if (stored) options.cache.set(key, Number(stored.rev), part);
-    }
-  }
-  if (table === JOBS) {
-    const after: JobCountKey = { deployment_id: derived[names.indexOf('deployment_id')] as string | null, batch: derived[names.indexOf('batch')] as number | null, state: derived[names.indexOf('state')] as string | null };
-    if (!before || before.deployment_id !== after.deployment_id || before.batch !== after.batch || before.state !== after.state) {
-      if (before) countJob(tx, before, -1);
-      countJob(tx, after, 1);
-    }
-  }
-  return true;
-}
-
-/** The name of the running total of log bytes in `totals` (the log budget reads it instead of summing every entry). */
-export const LOG_BYTES = 'log_bytes';
-/** The name of the running count of enrolled agents in `totals`. */
-export const AGENT_COUNT = 'agents';
-
-/** Adds `delta` to a running total kept in the same transaction as the change it counts. */
-export function addToTotal(tx: Pick<SyncSqlExecutor, 'runSync'>, name: string, delta: number): void {
-  if (delta === 0) return;
-  tx.runSync('INSERT INTO totals (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = totals.n + excluded.n', name, delta);
-}
-
-function countJob(tx: SyncSqlExecutor, job: JobCountKey, delta: 1 | -1): void {
-  if (job.deployment_id === null || job.batch === null || job.state === null) return;
-  tx.runSync(
-    'INSERT INTO job_counts (deployment_id, batch, state, n) VALUES (?, ?, ?, ?) ON CONFLICT (deployment_id, batch, state) DO UPDATE SET n = job_counts.n + excluded.n',
-    job.deployment_id,
-    Number(job.batch),
-    job.state,
-    delta,
-  );
-}
-
-/**
- * Migration 3's mover: every kv row whose key belongs to a table is written there through the same path as new
- * records (derived columns, counters), then removed from kv. Keyv kept each value as `{ value, expires? }`.
- */
-export function moveKvRecords(db: SyncSqlExecutor): void {
-  for (const table of DOCUMENT_TABLES) {
-    const rows = db.allSync<{ key: string; value: string }>('SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key', table.prefix, `${table.prefix}\uffff`);
-    for (const row of rows) {
-      const wrapped = JSON.parse(row.value) as { value?: unknown };
-      if (wrapped.value !== undefined) writeDocument(db, table, row.key, wrapped.value);
-    }
-    db.runSync('DELETE FROM kv WHERE key >= ? AND key < ?', table.prefix, `${table.prefix}\uffff`);
-  }
 }

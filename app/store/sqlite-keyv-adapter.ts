@@ -1,12 +1,13 @@
 /**
- * A keyv store on the hub's SQL database: the `kv` table of key, JSON text and an optional expiry, for short-lived
+ * A keyv store on the hub's SQL database (SQLite or PostgreSQL): the `kv` table of key, JSON text and an optional expiry, for short-lived
  * keyed data (nonces, sessions, webhook dedupe keys, token caches). Records with their own tables never come here
  * (see sql/document-tables.ts).
  *
  * @example
  * const keyv = new Keyv({ store: new KeyvBridgeAdapter(new SqlKeyvAdapter(db)), serialization: false });
  */
-import type { SqlDatabase, SyncSqlExecutor } from './sql/sql-database.js';
+import type { SqlDatabase } from './sql/sql-database.js';
+import { getLocked, run, type Steps } from './sql/statement-steps.js';
 
 interface KvRow {
   key: string;
@@ -15,11 +16,12 @@ interface KvRow {
 }
 
 export class SqlKeyvAdapter {
-  readonly opts = { dialect: 'sqlite' };
+  readonly opts: { dialect: SqlDatabase['dialect'] };
   #db: SqlDatabase;
 
   constructor(db: SqlDatabase) {
     this.#db = db;
+    this.opts = { dialect: db.dialect };
   }
 
   async get(key: string): Promise<unknown> {
@@ -79,14 +81,17 @@ export class SqlKeyvAdapter {
     for (const { key, value } of await this.listPrefix(namespace ? `${namespace}::` : '')) yield [key, value];
   }
 
-  /** The stored (keyv-wrapped) value, read inside a transaction; undefined when absent or expired. */
-  readIn(tx: SyncSqlExecutor, key: string): { value?: unknown } | undefined {
-    const row = tx.getSync<KvRow>('SELECT key, value, expires FROM kv WHERE key = ?', key);
+  /**
+   * The stored (keyv-wrapped) value, read inside a write transaction (statement steps) and locked until it ends;
+   * undefined when absent or expired.
+   */
+  *readIn(key: string): Steps<{ value?: unknown } | undefined> {
+    const row = yield* getLocked<KvRow>('SELECT key, value, expires FROM kv WHERE key = ?', key);
     return row && !isExpired(row) ? (JSON.parse(row.value) as { value?: unknown }) : undefined;
   }
 
-  writeIn(tx: Pick<SyncSqlExecutor, 'runSync'>, key: string, value: unknown, ttl?: number): void {
-    tx.runSync(
+  *writeIn(key: string, value: unknown, ttl?: number): Steps<void> {
+    yield* run(
       'INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires',
       key,
       JSON.stringify(value),

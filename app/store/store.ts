@@ -22,7 +22,9 @@ export interface Store {
   list<T>(prefix: string): Promise<Array<{ key: string; value: T }>>;
   /**
    * Atomic read-modify-write of one key: `fn` gets the current value and returns the new one (or `undefined` to
-   * leave it unchanged). No other write interleaves. Returns what is stored afterwards.
+   * leave it unchanged). No other write interleaves — of this process or, on PostgreSQL, of another hub (the row is
+   * locked). On PostgreSQL a write that lost a deadlock runs again, so `fn` only computes. Returns what is stored
+   * afterwards.
    */
   update<T>(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined>;
   /**

@@ -66,9 +66,10 @@ export interface EngineFixture {
   close(): Promise<void>;
 }
 
-export async function openEngineFixture(): Promise<EngineFixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'bitenvoy-engine-'));
-  const store = await openStore({ dataDir: dir });
+/** With `store`, the fixture runs on that store (e.g. one of test/helpers/store-backends.ts) instead of its own SQLite file. */
+export async function openEngineFixture(options: { store?: Store } = {}): Promise<EngineFixture> {
+  const dir = options.store ? undefined : await mkdtemp(join(tmpdir(), 'bitenvoy-engine-'));
+  const store = options.store ?? (await openStore({ dataDir: dir! }));
   const engines: RolloutEngine[] = [];
   const f: EngineFixture = {
     store,
@@ -109,7 +110,7 @@ export async function openEngineFixture(): Promise<EngineFixture> {
     async close() {
       for (const e of engines.splice(0)) e.stop();
       await store.close();
-      await rm(dir, { recursive: true, force: true });
+      if (dir) await rm(dir, { recursive: true, force: true });
     },
   };
   return f;

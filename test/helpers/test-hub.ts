@@ -1,6 +1,6 @@
 /**
- * A real hub in the test process (real SQLite file, real config repo over real git HTTP), plus helpers to enroll
- * agents and call the APIs with fetch.
+ * A real hub in the test process (real SQLite file — or PostgreSQL with `BITENVOY_DATABASE_URL` in `env` — real
+ * config repo over real git HTTP), plus helpers to enroll agents and call the APIs with fetch.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -78,7 +78,7 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
     configRepo,
     call,
     async enroll(name, labels = { role: 'web' }) {
-      const store = await openStore({ dataDir });
+      const store = await openStore({ dataDir, ...(settings.database ? { database: settings.database } : {}) });
       const { token } = await createEnrollToken(store, { createdBy: 'test' });
       await store.close();
       const res = await call('POST', '/api/agent/v1/enroll', { body: { token, name, labels, version: 'test' } });

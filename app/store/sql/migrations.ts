@@ -9,7 +9,8 @@
  * the GitHub side effects other than Deployment statuses (app/github/github-outbox.ts).
  */
 import { BitEnvoyError } from '../../../lib/errors.js';
-import type { SqlDatabase } from './sql-database.js';
+import type { SqlDatabase, SqlExecutor } from './sql-database.js';
+import { driveAsync, type Steps } from './statement-steps.js';
 
 export interface Migration {
   version: number;
@@ -18,16 +19,36 @@ export interface Migration {
 }
 
 /**
- * The DDL of versions 1 and 2. Written for SQLite; the PostgreSQL adapter gets its own text for the few types that
- * differ (TEXT/INTEGER are fine on both; partial indexes exist on both).
+ * The column types that differ between the dialects. On PostgreSQL every text column compares as bytes
+ * (`COLLATE "C"`), as SQLite's do: keys are byte strings, a prefix range `key >= p AND key < p || '\uffff'` and
+ * `ORDER BY key` must mean the same on both, whatever the database's locale. Epoch-millisecond and running-total
+ * columns are BIGINT there (SQLite's INTEGER is 64-bit already). The SQLite text is what it always was.
  */
-const V1_KV = `CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER)`;
+function typesOf(dialect: SqlDatabase['dialect']): { text: string; bigint: string } {
+  return dialect === 'postgres' ? { text: 'TEXT COLLATE "C"', bigint: 'BIGINT' } : { text: 'TEXT', bigint: 'INTEGER' };
+}
 
-const V2_TABLES = `
+/**
+ * The column that orders log entries by insertion (the log budget prunes the oldest first): SQLite's implicit rowid,
+ * an identity column on PostgreSQL.
+ */
+export function insertionOrderOf(dialect: SqlDatabase['dialect']): string {
+  return dialect === 'postgres' ? 'seq' : 'rowid';
+}
+
+const V1_KV = (dialect: SqlDatabase['dialect']): string => {
+  const { text, bigint } = typesOf(dialect);
+  return `CREATE TABLE IF NOT EXISTS kv (key ${text} PRIMARY KEY, value ${text} NOT NULL, expires ${bigint})`;
+};
+
+const V2_TABLES = (dialect: SqlDatabase['dialect']): string => {
+  const { text: T, bigint } = typesOf(dialect);
+  const pg = dialect === 'postgres';
+  return `
   CREATE TABLE deployments (
-    key TEXT PRIMARY KEY, doc TEXT NOT NULL,
-    repository TEXT, environment TEXT, state TEXT, sha TEXT, created_at TEXT, finished_at TEXT, active INTEGER NOT NULL DEFAULT 0,
-    batches TEXT, batches_rev INTEGER NOT NULL DEFAULT 0, github_unreported INTEGER NOT NULL DEFAULT 0
+    key ${T} PRIMARY KEY, doc ${T} NOT NULL,
+    repository ${T}, environment ${T}, state ${T}, sha ${T}, created_at ${T}, finished_at ${T}, active INTEGER NOT NULL DEFAULT 0,
+    batches ${T}, batches_rev INTEGER NOT NULL DEFAULT 0, github_unreported INTEGER NOT NULL DEFAULT 0
   );
   CREATE INDEX deployments_github_unreported ON deployments (finished_at) WHERE github_unreported = 1;
   CREATE INDEX deployments_by_time ON deployments (created_at, key);
@@ -36,8 +57,8 @@ const V2_TABLES = `
   CREATE INDEX deployments_active ON deployments (created_at) WHERE active = 1;
 
   CREATE TABLE jobs (
-    key TEXT PRIMARY KEY, doc TEXT NOT NULL,
-    deployment_id TEXT, agent_id TEXT, batch INTEGER, state TEXT, created_at TEXT, finished_at TEXT, lease_expires_at TEXT
+    key ${T} PRIMARY KEY, doc ${T} NOT NULL,
+    deployment_id ${T}, agent_id ${T}, batch INTEGER, state ${T}, created_at ${T}, finished_at ${T}, lease_expires_at ${T}
   );
   CREATE INDEX jobs_by_deployment ON jobs (deployment_id, state, finished_at, key);
   CREATE INDEX jobs_pending_by_agent ON jobs (agent_id, created_at) WHERE state = 'pending';
@@ -45,39 +66,43 @@ const V2_TABLES = `
   CREATE INDEX jobs_by_lease ON jobs (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
 
   CREATE TABLE job_counts (
-    deployment_id TEXT NOT NULL, batch INTEGER NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,
+    deployment_id ${T} NOT NULL, batch INTEGER NOT NULL, state ${T} NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (deployment_id, batch, state)
   );
 
-  CREATE TABLE agents (key TEXT PRIMARY KEY, doc TEXT NOT NULL, name TEXT, credential_hash TEXT, last_seen_at TEXT);
+  CREATE TABLE agents (key ${T} PRIMARY KEY, doc ${T} NOT NULL, name ${T}, credential_hash ${T}, last_seen_at ${T});
   CREATE INDEX agents_by_credential ON agents (credential_hash);
   CREATE INDEX agents_by_last_seen ON agents (last_seen_at);
   CREATE INDEX agents_by_name ON agents (name, key);
 
-  CREATE TABLE audit_entries (key TEXT PRIMARY KEY, doc TEXT NOT NULL, at TEXT, repository TEXT);
+  CREATE TABLE audit_entries (key ${T} PRIMARY KEY, doc ${T} NOT NULL, at ${T}, repository ${T});
   CREATE INDEX audit_by_repository ON audit_entries (repository, key);
 
-  CREATE TABLE log_entries (key TEXT PRIMARY KEY, doc TEXT NOT NULL, job_id TEXT, bytes INTEGER NOT NULL DEFAULT 0);
-  CREATE INDEX log_entries_by_job ON log_entries (job_id);
+  CREATE TABLE log_entries (key ${T} PRIMARY KEY, doc ${T} NOT NULL, job_id ${T}, bytes INTEGER NOT NULL DEFAULT 0${pg ? ', seq BIGINT GENERATED ALWAYS AS IDENTITY' : ''});
+  CREATE INDEX log_entries_by_job ON log_entries (job_id);${pg ? '\n  CREATE INDEX log_entries_by_seq ON log_entries (seq);' : ''}
 
-  CREATE TABLE totals (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+  CREATE TABLE totals (name ${T} PRIMARY KEY, n ${bigint} NOT NULL);
 `;
+};
 
 /**
  * Version 4: one row per GitHub request still owed (a PR reply, a reaction, a config check run), deleted once GitHub
  * took it. `AUTOINCREMENT` (SQLite) keeps ids growing even after the newest row is deleted, so the order of effects
- * is the order of ids; PostgreSQL has no AUTOINCREMENT: its adapter uses `BIGINT GENERATED BY DEFAULT AS IDENTITY`
- * (and BIGINT for installation ids, which SQLite's INTEGER holds as 64-bit already).
+ * is the order of ids; PostgreSQL has no AUTOINCREMENT: there it is `BIGINT GENERATED BY DEFAULT AS IDENTITY` (and
+ * BIGINT for installation ids, which SQLite's INTEGER holds as 64-bit already).
  */
-const V4_GITHUB_EFFECTS = (dialect: SqlDatabase['dialect']) => `
+const V4_GITHUB_EFFECTS = (dialect: SqlDatabase['dialect']): string => {
+  const { text: T, bigint } = typesOf(dialect);
+  return `
   CREATE TABLE github_effects (
     id ${dialect === 'postgres' ? 'BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT'},
-    installation_id ${dialect === 'postgres' ? 'BIGINT' : 'INTEGER'} NOT NULL, route TEXT NOT NULL, params TEXT NOT NULL, created_at TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, last_error TEXT
+    installation_id ${bigint} NOT NULL, route ${T} NOT NULL, params ${T} NOT NULL, created_at ${T} NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at ${T} NOT NULL, last_error ${T}
   );
   CREATE INDEX github_effects_due ON github_effects (next_attempt_at);
   CREATE INDEX github_effects_by_installation ON github_effects (installation_id, id);
 `;
+};
 
 /** Index keys of releases before tables: the tables' indexes answer these questions now. */
 const OBSOLETE_PREFIXES = ['agent-queue:', 'agent-credential:', 'job-tally:', 'live:'];
@@ -87,16 +112,16 @@ const OBSOLETE_KEYS = ['active-deployments'];
  * The migrations, oldest first. `moveRecords` is the store's own write path (so derived columns and counters of
  * moved records are computed exactly as for new ones).
  */
-export function migrations(moveRecords: () => void): Migration[] {
+export function migrations(moveRecords: () => Steps<void>): Migration[] {
   return [
-    { version: 1, name: 'key-value table', up: (db) => db.exec(V1_KV) },
-    { version: 2, name: 'document tables and job counters', up: (db) => db.exec(V2_TABLES) },
+    { version: 1, name: 'key-value table', up: (db) => db.exec(V1_KV(db.dialect)) },
+    { version: 2, name: 'document tables and job counters', up: (db) => db.exec(V2_TABLES(db.dialect)) },
     {
       version: 3,
       name: 'records move from kv into their tables',
       up: async (db) => {
-        // Synchronous statements of the same connection, inside this migration's transaction.
-        moveRecords();
+        // Inside this migration's transaction (on SQLite, synchronous statements of the same connection).
+        await db.transactionSteps(moveRecords);
         for (const prefix of OBSOLETE_PREFIXES) await db.run('DELETE FROM kv WHERE key >= ? AND key < ?', prefix, `${prefix}\uffff`);
         for (const key of OBSOLETE_KEYS) await db.run('DELETE FROM kv WHERE key = ?', key);
       },
@@ -105,26 +130,54 @@ export function migrations(moveRecords: () => void): Migration[] {
   ];
 }
 
+/** The schema version this release runs (its newest migration): every replica of a fleet must run the same. */
+export function schemaVersion(): number {
+  return Math.max(...migrations(function* () {}).map((m) => m.version));
+}
+
 /**
- * Applies what is missing, in order; refuses a store whose schema is newer than this release knows.
+ * Taken by every migration transaction on PostgreSQL (`pg_advisory_xact_lock`): two hubs starting at once on one
+ * database migrate once, the second waiting and then finding the work done. (SQLite's write lock does the same.)
+ */
+const MIGRATION_LOCK = 0x42456e766f79; // "BEnvoy"
+
+async function lockMigrations(db: SqlDatabase, tx: SqlExecutor): Promise<void> {
+  if (db.dialect === 'postgres') await tx.get(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+}
+
+/**
+ * Applies what is missing, in order; refuses a store whose schema is newer than this release knows. `where` names
+ * the store in messages (a file, or a URL without its password).
  *
  * @example
- * await migrate(db, migrations(moveKvRecords));
+ * await migrate(db, migrations(moveKvRecords), '/var/lib/bitenvoy/hub.sqlite');
  */
-export async function migrate(db: SqlDatabase, all: Migration[], file: string): Promise<void> {
-  await db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+export async function migrate(db: SqlDatabase, all: Migration[], where: string): Promise<void> {
+  const create = 'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)';
+  if (db.dialect === 'postgres') {
+    // Two hubs creating it at once would collide in PostgreSQL's catalog: under the lock.
+    await db.transaction(async (tx) => {
+      await lockMigrations(db, tx);
+      await tx.run(create);
+    });
+  } else {
+    // No write transaction when it exists: a second connection of this process (the CLI, a test) opening a migrated
+    // file must not hold the file's lock across an await while the first one writes.
+    await db.exec(create);
+  }
   const newest = all[all.length - 1]!.version;
   const applied = new Set((await db.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
   const unknown = [...applied].filter((v) => v > newest).sort((a, b) => a - b);
   if (unknown.length > 0) {
     throw new BitEnvoyError(
       'BE_STORE_NEWER',
-      `the store ${file} has schema version ${unknown[unknown.length - 1]}, newer than this BitEnvoy knows (${newest}): a newer release wrote it. Run that release (or newer), or restore a backup made before the upgrade`,
+      `the store ${where} has schema version ${unknown[unknown.length - 1]}, newer than this BitEnvoy knows (${newest}): a newer release wrote it. Run that release (or newer), or restore a backup made before the upgrade`,
     );
   }
   for (const migration of all) {
     if (applied.has(migration.version)) continue;
     await db.transaction(async (tx) => {
+      await lockMigrations(db, tx);
       // Another process may have applied it while this one waited for the write lock.
       if (await tx.get('SELECT version FROM schema_migrations WHERE version = ?', migration.version)) return;
       await migration.up(txDatabase(db, tx));
@@ -134,7 +187,7 @@ export async function migrate(db: SqlDatabase, all: Migration[], file: string): 
 }
 
 /** The database seen from inside a transaction: statements go through the transaction, nested ones join it. */
-function txDatabase(db: SqlDatabase, tx: Parameters<Parameters<SqlDatabase['transaction']>[0]>[0]): SqlDatabase {
+function txDatabase(db: SqlDatabase, tx: SqlExecutor): SqlDatabase {
   return {
     dialect: db.dialect,
     all: tx.all,
@@ -144,6 +197,9 @@ function txDatabase(db: SqlDatabase, tx: Parameters<Parameters<SqlDatabase['tran
       for (const statement of sql.split(';').map((s) => s.trim()).filter(Boolean)) await tx.run(statement);
     },
     transaction: async (fn) => fn(tx),
+    // Locked reads are plain reads here: the migration has the store to itself (SQLite's write lock; on PostgreSQL a
+    // store this release created, where migration 3 finds no kv records to move).
+    transactionSteps: async (steps) => driveAsync(tx, steps()),
     close: async () => undefined,
   };
 }

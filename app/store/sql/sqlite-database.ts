@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue, SyncSqlExecutor } from './sql-database.js';
+import { driveSync, type Steps } from './statement-steps.js';
 
 export function openSqliteDatabase(file: string): SqliteDatabase {
   mkdirSync(dirname(file), { recursive: true });
@@ -102,6 +103,11 @@ export class SqliteDatabase implements SqlDatabase, SyncSqlExecutor {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       throw err;
     }
+  }
+
+  /** The store's write path: the statements run synchronously, in one transaction that nothing else interleaves. */
+  transactionSteps<T>(steps: () => Steps<T>): Promise<T> {
+    return this.transactionSync(() => driveSync(this, steps()));
   }
 
   /** Synchronous access for code already inside {@link transactionSync} (or that knows no transaction is open). */

@@ -1,0 +1,173 @@
+/**
+ * The store's write path, once for both backends (statement generators, see sql/statement-steps.ts): a record
+ * written with its derived columns, the job counters moved from the old state to the new one, the running totals
+ * (log bytes, enrolled agents) kept in the same transaction. On PostgreSQL the row being replaced is read under its
+ * lock, so two processes writing one key take turns and the counters stay true.
+ *
+ * @example
+ * await db.transactionSteps(() => writeDocument(JOBS, 'job:job_1', job, { cache }));
+ */
+import type { DetachedCache } from './detached-cache.js';
+import { AGENTS, DOCUMENT_TABLES, JOBS, LOGS, type DocumentTable } from './sql/document-tables.js';
+import type { SqlValue } from './sql/sql-database.js';
+import { all, get, getLocked, run, type Steps } from './sql/statement-steps.js';
+
+/** The name of the running total of log bytes in `totals` (the log budget reads it instead of summing every entry). */
+export const LOG_BYTES = 'log_bytes';
+/** The name of the running count of enrolled agents in `totals`. */
+export const AGENT_COUNT = 'agents';
+
+export interface WriteOptions {
+  /** Leave an existing record alone (and return false). */
+  onlyIfMissing?: boolean;
+  /** The process's parsed plans: a write of an unchanged plan skips its column, a new plan is cached. */
+  cache?: DetachedCache;
+  /** What to do once the transaction committed (caching what was written: a rolled-back plan must not be cached). */
+  afterCommit?: Array<() => void>;
+}
+
+interface Before {
+  deployment_id?: string | null;
+  batch?: number | null;
+  state?: string | null;
+  bytes?: number;
+}
+
+/** What the counters need to know of the row a write replaces, per table that has counters. */
+const BEFORE_COLUMNS = new Map<DocumentTable, string>([
+  [JOBS, 'deployment_id, batch, state'],
+  [LOGS, 'bytes'],
+  [AGENTS, 'key'],
+]);
+
+function* readBefore(table: DocumentTable, key: string): Steps<Before | undefined> {
+  return yield* getLocked<Before>(`SELECT ${BEFORE_COLUMNS.get(table)!} FROM ${table.table} WHERE key = ?`, key);
+}
+
+/**
+ * Writes one record with its derived columns; for jobs, moves the deployment's counters from the old state to the
+ * new one; for logs and agents, the running totals. With `onlyIfMissing`, an existing record is left alone (false).
+ */
+export function* writeDocument(table: DocumentTable, key: string, value: unknown, options: WriteOptions = {}): Steps<boolean> {
+  const field = table.detached;
+  const whole = value as Record<string, unknown>;
+  // A detached field is written only when it changed: the same (frozen, cached) value as read means unchanged.
+  const part = field ? whole[field] : undefined;
+  const { [field ?? '']: _part, ...rest } = whole;
+  const doc = field ? rest : whole;
+  const json = JSON.stringify(doc);
+  const names = Object.keys(table.columns);
+  const derived = names.map((name) => table.columns[name]!(whole, key, json));
+  const counted = BEFORE_COLUMNS.has(table);
+  if (field && !options.onlyIfMissing && part !== undefined && options.cache?.peek(key)?.value === part) {
+    const { changes } = yield* run(`UPDATE ${table.table} SET doc = ?${names.map((n) => `, ${n} = ?`).join('')} WHERE key = ?`, json, ...derived, key);
+    if (changes > 0) return true;
+  }
+  const detachedNames = field ? [field, `${field}_rev`] : [];
+  const detachedValues = field ? [part === undefined ? null : JSON.stringify(part), 1] : [];
+  const columns = [...names, ...detachedNames];
+  const insert = `INSERT INTO ${table.table} (key, doc${columns.map((n) => `, ${n}`).join('')}) VALUES (${['?', '?', ...columns.map(() => '?')].join(', ')}) ON CONFLICT (key)`;
+  const updates = [...names.map((n) => `, ${n} = excluded.${n}`), ...(field ? [`, ${field} = excluded.${field}`, `, ${field}_rev = ${table.table}.${field}_rev + 1`] : [])].join('');
+  const params = [key, json, ...derived, ...detachedValues];
+
+  let before = counted && !options.onlyIfMissing ? yield* readBefore(table, key) : undefined;
+  let changes: number;
+  if (options.onlyIfMissing || (counted && !before)) {
+    changes = (yield* run(`${insert} DO NOTHING`, ...params)).changes;
+    if (changes === 0 && !options.onlyIfMissing) {
+      // A writer that does not lock keys (insertMissing) made it between our read and our insert: read it, now that
+      // it has committed (the insert waited for that), and replace it as any existing record.
+      before = yield* readBefore(table, key);
+      changes = (yield* run(`${insert} DO UPDATE SET doc = excluded.doc${updates}`, ...params)).changes;
+    }
+  } else {
+    changes = (yield* run(`${insert} DO UPDATE SET doc = excluded.doc${updates}`, ...params)).changes;
+  }
+  if (changes === 0) return false;
+
+  if (table === AGENTS && !before) yield* addToTotal(AGENT_COUNT, 1);
+  if (table === LOGS) yield* addToTotal(LOG_BYTES, json.length - Number(before?.bytes ?? 0));
+  if (table === JOBS) {
+    const after: Before = { deployment_id: derived[names.indexOf('deployment_id')] as string | null, batch: derived[names.indexOf('batch')] as number | null, state: derived[names.indexOf('state')] as string | null };
+    if (!before || before.deployment_id !== after.deployment_id || before.batch !== after.batch || before.state !== after.state) {
+      yield* moveJobCount(before, after);
+    }
+  }
+  if (field && options.cache) {
+    const cache = options.cache;
+    cache.delete(key);
+    if (part !== undefined && options.afterCommit) {
+      const stored = yield* get<{ rev: number }>(`SELECT ${field}_rev AS rev FROM ${table.table} WHERE key = ?`, key);
+      if (stored) options.afterCommit.push(() => cache.set(key, Number(stored.rev), part));
+    }
+  }
+  return true;
+}
+
+/** Deletes one record, and what it counted in the job counters and running totals. */
+export function* deleteDocument(table: DocumentTable, key: string, cache?: DetachedCache): Steps<boolean> {
+  const before = BEFORE_COLUMNS.has(table) ? yield* readBefore(table, key) : undefined;
+  const { changes } = yield* run(`DELETE FROM ${table.table} WHERE key = ?`, key);
+  cache?.delete(key);
+  if (changes === 0) return false;
+  if (table === AGENTS) yield* addToTotal(AGENT_COUNT, -1);
+  if (table === LOGS && before) yield* addToTotal(LOG_BYTES, -Number(before.bytes ?? 0));
+  if (table === JOBS && before) yield* moveJobCount(before, undefined);
+  return true;
+}
+
+/** Adds `delta` to a running total kept in the same transaction as the change it counts. */
+export function* addToTotal(name: string, delta: number): Steps<void> {
+  if (delta === 0) return;
+  yield* run('INSERT INTO totals (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = totals.n + excluded.n', name, delta);
+}
+
+/**
+ * A job leaves one counter and enters another. Counter rows are taken in one order (batch, then state) whatever the
+ * direction: two processes moving jobs between the same two states in opposite directions never wait on each other
+ * in a circle.
+ */
+function* moveJobCount(from: Before | undefined, to: Before | undefined): Steps<void> {
+  const moves = [
+    ...(from ? [{ job: from, delta: -1 }] : []),
+    ...(to ? [{ job: to, delta: 1 }] : []),
+  ].filter(({ job }) => job.deployment_id != null && job.batch != null && job.state != null);
+  moves.sort((a, b) => Number(a.job.batch) - Number(b.job.batch) || (a.job.state! < b.job.state! ? -1 : a.job.state! > b.job.state! ? 1 : 0));
+  for (const { job, delta } of moves) {
+    yield* run(
+      'INSERT INTO job_counts (deployment_id, batch, state, n) VALUES (?, ?, ?, ?) ON CONFLICT (deployment_id, batch, state) DO UPDATE SET n = job_counts.n + excluded.n',
+      job.deployment_id!,
+      Number(job.batch),
+      job.state!,
+      delta,
+    );
+  }
+}
+
+/** A statement of {@link runStatements}: the caller's own SQL (a batch of heartbeats, an outbox insert). */
+export interface Statement {
+  sql: string;
+  params: SqlValue[];
+}
+
+/** Runs the statements in order; returns the rows they changed. */
+export function* runStatements(statements: Statement[]): Steps<number> {
+  let changed = 0;
+  for (const { sql, params } of statements) changed += (yield* run(sql, ...params)).changes;
+  return changed;
+}
+
+/**
+ * Migration 3's mover: every kv row whose key belongs to a table is written there through the same path as new
+ * records (derived columns, counters), then removed from kv. Keyv kept each value as `{ value, expires? }`.
+ */
+export function* moveKvRecords(): Steps<void> {
+  for (const table of DOCUMENT_TABLES) {
+    const rows = yield* all<{ key: string; value: string }>('SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key', table.prefix, `${table.prefix}\uffff`);
+    for (const row of rows) {
+      const wrapped = JSON.parse(row.value) as { value?: unknown };
+      if (wrapped.value !== undefined) yield* writeDocument(table, row.key, wrapped.value);
+    }
+    yield* run('DELETE FROM kv WHERE key >= ? AND key < ?', table.prefix, `${table.prefix}\uffff`);
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * {@link SqlDatabase} on PostgreSQL through a `pg.Pool`: the store shared by several hub processes. Statements keep
+ * their `?` placeholders (translated to `$1…`), counts come back as numbers, a transaction runs on one client taken
+ * from the pool (nested calls join it), and a write that lost a deadlock to another process is run again. Errors that
+ * mean "cannot use this database" say which, and the fix (pg-connection.ts).
+ *
+ * @example
+ * const db = await openPgDatabase({ url: 'postgres://bitenvoy@127.0.0.1:5432/bitenvoy' });
+ * await db.transaction(async (tx) => tx.run('DELETE FROM kv WHERE expires < ?', Date.now()));
+ * await db.close();
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import pg from 'pg';
+import { isErrorCode } from '../../../lib/errors.js';
+import { explainConnectionError, pgPoolConfig, type DatabaseLocation, type DatabaseSettings } from './pg-connection.js';
+import { toPgPlaceholders } from './pg-placeholders.js';
+import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue } from './sql-database.js';
+import { driveAsync, type Step, type Steps } from './statement-steps.js';
+
+/** int8 (COUNT(*), SUM of integers, BIGINT columns) and numeric: JS numbers, as SQLite gives them. */
+const NUMBER_TYPES = new Set([20, 1700]);
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    NUMBER_TYPES.has(oid) && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** deadlock_detected, serialization_failure: the transaction did nothing and may simply run again. */
+const RETRYABLE = ['40P01', '40001'];
+const ATTEMPTS = 5;
+
+/** A transaction in progress in this async context: nested transactions join it while it is open. */
+interface OpenTransaction {
+  executor: SqlExecutor;
+  open: boolean;
+}
+
+/**
+ * Connects (one round trip, so a wrong URL, password or database name stops the hub at start with the reason) and
+ * returns the database.
+ */
+export async function openPgDatabase(settings: DatabaseSettings, options: { onIdleError?: (err: Error) => void } = {}): Promise<PgDatabase> {
+  const { config, where } = pgPoolConfig(settings);
+  const db = new PgDatabase(new pg.Pool({ ...config, types }), where, options.onIdleError);
+  try {
+    await db.get('SELECT 1');
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
+}
+
+export class PgDatabase implements SqlDatabase {
+  readonly dialect = 'postgres' as const;
+  /** Where it is, without the password: `postgres://USER@HOST:PORT/DATABASE`. */
+  readonly display: string;
+  #pool: pg.Pool;
+  #where: DatabaseLocation;
+  #transactions = new AsyncLocalStorage<OpenTransaction>();
+  #closed = false;
+
+  constructor(pool: pg.Pool, where: DatabaseLocation, onIdleError?: (err: Error) => void) {
+    this.#pool = pool;
+    this.#where = where;
+    this.display = where.display;
+    // A connection that breaks while idle in the pool (the server restarted) must not crash the process: the pool
+    // drops it, and the next statement opens a new one.
+    pool.on('error', (err) => onIdleError?.(this.#explain(err)));
+  }
+
+  async all<T>(sql: string, ...params: SqlValue[]): Promise<T[]> {
+    return (await this.#query(this.#pool, sql, params)).rows as T[];
+  }
+
+  async get<T>(sql: string, ...params: SqlValue[]): Promise<T | undefined> {
+    return (await this.#query(this.#pool, sql, params)).rows[0] as T | undefined;
+  }
+
+  async run(sql: string, ...params: SqlValue[]): Promise<SqlRunResult> {
+    return { changes: (await this.#query(this.#pool, sql, params)).rowCount ?? 0 };
+  }
+
+  /** Several statements in one round trip (no parameters: PostgreSQL's simple protocol takes `;`-separated text). */
+  async exec(sql: string): Promise<void> {
+    const open = this.#open();
+    if (open) {
+      await open.executor.run(sql);
+      return;
+    }
+    try {
+      await this.#pool.query(sql);
+    } catch (err) {
+      throw this.#explain(err);
+    }
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const open = this.#open();
+    if (open) return fn(open.executor);
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      throw this.#explain(err);
+    }
+    const executor: SqlExecutor = {
+      all: async <R>(sql: string, ...params: SqlValue[]) => (await this.#query(client, sql, params)).rows as R[],
+      get: async <R>(sql: string, ...params: SqlValue[]) => (await this.#query(client, sql, params)).rows[0] as R | undefined,
+      run: async (sql: string, ...params: SqlValue[]) => ({ changes: (await this.#query(client, sql, params)).rowCount ?? 0 }),
+    };
+    const state: OpenTransaction = { executor, open: true };
+    let broken: Error | undefined;
+    // The server ending the connection between two statements (a restart) is an 'error' event on the client: without
+    // a listener it would end the process. The next statement fails, the transaction with it, and the client is dropped.
+    const onError = (err: Error) => void (broken ??= err);
+    client.on('error', onError);
+    try {
+      await this.#query(client, 'BEGIN', []);
+      try {
+        const result = await this.#transactions.run(state, () => fn(executor));
+        await this.#query(client, 'COMMIT', []);
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((rollbackErr: unknown) => (broken = rollbackErr as Error));
+        throw err;
+      }
+    } catch (err) {
+      // A connection that failed mid-transaction is not given back to the pool for reuse.
+      if (isErrorCode(err, 'BE_STORE_UNAVAILABLE')) broken ??= err;
+      throw err;
+    } finally {
+      state.open = false;
+      client.removeListener('error', onError);
+      client.release(broken);
+    }
+  }
+
+  async transactionSteps<T>(steps: () => Steps<T>): Promise<T> {
+    const open = this.#open();
+    if (open) return driveAsync(open.executor, steps(), (step) => this.#lockedGet(open.executor, step));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transaction((tx) => driveAsync(tx, steps(), (step) => this.#lockedGet(tx, step)));
+      } catch (err) {
+        if (attempt >= ATTEMPTS || !RETRYABLE.includes((err as { code?: string }).code ?? '')) throw err;
+        // Both sides of a deadlock retrying at once would meet again: a short, random wait apart.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  /**
+   * A key's row read `FOR UPDATE`; a key with no row yet is locked by a transaction-scoped advisory lock on its hash
+   * (and read again, now that a writer that got there first has committed), so a second writer of the same new key
+   * waits instead of reading "missing" too.
+   */
+  async #lockedGet(tx: SqlExecutor, step: Step): Promise<unknown> {
+    const sql = `${step.sql} FOR UPDATE`;
+    const row = await tx.get(sql, ...step.params);
+    if (row) return row;
+    await tx.get('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', step.lockKey!);
+    return tx.get(sql, ...step.params);
+  }
+
+  #open(): OpenTransaction | undefined {
+    const open = this.#transactions.getStore();
+    return open?.open ? open : undefined;
+  }
+
+  async #query(on: pg.Pool | pg.PoolClient, sql: string, params: SqlValue[]): Promise<pg.QueryResult> {
+    try {
+      return await on.query(toPgPlaceholders(sql), params.map(toPgValue));
+    } catch (err) {
+      throw this.#explain(err);
+    }
+  }
+
+  #explain(err: unknown): Error {
+    return explainConnectionError(err, this.#where) ?? (err as Error);
+  }
+}
+
+function toPgValue(value: SqlValue): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array && !Buffer.isBuffer(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return value;
+}
