@@ -1,77 +1,73 @@
 /**
- * Long polls held by one hub replica wake for jobs another replica created: two stores on one SQLite file stand for
- * two replicas on one PostgreSQL database (the watcher reads only the store).
+ * Long polls held by one hub replica wake for jobs another replica created: two stores on one database (PostgreSQL,
+ * and two connections to one SQLite file) stand for two replicas.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobNotifier } from '../../app/jobs/job-notifier.js';
 import { JobWatcher } from '../../app/jobs/job-watcher.js';
 import { keys, type JobRecord } from '../../app/model.js';
-import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
 import { silentLogger } from '../../lib/logger.js';
+import { STORE_BACKENDS, useStoreBackend } from '../helpers/store-backends.js';
 
-let dir: string;
-let here: Store;
-let there: Store;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bitenvoy-watcher-'));
-  here = await openStore({ dataDir: dir });
-  there = await openStore({ dataDir: dir });
-});
-afterEach(async () => {
-  await here.close();
-  await there.close();
-  await rm(dir, { recursive: true, force: true });
-});
+describe.each(STORE_BACKENDS)('on $name', (backend) => {
+  const stores = useStoreBackend(backend);
+  let here: Store;
+  let there: Store;
+  beforeEach(async () => {
+    here = stores.store;
+    there = await stores.open();
+  });
+  afterEach(async () => {
+    await there.close();
+  });
 
-function job(id: string, agentId: string, createdAt: string): JobRecord {
-  return { agentId, state: 'pending', batch: 0, spec: { id, deploymentId: 'dep_1', createdAt } } as unknown as JobRecord;
-}
-
-it('wakes the polls of agents whose jobs another replica created, once per job, and none for old or taken jobs', async () => {
-  const notifier = new JobNotifier();
-  const watcher = new JobWatcher({ store: here, notifier, log: silentLogger() });
-  const woken: string[] = [];
-  const wait = (agentId: string) => void notifier.waitForJob(agentId, 5_000).then((outcome) => outcome === 'woken' && woken.push(agentId));
-  ['ag_a', 'ag_b', 'ag_c', 'ag_old'].forEach(wait);
-
-  // Written by the other replica: a job now, one with a clock two seconds behind, one from long ago.
-  const now = Date.now();
-  await there.set(keys.job('job_a'), job('job_a', 'ag_a', new Date(now).toISOString()));
-  await there.set(keys.job('job_b'), job('job_b', 'ag_b', new Date(now - 2_000).toISOString()));
-  await there.set(keys.job('job_old'), job('job_old', 'ag_old', new Date(now - 600_000).toISOString()));
-  await watcher.check();
-  await new Promise((r) => setTimeout(r, 20));
-  expect(woken.sort()).toEqual(['ag_a', 'ag_b']);
-
-  // Checked again: nothing new, nobody woken twice.
-  ['ag_a', 'ag_b'].forEach(wait);
-  await watcher.check();
-  await new Promise((r) => setTimeout(r, 20));
-  expect(woken.sort()).toEqual(['ag_a', 'ag_b']);
-
-  // A job already taken (claimed) by the time of the check is no reason to wake anyone.
-  await there.set(keys.job('job_c'), { ...job('job_c', 'ag_c', new Date().toISOString()), state: 'claimed' });
-  await watcher.check();
-  await new Promise((r) => setTimeout(r, 20));
-  expect(woken).not.toContain('ag_c');
-  notifier.wakeAll();
-});
-
-it('re-checks by itself every interval, so a lost notification delays a job by that much at most', async () => {
-  const notifier = new JobNotifier();
-  const watcher = new JobWatcher({ store: here, notifier, log: silentLogger(), intervalMs: 100 });
-  watcher.start();
-  try {
-    const waiting = notifier.waitForJob('ag_late', 3_000);
-    await there.set(keys.job('job_late'), job('job_late', 'ag_late', new Date().toISOString()));
-    const started = Date.now();
-    expect(await waiting).toBe('woken');
-    expect(Date.now() - started).toBeLessThan(2_000);
-  } finally {
-    watcher.stop();
+  function job(id: string, agentId: string, createdAt: string): JobRecord {
+    return { agentId, state: 'pending', batch: 0, spec: { id, deploymentId: 'dep_1', createdAt } } as unknown as JobRecord;
   }
+
+  it('wakes the polls of agents whose jobs another replica created, once per job, and none for old or taken jobs', async () => {
+    const notifier = new JobNotifier();
+    const watcher = new JobWatcher({ store: here, notifier, log: silentLogger() });
+    const woken: string[] = [];
+    const wait = (agentId: string) => void notifier.waitForJob(agentId, 5_000).then((outcome) => outcome === 'woken' && woken.push(agentId));
+    ['ag_a', 'ag_b', 'ag_c', 'ag_old'].forEach(wait);
+
+    // Written by the other replica: a job now, one with a clock two seconds behind, one from long ago.
+    const now = Date.now();
+    await there.set(keys.job('job_a'), job('job_a', 'ag_a', new Date(now).toISOString()));
+    await there.set(keys.job('job_b'), job('job_b', 'ag_b', new Date(now - 2_000).toISOString()));
+    await there.set(keys.job('job_old'), job('job_old', 'ag_old', new Date(now - 600_000).toISOString()));
+    await watcher.check();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(woken.sort()).toEqual(['ag_a', 'ag_b']);
+
+    // Checked again: nothing new, nobody woken twice.
+    ['ag_a', 'ag_b'].forEach(wait);
+    await watcher.check();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(woken.sort()).toEqual(['ag_a', 'ag_b']);
+
+    // A job already taken (claimed) by the time of the check is no reason to wake anyone.
+    await there.set(keys.job('job_c'), { ...job('job_c', 'ag_c', new Date().toISOString()), state: 'claimed' });
+    await watcher.check();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(woken).not.toContain('ag_c');
+    notifier.wakeAll();
+  });
+
+  it('re-checks by itself every interval, so a lost notification delays a job by that much at most', async () => {
+    const notifier = new JobNotifier();
+    const watcher = new JobWatcher({ store: here, notifier, log: silentLogger(), intervalMs: 100 });
+    watcher.start();
+    try {
+      const waiting = notifier.waitForJob('ag_late', 3_000);
+      await there.set(keys.job('job_late'), job('job_late', 'ag_late', new Date().toISOString()));
+      const started = Date.now();
+      expect(await waiting).toBe('woken');
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      watcher.stop();
+    }
+  });
 });
