@@ -126,7 +126,7 @@ function repoName(name: string): string {
 }
 
 /** The PostgreSQL store's settings; the URL is checked now, so a typo stops the hub with what to write instead. */
-function databaseFrom(env: NodeJS.ProcessEnv): DatabaseSettings | undefined {
+export function databaseFrom(env: NodeJS.ProcessEnv): DatabaseSettings | undefined {
   const url = env.BITENVOY_DATABASE_URL?.trim();
   if (!url) {
     const orphan = ['BITENVOY_DATABASE_CA_FILE', 'BITENVOY_DATABASE_PASSWORD_FILE'].find((name) => env[name]);

@@ -141,7 +141,10 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   await engine.start({ leading, extendLeases: wasFree });
   // Replicas on one PostgreSQL store: polls held here wake for jobs other replicas created, within a second.
   const watcher = store.db.dialect === 'postgres' ? new JobWatcher({ store, notifier: engine.notifier, log: log.child({ name: 'job-watcher' }) }) : undefined;
-  watcher?.start();
+  if (watcher) {
+    engine.notifier.publish = (agentIds) => watcher.publish(agentIds);
+    await watcher.start();
+  }
   const pruner = startPruning(store, settings.retention, log.child({ name: 'retention' }), undefined, leading);
   // Statuses the last run did not finish reporting (it was stopped, or GitHub failed): sent in the background.
   if (probot) await reporter.start().catch((err: unknown) => log.error({ err }, 'GitHub statuses: listing the deployments still owed a status failed; they are sent at the next start'));
@@ -258,7 +261,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     server.close();
     // Nothing may keep running (timers, the open SQLite file) when the hub could not start.
     engine.stop();
-    watcher?.stop();
+    await watcher?.stop();
     pruner.stop();
     reporter.close();
     outbox.close();
@@ -312,7 +315,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         }
         shutdown.abort();
         engine.stop();
-        watcher?.stop();
+        await watcher?.stop();
         pruner.stop();
         // What is still owed to GitHub is in the store: the next start sends it.
         reporter.close();

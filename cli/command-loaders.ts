@@ -15,4 +15,5 @@ export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<CommandFunct
   cancel: async () => (await import('./commands/cancel.js')).cancelCommand,
   audit: async () => (await import('./commands/audit.js')).auditCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
+  store: async () => (await import('./commands/store.js')).storeCommand,
 };

@@ -111,7 +111,10 @@ export const COMMANDS = {
       token: adminToken,
       'data-dir': { type: 'string', value: 'DIR', description: "write into the hub store in DIR (DIR/hub.sqlite must exist) instead of asking the hub" },
     },
-    environment: [{ name: 'BITENVOY_DATA_DIR', description: "the hub's data folder: its admin-token file, and its store when no hub answers", default: './.bitenvoy-data' }],
+    environment: [
+      { name: 'BITENVOY_DATA_DIR', description: "the hub's data folder: its admin-token file, and its store when no hub answers", default: './.bitenvoy-data' },
+      { name: 'BITENVOY_DATABASE_URL', description: "a hub on PostgreSQL: when no hub answers, the token is written into that store (BITENVOY_DATABASE_PASSWORD_FILE and BITENVOY_DATABASE_CA_FILE as for the hub)" },
+    ],
     examples: ['bitenvoy hub token create --ttl 2h', 'TOKEN=$(bitenvoy hub token create --hub https://bitenvoy.example.com --token "$ADMIN_TOKEN")'],
   },
   'agent enroll': {
@@ -216,6 +219,23 @@ export const COMMANDS = {
     },
     examples: ['bitenvoy audit --repository acme/shop --format jsonl > audit.jsonl'],
   },
+  'store migrate': {
+    summary: "move a hub's store from its SQLite file to an empty PostgreSQL database, verifiably",
+    details:
+      'Stop the hub first. Copies every table in batches, then counts and hashes each table on both sides and prints ' +
+      'the figures; any difference fails the command. The target must be empty: nothing is overwritten or merged. ' +
+      'The SQLite file is left as it was (migrated to this release first, as a hub starting on it would). Then start ' +
+      'the hub with BITENVOY_DATABASE_URL set to the target.',
+    options: {
+      from: { type: 'string', value: 'sqlite:PATH', description: "the hub's data folder or its hub.sqlite file", required: true },
+      to: { type: 'string', value: 'postgres://…', description: 'the empty PostgreSQL database', required: true },
+    },
+    environment: [
+      { name: 'BITENVOY_DATABASE_CA_FILE', description: "the CA that signed the PostgreSQL server's certificate (sslmode=verify-full)" },
+      { name: 'BITENVOY_DATABASE_PASSWORD_FILE', description: 'a file holding only the PostgreSQL password, so it is not in the URL' },
+    ],
+    examples: ['bitenvoy store migrate --from sqlite:/var/lib/bitenvoy --to postgres://bitenvoy@db.internal:5432/bitenvoy?sslmode=verify-full'],
+  },
   demo: {
     summary: 'a whole deployment on this machine, end to end',
     details:
@@ -246,6 +266,7 @@ export type CommandPath = keyof typeof COMMANDS;
 export const GROUPS: Readonly<Record<string, string>> = {
   agent: 'the agent, on each server: enroll once, then run',
   'hub token': 'enrollment tokens for agents',
+  store: "the hub's store: move it to PostgreSQL",
 };
 
 /** The spec of a command path, or undefined. */

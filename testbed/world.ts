@@ -173,7 +173,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   for (let i = 1; i <= (options.agents ?? 2); i++) {
     const name = `web-${i}`;
     const dir = join(root, 'agents', name);
-    const token = await createEnrollTokenCli(dataDir);
+    // A hub on PostgreSQL keeps its store there, not in its data folder: the token comes through its admin API.
+    const token = hubEnv.BITENVOY_DATABASE_URL
+      ? (await runCli(['hub', 'token', 'create', '--hub', hub.url, '--token', hub.adminToken])).trim()
+      : await createEnrollTokenCli(dataDir);
     // Enrollment writes each agent's agent.yml: the hub's git host and environment branches, unless allowArgs say.
     await runCli(['agent', 'enroll', '--hub', hub.url, '--token', token, '--dir', dir, '--name', name, '--labels', 'role=web', ...allowArgs]);
     for (const [file, text] of Object.entries(options.agentFiles?.(name) ?? {})) await writeFile(join(dir, file), text, { mode: 0o600 });

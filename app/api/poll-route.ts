@@ -85,14 +85,20 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
   if (req.socket.destroyed) gone.hangUp();
   deps.held?.(1);
   try {
+    const notifier = deps.engine.notifier;
     for (;;) {
-      const job = await deps.engine.nextJob(agentId);
-      if (job) return send(req, res, 200, JSON.stringify({ job }));
+      // An idle fleet's polls ask the store only when a job may have been made for this agent since it last said none.
+      if (notifier.mayHaveJob(agentId)) {
+        const epoch = notifier.epoch;
+        const job = await deps.engine.nextJob(agentId);
+        if (job) return send(req, res, 200, JSON.stringify({ job }));
+        notifier.noneFor(agentId, epoch);
+      }
       const left = deadline - Date.now();
       if (left <= 0 || gone.hungUp || deps.shutdown.aborted) break;
       // Only the hang-up: shutdown wakes every waiting poll through the notifier (see createPollHandler); a listener
       // per held poll on one long-lived signal is the kind of cost this route is here to avoid.
-      const outcome = await deps.engine.notifier.waitForJob(agentId, left, gone);
+      const outcome = await notifier.waitForJob(agentId, left, gone);
       // A wait that ran out without a wake-up answers 204 without reading the store again: a job created meanwhile
       // woke it (this process) or is found by the agent's next poll, sent at once.
       if (outcome !== 'woken') break;

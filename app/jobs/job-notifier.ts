@@ -36,15 +36,61 @@ export class HangUp {
 /** Long polls woken per turn of the event loop by {@link JobNotifier.notifyMany}. */
 const WAKE_SLICE = 200;
 
+/**
+ * How long an agent's "no pending job" stays believed without asking the store (see {@link JobNotifier.mayHaveJob}):
+ * insurance against a way of making a job that forgot to notify, at one store read per agent per interval.
+ */
+const EMPTY_TRUSTED_MS = 5 * 60_000;
+
 export class JobNotifier {
   #events = new EventEmitter();
+  /**
+   * Counts every announcement of new jobs (this process's, and other replicas' through the job watcher). An agent
+   * found without a pending job at count N has none as long as the count is still N: nothing was made since.
+   */
+  #epoch = 0;
+  /** Per agent: the count and time when the store last said it had no pending job. */
+  #empty = new Map<string, { epoch: number; at: number }>();
 
   constructor() {
     this.#events.setMaxListeners(0);
   }
 
   notify(agentId: string): void {
+    this.#epoch++;
     this.#events.emit(agentId);
+  }
+
+  /**
+   * Told of the agents of jobs this process made, to tell other hub replicas (see job-watcher.ts); not of the ones
+   * other replicas told us of.
+   */
+  publish: ((agentIds: readonly string[]) => void) | undefined;
+
+  /** New jobs made here: wakes their agents' polls in this process, and tells the other replicas. */
+  jobsMade(agentIds: readonly string[]): Promise<void> {
+    if (agentIds.length) this.publish?.(agentIds);
+    return this.notifyMany(agentIds);
+  }
+
+  /** The count of announcements so far: read it before asking the store, and pass it to {@link noneFor}. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /**
+   * False when the store said, since the last announcement of new jobs, that this agent has none pending: an idle
+   * fleet's polls then skip that read. Every job is announced when it is made (advance-deployment.ts, the job
+   * watcher), and an answer is trusted for {@link EMPTY_TRUSTED_MS} at most.
+   */
+  mayHaveJob(agentId: string, now = Date.now()): boolean {
+    const empty = this.#empty.get(agentId);
+    return !empty || empty.epoch !== this.#epoch || now - empty.at > EMPTY_TRUSTED_MS;
+  }
+
+  /** The store said, at announcement count `epoch` (read before asking), that the agent has no pending job. */
+  noneFor(agentId: string, epoch: number, now = Date.now()): void {
+    this.#empty.set(agentId, { epoch, at: now });
   }
 
   /**
@@ -53,6 +99,7 @@ export class JobNotifier {
    * (and the lease renewals) for a second or more.
    */
   async notifyMany(agentIds: readonly string[]): Promise<void> {
+    if (agentIds.length) this.#epoch++;
     for (let i = 0; i < agentIds.length; i += WAKE_SLICE) {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
       for (const agentId of agentIds.slice(i, i + WAKE_SLICE)) this.#events.emit(agentId);

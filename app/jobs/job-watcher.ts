@@ -1,7 +1,7 @@
 /**
  * Wakes this process's long polls for jobs another process created: with hub replicas on one PostgreSQL store, the
  * replica that starts a batch wakes the polls it holds itself (JobNotifier), and every other replica learns of the
- * new jobs here — from PostgreSQL's `LISTEN/NOTIFY` at once when the store offers it ({@link JobWatcher.heard}), and
+ * new jobs here — from PostgreSQL's `LISTEN/NOTIFY` at once when the store offers it ({@link JobWatcher.publish}), and
  * from a re-check every second that reads the jobs created since the last one (the index on pending jobs' creation
  * time: nothing is read when nothing is new), so a lost notification delays a job by a second, never forever.
  *
@@ -11,11 +11,19 @@
  *
  * @example
  * const watcher = new JobWatcher({ store, notifier, log });
- * watcher.start(); // re-checks every second
+ * notifier.publish = (agentIds) => watcher.publish(agentIds);
+ * await watcher.start(); // listens, and re-checks every second
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../lib/logger.js';
 import type { Store } from '../store/store.js';
 import type { JobNotifier } from './job-notifier.js';
+
+/** The PostgreSQL channel replicas announce new jobs on: `<sender> <agent id>,<agent id>,…`. */
+const CHANNEL = 'bitenvoy_jobs';
+
+/** Bytes of agent ids per notification (PostgreSQL takes at most 8,000). */
+const PAYLOAD_BYTES = 7_000;
 
 /** How far back each re-check reads before the newest creation time it saw (clock skew between replicas). */
 const OVERLAP_MS = 5_000;
@@ -40,6 +48,9 @@ export class JobWatcher {
   #announced = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #checking = false;
+  /** This process, in the notifications it sends (its own come back to it and are ignored). */
+  #sender = randomBytes(6).toString('hex');
+  #unlisten: (() => Promise<void>) | undefined;
 
   constructor(options: JobWatcherOptions) {
     this.#options = options;
@@ -47,19 +58,56 @@ export class JobWatcher {
     this.#since = this.#now() - OVERLAP_MS;
   }
 
-  start(): void {
+  /** Starts the re-checks and, where the store has them, listens for other replicas' notifications. */
+  async start(): Promise<void> {
     this.#timer = setInterval(() => void this.check(), this.#options.intervalMs ?? 1000);
     this.#timer.unref();
+    const { db } = this.#options.store;
+    if (!db.listen) return;
+    try {
+      this.#unlisten = await db.listen(CHANNEL, (payload) => this.#heard(payload), (err) =>
+        this.#options.log.warn({ err }, 'not listening for other replicas\' new jobs for now; the re-check every second finds them meanwhile'),
+      );
+    } catch (err) {
+      this.#options.log.warn({ err }, 'cannot listen for other replicas\' new jobs; the re-check every second finds them');
+    }
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    await this.#unlisten?.();
+    this.#unlisten = undefined;
   }
 
-  /** A notification from another replica: these agents have new jobs. */
-  heard(agentIds: readonly string[]): void {
-    void this.#options.notifier.notifyMany(agentIds);
+  /** Tells the other replicas that these agents have new jobs (made by this process); never throws. */
+  publish(agentIds: readonly string[]): void {
+    const { db } = this.#options.store;
+    if (!db.notify) return;
+    let chunk: string[] = [];
+    let bytes = 0;
+    const send = () => {
+      if (!chunk.length) return;
+      db.notify!(CHANNEL, `${this.#sender} ${chunk.join(',')}`).catch((err: unknown) =>
+        this.#options.log.debug({ err }, 'announcing new jobs to other replicas failed; their re-check finds them within a second'),
+      );
+      chunk = [];
+      bytes = 0;
+    };
+    for (const id of agentIds) {
+      if (bytes + id.length + 1 > PAYLOAD_BYTES) send();
+      chunk.push(id);
+      bytes += id.length + 1;
+    }
+    send();
+  }
+
+  /** Another replica's announcement: wakes the polls of those agents held here. */
+  #heard(payload: string): void {
+    const [sender, list] = payload.split(' ', 2);
+    if (sender === this.#sender || !list) return;
+    const ids = list.split(',').filter((id) => /^ag_[A-Za-z0-9_-]{1,64}$/.test(id));
+    if (ids.length) void this.#options.notifier.notifyMany(ids);
   }
 
   /** One re-check: wakes the agents of pending jobs created since the last one (exported for tests). */

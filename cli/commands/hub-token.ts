@@ -6,6 +6,7 @@ import { oneLine } from '../../lib/strip-controls.js';
 import { print, printError } from '../output.js';
 import { adminRequest, isHubUnreachable, resolveAdminTarget, type AdminTarget } from './admin-client.js';
 import { parseCommand } from './parse-options.js';
+import type { DatabaseSettings } from '../../app/store/sql/pg-connection.js';
 
 const MIN_TTL_SECONDS = 60;
 const MAX_TTL_SECONDS = 30 * 86_400;
@@ -46,6 +47,13 @@ export async function hubTokenCommand(args: string[]): Promise<number> {
     }
   }
   const dataDir = resolve(process.env.BITENVOY_DATA_DIR || '.bitenvoy-data');
+  // A hub on PostgreSQL keeps its store there (its replicas share it): the token goes where every replica reads it.
+  const { databaseFrom } = await import('../../app/hub-settings.js');
+  const database = databaseFrom(process.env);
+  if (database) {
+    printError(`${why}; writing the token into the hub store on PostgreSQL (BITENVOY_DATABASE_URL), which every hub replica reads`);
+    return mintIntoStore(dataDir, ttlSeconds, 'BITENVOY_DATABASE_URL', database);
+  }
   if (existsSync(join(dataDir, 'hub.sqlite'))) {
     printError(`${why}; writing the token into the hub store in ${dataDir} (a hub started on that folder accepts it)`);
     return mintIntoStore(dataDir, ttlSeconds, 'BITENVOY_DATA_DIR');
@@ -58,9 +66,9 @@ export async function hubTokenCommand(args: string[]): Promise<number> {
   );
 }
 
-async function mintIntoStore(dataDir: string, ttlSeconds: number, source: string): Promise<number> {
+async function mintIntoStore(dataDir: string, ttlSeconds: number, source: string, database?: DatabaseSettings): Promise<number> {
   // Opening a store creates it: check first, so a wrong folder is an error and not a second, silent store.
-  if (!existsSync(join(dataDir, 'hub.sqlite'))) {
+  if (!database && !existsSync(join(dataDir, 'hub.sqlite'))) {
     throw new BitEnvoyError(
       'BE_USAGE',
       `${source} ${dataDir}: no hub store there (hub.sqlite); give the folder the hub runs with (its BITENVOY_DATA_DIR), ` +
@@ -70,7 +78,7 @@ async function mintIntoStore(dataDir: string, ttlSeconds: number, source: string
   // Loaded here only: a token minted through the API needs none of the hub's modules.
   const { openStore } = await import('../../app/store/open-store.js');
   const { createEnrollToken } = await import('../../app/enroll/create-enroll-token.js');
-  const store = await openStore({ dataDir });
+  const store = await openStore({ dataDir, ...(database ? { database } : {}) });
   try {
     const { token, expiresAt } = await createEnrollToken(store, { ttlSeconds, createdBy: 'cli' });
     return printToken(token, expiresAt, process.env.BITENVOY_PUBLIC_URL || '<hub URL>');

@@ -56,6 +56,39 @@ describe('the long poll', () => {
     expect(await res.text()).toBe('');
   });
 
+  it('asks the store for an idle agent\'s job only when one may have been made since it last said none', async () => {
+    const agent = await t.enroll('idle-2');
+    const engine = t.hub.engine;
+    const original = engine.nextJob.bind(engine);
+    let reads = 0;
+    engine.nextJob = (agentId) => {
+      if (agentId === agent.agentId) reads++;
+      return original(agentId);
+    };
+    try {
+      const poll = () => t.call('GET', '/api/agent/v1/jobs/next?wait=0', { token: agent.credential });
+      expect((await poll()).status).toBe(204);
+      expect(reads).toBe(1);
+      // Nothing was made since: the next polls are answered without reading the store.
+      expect((await poll()).status).toBe(204);
+      expect((await poll()).status).toBe(204);
+      expect(reads).toBe(1);
+      // A deployment makes a job (for this agent or any other): the next poll reads, and finds it.
+      const created = await t.call('POST', '/api/v1/deployments', { token: ADMIN_TOKEN, body: DEPLOY });
+      expect(created.status).toBe(201);
+      const next = await poll();
+      expect(reads).toBe(2);
+      expect(next.status).toBe(200);
+      expect(next.json.job.deploymentId).toBe(created.json.deployment.id);
+      const claimId = 'cl_idle0002';
+      expect((await t.call('POST', `/api/agent/v1/jobs/${next.json.job.id}/claim`, { token: agent.credential, body: { claimId } })).status).toBe(200);
+      const events = [{ seq: 1, at: new Date().toISOString(), type: 'state', state: 'succeeded' }];
+      expect((await t.call('POST', `/api/agent/v1/jobs/${next.json.job.id}/events`, { token: agent.credential, body: { claimId, events } })).status).toBe(200);
+    } finally {
+      engine.nextJob = original;
+    }
+  });
+
   it('refuses a wrong or missing credential with 401 and the envelope', async () => {
     const forged = await t.call('GET', '/api/agent/v1/jobs/next?wait=0', { token: 'bta_forged' });
     expect(forged.status).toBe(401);

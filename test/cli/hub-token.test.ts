@@ -4,6 +4,7 @@
  * there is neither a hub nor a hub store.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cliPath, freePort, startHubProcess, waitForHttp } from '../../testbed/processes.js';
 import { cleanEnv, runBitenvoy } from './run-bitenvoy.js';
+import { STORE_BACKENDS, createTestDatabase, databaseUrl, dropTestDatabase } from '../helpers/store-backends.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -103,6 +105,23 @@ describe('bitenvoy hub token create', () => {
     expect(offline.stderr).toContain(`no hub answers at http://localhost:${port}; writing the token into the hub store in ${join(cwd, '.bitenvoy-data')}`);
     hub = await startHubIn(cwd, port);
     expect((await enroll(hub.url, offline.stdout.trim(), join(cwd, 'agent-3'), 'web-3')).code).toBe(0);
+  }, 60_000);
+
+  it.runIf(!STORE_BACKENDS.find((b) => b.name === 'postgres')!.unavailable)('with no hub answering, writes into the PostgreSQL store of BITENVOY_DATABASE_URL, which a hub on it accepts', async () => {
+    const database = `bitenvoy_test_${randomBytes(6).toString('hex')}`;
+    await createTestDatabase(database);
+    stops.push(() => dropTestDatabase(database));
+    const cwd = await tempDir();
+    const port = await freePort();
+    const env = { BITENVOY_DATABASE_URL: databaseUrl(database), BITENVOY_HUB_URL: `http://127.0.0.1:${port}`, BITENVOY_ADMIN_TOKEN: 'bt_admin_pg' };
+    const offline = await runBitenvoy(['hub', 'token', 'create'], { cwd, env });
+    expect(offline.code).toBe(0);
+    expect(offline.stderr).toContain('writing the token into the hub store on PostgreSQL (BITENVOY_DATABASE_URL)');
+    // Nothing was written next to it: the store is the database.
+    expect(existsSync(join(cwd, '.bitenvoy-data', 'hub.sqlite'))).toBe(false);
+    const hub = await startHubProcess({ dataDir: join(cwd, 'hub'), port, env: { ...env, BITENVOY_CONFIG_REPO: '' } });
+    stops.push(() => hub.stop());
+    expect((await enroll(hub.url, offline.stdout.trim(), join(cwd, 'agent'), 'web-1')).code).toBe(0);
   }, 60_000);
 
   it('--data-dir writes into an existing hub store, which the hub reads', async () => {

@@ -38,4 +38,20 @@ describe('JobNotifier', () => {
     n.wakeAll();
     expect(await race(Promise.all(waits), 200)).toEqual(['woken', 'woken']);
   });
+
+  it('trusts "no job for this agent" until new jobs are announced, and for five minutes at most', () => {
+    const n = new JobNotifier();
+    expect(n.mayHaveJob('ag_a', 0)).toBe(true);
+    n.noneFor('ag_a', n.epoch, 0);
+    expect(n.mayHaveJob('ag_a', 1_000)).toBe(false);
+    // An answer read before an announcement is stale once it happened.
+    const before = n.epoch;
+    void n.notifyMany(['ag_b']);
+    n.noneFor('ag_c', before, 1_000);
+    expect(n.mayHaveJob('ag_a', 1_000)).toBe(true);
+    expect(n.mayHaveJob('ag_c', 1_000)).toBe(true);
+    n.noneFor('ag_a', n.epoch, 1_000);
+    expect(n.mayHaveJob('ag_a', 1_000 + 5 * 60_000)).toBe(false);
+    expect(n.mayHaveJob('ag_a', 1_001 + 5 * 60_000)).toBe(true);
+  });
 });

@@ -67,7 +67,30 @@ describe.each(STORE_BACKENDS)('on $name', (backend) => {
       expect(await waiting).toBe('woken');
       expect(Date.now() - started).toBeLessThan(2_000);
     } finally {
-      watcher.stop();
+      await watcher.stop();
+    }
+  });
+
+  it.runIf(backend.name === 'postgres')('wakes another replica\'s polls at once through LISTEN/NOTIFY, and not its own', async () => {
+    const hereNotifier = new JobNotifier();
+    const thereNotifier = new JobNotifier();
+    // Re-checks far apart: only the notification can wake them in time.
+    const sender = new JobWatcher({ store: here, notifier: hereNotifier, log: silentLogger(), intervalMs: 60_000 });
+    const receiver = new JobWatcher({ store: there, notifier: thereNotifier, log: silentLogger(), intervalMs: 60_000 });
+    await sender.start();
+    await receiver.start();
+    try {
+      const theirs = thereNotifier.waitForJob('ag_far', 3_000);
+      const ours = hereNotifier.waitForJob('ag_far', 500);
+      const started = Date.now();
+      // Many agents: several notifications, each under PostgreSQL's 8,000 bytes.
+      sender.publish([...Array.from({ length: 1_500 }, (_, i) => `ag_${String(i).padStart(16, '0')}`), 'ag_far']);
+      expect(await theirs).toBe('woken');
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(await ours).toBe('timeout');
+    } finally {
+      await sender.stop();
+      await receiver.stop();
     }
   });
 });

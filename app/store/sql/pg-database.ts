@@ -40,7 +40,7 @@ interface OpenTransaction {
  */
 export async function openPgDatabase(settings: DatabaseSettings, options: { onIdleError?: (err: Error) => void } = {}): Promise<PgDatabase> {
   const { config, where } = pgPoolConfig(settings);
-  const db = new PgDatabase(new pg.Pool({ ...config, types }), where, options.onIdleError);
+  const db = new PgDatabase(new pg.Pool({ ...config, types }), where, options.onIdleError, config);
   try {
     await db.get('SELECT 1');
   } catch (err) {
@@ -59,8 +59,13 @@ export class PgDatabase implements SqlDatabase {
   #transactions = new AsyncLocalStorage<OpenTransaction>();
   #closed = false;
 
-  constructor(pool: pg.Pool, where: DatabaseLocation, onIdleError?: (err: Error) => void) {
+  /** How to open a connection of its own (LISTEN holds one). */
+  #config: pg.ClientConfig;
+  #listeners = new Set<pg.Client>();
+
+  constructor(pool: pg.Pool, where: DatabaseLocation, onIdleError?: (err: Error) => void, config: pg.ClientConfig = {}) {
     this.#pool = pool;
+    this.#config = config;
     this.#where = where;
     this.display = where.display;
     // A connection that breaks while idle in the pool (the server restarted) must not crash the process: the pool
@@ -152,7 +157,60 @@ export class PgDatabase implements SqlDatabase {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const client of this.#listeners) await client.end().catch(() => undefined);
     await this.#pool.end();
+  }
+
+  /** `NOTIFY channel, payload` (at most 8,000 bytes), through the pool. */
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.#query(this.#pool, 'SELECT pg_notify(?, ?)', [channel, payload]);
+  }
+
+  /**
+   * `LISTEN channel` on a connection of its own, kept open: a connection that breaks (the server restarted) is opened
+   * again after 1 s, 2 s, … 30 s, and `onGap` is told, since notifications sent meanwhile are lost. Resolves once
+   * listening; the returned function stops.
+   */
+  async listen(channel: string, onMessage: (payload: string) => void, onGap: (err: Error) => void): Promise<() => Promise<void>> {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`listen: ${channel} is not a plain channel name`);
+    let stopped = false;
+    let current: pg.Client | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    const open = async (): Promise<void> => {
+      const client = new pg.Client(this.#config);
+      let listening = false;
+      client.on('notification', (message) => message.channel === channel && onMessage(message.payload ?? ''));
+      client.on('error', () => undefined);
+      // Only a connection that was listening starts the reopening here; a failed open is retried by its caller.
+      client.on('end', () => {
+        this.#listeners.delete(client);
+        if (listening && !stopped && !this.#closed) reopen(new Error(`the LISTEN connection to ${this.display} ended`), 1000);
+      });
+      this.#listeners.add(client);
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${channel}`);
+      } catch (err) {
+        this.#listeners.delete(client);
+        await client.end().catch(() => undefined);
+        throw err;
+      }
+      current = client;
+      listening = true;
+    };
+    const reopen = (err: Error, wait: number): void => {
+      onGap(err);
+      retry = setTimeout(() => {
+        open().catch((next: unknown) => reopen(this.#explain(next), Math.min(wait * 2, 30_000)));
+      }, wait);
+      retry.unref();
+    };
+    await open();
+    return async () => {
+      stopped = true;
+      clearTimeout(retry);
+      await current?.end().catch(() => undefined);
+    };
   }
 
   /**

@@ -40,6 +40,10 @@ export interface SqlDatabase extends SqlExecutor {
   transactionSteps<T>(steps: () => Steps<T>): Promise<T>;
   /** Several statements separated by `;` (DDL in migrations). */
   exec(sql: string): Promise<void>;
+  /** A server database's notifications between processes (PostgreSQL `NOTIFY`); absent on an embedded one. */
+  notify?(channel: string, payload: string): Promise<void>;
+  /** Listens for {@link notify} on `channel`, reconnecting by itself (`onGap` says when some may have been lost). */
+  listen?(channel: string, onMessage: (payload: string) => void, onGap: (err: Error) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
