@@ -25,8 +25,9 @@
  * payload and is adopted when GitHub already lists one for that commit, environment and rollout. A reaction is
  * idempotent on GitHub; a second "BitEnvoy config" check run on the same commit replaces the first in GitHub's view.
  * (A reply queued by a release before the marker existed is still sent at least once.)
- * One hub process sends a store's rows: hub replicas sharing a PostgreSQL store will need each row claimed first (a
- * lease column, as jobs have) so that two replicas never send the same one.
+ * Hub replicas sharing a PostgreSQL store each send rows; a row is claimed (`claimed_until`) before it is sent, so two
+ * replicas never send the same one; a replica that dies mid-attempt leaves a claim that runs out after the attempt's
+ * deadline. A hub alone on its SQLite file drops every claim at start: whoever held one is gone.
  *
  * @example
  * const outbox = new GitHubOutbox({ store, octokitFor, log, posts });
@@ -104,6 +105,8 @@ interface EffectRow {
   attempts: number;
   next_attempt_at: string;
   last_error: string | null;
+  /** Until when a sender (this hub or another replica) holds the row for an attempt. */
+  claimed_until: string | null;
 }
 
 /** The routes the hub enqueues as plain requests, for logs that say what was lost and what to check. */
@@ -115,7 +118,7 @@ const ROUTES: Record<string, { describe: (p: Record<string, unknown>) => string;
 };
 
 const INSERT = 'INSERT INTO github_effects (installation_id, route, params, created_at, attempts, next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)';
-const COLUMNS = 'id, installation_id, route, params, attempts, next_attempt_at, last_error';
+const COLUMNS = 'id, installation_id, route, params, attempts, next_attempt_at, last_error, claimed_until';
 
 export class GitHubOutbox {
   #store: Store;
@@ -149,6 +152,8 @@ export class GitHubOutbox {
 
   /** Resumes the rows a previous run left (stopped, killed, or GitHub failing), and looks for due rows from then on. */
   async start(): Promise<void> {
+    // Alone on its SQLite file, this hub is the only sender there is: claims left are a stopped or killed run's.
+    if (this.#store.db.dialect === 'sqlite') await this.#store.db.run('UPDATE github_effects SET claimed_until = NULL WHERE claimed_until IS NOT NULL');
     const left = await this.#store.db.all<{ installation_id: number; n: number }>('SELECT installation_id, COUNT(*) AS n FROM github_effects GROUP BY installation_id');
     const total = left.reduce((n, r) => n + Number(r.n), 0);
     if (total) this.#log.info(`resuming ${total} GitHub side effect(s) (deployments, PR replies, reactions, check runs) the last run did not send`);
@@ -296,8 +301,37 @@ export class GitHubOutbox {
         this.#settleWaiting(installationId, `GitHub has not taken ${head}, queued before it, yet${row.last_error ? ` (${row.last_error})` : ''}; it is sent after that, next try in ${Math.ceil(wait / 1000)} s`, Number(row.id));
         return;
       }
+      // Claimed before it is sent, unless another hub replica holds it: then this installation's effects wait for it
+      // (they keep their order) and are looked at again when that claim runs out, should its holder have died.
+      const held = row.claimed_until ? Date.parse(row.claimed_until) - Date.now() : 0;
+      if (held > 0 || !(await this.#claim(Number(row.id)))) {
+        this.#later(installationId, Math.max(held, 200));
+        return;
+      }
       await this.#attempt({ ...row, id: Number(row.id), installation_id: Number(row.installation_id), attempts: Number(row.attempts) });
     }
+  }
+
+  /** Wakes this installation's sender again in `ms`. */
+  #later(installationId: number, ms: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(installationId);
+      this.#wake(installationId);
+    }, ms);
+    timer.unref();
+    this.#timers.set(installationId, timer);
+  }
+
+  /** How long an attempt owns its row: its requests' deadline, with room; renewed at each step of a kind. */
+  get #claimMs(): number {
+    return this.#requestTimeoutMs + 30_000;
+  }
+
+  /** Takes the row for one attempt, unless someone else holds it now (atomic: one claim wins). */
+  async #claim(id: number): Promise<boolean> {
+    const now = new Date().toISOString();
+    const until = new Date(Date.now() + this.#claimMs).toISOString();
+    return (await this.#store.db.run('UPDATE github_effects SET claimed_until = ? WHERE id = ? AND (claimed_until IS NULL OR claimed_until < ?)', until, id, now)).changes === 1;
   }
 
   async #attempt(row: EffectRow): Promise<void> {
@@ -322,7 +356,8 @@ export class GitHubOutbox {
   }
 
   async #progress(id: number, params: Record<string, unknown>): Promise<void> {
-    await this.#store.db.run('UPDATE github_effects SET params = ? WHERE id = ?', JSON.stringify(params), id);
+    // Each step done renews the claim: a kind of several requests may take longer than one request's claim.
+    await this.#store.db.run('UPDATE github_effects SET params = ?, claimed_until = ? WHERE id = ?', JSON.stringify(params), new Date(Date.now() + this.#claimMs).toISOString(), id);
   }
 
   async #failed(row: EffectRow, params: Record<string, unknown>, err: unknown): Promise<void> {
@@ -341,7 +376,7 @@ export class GitHubOutbox {
       return;
     }
     const next = new Date(Date.now() + verdict.delayMs).toISOString();
-    await this.#store.db.run('UPDATE github_effects SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?', attempts, next, verdict.reason.slice(0, 1000), row.id);
+    await this.#store.db.run('UPDATE github_effects SET attempts = ?, next_attempt_at = ?, last_error = ?, claimed_until = NULL WHERE id = ?', attempts, next, verdict.reason.slice(0, 1000), row.id);
     this.#log.warn(fields, `could not send ${what} to GitHub: ${verdict.reason}; retrying in ${(verdict.delayMs / 1000).toFixed(1)} s (attempt ${attempts + 1}); effects of installation ${row.installation_id} queued after it wait`);
     this.#settle(row.id, { state: 'queued', reason: `${verdict.reason}; retried in ${Math.ceil(verdict.delayMs / 1000)} s` });
   }

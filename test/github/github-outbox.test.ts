@@ -168,6 +168,24 @@ describe('the GitHub outbox', () => {
     expect(problems).toEqual([]);
   });
 
+  it('two hub replicas sending one store\'s effects send each exactly once, in order', async () => {
+    const a = outbox(await store());
+    const b = outbox(await store());
+    const texts = Array.from({ length: 12 }, (_, i) => `reply ${i}`);
+    // Written by replica a without waking anyone; both find them when they start, at the same moment.
+    await (await store()).runBatch(
+      texts.map((text) => ({
+        sql: 'INSERT INTO github_effects (installation_id, route, params, created_at, attempts, next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)',
+        params: [1, REPLY, JSON.stringify(reply(12, text).params), new Date().toISOString(), new Date().toISOString()],
+      })),
+    );
+    await Promise.all([a.start(), b.start()]);
+    for (let i = 0; i < 100 && (await rows(stores[0]!)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await Promise.all([a.idle(), b.idle()]);
+    expect(sent()).toEqual(texts.map((text) => `POST /repos/acme/app/issues/12/comments ${text}`));
+    expect(problems).toEqual([]);
+  });
+
   it.each([
     [422, /^GitHub refused the eyes reaction on comment 7 in acme\/app: GitHub answered 422 .*It is not sent again: GitHub found the request invalid.*report this line as a BitEnvoy bug$/],
     [404, /^GitHub refused the eyes reaction on comment 7 in acme\/app: GitHub answered 404 .*check that the App is still installed on it with "Issues: write"$/],

@@ -5,7 +5,8 @@
  *
  * Version 1 is the key-value table of every release before schemas; version 2 adds the document tables
  * (document-tables.ts) and the per-deployment job counters; version 3 moves the records an older release kept in
- * `kv` into their tables and drops the index keys the tables replace; version 4 adds `github_effects`, the outbox of
+ * `kv` into their tables and drops the index keys the tables replace; version 5 adds the claim of an outbox row;
+ * version 4 adds `github_effects`, the outbox of
  * the GitHub side effects other than Deployment statuses (app/github/github-outbox.ts).
  */
 import { BitEnvoyError } from '../../../lib/errors.js';
@@ -127,6 +128,8 @@ export function migrations(moveRecords: () => Steps<void>): Migration[] {
       },
     },
     { version: 4, name: 'GitHub effects outbox', up: (db) => db.exec(V4_GITHUB_EFFECTS(db.dialect)) },
+    // Hub replicas claim an effect before sending it (github-outbox.ts): until when, if anyone holds it.
+    { version: 5, name: 'GitHub effects claimed by one sender', up: (db) => db.exec(`ALTER TABLE github_effects ADD COLUMN claimed_until ${typesOf(db.dialect).text}`) },
   ];
 }
 
