@@ -251,7 +251,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       publicUrl: () => publicUrl,
       outbox,
       commands: { store, engine, configs, octokitFor: installationOctokit, outbox, log, publicUrl: () => publicUrl, ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}) },
-    }), settings, log, metrics);
+    }), settings, log, metrics, store);
   const server = createHttpServer({ koa, webhook, webhookPath: settings.webhookPath, poll });
   let metricsServer: Server | undefined;
   try {

@@ -8,7 +8,8 @@ import { Probot, ProbotOctokit, type ApplicationFunction } from 'probot';
 import type { Logger } from '../lib/logger.js';
 import { errorMiddleware } from './api/error-middleware.js';
 import { isPollPath } from './api/poll-route.js';
-import { createGitHubWebhookHandler, type NodeHandler } from './github/webhook-handler.js';
+import { createGitHubWebhookHandler, storeDeliveryLog, type NodeHandler } from './github/webhook-handler.js';
+import type { Store } from './store/store.js';
 import type { HubSettings } from './hub-settings.js';
 import { githubRequestMetrics } from './metrics/github-request-metrics.js';
 import type { HubMetrics } from './metrics/hub-metrics.js';
@@ -31,13 +32,15 @@ export function createProbot(settings: HubSettings, log: Logger, metrics?: HubMe
  * The webhook path's handler, or undefined in local mode: bodies capped and streamed, signatures checked before
  * anything is parsed or logged, then Probot (see github/webhook-handler.ts).
  */
-export async function createWebhookHandler(probot: Probot | undefined, appFn: ApplicationFunction, settings: HubSettings, log: Logger, metrics?: HubMetrics): Promise<NodeHandler | undefined> {
+export async function createWebhookHandler(probot: Probot | undefined, appFn: ApplicationFunction, settings: HubSettings, log: Logger, metrics?: HubMetrics, store?: Store): Promise<NodeHandler | undefined> {
   if (!probot || !settings.github) return undefined;
   return createGitHubWebhookHandler({
     probot,
     appFn,
     secret: settings.github.webhookSecret,
     log: log.child({ name: 'webhooks' }),
+    // Delivery ids are remembered in the store: a redelivery, on this replica or another, is handled once.
+    ...(store ? { deliveries: storeDeliveryLog(store) } : {}),
     ...(metrics ? { onDelivery: (event: string | undefined, outcome: Parameters<HubMetrics['webhookDelivery']>[1]) => metrics.webhookDelivery(event, outcome) } : {}),
   });
 }

@@ -16,6 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApplicationFunction, Probot } from 'probot';
 import { BitEnvoyError, toErrorEnvelope } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
+import type { Store } from '../store/store.js';
 import { cutUnreadBody } from '../api/cut-unread-body.js';
 import { parseJson } from '../api/read-json-body.js';
 
@@ -43,7 +44,45 @@ export interface WebhookHandlerOptions {
   answerWithinMs?: number;
   bodyWithinMs?: number;
   /** Told what became of each delivery; `event` only once its signature was verified (the metrics). */
-  onDelivery?: (event: string | undefined, outcome: 'handled' | 'late' | 'refused' | 'failed') => void;
+  onDelivery?: (event: string | undefined, outcome: 'handled' | 'late' | 'refused' | 'failed' | 'duplicate') => void;
+  /**
+   * Where delivery ids are remembered (the store, shared by hub replicas): a delivery handled once — by this hub or
+   * another replica — is answered 200 "already handled" when it comes again, unless its handling failed.
+   */
+  deliveries?: DeliveryLog;
+}
+
+/** Remembers which webhook deliveries were taken, across hub replicas. */
+export interface DeliveryLog {
+  /** True for the first to take this delivery id. */
+  take(id: string): Promise<boolean>;
+  /** Its handling failed: a redelivery is handled again. */
+  release(id: string): Promise<void>;
+}
+
+/** How long a delivery id is remembered: GitHub redelivers (by hand or by an integrator) within days. */
+const DELIVERY_TTL_MS = 3 * 24 * 3600_000;
+
+/**
+ * A {@link DeliveryLog} in the store: `webhook-delivery:<id>` taken by an atomic read-modify-write (a row lock on
+ * PostgreSQL), then given its expiry.
+ */
+export function storeDeliveryLog(store: Store): DeliveryLog {
+  const key = (id: string) => `webhook-delivery:${id}`;
+  return {
+    async take(id) {
+      let first = false;
+      await store.update<{ at: string }>(key(id), (current) => {
+        first = !current;
+        return current ? undefined : { at: new Date().toISOString() };
+      });
+      if (first) await store.set(key(id), { at: new Date().toISOString() }, DELIVERY_TTL_MS);
+      return first;
+    },
+    async release(id) {
+      await store.delete(key(id));
+    },
+  };
 }
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -62,6 +101,7 @@ export async function createGitHubWebhookHandler(options: WebhookHandlerOptions)
   return (req, res) => {
     const delivery = describe(req);
     let verified: string | undefined;
+    let taken: string | undefined;
     void (async () => {
       const event = checkHeaders(req, limits.maxBytes);
       const body = await readSigned(req, secret, { ...limits, bodyWithinMs }, inFlight);
@@ -71,6 +111,12 @@ export async function createGitHubWebhookHandler(options: WebhookHandlerOptions)
         throw new BitEnvoyError('BE_BAD_REQUEST', 'a webhook payload is a JSON object');
       }
       log.debug({ ...delivery, bytes: body.length }, 'webhook delivery received');
+      if (options.deliveries && !(await options.deliveries.take(event.id))) {
+        onDelivery(verified, 'duplicate');
+        log.info({ ...delivery }, 'webhook delivery already handled (a redelivery, or another replica took it): nothing to do');
+        return answer(res, 200, { ok: true, note: 'already handled' });
+      }
+      taken = options.deliveries ? event.id : undefined;
       const handled = probot.webhooks.receive({ id: event.id, name: event.name, payload } as Parameters<Probot['webhooks']['receive']>[0]);
       // Probot's error handler has logged a handler's failure with the delivery id: the answer only says so.
       const outcome = await Promise.race([handled.then(() => 'done' as const), sleep(answerWithinMs).then(() => 'late' as const)]);
@@ -84,6 +130,8 @@ export async function createGitHubWebhookHandler(options: WebhookHandlerOptions)
     })().catch((err: unknown) => {
       const { status, body } = toErrorEnvelope(err);
       onDelivery(verified, status >= 500 ? 'failed' : 'refused');
+      // Handled badly: a redelivery must get another go.
+      if (taken) void options.deliveries?.release(taken).catch(() => undefined);
       if (status >= 500 && !(err instanceof BitEnvoyError)) {
         if (!(err instanceof AggregateError)) log.error({ err, ...delivery }, 'webhook handling failed');
         body.error.message = 'handling the webhook failed; the hub log has the details under this delivery id';

@@ -28,7 +28,7 @@ import type { Store } from '../store/store.js';
 
 
 /** What became of a webhook delivery. */
-export type WebhookOutcome = 'handled' | 'late' | 'refused' | 'failed';
+export type WebhookOutcome = 'handled' | 'late' | 'refused' | 'failed' | 'duplicate';
 
 /** Deployments remembered as counted, so a final state reported twice (a later description change) counts once. */
 const COUNTED_MAX = 10_000;
