@@ -8,6 +8,7 @@
  */
 import type { JobSpec, JobState } from '../../lib/protocol.js';
 import type { AgentRecord, JobRecord } from '../model.js';
+import { agentFromRow } from './agent-queries.js';
 import type { Store } from './store.js';
 
 interface DocRow {
@@ -44,14 +45,14 @@ export async function pendingJobsOfDeploymentBefore(store: Store, deploymentId: 
  * enrolled (index jobs_pending_by_age: a connected agent claims its job within moments, so these are few).
  */
 export async function pendingJobsOfLostAgents(store: Store, createdBeforeIso: string, seenBeforeIso: string, limit: number): Promise<Array<{ job: JobRecord; agent?: AgentRecord }>> {
-  const rows = await store.db.all<{ doc: string; agent: string | null }>(
-    `SELECT j.doc AS doc, a.doc AS agent FROM jobs j LEFT JOIN agents a ON a.key = 'agent:' || j.agent_id
+  const rows = await store.db.all<{ doc: string; agent: string | null; seen: string | null }>(
+    `SELECT j.doc AS doc, a.doc AS agent, a.last_seen_at AS seen FROM jobs j LEFT JOIN agents a ON a.key = 'agent:' || j.agent_id
      WHERE j.state = 'pending' AND j.created_at < ? AND (a.key IS NULL OR a.last_seen_at < ?) ORDER BY j.created_at LIMIT ?`,
     createdBeforeIso,
     seenBeforeIso,
     limit,
   );
-  return rows.map((row) => ({ job: JSON.parse(row.doc) as JobRecord, ...(row.agent ? { agent: JSON.parse(row.agent) as AgentRecord } : {}) }));
+  return rows.map((row) => ({ job: JSON.parse(row.doc) as JobRecord, ...(row.agent ? { agent: agentFromRow(row.agent, row.seen) } : {}) }));
 }
 
 export interface JobCount {

@@ -26,6 +26,7 @@ interface DocRow {
   key: string;
   doc: string;
   rev?: number | null;
+  overlay?: string | null;
 }
 
 export class SqlStore implements Store {
@@ -181,7 +182,7 @@ export class SqlStore implements Store {
     const field = table.detached;
     const records: unknown[] = [];
     for (const row of rows) {
-      const doc = JSON.parse(row.doc) as Record<string, unknown>;
+      const doc = withOverlay(table, JSON.parse(row.doc) as Record<string, unknown>, row.overlay);
       const rev = Number(row.rev ?? 0);
       if (!field || rev === 0) {
         records.push(doc);
@@ -209,7 +210,14 @@ export class SqlStore implements Store {
   }
 }
 
-/** `, <field>_rev AS rev` for a table with a detached field. */
+/** `, <field>_rev AS rev` for a table with a detached field; `, <column> AS overlay` for one with an overlay. */
 function revColumn(table: DocumentTable): string {
-  return table.detached ? `, ${table.detached}_rev AS rev` : '';
+  return `${table.detached ? `, ${table.detached}_rev AS rev` : ''}${table.overlay ? `, ${table.overlay.column} AS overlay` : ''}`;
+}
+
+/** The document with its overlaid field taken from its column (see DocumentTable.overlay). */
+export function withOverlay(table: DocumentTable, doc: Record<string, unknown>, value: unknown): Record<string, unknown> {
+  if (!table.overlay || value === null || value === undefined) return doc;
+  doc[table.overlay.field] = value;
+  return doc;
 }
