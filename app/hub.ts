@@ -74,6 +74,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   });
   log.info({ store: store.location }, `store: ${store.location}`);
   const metrics = new HubMetrics({ store, lostAfterMs: lostAfterMs(settings) });
+  store.db.observe = (operation, seconds) => metrics.storeOperation(operation, seconds);
   // Periodic work runs on one replica; a hub alone on its SQLite file leads from the start.
   const leader = new LeaderLease({ store, leaseMs: settings.leaderLeaseMs, log: log.child({ name: 'leader' }), alone: store.db.dialect === 'sqlite', onChange: (leading) => metrics.leaderChanged(leading) });
   const { wasFree } = await leader.start();

@@ -24,6 +24,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import type { DeploymentRecord, DeploymentTrigger } from '../model.js';
 import { agentCounts } from '../store/agent-queries.js';
+import type { StoreOperation } from '../store/sql/sql-database.js';
 import type { Store } from '../store/store.js';
 
 
@@ -48,6 +49,7 @@ export class HubMetrics {
   #githubRequests: Counter<'method' | 'route' | 'status'>;
   #rateLimit: Gauge<'installation'>;
   #leaderChanges: Counter;
+  #storeSeconds: Histogram<'operation'>;
   #leading = false;
 
   constructor(options: { store: Store; lostAfterMs: number; now?: () => number; processMetrics?: boolean }) {
@@ -78,6 +80,13 @@ export class HubMetrics {
     this.#githubRequests = new Counter({ name: 'bitenvoy_github_requests_total', help: 'Requests to the GitHub API by method, route template and HTTP status ("error" when none came).', labelNames: ['method', 'route', 'status'], registers });
     this.#rateLimit = new Gauge({ name: 'bitenvoy_github_rate_limit_remaining', help: 'Requests left in the current GitHub rate-limit window, as the last answer said, per installation ("app" for the App itself).', labelNames: ['installation'], registers });
 
+    this.#storeSeconds = new Histogram({
+      name: 'bitenvoy_store_query_duration_seconds',
+      help: 'Time of the store statements this process ran (read, write) and of its write transactions.',
+      labelNames: ['operation'],
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
     this.#leaderChanges = new Counter({ name: 'bitenvoy_leader_changes_total', help: 'Times this process started or stopped leading (running the periodic work for all replicas).', registers });
     const leader: Gauge = new Gauge({
       name: 'bitenvoy_leader',
@@ -174,6 +183,11 @@ export class HubMetrics {
     this.#jobsClaimed.inc();
     const seconds = (this.#now() - Date.parse(createdAt)) / 1000;
     if (Number.isFinite(seconds) && seconds >= 0) this.#dispatchSeconds.observe(seconds);
+  }
+
+  /** How long one store statement or transaction took (SqlDatabase.observe). */
+  storeOperation(operation: StoreOperation, seconds: number): void {
+    this.#storeSeconds.observe({ operation }, seconds);
   }
 
   /** This process started or stopped leading. */

@@ -77,6 +77,9 @@ describe('metrics on the hub port', () => {
     expect(after.get('bitenvoy_deployments_active')).toBe(0);
     expect(after.has('bitenvoy_jobs{state="pending"}')).toBe(false);
     expect(after.get('bitenvoy_github_outbox_depth{kind="effect"}')).toBe(0);
+    // Every store statement and write transaction of the hub is timed.
+    expect(after.get('bitenvoy_store_query_duration_seconds_count{operation="read"}')).toBeGreaterThan(before.get('bitenvoy_store_query_duration_seconds_count{operation="read"}') ?? 0);
+    expect(after.get('bitenvoy_store_query_duration_seconds_count{operation="transaction"}')).toBeGreaterThan(0);
     // A final state seen again (a later change of the same deployment) is not counted twice.
     t.hub.metrics.deploymentChanged((await t.call('GET', `/api/v1/deployments/${id}`, { token: ADMIN_TOKEN })).json.deployment);
     expect((await scrape()).get('bitenvoy_deployments_total{state="success",trigger="api"}')).toBe(1);

@@ -14,7 +14,7 @@ import pg from 'pg';
 import { isErrorCode } from '../../../lib/errors.js';
 import { explainConnectionError, pgPoolConfig, type DatabaseLocation, type DatabaseSettings } from './pg-connection.js';
 import { toPgPlaceholders } from './pg-placeholders.js';
-import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue } from './sql-database.js';
+import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue, StoreOperation } from './sql-database.js';
 import { driveAsync, type Step, type Steps } from './statement-steps.js';
 
 /** int8 (COUNT(*), SUM of integers, BIGINT columns) and numeric: JS numbers, as SQLite gives them. */
@@ -73,16 +73,29 @@ export class PgDatabase implements SqlDatabase {
     pool.on('error', (err) => onIdleError?.(this.#explain(err)));
   }
 
+  observe?: (operation: StoreOperation, seconds: number) => void;
+
   async all<T>(sql: string, ...params: SqlValue[]): Promise<T[]> {
-    return (await this.#query(this.#pool, sql, params)).rows as T[];
+    return (await this.#timed('read', () => this.#query(this.#pool, sql, params))).rows as T[];
   }
 
   async get<T>(sql: string, ...params: SqlValue[]): Promise<T | undefined> {
-    return (await this.#query(this.#pool, sql, params)).rows[0] as T | undefined;
+    return (await this.#timed('read', () => this.#query(this.#pool, sql, params))).rows[0] as T | undefined;
   }
 
   async run(sql: string, ...params: SqlValue[]): Promise<SqlRunResult> {
-    return { changes: (await this.#query(this.#pool, sql, params)).rowCount ?? 0 };
+    return { changes: (await this.#timed('write', () => this.#query(this.#pool, sql, params))).rowCount ?? 0 };
+  }
+
+  /** `work()`, told to {@link observe} with how long it took (a round trip, or a whole transaction). */
+  async #timed<T>(operation: StoreOperation, work: () => Promise<T>): Promise<T> {
+    if (!this.observe) return work();
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.observe(operation, (performance.now() - started) / 1000);
+    }
   }
 
   /** Several statements in one round trip (no parameters: PostgreSQL's simple protocol takes `;`-separated text). */
@@ -145,7 +158,7 @@ export class PgDatabase implements SqlDatabase {
     if (open) return driveAsync(open.executor, steps(), (step) => this.#lockedGet(open.executor, step));
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transaction((tx) => driveAsync(tx, steps(), (step) => this.#lockedGet(tx, step)));
+        return await this.#timed('transaction', () => this.transaction((tx) => driveAsync(tx, steps(), (step) => this.#lockedGet(tx, step))));
       } catch (err) {
         if (attempt >= ATTEMPTS || !RETRYABLE.includes((err as { code?: string }).code ?? '')) throw err;
         // Both sides of a deadlock retrying at once would meet again: a short, random wait apart.

@@ -12,6 +12,9 @@ import type { Steps } from './statement-steps.js';
 
 export type SqlValue = string | number | bigint | null | Uint8Array;
 
+/** What {@link SqlDatabase.observe} times. */
+export type StoreOperation = 'read' | 'write' | 'transaction';
+
 export interface SqlRunResult {
   changes: number;
 }
@@ -40,6 +43,11 @@ export interface SqlDatabase extends SqlExecutor {
   transactionSteps<T>(steps: () => Steps<T>): Promise<T>;
   /** Several statements separated by `;` (DDL in migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * Told how long each statement the hub runs took (`read`: all/get; `write`: run) and each of the store's write
+   * transactions (`transaction`): the metrics' store latency. Set by the hub; nothing when unset.
+   */
+  observe?: (operation: StoreOperation, seconds: number) => void;
   /** A server database's notifications between processes (PostgreSQL `NOTIFY`); absent on an embedded one. */
   notify?(channel: string, payload: string): Promise<void>;
   /** Listens for {@link notify} on `channel`, reconnecting by itself (`onGap` says when some may have been lost). */

@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue, SyncSqlExecutor } from './sql-database.js';
+import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue, StoreOperation, SyncSqlExecutor } from './sql-database.js';
 import { driveSync, type Steps } from './statement-steps.js';
 
 export function openSqliteDatabase(file: string): SqliteDatabase {
@@ -48,19 +48,32 @@ export class SqliteDatabase implements SqlDatabase, SyncSqlExecutor {
     };
   }
 
+  observe?: (operation: StoreOperation, seconds: number) => void;
+
   async all<T>(sql: string, ...params: SqlValue[]): Promise<T[]> {
     while (this.#held) await this.#held;
-    return this.allSync<T>(sql, ...params);
+    return this.#timed('read', () => this.allSync<T>(sql, ...params));
   }
 
   async get<T>(sql: string, ...params: SqlValue[]): Promise<T | undefined> {
     while (this.#held) await this.#held;
-    return this.getSync<T>(sql, ...params);
+    return this.#timed('read', () => this.getSync<T>(sql, ...params));
   }
 
   async run(sql: string, ...params: SqlValue[]): Promise<SqlRunResult> {
     while (this.#held) await this.#held;
-    return this.runSync(sql, ...params);
+    return this.#timed('write', () => this.runSync(sql, ...params));
+  }
+
+  /** `fn()`, told to {@link observe} with how long it took. */
+  #timed<T>(operation: StoreOperation, fn: () => T): T {
+    if (!this.observe) return fn();
+    const started = performance.now();
+    try {
+      return fn();
+    } finally {
+      this.observe(operation, (performance.now() - started) / 1000);
+    }
   }
 
   async exec(sql: string): Promise<void> {
@@ -94,6 +107,10 @@ export class SqliteDatabase implements SqlDatabase, SyncSqlExecutor {
    */
   async transactionSync<T>(fn: () => T): Promise<T> {
     while (this.#held) await this.#held;
+    return this.#timed('transaction', () => this.#inTransaction(fn));
+  }
+
+  #inTransaction<T>(fn: () => T): T {
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       const result = fn();
