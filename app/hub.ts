@@ -314,6 +314,10 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
           log.info(`draining: /readyz answers 503 for ${settings.drainMs / 1000} s, then the long polls are handed back`);
           await new Promise((resolve) => setTimeout(resolve, settings.drainMs));
         }
+        // No new connections from here on (a load balancer sends them to another replica); requests on open ones are
+        // still answered. Then the held polls are handed back on closed connections: each agent's next poll opens a
+        // new connection, which can no longer land here.
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         shutdown.abort();
         engine.stop();
         await watcher?.stop();
@@ -328,18 +332,14 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         metricsServer?.closeAllConnections();
         // Handed back at once: another replica leads at its next renewal instead of after a whole lease.
         await leader.stop();
-        await new Promise<void>((resolve) => {
-          // Long polls just answered 204 leave keep-alive sockets behind: close each as soon as it goes idle, and
-          // cut whatever is still busy after 2 s.
-          const idle = setInterval(() => server.closeIdleConnections(), 25);
-          const cut = setTimeout(() => server.closeAllConnections(), 2000);
-          server.close(() => {
-            clearInterval(idle);
-            clearTimeout(cut);
-            resolve();
-          });
-          server.closeIdleConnections();
-        });
+        // Long polls just answered 204 leave keep-alive sockets behind: close each as soon as it goes idle, and cut
+        // whatever is still busy after 2 s.
+        const idle = setInterval(() => server.closeIdleConnections(), 25);
+        const cut = setTimeout(() => server.closeAllConnections(), 2000);
+        server.closeIdleConnections();
+        await stopped;
+        clearInterval(idle);
+        clearTimeout(cut);
         await store.close();
       })();
       return closing;
