@@ -291,12 +291,7 @@ export class GitHubOutbox {
       if (!row) return;
       const wait = Date.parse(row.next_attempt_at) - Date.now();
       if (wait > 0) {
-        const timer = setTimeout(() => {
-          this.#timers.delete(installationId);
-          this.#wake(installationId);
-        }, wait);
-        timer.unref();
-        this.#timers.set(installationId, timer);
+        this.#later(installationId, wait);
         const head = this.#describe(row.route, JSON.parse(row.params) as Record<string, unknown>);
         this.#settleWaiting(installationId, `GitHub has not taken ${head}, queued before it, yet${row.last_error ? ` (${row.last_error})` : ''}; it is sent after that, next try in ${Math.ceil(wait / 1000)} s`, Number(row.id));
         return;

@@ -28,7 +28,7 @@ import { BUILT_IN_STRATEGIES, type LoadedConfig } from '../../config-schema/vali
 import { BitEnvoyError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/logger.js';
 import { createGitHubAppRig, HUB_URL } from '../helpers/github-app-rig.js';
-import { startDeploymentStatusesStandIn, STAND_IN_INSTALLATION, type DeploymentStatusesStandIn, type StatusFault } from './deployment-statuses-stand-in.js';
+import { killableOctokit, never, startDeploymentStatusesStandIn, STAND_IN_INSTALLATION, type DeploymentStatusesStandIn, type StatusFault } from './deployment-statuses-stand-in.js';
 
 const REPO = 'acme/shop';
 const SHA = 'f'.repeat(40);
@@ -58,7 +58,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const never = () => new Promise<never>(() => undefined);
 
 /**
  * One hub on the test's store file: the engine, the status reporter and the outbox of the GitHub App rig, talking to
@@ -71,18 +70,7 @@ async function startHub(options: { outbox?: Partial<GitHubOutboxOptions>; unreac
   const octokit = new Octokit({ baseUrl: github.url, auth: 'ghs_test', log: { debug: quiet, info: quiet, warn: quiet, error: quiet } });
   const octokitFor = async (): Promise<StatusOctokit> => {
     if (options.unreachable) return never();
-    return {
-      async request(route, params) {
-        if (dead) return never();
-        try {
-          const answer = await octokit.request(route, params);
-          return dead ? never() : answer;
-        } catch (err) {
-          if (dead) return never();
-          throw err;
-        }
-      },
-    };
+    return killableOctokit(octokit, () => dead) as StatusOctokit;
   };
   const rig = createGitHubAppRig(store, config, { octokitFor, outbox: { retry: { baseMs: 50, maxMs: 200 }, requestTimeoutMs: 3000, ...options.outbox } });
   const agent: AgentRecord = { id: 'ag_1', name: 'web-1', labels: { role: 'web' }, version: 't', credentialHash: 'x', enrolledAt: new Date().toISOString(), lastSeenAt: new Date().toISOString() };

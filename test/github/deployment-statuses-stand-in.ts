@@ -91,6 +91,28 @@ export interface DeploymentStatusesStandIn {
 /** Every repository is in this installation of the App. */
 export const STAND_IN_INSTALLATION = 7;
 
+/** A request that never answers: what a killed hub's requests are to it. */
+export const never = (): Promise<never> => new Promise<never>(() => undefined);
+
+/**
+ * `octokit` as a hub that can be killed sees it: once `dead()` is true, a request sent or still out never comes back
+ * to it (GitHub may well have taken it).
+ */
+export function killableOctokit<O extends { request(route: string, params: Record<string, unknown>): Promise<unknown> }>(octokit: O, dead: () => boolean): { request(route: string, params: Record<string, unknown>): Promise<unknown> } {
+  return {
+    async request(route, params) {
+      if (dead()) return never();
+      try {
+        const answer = await octokit.request(route, params);
+        return dead() ? never() : answer;
+      } catch (err) {
+        if (dead()) return never();
+        throw err;
+      }
+    },
+  };
+}
+
 const STATUS = /^\/repos\/[^/]+\/[^/]+\/deployments\/(\d+)\/statuses$/;
 const DEPLOYMENTS = /^\/repos\/([^/]+)\/([^/]+)\/deployments$/;
 const COMMENTS = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/;

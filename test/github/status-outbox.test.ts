@@ -16,7 +16,7 @@ import { keys, type DeploymentRecord } from '../../app/model.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
 import { capturedLogger, type LogLine } from '../helpers/captured-logger.js';
-import { startDeploymentStatusesStandIn, type DeploymentStatusesStandIn } from './deployment-statuses-stand-in.js';
+import { killableOctokit, startDeploymentStatusesStandIn, type DeploymentStatusesStandIn } from './deployment-statuses-stand-in.js';
 
 let dir: string;
 let store: Store;
@@ -38,7 +38,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const never = () => new Promise<never>(() => undefined);
 
 /**
  * One run of a hub's reporter. `kill()` is the process dying: nothing it started reaches GitHub or the store any
@@ -48,18 +47,7 @@ function startReporter(options: Partial<StatusReporterOptions> = {}, onStore = s
   let dead = false;
   const quiet = () => undefined;
   const octokit = new Octokit({ baseUrl: github.url, auth: 'ghs_test', log: { debug: quiet, info: quiet, warn: quiet, error: quiet } });
-  const octokitFor = async (): Promise<StatusOctokit> => ({
-    async request(route, params) {
-      if (dead) return never();
-      try {
-        const answer = await octokit.request(route, params);
-        return dead ? never() : answer;
-      } catch (err) {
-        if (dead) return never();
-        throw err;
-      }
-    },
-  });
+  const octokitFor = async (): Promise<StatusOctokit> => killableOctokit(octokit, () => dead) as StatusOctokit;
   const log = capturedLogger(logLines);
   const reporter = new GitHubStatusReporter({
     octokitFor,
