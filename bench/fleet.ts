@@ -5,7 +5,8 @@
  *   fleet_idle_rss_mb.{N}    hub RSS (VmRSS) with N agents each holding a long poll: median and max over the idle
  *                            period, sampled every second; also the hub's RSS before any agent came, and the
  *                            difference per held poll in KB
- *   fleet_idle_cpu_pct.{N}   hub CPU (user + system, % of one core) over the same period; nothing happens but the
+ *   fleet_idle_cpu_pct.{N}   hub CPU (user + system, % of one core) over the same period, and the part of it that was
+ *                            GC pauses on the main thread by kind (the hub's nodejs_gc_duration_seconds); nothing happens but the
  *                            agents' polls ending after the poll wait and being sent again
  *   fleet_rollout_s.{N}      all-at-once to the N agents, no-op step: from the deployments API call to the
  *                            deployment's `finishedAt` as the hub records it; its final state, and `false_failures`:
@@ -38,6 +39,8 @@ export interface FleetSizeFigures {
   rssBeforeMb: number;
   idleRss: { median: number; max: number; perAgentKb: number; samples: number };
   idleCpuPct: number;
+  /** The hub's own GC pause figures over the idle period (prom-client's nodejs_gc_duration_seconds): % of a core, by kind. */
+  idleGc: IdleGc;
   /** Polls the hub answered 204 during the idle period (each is sent again at once). */
   idlePollsAnswered: number;
   rollout: {
@@ -151,6 +154,36 @@ class Simulator {
   }
 }
 
+interface IdleGc {
+  pct: number;
+  byKind: Record<string, { count: number; ms: number }>;
+}
+
+/** GC pause count and seconds by kind so far, from the hub's /metrics (admin token). */
+async function gcSeconds(world: World): Promise<Map<string, { count: number; seconds: number }>> {
+  const res = await fetch(`${world.hub.url}/metrics`, { headers: { authorization: `Bearer ${world.hub.adminToken}` }, signal: AbortSignal.timeout(30_000) });
+  const text = await res.text();
+  const kinds = new Map<string, { count: number; seconds: number }>();
+  for (const [, part, kind, value] of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} (\S+)$/gm)) {
+    const entry = kinds.get(kind!) ?? { count: 0, seconds: 0 };
+    if (part === 'sum') entry.seconds = Number(value);
+    else entry.count = Number(value);
+    kinds.set(kind!, entry);
+  }
+  return kinds;
+}
+
+function gcDuring(before: Map<string, { count: number; seconds: number }>, after: Map<string, { count: number; seconds: number }>, seconds: number): IdleGc {
+  const byKind: IdleGc['byKind'] = {};
+  let total = 0;
+  for (const [kind, end] of after) {
+    const start = before.get(kind) ?? { count: 0, seconds: 0 };
+    total += end.seconds - start.seconds;
+    if (end.count > start.count) byKind[kind] = { count: end.count - start.count, ms: round((end.seconds - start.seconds) * 1000) };
+  }
+  return { pct: round((total / seconds) * 100, 2), byKind };
+}
+
 async function adminCall<T>(world: World, method: string, path: string, body?: unknown, timeoutMs = 120_000): Promise<T> {
   const res = await fetch(`${world.hub.url}${ADMIN_API_PREFIX}${path}`, {
     method,
@@ -241,6 +274,7 @@ async function measureSize(count: number, options: FleetOptions, log: (line: str
 
     const rss: number[] = [];
     const idleStats = await sim.stats();
+    const gcStart = await gcSeconds(world);
     const cpuStart = await cpuSeconds(pid);
     const idleStart = performance.now();
     while (performance.now() - idleStart < options.idleSeconds * 1000) {
@@ -249,8 +283,9 @@ async function measureSize(count: number, options: FleetOptions, log: (line: str
     }
     const idleCpuPct = ((await cpuSeconds(pid)) - cpuStart) / ((performance.now() - idleStart) / 1000) * 100;
     const idleEnd = await sim.stats();
+    const idleGc = gcDuring(gcStart, await gcSeconds(world), (performance.now() - idleStart) / 1000);
     const idleRss = { median: round(median(rss)!), max: round(Math.max(...rss)), perAgentKb: round(((median(rss)! - rssBeforeMb) * 1024) / count, 2), samples: rss.length };
-    log(`${count} agents idle: hub RSS median ${idleRss.median} MB (max ${idleRss.max}, ${round(rssBeforeMb)} before the fleet), CPU ${round(idleCpuPct, 2)} % of a core`);
+    log(`${count} agents idle: hub RSS median ${idleRss.median} MB (max ${idleRss.max}, ${round(rssBeforeMb)} before the fleet), CPU ${round(idleCpuPct, 2)} % of a core, of which GC pauses ${idleGc.pct} % (${Object.entries(idleGc.byKind).map(([k, v]) => `${k} ${v.count}× ${v.ms} ms`).join(', ')})`);
 
     // The rollout.
     const livez = watchLivez(world.hub.url, options.rolloutSeconds * 1000);
@@ -332,6 +367,7 @@ async function measureSize(count: number, options: FleetOptions, log: (line: str
       rssBeforeMb: round(rssBeforeMb),
       idleRss,
       idleCpuPct: round(idleCpuPct, 2),
+      idleGc,
       idlePollsAnswered: idleEnd.emptyPolls - idleStats.emptyPolls,
       rollout,
     };
@@ -364,7 +400,7 @@ export async function measureFleet(
   const ratio = smallest?.rollout.jobEndMedianMs && largest?.rollout.jobEndMedianMs && figures.length > 1 ? round(largest.rollout.jobEndMedianMs / smallest.rollout.jobEndMedianMs, 2) : undefined;
   return {
     fleet_idle_rss_mb: { ...bySize((f) => ({ median: f.idleRss.median, max: f.idleRss.max, per_agent_kb: f.idleRss.perAgentKb, samples: f.idleRss.samples, before_fleet: f.rssBeforeMb })), target: FLEET_TARGETS.idleRssMb, idle_seconds: options.idleSeconds },
-    fleet_idle_cpu_pct: { ...bySize((f) => ({ value: f.idleCpuPct, polls_answered: f.idlePollsAnswered })), target: FLEET_TARGETS.idleCpuPct },
+    fleet_idle_cpu_pct: { ...bySize((f) => ({ value: f.idleCpuPct, polls_answered: f.idlePollsAnswered, gc_pause_pct: f.idleGc.pct, gc: f.idleGc.byKind })), target: FLEET_TARGETS.idleCpuPct },
     fleet_enroll_s: bySize((f) => f.enrollSeconds),
     fleet_rollout_s: {
       ...bySize((f) => ({

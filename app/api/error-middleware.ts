@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { toErrorEnvelope } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { cutUnreadBody } from './cut-unread-body.js';
+import { requestIdFrom } from './request-id.js';
 
 /**
  * Gives each request a child logger (with `x-request-id`), answers every error with the one JSON envelope, logs it
@@ -12,7 +12,7 @@ import { cutUnreadBody } from './cut-unread-body.js';
  */
 export function errorMiddleware(log: Logger): Middleware {
   return async (ctx, next) => {
-    const requestId = (ctx.get('x-request-id') || randomUUID()).slice(0, 100);
+    const requestId = requestIdFrom(ctx.get('x-request-id'));
     ctx.state.log = log.child({ requestId });
     ctx.set('x-request-id', requestId);
     try {

@@ -12,7 +12,6 @@
  * const poll = createPollHandler({ store, engine, settings, shutdown, guesses, log });
  * createServer((req, res) => (isPollPath(req.url) ? poll(req, res) : koaHandler(req, res)));
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { BitEnvoyError, toErrorEnvelope } from '../../lib/errors.js';
@@ -24,6 +23,7 @@ import { authenticateAgentId } from './agent-auth.js';
 import type { BlockList } from 'node:net';
 import { clientAddress } from './client-address.js';
 import { cutUnreadBody } from './cut-unread-body.js';
+import { requestIdFrom } from './request-id.js';
 import type { GuessLimiter } from './guess-limiter.js';
 
 /** The path this handler answers (any method: only GET and HEAD are allowed on it). */
@@ -138,8 +138,7 @@ function answerError(log: Logger, req: IncomingMessage, res: ServerResponse, err
 }
 
 function requestId(req: IncomingMessage): string {
-  const given = req.headers['x-request-id'];
-  return (typeof given === 'string' && given ? given : randomUUID()).slice(0, 100);
+  return requestIdFrom(req.headers['x-request-id']);
 }
 
 /**

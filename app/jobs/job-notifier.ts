@@ -1,5 +1,3 @@
-import { EventEmitter } from 'node:events';
-
 /**
  * Wakes long polls: `notify(agentId)` resolves every `waitForJob` of that agent at once. In-process only; the store
  * stays the truth, so a missed wake-up costs at most one poll interval.
@@ -42,8 +40,16 @@ const WAKE_SLICE = 200;
  */
 const EMPTY_TRUSTED_MS = 5 * 60_000;
 
+/** What a waiting poll runs when its agent is woken. */
+type Waiter = () => void;
+
 export class JobNotifier {
-  #events = new EventEmitter();
+  /**
+   * The waiting polls by agent: one function, or (rarely, two polls of one agent at once) several. A plain map, not an
+   * EventEmitter: with 10,000 agents an emitter's listener table is a 10,000-key dictionary, and adding and removing a
+   * listener on every poll was a measurable part of an idle fleet's CPU.
+   */
+  #waiting = new Map<string, Waiter | Waiter[]>();
   /**
    * Counts every announcement of new jobs (this process's, and other replicas' through the job watcher). An agent
    * found without a pending job at count N has none as long as the count is still N: nothing was made since.
@@ -52,13 +58,9 @@ export class JobNotifier {
   /** Per agent: the count and time when the store last said it had no pending job. */
   #empty = new Map<string, { epoch: number; at: number }>();
 
-  constructor() {
-    this.#events.setMaxListeners(0);
-  }
-
   notify(agentId: string): void {
     this.#epoch++;
-    this.#events.emit(agentId);
+    this.#wake(agentId);
   }
 
   /**
@@ -102,7 +104,7 @@ export class JobNotifier {
     if (agentIds.length) this.#epoch++;
     for (let i = 0; i < agentIds.length; i += WAKE_SLICE) {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      for (const agentId of agentIds.slice(i, i + WAKE_SLICE)) this.#events.emit(agentId);
+      for (const agentId of agentIds.slice(i, i + WAKE_SLICE)) this.#wake(agentId);
     }
   }
 
@@ -114,7 +116,7 @@ export class JobNotifier {
     return new Promise((resolve) => {
       const end = (outcome: WaitOutcome) => {
         clearTimeout(timer);
-        this.#events.off(agentId, woken);
+        this.#remove(agentId, woken);
         if (stop instanceof HangUp) stop.onHangUp(undefined);
         else stop?.removeEventListener('abort', stopped);
         resolve(outcome);
@@ -122,14 +124,45 @@ export class JobNotifier {
       const woken = () => end('woken');
       const stopped = () => end('stopped');
       const timer = setTimeout(end, ms, 'timeout');
-      this.#events.on(agentId, woken);
+      this.#add(agentId, woken);
       if (stop instanceof HangUp) stop.onHangUp(stopped);
       else stop?.addEventListener('abort', stopped, { once: true });
     });
   }
 
+  /** How many agents have a poll waiting here now. */
+  get waitingAgents(): number {
+    return this.#waiting.size;
+  }
+
   /** Wakes every waiting poll (used on shutdown). */
   wakeAll(): void {
-    for (const name of this.#events.eventNames()) this.#events.emit(name);
+    for (const agentId of [...this.#waiting.keys()]) this.#wake(agentId);
+  }
+
+  #add(agentId: string, waiter: Waiter): void {
+    const present = this.#waiting.get(agentId);
+    if (!present) this.#waiting.set(agentId, waiter);
+    else if (typeof present === 'function') this.#waiting.set(agentId, [present, waiter]);
+    else present.push(waiter);
+  }
+
+  #remove(agentId: string, waiter: Waiter): void {
+    const present = this.#waiting.get(agentId);
+    if (present === waiter) this.#waiting.delete(agentId);
+    else if (Array.isArray(present)) {
+      const rest = present.filter((w) => w !== waiter);
+      if (rest.length === present.length) return;
+      if (rest.length === 0) this.#waiting.delete(agentId);
+      else this.#waiting.set(agentId, rest.length === 1 ? rest[0]! : rest);
+    }
+  }
+
+  /** Runs every waiter of the agent once (each removes itself as it ends). */
+  #wake(agentId: string): void {
+    const present = this.#waiting.get(agentId);
+    if (!present) return;
+    if (typeof present === 'function') present();
+    else for (const waiter of [...present]) waiter();
   }
 }

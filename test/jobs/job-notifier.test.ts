@@ -32,6 +32,23 @@ describe('JobNotifier', () => {
     n.notify('ag_a');
   });
 
+  it('forgets a wait however it ends, also one of two waits of the same agent', async () => {
+    const n = new JobNotifier();
+    const gone = new HangUp();
+    const first = n.waitForJob('ag_a', 5_000, gone);
+    const second = n.waitForJob('ag_a', 5_000);
+    const timesOut = n.waitForJob('ag_b', 20);
+    expect(n.waitingAgents).toBe(2);
+    gone.hangUp();
+    expect(await first).toBe('stopped');
+    expect(await timesOut).toBe('timeout');
+    expect(n.waitingAgents).toBe(1);
+    // The wait left is still woken, once, and then nothing is left behind.
+    n.notify('ag_a');
+    expect(await race(second, 200)).toBe('woken');
+    expect(n.waitingAgents).toBe(0);
+  });
+
   it('wakes everyone on shutdown', async () => {
     const n = new JobNotifier();
     const waits = [n.waitForJob('ag_a', 5_000), n.waitForJob('ag_b', 5_000)];
