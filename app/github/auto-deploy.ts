@@ -32,19 +32,16 @@ import {
   heldKey,
   listDueHeld,
   listDuePending,
-  markDeployed,
   pendingKey,
   postponeEvaluation,
   releaseEvaluation,
-  unmarkDeployed,
   type HeldAutoDeploy,
   type PendingCommit,
   type RepositoryRef,
 } from './auto-pending.js';
+import { branchHead, createAutoDeployment } from './create-auto-deployment.js';
 import { CONFIG_CHECK_NAME } from './config-check-run.js';
-import { newRolloutId } from './create-github-deployment.js';
 import type { GitHubOutbox } from './github-outbox.js';
-import { startRolloutThroughGitHub } from './start-github-rollout.js';
 import { evaluateChecks } from './evaluate-checks.js';
 import { listCommitChecks } from './list-commit-checks.js';
 import type { StatusOctokit } from './status-reporter.js';
@@ -385,13 +382,13 @@ export class AutoDeployer {
           settled.push(name);
           continue;
         }
-        await this.#deploy(pending, name, env, `${verdict.description} on ${wait.branch}`);
+        await createAutoDeployment(this.#deps, pending, name, env, `${verdict.description} on ${wait.branch}`);
         settled.push(name);
         continue;
       }
       const deadline = Date.parse(wait.deadline);
       if (this.#now() >= deadline) {
-        await this.#deploy(pending, name, env, `${verdict.description} — required checks did not report within ${env.checksTimeout ?? DEFAULT_CHECKS_TIMEOUT}`, true);
+        await createAutoDeployment(this.#deps, pending, name, env, `${verdict.description} — required checks did not report within ${env.checksTimeout ?? DEFAULT_CHECKS_TIMEOUT}`, true);
         settled.push(name);
         continue;
       }
@@ -399,57 +396,5 @@ export class AutoDeployer {
       retryAt = Math.min(retryAt, deadline);
     }
     return { left, settled, nextDueAt: Number.isFinite(retryAt) ? retryAt : undefined };
-  }
-
-  /**
-   * Creates the GitHub Deployment and starts its rollout (or records it as `error` when checks never reported), through
-   * the GitHub outbox: when GitHub does not take it at once it is queued, and created when GitHub answers.
-   */
-  async #deploy(pending: PendingCommit, environment: string, env: { productionEnvironment?: boolean; transientEnvironment?: boolean }, description: string, timedOut = false): Promise<void> {
-    const { repository, sha } = pending;
-    // Marked first, by compare-and-set: an event arriving while GitHub answers, or another replica evaluating the same
-    // commit, must not create a second deployment.
-    if (!(await markDeployed(this.#deps.store, repository.fullName, environment, sha))) {
-      return this.#deps.log.info({ environment }, `auto-deploy: ${sha.slice(0, 7)} → ${environment} was already deployed by another evaluation`);
-    }
-    // The audit entry is written before the rollout starts (the webhook may start it first): its id is chosen here.
-    const rolloutId = newRolloutId();
-    try {
-      const started = await startRolloutThroughGitHub(
-        { outbox: this.#deps.outbox },
-        {
-          installationId: pending.installationId,
-          repository,
-          rolloutId,
-          ...(timedOut ? { intent: { refuseWith: description }, refuseWith: description } : {}),
-          sha,
-          environment,
-          env,
-          trigger: 'auto',
-          description: `BitEnvoy: ${description}`,
-          publicUrl: this.#deps.publicUrl(),
-          audit: { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment, sha, outcome: timedOut ? 'error' : 'started', detail: description, deploymentId: rolloutId },
-        },
-      );
-      const fields = { rolloutId, environment, ...(started.state === 'started' && started.githubDeploymentId !== undefined ? { githubDeployment: started.githubDeploymentId } : {}) };
-      if (started.state === 'queued') this.#deps.log.warn(fields, `auto-deploy: ${sha.slice(0, 7)} → ${environment} (${description}) is queued: ${started.reason}; the hub creates the GitHub Deployment when GitHub answers`);
-      else this.#deps.log.info(fields, `auto-deploy: ${sha.slice(0, 7)} → ${environment} (${description})`);
-    } catch (err) {
-      // Nothing was queued, or GitHub refused it for good: the commit may be deployed again.
-      await unmarkDeployed(this.#deps.store, repository.fullName, environment, sha);
-      throw err;
-    }
-  }
-}
-
-async function branchHead(octokit: StatusOctokit, repository: RepositoryRef, branch: string): Promise<string | undefined> {
-  try {
-    const res = (await octokit.request('GET /repos/{owner}/{repo}/branches/{branch}', { owner: repository.owner, repo: repository.name, branch })) as {
-      data: { commit: { sha: string } };
-    };
-    return res.data.commit.sha;
-  } catch (err) {
-    if ((err as { status?: number }).status === 404) return undefined;
-    throw err;
   }
 }
