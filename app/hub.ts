@@ -152,10 +152,12 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   // Likewise the deployments, replies, reactions and check runs the last run left in the outbox.
   if (probot) await outbox.start().catch((err: unknown) => log.error({ err }, 'GitHub outbox: listing the effects the last run left failed; they are sent at the next start'));
   const auto = probot
-    ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, outbox, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl })
+    ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, outbox, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl, alone: store.db.dialect === 'sqlite' })
     : undefined;
   if (auto) late.auto = auto;
-  await auto?.start();
+  // The leader sweeps for commits due and claimed by nobody (their replica died); after an outage of the whole fleet
+  // (the lease was free) every undecided commit is looked at again, as events may have been missed.
+  await auto?.start({ leading, afterOutage: wasFree });
 
   const shutdown = new AbortController();
   const koa = createKoa(log);

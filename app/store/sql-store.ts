@@ -126,6 +126,23 @@ export class SqlStore implements Store {
     });
   }
 
+  async deleteIf<T>(key: string, test: (current: T) => boolean): Promise<boolean> {
+    const table = tableOf(key);
+    const kv = this.#kv;
+    const records = (rows: DocRow[]) => this.#records(table!, rows);
+    return this.#write(function* (options): Steps<boolean> {
+      if (!table) {
+        const current = yield* kv.readIn(key);
+        if (!current || !test(current.value as T)) return false;
+        yield* kv.deleteIn(key);
+        return true;
+      }
+      const row = yield* getLocked<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key = ?`, key);
+      if (!row || !test((yield* records([row]))[0] as T)) return false;
+      return yield* deleteDocument(table, key, options.cache);
+    });
+  }
+
   async insertMissing<T>(entries: Array<{ key: string; value: T }>): Promise<string[]> {
     const inserted: string[] = [];
     for (let i = 0; i < entries.length; i += CHUNK) {

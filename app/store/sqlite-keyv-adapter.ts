@@ -99,6 +99,11 @@ export class SqlKeyvAdapter {
     );
   }
 
+  /** Deletes the entry inside a write transaction (statement steps), after {@link SqlKeyvAdapter.readIn} locked it. */
+  *deleteIn(key: string): Steps<void> {
+    yield* run('DELETE FROM kv WHERE key = ?', key);
+  }
+
   async disconnect(): Promise<void> {
     await this.#db.close();
   }

@@ -28,6 +28,11 @@ export interface Store {
    */
   update<T>(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined>;
   /**
+   * Atomic check-then-delete of one key: deletes it only when `test` says its current value may go (under the same
+   * row lock as {@link Store.update}, so no write of another hub slips in between). Returns whether it was deleted.
+   */
+  deleteIf<T>(key: string, test: (current: T) => boolean): Promise<boolean>;
+  /**
    * Writes the records that do not exist yet, leaves existing ones alone, in a few transactions: a batch of 10,000
    * jobs starts with one set-based write, not 10,000 read-modify-writes. Returns the keys written.
    */

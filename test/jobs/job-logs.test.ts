@@ -171,6 +171,7 @@ function countingReads(store: Store): { store: Store; keys: () => number } {
     delete: (k) => store.delete(k),
     list: (p) => store.list(p),
     update: (k, fn) => store.update(k, fn),
+    deleteIf: (k, test) => store.deleteIf(k, test),
     close: () => store.close(),
   };
   return { store: counting, keys: () => n };

@@ -43,6 +43,25 @@ describe.each(STORE_BACKENDS)('on $name', (backend) => {
     }
   });
 
+  it('deletes a key with deleteIf only while its value passes the test, never one another store just changed', async () => {
+    const a = stores.store;
+    const b = await stores.open();
+    for (const key of ['deployment:dep_gone', 'auto-pending:gone']) {
+      await a.set(key, { n: 1 });
+      expect(await b.deleteIf<{ n: number }>(key, (v) => v.n === 0)).toBe(false);
+      expect(await a.get(key)).toEqual({ n: 1 });
+      expect(await b.deleteIf<{ n: number }>(key, (v) => v.n === 1)).toBe(true);
+      expect(await a.get(key)).toBeUndefined();
+      expect(await b.deleteIf(key, () => true)).toBe(false);
+      // Raced: the change comes first (nothing deleted) or the delete does (the change writes it anew): {n: 2} either way.
+      for (let i = 0; i < 20; i++) {
+        await a.set(key, { n: 1 });
+        await Promise.all([b.deleteIf<{ n: number }>(key, (v) => v.n === 1), a.update<{ n: number }>(key, () => ({ n: 2 }))]);
+        expect(await a.get(key)).toEqual({ n: 2 });
+      }
+    }
+  });
+
   it('keeps the job counters true while two stores create and move the same jobs at once', async () => {
     const a = stores.store;
     const b = await stores.open();
