@@ -41,7 +41,61 @@ class Heartbeats {
   }
 }
 
+/**
+ * How long the long poll trusts a credential it has already looked up, before asking the store again. Credentials
+ * are never changed or taken back today (an agent is enrolled once, with one credential for good); whatever comes to
+ * revoke one must call {@link forgetAgentCredentials} in its process, and other replicas stop accepting the
+ * credential's long polls within this time (every other agent route asks the store each time).
+ */
+const CREDENTIAL_TRUSTED_MS = 10 * 60_000;
+
+/**
+ * The long poll's credential lookups: 10,000 idle agents poll 200 times a second, and each one asked SQLite for the
+ * agent's id (an index read, the largest part of a poll's CPU after the socket). Only credentials the store knew are
+ * kept, each for {@link CREDENTIAL_TRUSTED_MS}: a guess is always asked of the store (and counted). Bounded by the
+ * enrolled agents (about 200 bytes each).
+ */
+class KnownCredentials {
+  #byHash = new Map<string, { id: string; checkedAt: number; lastSeenAt: string }>();
+
+  get(hash: string, now: number): AgentIdentity | undefined {
+    const known = this.#byHash.get(hash);
+    if (!known) return undefined;
+    if (now - known.checkedAt > CREDENTIAL_TRUSTED_MS) return void this.#byHash.delete(hash);
+    return known;
+  }
+
+  set(hash: string, agent: AgentIdentity, now: number): void {
+    this.#byHash.set(hash, { id: agent.id, checkedAt: now, lastSeenAt: agent.lastSeenAt });
+  }
+
+  /** A heartbeat noted for the agent: the next poll's check compares with it. */
+  seen(hash: string, at: string): void {
+    const known = this.#byHash.get(hash);
+    if (known) known.lastSeenAt = at;
+  }
+
+  forget(agentId: string): void {
+    for (const [hash, known] of this.#byHash) if (known.id === agentId) this.#byHash.delete(hash);
+  }
+}
+
 const heartbeats = new WeakMap<Store, Heartbeats>();
+const knownCredentials = new WeakMap<Store, KnownCredentials>();
+
+function knownCredentialsOf(store: Store): KnownCredentials {
+  let of = knownCredentials.get(store);
+  if (!of) knownCredentials.set(store, (of = new KnownCredentials()));
+  return of;
+}
+
+/**
+ * The long poll stops trusting the agent's credential from memory (see {@link CREDENTIAL_TRUSTED_MS}): call it in the
+ * process that removes an agent or changes its credential. O(enrolled agents), for a rare administrative act.
+ */
+export function forgetAgentCredentials(store: Store, agentId: string): void {
+  knownCredentials.get(store)?.forget(agentId);
+}
 
 function heartbeatsOf(store: Store): Heartbeats {
   let of = heartbeats.get(store);
@@ -68,10 +122,19 @@ export async function authenticateAgent(store: Store, guesses: GuessLimiter, req
 
 /**
  * {@link authenticateAgent} for the long poll: the same checks and heartbeat, but only the agent's id and last
- * heartbeat are read (from indexed columns), not its whole record.
+ * heartbeat are read (from indexed columns), not its whole record — and a credential the store knew a moment ago is
+ * believed from memory (see {@link KnownCredentials}).
  */
 export async function authenticateAgentId(store: Store, guesses: GuessLimiter, request: AgentRequest): Promise<AgentIdentity> {
-  return authenticate(store, guesses, request, agentIdentityByCredential);
+  const known = knownCredentialsOf(store);
+  const now = Date.now();
+  return authenticate(store, guesses, request, async (_store, hash) => {
+    const remembered = known.get(hash, now);
+    if (remembered) return remembered;
+    const agent = await agentIdentityByCredential(store, hash);
+    if (agent) known.set(hash, agent, now);
+    return agent;
+  }, (hash, at) => known.seen(hash, at));
 }
 
 interface AgentRequest {
@@ -80,17 +143,28 @@ interface AgentRequest {
   log?: Logger;
 }
 
-async function authenticate<T extends AgentIdentity>(store: Store, guesses: GuessLimiter, request: AgentRequest, lookup: (store: Store, hash: string) => Promise<T | undefined>): Promise<T> {
+async function authenticate<T extends AgentIdentity>(
+  store: Store,
+  guesses: GuessLimiter,
+  request: AgentRequest,
+  lookup: (store: Store, hash: string) => Promise<T | undefined>,
+  noted?: (hash: string, at: string) => void,
+): Promise<T> {
   const credential = /^Bearer\s+(\S+)$/i.exec(request.authorization ?? '')?.[1];
   if (!credential) throw new BitEnvoyError('BE_UNAUTHORIZED', 'missing `Authorization: Bearer <agent credential>`; enroll the agent with `bitenvoy agent enroll`');
-  const agent = await lookup(store, hashSecret(credential));
+  const hash = hashSecret(credential);
+  const agent = await lookup(store, hash);
   if (!agent) {
     const address = request.address();
     guesses.assertMayTry(address);
     guesses.failed(address, request.log);
     throw new BitEnvoyError('BE_UNAUTHORIZED', 'unknown agent credential (the agent was removed or the hub lost its data); enroll it again with a new token');
   }
-  if (!(Date.now() - Date.parse(agent.lastSeenAt) <= HEARTBEAT_WRITE_MS)) heartbeatsOf(store).note(agent.id, new Date().toISOString());
+  if (!(Date.now() - Date.parse(agent.lastSeenAt) <= HEARTBEAT_WRITE_MS)) {
+    const at = new Date().toISOString();
+    heartbeatsOf(store).note(agent.id, at);
+    noted?.(hash, at);
+  }
   return agent;
 }
 

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forgetAgentCredentials } from '../../app/api/agent-auth.js';
 import { AGENT_CREDENTIAL_GUESSES, GuessLimiter } from '../../app/api/guess-limiter.js';
 import { createPollHandler } from '../../app/api/poll-route.js';
 import { JobNotifier } from '../../app/jobs/job-notifier.js';
@@ -209,6 +210,26 @@ describe('the poll handler on its own', () => {
     const res = await poll;
     expect(res.status).toBe(204);
     expect(Date.now() - started).toBeLessThan(500);
+  });
+
+  it('believes a credential the store just knew without asking it again, until its process is told to forget it', async () => {
+    const { enrollAgent } = await import('../../app/enroll/enroll-agent.js');
+    const { createEnrollToken } = await import('../../app/enroll/create-enroll-token.js');
+    const { token } = await createEnrollToken(store, { createdBy: 'test' });
+    const settings = { pollWaitSeconds: 50, leaseSeconds: 60, heartbeatSeconds: 60 };
+    const agent = await enrollAgent(store, { token, name: 'remembered', labels: {}, version: 'test' }, settings, Date.now());
+    const poll = async () => (await fetch(`${url}/api/agent/v1/jobs/next?wait=0`, { headers: { authorization: `Bearer ${agent.credential}` } })).status;
+    // The shutdown test above ran: every poll is answered 204 at once, which is all this test needs.
+    expect(await poll()).toBe(204);
+    // The credential is taken back behind the poll's back (nothing does this today; whatever comes to do it calls
+    // forgetAgentCredentials): the poll still believes it from memory, without a store read...
+    await store.db.run("UPDATE agents SET credential_hash = 'taken-back' WHERE key = ?", `agent:${agent.agentId}`);
+    expect(await poll()).toBe(204);
+    // ...until told, and then the store's answer counts at once.
+    forgetAgentCredentials(store, agent.agentId);
+    expect(await poll()).toBe(401);
+    // A credential the store never knew is never remembered.
+    expect((await fetch(`${url}/api/agent/v1/jobs/next?wait=0`, { headers: { authorization: 'Bearer bta_never' } })).status).toBe(401);
   });
 
   it('leaves every other path to Koa', async () => {
