@@ -129,6 +129,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     ...(repositoryTokens ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? repositoryTokens.get(d.github) : undefined) } : {}),
     ...(cloud ? { cloudFacts: (agents: AgentRecord[], selector?: LabelSelector) => cloud.facts(agents, selector) } : {}),
     onJobClaimed: (job) => metrics.jobClaimed(job.spec.createdAt),
+    // Messages name the way to act that works here: pull-request commands only in GitHub mode.
+    mode: settings.github ? 'github' : 'local',
     // A GitHub deployment's automatic rollback is made through GitHub, so it shows there like any deployment.
     startRollback: async (failed, plan) => {
       if (!failed.github || !probot) return void (await engine.startRollbackHere(failed, plan));

@@ -56,7 +56,7 @@ export async function deployThroughGitHub(deps: DeployThroughGitHubDeps, req: Cr
   const octokit = await deps.octokitFor(installationId);
   const repository = await readRepository(octokit, owner, name);
   const sha = await resolveCommit(octokit, owner, name, req.ref);
-  const refusals = await guardRailRefusals(deps.store, { repository: req.repository, environment: req.environment, sha, after: env.after });
+  const refusals = await guardRailRefusals(deps.store, { repository: req.repository, environment: req.environment, sha, after: env.after, mode: 'github' });
   if (refusals.length) throw guardRailError(req.environment, sha, refusals);
   const started = await startRolloutThroughGitHub(deps, {
     installationId,
