@@ -190,11 +190,15 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       refreshConfig: () => configs.refresh(),
       shutdown: shutdown.signal,
       ...(cloud ? { cloud } : {}),
+      configs,
+      mode,
+      log: log.child({ name: 'admin-api' }),
+      ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}),
       ...(probot
         ? {
-            deployThroughGitHub: (req: CreateDeploymentRequest, actor: string) =>
+            deployThroughGitHub: (req: CreateDeploymentRequest, actor: string, options?: { rollbackOf?: string; description?: string }) =>
               deploysThroughGitHub(configs.current(req.repository), req.repository)
-                ? deployThroughGitHub({ store, config: (r) => configs.current(r), appOctokit: async () => (await probot.auth()) as StatusOctokit, octokitFor: installationOctokit, outbox, publicUrl: () => publicUrl }, req, actor)
+                ? deployThroughGitHub({ store, config: (r) => configs.current(r), appOctokit: async () => (await probot.auth()) as StatusOctokit, octokitFor: installationOctokit, outbox, publicUrl: () => publicUrl }, req, actor, options)
                 : undefined,
           }
         : {}),
