@@ -14,6 +14,7 @@ import { cancelRollout, continueRollout } from '../audit/audited-deployment-acti
 import type { CloudService } from '../cloud/cloud-service.js';
 import type { ConfigStatus } from '../config/config-repo.js';
 import { LOG_TAIL_LINES } from '../jobs/job-logs.js';
+import { parseLogCursor, readLogAfter } from '../jobs/read-log-after.js';
 import { LOG_LINES_MAX, readDeploymentSummary, readServerDetail, readServerLog, readServerPage, SERVER_PAGE_DEFAULT, SERVER_PAGE_MAX } from '../rollout/deployment-view.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { AgentFacts } from '../rollout/select-agents.js';
@@ -134,9 +135,15 @@ export function adminRoutes(deps: {
 
   router.get('/deployments/:id/servers/:jobId/log', async (ctx) => {
     const dep = await readDeployment(deps.store, ctx.params.id!);
+    // `?after=<cursor>`: the log forward from a cursor (`0.0`: from the start), for `bitenvoy logs` and `--follow`.
+    const cursor = ctx.query.after === undefined ? undefined : parseLogCursor(ctx.query.after);
     const lines = ctx.query.lines === undefined ? LOG_TAIL_LINES : wholeNumber(ctx.query.lines, 'lines', 1, LOG_LINES_MAX);
     const server = await readServerDetail(deps.store, dep, ctx.params.jobId!);
     if (!server) throw serverNotFound(dep.id, ctx.params.jobId!);
+    if (cursor) {
+      ctx.body = { jobId: server.id, agentName: server.agentName, state: server.state, ...(await readLogAfter(deps.store, server, cursor)) };
+      return;
+    }
     ctx.body = { jobId: server.id, agentName: server.agentName, state: server.state, lines: await readServerLog(deps.store, server, lines), ...(server.logsDropped ? { logsDropped: server.logsDropped } : {}) };
   });
 
