@@ -63,9 +63,10 @@ function describe(s: EnvironmentStatus): string {
   return lines.join('\n');
 }
 
-/** `4f2c1a9 (main)`, and `rollback` when it brought an earlier commit back. */
+/** `4f2c1a9 (main)`: the commit, the ref asked for when it was not the SHA itself, `rollback` when it brought one back. */
 function commit(d: DeploymentBrief): string {
-  return `${text(d.sha).slice(0, 7)} (${text(d.ref)}${d.rollbackOf ? ', rollback' : ''})`;
+  const notes = [...(d.ref && d.ref.toLowerCase() !== d.sha.toLowerCase() ? [text(d.ref)] : []), ...(d.rollbackOf ? ['rollback'] : [])];
+  return `${text(d.sha).slice(0, 7)}${notes.length ? ` (${notes.join(', ')})` : ''}`;
 }
 
 function who(d: DeploymentBrief): string {
