@@ -154,7 +154,8 @@ export function adminRoutes(deps: {
   });
 
   router.post('/deployments/:id/continue', async (ctx) => {
-    const deployment = await continueRollout(deps, ctx.params.id!, 'api');
+    const by = typeof ctx.query.by === 'string' && /^[\w.@-]{1,64}$/.test(ctx.query.by) ? ctx.query.by : 'api';
+    const deployment = await continueRollout(deps, ctx.params.id!, by);
     ctx.body = withoutCredentialsIn(await readDeploymentSummary(deps.store, deployment.id));
   });
 

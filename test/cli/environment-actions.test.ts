@@ -63,6 +63,11 @@ describe('status, lock, unlock, rollback and logs from the CLI, in local mode', 
     expect(logs.stdout).toMatch(new RegExp(`^web-1 \\| building shop version 2 at ${secondSha}[0-9a-f]{33}$`, 'm'));
     const one = await cli('logs', secondId, '--server', 'web-1');
     expect(one.stdout).toMatch(/^building shop version 2 at /m);
+    // `continue` and `cancel` take the environment too, as `/continue production` does.
+    const notPaused = await cli('continue', ...where);
+    expect([notPaused.code, notPaused.stderr.trim()]).toEqual([1, 'bitenvoy: no rollout of `staging` is paused between batches; `bitenvoy status -r demo/shop` shows what runs there']);
+    const both = await cli('cancel', secondId, ...where);
+    expect([both.code, both.stderr]).toEqual([2, expect.stringContaining('give one deployment id, e.g. `bitenvoy cancel dep_1a2b3c4d5e6f`, or --repository and --environment')]);
     const unknown = await cli('logs', secondId, '--server', 'web-9');
     expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringContaining('the deployment has no server `web-9` (an agent name or a job id); its servers: web-1')]);
   }, 240_000);
