@@ -129,6 +129,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     ...(repositoryTokens ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? repositoryTokens.get(d.github) : undefined) } : {}),
     ...(cloud ? { cloudFacts: (agents: AgentRecord[], selector?: LabelSelector) => cloud.facts(agents, selector) } : {}),
     onJobClaimed: (job) => metrics.jobClaimed(job.spec.createdAt),
+    // Messages name the way to act that works here: pull-request commands only in GitHub mode.
+    mode: settings.github ? 'github' : 'local',
     // A GitHub deployment's automatic rollback is made through GitHub, so it shows there like any deployment.
     startRollback: async (failed, plan) => {
       if (!failed.github || !probot) return void (await engine.startRollbackHere(failed, plan));
@@ -190,11 +192,15 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       refreshConfig: () => configs.refresh(),
       shutdown: shutdown.signal,
       ...(cloud ? { cloud } : {}),
+      configs,
+      mode,
+      log: log.child({ name: 'admin-api' }),
+      ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}),
       ...(probot
         ? {
-            deployThroughGitHub: (req: CreateDeploymentRequest, actor: string) =>
+            deployThroughGitHub: (req: CreateDeploymentRequest, actor: string, options?: { rollbackOf?: string; description?: string }) =>
               deploysThroughGitHub(configs.current(req.repository), req.repository)
-                ? deployThroughGitHub({ store, config: (r) => configs.current(r), appOctokit: async () => (await probot.auth()) as StatusOctokit, octokitFor: installationOctokit, outbox, publicUrl: () => publicUrl }, req, actor)
+                ? deployThroughGitHub({ store, config: (r) => configs.current(r), appOctokit: async () => (await probot.auth()) as StatusOctokit, octokitFor: installationOctokit, outbox, publicUrl: () => publicUrl }, req, actor, options)
                 : undefined,
           }
         : {}),

@@ -81,6 +81,7 @@ const logging = [
 
 const repository = { type: 'string', short: 'r', value: 'OWNER/NAME', description: 'the application repository', required: true } as const satisfies OptionSpec;
 const environment = { type: 'string', short: 'e', value: 'ENV', description: 'the environment, as the config repo names it', required: true } as const satisfies OptionSpec;
+const by = { type: 'string', value: 'NAME', description: 'who asks, for the lock and the audit log', env: ['USER'], default: 'cli' } as const satisfies OptionSpec;
 
 export const COMMANDS = {
   hub: {
@@ -194,19 +195,104 @@ export const COMMANDS = {
   },
   continue: {
     summary: 'release a rollout waiting at a pause between batches (a manual gate or a timed pause)',
-    positionals: [{ name: 'DEPLOYMENT_ID', description: 'the deployment, e.g. dep_1a2b3c4d5e6f' }],
-    options: { hub, token: adminToken },
-    examples: ['bitenvoy continue dep_1a2b3c4d5e6f'],
+    details: 'Name the deployment, or the environment whose paused rollout to continue (as `/continue production` does).',
+    positionals: [{ name: 'DEPLOYMENT_ID', description: 'the deployment, e.g. dep_1a2b3c4d5e6f', optional: true }],
+    options: {
+      repository: { ...repository, required: false, description: 'with --environment instead of DEPLOYMENT_ID: its paused rollout' },
+      environment: { ...environment, required: false, description: 'the environment whose paused rollout to continue' },
+      by: { type: 'string', value: 'NAME', description: 'who continues, for the audit log', env: ['USER'], default: 'cli' },
+      hub,
+      token: adminToken,
+    },
+    examples: ['bitenvoy continue dep_1a2b3c4d5e6f', 'bitenvoy continue -r acme/shop -e production'],
   },
   cancel: {
     summary: 'stop a rollout: nothing new starts, running steps get SIGTERM, then SIGKILL',
-    positionals: [{ name: 'DEPLOYMENT_ID', description: 'the deployment, e.g. dep_1a2b3c4d5e6f' }],
+    details: 'Name the deployment, or the environment whose running rollout to stop.',
+    positionals: [{ name: 'DEPLOYMENT_ID', description: 'the deployment, e.g. dep_1a2b3c4d5e6f', optional: true }],
     options: {
+      repository: { ...repository, required: false, description: 'with --environment instead of DEPLOYMENT_ID: its running rollout' },
+      environment: { ...environment, required: false, description: 'the environment whose running rollout to stop' },
       by: { type: 'string', value: 'NAME', description: 'who cancels, for the audit log', env: ['USER'], default: 'cli' },
       hub,
       token: adminToken,
     },
-    examples: ['bitenvoy cancel dep_1a2b3c4d5e6f --by alice'],
+    examples: ['bitenvoy cancel dep_1a2b3c4d5e6f --by alice', 'bitenvoy cancel -r acme/shop -e production'],
+  },
+  status: {
+    summary: 'what each repository × environment runs now: live commit, rollout in progress or paused, lock',
+    details:
+      'For every repository and environment of the config in force (or the ones named): the commit live there (when, ' +
+      'by whom, which deployment), the newest deployment when it is another one (a failure, say), a rollout running, ' +
+      'paused between batches or waiting, and a lock (who, why, until when).',
+    options: {
+      repository: { ...repository, required: false, description: 'only this repository' },
+      environment: { ...environment, required: false, description: 'only this environment' },
+      json: { type: 'boolean', description: 'print JSON' },
+      hub,
+      token: adminToken,
+    },
+    examples: ['bitenvoy status', 'bitenvoy status -r acme/shop -e production --json'],
+  },
+  logs: {
+    summary: "print each server's log of a deployment; --follow until it ends",
+    details:
+      'Prints the log the hub keeps of each server (its newest 2 MiB), each line after the server name, or one server ' +
+      "with --server. With --follow it prints what comes next until the deployment's final state, then that state; " +
+      'exit 0 only on success.',
+    positionals: [{ name: 'DEPLOYMENT_ID', description: 'the deployment, e.g. dep_1a2b3c4d5e6f' }],
+    options: {
+      server: { type: 'string', short: 's', value: 'NAME', description: "only this server: its agent's name or its job id" },
+      follow: { type: 'boolean', short: 'f', description: 'keep printing until the deployment ends' },
+      hub,
+      token: adminToken,
+    },
+    examples: ['bitenvoy logs dep_1a2b3c4d5e6f --server web-1', 'bitenvoy logs dep_1a2b3c4d5e6f --follow'],
+  },
+  rollback: {
+    summary: 'deploy again the commit an environment ran before (or the one named) and follow it',
+    details:
+      'Goes back to the newest successful deployment of another commit than the live one, as `/rollback` on a pull ' +
+      'request does, or to the successful deployment --to names. The same guard rails hold it (a lock refuses it). ' +
+      'In GitHub mode it is a GitHub Deployment. Exit 0 only on success.',
+    options: {
+      repository,
+      environment,
+      to: { type: 'string', value: 'DEPLOYMENT_ID|SHA', description: 'a successful deployment of the environment, or its commit (7 to 40 hex digits)' },
+      hub,
+      token: adminToken,
+      'no-wait': { type: 'boolean', description: 'return once the deployment is created' },
+    },
+    examples: ['bitenvoy rollback -r acme/shop -e production', 'bitenvoy rollback -r acme/shop -e production --to 4f2c1a9'],
+  },
+  lock: {
+    summary: 'stop every deployment of an environment until it is unlocked',
+    details:
+      'Deploys from the API, automatic deploys and rollbacks are refused, naming the lock; automatic deploys ship the ' +
+      "branch head once unlocked. Without --for the environment's `lockTimeout` applies, if it has one.",
+    options: {
+      repository,
+      environment: { ...environment, required: false, description: 'the environment, as the config repo names it (or --global)' },
+      global: { type: 'boolean', description: 'lock every environment of the repository' },
+      reason: { type: 'string', value: 'TEXT', description: 'why, shown with every refusal' },
+      for: { type: 'string', value: 'DURATION', description: 'unlock by itself after this long, e.g. 30m or 2h' },
+      by,
+      hub,
+      token: adminToken,
+    },
+    examples: ['bitenvoy lock -r acme/shop -e production --reason "db migration" --for 2h'],
+  },
+  unlock: {
+    summary: 'release the lock of an environment; automatic deploys it held back go on',
+    options: {
+      repository,
+      environment: { ...environment, required: false, description: 'the environment, as the config repo names it (or --global)' },
+      global: { type: 'boolean', description: "release the repository's global lock" },
+      by,
+      hub,
+      token: adminToken,
+    },
+    examples: ['bitenvoy unlock -r acme/shop -e production'],
   },
   audit: {
     summary: 'export the audit log: deploys, rollbacks, locks, refusals',

@@ -13,8 +13,8 @@ import { pageOfAudit, recordAudit } from '../audit/audit-log.js';
 import { cancelRollout, continueRollout } from '../audit/audited-deployment-actions.js';
 import type { CloudService } from '../cloud/cloud-service.js';
 import type { ConfigStatus } from '../config/config-repo.js';
-import type { QueuedGitHubDeployment } from '../github/deploy-through-github.js';
 import { LOG_TAIL_LINES } from '../jobs/job-logs.js';
+import { parseLogCursor, readLogAfter } from '../jobs/read-log-after.js';
 import { LOG_LINES_MAX, readDeploymentSummary, readServerDetail, readServerLog, readServerPage, SERVER_PAGE_DEFAULT, SERVER_PAGE_MAX } from '../rollout/deployment-view.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { AgentFacts } from '../rollout/select-agents.js';
@@ -28,6 +28,8 @@ import type { Logger } from '../../lib/logger.js';
 import { createDeploymentBody, enrollmentTokenBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
 import { validateBody } from './validate-body.js';
+import { addEnvironmentRoutes, type DeployThroughGitHub, type EnvironmentRouteDeps } from './environment-routes.js';
+import type { HubMode } from '../rollout/action-hints.js';
 
 /** The admin token as bearer, under the shared limit of wrong guesses; 401 with what to send otherwise. */
 export function adminAuth(adminToken: string, guesses: GuessLimiter): Middleware {
@@ -53,7 +55,14 @@ export function adminRoutes(deps: {
    * GitHub mode: deploys a repository configured without `git:` through a GitHub Deployment (queued while GitHub does
    * not take it: answered 202); undefined when it does not apply.
    */
-  deployThroughGitHub?: (req: CreateDeploymentRequest, actor: string) => Promise<DeploymentRecord | QueuedGitHubDeployment> | undefined;
+  deployThroughGitHub?: DeployThroughGitHub;
+  /** The configs in force: the repository × environment pairs of `GET /environments` (environment-routes.ts). */
+  configs?: EnvironmentRouteDeps['configs'];
+  /** The hub's mode, for what answers tell people to do (local by default). */
+  mode?: HubMode;
+  /** After an unlock: automatic deploys the lock held back look at their branch again. */
+  onUnlocked?: EnvironmentRouteDeps['onUnlocked'];
+  log?: Logger;
   /** Aborted when the hub stops: open deployment event streams end then. */
   shutdown?: AbortSignal;
   /** The event streams' cap and intervals (tests shorten them); see deployment-events.ts. */
@@ -126,9 +135,15 @@ export function adminRoutes(deps: {
 
   router.get('/deployments/:id/servers/:jobId/log', async (ctx) => {
     const dep = await readDeployment(deps.store, ctx.params.id!);
+    // `?after=<cursor>`: the log forward from a cursor (`0.0`: from the start), for `bitenvoy logs` and `--follow`.
+    const cursor = ctx.query.after === undefined ? undefined : parseLogCursor(ctx.query.after);
     const lines = ctx.query.lines === undefined ? LOG_TAIL_LINES : wholeNumber(ctx.query.lines, 'lines', 1, LOG_LINES_MAX);
     const server = await readServerDetail(deps.store, dep, ctx.params.jobId!);
     if (!server) throw serverNotFound(dep.id, ctx.params.jobId!);
+    if (cursor) {
+      ctx.body = { jobId: server.id, agentName: server.agentName, state: server.state, ...(await readLogAfter(deps.store, server, cursor)) };
+      return;
+    }
     ctx.body = { jobId: server.id, agentName: server.agentName, state: server.state, lines: await readServerLog(deps.store, server, lines), ...(server.logsDropped ? { logsDropped: server.logsDropped } : {}) };
   });
 
@@ -139,8 +154,21 @@ export function adminRoutes(deps: {
   });
 
   router.post('/deployments/:id/continue', async (ctx) => {
-    const deployment = await continueRollout(deps, ctx.params.id!, 'api');
+    const by = typeof ctx.query.by === 'string' && /^[\w.@-]{1,64}$/.test(ctx.query.by) ? ctx.query.by : 'api';
+    const deployment = await continueRollout(deps, ctx.params.id!, by);
     ctx.body = withoutCredentialsIn(await readDeploymentSummary(deps.store, deployment.id));
+  });
+
+  // Status, lock, unlock and rollback of an environment: the pull-request commands without a pull request.
+  addEnvironmentRoutes(router, {
+    store: deps.store,
+    engine,
+    mode: deps.mode ?? 'local',
+    publicUrl: deps.publicUrl,
+    ...(deps.configs ? { configs: deps.configs } : {}),
+    ...(deps.onUnlocked ? { onUnlocked: deps.onUnlocked } : {}),
+    ...(deps.deployThroughGitHub ? { deployThroughGitHub: deps.deployThroughGitHub } : {}),
+    ...(deps.log ? { log: deps.log } : {}),
   });
 
   router.get('/agents', async (ctx) => {

@@ -45,7 +45,13 @@ export function deploysThroughGitHub(config: ConfigInForce | undefined, reposito
   return repo !== undefined && !repo.git;
 }
 
-export async function deployThroughGitHub(deps: DeployThroughGitHubDeps, req: CreateDeploymentRequest, actor: string): Promise<DeploymentRecord | QueuedGitHubDeployment> {
+export async function deployThroughGitHub(
+  deps: DeployThroughGitHubDeps,
+  req: CreateDeploymentRequest,
+  actor: string,
+  /** A rollback away from the deployment `rollbackOf` (`bitenvoy rollback`): the promotion order does not hold it. */
+  options: { rollbackOf?: string; description?: string } = {},
+): Promise<DeploymentRecord | QueuedGitHubDeployment> {
   const [owner, name] = req.repository.split('/') as [string, string];
   const env = deps.config(req.repository)?.repositories[req.repository]?.environments[req.environment];
   if (!env) {
@@ -56,16 +62,18 @@ export async function deployThroughGitHub(deps: DeployThroughGitHubDeps, req: Cr
   const octokit = await deps.octokitFor(installationId);
   const repository = await readRepository(octokit, owner, name);
   const sha = await resolveCommit(octokit, owner, name, req.ref);
-  const refusals = await guardRailRefusals(deps.store, { repository: req.repository, environment: req.environment, sha, after: env.after });
+  const refusals = await guardRailRefusals(deps.store, { repository: req.repository, environment: req.environment, sha, after: env.after, rollback: options.rollbackOf !== undefined, mode: 'github' });
   if (refusals.length) throw guardRailError(req.environment, sha, refusals);
   const started = await startRolloutThroughGitHub(deps, {
     installationId,
     repository: { fullName: repository.full_name, owner: repository.owner.login, name: repository.name, cloneUrl: repository.clone_url },
+    // A rollback lets agents restore a kept release.
+    ...(options.rollbackOf ? { intent: { rollbackOf: options.rollbackOf } } : {}),
     sha,
     environment: req.environment,
     env,
-    trigger: 'api',
-    description: `BitEnvoy: deployed with the admin API by ${actor}`,
+    trigger: options.rollbackOf ? 'rollback' : 'api',
+    description: options.description ?? `BitEnvoy: deployed with the admin API by ${actor}`,
     publicUrl: deps.publicUrl(),
   });
   const { rolloutId } = started;

@@ -78,7 +78,7 @@ async function append(store: Store, who: { agentId: string; jobId: string; claim
 }
 
 /** The numbers of a job's oldest and newest stored entry (older hubs numbered entries by chunk seq). */
-function entryRange(job: JobRecord): { first: number; last: number } {
+export function entryRange(job: JobRecord): { first: number; last: number } {
   return { first: job.logFirstEntry ?? job.logFirstSeq ?? 1, last: job.logLastEntry ?? job.logsAckedSeq };
 }
 

@@ -16,6 +16,7 @@ import { describeDeployment, failureDescription, MAX_DESCRIPTION, truncate } fro
 import { isoNow, jobIdFor, type EngineContext } from './engine-context.js';
 import { transition } from './rollout-phase.js';
 import { activeLock, describeLock, type EnvironmentLock } from './environment-locks.js';
+import { howToContinue } from './action-hints.js';
 
 /**
  * Advances one deployment as far as its jobs allow.
@@ -121,7 +122,7 @@ async function holdAtGate(ctx: EngineContext, dep: DeploymentRecord, batch: numb
   if (dep.gate?.afterBatch === batch) return true;
   const description = truncate(
     pause === 'manual'
-      ? `paused after batch ${batch + 1}/${dep.batches.length}: continue it from the status page or with /continue ${dep.environment}`
+      ? `paused after batch ${batch + 1}/${dep.batches.length}: ${howToContinue(ctx.mode, dep)}`
       : `paused after batch ${batch + 1}/${dep.batches.length} until ${until!.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`,
   );
   let opened = false as boolean;

@@ -7,6 +7,7 @@ import type { LoadedConfig } from '../../config-schema/validate-config-dir.js';
 import type { Logger } from '../../lib/logger.js';
 import type { JobNotifier } from '../jobs/job-notifier.js';
 import type { AgentRecord, DeploymentRecord } from '../model.js';
+import type { HubMode } from './action-hints.js';
 import type { Store } from '../store/store.js';
 import type { AgentFacts } from './select-agents.js';
 
@@ -34,6 +35,8 @@ export interface EngineContext {
   ensuredBatches: Set<string>;
   /** Called after a deployment's state or description changed (GitHub statuses follow it). */
   onChange: (deployment: DeploymentRecord) => void;
+  /** The hub's mode: messages name the way to act that works in it (action-hints.ts). */
+  mode: HubMode;
   /** Each agent's verified `cloud.*` labels, or why they are unknown now (cloud discovery); none without it. */
   cloudFacts?: (agents: AgentRecord[], selector?: LabelSelector) => Promise<ReadonlyMap<string, AgentFacts>>;
 }

@@ -9,6 +9,7 @@
  * if (refusals.length) throw guardRailError('production', sha, refusals);
  */
 import { BitEnvoyError } from '../../lib/errors.js';
+import { howToUnlock, type HubMode } from './action-hints.js';
 import { activeLock, describeLock } from './environment-locks.js';
 import { latestSuccessful } from '../store/deployment-queries.js';
 
@@ -20,13 +21,18 @@ export interface GuardedRollout {
   after?: string | undefined;
   /** A rollback brings back a commit that was live before: the promotion order does not apply to it. */
   rollback?: boolean;
+  /**
+   * How the refusal says to release a lock: the way that works in the hub's mode (action-hints.ts); without it, as a
+   * reply to a pull-request command (`/unlock production`).
+   */
+  mode?: HubMode;
 }
 
 /** Why the environment's guard rails hold this rollout back; empty when nothing does. */
 export async function guardRailRefusals(store: Parameters<typeof activeLock>[0], rollout: GuardedRollout, now = Date.now()): Promise<string[]> {
   const refusals: string[] = [];
   const lock = await activeLock(store, rollout.repository, rollout.environment, now);
-  if (lock) refusals.push(`${describeLock(lock)}; \`/unlock ${lock.environment ?? '--global'}\` releases it`);
+  if (lock) refusals.push(`${describeLock(lock)}; ${rollout.mode ? howToUnlock(rollout.mode, lock) : `\`/unlock ${lock.environment ?? '--global'}\` releases it`}`);
   if (rollout.after && !rollout.rollback) {
     const live = await latestSuccessful(store, rollout.repository, rollout.after);
     if (live?.sha !== rollout.sha) {

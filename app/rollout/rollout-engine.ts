@@ -38,6 +38,7 @@ import { claimSlot, listSlots, releaseSlot, slotKey, type EnvironmentSlot } from
 import { describeDeployment } from './describe-deployment.js';
 import { guardRailError, guardRailRefusals } from './guard-rails.js';
 import { activeLock, describeLock } from './environment-locks.js';
+import { howToUnlock, type HubMode } from './action-hints.js';
 import { readDeploymentView, type DeploymentView } from './deployment-view.js';
 import { isAgentOnline, isoNow, lostAfterMs, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
 import { expireLeases, extendLeasesAfterRestart, listActiveDeploymentIds, noteUnseenAgents } from './expire-leases.js';
@@ -91,6 +92,8 @@ export class RolloutEngine {
     cloudFacts?: EngineContext['cloudFacts'];
     /** Called once per job, when its agent takes it (the metrics' dispatch latency). */
     onJobClaimed?: (job: JobRecord) => void;
+    /** The hub's mode, for what messages tell people to do (local by default: no pull-request commands). */
+    mode?: HubMode;
   }) {
     const onChange = opts.onChange;
     this.#onJobClaimed = opts.onJobClaimed;
@@ -102,6 +105,7 @@ export class RolloutEngine {
       now: opts.now ?? Date.now,
       notifier: this.notifier,
       ensuredBatches: new Set(),
+      mode: opts.mode ?? 'local',
       onChange: (d) => (this.changes.notify(d.id), onChange?.(d)),
       ...(opts.cloudFacts ? { cloudFacts: opts.cloudFacts } : {}),
     };
@@ -183,7 +187,7 @@ export class RolloutEngine {
   /** Why the environment's lock or promotion order holds `dep` back now; empty when nothing does. */
   async #guardRailRefusals(dep: DeploymentRecord): Promise<string[]> {
     const env = this.#ctx.config(dep.repository)?.repositories[dep.repository]?.environments[dep.environment];
-    return guardRailRefusals(this.#ctx.store, { repository: dep.repository, environment: dep.environment, sha: dep.sha, after: env?.after, rollback: dep.rollbackOf !== undefined }, this.#ctx.now());
+    return guardRailRefusals(this.#ctx.store, { repository: dep.repository, environment: dep.environment, sha: dep.sha, after: env?.after, rollback: dep.rollbackOf !== undefined, mode: this.#ctx.mode }, this.#ctx.now());
   }
 
   /** The plan a deployment would get now (batches, skipped servers, or why it cannot run), stored nowhere. */
@@ -422,7 +426,7 @@ export class RolloutEngine {
     const dep = await this.#ctx.store.get<DeploymentRecord>(keys.deployment(id));
     const lock = dep?.gate && !FINAL_DEPLOYMENT_STATES.includes(dep.state) ? await activeLock(this.#ctx.store, dep.repository, dep.environment, this.#ctx.now()) : undefined;
     if (dep && lock) {
-      throw new BitEnvoyError('BE_GUARD_RAIL', `cannot continue ${id}: ${describeLock(lock)}; \`/unlock ${lock.environment ?? '--global'}\` releases it, then continue the rollout`);
+      throw new BitEnvoyError('BE_GUARD_RAIL', `cannot continue ${id}: ${describeLock(lock)}; ${howToUnlock(this.#ctx.mode, lock)}, then continue the rollout`);
     }
     const released = await continueDeployment(this.#ctx, id, by);
     if (released) await this.advance(id);

@@ -5,6 +5,7 @@
  * @example
  * const { deployments, next } = await pageOfDeployments(store, { limit: 30 });
  * const live = await latestSuccessful(store, 'acme/shop', 'staging');
+ * const back = await latestSuccessfulOfCommit(store, 'acme/shop', 'staging', '4f2c1a9');
  */
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { DeploymentRecord } from '../model.js';
@@ -118,7 +119,7 @@ export async function lastGoodOtherThan(store: Store, repository: string, enviro
   }
 }
 
-/** The environment's deployments that are not final yet (index deployments_active), oldest first. */
+/** The environment's deployments that are not final yet (index deployments_active_by_environment), oldest first. */
 export async function activeDeploymentsOf(store: Store, repository: string, environment: string): Promise<DeploymentRecord[]> {
   return recordsOf(store, await store.db.all<KeyRow>('SELECT key FROM deployments WHERE active = 1 AND repository = ? AND environment = ? ORDER BY created_at', repository, environment));
 }
@@ -126,4 +127,32 @@ export async function activeDeploymentsOf(store: Store, repository: string, envi
 /** What the environment runs now: the deployment that succeeded there last. */
 export async function latestSuccessful(store: Store, repository: string, environment: string): Promise<DeploymentRecord | undefined> {
   return (await successfulDeployments(store, repository, environment, 1))[0];
+}
+
+/**
+ * The environment's newest successful deployment of the commit a SHA or SHA prefix (≥ 7 hex digits) names (index
+ * deployments_successful_by_sha: a range of the environment's successes of that prefix). A prefix of two commits
+ * that both succeeded there is ambiguous: BE_BAD_REQUEST naming both.
+ */
+export async function latestSuccessfulOfCommit(store: Store, repository: string, environment: string, shaPrefix: string): Promise<DeploymentRecord | undefined> {
+  const prefix = shaPrefix.toLowerCase();
+  // Hex digits sort before `g`: [prefix, prefix + 'g') is every SHA that starts with it.
+  const commits = await store.db.all<{ sha: string }>(
+    "SELECT DISTINCT sha FROM deployments WHERE repository = ? AND environment = ? AND state = 'success' AND sha >= ? AND sha < ? ORDER BY sha LIMIT 2",
+    repository,
+    environment,
+    prefix,
+    `${prefix}g`,
+  );
+  if (commits.length > 1) {
+    throw new BitEnvoyError('BE_BAD_REQUEST', `\`${shaPrefix}\` names more than one commit that succeeded on \`${environment}\` (${commits.map((c) => c.sha.slice(0, 12)).join(', ')}): give more of the SHA`);
+  }
+  if (!commits[0]) return undefined;
+  const rows = await store.db.all<KeyRow>(
+    "SELECT key FROM deployments WHERE repository = ? AND environment = ? AND state = 'success' AND sha = ? ORDER BY finished_at DESC LIMIT 1",
+    repository,
+    environment,
+    commits[0].sha,
+  );
+  return (await recordsOf(store, rows))[0];
 }

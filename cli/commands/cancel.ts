@@ -1,17 +1,16 @@
 import type { DeploymentSummary } from '../../app/rollout/deployment-view.js';
-import { BitEnvoyError } from '../../lib/errors.js';
 import { oneLine } from '../../lib/strip-controls.js';
 import { print } from '../output.js';
-import { synopsis } from '../command-registry.js';
 import { adminRequest, resolveAdminTarget } from './admin-client.js';
 import { parseCommand } from './parse-options.js';
+import { rolloutOf } from './rollout-of.js';
 
 /** `bitenvoy cancel`: stops a rollout — nothing new starts, running steps get SIGTERM (then SIGKILL), it ends `cancelled`. */
 export async function cancelCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand('cancel', args);
-  const [id, ...extra] = positionals;
-  if (!id || extra.length) throw new BitEnvoyError('BE_USAGE', `give one deployment id, e.g. \`bitenvoy cancel dep_1a2b3c4d5e6f\`; usage: ${synopsis('cancel')}`);
   const target = await resolveAdminTarget(values.hub, values.token);
+  // A deployment id, or the environment whose running rollout to stop.
+  const id = await rolloutOf(target, 'cancel', positionals, values);
   const by = values.by ?? process.env.USER ?? 'cli';
   const view = await adminRequest<DeploymentSummary>(target, 'POST', `/deployments/${encodeURIComponent(id)}/cancel?by=${encodeURIComponent(by)}`);
   const d = view.deployment;

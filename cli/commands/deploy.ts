@@ -51,7 +51,7 @@ interface Queued {
 const QUEUED_INTERVAL_MS = 2000;
 
 /** Waits until the hub has the queued deployment's rollout (404 until GitHub created the deployment). */
-async function untilItExists(target: AdminTarget, id: string): Promise<void> {
+export async function untilItExists(target: AdminTarget, id: string): Promise<void> {
   for (;;) {
     try {
       await adminRequest<DeploymentSummary>(target, 'GET', `/deployments/${encodeURIComponent(id)}`);

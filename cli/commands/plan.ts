@@ -44,7 +44,7 @@ export async function planCommand(args: string[]): Promise<number> {
   const out = [
     `${repository} → ${environment}: group ${env.group} (${describeSelector(group.selector)}), strategy ${strategyName} (${strategy.type})`,
     `servers: ${ready.length} of ${agents.length} agents${lost.length ? `; lost, left out: ${lost.map((a) => oneLine(a.name)).join(', ')}` : ''}`,
-    ...batches.map((b, i) => `batch ${i + 1}: ${b.agentIds.map((id) => names.get(id)).join(', ')}${b.pauseAfter === undefined ? '' : b.pauseAfter === 'manual' ? '   then wait for /continue' : `   then pause ${duration(b.pauseAfter)}`}`),
+    ...batches.map((b, i) => `batch ${i + 1}: ${b.agentIds.map((id) => names.get(id)).join(', ')}${b.pauseAfter === undefined ? '' : b.pauseAfter === 'manual' ? '   then wait to be continued (bitenvoy continue, its page, or /continue in GitHub mode)' : `   then pause ${duration(b.pauseAfter)}`}`),
     batches.length ? `failure policy: ${policy.maxFailures === 0 ? 'stop at the first failed server' : `up to ${policy.maxFailures} failed server${policy.maxFailures === 1 ? '' : 's'}`}${policy.timeoutMs ? `; the whole rollout within ${duration(policy.timeoutMs)}` : ''}${policy.onFailure === 'rollback' ? '; on failure, roll the servers that moved back to the last good commit' : ''}` : 'no agent of the group is available: the deployment would end in error',
   ];
   // Agent names and labels come from the hub (or a file): print() drops control characters.

@@ -60,7 +60,7 @@ describe('the status page in a real browser', () => {
       await waitForView(world, deployment.id, (v) => Boolean(v.deployment.gate), 'paused at its manual gate');
       const page = await openPage(`/deployments/${deployment.id}`);
 
-      expect(await bodyText(page)).toContain('paused after batch 1/2: continue it from the status page or with /continue staging');
+      expect(await bodyText(page)).toContain(`paused after batch 1/2: continue it on its page or with \`bitenvoy continue ${deployment.id}\``);
       expect(await page.locator('.paused').textContent()).toMatch(/^Paused after batch 1\/2 since .* UTC, until someone continues it\.$/);
       expect(await page.getByRole('button', { name: 'Continue rollout' }).count()).toBe(0);
 

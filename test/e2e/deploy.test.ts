@@ -187,7 +187,7 @@ describe('the command line against a running hub', () => {
         [
           'example/app → production: group web (role=web), strategy canary (canary)',
           'servers: 7 of 9 agents; lost, left out: web-8',
-          'batch 1: web-1   then wait for /continue',
+          'batch 1: web-1   then wait to be continued (bitenvoy continue, its page, or /continue in GitHub mode)',
           'batch 2: web-2, web-3, web-4, web-5, web-6',
           'batch 3: web-7',
           'failure policy: stop at the first failed server; the whole rollout within 1h; on failure, roll the servers that moved back to the last good commit',

@@ -31,7 +31,7 @@ const config = (): LoadedConfig & { sha: string } => ({
   sha: 'c'.repeat(40),
   groups: { web: { selector: { matchLabels: { role: 'web' } } } },
   strategies: BUILT_IN_STRATEGIES,
-  repositories: { [REPO]: { name: REPO, file: `repositories/${REPO}.yml`, instructions: 'bitenvoy.yml', environments: { staging: { branch: 'main', group: 'web' } } } },
+  repositories: { [REPO]: { name: REPO, file: `repositories/${REPO}.yml`, instructions: 'bitenvoy.yml', environments: { staging: { branch: 'main', group: 'web' }, production: { branch: 'main', group: 'web', after: 'staging' } } } },
 });
 
 let dir: string;
@@ -113,6 +113,17 @@ describe('deployThroughGitHub', () => {
     const created = requests.find((r) => r.method === 'POST' && r.path.endsWith('/deployments'))!;
     expect(created.body).toMatchObject({ ref: SHA, environment: 'staging', auto_merge: false, required_contexts: [], payload: { bitenvoy: { rollout: dep.id, trigger: 'api' } } });
     expect((await engine.nextJob('ag_1'))?.git).toEqual({ url: 'https://github.com/acme/shop.git' });
+    expect(problems).toEqual([]);
+  });
+
+  it('makes a rollback (`bitenvoy rollback`) a GitHub Deployment too, marked as one and not held by the promotion order', async () => {
+    // A deploy to production waits for staging; a rollback brings back what was live there, so it does not.
+    const err = await refusal(deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'production' }, 'api'));
+    expect(err.message).toMatch(/takes only commits live on `staging` first/);
+    const dep = await deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'production' }, 'api', { rollbackOf: 'dep_000000000001', description: 'BitEnvoy: rollback through the admin API' });
+    expect(dep).toMatchObject({ state: 'queued', sha: SHA, environment: 'production', rollbackOf: 'dep_000000000001', trigger: 'rollback', github: { deploymentId: 901 } });
+    const created = requests.find((r) => r.method === 'POST' && r.path.endsWith('/deployments'))!;
+    expect(created.body).toMatchObject({ ref: SHA, environment: 'production', description: 'BitEnvoy: rollback through the admin API', payload: { bitenvoy: { rollout: (dep as { id: string }).id, trigger: 'rollback' } } });
     expect(problems).toEqual([]);
   });
 

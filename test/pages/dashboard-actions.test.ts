@@ -187,7 +187,7 @@ describe('the deployment page', () => {
   it('shows a paused rollout and, without a session, a sign-in link instead of buttons', async () => {
     const dep = await pausedDeployment();
     const { html } = await request(`/deployments/${dep.id}`);
-    expect(html).toContain('paused after batch 1/2: continue it from the status page or with /continue staging');
+    expect(html).toContain(`paused after batch 1/2: continue it on its page or with \`bitenvoy continue ${dep.id}\``);
     expect(html).toContain('<strong>Paused</strong> after batch 1/2 since 2026-11-25 10:00:00 UTC, until someone continues it.');
     expect(html).toContain(`<a href="/login?next=%2Fdeployments%2F${dep.id}">Sign in to continue or cancel</a>`);
     expect(html).not.toContain('<form');

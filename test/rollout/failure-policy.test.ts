@@ -65,7 +65,7 @@ describe('pauses and gates', () => {
   it('holds a canary at a manual gate until someone continues it', async () => {
     const dep = await start('canary', { type: 'canary', canary: { size: 1, pause: 'manual' } });
     await f.agentRuns(engine, 'ag_a');
-    expect(await record(dep.id)).toMatchObject({ description: 'paused after batch 1/2: continue it from the status page or with /continue staging', gate: { afterBatch: 0, manual: true } });
+    expect(await record(dep.id)).toMatchObject({ description: `paused after batch 1/2: continue it on its page or with \`bitenvoy continue ${dep.id}\``, gate: { afterBatch: 0, manual: true } });
     f.now += 3_600_000;
     for (const id of ['ag_a', 'ag_b', 'ag_c']) await f.addAgent(id, id === 'ag_a' ? 'web-1' : id === 'ag_b' ? 'web-2' : 'web-3');
     await engine.checkLeases();

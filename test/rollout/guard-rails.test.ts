@@ -28,14 +28,20 @@ describe('guard rails where every rollout starts', () => {
     await lock('staging');
     const err = await rejection(f.engine().createDeployment(DEPLOY, 'github:someone'));
     expect([err.code, err.status]).toEqual(['BE_GUARD_RAIL', 409]);
-    expect(err.message).toMatch(/^cannot deploy `aaaaaaa` to `staging`: `staging` is locked by @octocat since .*: db migration; `\/unlock staging` releases it$/);
+    expect(err.message).toMatch(/^cannot deploy `aaaaaaa` to `staging`: `staging` is locked by @octocat since .*: db migration; `bitenvoy unlock -r acme\/shop -e staging` releases it$/);
     expect(await f.store.list('deployment:')).toEqual([]);
+  });
+
+  it('names the way to unlock that works in the hub\'s mode: in GitHub mode the pull-request command as well', async () => {
+    await lock('staging');
+    const err = await rejection(f.engine({ mode: 'github' }).createDeployment(DEPLOY, 'api'));
+    expect(err.message).toMatch(/db migration; `\/unlock staging` on a pull request or `bitenvoy unlock -r acme\/shop -e staging` releases it$/);
   });
 
   it('a global lock stops every environment of the repository, and an automatic rollback too', async () => {
     await lock();
     const err = await rejection(f.engine().createDeployment(DEPLOY, 'api', { rollbackOf: 'dep_old' }));
-    expect(err.message).toMatch(/every environment is locked \(global lock\) by @octocat.*`\/unlock --global` releases it/);
+    expect(err.message).toMatch(/every environment is locked \(global lock\) by @octocat.*`bitenvoy unlock -r acme\/shop --global` releases it/);
   });
 
   it('the promotion order takes only the commit live on the environment before', async () => {
@@ -84,7 +90,7 @@ describe('guard rails where every rollout starts', () => {
     await lock('staging');
     const err = await rejection(engine.continueDeployment(dep.id, 'octocat'));
     expect([err.code, err.status]).toEqual(['BE_GUARD_RAIL', 409]);
-    expect(err.message).toMatch(new RegExp(`^cannot continue ${dep.id}: \`staging\` is locked by @octocat .*: db migration; \`/unlock staging\` releases it, then continue the rollout$`));
+    expect(err.message).toMatch(new RegExp(`^cannot continue ${dep.id}: \`staging\` is locked by @octocat .*: db migration; \`bitenvoy unlock -r acme/shop -e staging\` releases it, then continue the rollout$`));
     expect((await record(dep.id)).gate).toBeDefined();
 
     // A timed pause that runs out while locked goes on waiting, and says why; once unlocked it goes on by itself.

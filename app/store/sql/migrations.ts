@@ -5,9 +5,10 @@
  *
  * Version 1 is the key-value table of every release before schemas; version 2 adds the document tables
  * (document-tables.ts) and the per-deployment job counters; version 3 moves the records an older release kept in
- * `kv` into their tables and drops the index keys the tables replace; version 5 adds the claim of an outbox row;
- * version 4 adds `github_effects`, the outbox of
- * the GitHub side effects other than Deployment statuses (app/github/github-outbox.ts).
+ * `kv` into their tables and drops the index keys the tables replace; version 4 adds `github_effects`, the outbox of
+ * the GitHub side effects other than Deployment statuses (app/github/github-outbox.ts); version 5 adds the claim of
+ * an outbox row; version 6 adds the indexes of an environment's status (its rollout in progress, its successes by
+ * commit).
  */
 import { BitEnvoyError } from '../../../lib/errors.js';
 import type { SqlDatabase, SqlExecutor } from './sql-database.js';
@@ -105,6 +106,15 @@ const V4_GITHUB_EFFECTS = (dialect: SqlDatabase['dialect']): string => {
 `;
 };
 
+/**
+ * Version 6: the environment's deployments not final yet (one or two, whatever its history), and its successful
+ * deployments by commit (a SHA or a prefix of one, as a range).
+ */
+const V6_ENVIRONMENT_INDEXES = `
+  CREATE INDEX deployments_active_by_environment ON deployments (repository, environment, created_at) WHERE active = 1;
+  CREATE INDEX deployments_successful_by_sha ON deployments (repository, environment, sha, finished_at) WHERE state = 'success';
+`;
+
 /** Index keys of releases before tables: the tables' indexes answer these questions now. */
 const OBSOLETE_PREFIXES = ['agent-queue:', 'agent-credential:', 'job-tally:', 'live:'];
 const OBSOLETE_KEYS = ['active-deployments'];
@@ -130,6 +140,9 @@ export function migrations(moveRecords: () => Steps<void>): Migration[] {
     { version: 4, name: 'GitHub effects outbox', up: (db) => db.exec(V4_GITHUB_EFFECTS(db.dialect)) },
     // Hub replicas claim an effect before sending it (github-outbox.ts): until when, if anyone holds it.
     { version: 5, name: 'GitHub effects claimed by one sender', up: (db) => db.exec(`ALTER TABLE github_effects ADD COLUMN claimed_until ${typesOf(db.dialect).text}`) },
+    // `bitenvoy status` and `bitenvoy rollback --to`: an environment's rollout in progress, and its successes of one
+    // commit, each read from its own index however long the environment's history.
+    { version: 6, name: 'environment status indexes', up: (db) => db.exec(V6_ENVIRONMENT_INDEXES) },
   ];
 }
 
