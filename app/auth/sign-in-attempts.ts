@@ -14,7 +14,7 @@ import { GuessLimiter } from '../api/guess-limiter.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { retryAfterSeconds, TokenBuckets } from '../api/rate-limit.js';
 
-export const SIGN_IN_ATTEMPTS: GuessLimits = { what: 'failed sign-in', perAddress: { burst: 10, perMinute: 10 }, overall: { burst: 200, perMinute: 200 } };
+export const SIGN_IN_ATTEMPTS: GuessLimits = { what: 'sign-in attempt', perAddress: { burst: 10, perMinute: 10 }, overall: { burst: 200, perMinute: 200 } };
 
 /** Sign-ins started per address: a person needs a few; a script filling the store with states gets 429. */
 const STARTS = { burst: 20, perMinute: 20 };
