@@ -394,7 +394,8 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks).toString()));
     });
-    if (url.pathname.startsWith('/login/')) {
+    // GitHub's web pages (and the icon a browser asks for on them) are not the REST API.
+    if (url.pathname.startsWith('/login/') || url.pathname === '/favicon.ico') {
       standIn.requests.push({ method: req.method ?? 'GET', path: url.pathname, status: 0, problems: [] });
       return handleWeb(req, res, url, text);
     }

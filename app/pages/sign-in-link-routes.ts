@@ -2,7 +2,7 @@
  * A named operator's one-time sign-in link (`bitenvoy hub user create NAME` prints it): `GET /login/link?token=…`
  * shows a page with one button, and its `POST /login/link` spends the token and starts the operator's session. The
  * GET spends nothing, so a chat's link preview or a mail scanner that fetches the link does not use it up; the token
- * leaves the address bar's page with the post, and the page sends no Referer. Failed links count against the
+ * leaves the address bar's page with the post, and the page sends no Referer to another site. Failed links count against the
  * sign-in attempt limit.
  *
  * @example
@@ -29,7 +29,9 @@ export function signInLinkRoutes(deps: { store: Store; sessions: DashboardSessio
   router.get('/login/link', (ctx) => {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
     setPrivatePageHeaders(ctx);
-    ctx.set('referrer-policy', 'no-referrer');
+    // The token is in this page's address: no other site learns it from a Referer. Not `no-referrer`: with it a browser
+    // sends `Origin: null` with the page's own form post, which the same-origin check rightly refuses.
+    ctx.set('referrer-policy', 'same-origin');
     ctx.type = 'html';
     ctx.body = page(
       'Sign in',

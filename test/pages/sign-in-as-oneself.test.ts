@@ -331,7 +331,7 @@ describe("named operators' one-time links", () => {
 
     const opened = await request(link);
     expect(opened.status).toBe(200);
-    expect(opened.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(opened.headers.get('referrer-policy')).toBe('same-origin');
     expect(opened.cookies).toEqual([]);
     // Fetched twice (a link preview, then the person): still unspent.
     await request(link);
