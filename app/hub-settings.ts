@@ -39,6 +39,13 @@ export interface HubSettings {
   /** What the store keeps (see app/store/retention.ts). */
   retention: { retentionDays: number; auditRetentionDays: number; logBudgetBytes: number };
   github: { appId: string; privateKey: string; webhookSecret: string; baseUrl?: string } | undefined;
+  /**
+   * Sign in with GitHub (GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET, the App's own user authorization): `webUrl` is where
+   * people authorize (github.com, or the GitHub Enterprise Server of GHE_HOST), `apiUrl` where `GET /user` is asked.
+   */
+  githubSignIn?: { clientId: string; clientSecret: string; webUrl: string; apiUrl: string };
+  /** Whether the status pages are readable without signing in (BITENVOY_DASHBOARD_PUBLIC). */
+  dashboardPublic: boolean;
   /** The GitHub variables still missing when some but not all are set (a half-configured App), else empty. */
   githubMissing?: string[];
   /** Cloud discovery and attestation; undefined when no cloud variable is set. */
@@ -61,6 +68,7 @@ export const HUB_VARIABLES = [
   ['WEBHOOK_SECRET', "The GitHub App's webhook secret; deliveries with a wrong signature are rejected.", '–'],
   ['WEBHOOK_PATH', 'Path GitHub delivers webhooks to.', '/api/github/webhooks'],
   ['GHE_HOST / GHE_PROTOCOL', 'GitHub Enterprise Server host name and protocol.', 'github.com / https'],
+  ['GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET', "The GitHub App's client id and secret (Probot's manifest flow writes them to .env): they turn on **Sign in with GitHub** for the status pages. Register `$BITENVOY_PUBLIC_URL/login/github/callback` as the App's callback URL.", '(no GitHub sign-in)'],
   ['BITENVOY_DATA_DIR', 'Folder for the SQLite store, the config repo clone and the generated admin token.', './.bitenvoy-data'],
   [
     'BITENVOY_DATABASE_URL',
@@ -75,7 +83,12 @@ export const HUB_VARIABLES = [
   ['BITENVOY_CONFIG_REFRESH_SECONDS', 'How often the config repo is fetched.', '60'],
   ['BITENVOY_CHECKS_DEBOUNCE_SECONDS', "How long check and status events for one commit are gathered before its required checks are evaluated (auto-deploy).", '5'],
   ['BITENVOY_PUBLIC_URL', 'Base URL people and agents reach the hub at; status page links use it.', 'http://localhost:$PORT'],
-  ['BITENVOY_ADMIN_TOKEN', 'Bearer token for the admin API and `bitenvoy deploy`.', 'generated into $BITENVOY_DATA_DIR/admin-token'],
+  ['BITENVOY_ADMIN_TOKEN', 'Bearer token for the admin API and `bitenvoy deploy`; signing in to the status pages with it is the single-operator mode (audited as `admin`).', 'generated into $BITENVOY_DATA_DIR/admin-token'],
+  [
+    'BITENVOY_DASHBOARD_PUBLIC',
+    '`true`: anyone who reaches the hub may read the status pages (repository names, commits, logs). `false`: every page needs a sign-in, and a person signed in with GitHub sees only the repositories they can read.',
+    'false in GitHub mode, true in local mode',
+  ],
   ['BITENVOY_LEASE_SECONDS', 'A claimed job fails when its agent does not renew the lease for this long.', String(DEFAULT_SETTINGS.leaseSeconds)],
   ['BITENVOY_HEARTBEAT_SECONDS', 'An agent with no request for 3 of these intervals counts as lost.', String(DEFAULT_SETTINGS.heartbeatSeconds)],
   ['BITENVOY_POLL_WAIT_SECONDS', 'How long a long poll is held open (at most 50).', String(DEFAULT_SETTINGS.pollWaitSeconds)],
@@ -98,6 +111,26 @@ function proxiesSetting(raw: string | undefined): string {
   const list = raw?.trim() || DEFAULT_TRUSTED_PROXIES;
   trustedProxies(list);
   return list;
+}
+
+function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new BitEnvoyError('BE_USAGE', `${name}=${env[name]}: expected \`true\` or \`false\``);
+}
+
+/** Sign in with GitHub: both of the App's client credentials, or neither (a half pair stops the hub). */
+function githubSignInFrom(env: NodeJS.ProcessEnv, protocol: string): HubSettings['githubSignIn'] {
+  const clientId = env.GITHUB_CLIENT_ID?.trim();
+  const clientSecret = env.GITHUB_CLIENT_SECRET?.trim();
+  if (!clientId && !clientSecret) return undefined;
+  if (!clientId || !clientSecret) {
+    throw new BitEnvoyError('BE_USAGE', `${clientId ? 'GITHUB_CLIENT_SECRET' : 'GITHUB_CLIENT_ID'} is not set but ${clientId ? 'GITHUB_CLIENT_ID' : 'GITHUB_CLIENT_SECRET'} is: set both (the App's "Client ID" and a client secret from its settings page) to turn on Sign in with GitHub, or neither`);
+  }
+  const webUrl = env.GHE_HOST ? `${protocol}://${env.GHE_HOST}` : 'https://github.com';
+  return { clientId, clientSecret, webUrl, apiUrl: env.GHE_HOST ? `${webUrl}/api/v3` : 'https://api.github.com' };
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -176,6 +209,7 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
   const protocol = env.GHE_PROTOCOL || 'https';
   if (protocol !== 'https' && protocol !== 'http') throw new BitEnvoyError('BE_USAGE', `GHE_PROTOCOL=${protocol}: expected \`https\` or \`http\``);
   const ghe = env.GHE_HOST ? `${protocol}://${env.GHE_HOST}/api/v3` : undefined;
+  const githubSignIn = complete ? githubSignInFrom(env, protocol) : undefined;
   return {
     host,
     port,
@@ -204,6 +238,8 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
     drainMs: integer(env, 'BITENVOY_DRAIN_SECONDS', 0, 0, 600) * 1000,
     leaderLeaseMs: integer(env, 'BITENVOY_LEADER_LEASE_SECONDS', 10, 2, 300) * 1000,
     ...(env.BITENVOY_METRICS_PORT ? { metrics: { port: integer(env, 'BITENVOY_METRICS_PORT', 0, 0, 65535), host: env.BITENVOY_METRICS_HOST || host } } : {}),
+    ...(githubSignIn ? { githubSignIn } : {}),
+    dashboardPublic: boolean(env, 'BITENVOY_DASHBOARD_PUBLIC', !complete),
     github: complete ? { appId: env.APP_ID!, privateKey: privateKey!, webhookSecret: env.WEBHOOK_SECRET!, ...(ghe ? { baseUrl: ghe } : {}) } : undefined,
   };
 }

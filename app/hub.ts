@@ -29,6 +29,13 @@ import { DashboardSessions } from './pages/dashboard-sessions.js';
 import { deploymentActionRoutes } from './pages/deployment-action-routes.js';
 import { deploymentPageRoutes } from './pages/deployment-page-routes.js';
 import { signInRoutes } from './pages/sign-in-routes.js';
+import { githubSignInRoutes } from './pages/github-sign-in-routes.js';
+import { signInLinkRoutes } from './pages/sign-in-link-routes.js';
+import { pageAccess } from './pages/page-access.js';
+import { operatorExists } from './auth/operators.js';
+import { operatorRoutes } from './auth/operator-routes.js';
+import { RepositoryAccess } from './auth/repository-access.js';
+import { SignInAttempts } from './auth/sign-in-attempts.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
 import type { CloudService } from './cloud/cloud-service.js';
 import type { LabelSelector } from '../config-schema/types.generated.js';
@@ -168,7 +175,41 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   Object.assign(koa.context, { trustedProxies: proxies });
   const agentSettings = { leaseSeconds: settings.leaseSeconds, heartbeatSeconds: settings.heartbeatSeconds, pollWaitSeconds: settings.pollWaitSeconds };
   const mode = settings.github ? 'github' : 'local';
-  const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl });
+  const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl, operatorExists: (name, id) => operatorExists(store, name, id) });
+  // What people signed in with GitHub may see and do: asked with the installation token of the repository's owner.
+  const installationOf = new Map<string, { id: Promise<number | undefined>; until: number }>();
+  const access = new RepositoryAccess({
+    environments: (repository) => configs.current(repository)?.repositories[repository]?.environments,
+    log: log.child({ name: 'dashboard-access' }),
+    octokitFor: async (repository) => {
+      if (!probot) return undefined;
+      const cached = installationOf.get(repository);
+      let id = cached && cached.until > Date.now() ? cached.id : undefined;
+      if (!id) {
+        const [owner, repo] = repository.split('/') as [string, string];
+        id = (async () => {
+          const app = (await probot.auth()) as StatusOctokit;
+          try {
+            return ((await app.request('GET /repos/{owner}/{repo}/installation', { owner, repo })) as { data: { id: number } }).data.id;
+          } catch (err) {
+            if ((err as { status?: number }).status === 404) return undefined;
+            throw err;
+          }
+        })();
+        installationOf.set(repository, { id, until: Date.now() + 10 * 60_000 });
+        id.catch(() => installationOf.delete(repository));
+        if (installationOf.size > 10_000) installationOf.delete(installationOf.keys().next().value!);
+      }
+      const installation = await id;
+      return installation === undefined ? undefined : installationOctokit(installation);
+    },
+  });
+  // Failed GitHub callbacks and one-time links: one limit for both.
+  const signInAttempts = new SignInAttempts();
+  if (settings.githubSignIn && !settings.github) log.warn('GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET are set, but the hub runs in local mode: Sign in with GitHub stays off until APP_ID, PRIVATE_KEY and WEBHOOK_SECRET are set too');
+  if (settings.github && !settings.githubSignIn) {
+    log.warn('Sign in with GitHub is off: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET (the App\'s client id and a client secret) so people sign in to the status pages as themselves; until then only the admin token signs in');
+  }
   // The sign-in page and the admin API guess the same token: one limit of wrong guesses for both.
   const adminGuesses = new GuessLimiter(ADMIN_TOKEN_GUESSES);
   // The long poll is answered below Koa (api/poll-route.ts); wrong credentials count once whichever route they hit.
@@ -211,11 +252,15 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       configStatus: () => configs.statuses(),
       safety: { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }), ...(cloud ? { cloudFacts: (agents: AgentRecord[]) => cloud.facts(agents) } : {}) },
       sessions,
+      ...(probot ? { access } : {}),
     }),
-    signInRoutes(sessions, settings.adminToken, adminGuesses),
+    signInRoutes(sessions, settings.adminToken, { guesses: adminGuesses, github: Boolean(probot && settings.githubSignIn) }),
+    ...(probot && settings.githubSignIn ? [githubSignInRoutes({ store, sessions, settings: settings.githubSignIn, publicUrl: () => publicUrl, attempts: signInAttempts })] : []),
+    signInLinkRoutes({ store, sessions, attempts: signInAttempts }),
+    operatorRoutes({ store, adminToken: settings.adminToken, guesses: adminGuesses, publicUrl: () => publicUrl }),
     // Without a metrics port of its own, /metrics is here, behind the admin token.
     ...(settings.metrics ? [] : [metricsRoutes(metrics, { adminToken: settings.adminToken, guesses: adminGuesses })]),
-    deploymentActionRoutes({ store, engine, sessions }),
+    deploymentActionRoutes({ store, engine, sessions, access }),
   ];
   koa.use(async (ctx, next) => {
     // Liveness: the process answers. Nothing else is asked, so a restart is never triggered by a config problem.
@@ -248,6 +293,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     }
     await next();
   });
+  // BITENVOY_DASHBOARD_PUBLIC=false: every page needs a sign-in, and shows only what the person may read.
+  koa.use(pageAccess({ store, sessions, access, isPublic: settings.dashboardPublic }));
   for (const router of routers) koa.use(router.routes()).use(router.allowedMethods());
 
   const webhook = await createWebhookHandler(probot, createAppFn({

@@ -200,4 +200,11 @@ export const keys = {
   logPrefix: (jobId: string) => `log:${jobId}:`,
   /** A status-page sign-in session, by the sha256 of its cookie value (the value itself is never stored). */
   dashboardSession: (idHash: string) => `dashboard-session:${idHash}`,
+  /** A named local operator (`bitenvoy hub user create NAME`). */
+  operator: (name: string) => `operator:${name}`,
+  operatorPrefix: 'operator:',
+  /** An operator's one-time sign-in link, by the sha256 of its token. */
+  operatorLink: (tokenHash: string) => `operator-link:${tokenHash}`,
+  /** A Sign in with GitHub attempt in flight, by the sha256 of its `state`. */
+  signInState: (stateHash: string) => `sign-in-state:${stateHash}`,
 } as const;

@@ -118,6 +118,27 @@ export const COMMANDS = {
     ],
     examples: ['bitenvoy hub token create --ttl 2h', 'TOKEN=$(bitenvoy hub token create --hub https://bitenvoy.example.com --token "$ADMIN_TOKEN")'],
   },
+  'hub user create': {
+    summary: 'make a named operator for the status pages and print a one-time sign-in link',
+    details:
+      "In local mode the admin token is one shared identity; an operator's actions on the status pages are audited " +
+      'under their name. The link is single use and valid 24 hours (the hub keeps only its sha256); for an existing ' +
+      'name a new link is made. The link is printed alone on stdout.',
+    positionals: [{ name: 'NAME', description: 'the operator, as the audit log will name them, e.g. alice' }],
+    options: { hub, token: adminToken },
+    examples: ['bitenvoy hub user create alice'],
+  },
+  'hub user list': {
+    summary: 'list the named operators',
+    options: { hub, token: adminToken, json: { type: 'boolean', description: 'print JSON' } },
+    examples: ['bitenvoy hub user list'],
+  },
+  'hub user remove': {
+    summary: "remove a named operator: their sessions end at once, their links stop working",
+    positionals: [{ name: 'NAME', description: 'the operator' }],
+    options: { hub, token: adminToken },
+    examples: ['bitenvoy hub user remove alice'],
+  },
   'agent enroll': {
     summary: 'enroll this server with the hub, once; keeps its credential in DIR',
     options: {
@@ -352,6 +373,7 @@ export type CommandPath = keyof typeof COMMANDS;
 export const GROUPS: Readonly<Record<string, string>> = {
   agent: 'the agent, on each server: enroll once, then run',
   'hub token': 'enrollment tokens for agents',
+  'hub user': "named operators for the status pages (local mode's sign-in per person)",
   store: "the hub's store: move it to PostgreSQL",
 };
 

@@ -6,6 +6,11 @@
  * the repositories they name. Every request is counted and checked against GitHub's published REST description,
  * and creating a deployment delivers the signed `deployment.created` webhook, as GitHub does.
  *
+ * It is also GitHub's web side for **Sign in with GitHub**: `GET /login/oauth/authorize` (a page where the test's
+ * person types their login and presses Authorize, or straight back for `autoAuthorize`), `POST
+ * /login/oauth/access_token` (the App's client id and secret and a single-use code → a user token) and `GET /user`
+ * with that token; what each person may do on a repository is set with `setPermission`.
+ *
  * @example
  * const github = await startGitHubStandIn({ gitUrl: git.url, gitRoot, appId: '1', privateKey, webhookSecret });
  * github.webhookUrl = `${hub.url}/api/github/webhooks`;
@@ -89,6 +94,15 @@ export interface GitHubStandIn {
   replies: Array<{ repository: string; number: number; body: string }>;
   reactions: Array<{ repository: string; commentId: number; content: string }>;
   redeliver(delivery: Delivery): Promise<number>;
+  /** The App's OAuth client id and secret (GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET for the hub). */
+  clientId: string;
+  clientSecret: string;
+  /** When set, `/login/oauth/authorize` sends the browser straight back signed in as this login, without a page. */
+  autoAuthorize: string | undefined;
+  /** `login`'s permission on `fullName` (`read`, `triage`, `write`, `maintain`, `admin`, `none`); unset: admin. */
+  setPermission(fullName: string, login: string, permission: string): void;
+  /** Users who authorized the App, in order (a login per code exchanged). */
+  signIns: string[];
   /** Every reason GitHub would have refused a request made so far. */
   problems(): string[];
   /** Requests whose path starts with this (after `/api/v3`), or all. */
@@ -106,6 +120,10 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
   const pulls: Array<{ number: number; repository: string; branch: string }> = [];
   const statuses = new Map<string, Json[]>();
   let nextId = 1000;
+  const permissions = new Map<string, string>();
+  const codes = new Map<string, { login: string; redirectUri: string; expiresAt: number }>();
+  const userTokens = new Map<string, string>();
+  const userIds = new Map<string, number>();
   const installationOf = (fullName: string) => [...installations].find(([, login]) => login.toLowerCase() === fullName.split('/')[0]!.toLowerCase())?.[0];
 
   const standIn: GitHubStandIn = {
@@ -179,6 +197,11 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       installations.set(id, login);
       return (await standIn.deliver('installation', installationPayload(login, id))).status;
     },
+    clientId: 'Iv1.standin0client',
+    clientSecret: randomBytes(20).toString('hex'),
+    autoAuthorize: undefined,
+    setPermission: (fullName, login, permission) => void permissions.set(`${fullName.toLowerCase()} ${login.toLowerCase()}`, permission),
+    signIns: [],
     redeliver: (delivery) => deliverWebhook(standIn.webhookUrl, options.webhookSecret, delivery),
     problems: () => standIn.requests.flatMap((r) => r.problems.map((p) => `${r.method} ${r.path}: ${p}`)),
     count: (prefix = '/') => standIn.requests.filter((r) => r.path.startsWith(prefix)).length,
@@ -203,8 +226,57 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
     return String(claims.iss) === options.appId && (claims.exp ?? 0) * 1000 > Date.now();
   };
 
+  const userAuth = (req: IncomingMessage): boolean => userTokens.has(/^(?:token|bearer) (\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
+
+  /** GitHub's web side of the OAuth flow: pages and redirects, not the REST API (so not checked against it). */
+  function handleWeb(req: IncomingMessage, res: ServerResponse, url: URL, text: string): void {
+    const q = url.searchParams;
+    const back = (redirectUri: string, login: string, state: string) => {
+      const code = randomBytes(10).toString('hex');
+      codes.set(code, { login, redirectUri, expiresAt: Date.now() + 600_000 });
+      const to = new URL(redirectUri);
+      to.searchParams.set('code', code);
+      to.searchParams.set('state', state);
+      res.writeHead(302, { location: to.toString() }).end();
+    };
+    if (req.method === 'GET' && url.pathname === '/login/oauth/authorize') {
+      if (q.get('client_id') !== standIn.clientId) return void res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>404: no such application</h1>');
+      if (standIn.autoAuthorize) return back(q.get('redirect_uri') ?? '', standIn.autoAuthorize, q.get('state') ?? '');
+      const hidden = ['redirect_uri', 'state'].map((n) => `<input type="hidden" name="${n}" value="${String(q.get(n) ?? '').replace(/"/g, '&quot;')}">`).join('');
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(
+        `<!doctype html><title>Authorize BitEnvoy</title><h1>Authorize BitEnvoy</h1><form method="get" action="/login/oauth/authorize/confirm">${hidden}<label for="login">Signed in to GitHub as</label> <input id="login" name="login"><button type="submit">Authorize</button></form>`,
+      );
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/login/oauth/authorize/confirm') return back(q.get('redirect_uri') ?? '', q.get('login') ?? '', q.get('state') ?? '');
+    if (req.method === 'POST' && url.pathname === '/login/oauth/access_token') {
+      let body: Json;
+      try {
+        body = text.trim().startsWith('{') ? (JSON.parse(text) as Json) : Object.fromEntries(new URLSearchParams(text));
+      } catch {
+        body = {};
+      }
+      const code = codes.get(String(body.code ?? ''));
+      codes.delete(String(body.code ?? ''));
+      let answer: Json;
+      if (body.client_id !== standIn.clientId || body.client_secret !== standIn.clientSecret) answer = { error: 'incorrect_client_credentials', error_description: 'The client_id and/or client_secret passed are incorrect.' };
+      else if (!code || code.expiresAt < Date.now()) answer = { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' };
+      else if (body.redirect_uri !== undefined && body.redirect_uri !== code.redirectUri) answer = { error: 'redirect_uri_mismatch', error_description: 'The redirect_uri MUST match the registered callback URL for this application.' };
+      else {
+        const token = `ghu_${randomBytes(18).toString('base64url')}`;
+        userTokens.set(token, code.login);
+        standIn.signIns.push(code.login);
+        answer = { access_token: token, token_type: 'bearer', scope: '' };
+      }
+      // GitHub answers 200 with an `error` field for a refused code, JSON when asked for it.
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(answer));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>404</h1>');
+  }
+
   type Handler = (req: IncomingMessage, params: string[], body: Json | undefined, url: URL) => Promise<[number, unknown]> | [number, unknown];
-  const routes: Array<[string, RegExp, 'app' | 'installation', Handler]> = [
+  const routes: Array<[string, RegExp, 'app' | 'installation' | 'user', Handler]> = [
     ['POST', /^\/app\/installations\/(\d+)\/access_tokens$/, 'app', (_req, [id], body) => {
       if (!installations.has(Number(id))) return [404, { message: 'Not Found' }];
       const token = `ghs_${randomBytes(18).toString('base64url')}`;
@@ -265,7 +337,17 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const sha = await headOf(repo.bare, pr.branch);
       return [200, { number: pr.number, state: 'open', draft: false, head: { ref: pr.branch, sha, repo: { full_name: pr.repository } }, base: { ref: repo.defaultBranch, repo: { full_name: pr.repository } } }];
     }],
-    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/collaborators\/([^/]+)\/permission$/, 'installation', () => [200, { permission: 'admin', role_name: 'admin', user: null }]],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/collaborators\/([^/]+)\/permission$/, 'installation', (_req, [o, r, login]) => {
+      const permission = permissions.get(`${o}/${r} ${login}`.toLowerCase()) ?? 'admin';
+      if (permission === 'none') return [200, { permission: 'none', role_name: 'none', user: null }];
+      // GitHub's `permission` is the legacy level (maintain → write, triage → read); `role_name` the role itself.
+      return [200, { permission: ({ maintain: 'write', triage: 'read' } as Record<string, string>)[permission] ?? permission, role_name: permission, user: null }];
+    }],
+    ['GET', /^\/user$/, 'user', (req) => {
+      const login = userTokens.get(/^(?:token|bearer) (\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '')!;
+      if (!userIds.has(login)) userIds.set(login, nextId++);
+      return [200, { login, id: userIds.get(login), type: 'User', site_admin: false }];
+    }],
     ['POST', /^\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)\/reactions$/, 'installation', (_req, [o, r, id], body) => {
       standIn.reactions.push({ repository: `${o}/${r}`, commentId: Number(id), content: String(body?.content) });
       return [201, { id: nextId++, content: body?.content }];
@@ -312,6 +394,11 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks).toString()));
     });
+    // GitHub's web pages (and the icon a browser asks for on them) are not the REST API.
+    if (url.pathname.startsWith('/login/') || url.pathname === '/favicon.ico') {
+      standIn.requests.push({ method: req.method ?? 'GET', path: url.pathname, status: 0, problems: [] });
+      return handleWeb(req, res, url, text);
+    }
     const body = text ? (JSON.parse(text) as Json) : undefined;
     const problems = contracts.flatMap((c) => c.problems(req.method ?? 'GET', path, body));
     const record: RecordedRequest = { method: req.method ?? 'GET', path, ...(body ? { body } : {}), status: 0, problems };
@@ -321,7 +408,7 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
     for (const [method, pattern, auth, handler] of routes) {
       const m = pattern.exec(path);
       if (!m || method !== req.method) continue;
-      if (auth === 'app' ? !appAuth(req) : !installationAuth(req)) {
+      if (auth === 'app' ? !appAuth(req) : auth === 'user' ? !userAuth(req) : !installationAuth(req)) {
         [status, answer] = [401, { message: auth === 'app' ? 'A JSON web token could not be decoded' : 'Bad credentials' }];
       } else {
         [status, answer] = await handler(req, m.slice(1), body, url);

@@ -143,6 +143,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       WEBHOOK_SECRET: webhookSecret,
       GHE_HOST: github.host,
       GHE_PROTOCOL: 'http',
+      // Sign in with GitHub against the stand-in's OAuth endpoints.
+      GITHUB_CLIENT_ID: github.clientId,
+      GITHUB_CLIENT_SECRET: github.clientSecret,
       BITENVOY_CHECKS_DEBOUNCE_SECONDS: '0.2',
       BITENVOY_CONFIG_REFRESH_SECONDS: '60',
       ...options.hubEnv,

@@ -12,11 +12,12 @@ import type { Store } from '../store/store.js';
 export interface AuditEntry {
   at: string;
   /**
-   * A GitHub login, `auto` for auto-deploys, `api` for the admin API, `dashboard` for the status page's buttons (signed
-   * in with the shared admin token, so it names no person).
+   * A GitHub login (PR commands, people signed in to the status pages with GitHub), a named local operator's name,
+   * `admin` for the status pages signed in with the shared admin token, `auto` for auto-deploys, `api` for the admin
+   * API. (`dashboard` in entries from before named sign-ins: the shared admin token's buttons.)
    */
   actor: string;
-  action: 'deploy' | 'rollback' | 'lock' | 'unlock' | 'continue' | 'cancel' | 'auto-deploy' | 'status' | 'help' | 'refused';
+  action: 'deploy' | 'rollback' | 'lock' | 'unlock' | 'continue' | 'cancel' | 'auto-deploy' | 'status' | 'help' | 'refused' | 'operator-create' | 'operator-remove';
   repository: string;
   environment?: string;
   sha?: string;

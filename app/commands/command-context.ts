@@ -47,31 +47,73 @@ export interface CommandContext extends CommandDeps {
 /** A refusal: the reply says why, the audit log records it. */
 export class Refusal extends Error {}
 
-/** Write, maintain or admin on the repository; then the environment's own list of deployers, if it has one. */
-export async function checkMayChange(ctx: CommandContext, environment: string | undefined): Promise<void> {
-  const { octokit, event } = ctx;
+/** What GitHub says a person may do on a repository (`GET …/collaborators/{username}/permission`). */
+export interface RepositoryPermission {
+  permission: string;
+  role_name?: string;
+}
+
+/** The repository a permission is asked about: `owner`, `name` and `fullName` (for messages). */
+export type PermissionRepository = Pick<RepositoryRef, 'owner' | 'name' | 'fullName'>;
+
+/** Asked with an installation's token, as GitHub wants for an App. */
+export async function readRepositoryPermission(octokit: StatusOctokit, repository: PermissionRepository, login: string): Promise<RepositoryPermission> {
   const res = (await octokit.request('GET /repos/{owner}/{repo}/collaborators/{username}/permission', {
-    owner: event.repository.owner,
-    repo: event.repository.name,
-    username: event.login,
-  })) as { data: { permission: string; role_name?: string } };
-  if (!['admin', 'write', 'maintain'].includes(res.data.permission) && !['admin', 'maintain', 'write'].includes(res.data.role_name ?? '')) {
-    throw new Refusal(`sorry @${event.login}, only people with write, maintain or admin permission on ${event.repository.fullName} can do that (you have ${res.data.role_name ?? res.data.permission})`);
+    owner: repository.owner,
+    repo: repository.name,
+    username: login,
+  })) as { data: RepositoryPermission };
+  return res.data;
+}
+
+/** Write, maintain or admin (a custom role built on one of them names it in `role_name`). */
+export function hasWriteAccess(p: RepositoryPermission): boolean {
+  return ['admin', 'write', 'maintain'].includes(p.permission) || ['admin', 'maintain', 'write'].includes(p.role_name ?? '');
+}
+
+/** Read or more: whom the status pages show a repository to. */
+export function hasReadAccess(p: RepositoryPermission): boolean {
+  return hasWriteAccess(p) || ['read', 'triage'].includes(p.permission) || ['read', 'triage'].includes(p.role_name ?? '');
+}
+
+/**
+ * Write, maintain or admin on the repository; then the environment's own list of deployers, if it has one. The one
+ * check behind PR commands and the dashboard's buttons; `permission` when the caller has it already (cached).
+ *
+ * @example
+ * await checkMayChangeAs(octokit, { owner: 'acme', name: 'shop', fullName: 'acme/shop' }, 'octocat', 'production', environments.production);
+ */
+export async function checkMayChangeAs(
+  octokit: StatusOctokit,
+  repository: PermissionRepository,
+  login: string,
+  environment: string | undefined,
+  config: Pick<Environment, 'deployers'> | undefined,
+  permission?: RepositoryPermission,
+): Promise<void> {
+  const p = permission ?? (await readRepositoryPermission(octokit, repository, login));
+  if (!hasWriteAccess(p)) {
+    throw new Refusal(`sorry @${login}, only people with write, maintain or admin permission on ${repository.fullName} can do that (you have ${p.role_name ?? p.permission})`);
   }
-  const deployers = environment ? ctx.environments[environment]?.deployers : undefined;
+  const deployers = environment ? config?.deployers : undefined;
   if (!deployers) return;
-  if ((deployers.users ?? []).some((u) => u.toLowerCase() === event.login.toLowerCase())) return;
+  if ((deployers.users ?? []).some((u) => u.toLowerCase() === login.toLowerCase())) return;
   for (const team of deployers.teams ?? []) {
     const [org, slug] = team.split('/') as [string, string];
     try {
-      const m = (await octokit.request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', { org, team_slug: slug, username: event.login })) as { data: { state: string } };
+      const m = (await octokit.request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', { org, team_slug: slug, username: login })) as { data: { state: string } };
       if (m.data.state === 'active') return;
     } catch (err) {
       if ((err as { status?: number }).status !== 404) throw err;
     }
   }
   const who = [...(deployers.users ?? []).map((u) => `@${u}`), ...(deployers.teams ?? []).map((t) => `@${t}`)].join(', ');
-  throw new Refusal(`sorry @${event.login}, \`${environment}\` is deployed only by ${who || 'nobody (its deployers list is empty)'}`);
+  throw new Refusal(`sorry @${login}, \`${environment}\` is deployed only by ${who || 'nobody (its deployers list is empty)'}`);
+}
+
+/** {@link checkMayChangeAs} for the commenter of a PR command. */
+export async function checkMayChange(ctx: CommandContext, environment: string | undefined): Promise<void> {
+  await checkMayChangeAs(ctx.octokit, ctx.event.repository, ctx.event.login, environment, environment ? ctx.environments[environment] : undefined);
 }
 
 export interface PullRequestHead {

@@ -1,5 +1,6 @@
 /**
- * Sign-in sessions for the status pages' buttons (continue, cancel). Reading the pages needs none.
+ * Sign-in sessions for the status pages: who is signed in (the admin token's single operator, a named local operator,
+ * or a person signed in with GitHub), so what they may see and do follows who they are and the audit log names them.
  *
  * A session is a random id in an HttpOnly cookie, kept in the store with its expiry — not a stateless HMAC of an
  * issue time — because signing out must really end it: a copied cookie stops working at once, not 12 hours later.
@@ -9,8 +10,8 @@
  *
  * @example
  * const sessions = new DashboardSessions({ store, adminToken, publicUrl: () => publicUrl });
- * const session = await sessions.start(); // after the admin token was checked
- * await sessions.find(cookieValue); // → the session, or undefined when unknown, expired or from another token
+ * const session = await sessions.start({ kind: 'github', login: 'octocat' }); // after GitHub said who it is
+ * await sessions.find(cookieValue); // → the session, or undefined when unknown, ended, expired or from another token
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { keys } from '../model.js';
@@ -19,14 +20,24 @@ import type { Store } from '../store/store.js';
 /** How long a sign-in lasts: a working day, then the admin token is asked for again. */
 export const SESSION_TTL_MS = 12 * 3600_000;
 
+/**
+ * Who a session is: `admin` signed in with the shared admin token (audited as `admin`), `operator` a named local
+ * operator (`bitenvoy hub user create`), `github` a person GitHub vouched for (their permission on each repository
+ * decides what they may see and do).
+ */
+export type SignedInAs = { kind: 'admin' } | { kind: 'operator'; login: string; operatorId: string } | { kind: 'github'; login: string };
+
 export interface DashboardSession {
   id: string;
+  who: SignedInAs;
   /** Sent back in every form of the session: a page on another site cannot know it. */
   csrfToken: string;
   expiresAt: string;
 }
 
 interface SessionRecord {
+  /** Absent in sessions from before named sign-ins: those were all the admin token's. */
+  who?: SignedInAs;
   csrfToken: string;
   createdAt: string;
   expiresAt: string;
@@ -37,17 +48,28 @@ interface SessionRecord {
 /** 32 random bytes, base64url: anything else in the cookie is not ours and is not looked up. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
+/** The name the audit log records for a session's actions: never a shared `dashboard`. */
+export function actorOf(who: SignedInAs): string {
+  return who.kind === 'admin' ? 'admin' : who.login;
+}
+
 export class DashboardSessions {
   #store: Store;
   #adminToken: string;
   #publicUrl: () => string;
   #now: () => number;
+  #operatorExists: (login: string, operatorId: string) => Promise<boolean>;
 
-  constructor(deps: { store: Store; adminToken: string; publicUrl: () => string; now?: () => number }) {
+  /**
+   * @param deps.operatorExists whether a named operator still exists as it was when the session started (removing
+   * one, or removing and creating the name again, ends their sessions without listing them).
+   */
+  constructor(deps: { store: Store; adminToken: string; publicUrl: () => string; now?: () => number; operatorExists?: (login: string, operatorId: string) => Promise<boolean> }) {
     this.#store = deps.store;
     this.#adminToken = deps.adminToken;
     this.#publicUrl = deps.publicUrl;
     this.#now = deps.now ?? Date.now;
+    this.#operatorExists = deps.operatorExists ?? (async () => false);
   }
 
   /** The hub's own origin (from BITENVOY_PUBLIC_URL): the only one the pages' forms may be posted from. */
@@ -60,18 +82,19 @@ export class DashboardSessions {
     return this.origin.startsWith('https:');
   }
 
-  /** Starts a session; call it only after the admin token was checked. */
-  async start(): Promise<DashboardSession> {
+  /** Starts a session for `who`; call it only once who they are was checked (admin token, link, GitHub). */
+  async start(who: SignedInAs = { kind: 'admin' }): Promise<DashboardSession> {
     const id = randomBytes(32).toString('base64url');
     const now = this.#now();
     const record: SessionRecord = {
+      who,
       csrfToken: randomBytes(32).toString('base64url'),
       createdAt: new Date(now).toISOString(),
       expiresAt: new Date(now + SESSION_TTL_MS).toISOString(),
       tokenCheck: this.#tokenCheck(id),
     };
     await this.#store.set(keys.dashboardSession(digest(id)), record, SESSION_TTL_MS);
-    return { id, csrfToken: record.csrfToken, expiresAt: record.expiresAt };
+    return { id, who, csrfToken: record.csrfToken, expiresAt: record.expiresAt };
   }
 
   /** The session a cookie names, or undefined when it is unknown, ended, expired or from another admin token. */
@@ -85,7 +108,12 @@ export class DashboardSessions {
       return undefined;
     }
     if (!timingSafeEqual(Buffer.from(record.tokenCheck), Buffer.from(this.#tokenCheck(id)))) return undefined;
-    return { id, csrfToken: record.csrfToken, expiresAt: record.expiresAt };
+    const who = record.who ?? { kind: 'admin' };
+    if (who.kind === 'operator' && !(await this.#operatorExists(who.login, who.operatorId))) {
+      await this.#store.delete(key);
+      return undefined;
+    }
+    return { id, who, csrfToken: record.csrfToken, expiresAt: record.expiresAt };
   }
 
   async end(id: string): Promise<void> {

@@ -3,32 +3,50 @@
  * `POST /deployments/:id/cancel` stops it. Both need a signed-in session, a post from the hub's own origin and the
  * session's CSRF token (page-guards.ts); a confirm() in the page is a courtesy the server does not count on.
  *
- * The actor is `dashboard`: everyone signs in with the one shared admin token, so the hub cannot tell who pressed it.
+ * Who pressed it is the session's person: their GitHub login, a named operator, or `admin` for the shared admin
+ * token — never a shared `dashboard`. A person signed in with GitHub must have write, maintain or admin on the
+ * repository and be among the environment's `deployers` when it has them, asked of GitHub afresh (auth/repository-access.ts);
+ * otherwise the post is refused (403) with the reason, whatever the page showed.
  */
 import { Router } from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
+import { BitEnvoyError } from '../../lib/errors.js';
 import { cancelRollout, continueRollout, type ActionDeps } from '../audit/audited-deployment-actions.js';
-import type { DashboardSessions } from './dashboard-sessions.js';
-import { requireCsrfToken, requireSameOrigin, requireSession } from './page-guards.js';
+import type { RepositoryAccess } from '../auth/repository-access.js';
+import { keys, type DeploymentRecord } from '../model.js';
+import { actorOf, type DashboardSessions } from './dashboard-sessions.js';
+import { requireCsrfToken, requireSameOrigin, requireSession, sessionOf } from './page-guards.js';
 import { renderErrorsAsPages } from './render-errors-as-pages.js';
 
-export const DASHBOARD_ACTOR = 'dashboard';
-
-export function deploymentActionRoutes(deps: ActionDeps & { sessions: DashboardSessions }): Router {
+export function deploymentActionRoutes(deps: ActionDeps & { sessions: DashboardSessions; access?: RepositoryAccess }): Router {
   const router = new Router();
-  const guards = [renderErrorsAsPages, requireSameOrigin(deps.sessions), requireSession(deps.sessions), requireCsrfToken];
+  const guards = [renderErrorsAsPages, requireSameOrigin(deps.sessions), requireSession(deps.sessions), requireCsrfToken, mayChange(deps)];
 
   router.post('/deployments/:id/continue', ...guards, async (ctx) => {
-    const deployment = await continueRollout(deps, ctx.params.id!, DASHBOARD_ACTOR);
+    const deployment = await continueRollout(deps, ctx.params.id!, actorOf(sessionOf(ctx).who));
     backToPage(ctx, deployment.id, 'continued');
   });
 
   router.post('/deployments/:id/cancel', ...guards, async (ctx) => {
-    const deployment = await cancelRollout(deps, ctx.params.id!, DASHBOARD_ACTOR);
+    const deployment = await cancelRollout(deps, ctx.params.id!, actorOf(sessionOf(ctx).who));
     backToPage(ctx, deployment.id, 'cancelled');
   });
 
   return router;
+}
+
+/** The signed-in person may act on this deployment's repository and environment: 403 saying why not. */
+function mayChange(deps: ActionDeps & { access?: RepositoryAccess }): Middleware {
+  return async (ctx, next) => {
+    const { who } = sessionOf(ctx);
+    if (who.kind === 'github') {
+      const d = await deps.store.get<DeploymentRecord>(keys.deployment(ctx.params.id!));
+      if (!d) throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${ctx.params.id}`);
+      const why = deps.access ? await deps.access.whyNotChange(who, d, { fresh: true }) : 'this hub cannot ask GitHub what you may do';
+      if (why) throw new BitEnvoyError('BE_FORBIDDEN', `refused: ${why}`);
+    }
+    await next();
+  };
 }
 
 /** 303, so the browser follows with a GET and a reload does not post the form again. */

@@ -4,7 +4,7 @@
  */
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import type { DeploymentRecord } from '../model.js';
-import type { DashboardSession } from './dashboard-sessions.js';
+import { actorOf, type DashboardSession } from './dashboard-sessions.js';
 import { escapeHtml as e } from './html.js';
 
 /** Messages by the `done` query value the buttons redirect with; anything else shows nothing (no text is reflected). */
@@ -25,8 +25,11 @@ export function doneHtml(done: unknown): string {
   return typeof done === 'string' && Object.hasOwn(DONE, done) ? `<p class="flash" role="status">${e(DONE[done])}</p>` : '';
 }
 
-/** Continue (only at a gate) and cancel while the rollout is not final; a sign-in link instead without a session. */
-export function actionsHtml(d: DeploymentRecord, session: DashboardSession | undefined): string {
+/**
+ * Continue (only at a gate) and cancel while the rollout is not final; a sign-in link instead without a session, and
+ * `refusal` (why not, e.g. read-only on GitHub) instead of the buttons for a person who may not act.
+ */
+export function actionsHtml(d: DeploymentRecord, session: DashboardSession | undefined, refusal?: string): string {
   const path = `/deployments/${encodeURIComponent(d.id)}`;
   if (!session) {
     if (FINAL_DEPLOYMENT_STATES.includes(d.state)) return '';
@@ -34,15 +37,18 @@ export function actionsHtml(d: DeploymentRecord, session: DashboardSession | und
   }
   const csrf = `<input type="hidden" name="csrf" value="${e(session.csrfToken)}">`;
   const forms: string[] = [];
-  if (d.gate && !FINAL_DEPLOYMENT_STATES.includes(d.state)) {
+  const who = `<span class="who">Signed in as ${e(actorOf(session.who))}</span>`;
+  if (refusal) {
+    forms.push(`<p class="refused-note">You can view this deployment but not continue or cancel it: ${e(refusal)}.</p>`);
+  } else if (d.gate && !FINAL_DEPLOYMENT_STATES.includes(d.state)) {
     forms.push(`<form method="post" action="${e(path)}/continue">${csrf}<button type="submit">Continue rollout</button></form>`);
   }
-  if (!FINAL_DEPLOYMENT_STATES.includes(d.state) && !d.cancelRequested) {
+  if (!refusal && !FINAL_DEPLOYMENT_STATES.includes(d.state) && !d.cancelRequested) {
     forms.push(
       `<form method="post" action="${e(path)}/cancel" onsubmit="return confirm('Cancel this deployment? Nothing new starts and running steps are stopped.')">${csrf}<button type="submit" class="danger">Cancel deployment</button></form>`,
     );
   }
-  forms.push(`<form method="post" action="/logout">${csrf}<button type="submit" class="quiet">Sign out</button></form>`);
+  forms.push(who, `<form method="post" action="/logout">${csrf}<button type="submit" class="quiet">Sign out</button></form>`);
   return `<div class="actions">${forms.join('')}</div>`;
 }
 

@@ -19,6 +19,8 @@ import type { DashboardSessions } from './dashboard-sessions.js';
 import { actionsHtml, doneHtml, gateHtml } from './deployment-actions-html.js';
 import { escapeHtml as e, page, setPrivatePageHeaders } from './html.js';
 import { readSessionCookie } from './session-cookie.js';
+import type { RepositoryAccess } from '../auth/repository-access.js';
+import { repositoryFilter } from './page-access.js';
 import { batchesHtml, countsHtml, deploymentPath, failuresHtml, INLINE_TAIL_LINES, LIVE_STATES, PAGE_SERVERS, SERVER_PAGE_LINES, serverDetailHtml, serverListHtml } from './servers-html.js';
 
 const REFRESH_SECONDS = 2;
@@ -45,6 +47,11 @@ export interface PageDeps {
    * others; without them, the pages are read-only.
    */
   sessions?: DashboardSessions;
+  /**
+   * What signed-in people may see and do (GitHub mode): the overview shows only repositories they can read, and the
+   * deployment page offers its buttons only to those who may press them.
+   */
+  access?: RepositoryAccess;
 }
 
 /**
@@ -55,19 +62,23 @@ export interface PageDeps {
 const AGENTS_PER_PAGE = 50;
 
 export function deploymentPageRoutes(deps: PageDeps): Router {
-  const { store, engine, configStatus, safety = NO_SAFETY, sessions } = deps;
+  const { store, engine, configStatus, safety = NO_SAFETY, sessions, access } = deps;
   const router = new Router();
 
   router.get('/', async (ctx) => {
     // Bounded reads whatever the history and the fleet: 30 deployments, 50 agents a page, counts from running totals.
     const agentsAfter = typeof ctx.query.agents_after === 'string' ? ctx.query.agents_after : undefined;
-    const [deployments, agentPage, counts, locks, actions] = await Promise.all([
+    const [allDeployments, agentPage, counts, allLocks, allActions] = await Promise.all([
       engine.listDeployments(30),
       engine.listAgents({ limit: AGENTS_PER_PAGE, ...(agentsAfter ? { after: agentsAfter } : {}) }),
       engine.agentCounts(),
       safety.locks(),
       safety.recentActions(),
     ]);
+    // Only what the signed-in person may read (BITENVOY_DASHBOARD_PUBLIC=false); one cached answer per repository.
+    const visible = repositoryFilter(ctx, access);
+    const keep = async <T extends { repository: string }>(rows: T[]) => (await Promise.all(rows.map(async (r) => ((await visible(r.repository)) ? r : undefined)))).filter((r): r is Awaited<T> => r !== undefined);
+    const [deployments, locks, actions] = await Promise.all([keep(allDeployments), keep(allLocks), keep(allActions)]);
     const agents = agentPage.agents;
     const cloud = (await safety.cloudFacts?.(agents)) ?? new Map<string, AgentFacts>();
     const configs = configStatus();
@@ -134,6 +145,8 @@ ${actions
     const final = FINAL_DEPLOYMENT_STATES.includes(d.state);
     const session = sessions && (await sessions.find(readSessionCookie(ctx)));
     if (sessions) setPrivatePageHeaders(ctx);
+    // Buttons only for who may press them; the posts check again (deployment-action-routes.ts).
+    const refusal = session && access && !final ? await access.whyNotChange(session.who, d) : undefined;
     const sd = summary.deployment;
     const planned = sd.batches.map((b) => `batch ${b.index + 1}: ${b.size} server${b.size === 1 ? '' : 's'}`).join(' · ') + (sd.batches.length < sd.batchCount ? ` … (${sd.batchCount} batches)` : '');
     ctx.body = page(
@@ -151,7 +164,7 @@ ${d.environmentUrl && /^https?:\/\//i.test(d.environmentUrl) ? `<tr><th>environm
 ${sd.skipped.length ? `<tr><th>left out</th><td>${sd.skipped.map((s) => `${e(s.name)} (${e(s.reason)})`).join('<br>')}${sd.skippedCount > sd.skipped.length ? `<br>and ${sd.skippedCount - sd.skipped.length} more` : ''}</td></tr>` : ''}
 ${rollbackRows(d)}
 </table>
-${sessions ? actionsHtml(d, session) : ''}
+${sessions ? actionsHtml(d, session, refusal) : ''}
 ${countsHtml(d.id, summary, state)}
 ${failuresHtml(d.id, summary, tails)}
 ${batchesHtml(summary)}

@@ -16,7 +16,7 @@ export function escapeHtml(value: unknown): string {
 export function page(title: string, body: string, refreshSeconds?: number, refreshTo?: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-${refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}${refreshTo ? `; url=${escapeHtml(refreshTo)}` : ''}">` : ''}
+${refreshSeconds !== undefined ? `<meta http-equiv="refresh" content="${refreshSeconds}${refreshTo ? `; url=${escapeHtml(refreshTo)}` : ''}">` : ''}
 <title>${escapeHtml(title)} · BitEnvoy</title>
 <style>
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d2430}
@@ -28,6 +28,7 @@ code,pre{font:13px/1.4 ui-monospace,monospace}pre{background:#0f1720;color:#dce3
 a{color:#0b57d0}
 .actions{display:flex;gap:.6rem;align-items:center;flex-wrap:wrap;margin:1rem 0}.actions form{margin:0}
 button{font:inherit;padding:.35rem .9rem;border:1px solid #0b57d0;border-radius:4px;background:#0b57d0;color:#fff;cursor:pointer}
+a.button{display:inline-block;padding:.35rem .9rem;border-radius:4px;background:#1d2430;color:#fff;text-decoration:none}
 button.danger{background:#fff;color:#b3261e;border-color:#b3261e}button.quiet{background:none;border:none;color:#0b57d0;padding:0;text-decoration:underline}
 .flash{background:#e6f4ea;border-left:4px solid #137333;padding:.5rem .8rem}.error{background:#fce8e6;border-left:4px solid #b3261e;padding:.5rem .8rem}
 .paused{background:#fef7e0;border-left:4px solid #8a5a00;padding:.5rem .8rem}

@@ -32,7 +32,7 @@ export function requireSession(sessions: DashboardSessions): Middleware {
   return async (ctx, next) => {
     const session = await sessions.find(readSessionCookie(ctx));
     if (!session) {
-      throw new BitEnvoyError('BE_UNAUTHORIZED', 'you are not signed in, or your sign-in ended (signed out, older than 12 hours, or the admin token changed): sign in with the admin token, then try again');
+      throw new BitEnvoyError('BE_UNAUTHORIZED', 'you are not signed in, or your sign-in ended (signed out, older than 12 hours, removed as an operator, or the admin token changed): sign in again, then try again');
     }
     ctx.state.session = session;
     await next();

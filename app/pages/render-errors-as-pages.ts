@@ -3,7 +3,7 @@ import { BitEnvoyError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { escapeHtml as e, page } from './html.js';
 
-const TITLES: Record<number, string> = { 400: 'Bad request', 401: 'Not signed in', 403: 'Refused', 404: 'Not found', 409: 'Not possible now', 413: 'Too large' };
+const TITLES: Record<number, string> = { 400: 'Bad request', 401: 'Not signed in', 403: 'Refused', 404: 'Not found', 409: 'Not possible now', 413: 'Too large', 429: 'Too many attempts', 503: 'Try again' };
 
 /**
  * A person pressed a button, so a refusal is a page with the sentence and a way back, not the API's JSON. Unknown
@@ -21,6 +21,8 @@ export async function renderErrorsAsPages(ctx: Context, next: Next): Promise<voi
     const back = id ? `/deployments/${encodeURIComponent(id)}` : '/';
     const signIn = err.status === 401 ? `<p><a href="/login?next=${encodeURIComponent(back)}">Sign in</a></p>` : '';
     ctx.status = err.status;
+    const retry = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    if (typeof retry === 'number') ctx.set('retry-after', String(retry));
     ctx.type = 'html';
     ctx.body = page(TITLES[err.status] ?? 'Error', `<h1>${e(TITLES[err.status] ?? 'Error')}</h1><p class="error">${e(asSentence(err.message))}</p>${signIn}<p><a href="${e(back)}">Back to ${id ? 'the deployment' : 'all deployments'}</a></p>`);
     (ctx.state.log as Logger | undefined)?.info({ method: ctx.method, path: ctx.path, status: err.status, code: err.code }, err.message);

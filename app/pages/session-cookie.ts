@@ -24,3 +24,23 @@ export function clearedSessionCookie(secure: boolean): string {
 export function readSessionCookie(ctx: Context): string | undefined {
   return ctx.cookies.get(SESSION_COOKIE) || undefined;
 }
+
+/**
+ * The Sign in with GitHub attempt's `state`, bound to this browser. SameSite=Lax, unlike the session cookie: GitHub's
+ * redirect back is a navigation from another site, on which a browser sends Lax cookies but never Strict ones. Only
+ * sent to the callback path, and for 10 minutes.
+ */
+export const SIGN_IN_STATE_COOKIE = 'bitenvoy_sign_in';
+const STATE_PATH = '/login/github';
+
+export function signInStateCookie(state: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${SIGN_IN_STATE_COOKIE}=${state}; Path=${STATE_PATH}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+}
+
+export function clearedSignInStateCookie(secure: boolean): string {
+  return `${SIGN_IN_STATE_COOKIE}=; Path=${STATE_PATH}; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT${secure ? '; Secure' : ''}`;
+}
+
+export function readSignInStateCookie(ctx: Context): string | undefined {
+  return ctx.cookies.get(SIGN_IN_STATE_COOKIE) || undefined;
+}

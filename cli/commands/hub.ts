@@ -7,6 +7,7 @@ import { parseCommand } from './parse-options.js';
 /** `bitenvoy hub` runs the hub until SIGTERM/SIGINT; `bitenvoy hub token create` mints an enrollment token. */
 export async function hubCommand(args: string[]): Promise<number> {
   if (args[0] === 'token') return (await import('./hub-token.js')).hubTokenCommand(args.slice(1));
+  if (args[0] === 'user') return (await import('./hub-user.js')).hubUserCommand(args.slice(1));
   parseCommand('hub', args);
   const settings = readHubSettings(process.env);
   const log = createLogger({ name: 'bitenvoy-hub', level: settings.logLevel });

@@ -1,7 +1,9 @@
 /**
  * The status page's buttons in a real browser (Debian's Chromium through playwright-core) against real processes: a
  * hub on a SQLite file, two enrolled agents, git over HTTP. A person opens a paused canary rollout, signs in with the
- * admin token through the form, continues it and watches it succeed; another cancels a rollout whose step sleeps.
+ * admin token through the form, continues it and watches it succeed (audited as `admin`); a named operator signs in
+ * with the one-time link `bitenvoy hub user create` printed and is audited by name; another cancels a rollout whose
+ * step sleeps.
  */
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +11,7 @@ import type { AuditEntry } from '../../app/audit/audit-log.js';
 import { ADMIN_API_PREFIX } from '../../lib/protocol.js';
 import { ensureCommand } from '../../testbed/ensure-command.js';
 import { pushCommit } from '../../testbed/git-repos.js';
+import { runCli } from '../../testbed/processes.js';
 import { sampleAppFiles } from '../../testbed/sample-app.js';
 import { startWorld, type DeploymentView, type World } from '../../testbed/world.js';
 
@@ -99,8 +102,41 @@ describe('the status page in a real browser', () => {
 
       const audit = await adminGet<{ entries: AuditEntry[] }>(world, '/audit');
       expect(audit.entries.filter((e) => e.deploymentId === deployment.id && e.action === 'continue')).toEqual([
-        expect.objectContaining({ actor: 'dashboard', outcome: 'continued', environment: 'staging' }),
+        expect.objectContaining({ actor: 'admin', outcome: 'continued', environment: 'staging' }),
       ]);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'a named operator: `bitenvoy hub user create alice` prints a link, alice signs in with it and continues, and the audit says alice',
+    async () => {
+      const { deployment } = await world.deploy();
+      await waitForView(world, deployment.id, (v) => Boolean(v.deployment.gate), 'paused at its manual gate');
+      const link = (await runCli(['hub', 'user', 'create', 'alice', '--hub', world.hub.url, '--token', world.hub.adminToken])).trim();
+      expect(link).toMatch(new RegExp(`^${world.hub.url}/login/link\\?token=bto_[A-Za-z0-9_-]{43}$`));
+
+      const page = await openPage(link.slice(world.hub.url.length));
+      expect(await context!.cookies()).toEqual([]);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${world.hub.url}/`);
+      const [cookie, ...others] = await context!.cookies();
+      expect(others).toEqual([]);
+      expect(cookie).toMatchObject({ name: 'bitenvoy_session', httpOnly: true, sameSite: 'Strict' });
+
+      await page.goto(`${world.hub.url}/deployments/${deployment.id}`);
+      expect(await bodyText(page)).toContain('Signed in as alice');
+      await page.getByRole('button', { name: 'Continue rollout' }).click();
+      await page.waitForURL(/\?done=continued$/);
+      await waitForPageState(page, 'success');
+      const audit = await adminGet<{ entries: AuditEntry[] }>(world, '/audit');
+      expect(audit.entries.filter((e) => e.deploymentId === deployment.id && e.action === 'continue')).toEqual([expect.objectContaining({ actor: 'alice', outcome: 'continued' })]);
+
+      // The link signed in once: opened again, its button is refused.
+      const again = await openPage(link.slice(world.hub.url.length));
+      await again.getByRole('button', { name: 'Sign in' }).click();
+      await again.waitForSelector('.error');
+      expect(await again.locator('.error').textContent()).toContain('unknown to this hub, or was used already');
     },
     E2E_TIMEOUT,
   );
@@ -138,14 +174,14 @@ steps:
       await cancel.click();
       await page.waitForURL(/\?done=cancelled$/);
       await waitForPageState(page, 'cancelled');
-      expect(await bodyText(page)).toMatch(/asked by dashboard/);
+      expect(await bodyText(page)).toMatch(/asked by admin/);
       expect(await page.locator('h3 .state').first().textContent()).toBe('cancelled');
       await page.screenshot({ path: '/tmp/bitenvoy-dashboard-cancelled.png', fullPage: true });
 
       const view = await world.waitForDeployment(deployment.id, 30_000);
-      expect(view.deployment).toMatchObject({ state: 'cancelled', cancelRequested: { by: 'dashboard' } });
+      expect(view.deployment).toMatchObject({ state: 'cancelled', cancelRequested: { by: 'admin' } });
       const audit = await adminGet<{ entries: AuditEntry[] }>(world, '/audit');
-      expect(audit.entries.filter((e) => e.deploymentId === deployment.id && e.action === 'cancel')).toEqual([expect.objectContaining({ actor: 'dashboard' })]);
+      expect(audit.entries.filter((e) => e.deploymentId === deployment.id && e.action === 'cancel')).toEqual([expect.objectContaining({ actor: 'admin' })]);
     },
     E2E_TIMEOUT,
   );

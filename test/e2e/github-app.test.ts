@@ -34,7 +34,8 @@ describe('the GitHub App against a local GitHub', () => {
   beforeAll(async () => {
     // `/deploy` on a pull request ships its branch's head: the servers' owner allows that branch (enrollment pins only
     // the environments' branches by default).
-    world = await startWorld({ agents: 2, github: { requiredChecks: ['test'] }, agentAllow: { branches: ['main', 'feature'] } });
+    // The status page is read below without signing in: public, as BITENVOY_DASHBOARD_PUBLIC=true makes it.
+    world = await startWorld({ agents: 2, github: { requiredChecks: ['test'] }, agentAllow: { branches: ['main', 'feature'] }, hubEnv: { BITENVOY_DASHBOARD_PUBLIC: 'true' } });
   }, E2E_TIMEOUT);
   afterAll(async () => {
     await world?.close();

@@ -225,7 +225,7 @@ describe('the deployment page', () => {
 });
 
 describe('POST /deployments/:id/continue and /cancel', () => {
-  it('continues a paused rollout as `dashboard`, records it in the audit log, and goes back with a message', async () => {
+  it('continues a paused rollout as `admin` (signed in with the admin token), records it in the audit log, and goes back with a message', async () => {
     const dep = await pausedDeployment();
     const { cookie } = await signIn();
     const res = await request(`/deployments/${dep.id}/continue`, { method: 'POST', cookie, form: { csrf: await csrfOf(dep.id, cookie) } });
@@ -233,7 +233,7 @@ describe('POST /deployments/:id/continue and /cancel', () => {
     expect(res.location).toBe(`/deployments/${dep.id}?done=continued`);
     expect(await record(dep.id)).not.toHaveProperty('gate');
     expect((await engine.nextJob('ag_b'))?.deploymentId).toBe(dep.id);
-    expect(await listAudit(f.store)).toEqual([expect.objectContaining({ actor: 'dashboard', action: 'continue', outcome: 'continued', deploymentId: dep.id, repository: 'acme/shop', environment: 'staging' })]);
+    expect(await listAudit(f.store)).toEqual([expect.objectContaining({ actor: 'admin', action: 'continue', outcome: 'continued', deploymentId: dep.id, repository: 'acme/shop', environment: 'staging' })]);
     const after = await request(res.location!, { cookie });
     expect(after.html).toContain('<p class="flash" role="status">Rollout continued: the next batch starts now.</p>');
     // The refresh goes to the page without the message.
@@ -250,15 +250,15 @@ describe('POST /deployments/:id/continue and /cancel', () => {
     expect(await listAudit(f.store)).toEqual([]);
   });
 
-  it('cancels as `dashboard`, records it, and answers 409 once it has ended', async () => {
+  it('cancels as `admin`, records it, and answers 409 once it has ended', async () => {
     const dep = await pausedDeployment();
     const { cookie } = await signIn();
     const csrf = await csrfOf(dep.id, cookie);
     const res = await request(`/deployments/${dep.id}/cancel`, { method: 'POST', cookie, form: { csrf } });
     expect(res.status).toBe(303);
     expect(res.location).toBe(`/deployments/${dep.id}?done=cancelled`);
-    expect(await record(dep.id)).toMatchObject({ state: 'cancelled', cancelRequested: { by: 'dashboard' } });
-    expect(await listAudit(f.store)).toEqual([expect.objectContaining({ actor: 'dashboard', action: 'cancel', outcome: 'cancelled', deploymentId: dep.id })]);
+    expect(await record(dep.id)).toMatchObject({ state: 'cancelled', cancelRequested: { by: 'admin' } });
+    expect(await listAudit(f.store)).toEqual([expect.objectContaining({ actor: 'admin', action: 'cancel', outcome: 'cancelled', deploymentId: dep.id })]);
     const again = await request(`/deployments/${dep.id}/cancel`, { method: 'POST', cookie, form: { csrf } });
     expect(again.status).toBe(409);
     expect(again.html).toContain('already ended (cancelled');
