@@ -6,8 +6,11 @@
  *                            period, sampled every second; also the hub's RSS before any agent came, and the
  *                            difference per held poll in KB
  *   fleet_idle_cpu_pct.{N}   hub CPU (user + system, % of one core) over the same period, and the part of it that was
- *                            GC pauses on the main thread by kind (the hub's nodejs_gc_duration_seconds); nothing happens but the
- *                            agents' polls ending after the poll wait and being sent again
+ *                            GC pauses on the main thread by kind (the hub's nodejs_gc_duration_seconds); nothing
+ *                            happens but the agents' polls ending after the poll wait and being sent again.
+ *                            `http_floor_pct`: the same fleet's polls held by a bare node:http server that does nothing
+ *                            else (bench/http-floor.ts), measured the same way just before — what HTTP itself costs —
+ *                            and `over_http_floor`, the hub's figure ÷ that floor
  *   fleet_rollout_s.{N}      all-at-once to the N agents, no-op step: from the deployments API call to the
  *                            deployment's `finishedAt` as the hub records it; its final state, and `false_failures`:
  *                            every failed job is one, as every simulated agent is alive and succeeds whatever it is
@@ -41,6 +44,8 @@ export interface FleetSizeFigures {
   idleCpuPct: number;
   /** The part of idleCpuPct spent in the kernel (stime): sockets, SQLite's file I/O. */
   idleSystemPct: number;
+  /** The same fleet's polls held by a bare node:http server (bench/http-floor.ts): what HTTP itself costs. */
+  httpFloorCpuPct: number;
   /** The hub's own GC pause figures over the idle period (prom-client's nodejs_gc_duration_seconds): % of a core, by kind. */
   idleGc: IdleGc;
   /** Polls the hub answered 204 during the idle period (each is sent again at once). */
@@ -255,7 +260,38 @@ interface DeploymentSummary {
   finishedAt?: string;
 }
 
+/**
+ * CPU (% of a core) of the bare HTTP server of bench/http-floor.ts holding the polls of `count` simulated agents for
+ * the idle period, measured exactly as the hub's idle CPU is.
+ */
+async function measureHttpFloor(count: number, options: FleetOptions): Promise<number> {
+  const floor = fork(join(packageRoot(), 'dist', 'bench', 'http-floor.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let sim: Simulator | undefined;
+  try {
+    const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+      floor.once('message', (m) => resolve(m as { port: number }));
+      floor.once('exit', () => reject(new Error('the HTTP floor server exited before listening')));
+    });
+    sim = new Simulator();
+    const enrolled = sim.next('enrolled', 600_000);
+    sim.send({ type: 'start', hubUrl: `http://127.0.0.1:${port}`, adminToken: 'floor', count, concurrency: options.concurrency, deadlineSeconds: options.idleSeconds + 900 });
+    await enrolled;
+    await waitForHolding(sim, count, 300_000);
+    await sleep(10_000);
+    const start = await cpuSeconds(floor.pid!);
+    const startedAt = performance.now();
+    await sleep(options.idleSeconds * 1000);
+    const end = await cpuSeconds(floor.pid!);
+    return round(((end.user + end.system - start.user - start.system) / ((performance.now() - startedAt) / 1000)) * 100, 2);
+  } finally {
+    await sim?.stop();
+    floor.kill();
+  }
+}
+
 async function measureSize(count: number, options: FleetOptions, log: (line: string) => void): Promise<FleetSizeFigures> {
+  const httpFloorCpuPct = await measureHttpFloor(count, options);
+  log(`${count} agents idle on a bare node:http server (bench/http-floor.ts): CPU ${httpFloorCpuPct} % of a core`);
   const world = await startWorld({
     agents: 0,
     hubEnv: { LOG_LEVEL: 'warn', BITENVOY_CONFIG_REFRESH_SECONDS: '3600', ...(options.hubNodeOptions ? { NODE_OPTIONS: options.hubNodeOptions } : {}) },
@@ -373,6 +409,7 @@ async function measureSize(count: number, options: FleetOptions, log: (line: str
       idleRss,
       idleCpuPct: round(idleCpuPct, 2),
       idleSystemPct,
+      httpFloorCpuPct,
       idleGc,
       idlePollsAnswered: idleEnd.emptyPolls - idleStats.emptyPolls,
       rollout,
@@ -406,7 +443,7 @@ export async function measureFleet(
   const ratio = smallest?.rollout.jobEndMedianMs && largest?.rollout.jobEndMedianMs && figures.length > 1 ? round(largest.rollout.jobEndMedianMs / smallest.rollout.jobEndMedianMs, 2) : undefined;
   return {
     fleet_idle_rss_mb: { ...bySize((f) => ({ median: f.idleRss.median, max: f.idleRss.max, per_agent_kb: f.idleRss.perAgentKb, samples: f.idleRss.samples, before_fleet: f.rssBeforeMb })), target: FLEET_TARGETS.idleRssMb, idle_seconds: options.idleSeconds },
-    fleet_idle_cpu_pct: { ...bySize((f) => ({ value: f.idleCpuPct, system_pct: f.idleSystemPct, polls_answered: f.idlePollsAnswered, gc_pause_pct: f.idleGc.pct, gc: f.idleGc.byKind })), target: FLEET_TARGETS.idleCpuPct },
+    fleet_idle_cpu_pct: { ...bySize((f) => ({ value: f.idleCpuPct, system_pct: f.idleSystemPct, http_floor_pct: f.httpFloorCpuPct, over_http_floor: round(f.idleCpuPct / f.httpFloorCpuPct, 2), polls_answered: f.idlePollsAnswered, gc_pause_pct: f.idleGc.pct, gc: f.idleGc.byKind })), target: FLEET_TARGETS.idleCpuPct },
     fleet_enroll_s: bySize((f) => f.enrollSeconds),
     fleet_rollout_s: {
       ...bySize((f) => ({

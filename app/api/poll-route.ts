@@ -74,14 +74,15 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
       log: deps.log,
     })
   ).id;
-  const raw = parseQuery((req.url ?? '').split('?')[1] ?? '').wait;
+  const raw = waitParameter(req.url ?? '');
   const wait = raw === undefined ? deps.settings.pollWaitSeconds : Number(raw);
   if (!Number.isFinite(wait) || wait < 0) throw new BitEnvoyError('BE_BAD_REQUEST', `wait: expected a number of seconds ≥ 0, got ${JSON.stringify(raw)}`);
   const deadline = Date.now() + Math.min(wait, deps.settings.pollWaitSeconds) * 1000;
   // The response's `close` (not the request's) fires when the agent hangs up before we answer: a GET's request
   // stream may already have ended and closed, so it says nothing about the connection.
   const gone = new HangUp();
-  res.once('close', gone.hangUp);
+  // `on`, not `once`: the listener is taken off below in any case, and `once` wraps it in a new function every poll.
+  res.on('close', gone.hangUp);
   if (req.socket.destroyed) gone.hangUp();
   deps.held?.(1);
   try {
@@ -111,6 +112,16 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
     res.off('close', gone.hangUp);
     deps.held?.(-1);
   }
+}
+
+/**
+ * The `wait` query parameter as given (an array when repeated): agents send exactly `?wait=50`, read without
+ * building a parsed query; anything else goes through the full parser.
+ */
+function waitParameter(url: string): string | string[] | undefined {
+  const query = url.slice(url.indexOf('?') + 1 || url.length);
+  const plain = /^wait=(\d{1,6})$/.exec(query);
+  return plain ? plain[1] : parseQuery(query).wait;
 }
 
 function send(req: IncomingMessage, res: ServerResponse, status: number, body?: string, id = requestId(req)): void {

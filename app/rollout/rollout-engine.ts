@@ -234,7 +234,7 @@ export class RolloutEngine {
         return next;
       });
       if (started && dep) this.#ctx.onChange(dep);
-      log.info({ jobId, agentId }, 'job claimed');
+      log.info({ deploymentId: job.spec.deploymentId, jobId, agentId }, 'job claimed');
     }
     return { job: await this.#withCredentials(job.spec), lease: leaseOf(this.#ctx, job) };
   }
@@ -261,7 +261,7 @@ export class RolloutEngine {
     if (stateChanged) this.changes.notify(job.spec.deploymentId);
     // Only a job's end can move its rollout (its progress counts finished servers): `fetching` and `running` cannot.
     if (finishedNow) {
-      this.#ctx.log.info({ jobId, agentId, state: job.state, message: job.message }, 'job finished');
+      this.#ctx.log.info({ deploymentId: job.spec.deploymentId, jobId, agentId, state: job.state, message: job.message }, 'job finished');
       const advanced = this.advance(job.spec.deploymentId);
       if (options.answerFirst) advanced.catch(() => undefined);
       else await advanced;
