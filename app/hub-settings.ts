@@ -100,7 +100,7 @@ export const HUB_VARIABLES = [
   ['BITENVOY_RETENTION_DAYS', "Deployments older than this many days are pruned with their jobs and logs, except each environment's newest, the one it runs and the one /rollback goes back to.", '90'],
   ['BITENVOY_AUDIT_RETENTION_DAYS', 'Audit entries are kept this many days (export them with `bitenvoy audit --format jsonl`).', '730'],
   ['BITENVOY_LOG_BUDGET_MB', 'All deployment logs together stay within this many MiB; the oldest entries are pruned first.', '2048'],
-  ['BITENVOY_LEADER_LEASE_SECONDS', 'Hub replicas on PostgreSQL: the periodic work (lease expiry, pause timers, retention, cloud discovery, resuming GitHub effects) runs on one of them, the leader; another takes over within this many seconds when it dies. A hub alone on SQLite always leads.', '10'],
+  ['BITENVOY_LEADER_LEASE_SECONDS', 'Hub replicas on PostgreSQL: the periodic work (lease expiry, pause timers, retention, cloud discovery, resuming GitHub effects, the auto-deploy sweep, fetching the config repo on the timer) runs on one of them, the leader; another takes over within this many seconds when it dies. A hub alone on SQLite always leads.', '10'],
   ['BITENVOY_DRAIN_SECONDS', 'After SIGTERM, how long the hub keeps serving while /readyz answers 503 (so load balancers take it out) before it hands the long polls back and stops. Set it to your load balancer\'s health-check interval × its failure threshold.', '0'],
   ['BITENVOY_METRICS_PORT', 'Serve Prometheus metrics at `/metrics` on this port, without a token (keep it reachable by Prometheus only). Unset: `/metrics` on the hub\'s own port, with the admin token as bearer.', '(the hub\'s port, token required)'],
   ['BITENVOY_METRICS_HOST', 'Address the metrics port listens on.', 'HOST'],

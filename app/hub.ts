@@ -94,6 +94,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   // PORT=0 (tests, embedding) picks a free port: a default public URL can only name it once the server listens.
   let publicUrl = settings.publicUrl;
   const configs = openConfigRepos(settings, probot, installationOctokit, log);
+  // Replicas on PostgreSQL fetch the config repo once fleet-wide: the leader on the timer, the others when it moved.
+  if (store.db.dialect === 'postgres') configs.share({ store, leading });
   if (!settings.configRepo && !configs.perOwnerMode) {
     log.warn('no config repo: set BITENVOY_CONFIG_REPO to a git URL or path; deployments are refused until then');
   }

@@ -98,10 +98,14 @@ export class ConfigRepo {
     return this.#running;
   }
 
+  /** How often it is to be refreshed (BITENVOY_CONFIG_REFRESH_SECONDS); config-repos.ts runs the timer. */
+  get refreshSeconds(): number {
+    return this.#options.refreshSeconds ?? 60;
+  }
+
   start(): void {
-    const seconds = this.#options.refreshSeconds ?? 60;
     this.stop();
-    this.#timer = setInterval(() => void this.refresh(), seconds * 1000);
+    this.#timer = setInterval(() => void this.refresh(), this.refreshSeconds * 1000);
     this.#timer.unref();
   }
 

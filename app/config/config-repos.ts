@@ -4,6 +4,12 @@
  * `<owner>/.bitenvoy` by default, cloned with a short-lived installation token from the clone URL the API gives (so
  * GitHub Enterprise Server works), and refreshed on a timer and at once when its default branch is pushed.
  *
+ * Hub replicas on one store fetch once fleet-wide ({@link ConfigRepos.share}): on the timer only the leader fetches,
+ * and every refresh (the leader's, or a push webhook's on whichever replica got it) records the branch head it saw
+ * in the store; the other replicas read that record on their timer and fetch only when it names a commit they have
+ * not seen. Each replica still holds the config in its own memory. A record older than {@link STALE_AFTER_REFRESHES}
+ * intervals (a leader that stopped fetching) makes each replica fetch for itself again.
+ *
  * @example
  * const configs = ConfigRepos.single(new ConfigRepo({ source: '/srv/config.git', workDir, log }));
  * configs.current('acme/shop')?.repositories['acme/shop'];
@@ -13,7 +19,23 @@ import { BitEnvoyError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { StatusOctokit } from '../github/status-reporter.js';
 import { mintRepositoryToken } from '../github/repository-token.js';
+import type { Store } from '../store/store.js';
 import { ConfigRepo, type ConfigInForce, type ConfigRemote, type ConfigStatus } from './config-repo.js';
+
+/** The store several hub replicas share, and whether this one leads (fetches on the timer) now. */
+export interface SharedRefresh {
+  store: Store;
+  leading(): boolean;
+}
+
+/** The branch head a replica saw, as the store keeps it for the others. */
+interface SeenHead {
+  sha: string;
+  at: string;
+}
+
+/** Past this many refresh intervals without a newer record, a replica fetches for itself. */
+const STALE_AFTER_REFRESHES = 5;
 
 /** What the GitHub-mode registry needs from the App: an app-authenticated and an installation Octokit. */
 export interface GitHubAccess {
@@ -47,6 +69,7 @@ export class ConfigRepos {
   #github: GitHubConfigOptions | undefined;
   #owners = new Map<string, Owner>();
   #timer: NodeJS.Timeout | undefined;
+  #shared: SharedRefresh | undefined;
 
   private constructor(single: ConfigRepo | undefined, github: GitHubConfigOptions | undefined) {
     this.#single = single;
@@ -106,11 +129,51 @@ export class ConfigRepos {
     return [...this.#owners.values()].map((o) => o.repo.status());
   }
 
-  /** Refreshes one owner's config repo (GitHub mode) or the only one. */
+  /** Fetches once fleet-wide from now on: see the file's comment. */
+  share(shared: SharedRefresh): void {
+    this.#shared = shared;
+  }
+
+  /** Refreshes (fetches) one owner's config repo (GitHub mode) or the only one, and records the head it saw. */
   async refresh(owner?: string): Promise<ConfigStatus[]> {
-    if (!this.#github) return this.#single ? [await this.#single.refresh()] : [];
-    const targets = owner === undefined ? [...this.#owners.values()] : [this.#owners.get(owner.toLowerCase())].filter((o) => o !== undefined);
-    return Promise.all(targets.map((o) => o.repo.refresh()));
+    return Promise.all(this.#targets(owner).map(({ key, repo }) => this.#fetch(key, repo)));
+  }
+
+  /**
+   * What the timer runs: alone or leading, {@link refresh}; otherwise, for each config repo, a fetch only when the
+   * store names a head this replica has not seen, or names none recent enough.
+   */
+  async sync(now = Date.now()): Promise<void> {
+    const shared = this.#shared;
+    if (!shared || shared.leading()) return void (await this.refresh());
+    const staleMs = STALE_AFTER_REFRESHES * this.#refreshSeconds * 1000;
+    await Promise.all(
+      this.#targets().map(async ({ key, repo }) => {
+        const seen = await shared.store.get<SeenHead>(headKey(key)).catch(() => undefined);
+        const status = repo.status();
+        const mine = status.rejected?.sha ?? status.sha;
+        if (!seen || now - Date.parse(seen.at) > staleMs || seen.sha !== mine) await this.#fetch(key, repo);
+      }),
+    );
+  }
+
+  #targets(owner?: string): Array<{ key: string; repo: ConfigRepo }> {
+    if (!this.#github) return this.#single ? [{ key: this.#single.status().source, repo: this.#single }] : [];
+    const owners = owner === undefined ? [...this.#owners.values()] : [this.#owners.get(owner.toLowerCase())].filter((o) => o !== undefined);
+    return owners.map((o) => ({ key: `owner:${o.login.toLowerCase()}`, repo: o.repo }));
+  }
+
+  async #fetch(key: string, repo: ConfigRepo): Promise<ConfigStatus> {
+    const status = await repo.refresh();
+    const head = status.lastError ? undefined : (status.rejected?.sha ?? status.sha);
+    // Written on every fetch (one small write a refresh interval), so the others can tell a leader that stopped
+    // fetching from a branch that stopped moving. A store that fails here costs the others one fetch of their own.
+    if (this.#shared && head) await this.#shared.store.set<SeenHead>(headKey(key), { sha: head, at: new Date().toISOString() }).catch(() => undefined);
+    return status;
+  }
+
+  get #refreshSeconds(): number {
+    return this.#github?.refreshSeconds ?? this.#single?.refreshSeconds ?? 60;
   }
 
   /**
@@ -139,7 +202,7 @@ export class ConfigRepos {
       }),
     };
     this.#owners.set(key, owner);
-    await owner.repo.refresh();
+    await this.#fetch(`owner:${key}`, owner.repo);
   }
 
   /** The App was uninstalled from an owner: its repositories no longer deploy. */
@@ -157,19 +220,14 @@ export class ConfigRepos {
         opts.log.error({ err }, 'could not list the App installations; config repos follow as webhooks arrive');
       }
     }
-    const seconds = opts?.refreshSeconds;
-    if (seconds) {
-      this.#timer = setInterval(() => void this.refresh(), seconds * 1000);
-      this.#timer.unref();
-    } else {
-      this.#single?.start();
-    }
+    if (!opts && !this.#single) return;
+    this.#timer = setInterval(() => void this.sync().catch(() => undefined), this.#refreshSeconds * 1000);
+    this.#timer.unref();
   }
 
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#single?.stop();
   }
 
   async #remote(owner: Owner): Promise<ConfigRemote> {
@@ -212,6 +270,8 @@ function ownerOf(repository: string): string {
 }
 
 /** Every installation of the App (paged), as owner login and installation id. */
+const headKey = (key: string) => `config-head:${key}`;
+
 async function listInstallations(app: StatusOctokit): Promise<Array<{ login: string; id: number }>> {
   const all: Array<{ login: string; id: number }> = [];
   for (let page = 1; page <= 100; page++) {
