@@ -46,7 +46,7 @@ export async function readEnvironmentFacts(store: Store, status: EnvironmentStat
   const newerId = status.rollout?.deploymentId ?? status.latest?.deploymentId;
   const read = async (id: string | undefined) => (id ? store.get<DeploymentRecord>(keys.deployment(id)) : undefined);
   const [live, newerRecord] = await Promise.all([read(status.live?.deploymentId), read(newerId)]);
-  const newer = newerRecord && (!live || newerRecord.createdAt > live.createdAt) ? newerRecord : undefined;
+  const newer = newerRecord && newerRecord.id !== live?.id && (!live || newerRecord.createdAt >= live.createdAt) ? newerRecord : undefined;
   if (!live) return { status, ...(newer ? { newer } : {}) };
   const [liveCounts, newerCounts] = await Promise.all([countJobsByState(store, live), newer ? countJobsByState(store, newer) : {}]);
   const planned = live.batches.reduce((n, b) => n + b.agentIds.length, 0);

@@ -13,7 +13,8 @@ import { html, safeHref, trustedHtml, type SafeHtml } from './safe-html.js';
 
 /** `/environments/acme/shop/production`: each part encoded. */
 export function environmentPath(repository: string, environment: string): string {
-  return `/environments/${repository.split('/').map(encodeURIComponent).join('/')}/${encodeURIComponent(environment)}`;
+  const slash = repository.indexOf('/');
+  return `/environments/${encodeURIComponent(repository.slice(0, slash))}/${encodeURIComponent(repository.slice(slash + 1))}/${encodeURIComponent(environment)}`;
 }
 
 export const utc = (iso: string | undefined): string => (iso ? iso.replace('T', ' ').replace(/(:\d\d)(\.\d+)?Z$/, '$1 UTC') : '');
