@@ -47,7 +47,7 @@ describe('the environments pages in a real browser', () => {
       expect(await page.locator('h1').textContent()).toBe('Environments');
       expect(await page.locator('nav a[aria-current=page]').textContent()).toBe('Environments');
       await page.keyboard.press('Tab');
-      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
 
       await page.getByLabel('Search').fill('no-such-environment');
       await page.getByRole('button', { name: 'Filter' }).click();
@@ -71,7 +71,7 @@ describe('the environments pages in a real browser', () => {
 
       // A phone's width: the page itself does not scroll sideways.
       const phone = await open('/environments/demo/shop/staging', 360);
-      expect(await phone.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+      expect(await phone.evaluate('document.documentElement.scrollWidth <= document.documentElement.clientWidth')).toBe(true);
     },
     E2E_TIMEOUT,
   );
