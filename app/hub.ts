@@ -28,6 +28,7 @@ import type { HubSettings } from './hub-settings.js';
 import { DashboardSessions } from './pages/dashboard-sessions.js';
 import { deploymentActionRoutes } from './pages/deployment-action-routes.js';
 import { deploymentPageRoutes } from './pages/deployment-page-routes.js';
+import { environmentsPageRoutes } from './pages/environments-page-routes.js';
 import { signInRoutes } from './pages/sign-in-routes.js';
 import { githubSignInRoutes } from './pages/github-sign-in-routes.js';
 import { signInLinkRoutes } from './pages/sign-in-link-routes.js';
@@ -248,6 +249,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
           }
         : {}),
     }),
+    environmentsPageRoutes({ store, configs, sessions, ...(probot ? { access } : {}) }),
     deploymentPageRoutes({
       store,
       engine,

@@ -1,5 +1,6 @@
 /**
- * Server-rendered status pages: `GET /` (recent deployments, agents, config in force), `GET /deployments/:id` (the
+ * Server-rendered status pages: `GET /deployments` (deployments newest first, 30 a page from the index with
+ * `?before=`, agents, config in force; the home page `/` is the environments' page, environments-page-routes.ts), `GET /deployments/:id` (the
  * summary: counts by state, failures first with their log tails, batches, then 50 servers a page with `?after=` and
  * `?state=` links) and `GET /deployments/:id/servers/:jobId` (one server's events and log tail). GitHub Deployment
  * statuses link to the deployment page.
@@ -12,7 +13,9 @@ import type { ConfigStatus } from '../config/config-repo.js';
 import { readLogTail } from '../jobs/job-logs.js';
 import { keys, type AgentRecord, type DeploymentRecord, type JobRecord } from '../model.js';
 import { readServerDetail, readServerLog, readServerPage, summarizeDeployment } from '../rollout/deployment-view.js';
+import { pageOfDeployments } from '../store/deployment-queries.js';
 import type { Store } from '../store/store.js';
+import { renderErrorsAsPages } from './render-errors-as-pages.js';
 import type { AgentFacts } from '../rollout/select-agents.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { DashboardSessions } from './dashboard-sessions.js';
@@ -60,16 +63,19 @@ export interface PageDeps {
  */
 /** Agents shown per page on `/` (the rest a link away). */
 const AGENTS_PER_PAGE = 50;
+/** Deployments per page on `/deployments`, newest first (older ones by `?before=`). */
+const DEPLOYMENTS_PER_PAGE = 30;
 
 export function deploymentPageRoutes(deps: PageDeps): Router {
   const { store, engine, configStatus, safety = NO_SAFETY, sessions, access } = deps;
   const router = new Router();
 
-  router.get('/', async (ctx) => {
+  router.get('/deployments', renderErrorsAsPages, async (ctx) => {
     // Bounded reads whatever the history and the fleet: 30 deployments, 50 agents a page, counts from running totals.
     const agentsAfter = typeof ctx.query.agents_after === 'string' ? ctx.query.agents_after : undefined;
-    const [allDeployments, agentPage, counts, allLocks, allActions] = await Promise.all([
-      engine.listDeployments(30),
+    const before = typeof ctx.query.before === 'string' ? ctx.query.before : undefined;
+    const [deploymentPage, agentPage, counts, allLocks, allActions] = await Promise.all([
+      pageOfDeployments(store, { limit: DEPLOYMENTS_PER_PAGE, ...(before ? { before } : {}) }),
       engine.listAgents({ limit: AGENTS_PER_PAGE, ...(agentsAfter ? { after: agentsAfter } : {}) }),
       engine.agentCounts(),
       safety.locks(),
@@ -78,7 +84,7 @@ export function deploymentPageRoutes(deps: PageDeps): Router {
     // Only what the signed-in person may read (BITENVOY_DASHBOARD_PUBLIC=false); one cached answer per repository.
     const visible = repositoryFilter(ctx, access);
     const keep = async <T extends { repository: string }>(rows: T[]) => (await Promise.all(rows.map(async (r) => ((await visible(r.repository)) ? r : undefined)))).filter((r): r is Awaited<T> => r !== undefined);
-    const [deployments, locks, actions] = await Promise.all([keep(allDeployments), keep(allLocks), keep(allActions)]);
+    const [deployments, locks, actions] = await Promise.all([keep(deploymentPage.deployments), keep(allLocks), keep(allActions)]);
     const agents = agentPage.agents;
     const cloud = (await safety.cloudFacts?.(agents)) ?? new Map<string, AgentFacts>();
     const configs = configStatus();
@@ -97,8 +103,9 @@ ${deployments
   )
   .join('\n')}
 </table>
+<p>${before ? '<a href="/deployments">newest</a>' : ''}${before && deploymentPage.next ? ' · ' : ''}${deploymentPage.next ? `<a href="/deployments?before=${e(encodeURIComponent(deploymentPage.next))}">older ${DEPLOYMENTS_PER_PAGE}</a>` : ''}</p>
 <h2>Agents</h2>
-<p>${counts.enrolled} enrolled, ${counts.enrolled - counts.lost} online, ${counts.lost} lost${agentsAfter ? ` · <a href="/">first page</a>` : ''}${agentPage.next ? ` · <a href="/?agents_after=${encodeURIComponent(agentPage.next)}">next ${AGENTS_PER_PAGE}</a>` : ''}</p>
+<p>${counts.enrolled} enrolled, ${counts.enrolled - counts.lost} online, ${counts.lost} lost${agentsAfter ? ` · <a href="/deployments">first page</a>` : ''}${agentPage.next ? ` · <a href="/deployments?agents_after=${encodeURIComponent(agentPage.next)}">next ${AGENTS_PER_PAGE}</a>` : ''}</p>
 <table><tr><th>name</th><th>status</th><th>labels</th><th>last seen</th><th>version</th></tr>
 ${agents
   .map(
@@ -121,6 +128,8 @@ ${actions
   .join('\n')}
 </table>`,
       10,
+      undefined,
+      { section: 'deployments' },
     );
   });
 
@@ -199,7 +208,7 @@ function notFoundPage(ctx: { status: number; body: unknown }, id: string, jobId?
   ctx.status = 404;
   ctx.body = jobId
     ? page('Not found', `<h1>Deployment ${e(id)} has no server job ${e(jobId)}</h1><p><a href="${e(deploymentPath(id))}">Its servers</a></p>`)
-    : page('Not found', `<h1>No deployment ${e(id)}</h1><p>It may have been made on another hub. <a href="/">All deployments</a></p>`);
+    : page('Not found', `<h1>No deployment ${e(id)}</h1><p>It may have been made on another hub. <a href="/deployments">All deployments</a></p>`);
 }
 
 /** How a deployment and its rollback link to each other: "rolls back dep_…", or "rolled back by dep_…" / why not. */

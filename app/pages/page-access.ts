@@ -16,9 +16,9 @@ import type { DashboardSession, DashboardSessions } from './dashboard-sessions.j
 import { escapeHtml as e, page, setPrivatePageHeaders } from './html.js';
 import { readSessionCookie } from './session-cookie.js';
 
-/** The pages: `/` and everything under `/deployments/` (a deployment, its servers, their logs). */
-function isPage(path: string): boolean {
-  return path === '/' || path.startsWith('/deployments/');
+/** The pages: `/`, `/deployments` and everything under it (a deployment, its servers, their logs), `/environments/…`. */
+export function isPage(path: string): boolean {
+  return path === '/' || path === '/deployments' || path.startsWith('/deployments/') || path.startsWith('/environments/');
 }
 
 export interface PageAccessDeps {
@@ -63,5 +63,5 @@ export function repositoryFilter(ctx: Context, access: RepositoryAccess | undefi
 function notVisible(ctx: Context, id: string): void {
   ctx.status = 404;
   ctx.type = 'html';
-  ctx.body = page('Not found', `<h1>No deployment ${e(id)}</h1><p>Either there is none, or it belongs to a repository your GitHub account cannot read. <a href="/">All deployments</a></p>`);
+  ctx.body = page('Not found', `<h1>No deployment ${e(id)}</h1><p>Either there is none, or it belongs to a repository your GitHub account cannot read. <a href="/deployments">All deployments</a></p>`);
 }

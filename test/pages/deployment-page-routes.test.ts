@@ -155,13 +155,13 @@ describe('GET /deployments/:id', () => {
   });
 });
 
-describe('GET /', () => {
+describe('GET /deployments', () => {
   it('lists recent deployments, agents online or lost with their labels, and the config in force', async () => {
     await f.addAgent('ag_a', 'web-1', { role: 'web', region: 'eu<1>' });
     await f.addAgent('ag_b', 'web-2', { role: 'web' }, f.now - 600_000);
     const dep = await engine.createDeployment(DEPLOY, 'test');
     config = [{ source: 'https://git.test/cfg.git', sha: 'c'.repeat(40), loadedAt: '2026-11-25T09:59:00.000Z' }];
-    const { status, html } = await get('/');
+    const { status, html } = await get('/deployments');
     expect(status).toBe(200);
     expect(html).toContain(`<a href="/deployments/${dep.id}">${dep.id}</a>`);
     expect(html).toContain('<code>ccccccc</code> in force since 2026-11-25T09:59:00.000Z');
@@ -171,13 +171,13 @@ describe('GET /', () => {
   });
 
   it('shows locks in force and recent actions, a held-back auto-deploy among them', async () => {
-    expect((await get('/')).html).toContain('<p>No environment is locked.</p>');
+    expect((await get('/deployments')).html).toContain('<p>No environment is locked.</p>');
     locks = [{ repository: 'acme/shop', environment: 'production', by: 'octocat', reason: 'db <migration>', at: '2026-11-25T10:00:00.000Z' }];
     actions = [
       { at: '2026-11-25T10:00:00.000Z', actor: 'octocat', action: 'lock', repository: 'acme/shop', environment: 'production', outcome: 'locked' },
       { at: '2026-11-25T10:05:00.000Z', actor: 'auto', action: 'auto-deploy', repository: 'acme/shop', environment: 'production', sha: 'f'.repeat(40), outcome: 'skipped', detail: 'locked' },
     ];
-    const { html } = await get('/');
+    const { html } = await get('/deployments');
     expect(html).toContain('<li>acme/shop: `production` is locked by @octocat since 2026-11-25 10:00 UTC: db &lt;migration&gt;</li>');
     // Newest first.
     expect(html.indexOf('auto-deploy')).toBeLessThan(html.indexOf('>lock<'));
@@ -185,7 +185,7 @@ describe('GET /', () => {
   });
 
   it('says when no config repo is set', async () => {
-    expect((await get('/')).html).toContain('No config repo yet: set BITENVOY_CONFIG_REPO, or in GitHub mode install the App');
+    expect((await get('/deployments')).html).toContain('No config repo yet: set BITENVOY_CONFIG_REPO, or in GitHub mode install the App');
   });
 
   it('shows every config repo in GitHub mode, with a rejected commit and why', async () => {
@@ -193,7 +193,7 @@ describe('GET /', () => {
       { source: 'acme/.bitenvoy', owner: 'acme', branch: 'main', sha: 'a'.repeat(40), loadedAt: '2026-11-25T09:59:00.000Z', rejected: { sha: 'b'.repeat(40), errors: [{ file: 'groups.yml', path: 'groups.web', line: 3, message: 'unknown key <selectr>' }] } },
       { source: 'other/.bitenvoy', owner: 'other', lastError: 'the config repo other/.bitenvoy does not exist' },
     ];
-    const { html } = await get('/');
+    const { html } = await get('/deployments');
     expect(html).toContain('Config repo <code>acme/.bitenvoy</code> (main): <code>aaaaaaa</code> in force since 2026-11-25T09:59:00.000Z; newer commit <code>bbbbbbb</code> rejected: groups.yml:3 unknown key &lt;selectr&gt;');
     expect(html).toContain('Config repo <code>other/.bitenvoy</code>: no valid commit loaded yet; last fetch failed: the config repo other/.bitenvoy does not exist');
   });

@@ -23,6 +23,7 @@ import { keys, type DeploymentRecord } from '../../app/model.js';
 import { DashboardSessions } from '../../app/pages/dashboard-sessions.js';
 import { deploymentActionRoutes } from '../../app/pages/deployment-action-routes.js';
 import { deploymentPageRoutes } from '../../app/pages/deployment-page-routes.js';
+import { environmentsPageRoutes } from '../../app/pages/environments-page-routes.js';
 import { githubSignInRoutes } from '../../app/pages/github-sign-in-routes.js';
 import { pageAccess } from '../../app/pages/page-access.js';
 import { signInLinkRoutes } from '../../app/pages/sign-in-link-routes.js';
@@ -32,7 +33,7 @@ import { createKoa } from '../../app/server.js';
 import { operatorExists } from '../../app/auth/operators.js';
 import { silentLogger } from '../../lib/logger.js';
 import { startGitHubStandIn, type GitHubStandIn } from '../../testbed/github-stand-in.js';
-import { DEPLOY, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
+import { DEPLOY, configWith, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
 
 const ADMIN_TOKEN = 'bt_admin_sign-in-test-token-0123456789';
 const INSTALLATION = 4242;
@@ -80,6 +81,7 @@ beforeEach(async () => {
   });
   const routers = [
     deploymentPageRoutes({ store: f.store, engine, configStatus: () => [], sessions, access }),
+    environmentsPageRoutes({ store: f.store, configs: { inForce: () => [configWith('bird')], current: () => configWith('bird') }, sessions, access }),
     signInRoutes(sessions, ADMIN_TOKEN, { github: true }),
     githubSignInRoutes({ store: f.store, sessions, settings, publicUrl: () => base, attempts }),
     signInLinkRoutes({ store: f.store, sessions, attempts }),
@@ -262,12 +264,31 @@ describe('what a person may do follows their GitHub permission', () => {
     const view = await request(`/deployments/${dep.id}`, { cookie });
     expect(view.status).toBe(404);
     expect(view.html).not.toContain('acme/shop');
-    const overview = await request('/', { cookie });
+    const overview = await request('/deployments', { cookie });
     expect(overview.status).toBe(200);
     expect(overview.html).not.toContain(dep.id);
     github.setPermission('acme/shop', 'rita', 'read');
     const reader = await signInWithGitHub('rita');
-    expect((await request('/', { cookie: reader.cookie })).html).toContain(dep.id);
+    expect((await request('/deployments', { cookie: reader.cookie })).html).toContain(dep.id);
+  });
+
+  it('environments: a person without access sees none of the repository\'s environments and its page is "not found"; a reader sees both', async () => {
+    github.setPermission('acme/shop', 'nora', 'none');
+    github.setPermission('acme/shop', 'rita', 'read');
+    await pausedDeployment();
+    const nora = await signInWithGitHub('nora');
+    const home = await request('/', { cookie: nora.cookie });
+    expect(home.status).toBe(200);
+    expect(home.html).not.toContain('acme/shop');
+    expect(home.html).toContain('0 environments');
+    expect(home.html).toMatch(/<li class="who">nora <form method="post" action="\/logout"><input type="hidden" name="csrf" value="[^"]+"><button type="submit" class="quiet">Sign out<\/button>/);
+    const hidden = await request('/environments/acme/shop/staging', { cookie: nora.cookie });
+    expect(hidden.status).toBe(404);
+    const rita = await signInWithGitHub('rita');
+    expect((await request('/', { cookie: rita.cookie })).html).toContain('<a href="/environments/acme/shop/staging">acme/shop');
+    const own = await request('/environments/acme/shop/staging', { cookie: rita.cookie });
+    expect(own.status).toBe(200);
+    expect(own.html).toContain('<span class="state paused-state">paused</span>');
   });
 
   it('asks GitHub once per person and repository for 60 s, however many pages are viewed', async () => {
@@ -277,7 +298,7 @@ describe('what a person may do follows their GitHub permission', () => {
     const asked = () => github.requests.filter((r) => r.path === '/repos/acme/shop/collaborators/rita/permission').length;
     const before = asked();
     for (let i = 0; i < 5; i++) expect((await request(`/deployments/${dep.id}`, { cookie })).status).toBe(200);
-    await request('/', { cookie });
+    await request('/deployments', { cookie });
     expect(asked() - before).toBe(1);
     clock += PERMISSION_TTL_MS + 1;
     await request(`/deployments/${dep.id}`, { cookie });
@@ -288,7 +309,7 @@ describe('what a person may do follows their GitHub permission', () => {
 describe('BITENVOY_DASHBOARD_PUBLIC', () => {
   it('false: every page sends an unauthenticated visitor to sign in; true: pages are readable', async () => {
     const dep = await pausedDeployment();
-    for (const path of ['/', `/deployments/${dep.id}`, `/deployments/${dep.id}/servers/whatever?lines=5`]) {
+    for (const path of ['/', '/deployments', '/environments/acme/shop/staging', `/deployments/${dep.id}`, `/deployments/${dep.id}/servers/whatever?lines=5`]) {
       const res = await request(path);
       expect(res.status).toBe(303);
       expect(res.location).toBe(`/login?next=${encodeURIComponent(path)}`);

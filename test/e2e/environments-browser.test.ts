@@ -1,0 +1,78 @@
+/**
+ * The environments pages in a real browser (Debian's Chromium through playwright-core) against real processes: a hub
+ * on a SQLite file, two enrolled agents, git over HTTP. After a deployment succeeds, a person opens `/`, searches
+ * with the form (no script involved), follows the environment to its page and sees the live commit on both servers,
+ * the history and the Deploy link; the skip link comes first by keyboard, and on a phone's width the page does not
+ * scroll sideways (tables do, inside themselves).
+ */
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureCommand } from '../../testbed/ensure-command.js';
+import { startWorld, type World } from '../../testbed/world.js';
+
+const E2E_TIMEOUT = 120_000;
+
+describe('the environments pages in a real browser', () => {
+  let world: World;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const executablePath = await ensureCommand({ command: 'chromium', paths: ['/usr/bin/chromium'], debianPackage: 'chromium', purpose: "the dashboard's real-browser test" });
+    world = await startWorld({ agents: 2 });
+    browser = await chromium.launch({
+      executablePath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 10 * 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await world?.close();
+  });
+
+  async function open(path: string, width = 1200): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width, height: 900 }, javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(`${world.hub.url}${path}`);
+    return page;
+  }
+
+  it(
+    'opens /, filters with the search form, follows to the environment page and sees what each server runs',
+    async () => {
+      const { deployment } = await world.deploy();
+      const done = await world.waitForDeployment(deployment.id);
+      expect(done.deployment.state).toBe('success');
+
+      const page = await open('/');
+      expect(await page.locator('h1').textContent()).toBe('Environments');
+      expect(await page.locator('nav a[aria-current=page]').textContent()).toBe('Environments');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
+
+      await page.getByLabel('Search').fill('no-such-environment');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForURL(/q=no-such-environment/);
+      expect(await page.locator('main').innerText()).toContain('No environment matches “no-such-environment”');
+
+      await page.getByLabel('Search').fill('stag');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForURL(/q=stag/);
+      const row = page.locator('tr', { has: page.getByRole('link', { name: /^demo\/shop\s+(→\s+)?staging$/ }) });
+      expect(await row.innerText()).toContain(deployment.sha.slice(0, 7));
+      expect(await row.innerText()).toContain('all 2 on it');
+
+      await page.getByRole('link', { name: /^demo\/shop\s+(→\s+)?staging$/ }).click();
+      await page.waitForURL(/\/environments\/demo\/shop\/staging$/);
+      expect(await page.locator('h1').innerText()).toBe('demo/shop → staging');
+      expect(await page.getByRole('link', { name: 'Deploy…' }).getAttribute('href')).toBe('/environments/demo/shop/staging/deploy');
+      const servers = page.locator('#servers + p + table');
+      expect(await servers.locator('td.state.succeeded').count()).toBe(2);
+      expect(await page.locator('#history + table').innerText()).toContain(deployment.id);
+
+      // A phone's width: the page itself does not scroll sideways.
+      const phone = await open('/environments/demo/shop/staging', 360);
+      expect(await phone.evaluate('document.documentElement.scrollWidth <= document.documentElement.clientWidth')).toBe(true);
+    },
+    E2E_TIMEOUT,
+  );
+});

@@ -1,0 +1,158 @@
+/**
+ * The environments pages over real HTTP on loopback, on the real engine and SQLite store: `/` lists every configured
+ * repository × environment with its live commit, lock, rollout and servers not on the live commit, filtered and paged;
+ * `/environments/:owner/:repo/:environment` adds its history and servers, each paginated; names and texts containing
+ * markup render as text; an unknown environment is 404.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Environment } from '../../config-schema/types.generated.js';
+import type { ConfigInForce } from '../../app/config/config-repo.js';
+import { environmentsPageRoutes } from '../../app/pages/environments-page-routes.js';
+import { takeLock } from '../../app/rollout/environment-locks.js';
+import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
+import { DEPLOY, SHA, configWith, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
+
+const NEWER = 'b'.repeat(40);
+const MARKUP = '<img src=x onerror=alert(1)>';
+
+let f: EngineFixture;
+let engine: RolloutEngine;
+let server: Server;
+let base: string;
+let configs: ConfigInForce[];
+
+/** The fixture's config (acme/shop: staging, plus f.environments) and further repositories with the given environments. */
+function setConfig(more: Record<string, string[]> = {}): void {
+  const config = configWith(f.strategy);
+  Object.assign(config.repositories['acme/shop']!.environments, f.environments);
+  for (const [name, envs] of Object.entries(more)) {
+    config.repositories[name] = { ...config.repositories['acme/shop']!, name, environments: Object.fromEntries(envs.map((e) => [e, { branch: 'main', group: 'web' } as Environment])) };
+  }
+  configs = [config];
+}
+
+beforeEach(async () => {
+  f = await openEngineFixture();
+  engine = f.engine();
+  setConfig();
+  const koa = new Koa();
+  const router = environmentsPageRoutes({ store: f.store, configs: { inForce: () => configs, current: (r) => configs.find((c) => c.repositories[r]) } });
+  koa.use(router.routes()).use(router.allowedMethods());
+  server = createServer(koa.callback());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterEach(async () => {
+  await new Promise((r) => server.close(r));
+  await f.close();
+});
+
+async function get(path: string): Promise<{ status: number; html: string }> {
+  const res = await fetch(`${base}${path}`);
+  return { status: res.status, html: await res.text() };
+}
+
+/** staging live on SHA on web-1 and web-2, then a newer commit, in progress, that failed on web-1: one server off the live commit. */
+async function liveThenFailedNewer(): Promise<{ live: string; newer: string }> {
+  await f.addAgent('ag_a', 'web-1');
+  await f.addAgent('ag_b', 'web-2 <b>x</b>');
+  const live = await engine.createDeployment(DEPLOY, 'github:<b>octo</b>');
+  await f.agentRuns(engine, 'ag_a');
+  await f.agentRuns(engine, 'ag_b');
+  f.sha = NEWER;
+  f.now += 60_000;
+  const newer = await engine.createDeployment(DEPLOY, 'api');
+  await f.agentRuns(engine, 'ag_a', 'failed', 'step <migrate> exited 1');
+  return { live: live.id, newer: newer.id };
+}
+
+describe('GET / (environments)', () => {
+  it('shows each environment: live commit, who and when, the newer failure, the lock, and the servers not on the live commit', async () => {
+    const { live, newer } = await liveThenFailedNewer();
+    await takeLock(f.store, { repository: 'acme/shop', environment: 'staging', by: 'nora', reason: `<script>x</script> migration`, at: '2026-11-25T10:00:00.000Z' });
+    const { status, html } = await get('/');
+    expect(status).toBe(200);
+    expect(html).toContain('<a href="/environments/acme/shop/staging">acme/shop <span aria-hidden="true">→</span> staging</a>');
+    expect(html).toContain(`<a href="/deployments/${live}"><code title="${SHA}">${SHA.slice(0, 7)}</code></a>`);
+    expect(html).toContain('by github:&lt;b&gt;octo&lt;/b&gt;');
+    expect(html).toContain(`<span class="state in_progress">in_progress</span><br><small><a href="/deployments/${newer}">${newer}</a>: 0/2 servers`);
+    expect(html).toContain(`<span class="state in_progress">in progress</span> <a href="/deployments/${newer}">${newer}</a> <small>batch 1/1 · <code>bbbbbbb</code>`);
+    expect(html).toContain('locked</span><br><small>`staging` is locked by @nora since 2026-11-25 10:00 UTC: &lt;script&gt;x&lt;/script&gt; migration');
+    expect(html).toContain('1 of 2 not on it');
+    expect(html).not.toMatch(/<script>|<b>/);
+    expect(html).toContain('<nav class="top" aria-label="BitEnvoy">');
+    expect(html).toContain('<a href="/" aria-current="page">Environments</a>');
+  });
+
+  it('renders an environment or repository named with markup as text, filters by repository and search, and pages the pairs', async () => {
+    f.environments = { [MARKUP]: { branch: 'main', group: 'web' } as Environment };
+    setConfig({ 'acme/big': Array.from({ length: 60 }, (_, i) => `env-${String(i).padStart(2, '0')}`), 'acme/<i>odd</i>': ['prod'] });
+    let page = await get('/');
+    expect(page.html).not.toMatch(/<img src=x|<i>/);
+    expect(page.html).toContain('<option>acme/&lt;i&gt;odd&lt;/i&gt;</option>');
+    expect(page.html).toContain('<a href="/environments/acme/%3Ci%3Eodd%3C%2Fi%3E/prod">acme/&lt;i&gt;odd&lt;/i&gt; <span aria-hidden="true">→</span> prod</a>');
+    expect(page.html).toContain('63 environments');
+    expect(page.html.match(/<tr><th scope="row">/g)).toHaveLength(50);
+    const next = /<a href="([^"]+)">next 50<\/a>/.exec(page.html)![1]!.replaceAll('&amp;', '&');
+    page = await get(next);
+    expect(page.html.match(/<tr><th scope="row">/g)).toHaveLength(13);
+    expect(page.html).toContain('acme/shop <span aria-hidden="true">→</span> staging');
+    expect(page.html).not.toContain('next 50');
+
+    page = await get('/?repository=acme%2Fshop');
+    expect(page.html).toContain('2 environments');
+    expect(page.html).not.toContain('<img src=x');
+    expect(page.html).toContain('acme/shop <span aria-hidden="true">→</span> &lt;img src=x onerror=alert(1)&gt;</a>');
+    expect(page.html).toContain(`href="/environments/acme/shop/${encodeURIComponent(MARKUP)}"`);
+    // Its own page, reached through the encoded link: the name as text again.
+    const own = await get(`/environments/acme/shop/${encodeURIComponent(MARKUP)}`);
+    expect(own.status).toBe(200);
+    expect(own.html).toContain('<h1>acme/shop <span aria-hidden="true">→</span> &lt;img src=x onerror=alert(1)&gt;</h1>');
+    expect(own.html).not.toContain('<img src=x');
+    expect((await get('/environments/acme/%3Ci%3Eodd%3C%2Fi%3E/prod')).html).toContain('<h1>acme/&lt;i&gt;odd&lt;/i&gt; <span');
+    expect(page.html).toContain('<option selected>acme/shop</option>');
+    page = await get('/?q=ENV-5');
+    expect(page.html).toContain('10 environments');
+    expect(page.html).toContain('value="ENV-5"');
+    expect((await get('/?q=%22%3E%3Cscript%3E')).html).toContain('No environment matches “&quot;&gt;&lt;script&gt;”');
+    expect((await get('/?after=nope')).status).toBe(400);
+  });
+});
+
+describe('GET /environments/:owner/:repo/:environment', () => {
+  it('shows the facts, a Deploy link, what each server runs now, and the history newest first, 20 a page', async () => {
+    const { live, newer } = await liveThenFailedNewer();
+    const { status, html } = await get('/environments/acme/shop/staging');
+    expect(status).toBe(200);
+    expect(html).toContain('<a class="button" href="/environments/acme/shop/staging/deploy">Deploy…</a>');
+    expect(html).toMatch(/<th scope="row">web-1<\/th>\n<td class="state failed">not the live commit<\/td>/);
+    expect(html).toMatch(new RegExp(`<th scope="row">web-2 &lt;b&gt;x&lt;/b&gt;</th>\\n<td class="state succeeded">the live commit <code>${SHA.slice(0, 7)}</code></td>`));
+    expect(html).toContain(`newer <a href="/deployments/${newer}">`);
+    expect(html.indexOf(newer)).toBeLessThan(html.lastIndexOf(live));
+    expect(html).not.toContain('<b>');
+
+    for (let i = 0; i < 22; i++) {
+      f.now += 1000;
+      await engine.cancelDeployment((await engine.createDeployment(DEPLOY, 'api')).id, 'test');
+    }
+    const first = await get('/environments/acme/shop/staging');
+    const rows = (h: string) => [...h.matchAll(/<tr><td><a href="\/deployments\/(dep_[^"]+)">/g)].map((m) => m[1]);
+    expect(rows(first.html)).toHaveLength(20);
+    const older = /<a href="([^"]+)">older 20<\/a>/.exec(first.html)![1]!.replaceAll('&amp;', '&');
+    const second = await get(older);
+    expect(rows(second.html)).toHaveLength(4);
+    expect(rows(second.html).slice(-1)).toEqual([live]);
+    expect(new Set([...rows(first.html), ...rows(second.html)]).size).toBe(24);
+  });
+
+  it('is 404 for an environment or repository not in the config in force', async () => {
+    for (const path of ['/environments/acme/shop/nope', '/environments/acme/none/staging']) {
+      const res = await get(path);
+      expect(res.status).toBe(404);
+      expect(res.html).toContain('in the config in force');
+    }
+  });
+});
