@@ -16,9 +16,9 @@ import type { DashboardSession, DashboardSessions } from './dashboard-sessions.j
 import { escapeHtml as e, page, setPrivatePageHeaders } from './html.js';
 import { readSessionCookie } from './session-cookie.js';
 
-/** The pages: `/` and everything under `/deployments/` (a deployment, its servers, their logs). */
+/** The pages: `/`, everything under `/deployments/` (a deployment, its servers, their logs) and `/environments/`. */
 function isPage(path: string): boolean {
-  return path === '/' || path.startsWith('/deployments/');
+  return path === '/' || path.startsWith('/deployments/') || path.startsWith('/environments/');
 }
 
 export interface PageAccessDeps {
