@@ -49,7 +49,8 @@ export interface CandidateChecks {
 
 export interface CandidateSource {
   recentCommits(args: { repository: string; gitUrl?: string | undefined; branch: string; page: number }): Promise<{ commits: Candidate[]; more: boolean }>;
-  checks(args: { repository: string; sha: string; required: string[] | 'all' }): Promise<CandidateChecks>;
+  /** `fresh`: asked again, not from what was kept (before a deployment starts). */
+  checks(args: { repository: string; sha: string; required: string[] | 'all'; fresh?: boolean }): Promise<CandidateChecks>;
 }
 
 /** Local mode: commits over git from the configured URL; no checks. */
@@ -60,7 +61,7 @@ export function localCandidates(): CandidateSource {
       if (!gitUrl) throw new BitEnvoyError('BE_DEPLOY_REJECTED', `${repository} has no \`git\` URL in its config file: add \`git: https://…/${repository}.git\` so the hub can list its commits`);
       checkBranch(branch);
       // Keyed by the branch's head (one `git ls-remote`): a push shows at once, a reload of the same head fetches nothing.
-      return resolveRef(gitUrl, branch).then((head) => cache.get(`${gitUrl} ${head} ${page}`, () => commitsOverGit(gitUrl, branch, page)));
+      return resolveRef(gitUrl, branch).then((head) => cache.get(`${gitUrl} ${head} ${page}`, false, () => commitsOverGit(gitUrl, branch, page)));
     },
     checks: async () => ({ verdict: 'none', description: 'no checks in local mode' }),
   };
@@ -77,7 +78,7 @@ export function githubCandidates(octokitFor: (repository: string) => Promise<Che
   };
   return {
     recentCommits: ({ repository, branch, page }) =>
-      commits.get(`${repository} ${branch} ${page}`, async () => {
+      commits.get(`${repository} ${branch} ${page}`, false, async () => {
         checkBranch(branch);
         const [owner, repo] = repository.split('/') as [string, string];
         const res = (await (await octokit(repository)).request('GET /repos/{owner}/{repo}/commits', { owner, repo, sha: branch, per_page: COMMITS_PER_PAGE, page: pageOf(page) })) as {
@@ -86,8 +87,8 @@ export function githubCandidates(octokitFor: (repository: string) => Promise<Che
         const list = res.data.slice(0, COMMITS_PER_PAGE).map((c) => ({ sha: c.sha, title: firstLine(c.commit.message), author: c.commit.author?.name ?? '', at: c.commit.author?.date ?? '' }));
         return { commits: list, more: res.data.length === COMMITS_PER_PAGE && page < MAX_PAGE };
       }),
-    checks: ({ repository, sha, required }) =>
-      verdicts.get(`${repository} ${sha} ${JSON.stringify(required)}`, async () => {
+    checks: ({ repository, sha, required, fresh }) =>
+      verdicts.get(`${repository} ${sha} ${JSON.stringify(required)}`, fresh === true, async () => {
         const [owner, repo] = repository.split('/') as [string, string];
         const { checks, incomplete } = await listCommitChecks(await octokit(repository), { owner, repo, sha });
         const verdict = evaluateChecks(required, checks, { ignore: [CONFIG_CHECK_NAME], ...(incomplete ? { incomplete } : {}) });
@@ -136,10 +137,10 @@ function firstLine(message: string): string {
 class Cache<T> {
   #entries = new Map<string, { value: Promise<T>; until: number }>();
 
-  get(key: string, ask: () => Promise<T>): Promise<T> {
+  get(key: string, fresh: boolean, ask: () => Promise<T>): Promise<T> {
     const now = Date.now();
     const hit = this.#entries.get(key);
-    if (hit && hit.until > now) return hit.value;
+    if (!fresh && hit && hit.until > now) return hit.value;
     const value = ask();
     this.#entries.delete(key);
     this.#entries.set(key, { value, until: now + TTL_MS });

@@ -87,7 +87,8 @@ export function deployFormRoutes(deps: DeployFormDeps): Router {
     const target = targetOf(deps, ctx);
     const actor = actorOf(sessionOf(ctx).who);
     const sha = shaOf(ctx.state.form as URLSearchParams);
-    const blockers = await deployBlockers(deps, target, sha, false);
+    // Checks asked afresh: the page may be older than a re-run that failed.
+    const blockers = await deployBlockers(deps, target, sha, false, true);
     if (blockers.length) {
       await audit(deps, actor, target, { action: 'deploy', sha, outcome: 'refused', detail: blockers.join('; ') });
       throw new BitEnvoyError('BE_GUARD_RAIL', `cannot deploy \`${sha.slice(0, 7)}\` to \`${target.environment}\`: ${blockers.join('; ')}`, { details: { refusals: blockers } });
@@ -199,17 +200,17 @@ function shaOf(form: URLSearchParams): string {
  * What holds a deployment of `sha` back, in the order a person can fix them: the guard rails every rollout passes
  * (lock, promotion order) and, in GitHub mode, its checks — the evaluation `/deploy` makes.
  */
-async function deployBlockers(deps: DeployFormDeps, target: Target, sha: string, rollback: boolean): Promise<string[]> {
+async function deployBlockers(deps: DeployFormDeps, target: Target, sha: string, rollback: boolean, fresh: boolean): Promise<string[]> {
   const blockers = await guardRailRefusals(deps.store, { repository: target.repository, environment: target.environment, sha, after: target.env.after, rollback, mode: deps.mode });
   if (!rollback) {
-    const checks = await checksOf(deps, target, sha);
+    const checks = await checksOf(deps, target, sha, fresh);
     if (checks.verdict === 'red' || checks.verdict === 'pending') blockers.push(`its checks are not green (${checks.description})`);
   }
   return blockers;
 }
 
-function checksOf(deps: DeployFormDeps, target: Target, sha: string): Promise<CandidateChecks> {
-  return deps.candidates.checks({ repository: target.repository, sha, required: target.env.requiredChecks ?? 'all' });
+function checksOf(deps: DeployFormDeps, target: Target, sha: string, fresh = false): Promise<CandidateChecks> {
+  return deps.candidates.checks({ repository: target.repository, sha, required: target.env.requiredChecks ?? 'all', fresh });
 }
 
 async function readView(deps: DeployFormDeps, ctx: Context, target: Target, session: DashboardSession | undefined): Promise<DeployPageView> {
@@ -257,7 +258,7 @@ async function readView(deps: DeployFormDeps, ctx: Context, target: Target, sess
 /** The plan of deploying (or rolling back to) `sha` now: the engine's preview, named servers, and every blocker. */
 async function readPlan(deps: DeployFormDeps, target: Target, sha: string, rollbackOf: DeploymentRecord | undefined, earlier: DeploymentRecord[]): Promise<PlanView> {
   const rollbackTo = rollbackOf ? earlier.find((d) => d.sha === sha && d.sha !== rollbackOf.sha) : undefined;
-  const blockers = await deployBlockers(deps, target, sha, rollbackTo !== undefined);
+  const blockers = await deployBlockers(deps, target, sha, rollbackTo !== undefined, false);
   if (rollbackOf && !rollbackTo) blockers.push(`\`${sha.slice(0, 7)}\` is not an earlier successful deployment of \`${target.environment}\` other than the one live now: roll back only to one listed below`);
   const checks = await checksOf(deps, target, sha).catch(unreadable);
   const [owner, repo] = target.repository.split('/') as [string, string];
