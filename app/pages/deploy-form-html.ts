@@ -164,6 +164,6 @@ ${nav.length ? html`<p>${nav.map((a, i) => html`${i ? ' · ' : ''}${a}`)}</p>` :
 function earlierHtml(v: DeployPageView): SafeHtml {
   return html`<section aria-labelledby="earlier-title"><h2 id="earlier-title">Earlier successful deployments</h2>
 ${v.earlier.length ? html`<table><thead><tr><th scope="col">Deployment</th><th scope="col">Commit</th><th scope="col">Finished</th><th scope="col">Checks</th><th scope="col"><span class="sr">Actions</span></th></tr></thead><tbody>${v.earlier.map(
-  ({ deployment: d, checks }) => html`<tr><td><a href="${safeHref(`/deployments/${encodeURIComponent(d.id)}`)}">${d.id}</a>${v.current?.id === d.id ? ' (live now)' : ''}</td><td><code>${d.sha.slice(0, 7)}</code> ${d.ref}</td><td>${d.finishedAt ?? ''}</td><td>${checksHtml(checks)}</td><td>${reviewForm(v, d.sha, false)}${v.current && v.current.sha !== d.sha ? html` ${reviewForm(v, d.sha, true)}` : ''}</td></tr>`,
+  ({ deployment: d, checks }) => html`<tr><td><a href="${safeHref(`/deployments/${encodeURIComponent(d.id)}`)}">${d.id}</a>${v.current?.id === d.id ? ' (live now)' : ''}</td><td><code>${d.sha.slice(0, 7)}</code>${d.ref === d.sha ? '' : html` ${d.ref}`}</td><td>${d.finishedAt ?? ''}</td><td>${checksHtml(checks)}</td><td>${reviewForm(v, d.sha, false)}${v.current && v.current.sha !== d.sha ? html` ${reviewForm(v, d.sha, true)}` : ''}</td></tr>`,
 )}</tbody></table>` : html`<p>None yet: nothing has succeeded on <code>${v.environment}</code>.</p>`}</section>`;
 }
