@@ -11,7 +11,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
-import type { CreateDeploymentRequest } from '../lib/protocol.js';
 import { BitEnvoyError } from '../lib/errors.js';
 import { version } from '../lib/package-root.js';
 import { adminRoutes } from './api/admin-routes.js';
@@ -33,6 +32,9 @@ import { signInRoutes } from './pages/sign-in-routes.js';
 import { githubSignInRoutes } from './pages/github-sign-in-routes.js';
 import { signInLinkRoutes } from './pages/sign-in-link-routes.js';
 import { pageAccess } from './pages/page-access.js';
+import { deployFormRoutes } from './pages/deploy-form-routes.js';
+import { githubCandidates, localCandidates } from './pages/deploy-form-candidates.js';
+import type { DeployThroughGitHub } from './api/roll-back-environment.js';
 import { operatorExists } from './auth/operators.js';
 import { operatorRoutes } from './auth/operator-routes.js';
 import { RepositoryAccess } from './auth/repository-access.js';
@@ -181,31 +183,33 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl, operatorExists: (name, id) => operatorExists(store, name, id) });
   // What people signed in with GitHub may see and do: asked with the installation token of the repository's owner.
   const installationOf = new Map<string, { id: Promise<number | undefined>; until: number }>();
+  // The installation's Octokit for a repository (undefined without the App, or when it is not installed there).
+  const repositoryOctokit = async (repository: string): Promise<StatusOctokit | undefined> => {
+    if (!probot) return undefined;
+    const cached = installationOf.get(repository);
+    let id = cached && cached.until > Date.now() ? cached.id : undefined;
+    if (!id) {
+      const [owner, repo] = repository.split('/') as [string, string];
+      id = (async () => {
+        const app = (await probot.auth()) as StatusOctokit;
+        try {
+          return ((await app.request('GET /repos/{owner}/{repo}/installation', { owner, repo })) as { data: { id: number } }).data.id;
+        } catch (err) {
+          if ((err as { status?: number }).status === 404) return undefined;
+          throw err;
+        }
+      })();
+      installationOf.set(repository, { id, until: Date.now() + 10 * 60_000 });
+      id.catch(() => installationOf.delete(repository));
+      if (installationOf.size > 10_000) installationOf.delete(installationOf.keys().next().value!);
+    }
+    const installation = await id;
+    return installation === undefined ? undefined : installationOctokit(installation);
+  };
   const access = new RepositoryAccess({
     environments: (repository) => configs.current(repository)?.repositories[repository]?.environments,
     log: log.child({ name: 'dashboard-access' }),
-    octokitFor: async (repository) => {
-      if (!probot) return undefined;
-      const cached = installationOf.get(repository);
-      let id = cached && cached.until > Date.now() ? cached.id : undefined;
-      if (!id) {
-        const [owner, repo] = repository.split('/') as [string, string];
-        id = (async () => {
-          const app = (await probot.auth()) as StatusOctokit;
-          try {
-            return ((await app.request('GET /repos/{owner}/{repo}/installation', { owner, repo })) as { data: { id: number } }).data.id;
-          } catch (err) {
-            if ((err as { status?: number }).status === 404) return undefined;
-            throw err;
-          }
-        })();
-        installationOf.set(repository, { id, until: Date.now() + 10 * 60_000 });
-        id.catch(() => installationOf.delete(repository));
-        if (installationOf.size > 10_000) installationOf.delete(installationOf.keys().next().value!);
-      }
-      const installation = await id;
-      return installation === undefined ? undefined : installationOctokit(installation);
-    },
+    octokitFor: repositoryOctokit,
   });
   // Failed GitHub callbacks and one-time links: one limit for both.
   const signInAttempts = new SignInAttempts();
@@ -218,6 +222,13 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   // The long poll is answered below Koa (api/poll-route.ts); wrong credentials count once whichever route they hit.
   const agentGuesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES);
   const poll = createPollHandler({ store, engine, settings: agentSettings, shutdown: shutdown.signal, guesses: agentGuesses, log, trustedProxies: proxies, held: (delta) => metrics.pollHeld(delta) });
+  // GitHub mode, a repository configured without `git:`: deployments asked for here (admin API, status pages) are GitHub Deployments.
+  const deployThroughGitHubHere: DeployThroughGitHub | undefined = probot
+    ? (req, actor, options) =>
+        deploysThroughGitHub(configs.current(req.repository), req.repository)
+          ? deployThroughGitHub({ store, config: (r) => configs.current(r), appOctokit: async () => (await probot.auth()) as StatusOctokit, octokitFor: installationOctokit, outbox, publicUrl: () => publicUrl }, req, actor, options)
+          : undefined
+    : undefined;
   const routers = [
     agentRoutes({
       store,
@@ -240,14 +251,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       mode,
       log: log.child({ name: 'admin-api' }),
       ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}),
-      ...(probot
-        ? {
-            deployThroughGitHub: (req: CreateDeploymentRequest, actor: string, options?: { rollbackOf?: string; description?: string }) =>
-              deploysThroughGitHub(configs.current(req.repository), req.repository)
-                ? deployThroughGitHub({ store, config: (r) => configs.current(r), appOctokit: async () => (await probot.auth()) as StatusOctokit, octokitFor: installationOctokit, outbox, publicUrl: () => publicUrl }, req, actor, options)
-                : undefined,
-          }
-        : {}),
+      ...(deployThroughGitHubHere ? { deployThroughGitHub: deployThroughGitHubHere } : {}),
     }),
     environmentsPageRoutes({ store, configs, sessions, ...(probot ? { access } : {}) }),
     deploymentPageRoutes({
@@ -265,6 +269,18 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     // Without a metrics port of its own, /metrics is here, behind the admin token.
     ...(settings.metrics ? [] : [metricsRoutes(metrics, { adminToken: settings.adminToken, guesses: adminGuesses })]),
     deploymentActionRoutes({ store, engine, sessions, access }),
+    deployFormRoutes({
+      store,
+      engine,
+      sessions,
+      ...(probot ? { access } : {}),
+      mode,
+      config: (repository) => configs.current(repository),
+      candidates: probot ? githubCandidates(repositoryOctokit) : localCandidates(),
+      ...(deployThroughGitHubHere ? { deployThroughGitHub: deployThroughGitHubHere } : {}),
+      ...(auto ? { onUnlocked: (repository: string, environment: string | undefined) => auto.onUnlock(repository, environment) } : {}),
+      log: log.child({ name: 'deploy-page' }),
+    }),
   ];
   koa.use(async (ctx, next) => {
     // Liveness: the process answers. Nothing else is asked, so a restart is never triggered by a config problem.

@@ -16,29 +16,20 @@ import type { Environment } from '../../config-schema/types.generated.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { parseDuration } from '../../lib/parse-duration.js';
-import type { CreateDeploymentRequest } from '../../lib/protocol.js';
 import { withoutCredentialsIn } from '../../lib/redact-url.js';
 import { recordAudit, type AuditEntry } from '../audit/audit-log.js';
 import type { ConfigInForce } from '../config/config-repo.js';
-import type { QueuedGitHubDeployment } from '../github/deploy-through-github.js';
-import { keys, type DeploymentRecord } from '../model.js';
 import { howToUnlock, type HubMode } from '../rollout/action-hints.js';
 import { activeLock, describeLock, releaseLock, takeLock } from '../rollout/environment-locks.js';
 import { readEnvironmentStatus } from '../rollout/environment-status.js';
-import { guardRailRefusals } from '../rollout/guard-rails.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
-import { lastGoodOtherThan, latestSuccessful, latestSuccessfulOfCommit } from '../store/deployment-queries.js';
 import type { Store } from '../store/store.js';
 import { environmentActionBody, rollbackBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
+import { rollBackEnvironment, type DeployThroughGitHub } from './roll-back-environment.js';
 import { validateBody } from './validate-body.js';
 
-/** Starts a deployment through a GitHub Deployment (GitHub mode, a repository without `git:`); undefined otherwise. */
-export type DeployThroughGitHub = (
-  req: CreateDeploymentRequest,
-  actor: string,
-  options?: { rollbackOf?: string; description?: string },
-) => Promise<DeploymentRecord | QueuedGitHubDeployment> | undefined;
+export type { DeployThroughGitHub } from './roll-back-environment.js';
 
 export interface EnvironmentRouteDeps {
   store: Store;
@@ -139,27 +130,13 @@ export function addEnvironmentRoutes(router: Router, deps: EnvironmentRouteDeps)
 
   router.post('/environments/rollback', async (ctx) => {
     const body = validateBody<{ repository: string; environment: string; to?: string }>(rollbackBody, await readJsonBody(ctx.req, 16 * 1024));
-    const { repository, environment } = body;
-    environmentOf(deps, repository, environment);
-    // Asked before anything is made (in GitHub mode, before a GitHub Deployment); the engine asks again where it starts.
-    const refusals = await guardRailRefusals(store, { repository, environment, sha: '', rollback: true, mode });
-    if (refusals.length) throw new BitEnvoyError('BE_GUARD_RAIL', `cannot roll back \`${environment}\`: ${refusals.join('; ')}`, { details: { refusals } });
-    const current = await latestSuccessful(store, repository, environment);
-    const target = await rollbackTarget(store, repository, environment, current, body.to);
-    const description = `rollback through the admin API: back to ${target.sha.slice(0, 7)} from ${current!.sha.slice(0, 7)}`;
-    const req = { repository, ref: target.sha, environment };
-    const answer =
-      (await deps.deployThroughGitHub?.(req, 'api', { rollbackOf: current!.id, description: `BitEnvoy: ${description}` })) ??
-      (await deps.engine.createDeployment(req, 'api', { rollbackOf: current!.id, trigger: 'rollback' }));
-    const from = { deploymentId: current!.id, sha: current!.sha };
-    const to = { deploymentId: target.id, sha: target.sha };
+    environmentOf(deps, body.repository, body.environment);
+    const { answer, from, to } = await rollBackEnvironment(deps, { ...body, actor: 'api', via: 'rollback through the admin API' });
     if ('queued' in answer) {
-      await audit(deps, { action: 'rollback', repository, environment, sha: target.sha, outcome: 'queued', deploymentId: answer.id, detail: answer.message });
       ctx.status = 202;
       ctx.body = { queued: true, deploymentId: answer.id, message: answer.message, url: `${deps.publicUrl()}/deployments/${answer.id}`, from, to };
       return;
     }
-    await audit(deps, { action: 'rollback', repository, environment, sha: target.sha, outcome: answer.state === 'error' ? 'error' : 'started', deploymentId: answer.id, detail: answer.state === 'error' ? answer.description : description });
     ctx.status = 201;
     ctx.body = withoutCredentialsIn({ deployment: answer, url: `${deps.publicUrl()}/deployments/${answer.id}`, from, to });
   });
@@ -206,32 +183,6 @@ function parseDurationFor(value: number | string, given: boolean): number {
   } catch (err) {
     throw new BitEnvoyError('BE_BAD_REQUEST', (err as Error).message);
   }
-}
-
-/**
- * The successful deployment a rollback brings back: the one `to` names (a deployment id, or a commit by SHA or
- * prefix), else the newest success of another commit than the live one — what `/rollback` goes back to.
- */
-async function rollbackTarget(store: Store, repository: string, environment: string, current: DeploymentRecord | undefined, to: string | undefined): Promise<DeploymentRecord> {
-  if (!current) throw new BitEnvoyError('BE_CONFLICT', `\`${environment}\` of ${repository} has never had a successful deployment: there is nothing to roll back to`);
-  let target: DeploymentRecord | undefined;
-  if (to === undefined) {
-    target = await lastGoodOtherThan(store, repository, environment, current.sha);
-    if (!target) throw new BitEnvoyError('BE_CONFLICT', `\`${environment}\` has no earlier successful commit to roll back to (only \`${current.sha.slice(0, 7)}\` ever succeeded there)`);
-  } else if (to.startsWith('dep_')) {
-    target = await store.get<DeploymentRecord>(keys.deployment(to));
-    if (!target || target.repository !== repository || target.environment !== environment) {
-      throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${to} of ${repository} to \`${environment}\`; \`bitenvoy status -r ${repository}\` shows what runs there, \`GET /api/v1/deployments\` lists deployments`);
-    }
-    if (target.state !== 'success') throw new BitEnvoyError('BE_CONFLICT', `deployment ${to} ended \`${target.state}\`: a rollback goes back only to a deployment that succeeded`);
-  } else {
-    target = await latestSuccessfulOfCommit(store, repository, environment, to);
-    if (!target) throw new BitEnvoyError('BE_NOT_FOUND', `no successful deployment of \`${to}\` on \`${environment}\` of ${repository}: a rollback goes back only to a commit that succeeded there`);
-  }
-  if (target.sha === current.sha) {
-    throw new BitEnvoyError('BE_CONFLICT', `\`${environment}\` runs \`${current.sha.slice(0, 7)}\` already (deployment ${current.id}): nothing to roll back; \`bitenvoy deploy\` deploys it again`);
-  }
-  return target;
 }
 
 async function audit(

@@ -18,13 +18,16 @@ export async function renderErrorsAsPages(ctx: Context, next: Next): Promise<voi
   } catch (err) {
     if (!(err instanceof BitEnvoyError)) throw err;
     const id = (ctx.params as Record<string, string> | undefined)?.id;
-    const back = id ? `/deployments/${encodeURIComponent(id)}` : '/';
+    // A route may name the page a refusal leads back to (the deploy page does); else the deployment, or the overview.
+    const named = ctx.state.errorBack as { href: string; label: string } | undefined;
+    const back = named?.href ?? (id ? `/deployments/${encodeURIComponent(id)}` : '/');
+    const label = named?.label ?? (id ? 'the deployment' : 'all deployments');
     const signIn = err.status === 401 ? `<p><a href="/login?next=${encodeURIComponent(back)}">Sign in</a></p>` : '';
     ctx.status = err.status;
     const retry = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
     if (typeof retry === 'number') ctx.set('retry-after', String(retry));
     ctx.type = 'html';
-    ctx.body = page(TITLES[err.status] ?? 'Error', `<h1>${e(TITLES[err.status] ?? 'Error')}</h1><p class="error">${e(asSentence(err.message))}</p>${signIn}<p><a href="${e(back)}">Back to ${id ? 'the deployment' : 'all deployments'}</a></p>`);
+    ctx.body = page(TITLES[err.status] ?? 'Error', `<h1>${e(TITLES[err.status] ?? 'Error')}</h1><p class="error">${e(asSentence(err.message))}</p>${signIn}<p><a href="${e(back)}">Back to ${e(label)}</a></p>`);
     (ctx.state.log as Logger | undefined)?.info({ method: ctx.method, path: ctx.path, status: err.status, code: err.code }, err.message);
   }
 }
