@@ -10,7 +10,7 @@
 import type { JobState } from '../../lib/protocol.js';
 import { readLogTail } from '../jobs/job-logs.js';
 import { keys, type AgentRecord, type AutoRollback, type DeploymentRecord, type JobRecord } from '../model.js';
-import { countJobsByBatch, countJobsByState, failedJobs } from '../store/job-counts.js';
+import { countJobs, failedJobs } from '../store/job-counts.js';
 import type { Store } from '../store/store.js';
 import { jobIdsUpTo } from './engine-context.js';
 
@@ -119,7 +119,7 @@ export async function readDeploymentSummary(store: Store, id: string): Promise<D
  * const summary = await summarizeDeployment(store, dep);
  */
 export async function summarizeDeployment(store: Store, dep: DeploymentRecord): Promise<DeploymentSummary> {
-  const [counts, byBatch, failed] = await Promise.all([countJobsByState(store, dep), countJobsByBatch(store, dep), failedJobs(store, dep, SUMMARY_FAILURES)]);
+  const [{ byState: counts, byBatch }, failed] = await Promise.all([countJobs(store, dep), failedJobs(store, dep, SUMMARY_FAILURES)]);
   const { batches, skipped, autoRollback, ...rest } = dep;
   const from = Math.max(0, Math.min(dep.currentBatch - SUMMARY_BATCHES / 2, batches.length - SUMMARY_BATCHES));
   const deployment: DeploymentSummaryRecord = {

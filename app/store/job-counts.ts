@@ -19,9 +19,7 @@ export const FAILED_JOB_STATES: readonly JobState[] = ['failed', 'refused'];
  * await countJobsByState(store, dep); // { succeeded: 38, running: 2 }
  */
 export async function countJobsByState(store: Store, dep: DeploymentRecord): Promise<Partial<Record<JobState, number>>> {
-  const counts: Partial<Record<JobState, number>> = {};
-  for (const { state, n } of await jobCountsOf(store, dep.id)) counts[state] = (counts[state] ?? 0) + n;
-  return counts;
+  return (await countJobs(store, dep)).byState;
 }
 
 /**
@@ -31,12 +29,19 @@ export async function countJobsByState(store: Store, dep: DeploymentRecord): Pro
  * await countJobsByBatch(store, dep); // [{ succeeded: 2 }, { running: 1, pending: 7 }, {}]
  */
 export async function countJobsByBatch(store: Store, dep: DeploymentRecord): Promise<Array<Partial<Record<JobState, number>>>> {
-  const counts: Array<Partial<Record<JobState, number>>> = dep.batches.map(() => ({}));
+  return (await countJobs(store, dep)).byBatch;
+}
+
+/** Both of the above from one read of the counters (a deployment's summary needs both). */
+export async function countJobs(store: Store, dep: DeploymentRecord): Promise<{ byState: Partial<Record<JobState, number>>; byBatch: Array<Partial<Record<JobState, number>>> }> {
+  const byState: Partial<Record<JobState, number>> = {};
+  const byBatch: Array<Partial<Record<JobState, number>>> = dep.batches.map(() => ({}));
   for (const { batch, state, n } of await jobCountsOf(store, dep.id)) {
-    const of = counts[batch];
+    byState[state] = (byState[state] ?? 0) + n;
+    const of = byBatch[batch];
     if (of) of[state] = (of[state] ?? 0) + n;
   }
-  return counts;
+  return { byState, byBatch };
 }
 
 /**
