@@ -2,10 +2,11 @@
  * Issue 14's figures: three hub replicas (real processes) on one PostgreSQL database, with simulated agents speaking
  * the real agent API over HTTP. `BENCH_ONLY=replicas npm run bench`; each figure is printed as it is measured.
  *
- *   replica_wake_ms          a simulated agent holds its long poll (`GET /jobs/next?wait=50`) on replica b; a deployment
- *                            is asked of replica a's admin API: from the job's creation (its `createdAt`, stamped by a
- *                            just before the transaction that stores it; one machine, one clock) to b's answer to the
- *                            poll with the job arriving, p50 and p99 over BENCH_REPLICAS_WAKE_SAMPLES (default 200).
+ *   replica_wake_ms          a simulated agent holds its long poll (`GET /jobs/next?wait=50`) on replica b (b's
+ *                            `bitenvoy_long_polls_held` says 1); a deployment is asked of replica a's admin API: from
+ *                            the job's creation (its `createdAt`, stamped by a just before the write that stores it and
+ *                            wakes its agent; one machine, one clock, millisecond resolution) to b's answer to the poll
+ *                            with the job arriving, p50 and p99 over BENCH_REPLICAS_WAKE_SAMPLES (default 200).
  *                            Also from the request sent (`from_request_*`: planning the deployment included) and from
  *                            a's 201 answer (`from_answer_*`, 0 when the poll answered first). Each sample's job is
  *                            claimed and finished before the next. Targets p50 ≤ 20, p99 ≤ 100
@@ -99,8 +100,10 @@ async function measureWake(set: ReplicaSet, samples: number, log: Log) {
     let answeredAt = 0;
     let answeredAtWall = 0;
     const poll = call<{ job: { id: string; createdAt: string } }>(b, 'GET', `${AGENT_API_PREFIX}/jobs/next?wait=50`, agent.credential).then((r) => ((answeredAt = performance.now()), (answeredAtWall = Date.now()), r));
-    // Time for b to hold the poll (and leave its store query behind).
-    await sleep(150);
+    // Asked once b holds the poll (it answers at once when a job is already there, which is not what is measured).
+    for (const deadline = Date.now() + 10_000; ((await gaugeOf(b, 'bitenvoy_long_polls_held')) ?? 0) < 1; await sleep(20)) {
+      if (Date.now() > deadline) throw new Error('replica b did not report the simulated agent\'s poll as held within 10 s');
+    }
     const sent = performance.now();
     const { json } = await deploy(a);
     const returned = performance.now();
@@ -132,15 +135,18 @@ async function measureWake(set: ReplicaSet, samples: number, log: Log) {
   return figure;
 }
 
-async function leaderOf(hub: HubProcess): Promise<number | undefined> {
+/** A gauge without labels in the replica's /metrics; undefined when it does not answer. */
+async function gaugeOf(hub: HubProcess, name: string): Promise<number | undefined> {
   try {
     const res = await fetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${hub.adminToken}` }, signal: AbortSignal.timeout(5000) });
-    const line = (await res.text()).split('\n').find((l) => l.startsWith('bitenvoy_leader '));
+    const line = (await res.text()).split('\n').find((l) => l.startsWith(`${name} `));
     return line === undefined ? undefined : Number(line.split(' ')[1]);
   } catch {
     return undefined;
   }
 }
+
+const leaderOf = (hub: HubProcess) => gaugeOf(hub, 'bitenvoy_leader');
 
 /** The index of the replica that leads, waiting up to `ms` for one to say so. */
 async function leaderIndex(set: ReplicaSet, ms: number): Promise<number> {

@@ -53,6 +53,7 @@ export async function measureWebhookIngest(options: WebhookIngestOptions, log: (
     const perReplica = set.replicas.map(() => ({ accepted: 0, refused: {} as Record<string, number>, ms: [] as number[] }));
     let n = 0;
     const until = performance.now() + options.seconds * 1000;
+    const githubBefore = set.world.github!.requests.length;
     const started = performance.now();
     const pools = set.replicas.map(() => new Agent({ keepAlive: true, maxSockets: options.concurrency }));
     await Promise.all(
@@ -83,6 +84,8 @@ export async function measureWebhookIngest(options: WebhookIngestOptions, log: (
     );
     const seconds = (performance.now() - started) / 1000;
     for (const pool of pools) pool.destroy();
+    // What the deliveries cost in GitHub requests (none expected: no branch of theirs is followed).
+    const githubRequests = set.world.github!.requests.length - githubBefore;
     const all = perReplica.flatMap((c) => c.ms);
     const rates = perReplica.map((c) => round(c.accepted / seconds));
     const figure = {
@@ -94,6 +97,7 @@ export async function measureWebhookIngest(options: WebhookIngestOptions, log: (
       seconds: round(seconds),
       concurrency_per_replica: options.concurrency,
       agents_polling: options.agents,
+      github_requests: githubRequests,
     };
     log(`webhook_ingest_per_s: ${rates.join(' / ')} per replica (${figure.total_per_s} in all), p50 ${figure.p50_ms} ms, p99 ${figure.p99_ms} ms, with ${options.agents} agents polling`);
     return figure;
