@@ -26,11 +26,15 @@
  *                            second. BENCH_REPLICAS_IDLE (default 30000). Target ≤ 300 MB per replica
  *   webhook_ingest_per_s     signed `push` deliveries (bench/webhook-ingest.ts) posted to all 3 replicas at once while
  *                            simulated agents poll them: deliveries answered 2xx per second per replica, and the p99
- *                            of their round trip. Target p99 ≤ 100 ms
+ *                            of their round trip, and the GitHub requests they caused. The senders run in this
+ *                            process: on a small machine they compete with the replicas for CPU. Target p99 ≤ 100 ms
  *
- * BENCH_REPLICAS_FIGURES (default wake,failover,fleet,idle,webhooks) picks figures; BENCH_DATABASE_URL names the
- * PostgreSQL server (a database is made for each replica set and dropped after). Sizes here are the issue's; verify
- * the code with small ones (e.g. BENCH_REPLICAS_SIZES=300 BENCH_REPLICAS_IDLE=300) on a busy machine.
+ * BENCH_REPLICAS_FIGURES (default wake,failover,fleet,idle,webhooks) picks figures; BENCH_REPLICAS_WEBHOOK_SECONDS
+ * (default 20), BENCH_REPLICAS_WEBHOOK_AGENTS (default 1000) and BENCH_REPLICAS_WEBHOOK_CONCURRENCY (deliveries in
+ * flight per replica, default 16) shape the ingest; BENCH_FLEET_CONCURRENCY (default 50) bounds the simulator's
+ * enrollments and job reports in flight; BENCH_DATABASE_URL names the PostgreSQL server (a database is made for each
+ * replica set and dropped after). Sizes here are the issue's; verify the code with small ones (e.g.
+ * BENCH_REPLICAS_SIZES=300 BENCH_REPLICAS_IDLE=300) on a busy machine.
  */
 import { ADMIN_API_PREFIX, AGENT_API_PREFIX, FINAL_DEPLOYMENT_STATES } from '../lib/protocol.js';
 import type { HubProcess } from '../testbed/processes.js';
