@@ -3,13 +3,16 @@
  * enroll through the real APIs, each holds a long poll on a keep-alive connection, and a job that arrives is claimed
  * and reported `running` then `succeeded` — no step runs. Driven by bench/fleet.ts over the IPC channel:
  *
- *   parent → { type: 'start', hubUrl, adminToken, count, concurrency, deadlineSeconds }
+ *   parent → { type: 'start', hubUrl, hubUrls?, adminToken, count, concurrency, deadlineSeconds }
  *   child  → { type: 'enrolled', count, ms } once every agent has its credential, then polls start
  *   parent → { type: 'stats' }   child → { type: 'stats', stats }   (any time)
  *   parent → { type: 'stop' }    child → { type: 'stopped', stats, succeededJobIds, jobEndMs } and exits
  *
  * It bounds itself: past `deadlineSeconds`, or when the parent goes away, it prints how far it got, closes every
  * socket and exits. Loopback only: the hub URL comes from the parent, which started the hub on 127.0.0.1.
+ *
+ * With `hubUrls` (hub replicas on one store, bench/replicas.ts), agent i enrolls through and speaks only to replica
+ * `i mod n`, as agents spread by a load balancer that keeps their connections would.
  */
 import { Agent, request } from 'node:http';
 import { ADMIN_API_PREFIX, AGENT_API_PREFIX } from '../lib/protocol.js';
@@ -17,6 +20,8 @@ import { ADMIN_API_PREFIX, AGENT_API_PREFIX } from '../lib/protocol.js';
 export interface SimulatorStart {
   type: 'start';
   hubUrl: string;
+  /** Several replicas of one hub: agents are assigned to them round-robin (default: `[hubUrl]`). */
+  hubUrls?: string[];
   adminToken: string;
   count: number;
   /** Claims and reports in flight at once; every poll is held regardless. */
@@ -46,6 +51,8 @@ export type SimulatorMessage =
 interface SimAgent {
   id: string;
   credential: string;
+  /** The replica it speaks to. */
+  hub: URL;
 }
 
 interface Answer {
@@ -61,21 +68,21 @@ let stopped = false;
 let finishing = false;
 // One keep-alive pool for every simulated agent: a socket each for the held polls, plus the workers' requests.
 const pool = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity, scheduling: 'lifo' });
-let hubUrl: URL;
+let hubUrls: URL[];
 
 function countError(kind: string): void {
   stats.errors[kind] = (stats.errors[kind] ?? 0) + 1;
 }
 
-function call(method: string, path: string, token: string, body?: unknown, timeoutMs = 120_000): Promise<Answer> {
+function call(hub: URL, method: string, path: string, token: string, body?: unknown, timeoutMs = 120_000): Promise<Answer> {
   const started = performance.now();
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
       {
         agent: pool,
-        host: hubUrl.hostname,
-        port: hubUrl.port,
+        host: hub.hostname,
+        port: hub.port,
         method,
         path,
         headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
@@ -110,14 +117,15 @@ async function inParallel<T>(items: T[], limit: number, work: (item: T, index: n
 async function enroll(adminToken: string, count: number, concurrency: number): Promise<SimAgent[]> {
   const agents: SimAgent[] = new Array<SimAgent>(count);
   await inParallel(Array.from({ length: count }, (_, i) => i), concurrency, async (i) => {
-    const minted = await call('POST', `${ADMIN_API_PREFIX}/enrollment-tokens`, adminToken);
+    const hub = hubUrls[i % hubUrls.length]!;
+    const minted = await call(hub, 'POST', `${ADMIN_API_PREFIX}/enrollment-tokens`, adminToken);
     if (minted.status !== 201) throw new Error(`minting enrollment token ${i + 1} answered HTTP ${minted.status}: ${minted.text.slice(0, 300)}`);
     const { token } = JSON.parse(minted.text) as { token: string };
     const body = { token, name: `fleet-${i + 1}`, labels: { role: 'web' }, version: 'bench' };
-    const enrolled = await call('POST', `${AGENT_API_PREFIX}/enroll`, '', body);
+    const enrolled = await call(hub, 'POST', `${AGENT_API_PREFIX}/enroll`, '', body);
     if (enrolled.status !== 201) throw new Error(`enrolling fleet-${i + 1} answered HTTP ${enrolled.status}: ${enrolled.text.slice(0, 300)}`);
     const json = JSON.parse(enrolled.text) as { agentId: string; credential: string };
-    agents[i] = { id: json.agentId, credential: json.credential };
+    agents[i] = { id: json.agentId, credential: json.credential, hub };
     stats.enrolled++;
   });
   return agents;
@@ -141,7 +149,7 @@ function limiter(limit: number): <T>(work: () => Promise<T>) => Promise<T> {
 
 async function runJob(agent: SimAgent, jobId: string): Promise<void> {
   const claimId = `cl_${agent.id.slice(3, 15)}${jobId.slice(-8)}`.replace(/[^\w-]/g, '_');
-  const claim = await call('POST', `${AGENT_API_PREFIX}/jobs/${jobId}/claim`, agent.credential, { claimId });
+  const claim = await call(agent.hub, 'POST', `${AGENT_API_PREFIX}/jobs/${jobId}/claim`, agent.credential, { claimId });
   if (claim.status !== 200) return countError(`claim HTTP ${claim.status}`);
   stats.claimed++;
   const at = new Date().toISOString();
@@ -149,7 +157,7 @@ async function runJob(agent: SimAgent, jobId: string): Promise<void> {
     { seq: 1, at, type: 'state', state: 'running' },
     { seq: 2, at, type: 'state', state: 'succeeded' },
   ];
-  const done = await call('POST', `${AGENT_API_PREFIX}/jobs/${jobId}/events`, agent.credential, { claimId, events });
+  const done = await call(agent.hub, 'POST', `${AGENT_API_PREFIX}/jobs/${jobId}/events`, agent.credential, { claimId, events });
   if (done.status !== 200) return countError(`events HTTP ${done.status}`);
   jobEndMs.push(done.ms);
   succeededJobIds.push(jobId);
@@ -161,7 +169,7 @@ async function pollLoop(agent: SimAgent, bounded: <T>(work: () => Promise<T>) =>
     stats.holding++;
     let answer: Answer;
     try {
-      answer = await call('GET', `${AGENT_API_PREFIX}/jobs/next?wait=50`, agent.credential, undefined, 70_000);
+      answer = await call(agent.hub, 'GET', `${AGENT_API_PREFIX}/jobs/next?wait=50`, agent.credential, undefined, 70_000);
     } catch (err) {
       if (stopped) return;
       countError(`poll ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
@@ -201,8 +209,8 @@ function finish(code: number): void {
 }
 
 async function start(message: SimulatorStart): Promise<void> {
-  hubUrl = new URL(message.hubUrl);
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(hubUrl.hostname)) throw new Error(`the simulator only speaks to loopback, not ${hubUrl.hostname}`);
+  hubUrls = (message.hubUrls ?? [message.hubUrl]).map((u) => new URL(u));
+  for (const hub of hubUrls) if (!['127.0.0.1', 'localhost', '[::1]'].includes(hub.hostname)) throw new Error(`the simulator only speaks to loopback, not ${hub.hostname}`);
   const deadline = setTimeout(() => {
     process.stderr.write(`fleet simulator: deadline of ${message.deadlineSeconds} s reached; got this far: ${JSON.stringify(stats)}\n`);
     finish(2);

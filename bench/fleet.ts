@@ -83,17 +83,17 @@ export interface FleetOptions {
 
 const CLOCK_TICKS_PER_SECOND = 100;
 
-function median(values: number[]): number | undefined {
+export function median(values: number[]): number | undefined {
   if (!values.length) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function rssMb(pid: number): Promise<number> {
+export async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
 }
@@ -107,7 +107,7 @@ async function cpuSeconds(pid: number): Promise<{ user: number; system: number }
 }
 
 /** The simulator process and a way to ask it things. */
-class Simulator {
+export class Simulator {
   readonly child: ChildProcess;
   #waiters: Array<(m: SimulatorMessage) => boolean> = [];
   #exited: Promise<void>;
@@ -243,7 +243,7 @@ function watchLivez(url: string, timeoutMs: number): { stop(): Promise<{ maxMs: 
   };
 }
 
-async function waitForHolding(sim: Simulator, count: number, ms: number): Promise<SimulatorStats> {
+export async function waitForHolding(sim: Simulator, count: number, ms: number): Promise<SimulatorStats> {
   const deadline = Date.now() + ms;
   for (;;) {
     const stats = await sim.stats();

@@ -19,12 +19,15 @@
  *   fleet_*, event_loop_max_ms, job_end_*  one hub with 1,000 and 10,000 simulated agents holding long polls: its
  *                            idle memory and CPU, and an all-at-once rollout to all of them (see bench/fleet.ts).
  *                            Minutes long: measured only with BENCH_ONLY=fleet, or in the full run with BENCH_FLEET=1
+ *   replica_wake_ms, leader_failover_s, fleet_rollout_s.postgres, replica_idle_rss_mb, webhook_ingest_per_s
+ *                            three hub replicas on PostgreSQL (see bench/replicas.ts). Minutes long and needs PostgreSQL:
+ *                            measured only with BENCH_ONLY=replicas
  *   page_ms                  the slowest p50 of `/`, GET /api/v1/deployments and a deployment page with 100,000
  *                            deployments in the store (BENCH_PAGES_DEPLOYMENTS; see bench/pages.ts); target ≤ 20
  *
  * BENCH_IDLE_SECONDS shortens the idle period (default 120), BENCH_REPETITIONS the latency runs (default 20) and
  * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, rollout, discovery, idle,
- * fleet or pages measures only those figures. Figures are merged into bench/results.json: keys not measured keep their value.
+ * fleet, pages or replicas measures only those figures. Figures are merged into bench/results.json: keys not measured keep their value.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,6 +41,8 @@ import { startWorld, type DeploymentView, type World } from '../testbed/world.js
 import { measureDiscoveryJoin } from './discovery-join.js';
 import { measureFleet } from './fleet.js';
 import { measureGitHubRequests } from './github-requests.js';
+import { percentile } from './percentile.js';
+import { measureReplicas } from './replicas.js';
 import { measureFailureDetection, measureRolloutOverhead } from './rollout-figures.js';
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 20);
@@ -53,12 +58,6 @@ async function githubFigure() {
 interface JobTimes {
   claimedAt?: string;
   events?: Array<{ type: string; status?: string; at: string }>;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return Math.round((sorted[Math.max(0, index)] ?? NaN) * 100) / 100;
 }
 
 /** A deterministic pseudo-random application of ~1.2 MB in 300 files, so fetch sizes mean something. */
@@ -158,11 +157,32 @@ function fleetFigures() {
   });
 }
 
-/** Writes `figures` into bench/results.json over what it held: figures not measured this time keep their value. */
-async function mergeResults(figures: Record<string, unknown>): Promise<void> {
+/**
+ * Writes `figures` into bench/results.json over what it held: figures not measured this time keep their value. Keys
+ * in `nested` are merged one level down (`fleet_rollout_s.postgres` beside the SQLite sizes of the same key).
+ */
+async function mergeResults(figures: Record<string, unknown>, nested: string[] = []): Promise<void> {
   const path = join(packageRoot(), 'bench', 'results.json');
   const before = JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as Record<string, unknown>;
-  await writeFile(path, JSON.stringify({ ...before, ...figures }, null, 2) + '\n');
+  const merged = { ...before, ...figures };
+  for (const key of nested) if (key in figures) merged[key] = { ...(before[key] as object | undefined), ...(figures[key] as object) };
+  await writeFile(path, JSON.stringify(merged, null, 2) + '\n');
+}
+
+function replicaFigures() {
+  const numbers = (name: string, fallback: string) => (process.env[name] ?? fallback).split(',').filter(Boolean).map(Number);
+  return measureReplicas({
+    figures: (process.env.BENCH_REPLICAS_FIGURES ?? 'wake,failover,fleet,idle,webhooks').split(','),
+    wakeSamples: Number(process.env.BENCH_REPLICAS_WAKE_SAMPLES ?? 200),
+    failovers: Number(process.env.BENCH_REPLICAS_FAILOVERS ?? 3),
+    sizes: numbers('BENCH_REPLICAS_SIZES', '10000'),
+    idleAgents: Number(process.env.BENCH_REPLICAS_IDLE ?? 30_000),
+    idleSeconds: Number(process.env.BENCH_REPLICAS_IDLE_SECONDS ?? 60),
+    concurrency: Number(process.env.BENCH_FLEET_CONCURRENCY ?? 50),
+    webhookSeconds: Number(process.env.BENCH_REPLICAS_WEBHOOK_SECONDS ?? 20),
+    webhookAgents: Number(process.env.BENCH_REPLICAS_WEBHOOK_AGENTS ?? 1000),
+    webhookConcurrency: Number(process.env.BENCH_REPLICAS_WEBHOOK_CONCURRENCY ?? 16),
+  });
 }
 
 async function pagesFigure() {
@@ -175,6 +195,12 @@ async function main() {
     const pages = await pagesFigure();
     process.stdout.write(JSON.stringify(pages, null, 2) + '\n');
     await mergeResults(pages);
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'replicas') {
+    const replicas = { replicasMeasuredAt: new Date().toISOString(), ...(await replicaFigures()) };
+    process.stdout.write(JSON.stringify(replicas, null, 2) + '\n');
+    await mergeResults(replicas, ['fleet_rollout_s']);
     return;
   }
   if (process.env.BENCH_ONLY === 'fleet') {

@@ -58,8 +58,14 @@ export interface World {
   waitForRunningJob(id: string, index: number, timeoutMs?: number): Promise<DeploymentView>;
   /** Polls the admin API until the deployment is final; returns its view. */
   waitForDeployment(id: string, timeoutMs?: number): Promise<DeploymentView>;
-  /** Kills the hub (SIGKILL by default) and starts it again on the same port and data dir. */
-  restartHub(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /**
+   * Kills the hub (SIGKILL by default) and starts it again on the same port and data dir. `whileStopped` runs between
+   * the two (e.g. `bitenvoy store migrate`); `env` is added to the hub's environment from then on (e.g.
+   * `BITENVOY_DATABASE_URL`, to move the same hub onto PostgreSQL).
+   */
+  restartHub(signal?: 'SIGKILL' | 'SIGTERM', options?: { env?: NodeJS.ProcessEnv; whileStopped?: () => Promise<void> }): Promise<void>;
+  /** The hub's environment (what another replica of it needs: the same config repo, App and store settings). */
+  readonly hubEnv: NodeJS.ProcessEnv;
   /** Starts (again) the agent process of `agents[i]`. */
   startAgent(i: number): ManagedProcess;
   close(): Promise<void>;
@@ -245,9 +251,14 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    async restartHub(signal = 'SIGKILL') {
+    get hubEnv() {
+      return hubEnv;
+    },
+    async restartHub(signal = 'SIGKILL', restart = {}) {
       if (signal === 'SIGKILL') await hub.kill();
       else await hub.stop();
+      await restart.whileStopped?.();
+      hubEnv = { ...hubEnv, ...restart.env };
       hub = await startHubProcess({ dataDir, port: hub.port, env: hubEnv, echo: options.echo });
     },
     startAgent,
