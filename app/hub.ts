@@ -249,6 +249,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     deploymentPageRoutes({
       store,
       engine,
+      shutdown: shutdown.signal,
       configStatus: () => configs.statuses(),
       safety: { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }), ...(cloud ? { cloudFacts: (agents: AgentRecord[]) => cloud.facts(agents) } : {}) },
       sessions,
