@@ -11,12 +11,25 @@
 import { createHash } from 'node:crypto';
 import { FINAL_DEPLOYMENT_STATES, type JobState } from '../../lib/protocol.js';
 import { readLogTail } from '../jobs/job-logs.js';
-import { keys, type DeploymentRecord, type JobRecord } from '../model.js';
-import { readServerPage, summarizeDeployment, type DeploymentSummary } from '../rollout/deployment-view.js';
+import { keys, type AgentRecord, type DeploymentRecord, type JobRecord } from '../model.js';
+import { readServerPage, summarizeDeployment, type DeploymentSummary, type ServerRow } from '../rollout/deployment-view.js';
 import type { Store } from '../store/store.js';
 import { gateHtml } from './deployment-actions-html.js';
+import { clockTime } from './job-steps.js';
 import { html, safeHref, type SafeHtml } from './safe-html.js';
 import { countsHtml, failuresHtml, INLINE_TAIL_LINES, LIVE_STATES, PAGE_SERVERS, serverListHtml, timelineHtml } from './servers-html.js';
+
+/** The clock and the job lease, to say which running servers' agents went silent. */
+export interface LiveClock {
+  now: () => number;
+  /** BITENVOY_LEASE_SECONDS: an agent holding a job renews its lease every third of it. */
+  leaseMs: number;
+}
+
+export const REAL_CLOCK: LiveClock = { now: () => Date.now(), leaseMs: 60_000 };
+
+/** Heartbeats reach the store up to ~7 s late (agent-auth.ts gathers them); a silence shorter than this is not news. */
+const HEARTBEAT_WRITE_SLACK_MS = 10_000;
 
 export interface LiveQuery {
   after?: string;
@@ -33,7 +46,7 @@ export interface LiveView {
   final: boolean;
 }
 
-export async function readLiveView(store: Store, d: DeploymentRecord, query: LiveQuery): Promise<LiveView> {
+export async function readLiveView(store: Store, d: DeploymentRecord, query: LiveQuery, clock: LiveClock = REAL_CLOCK): Promise<LiveView> {
   const [summary, servers] = await Promise.all([
     summarizeDeployment(store, d),
     readServerPage(store, d, { limit: PAGE_SERVERS, ...(query.after ? { after: Number(query.after) } : {}), ...(query.state ? { state: query.state } : {}) }),
@@ -43,16 +56,38 @@ export async function readLiveView(store: Store, d: DeploymentRecord, query: Liv
   const withTail = [...summary.failures, ...servers.servers.filter((s) => LIVE_STATES.includes(s.state))];
   const jobs = await store.getMany<JobRecord>(withTail.map((s) => keys.job(s.jobId)));
   await Promise.all(jobs.map(async (job, i) => job && tails.set(withTail[i]!.jobId, await readLogTail(store, job, INLINE_TAIL_LINES))));
+  const running = servers.servers.filter((s) => LIVE_STATES.includes(s.state));
+  const silent = await silentAgents(store, running, new Map(jobs.flatMap((job, i) => (job ? [[withTail[i]!.jobId, job] as const] : []))), clock);
   const final = FINAL_DEPLOYMENT_STATES.includes(d.state);
   return {
     html: html`${gateHtml(d)}${factsHtml(d, summary)}
 ${countsHtml(d.id, summary, query.state)}
 ${timelineHtml(summary)}
 ${failuresHtml(d.id, summary, tails)}
-${serverListHtml(d.id, servers, tails, query)}`,
+${serverListHtml(d.id, servers, tails, query, silent)}`,
     actions: `${d.gate ? 'gate' : ''}|${d.cancelRequested ? 'cancelling' : ''}|${final ? 'final' : ''}`,
     final,
   };
+}
+
+/**
+ * Running servers whose agent missed a lease renewal (it sends one every third of the lease, each a heartbeat):
+ * "agent not heard from since 10:00:05 UTC; the job fails at 10:01:05 UTC unless it is heard from". Shown a renewal
+ * interval after the agent's last request (plus the few seconds heartbeats wait to be written, agent-auth.ts) — well
+ * within one heartbeat, and before the lease runs out. Reads only these servers' agents (at most a page).
+ */
+async function silentAgents(store: Store, running: ServerRow[], jobs: ReadonlyMap<string, JobRecord>, clock: LiveClock): Promise<Map<string, string>> {
+  const notes = new Map<string, string>();
+  if (!running.length) return notes;
+  const agents = await store.getMany<AgentRecord>(running.map((s) => keys.agent(s.agentId)));
+  const now = clock.now();
+  running.forEach((s, i) => {
+    const seen = agents[i]?.lastSeenAt;
+    if (!seen || now - Date.parse(seen) <= clock.leaseMs / 3 + HEARTBEAT_WRITE_SLACK_MS) return;
+    const lease = jobs.get(s.jobId)?.leaseExpiresAt;
+    notes.set(s.jobId, `agent not heard from since ${clockTime(seen)}${lease ? `; the job fails at ${clockTime(lease)} unless it is heard from` : ''}`);
+  });
+  return notes;
 }
 
 /** The SSE event id of a view: the same text gives the same id on every replica, so a resume skips what it has. */

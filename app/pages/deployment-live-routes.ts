@@ -24,7 +24,7 @@ import { keys, type DeploymentRecord, type JobRecord } from '../model.js';
 import type { DeploymentChanges } from '../rollout/deployment-changes.js';
 import { readServerDetail } from '../rollout/deployment-view.js';
 import type { Store } from '../store/store.js';
-import { readLiveView, viewId, type LiveQuery } from './deployment-live-html.js';
+import { readLiveView, viewId, type LiveClock, type LiveQuery } from './deployment-live-html.js';
 import { logEndCursor, readKeptLog } from './job-log-text.js';
 import { LiveFeeds, type FeedTimings } from './live-feeds.js';
 import { lastEventId, PageStreams, type PageStreamLimits } from './page-event-stream.js';
@@ -36,6 +36,7 @@ export interface LiveRouteDeps {
   shutdown?: AbortSignal;
   limits?: Partial<PageStreamLimits>;
   timings?: Partial<FeedTimings & { logPollMs: number }>;
+  clock?: LiveClock;
 }
 
 /** How often a log stream looks for new log (the agent sends chunks about once a second). */
@@ -63,7 +64,7 @@ export function deploymentLiveRoutes(deps: LiveRouteDeps): Router {
       async () => {
         const dep = await store.get<DeploymentRecord>(keys.deployment(id));
         if (!dep) return undefined;
-        const view = await readLiveView(store, dep, query);
+        const view = await readLiveView(store, dep, query, deps.clock);
         return { id: viewId(view), data: { html: view.html.toString(), actions: view.actions, final: view.final }, final: view.final };
       },
       (heard) => {

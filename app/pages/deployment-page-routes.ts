@@ -19,7 +19,7 @@ import type { AgentFacts } from '../rollout/select-agents.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { DashboardSessions } from './dashboard-sessions.js';
 import { actionsHtml, doneHtml } from './deployment-actions-html.js';
-import { readLiveView } from './deployment-live-html.js';
+import { readLiveView, type LiveClock } from './deployment-live-html.js';
 import { deploymentLiveRoutes, liveQuery, type LiveRouteDeps } from './deployment-live-routes.js';
 import { escapeHtml as e, page, setPrivatePageHeaders } from './html.js';
 import { LOG_SEARCH_MAX_QUERY, logEndCursor, searchLog, type LogSearch } from './job-log-text.js';
@@ -63,6 +63,8 @@ export interface PageDeps {
   shutdown?: AbortSignal;
   /** Caps and timings of the live streams (tests make them short). */
   live?: Pick<LiveRouteDeps, 'limits' | 'timings'>;
+  /** The clock and the job lease: a running server whose agent missed a lease renewal says so. */
+  clock?: LiveClock;
 }
 
 /**
@@ -75,7 +77,7 @@ const AGENTS_PER_PAGE = 50;
 export function deploymentPageRoutes(deps: PageDeps): Router {
   const { store, engine, configStatus, safety = NO_SAFETY, sessions, access } = deps;
   const router = new Router();
-  router.use(deploymentLiveRoutes({ store, changes: engine.changes, ...(deps.shutdown ? { shutdown: deps.shutdown } : {}), ...deps.live }).routes());
+  router.use(deploymentLiveRoutes({ store, changes: engine.changes, ...(deps.shutdown ? { shutdown: deps.shutdown } : {}), ...(deps.clock ? { clock: deps.clock } : {}), ...deps.live }).routes());
 
   router.get('/', async (ctx) => {
     // Bounded reads whatever the history and the fleet: 30 deployments, 50 agents a page, counts from running totals.
@@ -144,7 +146,7 @@ ${actions
       return;
     }
     const query = liveQuery(ctx);
-    const view = await readLiveView(store, d, query);
+    const view = await readLiveView(store, d, query, deps.clock);
     const session = sessions && (await sessions.find(readSessionCookie(ctx)));
     if (sessions) setPrivatePageHeaders(ctx);
     // Buttons only for who may press them; the posts check again (deployment-action-routes.ts).

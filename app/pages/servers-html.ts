@@ -50,12 +50,11 @@ export function countsHtml(id: string, summary: DeploymentSummary, state: JobSta
 export function timelineHtml(summary: DeploymentSummary): SafeHtml {
   const d = summary.deployment;
   if (!d.batchCount) return html``;
-  const passed = new Set(d.gatesPassed ?? []);
   const items = d.batches.map((b) => {
     const total = JOB_STATES.reduce((n, s) => n + (b.counts[s] ?? 0), 0);
     const ended = (b.counts.succeeded ?? 0) + (b.counts.failed ?? 0) + (b.counts.refused ?? 0) + (b.counts.cancelled ?? 0);
     const status = b.index > d.currentBatch || total === 0 ? 'ahead' : ended === b.size ? 'done' : 'running';
-    const gate = b.pauseAfter === undefined ? undefined : gateItem(summary, b.index, b.pauseAfter, passed);
+    const gate = b.pauseAfter === undefined ? undefined : gateItem(summary, b.index, b.pauseAfter);
     return html`<li class="batch ${status}"><strong>Batch ${b.index + 1}</strong> · ${b.size} server${b.size === 1 ? '' : 's'} · ${status}${countsText(b.counts) ? html` · ${countsText(b.counts)}` : ''}</li>${gate}`;
   });
   const cut = d.batches.length < d.batchCount ? html`<p><small>${d.batches.length} of ${d.batchCount} batches shown, around the current one.</small></p>` : '';
@@ -63,13 +62,13 @@ export function timelineHtml(summary: DeploymentSummary): SafeHtml {
 <ol class="timeline">${items}</ol>${cut}`;
 }
 
-function gateItem(summary: DeploymentSummary, batch: number, pause: number | 'manual', passed: ReadonlySet<number>): SafeHtml {
+function gateItem(summary: DeploymentSummary, batch: number, pause: number | 'manual'): SafeHtml {
   const d = summary.deployment;
   const what = pause === 'manual' ? 'waits for someone to continue' : `pauses ${Math.round(pause / 1000)} s`;
   let status: string;
   if (d.gate && d.gate.afterBatch === batch) {
     status = `held now, since ${clockTime(d.gate.since)}${d.gate.until ? `, until ${clockTime(d.gate.until)}` : ''}`;
-  } else if (passed.has(batch) || batch < d.currentBatch) status = 'passed';
+  } else if (batch < d.currentBatch) status = 'passed';
   else status = 'ahead';
   return html`<li class="gate${status.startsWith('held') ? ' held' : ''}">Gate: ${what} · ${status}</li>`;
 }
@@ -83,25 +82,32 @@ export function failuresHtml(id: string, summary: DeploymentSummary, tails: Read
 }
 
 /** One page of servers, with the link to the next page and back to the first. */
-export function serverListHtml(id: string, page: ServerPage, tails: ReadonlyMap<string, string[]>, query: { after?: string; state?: JobState }): SafeHtml {
+export function serverListHtml(
+  id: string,
+  page: ServerPage,
+  tails: ReadonlyMap<string, string[]>,
+  query: { after?: string; state?: JobState },
+  silent: ReadonlyMap<string, string> = new Map(),
+): SafeHtml {
   const nav = [
     query.after ? html`<a href="${safeHref(deploymentPath(id, { ...(query.state ? { state: query.state } : {}) }))}">first page</a>` : undefined,
     page.next ? html`<a rel="next" href="${safeHref(deploymentPath(id, { ...(query.state ? { state: query.state } : {}), after: page.next }))}">next ${PAGE_SERVERS} servers</a>` : undefined,
   ].filter((n) => n !== undefined);
   const empty = query.state ? html`<p>No server here is ${query.state}.</p>` : html`<p>No server has started yet.</p>`;
   return html`<h2>Servers${query.state ? ` (${query.state})` : ''}</h2>
-${page.servers.length ? page.servers.map((s) => serverHtml(id, s, tails.get(s.jobId))) : empty}
+${page.servers.length ? page.servers.map((s) => serverHtml(id, s, tails.get(s.jobId), silent.get(s.jobId))) : empty}
 ${nav.length ? html`<p class="pages">${nav.map((l, i) => (i ? html` · ${l}` : l))}</p>` : ''}`;
 }
 
-/** A server: name, state and batch; its step and message; its log tail when given, else a link to it. */
-function serverHtml(id: string, s: ServerRow, tail: string[] | undefined): SafeHtml {
+/** A server: name, state and batch; its step and message; its agent's silence; its log tail when given, else a link. */
+function serverHtml(id: string, s: ServerRow, tail: string[] | undefined, silent?: string): SafeHtml {
   const log = tail
     ? html`<pre>${tail.join('\n') || '(no output yet)'}</pre><p><small><a href="${safeHref(serverPath(id, s.jobId))}">steps and the whole log</a></small></p>`
     : html`<p><small><a href="${safeHref(serverPath(id, s.jobId))}">steps and log</a></small></p>`;
   return html`<section><h3>${s.agentName} <span class="state ${s.state}">${s.state}</span> <small>batch ${s.batch + 1}</small></h3>
 ${s.step ? html`<p>step ${s.step.index + 1} <code>${s.step.name}</code>: ${s.step.status}</p>` : ''}
 ${s.message ? html`<p>${s.message}</p>` : ''}
+${silent ? html`<p class="unseen" role="status">${silent}</p>` : ''}
 ${log}</section>`;
 }
 
