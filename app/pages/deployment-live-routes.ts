@@ -3,8 +3,9 @@
  *
  * - `GET /deployments/:id/live` (`?state=`, `?after=` as the page): Server-Sent Events. `event: update` carries the
  *   page's changing part rendered by the hub (deployment-live-html.ts) with an `id` that is a hash of it; one reader
- *   per deployment view serves every open stream (live-feeds.ts). A reconnect sends `Last-Event-ID`: when the view
- *   has not changed since, nothing is sent again. `event: end` once the deployment is final.
+ *   per deployment view serves every open stream (live-feeds.ts). A reconnect sends `Last-Event-ID` (the page's first
+ *   connection passes the id of what it shows as `?since=`): while the view has not changed since, nothing is sent.
+ *   `event: end` once the deployment is final.
  * - `GET /deployments/:id/servers/:jobId/live?after=<cursor>`: `event: log` with the text added since the cursor,
  *   its `id` the cursor after it (read-log-after.ts), so a reconnect resumes exactly there; `event: server` with the
  *   server's state and steps when they change; `event: end` once the job is final and its log read.
@@ -55,7 +56,7 @@ export function deploymentLiveRoutes(deps: LiveRouteDeps): Router {
     const d = await store.get<DeploymentRecord>(keys.deployment(id));
     if (!d) throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${id}: it may have been made on another hub`);
     const query = liveQuery(ctx);
-    const resumeFrom = lastEventId(ctx);
+    const resumeFrom = lastEventId(ctx) ?? (typeof ctx.query.since === 'string' && ctx.query.since.length <= 64 ? ctx.query.since : undefined);
     const stream = streams.start(ctx);
     let lastSent = resumeFrom;
     const stop = feeds.listen(

@@ -19,7 +19,7 @@ import type { AgentFacts } from '../rollout/select-agents.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { DashboardSessions } from './dashboard-sessions.js';
 import { actionsHtml, doneHtml } from './deployment-actions-html.js';
-import { readLiveView, type LiveClock } from './deployment-live-html.js';
+import { readLiveView, viewId, type LiveClock } from './deployment-live-html.js';
 import { deploymentLiveRoutes, liveQuery, type LiveRouteDeps } from './deployment-live-routes.js';
 import { escapeHtml as e, page, setPrivatePageHeaders } from './html.js';
 import { LOG_SEARCH_MAX_QUERY, logEndCursor, searchLog, type LogSearch } from './job-log-text.js';
@@ -152,7 +152,9 @@ ${actions
     // Buttons only for who may press them; the posts check again (deployment-action-routes.ts).
     const refusal = session && access && !view.final ? await access.whyNotChange(session.who, d) : undefined;
     const here = deploymentPath(d.id, query);
-    const stream = `/deployments/${encodeURIComponent(d.id)}/live${here.includes('?') ? here.slice(here.indexOf('?')) : ''}`;
+    // The stream starts from what this page shows: it sends nothing until that changes.
+    const params = new URLSearchParams({ ...query, since: viewId(view) });
+    const stream = `/deployments/${encodeURIComponent(d.id)}/live?${params.toString()}`;
     ctx.body = page(
       `${d.repository} → ${d.environment}`,
       html`<h1>${d.repository} → ${d.environment}</h1>

@@ -1,8 +1,9 @@
 /**
  * One store reader per deployment view, shared by every open stream of it: a hundred people watching one rollout
  * cost one read per change (and one per {@link FeedTimings.recheckMs} for writes another process made), not a
- * hundred. A feed starts with its first listener and stops with its last; a listener gets the newest snapshot at
- * once and then each one whose `id` differs from the one before.
+ * hundred. A feed starts with its first listener and stops with its last. A listener hears only snapshots read after
+ * it joined (never an older one the feed still holds, which could undo what its page already shows) and then each one
+ * whose `id` differs from the last it heard; people joining together share the read their joining asks for.
  *
  * @example
  * const stop = feeds.listen(`${id}|${query}`, id, () => readSnapshot(id), (snap) => stream.send('update', snap.data, snap.id));
@@ -18,7 +19,7 @@ export interface Snapshot {
 }
 
 export interface FeedTimings {
-  /** Least time between two reads prompted by the engine's change signal. */
+  /** Least time between two reads prompted by the engine's change signal or by people joining. */
   minGapMs: number;
   /** Reads again this often without a signal (changes made by another hub replica or the CLI). */
   recheckMs: number;
@@ -29,9 +30,17 @@ export const FEED_DEFAULTS: FeedTimings = { minGapMs: 250, recheckMs: 1000 };
 /** What a listener hears: a snapshot, or that the deployment is gone or could not be read (the stream ends). */
 export type FeedListener = (snapshot: Snapshot | { gone: true } | { error: unknown }) => void;
 
+interface Listener {
+  tell: FeedListener;
+  /** The first read whose answer this listener may hear (reads are numbered as they start). */
+  from: number;
+  lastId?: string;
+}
+
 interface Feed {
-  listeners: Set<FeedListener>;
-  last?: Snapshot;
+  listeners: Set<Listener>;
+  /** Reads started so far. */
+  started: number;
   timer?: NodeJS.Timeout;
   due: number;
   reading: boolean;
@@ -44,8 +53,6 @@ export class LiveFeeds {
   #feeds = new Map<string, Feed>();
   #changes: DeploymentChanges;
   #timings: FeedTimings;
-  /** Store reads done by all feeds (tests count them). */
-  reads = 0;
 
   constructor(deps: { changes: DeploymentChanges; timings?: Partial<FeedTimings> }) {
     this.#changes = deps.changes;
@@ -58,23 +65,22 @@ export class LiveFeeds {
   }
 
   /** Listens to the feed `key` of `deploymentId` (started with `read` if nobody listens yet); returns the way out. */
-  listen(key: string, deploymentId: string, read: () => Promise<Snapshot | undefined>, listener: FeedListener): () => void {
+  listen(key: string, deploymentId: string, read: () => Promise<Snapshot | undefined>, tell: FeedListener): () => void {
     let feed = this.#feeds.get(key);
     if (!feed) {
-      const created: Feed = { listeners: new Set(), due: 0, reading: false, again: false, lastReadAt: 0, stopChanges: () => {} };
+      const created: Feed = { listeners: new Set(), started: 0, due: 0, reading: false, again: false, lastReadAt: 0, stopChanges: () => {} };
       feed = created;
       this.#feeds.set(key, created);
       created.stopChanges = this.#changes.subscribe(deploymentId, () => this.#wakeAt(created, key, read, created.lastReadAt + this.#timings.minGapMs));
-      this.#wakeAt(created, key, read, 0);
-    } else if (feed.last) {
-      const last = feed.last;
-      queueMicrotask(() => entry(last));
     }
-    const entry: FeedListener = (s) => listener(s);
-    feed.listeners.add(entry);
+    // The next read to start is one this listener hears; a read running now may have begun before its page was read.
+    const listener: Listener = { tell, from: feed.started + 1 };
+    feed.listeners.add(listener);
+    if (feed.reading) feed.again = true;
+    this.#wakeAt(feed, key, read, feed.started ? feed.lastReadAt + this.#timings.minGapMs : 0);
     const mine = feed;
     return () => {
-      mine.listeners.delete(entry);
+      mine.listeners.delete(listener);
       if (mine.listeners.size || this.#feeds.get(key) !== mine) return;
       this.#feeds.delete(key);
       clearTimeout(mine.timer);
@@ -83,7 +89,10 @@ export class LiveFeeds {
   }
 
   #wakeAt(feed: Feed, key: string, read: () => Promise<Snapshot | undefined>, at: number): void {
-    if (this.#feeds.get(key) !== feed || (feed.timer && feed.due <= at)) return;
+    if (this.#feeds.get(key) !== feed || feed.reading || (feed.timer && feed.due <= at)) {
+      if (feed.reading) feed.again = true;
+      return;
+    }
     clearTimeout(feed.timer);
     feed.due = at;
     feed.timer = setTimeout(() => this.#tick(feed, key, read), Math.max(0, at - Date.now()));
@@ -92,22 +101,23 @@ export class LiveFeeds {
   #tick(feed: Feed, key: string, read: () => Promise<Snapshot | undefined>): void {
     feed.timer = undefined;
     if (this.#feeds.get(key) !== feed) return;
-    if (feed.reading) return void (feed.again = true);
     feed.reading = true;
     feed.again = false;
     feed.lastReadAt = Date.now();
-    this.reads++;
-    const tell = (what: Parameters<FeedListener>[0]) => [...feed.listeners].forEach((l) => l(what));
+    const seq = ++feed.started;
     read().then(
       (snapshot) => {
         feed.reading = false;
         if (!snapshot) return this.#drop(feed, key, { gone: true });
-        if (snapshot.id !== feed.last?.id) {
-          feed.last = snapshot;
-          tell(snapshot);
+        for (const l of [...feed.listeners]) {
+          if (l.from > seq || l.lastId === snapshot.id) continue;
+          l.lastId = snapshot.id;
+          l.tell(snapshot);
         }
-        if (snapshot.final) return;
-        this.#wakeAt(feed, key, read, feed.again ? feed.lastReadAt + this.#timings.minGapMs : Date.now() + this.#timings.recheckMs);
+        // A final deployment changes no more; a listener joining later still gets its one read.
+        const waiting = [...feed.listeners].some((l) => l.from > seq);
+        if (snapshot.final && !waiting) return;
+        this.#wakeAt(feed, key, read, feed.again || waiting ? feed.lastReadAt + this.#timings.minGapMs : Date.now() + this.#timings.recheckMs);
       },
       (error: unknown) => {
         feed.reading = false;
@@ -121,6 +131,6 @@ export class LiveFeeds {
     if (this.#feeds.get(key) === feed) this.#feeds.delete(key);
     clearTimeout(feed.timer);
     feed.stopChanges();
-    [...feed.listeners].forEach((l) => l(why));
+    [...feed.listeners].forEach((l) => l.tell(why));
   }
 }

@@ -49,8 +49,8 @@ describe('the deployment page, live, in a real browser', () => {
   }
 
   /** Marks the document: a reload makes a new one, without the mark. */
-  const mark = (page: Page) => page.evaluate(() => ((window as unknown as { liveMark: number }).liveMark = 42));
-  const marked = (page: Page) => page.evaluate(() => (window as unknown as { liveMark?: number }).liveMark === 42);
+  const mark = (page: Page) => page.evaluate(() => ((globalThis as unknown as { liveMark: number }).liveMark = 42));
+  const marked = (page: Page) => page.evaluate(() => (globalThis as unknown as { liveMark?: number }).liveMark === 42);
 
   it(
     'shows progress and log lines as they come without reloading, then the gate, and is continued from the page',

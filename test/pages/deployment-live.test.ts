@@ -196,12 +196,17 @@ describe('the live streams', () => {
     await f.addAgent('ag_a', 'web-1');
     const dep = await engine.createDeployment(DEPLOY, 'test');
     const page = (await get(`/deployments/${dep.id}`)).html;
-    expect(page).toContain(`<div id="live" data-stream="/deployments/${dep.id}/live" data-page="/deployments/${dep.id}" data-actions="||">`);
+    const since = new RegExp(`<div id="live" data-stream="/deployments/${dep.id}/live\\?since=([\\w-]{16})" data-page="/deployments/${dep.id}" data-actions="\\|\\|">`).exec(page)?.[1];
+    expect(since).toBeDefined();
+    // The page's own stream sends nothing while what it shows is current.
+    const pages = await openEvents(`/deployments/${dep.id}/live?since=${since}`);
+    expect(await pages.quietFor(300)).toBe(true);
+    pages.close();
 
     const live = await openEvents(`/deployments/${dep.id}/live`);
     const first = (await live.next())!;
     expect(first.event).toBe('update');
-    expect(first.id).toMatch(/^[\w-]{16}$/);
+    expect(first.id).toBe(since);
     expect(first.data.html).toContain('web-1 <span class="state pending">pending</span>');
     // The same markup the page has.
     expect(page).toContain(first.data.html);

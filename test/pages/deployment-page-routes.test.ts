@@ -72,7 +72,7 @@ describe('GET /deployments/:id', () => {
     expect(html).not.toContain('<script>alert');
     // Without JavaScript the page reloads itself; with it, the live stream replaces the reloads.
     expect(html).toContain(`<noscript><meta http-equiv="refresh" content="2; url=/deployments/${dep.id}"></noscript>`);
-    expect(html).toContain(`data-stream="/deployments/${dep.id}/live"`);
+    expect(html).toMatch(new RegExp(`data-stream="/deployments/${dep.id}/live\\?since=[\\w-]{16}"`));
     expect(html).toContain('<a href="https://staging.shop.test/">https://staging.shop.test</a>');
   });
 

@@ -34,12 +34,19 @@ describe('LiveFeeds', () => {
     expect(reads).toBe(3);
     expect(heard[0]).toEqual(['v1', 'v2']);
 
-    // A late listener hears the newest snapshot without a read of its own.
+    // Late listeners hear a snapshot read after they joined (never an older one the feed holds), and those joining
+    // together share that read; the others hear nothing new.
+    version = 3;
     const late: string[] = [];
+    const later: string[] = [];
     stops.push(feeds.listen('dep_1|', 'dep_1', read, (s) => late.push('id' in s ? s.id : 'other')));
-    await sleep(10);
-    expect(late).toEqual(['v2']);
-    expect(reads).toBe(3);
+    stops.push(feeds.listen('dep_1|', 'dep_1', read, (s) => later.push('id' in s ? s.id : 'other')));
+    await sleep(30);
+    expect(late).toEqual(['v3']);
+    expect(later).toEqual(['v3']);
+    expect(reads).toBe(4);
+    expect(heard[0]).toEqual(['v1', 'v2', 'v3']);
+    reads--; // the checks below count from here
 
     stops.splice(0).forEach((stop) => stop());
     expect(feeds.size).toBe(0);
@@ -47,6 +54,33 @@ describe('LiveFeeds', () => {
     changes.notify('dep_1');
     await sleep(30);
     expect(reads).toBe(3);
+  });
+
+  it('sends a listener who joins while a read runs the answer of a read started after it joined', async () => {
+    const changes = new DeploymentChanges();
+    const feeds = new LiveFeeds({ changes, timings: { minGapMs: 5, recheckMs: 60_000 } });
+    let version = 1;
+    let release: (() => void) | undefined;
+    const read = async (): Promise<Snapshot> => {
+      const v = version;
+      await new Promise<void>((r) => (release = r));
+      return { id: `v${v}`, data: v, final: false };
+    };
+    const first: string[] = [];
+    const second: string[] = [];
+    stops.push(feeds.listen('k', 'dep_1', read, (s) => first.push('id' in s ? s.id : 'other')));
+    await sleep(5);
+    // A read of v1 runs; the state moves to v2 and someone joins (their page shows v2).
+    version = 2;
+    stops.push(feeds.listen('k', 'dep_1', read, (s) => second.push('id' in s ? s.id : 'other')));
+    release!();
+    await sleep(20);
+    expect(first).toEqual(['v1']);
+    expect(second).toEqual([]);
+    release!();
+    await sleep(20);
+    expect(first).toEqual(['v1', 'v2']);
+    expect(second).toEqual(['v2']);
   });
 
   it('tells its listeners when the deployment is gone or unreadable, and starts afresh for the next', async () => {
