@@ -17,6 +17,8 @@ export const DEPLOYMENT_LIVE_SCRIPT = trustedHtml(`<script>
   const status = document.getElementById('live-status');
   const say = (text) => { if (status) status.textContent = text; };
   const events = new EventSource(live.dataset.stream);
+  // A button was pressed: its answer loads the page, and a reload here must not cancel that navigation.
+  document.addEventListener('submit', (ev) => { if (!ev.defaultPrevented) events.close(); });
   events.addEventListener('update', (ev) => {
     const d = JSON.parse(ev.data);
     if (d.actions !== live.dataset.actions) { events.close(); say('Updating the page…'); location.replace(live.dataset.page); return; }
