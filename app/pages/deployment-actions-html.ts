@@ -4,6 +4,7 @@
  */
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import type { DeploymentRecord } from '../model.js';
+import { whyNoRetry } from '../audit/retry-failed-servers.js';
 import { actorOf, type DashboardSession } from './dashboard-sessions.js';
 import { html, safeHref, type SafeHtml } from './safe-html.js';
 
@@ -11,6 +12,7 @@ import { html, safeHref, type SafeHtml } from './safe-html.js';
 const DONE: Record<string, string> = {
   continued: 'Rollout continued: the next batch starts now.',
   cancelled: 'Cancel requested: nothing new starts, running steps are stopped, and the deployment ends cancelled.',
+  retried: 'This deployment retries the failed servers of the one before: the same commit, only those servers.',
 };
 
 /** The banner of a rollout waiting between batches: since when, and until when or whom. */
@@ -26,27 +28,33 @@ export function doneHtml(done: unknown): SafeHtml {
 }
 
 /**
- * Continue (only at a gate) and cancel while the rollout is not final; a sign-in link instead without a session, and
- * `refusal` (why not, e.g. read-only on GitHub) instead of the buttons for a person who may not act.
+ * Continue (only at a gate) and cancel while the rollout is not final; once it ended with failed servers, retry them
+ * (retry-failed-servers.ts says when not). A sign-in link instead without a session, and `refusal` (why not, e.g.
+ * read-only on GitHub) instead of the buttons for a person who may not act.
  */
-export function actionsHtml(d: DeploymentRecord, session: DashboardSession | undefined, refusal?: string): SafeHtml {
+export function actionsHtml(d: DeploymentRecord, session: DashboardSession | undefined, refusal?: string, failed = 0): SafeHtml {
   const path = `/deployments/${encodeURIComponent(d.id)}`;
+  const final = FINAL_DEPLOYMENT_STATES.includes(d.state);
+  const retry = final && whyNoRetry(d, failed) === undefined;
   if (!session) {
-    if (FINAL_DEPLOYMENT_STATES.includes(d.state)) return html``;
-    return html`<p class="actions"><a href="${safeHref(`/login?next=${encodeURIComponent(path)}`)}">Sign in to continue or cancel</a></p>`;
+    if (final && !retry) return html``;
+    return html`<p class="actions"><a href="${safeHref(`/login?next=${encodeURIComponent(path)}`)}">${retry ? 'Sign in to retry the failed servers' : 'Sign in to continue or cancel'}</a></p>`;
   }
   const csrf = html`<input type="hidden" name="csrf" value="${session.csrfToken}">`;
   const forms: SafeHtml[] = [];
   const who = html`<span class="who">Signed in as ${actorOf(session.who)}</span>`;
   if (refusal) {
-    forms.push(html`<p class="refused-note">You can view this deployment but not continue or cancel it: ${refusal}.</p>`);
-  } else if (d.gate && !FINAL_DEPLOYMENT_STATES.includes(d.state)) {
+    forms.push(html`<p class="refused-note">You can view this deployment but not ${final ? 'retry its failed servers' : 'continue or cancel it'}: ${refusal}.</p>`);
+  } else if (d.gate && !final) {
     forms.push(html`<form method="post" action="${safeHref(`${path}/continue`)}">${csrf}<button type="submit">Continue rollout</button></form>`);
   }
-  if (!refusal && !FINAL_DEPLOYMENT_STATES.includes(d.state) && !d.cancelRequested) {
+  if (!refusal && !final && !d.cancelRequested) {
     forms.push(
       html`<form method="post" action="${safeHref(`${path}/cancel`)}" onsubmit="return confirm('Cancel this deployment? Nothing new starts and running steps are stopped.')">${csrf}<button type="submit" class="danger">Cancel deployment</button></form>`,
     );
+  }
+  if (!refusal && retry) {
+    forms.push(html`<form method="post" action="${safeHref(`${path}/retry`)}">${csrf}<button type="submit">Retry the ${failed} failed server${failed === 1 ? '' : 's'}</button></form>`);
   }
   forms.push(who, html`<form method="post" action="/logout">${csrf}<button type="submit" class="quiet">Sign out</button></form>`);
   return html`<div class="actions">${forms}</div>`;

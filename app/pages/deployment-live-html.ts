@@ -44,6 +44,8 @@ export interface LiveView {
    */
   actions: string;
   final: boolean;
+  /** Servers that failed or were refused, over the whole deployment (what a retry would take). */
+  failed: number;
 }
 
 export async function readLiveView(store: Store, d: DeploymentRecord, query: LiveQuery, clock: LiveClock = REAL_CLOCK): Promise<LiveView> {
@@ -67,6 +69,7 @@ ${failuresHtml(d.id, summary, tails)}
 ${serverListHtml(d.id, servers, tails, query, silent)}`,
     actions: `${d.gate ? 'gate' : ''}|${d.cancelRequested ? 'cancelling' : ''}|${final ? 'final' : ''}`,
     final,
+    failed: (summary.counts.failed ?? 0) + (summary.counts.refused ?? 0),
   };
 }
 

@@ -150,7 +150,7 @@ ${actions
     const session = sessions && (await sessions.find(readSessionCookie(ctx)));
     if (sessions) setPrivatePageHeaders(ctx);
     // Buttons only for who may press them; the posts check again (deployment-action-routes.ts).
-    const refusal = session && access && !view.final ? await access.whyNotChange(session.who, d) : undefined;
+    const refusal = session && access && (!view.final || view.failed) ? await access.whyNotChange(session.who, d) : undefined;
     const here = deploymentPath(d.id, query);
     // The stream starts from what this page shows: it sends nothing until that changes.
     const params = new URLSearchParams({ ...query, since: viewId(view) });
@@ -158,7 +158,7 @@ ${actions
     ctx.body = page(
       `${d.repository} → ${d.environment}`,
       html`<h1>${d.repository} → ${d.environment}</h1>
-${doneHtml(ctx.query.done)}${sessions ? actionsHtml(d, session, refusal) : ''}
+${doneHtml(ctx.query.done)}${sessions ? actionsHtml(d, session, refusal, view.failed) : ''}
 ${view.final ? '' : html`<p class="live-status" id="live-status" role="status" aria-live="polite"></p>`}
 <div id="live"${view.final ? '' : html` data-stream="${safeHref(stream)}" data-page="${safeHref(here)}" data-actions="${view.actions}"`}>
 ${view.html}
