@@ -102,8 +102,8 @@ ${nav.length ? html`<p class="pages">${nav.map((l, i) => (i ? html` · ${l}` : l
 /** A server: name, state and batch; its step and message; its agent's silence; its log tail when given, else a link. */
 function serverHtml(id: string, s: ServerRow, tail: string[] | undefined, silent?: string): SafeHtml {
   const log = tail
-    ? html`<pre>${tail.join('\n') || '(no output yet)'}</pre><p><small><a href="${safeHref(serverPath(id, s.jobId))}">steps and the whole log</a></small></p>`
-    : html`<p><small><a href="${safeHref(serverPath(id, s.jobId))}">steps and log</a></small></p>`;
+    ? html`<pre>${tail.join('\n') || '(no output yet)'}</pre><p><small><a href="${safeHref(serverPath(id, s.jobId))}">more of the log</a></small></p>`
+    : html`<p><small><a href="${safeHref(serverPath(id, s.jobId))}">log</a></small></p>`;
   return html`<section><h3>${s.agentName} <span class="state ${s.state}">${s.state}</span> <small>batch ${s.batch + 1}</small></h3>
 ${s.step ? html`<p>step ${s.step.index + 1} <code>${s.step.name}</code>: ${s.step.status}</p>` : ''}
 ${s.message ? html`<p>${s.message}</p>` : ''}

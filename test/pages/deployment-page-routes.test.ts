@@ -119,7 +119,7 @@ describe('GET /deployments/:id', () => {
     const servers = first.slice(first.indexOf('<h2>Servers'));
     expect(servers.match(/<section>/g)).toHaveLength(50);
     expect(servers).toContain('<pre>compiling</pre>');
-    expect(servers).toContain(`<a href="/deployments/${dep.id}/servers/${(await engine.getDeploymentView(dep.id))!.jobs[3]!.id}">steps and log</a>`);
+    expect(servers).toContain(`<a href="/deployments/${dep.id}/servers/${(await engine.getDeploymentView(dep.id))!.jobs[3]!.id}">log</a>`);
     expect(servers).toContain('web-049 <span');
     expect(servers).not.toContain('web-050 <span');
     expect(servers).toContain(`<a rel="next" href="/deployments/${dep.id}?after=49">next 50 servers</a>`);
