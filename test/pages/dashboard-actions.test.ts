@@ -421,4 +421,18 @@ describe('POST /deployments/:id/retry', () => {
     expect(locked.html).toContain('db &lt;migration&gt;');
     expect(await listAudit(f.store)).toEqual([expect.objectContaining({ actor: 'admin', action: 'deploy', outcome: 'refused' })]);
   });
+
+  it('leaves a deployment made through GitHub to be deployed again from GitHub, saying so', async () => {
+    f.strategy = 'all-at-once';
+    const github = { installationId: 1, owner: 'acme', repo: 'shop', deploymentId: 7, cloneUrl: 'https://github.test/acme/shop.git' };
+    const dep = await engine.createDeployment(DEPLOY, 'test', { github });
+    await f.agentRuns(engine, 'ag_a', 'failed', 'exit 1');
+    await f.agentRuns(engine, 'ag_b');
+    const { cookie } = await signIn();
+    expect((await request(`/deployments/${dep.id}`, { cookie })).html).not.toContain('Retry the');
+    const csrf = await csrfOf(dep.id, cookie);
+    const res = await request(`/deployments/${dep.id}/retry`, { method: 'POST', cookie, form: { csrf } });
+    expect(res.status).toBe(409);
+    expect(res.html).toContain('was made through GitHub: deploy `aaaaaaa` again from GitHub (`/deploy staging` on its pull request) so GitHub shows it.');
+  });
 });
