@@ -257,6 +257,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     deploymentPageRoutes({
       store,
       engine,
+      shutdown: shutdown.signal,
+      clock: { now: () => Date.now(), leaseMs: settings.leaseSeconds * 1000 },
       configStatus: () => configs.statuses(),
       safety: { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }), ...(cloud ? { cloudFacts: (agents: AgentRecord[]) => cloud.facts(agents) } : {}) },
       sessions,

@@ -1,6 +1,7 @@
 /**
  * The status page's buttons: `POST /deployments/:id/continue` releases a rollout held at a gate between batches,
- * `POST /deployments/:id/cancel` stops it. Both need a signed-in session, a post from the hub's own origin and the
+ * `POST /deployments/:id/cancel` stops it, `POST /deployments/:id/retry` deploys its commit again to only its failed
+ * servers (audit/retry-failed-servers.ts) and goes to the new deployment's page. Both need a signed-in session, a post from the hub's own origin and the
  * session's CSRF token (page-guards.ts); a confirm() in the page is a courtesy the server does not count on.
  *
  * Who pressed it is the session's person: their GitHub login, a named operator, or `admin` for the shared admin
@@ -12,6 +13,7 @@ import { Router } from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { cancelRollout, continueRollout, type ActionDeps } from '../audit/audited-deployment-actions.js';
+import { retryFailedServers } from '../audit/retry-failed-servers.js';
 import type { RepositoryAccess } from '../auth/repository-access.js';
 import { keys, type DeploymentRecord } from '../model.js';
 import { actorOf, type DashboardSessions } from './dashboard-sessions.js';
@@ -30,6 +32,11 @@ export function deploymentActionRoutes(deps: ActionDeps & { sessions: DashboardS
   router.post('/deployments/:id/cancel', ...guards, async (ctx) => {
     const deployment = await cancelRollout(deps, ctx.params.id!, actorOf(sessionOf(ctx).who));
     backToPage(ctx, deployment.id, 'cancelled');
+  });
+
+  router.post('/deployments/:id/retry', ...guards, async (ctx) => {
+    const retry = await retryFailedServers(deps, ctx.params.id!, actorOf(sessionOf(ctx).who));
+    backToPage(ctx, retry.id, 'retried');
   });
 
   return router;

@@ -1,30 +1,37 @@
 /**
  * Server-rendered status pages: `GET /deployments` (deployments newest first, 30 a page from the index with
- * `?before=`, agents, config in force; the home page `/` is the environments' page, environments-page-routes.ts), `GET /deployments/:id` (the
- * summary: counts by state, failures first with their log tails, batches, then 50 servers a page with `?after=` and
- * `?state=` links) and `GET /deployments/:id/servers/:jobId` (one server's events and log tail). GitHub Deployment
- * statuses link to the deployment page.
+ * `?before=`, agents, config in force; the home page `/` is the environments' page, environments-page-routes.ts),
+ * `GET /deployments/:id` (the facts with links to the commit and the GitHub deployment, the instruction file and
+ * config commit, counts by state, a timeline of batches and gates, failures first with their log tails, then 50
+ * servers a page with `?after=` and `?state=` links) and `GET /deployments/:id/servers/:jobId` (one server's steps
+ * with start times and durations, its log with `?q=` search and a download link). Both update live through their
+ * `…/live` streams when JavaScript runs (deployment-live-routes.ts) and reload themselves every 2 s when it does not.
+ * GitHub Deployment statuses link to the deployment page.
  */
 import { Router } from '@koa/router';
-import { FINAL_DEPLOYMENT_STATES, FINAL_JOB_STATES, JOB_STATES } from '../../lib/protocol.js';
+import { FINAL_JOB_STATES } from '../../lib/protocol.js';
 import type { AuditEntry } from '../audit/audit-log.js';
 import { describeLock, type EnvironmentLock } from '../rollout/environment-locks.js';
 import type { ConfigStatus } from '../config/config-repo.js';
-import { readLogTail } from '../jobs/job-logs.js';
-import { keys, type AgentRecord, type DeploymentRecord, type JobRecord } from '../model.js';
-import { readServerDetail, readServerLog, readServerPage, summarizeDeployment } from '../rollout/deployment-view.js';
+import { keys, type AgentRecord, type DeploymentRecord } from '../model.js';
+import { readServerDetail, readServerLog } from '../rollout/deployment-view.js';
 import { pageOfDeployments } from '../store/deployment-queries.js';
 import type { Store } from '../store/store.js';
 import { renderErrorsAsPages } from './render-errors-as-pages.js';
 import type { AgentFacts } from '../rollout/select-agents.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
 import type { DashboardSessions } from './dashboard-sessions.js';
-import { actionsHtml, doneHtml, gateHtml } from './deployment-actions-html.js';
+import { actionsHtml, doneHtml } from './deployment-actions-html.js';
+import { readLiveView, viewId, type LiveClock } from './deployment-live-html.js';
+import { deploymentLiveRoutes, liveQuery, type LiveRouteDeps } from './deployment-live-routes.js';
 import { escapeHtml as e, page, setPrivatePageHeaders } from './html.js';
+import { LOG_SEARCH_MAX_QUERY, logEndCursor, searchLog, type LogSearch } from './job-log-text.js';
+import { DEPLOYMENT_LIVE_SCRIPT, SERVER_LIVE_SCRIPT } from './live-scripts.js';
+import { html, safeHref, type SafeHtml } from './safe-html.js';
 import { readSessionCookie } from './session-cookie.js';
 import type { RepositoryAccess } from '../auth/repository-access.js';
 import { repositoryFilter } from './page-access.js';
-import { batchesHtml, countsHtml, deploymentPath, failuresHtml, INLINE_TAIL_LINES, LIVE_STATES, PAGE_SERVERS, SERVER_PAGE_LINES, serverDetailHtml, serverListHtml } from './servers-html.js';
+import { deploymentPath, SERVER_PAGE_LINES, serverFactsHtml, serverPath } from './servers-html.js';
 
 const REFRESH_SECONDS = 2;
 
@@ -55,6 +62,12 @@ export interface PageDeps {
    * deployment page offers its buttons only to those who may press them.
    */
   access?: RepositoryAccess;
+  /** Ends the pages' live streams when the hub stops (so the browsers reconnect elsewhere). */
+  shutdown?: AbortSignal;
+  /** Caps and timings of the live streams (tests make them short). */
+  live?: Pick<LiveRouteDeps, 'limits' | 'timings'>;
+  /** The clock and the job lease: a running server whose agent missed a lease renewal says so. */
+  clock?: LiveClock;
 }
 
 /**
@@ -69,6 +82,7 @@ const DEPLOYMENTS_PER_PAGE = 30;
 export function deploymentPageRoutes(deps: PageDeps): Router {
   const { store, engine, configStatus, safety = NO_SAFETY, sessions, access } = deps;
   const router = new Router();
+  router.use(deploymentLiveRoutes({ store, changes: engine.changes, ...(deps.shutdown ? { shutdown: deps.shutdown } : {}), ...(deps.clock ? { clock: deps.clock } : {}), ...deps.live }).routes());
 
   router.get('/deployments', renderErrorsAsPages, async (ctx) => {
     // Bounded reads whatever the history and the fleet: 30 deployments, 50 agents a page, counts from running totals.
@@ -140,46 +154,25 @@ ${actions
       notFoundPage(ctx, ctx.params.id!);
       return;
     }
-    const state = JOB_STATES.find((s) => s === ctx.query.state);
-    const after = typeof ctx.query.after === 'string' && /^\d{1,16}$/.test(ctx.query.after) ? ctx.query.after : undefined;
-    const [summary, servers] = await Promise.all([
-      summarizeDeployment(store, d),
-      readServerPage(store, d, { limit: PAGE_SERVERS, ...(after ? { after: Number(after) } : {}), ...(state ? { state } : {}) }),
-    ]);
-    // Log tails inline only for the failures and the servers of this page running now; the others are a link away.
-    const tails = new Map<string, string[]>();
-    const withTail = [...summary.failures, ...servers.servers.filter((s) => LIVE_STATES.includes(s.state))];
-    const jobs = await store.getMany<JobRecord>(withTail.map((s) => keys.job(s.jobId)));
-    await Promise.all(jobs.map(async (job, i) => job && tails.set(withTail[i]!.jobId, await readLogTail(store, job, INLINE_TAIL_LINES))));
-    const final = FINAL_DEPLOYMENT_STATES.includes(d.state);
+    const query = liveQuery(ctx);
+    const view = await readLiveView(store, d, query, deps.clock);
     const session = sessions && (await sessions.find(readSessionCookie(ctx)));
     if (sessions) setPrivatePageHeaders(ctx);
     // Buttons only for who may press them; the posts check again (deployment-action-routes.ts).
-    const refusal = session && access && !final ? await access.whyNotChange(session.who, d) : undefined;
-    const sd = summary.deployment;
-    const planned = sd.batches.map((b) => `batch ${b.index + 1}: ${b.size} server${b.size === 1 ? '' : 's'}`).join(' · ') + (sd.batches.length < sd.batchCount ? ` … (${sd.batchCount} batches)` : '');
+    const refusal = session && access && (!view.final || view.failed) ? await access.whyNotChange(session.who, d) : undefined;
+    const here = deploymentPath(d.id, query);
+    // The stream starts from what this page shows: it sends nothing until that changes.
+    const params = new URLSearchParams({ ...query, since: viewId(view) });
+    const stream = `/deployments/${encodeURIComponent(d.id)}/live?${params.toString()}`;
     ctx.body = page(
       `${d.repository} → ${d.environment}`,
-      `<h1>${e(d.repository)} → ${e(d.environment)}</h1>
-${doneHtml(ctx.query.done)}${gateHtml(d)}
-<table>
-<tr><th>state</th><td class="state ${e(d.state)}">${e(d.state)}</td></tr>
-<tr><th>description</th><td>${e(d.description)}</td></tr>
-<tr><th>commit</th><td><code title="${e(d.sha)}">${e(d.sha.slice(0, 7))}</code> (${e(d.ref)})</td></tr>
-<tr><th>group · strategy</th><td>${e(d.group)} · ${e(d.strategy)}${planned ? ` — ${e(planned)}` : ''}</td></tr>
-<tr><th>config</th><td><code>${e(d.configSha.slice(0, 7))}</code></td></tr>
-<tr><th>created</th><td>${e(d.createdAt)} by ${e(d.createdBy)}${d.finishedAt ? `; finished ${e(d.finishedAt)}` : ''}</td></tr>
-${d.environmentUrl && /^https?:\/\//i.test(d.environmentUrl) ? `<tr><th>environment</th><td><a href="${e(d.environmentUrl)}">${e(d.environmentUrl)}</a></td></tr>` : ''}
-${sd.skipped.length ? `<tr><th>left out</th><td>${sd.skipped.map((s) => `${e(s.name)} (${e(s.reason)})`).join('<br>')}${sd.skippedCount > sd.skipped.length ? `<br>and ${sd.skippedCount - sd.skipped.length} more` : ''}</td></tr>` : ''}
-${rollbackRows(d)}
-</table>
-${sessions ? actionsHtml(d, session, refusal) : ''}
-${countsHtml(d.id, summary, state)}
-${failuresHtml(d.id, summary, tails)}
-${batchesHtml(summary)}
-${serverListHtml(d.id, servers, tails, { ...(after ? { after } : {}), ...(state ? { state } : {}) })}`,
-      final ? undefined : REFRESH_SECONDS,
-      deploymentPath(d.id, { ...(after ? { after } : {}), ...(state ? { state } : {}) }),
+      html`<h1>${d.repository} → ${d.environment}</h1>
+${doneHtml(ctx.query.done)}${sessions ? actionsHtml(d, session, refusal, view.failed) : ''}
+${view.final ? '' : html`<p class="live-status" id="live-status" role="status" aria-live="polite"></p>`}
+<div id="live"${view.final ? '' : html` data-stream="${safeHref(stream)}" data-page="${safeHref(here)}" data-actions="${view.actions}"`}>
+${view.html}
+</div>
+${view.final ? '' : html`${noscriptRefresh(here)}${DEPLOYMENT_LIVE_SCRIPT}`}`.toString(),
     );
   });
 
@@ -192,12 +185,26 @@ ${serverListHtml(d.id, servers, tails, { ...(after ? { after } : {}), ...(state 
       return;
     }
     const asked = typeof ctx.query.lines === 'string' && /^\d{1,4}$/.test(ctx.query.lines) ? Number(ctx.query.lines) : SERVER_PAGE_LINES;
-    const tail = await readServerLog(store, server, Math.max(1, asked));
+    const q = typeof ctx.query.q === 'string' ? ctx.query.q.slice(0, LOG_SEARCH_MAX_QUERY) : '';
+    const final = FINAL_JOB_STATES.includes(server.state);
+    // The cursor first, then the tail: a line written in between shows twice rather than never.
+    const end = final ? undefined : await logEndCursor(store, server);
+    const [tail, found] = await Promise.all([readServerLog(store, server, Math.max(1, asked)), q ? searchLog(store, server, q) : undefined]);
     if (sessions) setPrivatePageHeaders(ctx);
+    const path = serverPath(d.id, server.id);
     ctx.body = page(
       `${server.agentName} · ${d.repository} → ${d.environment}`,
-      serverDetailHtml(d.id, server, tail),
-      FINAL_JOB_STATES.includes(server.state) ? undefined : REFRESH_SECONDS,
+      html`<p><a href="${safeHref(deploymentPath(d.id))}">← deployment ${d.id}</a> (${d.repository} → ${d.environment})</p>
+<div id="server-facts">${serverFactsHtml(server)}</div>
+<h2>Log</h2>
+${server.logsDropped ? html`<p><small>${server.logsDropped} older log chunks were dropped (the hub keeps the newest 2 MiB per job).</small></p>` : ''}
+<form method="get" action="${safeHref(path)}" class="log-search" role="search"><label for="log-q">Search the log</label> <input id="log-q" name="q" type="search" maxlength="${LOG_SEARCH_MAX_QUERY}" value="${q}"> <button type="submit">Search</button>
+ · <a href="${safeHref(`${path}/log`)}" download>Download the whole log</a></form>
+${found ? searchResultsHtml(q, found) : ''}
+${final ? '' : html`<p id="follow-control" hidden><label><input type="checkbox" id="follow" checked> Follow the log</label> <span id="live-status" role="status" aria-live="polite"></span></p>`}
+<pre id="log" tabindex="0"${end ? html` data-stream="${safeHref(`${path}/live?after=${encodeURIComponent(end.cursor)}`)}" data-empty="${tail.length ? 'false' : 'true'}"` : ''}>${tail.join('\n') || '(no output yet)'}${tail.length && end?.endsLine ? '\n' : ''}</pre>
+<p><small>The last ${tail.length} lines; <code>?lines=</code> shows up to 500, and the download has all the hub keeps.</small></p>
+${final ? '' : html`${noscriptRefresh(ctx.originalUrl.startsWith('/') ? ctx.originalUrl : path)}${SERVER_LIVE_SCRIPT}`}`.toString(),
     );
   });
 
@@ -211,16 +218,17 @@ function notFoundPage(ctx: { status: number; body: unknown }, id: string, jobId?
     : page('Not found', `<h1>No deployment ${e(id)}</h1><p>It may have been made on another hub. <a href="/deployments">All deployments</a></p>`);
 }
 
-/** How a deployment and its rollback link to each other: "rolls back dep_…", or "rolled back by dep_…" / why not. */
-function rollbackRows(d: DeploymentRecord): string {
-  const link = (id: string) => `<a href="/deployments/${e(id)}">${e(id)}</a>`;
-  const rows: string[] = [];
-  if (d.rollbackOf) rows.push(`<tr><th>rollback</th><td>brings back <code>${e(d.sha.slice(0, 7))}</code> after ${link(d.rollbackOf)}</td></tr>`);
-  const plan = d.autoRollback;
-  if (plan && 'skipped' in plan) rows.push(`<tr><th>on failure</th><td>not rolled back: ${e(plan.skipped)}</td></tr>`);
-  else if (plan?.error) rows.push(`<tr><th>on failure</th><td>the rollback to <code>${e(plan.sha.slice(0, 7))}</code> could not start: ${e(plan.error)}</td></tr>`);
-  else if (plan) rows.push(`<tr><th>on failure</th><td>rolled back by ${link(plan.deploymentId)}: <code>${e(plan.sha.slice(0, 7))}</code> (from ${link(plan.lastGood)}) to ${plan.agentIds.length} server${plan.agentIds.length === 1 ? '' : 's'}</td></tr>`);
-  return rows.join('\n');
+/** Without JavaScript the page reloads itself while something runs; with it, the live stream replaces the reloads. */
+function noscriptRefresh(to: string): SafeHtml {
+  return html`<noscript><meta http-equiv="refresh" content="${REFRESH_SECONDS}; url=${safeHref(to)}"></noscript>`;
+}
+
+/** The lines that matched a log search, with their line numbers in the kept log. */
+function searchResultsHtml(q: string, found: LogSearch): SafeHtml {
+  if (!found.total) return html`<p role="status">No line of the kept log contains “${q}”.</p>`;
+  const shown = found.matches.length < found.total ? ` (the first ${found.matches.length} shown)` : '';
+  return html`<h3>${found.total} line${found.total === 1 ? '' : 's'} contain “${q}”${shown}</h3>
+<table class="log-matches"><tr><th scope="col">line</th><th scope="col">text</th></tr>${found.matches.map((m) => html`<tr><td>${m.line}</td><td><code>${m.text}</code></td></tr>`)}</table>`;
 }
 
 /** Which commit of a config repo is in force, and why a newer one is not. */

@@ -1,11 +1,16 @@
 /**
- * The server parts of the deployment page: counts by state with filter links, the batches, failures first with their
- * log tails, and one page of servers with links to the next page and to each server's own page (its log on demand).
- * Everything shown is bounded: a page of servers, the first failures, short tails.
+ * The server parts of the deployment page: counts by state with filter links, the timeline of batches and gates,
+ * failures first with their log tails, and one page of servers with links to the next page and to each server's own
+ * page (its steps, live log, search and download). Everything shown is bounded: a page of servers, the first failures,
+ * short tails, at most 100 batches.
+ *
+ * @example
+ * html`${countsHtml(d.id, summary, undefined)}${timelineHtml(summary)}${serverListHtml(d.id, servers, tails, {})}`;
  */
 import { JOB_STATES, type JobState } from '../../lib/protocol.js';
 import type { DeploymentSummary, ServerDetail, ServerPage, ServerRow, StateCounts } from '../rollout/deployment-view.js';
-import { escapeHtml as e } from './html.js';
+import { clockTime, formatDuration, stepRuns } from './job-steps.js';
+import { html, safeHref, type SafeHtml } from './safe-html.js';
 
 /** Servers per page of the status page. */
 export const PAGE_SERVERS = 50;
@@ -30,84 +35,102 @@ export function serverPath(id: string, jobId: string): string {
 }
 
 /** "12 planned · succeeded 10 · running 2", each state a link that shows only its servers. */
-export function countsHtml(id: string, summary: DeploymentSummary, state: JobState | undefined): string {
+export function countsHtml(id: string, summary: DeploymentSummary, state: JobState | undefined): SafeHtml {
   const links = JOB_STATES.filter((s) => summary.counts[s]).map((s) =>
-    s === state ? `<strong class="state ${e(s)}">${e(s)} ${summary.counts[s]}</strong>` : `<a class="state ${e(s)}" href="${e(deploymentPath(id, { state: s }))}">${e(s)} ${summary.counts[s]}</a>`,
+    s === state ? html`<strong class="state ${s}">${s} ${summary.counts[s]}</strong>` : html`<a class="state ${s}" href="${safeHref(deploymentPath(id, { state: s }))}">${s} ${summary.counts[s]}</a>`,
   );
-  const all = state ? `<a href="${e(deploymentPath(id))}">all</a>` : '<strong>all</strong>';
-  return `<p class="counts">${summary.servers} server${summary.servers === 1 ? '' : 's'} planned · ${[all, ...links].join(' · ')}</p>`;
+  const all = state ? html`<a href="${safeHref(deploymentPath(id))}">all</a>` : html`<strong>all</strong>`;
+  return html`<p class="counts">${summary.servers} server${summary.servers === 1 ? '' : 's'} planned · ${[all, ...links].map((l, i) => (i ? html` · ${l}` : l))}</p>`;
 }
 
-/** The batches with their sizes, pauses and counts by state (the summary holds at most 100 of them). */
-export function batchesHtml(summary: DeploymentSummary): string {
+/**
+ * The rollout as a timeline: each batch (done, running or ahead, with its counts), and after it the gate it waits at
+ * — a pause of some seconds or a manual continue — passed, held now (since when, until when) or ahead.
+ */
+export function timelineHtml(summary: DeploymentSummary): SafeHtml {
   const d = summary.deployment;
-  if (d.batchCount <= 1) return '';
-  const rows = d.batches.map(
-    (b) => `<tr><td>${b.index + 1}${b.index === d.currentBatch ? ' (current)' : ''}</td><td>${b.size}</td><td>${e(pauseText(b.pauseAfter))}</td><td>${e(countsText(b.counts)) || 'not started'}</td></tr>`,
-  );
-  const cut = d.batches.length < d.batchCount ? `<p><small>${d.batches.length} of ${d.batchCount} batches shown, around the current one.</small></p>` : '';
-  return `<h2>Batches</h2>\n<table><tr><th>batch</th><th>servers</th><th>pause after</th><th>jobs</th></tr>\n${rows.join('\n')}\n</table>${cut}`;
+  if (!d.batchCount) return html``;
+  const items = d.batches.map((b) => {
+    const total = JOB_STATES.reduce((n, s) => n + (b.counts[s] ?? 0), 0);
+    const ended = (b.counts.succeeded ?? 0) + (b.counts.failed ?? 0) + (b.counts.refused ?? 0) + (b.counts.cancelled ?? 0);
+    const status = b.index > d.currentBatch || total === 0 ? 'ahead' : ended === b.size ? 'done' : 'running';
+    const gate = b.pauseAfter === undefined ? undefined : gateItem(summary, b.index, b.pauseAfter);
+    return html`<li class="batch ${status}"><strong>Batch ${b.index + 1}</strong> · ${b.size} server${b.size === 1 ? '' : 's'} · ${status}${countsText(b.counts) ? html` · ${countsText(b.counts)}` : ''}</li>${gate}`;
+  });
+  const cut = d.batches.length < d.batchCount ? html`<p><small>${d.batches.length} of ${d.batchCount} batches shown, around the current one.</small></p>` : '';
+  return html`<h2>Timeline</h2>
+<ol class="timeline">${items}</ol>${cut}`;
+}
+
+function gateItem(summary: DeploymentSummary, batch: number, pause: number | 'manual'): SafeHtml {
+  const d = summary.deployment;
+  const what = pause === 'manual' ? 'waits for someone to continue' : `pauses ${Math.round(pause / 1000)} s`;
+  let status: string;
+  if (d.gate && d.gate.afterBatch === batch) {
+    status = `held now, since ${clockTime(d.gate.since)}${d.gate.until ? `, until ${clockTime(d.gate.until)}` : ''}`;
+  } else if (batch < d.currentBatch) status = 'passed';
+  else status = 'ahead';
+  return html`<li class="gate${status.startsWith('held') ? ' held' : ''}">Gate: ${what} · ${status}</li>`;
 }
 
 /** The first failed or refused servers, each with why and its log tail. */
-export function failuresHtml(id: string, summary: DeploymentSummary, tails: ReadonlyMap<string, string[]>): string {
-  if (!summary.failures.length) return '';
+export function failuresHtml(id: string, summary: DeploymentSummary, tails: ReadonlyMap<string, string[]>): SafeHtml {
+  if (!summary.failures.length) return html``;
   const failed = (summary.counts.failed ?? 0) + (summary.counts.refused ?? 0);
-  const more = failed > summary.failures.length ? `<p><small>The first ${summary.failures.length} of ${failed}: <a href="${e(deploymentPath(id, { state: 'failed' }))}">all failed servers</a>.</small></p>` : '';
-  return `<h2>Failures</h2>\n${summary.failures.map((s) => serverHtml(id, s, tails.get(s.jobId) ?? [])).join('\n')}\n${more}`;
+  const more = failed > summary.failures.length ? html`<p><small>The first ${summary.failures.length} of ${failed}: <a href="${safeHref(deploymentPath(id, { state: 'failed' }))}">all failed servers</a>.</small></p>` : '';
+  return html`<h2>Failures</h2>\n${summary.failures.map((s) => serverHtml(id, s, tails.get(s.jobId) ?? []))}\n${more}`;
 }
 
 /** One page of servers, with the link to the next page and back to the first. */
-export function serverListHtml(id: string, page: ServerPage, tails: ReadonlyMap<string, string[]>, query: { after?: string; state?: JobState }): string {
+export function serverListHtml(
+  id: string,
+  page: ServerPage,
+  tails: ReadonlyMap<string, string[]>,
+  query: { after?: string; state?: JobState },
+  silent: ReadonlyMap<string, string> = new Map(),
+): SafeHtml {
   const nav = [
-    query.after ? `<a href="${e(deploymentPath(id, { ...(query.state ? { state: query.state } : {}) }))}">first page</a>` : '',
-    page.next ? `<a rel="next" href="${e(deploymentPath(id, { ...(query.state ? { state: query.state } : {}), after: page.next }))}">next ${PAGE_SERVERS} servers</a>` : '',
-  ].filter(Boolean);
-  const empty = query.state ? `<p>No server here is ${e(query.state)}.</p>` : '<p>No server has started yet.</p>';
-  return `<h2>Servers${query.state ? ` (${e(query.state)})` : ''}</h2>
-${page.servers.length ? page.servers.map((s) => serverHtml(id, s, tails.get(s.jobId))).join('\n') : empty}
-${nav.length ? `<p class="pages">${nav.join(' · ')}</p>` : ''}`;
+    query.after ? html`<a href="${safeHref(deploymentPath(id, { ...(query.state ? { state: query.state } : {}) }))}">first page</a>` : undefined,
+    page.next ? html`<a rel="next" href="${safeHref(deploymentPath(id, { ...(query.state ? { state: query.state } : {}), after: page.next }))}">next ${PAGE_SERVERS} servers</a>` : undefined,
+  ].filter((n) => n !== undefined);
+  const empty = query.state ? html`<p>No server here is ${query.state}.</p>` : html`<p>No server has started yet.</p>`;
+  return html`<h2>Servers${query.state ? ` (${query.state})` : ''}</h2>
+${page.servers.length ? page.servers.map((s) => serverHtml(id, s, tails.get(s.jobId), silent.get(s.jobId))) : empty}
+${nav.length ? html`<p class="pages">${nav.map((l, i) => (i ? html` · ${l}` : l))}</p>` : ''}`;
 }
 
-/** A server: name, state and batch; its step and message; its log tail when given, else a link to it. */
-function serverHtml(id: string, s: ServerRow, tail: string[] | undefined): string {
+/** A server: name, state and batch; its step and message; its agent's silence; its log tail when given, else a link. */
+function serverHtml(id: string, s: ServerRow, tail: string[] | undefined, silent?: string): SafeHtml {
   const log = tail
-    ? `<pre>${e(tail.join('\n')) || '(no output yet)'}</pre><p><small><a href="${e(serverPath(id, s.jobId))}">more of the log</a></small></p>`
-    : `<p><small><a href="${e(serverPath(id, s.jobId))}">log</a></small></p>`;
-  return `<section><h3>${e(s.agentName)} <span class="state ${e(s.state)}">${e(s.state)}</span> <small>batch ${s.batch + 1}</small></h3>
-${s.step ? `<p>step ${s.step.index + 1} <code>${e(s.step.name)}</code>: ${e(s.step.status)}</p>` : ''}
-${s.message ? `<p>${e(s.message)}</p>` : ''}
+    ? html`<pre>${tail.join('\n') || '(no output yet)'}</pre><p><small><a href="${safeHref(serverPath(id, s.jobId))}">more of the log</a></small></p>`
+    : html`<p><small><a href="${safeHref(serverPath(id, s.jobId))}">log</a></small></p>`;
+  return html`<section><h3>${s.agentName} <span class="state ${s.state}">${s.state}</span> <small>batch ${s.batch + 1}</small></h3>
+${s.step ? html`<p>step ${s.step.index + 1} <code>${s.step.name}</code>: ${s.step.status}</p>` : ''}
+${s.message ? html`<p>${s.message}</p>` : ''}
+${silent ? html`<p class="unseen" role="status">${silent}</p>` : ''}
 ${log}</section>`;
 }
 
-/** A server's own page: its job's times, steps and state changes, and a longer log tail. */
-export function serverDetailHtml(depId: string, s: ServerDetail, tail: string[]): string {
-  const events = s.events.map((ev) =>
-    ev.type === 'state'
-      ? `<li>${e(ev.at)} ${e(ev.state)}${ev.message ? `: ${e(ev.message)}` : ''}</li>`
-      : `<li>${e(ev.at)} step ${ev.step.index + 1} <code>${e(ev.step.name)}</code> ${e(ev.status)}</li>`,
+/** The part of a server's page that changes while it runs: state, times, message and its steps with durations. */
+export function serverFactsHtml(s: ServerDetail): SafeHtml {
+  const steps = stepRuns(s.events);
+  const rows = steps.map(
+    (r) => html`<tr><th scope="row">${r.index + 1}</th><td><code>${r.name}</code></td><td class="state ${r.status === 'started' ? 'running' : r.status === 'succeeded' ? 'succeeded' : 'failed'}">${r.status === 'started' ? 'running' : r.status}</td>
+<td>${r.startedAt ? clockTime(r.startedAt) : ''}</td><td>${r.durationMs === undefined ? '' : formatDuration(r.durationMs)}</td><td>${r.exitCode === undefined || r.exitCode === null ? '' : r.exitCode}${r.message ? html` ${r.message}` : ''}</td></tr>`,
   );
-  return `<p><a href="${e(deploymentPath(depId))}">← deployment ${e(depId)}</a></p>
-<h1>${e(s.agentName)} <span class="state ${e(s.state)}">${e(s.state)}</span></h1>
+  const changes = s.events.flatMap((ev) => (ev.type === 'state' ? [html`<li>${clockTime(ev.at)} ${ev.state}${ev.message ? `: ${ev.message}` : ''}</li>`] : []));
+  return html`<h1>${s.agentName} <span class="state ${s.state}">${s.state}</span></h1>
 <table>
-<tr><th>job</th><td><code>${e(s.id)}</code>, batch ${s.batch + 1}</td></tr>
-${s.claimedAt ? `<tr><th>claimed</th><td>${e(s.claimedAt)}</td></tr>` : ''}
-${s.finishedAt ? `<tr><th>finished</th><td>${e(s.finishedAt)}</td></tr>` : ''}
-${s.step ? `<tr><th>step</th><td>${s.step.index + 1} <code>${e(s.step.name)}</code>: ${e(s.step.status)}</td></tr>` : ''}
-${s.message ? `<tr><th>message</th><td>${e(s.message)}</td></tr>` : ''}
+<tr><th scope="row">job</th><td><code>${s.id}</code>, batch ${s.batch + 1}</td></tr>
+${s.claimedAt ? html`<tr><th scope="row">claimed</th><td>${s.claimedAt}</td></tr>` : ''}
+${s.finishedAt ? html`<tr><th scope="row">finished</th><td>${s.finishedAt}${s.claimedAt ? ` (${formatDuration(Date.parse(s.finishedAt) - Date.parse(s.claimedAt))} after its claim)` : ''}</td></tr>` : ''}
+${s.message ? html`<tr><th scope="row">message</th><td>${s.message}</td></tr>` : ''}
 </table>
-${events.length ? `<h2>Events</h2><ul>${events.join('')}</ul>` : ''}
-<h2>Log</h2>
-${s.logsDropped ? `<p><small>${e(s.logsDropped)} older log chunks were dropped (the hub keeps the newest 2 MiB per job).</small></p>` : ''}
-<pre>${e(tail.join('\n')) || '(no output yet)'}</pre>
-<p><small>The last ${tail.length} lines; <code>?lines=</code> shows up to 500.</small></p>`;
+${changes.length ? html`<h2>State changes</h2><ul>${changes}</ul>` : ''}
+<h2>Steps</h2>
+${rows.length ? html`<table class="steps"><tr><th scope="col">#</th><th scope="col">step</th><th scope="col">status</th><th scope="col">started</th><th scope="col">took</th><th scope="col">exit</th></tr>${rows}</table>` : html`<p>No step has started yet.</p>`}`;
 }
 
-function pauseText(pause: number | 'manual' | undefined): string {
-  if (pause === undefined) return '';
-  return pause === 'manual' ? 'until continued' : `${Math.round(pause / 1000)} s`;
-}
-
-function countsText(counts: StateCounts): string {
+export function countsText(counts: StateCounts): string {
   return JOB_STATES.filter((s) => counts[s]).map((s) => `${s} ${counts[s]}`).join(', ');
 }

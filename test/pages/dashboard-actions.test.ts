@@ -12,6 +12,7 @@ import { DashboardSessions, SESSION_TTL_MS } from '../../app/pages/dashboard-ses
 import { deploymentActionRoutes } from '../../app/pages/deployment-action-routes.js';
 import { deploymentPageRoutes } from '../../app/pages/deployment-page-routes.js';
 import { signInRoutes } from '../../app/pages/sign-in-routes.js';
+import { takeLock } from '../../app/rollout/environment-locks.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { createKoa } from '../../app/server.js';
 import { silentLogger } from '../../lib/logger.js';
@@ -355,5 +356,83 @@ describe('how a session ends', () => {
     expect((await request(`/deployments/${dep.id}`, { cookie, at: rotated })).html).toContain('Sign in to continue or cancel');
     // The hub with the old token still knows it: the session itself was not touched.
     expect((await request(`/deployments/${dep.id}`, { cookie })).html).toContain('Continue rollout');
+  });
+});
+
+describe('POST /deployments/:id/retry', () => {
+  /** web-1 fails in the canary batch: the rollout stops there and ends `failure`. */
+  async function failedDeployment(): Promise<DeploymentRecord> {
+    f.strategy = 'all-at-once';
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    await f.agentRuns(engine, 'ag_a', 'failed', 'step <migrate> exited 1');
+    await f.agentRuns(engine, 'ag_b');
+    const ended = await record(dep.id);
+    expect(ended.state).toBe('failure');
+    return ended;
+  }
+
+  it('deploys the same commit again to only the failed servers, audited as the person, and shows the new deployment', async () => {
+    const dep = await failedDeployment();
+    expect((await request(`/deployments/${dep.id}`)).html).toContain('Sign in to retry the failed servers');
+    const { cookie } = await signIn();
+    const page = await request(`/deployments/${dep.id}`, { cookie });
+    expect(page.html).toContain('<button type="submit">Retry the 1 failed server</button>');
+    const csrf = await csrfOf(dep.id, cookie);
+    // The same guards as the other buttons: no token, no retry.
+    expect((await request(`/deployments/${dep.id}/retry`, { method: 'POST', cookie, form: {} })).status).toBe(403);
+
+    const res = await request(`/deployments/${dep.id}/retry`, { method: 'POST', cookie, form: { csrf } });
+    expect(res.status).toBe(303);
+    const retryId = /^\/deployments\/(dep_\w+)\?done=retried$/.exec(res.location ?? '')?.[1];
+    expect(retryId).toBeDefined();
+    const retry = await record(retryId!);
+    expect(retry).toMatchObject({ sha: dep.sha, ref: dep.sha, environment: 'staging', createdBy: 'admin', trigger: 'dashboard' });
+    expect(retry.batches.flatMap((b) => b.agentIds)).toEqual(['ag_a']);
+    expect((await engine.nextJob('ag_b'))).toBeUndefined();
+    expect((await engine.nextJob('ag_a'))?.deploymentId).toBe(retryId);
+    expect(await listAudit(f.store)).toEqual([
+      expect.objectContaining({ actor: 'admin', action: 'deploy', outcome: 'started', deploymentId: retryId, sha: dep.sha, detail: `retry of ${dep.id} on 1 failed server` }),
+    ]);
+    const shown = await request(res.location!, { cookie });
+    expect(shown.html).toContain('This deployment retries the failed servers of the one before');
+  });
+
+  it('refuses, on the page, a retry while the rollout runs, of a deployment without failures, and one a lock holds back', async () => {
+    const { cookie } = await signIn();
+    const running = await engine.createDeployment({ ...DEPLOY }, 'test');
+    const csrfRunning = await csrfOf(running.id, cookie);
+    const early = await request(`/deployments/${running.id}/retry`, { method: 'POST', cookie, form: { csrf: csrfRunning } });
+    expect(early.status).toBe(409);
+    expect(early.html).toContain(`<p class="error">Deployment ${running.id} is still queued: retry its failed servers once it has ended.</p>`);
+    await engine.cancelDeployment(running.id, 'test');
+    // Cancelled before any server ran: nothing failed, nothing to retry.
+    const csrfCancelled = await csrfOf(running.id, cookie);
+    expect((await request(`/deployments/${running.id}`, { cookie })).html).not.toContain('Retry the');
+    const none = await request(`/deployments/${running.id}/retry`, { method: 'POST', cookie, form: { csrf: csrfCancelled } });
+    expect(none.status).toBe(409);
+    expect(none.html).toContain(`No server of deployment ${running.id} failed.`);
+
+    const dep = await failedDeployment();
+    const csrf = await csrfOf(dep.id, cookie);
+    await takeLock(f.store, { repository: 'acme/shop', environment: 'staging', by: 'octocat', reason: 'db <migration>', at: new Date(f.now).toISOString() }, f.now);
+    const locked = await request(`/deployments/${dep.id}/retry`, { method: 'POST', cookie, form: { csrf } });
+    expect(locked.status).toBe(409);
+    expect(locked.html).toContain('is locked by @octocat');
+    expect(locked.html).toContain('db &lt;migration&gt;');
+    expect(await listAudit(f.store)).toEqual([expect.objectContaining({ actor: 'admin', action: 'deploy', outcome: 'refused' })]);
+  });
+
+  it('leaves a deployment made through GitHub to be deployed again from GitHub, saying so', async () => {
+    f.strategy = 'all-at-once';
+    const github = { installationId: 1, owner: 'acme', repo: 'shop', deploymentId: 7, cloneUrl: 'https://github.test/acme/shop.git' };
+    const dep = await engine.createDeployment(DEPLOY, 'test', { github });
+    await f.agentRuns(engine, 'ag_a', 'failed', 'exit 1');
+    await f.agentRuns(engine, 'ag_b');
+    const { cookie } = await signIn();
+    expect((await request(`/deployments/${dep.id}`, { cookie })).html).not.toContain('Retry the');
+    const csrf = await csrfOf(dep.id, cookie);
+    const res = await request(`/deployments/${dep.id}/retry`, { method: 'POST', cookie, form: { csrf } });
+    expect(res.status).toBe(409);
+    expect(res.html).toContain('was made through GitHub: deploy `aaaaaaa` again from GitHub (`/deploy staging` on its pull request) so GitHub shows it.');
   });
 });
