@@ -15,6 +15,10 @@ import { bindingKeys } from '../../app/cloud/identity-bindings.js';
 import { keys } from '../../app/model.js';
 import { agentsPageRoutes } from '../../app/pages/agents-page-routes.js';
 import { configPageRoutes } from '../../app/pages/config-page-routes.js';
+import { DashboardSessions } from '../../app/pages/dashboard-sessions.js';
+import { pageAccess } from '../../app/pages/page-access.js';
+import { SESSION_COOKIE } from '../../app/pages/session-cookie.js';
+import type { RepositoryAccess } from '../../app/auth/repository-access.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { DEPLOY, SHA, configWith, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
 
@@ -26,6 +30,8 @@ let engine: RolloutEngine;
 let server: Server;
 let base: string;
 let statuses: ConfigStatus[];
+let sessions: DashboardSessions;
+let isPublic: boolean;
 
 beforeEach(async () => {
   f = await openEngineFixture();
@@ -36,8 +42,12 @@ beforeEach(async () => {
     sha: 'c'.repeat(40),
   });
   const configs = { inForce: () => [config()], current: () => config(), statuses: () => statuses };
-  const deps = { store: f.store, configs, heartbeatSeconds: HEARTBEAT, now: () => f.now, cloud: { scopes: () => [], staleAfterMs: 900_000 } };
+  isPublic = true;
+  sessions = new DashboardSessions({ store: f.store, adminToken: 'test-admin-token', publicUrl: () => base });
+  const deps = { store: f.store, configs, sessions, heartbeatSeconds: HEARTBEAT, now: () => f.now, cloud: { scopes: () => [], staleAfterMs: 900_000 } };
   const koa = new Koa();
+  // Only deployments' repositories are checked by pageAccess: these pages ask no RepositoryAccess.
+  koa.use(async (ctx, next) => pageAccess({ store: f.store, sessions, access: {} as RepositoryAccess, isPublic })(ctx, next));
   for (const router of [agentsPageRoutes(deps), configPageRoutes(deps)]) koa.use(router.routes()).use(router.allowedMethods());
   server = createServer(koa.callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -48,9 +58,9 @@ afterEach(async () => {
   await f.close();
 });
 
-async function get(path: string): Promise<{ status: number; html: string }> {
-  const res = await fetch(`${base}${path}`);
-  return { status: res.status, html: await res.text() };
+async function get(path: string, cookie?: string): Promise<{ status: number; html: string; location: string | null }> {
+  const res = await fetch(`${base}${path}`, { redirect: 'manual', ...(cookie ? { headers: { cookie } } : {}) });
+  return { status: res.status, html: await res.text(), location: res.headers.get('location') };
 }
 
 async function addAgent(id: string, name: string, labels: Record<string, string> = { role: 'web' }, lastSeen = f.now): Promise<void> {
@@ -190,5 +200,21 @@ describe('GET /config', () => {
     expect(html).toContain('<br><small>the &lt;b&gt;databases&lt;/b&gt;</small>');
     expect(html).toContain('<a href="/agents/db%20%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E">db &lt;img src=x onerror=alert(1)&gt;</a>');
     expect(html).not.toMatch(/<img src=x|<b>/);
+  });
+});
+
+describe('access', () => {
+  it('needs a session for /agents, an agent and /config when the dashboard is not public', async () => {
+    await addAgent('ag_a', 'web-1');
+    isPublic = false;
+    for (const path of ['/agents', '/agents/web-1', '/config', '/agents?state=lost']) {
+      const res = await get(path);
+      expect(res.status).toBe(303);
+      expect(res.location).toBe(`/login?next=${encodeURIComponent(path)}`);
+    }
+    const session = await sessions.start();
+    const signedIn = await get('/agents/web-1', `${SESSION_COOKIE}=${session.id}`);
+    expect(signedIn.status).toBe(200);
+    expect(signedIn.html).toContain('<h1>Agent web-1</h1>');
   });
 });
