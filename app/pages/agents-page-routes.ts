@@ -75,7 +75,8 @@ ${group ? html`<input type="hidden" name="group" value="${group}">` : ''}<button
 </form>
 ${group && state ? html`<p class="muted">The group's agents are shown whatever their state.</p>` : ''}
 ${views.size ? html`<table>${AGENTS_HEADER}${[...views.values()].map(agentRow)}</table>` : html`<p>No agent${state ? html` is ${state}` : ''}${group ? html` in group ${group}` : ''}${after ? ' after this point' : ''}.${!state && !group && !after ? ' Enroll one: bitenvoy enroll-token, then bitenvoy agent enroll on the server.' : ''}</p>`}
-${note}<p>Lost: no request for ${lostAfterMsOf(deps.heartbeatSeconds) / 1000} s (three heartbeat intervals).${after ? html` <a href="${safeHref(link({}))}">first page</a>` : ''}${shown.next ? html` · <a href="${safeHref(link({ after: shown.next }))}">next ${AGENTS_PER_PAGE}</a>` : ''}</p>`.toString(),
+${note}<p><a href="/config">The config in force and its groups</a></p>
+<p>Lost: no request for ${lostAfterMsOf(deps.heartbeatSeconds) / 1000} s (three heartbeat intervals).${after ? html` <a href="${safeHref(link({}))}">first page</a>` : ''}${shown.next ? html` · <a href="${safeHref(link({ after: shown.next }))}">next ${AGENTS_PER_PAGE}</a>` : ''}</p>`.toString(),
       undefined,
       undefined,
       await frameOf(ctx, sessions, 'agents'),

@@ -79,6 +79,7 @@ describe('GET /agents', () => {
     expect(rows(page.html)).toBe(50);
     expect(page.html).toContain('<a href="/agents/web-000">web-000</a>');
     expect(page.html).toContain('<a href="/agents" aria-current="page">Agents</a>');
+    expect(page.html).toContain('<a href="/config">The config in force and its groups</a>');
     page = await get(nextLink(page.html)!);
     expect(rows(page.html)).toBe(50);
     expect(page.html).toContain('<a href="/agents/web-050">web-050</a>');
