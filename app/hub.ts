@@ -28,6 +28,8 @@ import { DashboardSessions } from './pages/dashboard-sessions.js';
 import { deploymentActionRoutes } from './pages/deployment-action-routes.js';
 import { deploymentPageRoutes } from './pages/deployment-page-routes.js';
 import { environmentsPageRoutes } from './pages/environments-page-routes.js';
+import { agentsPageRoutes } from './pages/agents-page-routes.js';
+import { configPageRoutes } from './pages/config-page-routes.js';
 import { signInRoutes } from './pages/sign-in-routes.js';
 import { githubSignInRoutes } from './pages/github-sign-in-routes.js';
 import { signInLinkRoutes } from './pages/sign-in-link-routes.js';
@@ -254,6 +256,9 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       ...(deployThroughGitHubHere ? { deployThroughGitHub: deployThroughGitHubHere } : {}),
     }),
     environmentsPageRoutes({ store, configs, sessions, ...(probot ? { access } : {}) }),
+    ...[agentsPageRoutes, configPageRoutes].map((routes) =>
+      routes({ store, configs, sessions, heartbeatSeconds: settings.heartbeatSeconds, ...(cloud && settings.cloud ? { cloud: { scopes: () => cloud.scopes(), staleAfterMs: settings.cloud.staleAfterMs } } : {}) }),
+    ),
     deploymentPageRoutes({
       store,
       engine,

@@ -16,9 +16,10 @@ import type { DashboardSession, DashboardSessions } from './dashboard-sessions.j
 import { escapeHtml as e, page, setPrivatePageHeaders } from './html.js';
 import { readSessionCookie } from './session-cookie.js';
 
-/** The pages: `/`, `/deployments` and everything under it (a deployment, its servers, their logs), `/environments/…`. */
+/** The pages: `/`, `/deployments` and everything under it (a deployment, its servers, their logs), `/environments/…`, `/agents…`, `/config`. */
 export function isPage(path: string): boolean {
-  return path === '/' || path === '/deployments' || path.startsWith('/deployments/') || path.startsWith('/environments/');
+  return path === '/' || path === '/deployments' || path.startsWith('/deployments/') || path.startsWith('/environments/') ||
+    path === '/agents' || path.startsWith('/agents/') || path === '/config';
 }
 
 export interface PageAccessDeps {

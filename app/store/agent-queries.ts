@@ -95,3 +95,21 @@ export async function recordLastSeen(store: Store, seen: ReadonlyMap<string, str
     })),
   );
 }
+
+/**
+ * A page of the agents online (seen since `lostBeforeIso`) or lost (not seen since), by name after `after`. Lost
+ * agents are read from index agents_by_last_seen (few, on a healthy fleet) and sorted by name here; online ones
+ * walk agents_by_name skipping the lost.
+ *
+ * @example
+ * const { agents, next } = await pageOfAgentsIn(store, { state: 'lost', lostBeforeIso, limit: 50 });
+ */
+export async function pageOfAgentsIn(store: Store, options: { state: 'online' | 'lost'; lostBeforeIso: string; after?: string; limit: number }): Promise<AgentPage> {
+  const { state, lostBeforeIso, after = '', limit } = options;
+  const rows =
+    state === 'online'
+      ? await store.db.all<DocRow>('SELECT doc, last_seen_at FROM agents WHERE name > ? AND last_seen_at >= ? ORDER BY name, key LIMIT ?', after, lostBeforeIso, limit + 1)
+      : await store.db.all<DocRow>('SELECT doc, last_seen_at FROM agents WHERE last_seen_at < ? AND name > ? ORDER BY name, key LIMIT ?', lostBeforeIso, after, limit + 1);
+  const agents = rows.slice(0, limit).map((row) => agentFromRow(row.doc, row.last_seen_at));
+  return { agents, ...(rows.length > limit && agents.length ? { next: agents[agents.length - 1]!.name } : {}) };
+}

@@ -90,3 +90,8 @@ export async function jobsOfDeploymentIn(store: Store, deploymentId: string, sta
 export async function jobsOfDeployment(store: Store, deploymentId: string): Promise<JobRecord[]> {
   return parse(await store.db.all<DocRow>('SELECT doc FROM jobs WHERE deployment_id = ? ORDER BY key', deploymentId));
 }
+
+/** The agent's latest jobs, newest first (index jobs_by_agent): what its server ran lately, however long its history. */
+export async function latestJobsOfAgent(store: Store, agentId: string, limit: number): Promise<JobRecord[]> {
+  return parse(await store.db.all<DocRow>('SELECT doc FROM jobs WHERE agent_id = ? ORDER BY created_at DESC, key DESC LIMIT ?', agentId, limit));
+}

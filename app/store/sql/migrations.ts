@@ -115,6 +115,11 @@ const V6_ENVIRONMENT_INDEXES = `
   CREATE INDEX deployments_successful_by_sha ON deployments (repository, environment, sha, finished_at) WHERE state = 'success';
 `;
 
+/** Version 7: an agent's jobs newest first (the agents page: what a server ran lately), whatever its history. */
+const V7_JOBS_BY_AGENT = `
+  CREATE INDEX jobs_by_agent ON jobs (agent_id, created_at, key);
+`;
+
 /** Index keys of releases before tables: the tables' indexes answer these questions now. */
 const OBSOLETE_PREFIXES = ['agent-queue:', 'agent-credential:', 'job-tally:', 'live:'];
 const OBSOLETE_KEYS = ['active-deployments'];
@@ -143,6 +148,7 @@ export function migrations(moveRecords: () => Steps<void>): Migration[] {
     // `bitenvoy status` and `bitenvoy rollback --to`: an environment's rollout in progress, and its successes of one
     // commit, each read from its own index however long the environment's history.
     { version: 6, name: 'environment status indexes', up: (db) => db.exec(V6_ENVIRONMENT_INDEXES) },
+    { version: 7, name: 'jobs by agent', up: (db) => db.exec(V7_JOBS_BY_AGENT) },
   ];
 }
 
