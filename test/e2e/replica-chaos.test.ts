@@ -1,18 +1,20 @@
 /**
  * Replicas under fire: three hub processes on one PostgreSQL database behind a round-robin TCP balancer, two real
- * agents that know only the balancer, and rollouts in a row (a rolling strategy, one server per batch, a pause between
- * batches that only the leader ends) while
+ * agents and a simulated fleet of 50 (bench/fleet-simulator.ts, in a process of its own) that know only the balancer,
+ * and rollouts in a row (a rolling strategy, half the servers per batch, a pause between batches that only the leader
+ * ends) while
  * - the leader is SIGKILLed at random moments and started again (seeded: the seed is printed, and
  *   `BITENVOY_CHAOS_SEED=<seed>` replays the same moments);
  * - every replica loses PostgreSQL at once mid-rollout (the connections cut by a TCP proxy between each replica and
  *   the database, which is what a PostgreSQL restart does to them, without restarting the server other tests share);
  * - the leader alone loses its database: it stops leading within the lease and another replica takes over.
- * Every rollout ends in success, and every step ran exactly once per server: each step appends a line to its server's
- * own file, read at the end.
+ * Every rollout ends in success with every server's job succeeded, and every step ran exactly once on each real
+ * server: each step appends a line to its server's own file, read at the end.
  *
  * Local mode (the admin API starts the rollouts): GitHub mode's stand-in would add a fourth kind of process to a
  * machine already loaded; test/e2e/github-app.test.ts covers GitHub's final statuses across a hub restart.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,11 +23,13 @@ import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { startCuttableTcpProxy, type CuttableTcpProxy } from '../../testbed/cuttable-tcp-proxy.js';
 import { pushCommit } from '../../testbed/git-repos.js';
 import { runCli, startCli, startHubProcess, type HubProcess, type ManagedProcess } from '../../testbed/processes.js';
-import { readWholeDeployment, type WholeDeployment } from '../../testbed/read-whole-deployment.js';
 import { sampleAppFiles } from '../../testbed/sample-app.js';
 import { startTcpBalancer } from '../../testbed/tcp-balancer.js';
 import { startWorld, type World } from '../../testbed/world.js';
 import { LEADER_KEY } from '../../app/store/leader-lease.js';
+import type { DeploymentSummary } from '../../app/rollout/deployment-view.js';
+import type { SimulatorMessage, SimulatorStart } from '../../bench/fleet-simulator.js';
+import { packageRoot } from '../../lib/package-root.js';
 import { STORE_BACKENDS, TEST_DATABASE_URL, createTestDatabase, databaseUrl, dropTestDatabase, withAdminClient } from '../helpers/store-backends.js';
 
 const postgres = STORE_BACKENDS.find((b) => b.name === 'postgres')!;
@@ -45,13 +49,16 @@ steps:
     afterSwitch: true
 `;
 
-/** One server per batch, with a pause between: the leader's timer ends it, so a dead leader must be replaced. */
+/** Two batches with a pause between: the leader's timer ends it, so a dead leader must be replaced. */
 const STRATEGIES = `strategies:
   chaos:
     type: rolling
-    batchSize: 1
+    batchSize: 50%
     pause: 1s
 `;
+/** Simulated agents besides the two real ones (in the first batch: \`fleet-…\` sorts before \`web-…\`). */
+const FLEET = 50;
+const SERVERS = FLEET + 2;
 
 /** mulberry32: a small seeded generator, so a failing run's moments can be replayed. */
 function seeded(seed: number): () => number {
@@ -95,6 +102,8 @@ describe.runIf(!postgres.unavailable)('replicas under fire', () => {
   let balancer: Awaited<ReturnType<typeof startTcpBalancer>>;
   const replicas: Replica[] = [];
   const agents: ManagedProcess[] = [];
+  let fleet: ChildProcess | undefined;
+  let fleetLast: SimulatorMessage | undefined;
   const deployments: string[] = [];
   /** What happened, in order, printed when a test fails. */
   const events: string[] = [];
@@ -139,11 +148,12 @@ describe.runIf(!postgres.unavailable)('replicas under fire', () => {
       return row ? { holder: /"holder":"([^"]+)"/.exec(row.value)?.[1], until: /"until":"([^"]+)"/.exec(row.value)?.[1] } : undefined;
     }, database);
 
-  const waitFinal = async (id: string, timeoutMs = 60_000): Promise<WholeDeployment> => {
+  /** The deployment's summary once final: its state and its jobs counted by state (no page of servers needed). */
+  const waitFinal = async (id: string, timeoutMs = 60_000): Promise<{ id: string; state: string; jobs: Record<string, number> }> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const { deployment } = await api<WholeDeployment>('GET', `/deployments/${id}`);
-      if (FINAL_DEPLOYMENT_STATES.includes(deployment.state)) return readWholeDeployment((path) => api('GET', path), id);
+      const { deployment, counts } = await api<DeploymentSummary>('GET', `/deployments/${id}`);
+      if (FINAL_DEPLOYMENT_STATES.includes(deployment.state)) return { id, state: deployment.state, jobs: Object.fromEntries(Object.entries(counts).filter(([, n]) => n)) };
       if (Date.now() > deadline) throw new Error(`deployment ${id} not final after ${timeoutMs} ms: ${JSON.stringify(deployment)}\n${events.join('\n')}`);
       await sleep(200);
     }
@@ -156,6 +166,17 @@ describe.runIf(!postgres.unavailable)('replicas under fire', () => {
     deployments.push(deployment.id);
     note(`rollout ${deployment.id} of version ${version} asked`);
     return deployment.id;
+  };
+
+  /** Stops the simulated fleet; its last word (`stopped`: what it did, every job id it finished). */
+  const stopFleet = async (): Promise<SimulatorMessage | undefined> => {
+    if (fleet?.connected) {
+      const exited = new Promise((resolve) => fleet!.once('exit', resolve));
+      fleet.send({ type: 'stop' });
+      await exited;
+      if (fleetLast?.type === 'stopped') note(`simulated fleet: ${JSON.stringify(fleetLast.stats)}`);
+    }
+    return fleetLast;
   };
 
   beforeAll(async () => {
@@ -188,9 +209,15 @@ describe.runIf(!postgres.unavailable)('replicas under fire', () => {
       await runCli(['agent', 'enroll', '--hub', balancer.url, '--token', token, '--dir', dir, '--name', name, '--labels', 'role=web']);
       agents.push(startCli(name, ['agent', 'run', '--dir', dir], { env: { MARKER_FILE: join(world.markers, name) } }));
     }
+    // The simulated fleet: enrolled through the balancer, a long poll each on whichever replica it lands.
+    fleet = fork(join(packageRoot(), 'dist', 'bench', 'fleet-simulator.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    const enrolled = new Promise<SimulatorMessage>((resolve) => fleet!.on('message', (m: SimulatorMessage) => ((fleetLast = m), m.type !== 'stats' && resolve(m))));
+    fleet.send({ type: 'start', hubUrl: balancer.url, adminToken: ADMIN, count: FLEET, concurrency: 10, deadlineSeconds: 400 } satisfies SimulatorStart);
+    expect((await enrolled).type).toBe('enrolled');
   }, 150_000);
 
   afterAll(async () => {
+    await stopFleet();
     console.log(`replica chaos (seed ${seed}):\n${events.join('\n')}`);
     await Promise.all(agents.map((a) => a.stop(3000)));
     await Promise.all(replicas.map((r) => r.proc?.stop(3000)));
@@ -218,8 +245,8 @@ describe.runIf(!postgres.unavailable)('replicas under fire', () => {
         await startReplica(victim);
       }
       const done = await waitFinal(id);
-      note(`rollout ${id}: ${done.deployment.state}`);
-      expect({ id, state: done.deployment.state, jobs: done.jobs.map((j) => j.state) }).toEqual({ id, state: 'success', jobs: ['succeeded', 'succeeded'] });
+      note(`rollout ${id}: ${done.state}`);
+      expect(done).toEqual({ id, state: 'success', jobs: { succeeded: SERVERS } });
     }
   }, 150_000);
 
@@ -231,8 +258,7 @@ describe.runIf(!postgres.unavailable)('replicas under fire', () => {
     await sleep(3000);
     for (const r of replicas) r.proxy.restore();
     note('PostgreSQL back');
-    const done = await waitFinal(id);
-    expect({ id, state: done.deployment.state, jobs: done.jobs.map((j) => j.state) }).toEqual({ id, state: 'success', jobs: ['succeeded', 'succeeded'] });
+    expect(await waitFinal(id)).toEqual({ id, state: 'success', jobs: { succeeded: SERVERS } });
   }, 90_000);
 
   it('ran every step exactly once per server', async () => {
@@ -241,6 +267,12 @@ describe.runIf(!postgres.unavailable)('replicas under fire', () => {
       const expected = deployments.flatMap((id) => [`${id} prepare`, `${id} switch`]).sort();
       expect(lines, `${name}'s step runs\n${events.join('\n')}`).toEqual(expected);
     }
+    // Each simulated server took, claimed and finished its job of every rollout once.
+    const last = await stopFleet();
+    expect(last?.type).toBe('stopped');
+    if (last?.type !== 'stopped') return;
+    const expected = deployments.length * FLEET;
+    expect([last.stats.claimed, last.stats.succeeded, new Set(last.succeededJobIds).size]).toEqual([expected, expected, expected]);
   });
 
   it('moves the lead off a replica that lost its database, within the lease', async () => {
