@@ -301,6 +301,7 @@ describe.runIf(!postgres.unavailable)('replicas under fire', () => {
     expect(storeUp).toBe(0);
     expect(stoppedAt, `${before!.name} still says it leads`).toBeDefined();
     expect(stoppedAt! - cutAt).toBeLessThan(LEASE_SECONDS * 1000 + 1500);
+    expect(before!.proc!.output()).toMatch(/no longer leading: the lease ran out before this replica could renew it/);
     // The other takes over once the row runs out, at its next renewal (a third of the lease), with room for load.
     expect(takenAt! - cutAt).toBeLessThan(LEASE_SECONDS * 1000 * 3 + 3000);
   }, 60_000);
