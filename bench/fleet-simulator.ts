@@ -147,9 +147,28 @@ function limiter(limit: number): <T>(work: () => Promise<T>) => Promise<T> {
   };
 }
 
+/**
+ * A claim or report sent until a replica answers it, as a real agent does: with the same claim id and sequence
+ * numbers, so a repeat is recognised. A replica killed under the request (no answer) or without its store (503)
+ * is not the hub's answer; after a minute of those the last one is.
+ */
+async function callUntilAnswered(hub: URL, method: string, path: string, token: string, body: unknown): Promise<Answer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const answer = await call(hub, method, path, token, body);
+      if (answer.status !== 503 || attempt >= 120 || stopped) return answer;
+      countError('retried HTTP 503');
+    } catch (err) {
+      if (attempt >= 120 || stopped) throw err;
+      countError(`retried ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function runJob(agent: SimAgent, jobId: string): Promise<void> {
   const claimId = `cl_${agent.id.slice(3, 15)}${jobId.slice(-8)}`.replace(/[^\w-]/g, '_');
-  const claim = await call(agent.hub, 'POST', `${AGENT_API_PREFIX}/jobs/${jobId}/claim`, agent.credential, { claimId });
+  const claim = await callUntilAnswered(agent.hub, 'POST', `${AGENT_API_PREFIX}/jobs/${jobId}/claim`, agent.credential, { claimId });
   if (claim.status !== 200) return countError(`claim HTTP ${claim.status}`);
   stats.claimed++;
   const at = new Date().toISOString();
@@ -157,7 +176,7 @@ async function runJob(agent: SimAgent, jobId: string): Promise<void> {
     { seq: 1, at, type: 'state', state: 'running' },
     { seq: 2, at, type: 'state', state: 'succeeded' },
   ];
-  const done = await call(agent.hub, 'POST', `${AGENT_API_PREFIX}/jobs/${jobId}/events`, agent.credential, { claimId, events });
+  const done = await callUntilAnswered(agent.hub, 'POST', `${AGENT_API_PREFIX}/jobs/${jobId}/events`, agent.credential, { claimId, events });
   if (done.status !== 200) return countError(`events HTTP ${done.status}`);
   jobEndMs.push(done.ms);
   succeededJobIds.push(jobId);

@@ -9,7 +9,10 @@
  * - Gauges read from the store at scrape time, each from an index, so a scrape costs the same with 10 or 10,000
  *   servers and any history: agents enrolled and lost, rollouts active, jobs of the active rollouts by state, the
  *   GitHub outbox's depth and age. They describe the shared store, so every replica reports the same values: use
- *   `max(…)`, not `sum(…)`, across replicas.
+ *   `max(…)`, not `sum(…)`, across replicas. They are a registry of their own (`storeRegistry`), read first: while
+ *   the store does not answer, a scrape still succeeds without them, `bitenvoy_store_up` says 0, and what the process
+ *   knows by itself (whether it leads, its polls, its counters) is there — a replica cut from its database shows as
+ *   such, not as a failed scrape.
  *
  * Label values come from closed sets (states, triggers, route templates, outcomes) or from numbers GitHub assigns
  * (installation ids); a webhook's event name is used only once its signature is verified, so an anonymous sender
@@ -36,6 +39,9 @@ const COUNTED_MAX = 10_000;
 
 export class HubMetrics {
   readonly registry = new Registry();
+  /** The gauges read from the store (see above). */
+  readonly storeRegistry = new Registry();
+  #storeUp: Gauge;
   #store: Store;
   #lostAfterMs: number;
   #now: () => number;
@@ -102,11 +108,13 @@ export class HubMetrics {
       registers,
       collect: () => polls.set(this.#pollsHeld),
     });
+    this.#storeUp = new Gauge({ name: 'bitenvoy_store_up', help: '1 when the store answered this scrape, 0 when it did not (the gauges read from it are then left out).', registers });
+    const stored = [this.storeRegistry];
     const agents: Gauge<'status'> = new Gauge({
       name: 'bitenvoy_agents',
       help: 'Enrolled agents: all of them, and those lost (no request for 3 heartbeat intervals). The same on every replica.',
       labelNames: ['status'],
-      registers,
+      registers: stored,
       collect: async () => {
         const { enrolled, lost } = await agentCounts(this.#store, new Date(this.#now() - this.#lostAfterMs).toISOString());
         agents.set({ status: 'enrolled' }, enrolled);
@@ -117,7 +125,7 @@ export class HubMetrics {
     const active: Gauge = new Gauge({
       name: 'bitenvoy_deployments_active',
       help: 'Deployments not in a final state (running, paused, queued behind another). The same on every replica.',
-      registers,
+      registers: stored,
       collect: async () => {
         const row = await this.#store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM deployments WHERE active = 1');
         active.set(Number(row?.n ?? 0));
@@ -127,7 +135,7 @@ export class HubMetrics {
       name: 'bitenvoy_jobs',
       help: 'Jobs of the active deployments by state (from the per-deployment counters). The same on every replica.',
       labelNames: ['state'],
-      registers,
+      registers: stored,
       collect: async () => {
         jobs.reset();
         const rows = await this.#store.db.all<{ state: string; n: number }>(
@@ -140,7 +148,7 @@ export class HubMetrics {
       name: 'bitenvoy_github_outbox_depth',
       help: 'GitHub side effects waiting to be sent: final deployment statuses not yet seen taken ("status") and PR replies, reactions, check runs ("effect").',
       labelNames: ['kind'],
-      registers,
+      registers: stored,
       collect: async () => {
         const ages = await this.#outbox();
         depth.set({ kind: 'status' }, ages.statuses.n);
@@ -151,7 +159,7 @@ export class HubMetrics {
       name: 'bitenvoy_github_outbox_oldest_seconds',
       help: 'Age of the oldest GitHub side effect waiting to be sent (0 when none waits).',
       labelNames: ['kind'],
-      registers,
+      registers: stored,
       collect: async () => {
         const ages = await this.#outbox();
         const age = (since: string | null) => (since ? Math.max(0, (this.#now() - Date.parse(since)) / 1000) : 0);
@@ -161,9 +169,16 @@ export class HubMetrics {
     });
   }
 
-  /** Prometheus text format. */
+  /** Prometheus text format: the process's own metrics, then those read from the store if it answers. */
   async render(): Promise<string> {
-    return this.registry.metrics();
+    let fromStore = '';
+    try {
+      fromStore = await this.storeRegistry.metrics();
+      this.#storeUp.set(1);
+    } catch {
+      this.#storeUp.set(0);
+    }
+    return (await this.registry.metrics()) + fromStore;
   }
 
   get contentType(): string {

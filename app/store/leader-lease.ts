@@ -5,9 +5,10 @@
  * A lease row in the store (`leader:hub`, keyv's table, so no schema of its own): `{ holder, until }`. The holder
  * renews it every third of the lease; another replica takes it once `until` has passed, so a dead leader is replaced
  * within `BITENVOY_LEADER_LEASE_SECONDS`. A holder counts itself leader only while its last renewal is fresh, with a
- * margin against clock skew; renewals are atomic read-modify-writes of the row (store.update: a row lock on
- * PostgreSQL). Every job it guards is idempotent (they all re-read the store), so the brief overlap a paused process
- * can cause does no harm.
+ * margin against clock skew, and says so (`onChange`, the log, the `bitenvoy_leader` gauge) at its next tick when
+ * renewals stopped succeeding (the store went away), not only when a renewal finds another holder. Renewals are
+ * atomic read-modify-writes of the row (store.update: a row lock on PostgreSQL). Every job it guards is idempotent
+ * (they all re-read the store), so the brief overlap a paused process can cause does no harm.
  *
  * One hub on its SQLite file is alone by construction (`alone`): it leads from the start, and no row is written.
  *
@@ -50,6 +51,8 @@ export class LeaderLease {
   #alone: boolean;
   #timer: NodeJS.Timeout | undefined;
   #renewing: Promise<void> | undefined;
+  /** What onChange last said: whether this process leads. */
+  #reported = false;
 
   constructor(options: LeaderLeaseOptions) {
     this.#options = options;
@@ -68,6 +71,7 @@ export class LeaderLease {
    */
   async start(): Promise<{ wasFree: boolean }> {
     if (this.#alone) {
+      this.#reported = true;
       this.#options.onChange?.(true);
       return { wasFree: true };
     }
@@ -83,8 +87,9 @@ export class LeaderLease {
     this.#timer = undefined;
     if (this.#alone) return;
     await this.#renewing;
-    const wasLeading = this.leading;
+    const wasLeading = this.#reported;
     this.#leadingUntil = 0;
+    this.#reported = false;
     await this.#options.store
       .update<LeaseRow>(LEADER_KEY, (row) => (row?.holder === this.holder ? { holder: this.holder, until: new Date(0).toISOString() } : undefined))
       .catch((err: unknown) => this.#options.log.warn({ err }, 'leader lease: handing it back failed; another replica takes it when it runs out'));
@@ -98,6 +103,8 @@ export class LeaderLease {
   }
 
   #renewOnce(): void {
+    // A lease that ran out while renewals failed or hung (the store went away): said here, at the next tick.
+    this.#notice(() => 'no longer leading: the lease ran out before this replica could renew it (the store does not answer); another replica takes over');
     this.#renewing ??= this.#renew()
       .then(() => undefined)
       .catch((err: unknown) => {
@@ -118,14 +125,18 @@ export class LeaderLease {
       if (current && current.holder !== this.holder && !free) return undefined;
       return { holder: this.holder, until: new Date(now + leaseMs).toISOString() };
     });
-    const before = this.leading;
     // Counted from before the write (its time is not ours to spend), less a margin for the clocks of other replicas.
     this.#leadingUntil = row?.holder === this.holder ? started + leaseMs - Math.min(1000, leaseMs / 5) : 0;
-    const after = this.leading;
-    if (before !== after) {
-      this.#options.log.info({ holder: this.holder }, after ? 'leading: this replica now runs the periodic work (lease expiry, retention, discovery, sweeps)' : `no longer leading: ${row?.holder ?? 'another replica'} holds the lease`);
-      this.#options.onChange?.(after);
-    }
+    this.#notice(() => (row?.holder === this.holder ? 'no longer leading: renewing the lease took longer than the lease (the store is slow); trying again' : `no longer leading: ${row?.holder ?? 'another replica'} holds the lease`));
     return free;
+  }
+
+  /** Tells onChange and the log when `leading` differs from what they were last told; `why` explains a loss. */
+  #notice(why: () => string): void {
+    const leading = this.leading;
+    if (leading === this.#reported) return;
+    this.#reported = leading;
+    this.#options.log.info({ holder: this.holder }, leading ? 'leading: this replica now runs the periodic work (lease expiry, retention, discovery, sweeps)' : why());
+    this.#options.onChange?.(leading);
   }
 }

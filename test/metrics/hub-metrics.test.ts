@@ -2,8 +2,12 @@
  * The hub's Prometheus metrics on a real hub (SQLite file, config repo over git HTTP) driven through its HTTP APIs:
  * what a scrape says after an agent enrolls, holds a poll, takes a job and reports it done — and who may read it.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HubMetrics } from '../../app/metrics/hub-metrics.js';
+import { openStore } from '../../app/store/open-store.js';
 import { ADMIN_TOKEN, startTestHub, type TestHub } from '../helpers/test-hub.js';
 
 /** `name{labels} value` lines of a scrape, as a map from `name{labels}` to the value. */
@@ -106,6 +110,26 @@ describe('metrics on a port of their own', () => {
   });
 });
 
+describe('metrics while the store does not answer', () => {
+  it('still answers, with what the process knows, bitenvoy_store_up 0, and without the gauges read from the store', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'bitenvoy-metrics-'));
+    const store = await openStore({ dataDir });
+    try {
+      const metrics = new HubMetrics({ store, lostAfterMs: 180_000, processMetrics: false });
+      metrics.leaderChanged(true);
+      const up = parse(await metrics.render());
+      expect([up.get('bitenvoy_store_up'), up.get('bitenvoy_agents{status="enrolled"}'), up.get('bitenvoy_leader')]).toEqual([1, 0, 1]);
+      // A closed store refuses every statement, as a PostgreSQL whose connection was cut does.
+      await store.close();
+      const down = parse(await metrics.render());
+      expect([down.get('bitenvoy_store_up'), down.get('bitenvoy_leader'), down.get('bitenvoy_long_polls_held')]).toEqual([0, 1, 0]);
+      expect([...down.keys()].filter((name) => /^bitenvoy_(agents|deployments_active|jobs|github_outbox)\b/.test(name))).toEqual([]);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the Grafana dashboard in templates/', () => {
   let t: TestHub;
   beforeAll(async () => {
@@ -115,7 +139,7 @@ describe('the Grafana dashboard in templates/', () => {
 
   it('queries only metrics the hub exports', async () => {
     const dashboard = JSON.parse(await readFile(new URL('../../templates/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
-    const exported = new Set((await t.hub.metrics.registry.getMetricsAsJSON()).map((m) => m.name));
+    const exported = new Set([...(await t.hub.metrics.registry.getMetricsAsJSON()), ...(await t.hub.metrics.storeRegistry.getMetricsAsJSON())].map((m) => m.name));
     const used = new Set<string>();
     for (const panel of dashboard.panels) {
       expect(panel.targets.length, panel.title).toBeGreaterThan(0);

@@ -55,9 +55,42 @@ describe.each(STORE_BACKENDS)('on $name', (backend) => {
     // a wakes up and renews: the lease is b's now.
     await a.renewNow();
     expect([a.leading, b.leading]).toEqual([false, true]);
+    // a says it no longer leads at its first tick after the lease ran out, whatever that tick's renewal finds.
     expect(changes).toEqual([
       ['a', true],
       ['b', true],
+      ['a', false],
+    ]);
+  });
+
+  it('says it no longer leads once its lease ran out while the store did not answer, and leads again once renewed', async () => {
+    let cut = false;
+    // The store as a replica whose connection to PostgreSQL is cut sees it: every renewal fails. (The lease uses only
+    // update.)
+    const update: Store['update'] = (key, fn) => (cut ? Promise.reject(new Error('Connection terminated unexpectedly')) : store.update(key, fn));
+    const reachable = { update } as Store;
+    const a = new LeaderLease({ store: reachable, leaseMs: 10_000, log: silentLogger(), now: () => now, onChange: (leading) => changes.push(['a', leading]) });
+    leases.push(a);
+    await a.start();
+    cut = true;
+    now += 3_000;
+    await a.renewNow();
+    expect(changes).toEqual([['a', true]]);
+    // Past the lease (less its margin) without a renewal: the next tick says so, though no renewal succeeded.
+    now += 6_000;
+    await a.renewNow();
+    expect(a.leading).toBe(false);
+    expect(changes).toEqual([
+      ['a', true],
+      ['a', false],
+    ]);
+    cut = false;
+    now += 2_000;
+    await a.renewNow();
+    expect(changes).toEqual([
+      ['a', true],
+      ['a', false],
+      ['a', true],
     ]);
   });
 

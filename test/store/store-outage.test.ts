@@ -4,54 +4,22 @@
  * once the database is back the hub serves again by itself — no restart.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, Socket, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCuttableTcpProxy, type CuttableTcpProxy } from '../../testbed/cuttable-tcp-proxy.js';
 import { ADMIN_TOKEN, startTestHub, type TestHub } from '../helpers/test-hub.js';
 import { STORE_BACKENDS, TEST_DATABASE_URL, createTestDatabase, databaseUrl, dropTestDatabase } from '../helpers/store-backends.js';
 
 const postgres = STORE_BACKENDS.find((b) => b.name === 'postgres')!;
 
-/** A TCP proxy to PostgreSQL that can cut every connection and refuse new ones until restored. */
-async function startTcpProxy(target: { host: string; port: number }): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let down = false;
-  const server: Server = createServer((client) => {
-    if (down) return void client.destroy();
-    const upstream = new Socket();
-    upstream.connect(target.port, target.host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    cut() {
-      down = true;
-      for (const s of sockets) s.destroy();
-    },
-    restore() {
-      down = false;
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
 describe.runIf(!postgres.unavailable)('the store going away', () => {
   const database = `bitenvoy_test_${randomBytes(6).toString('hex')}`;
-  let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+  let proxy: CuttableTcpProxy;
   let t: TestHub;
 
   beforeAll(async () => {
     await createTestDatabase(database);
     const real = new URL(TEST_DATABASE_URL);
-    proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
+    proxy = await startCuttableTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
     const url = new URL(databaseUrl(database));
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
