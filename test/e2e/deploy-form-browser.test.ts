@@ -49,7 +49,13 @@ describe('the deploy page in a real browser', () => {
       const deployPage = `${world.hub.url}/environments/${SAMPLE_REPOSITORY}/staging/deploy`;
 
       const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-      const page = await context.newPage();
+      let page = await context.newPage();
+      // A deployment page reloads itself once its deployment ends (its buttons change): the next step opens a new tab
+      // of the same sign-in, so that reload cannot interrupt the navigation.
+      const newTab = async (url: string) => {
+        page = await context.newPage();
+        await page.goto(url);
+      };
       await page.goto(deployPage);
       await page.getByRole('link', { name: 'Sign in to deploy, roll back or lock' }).click();
       await page.locator('#token').fill(world.hub.adminToken);
@@ -79,7 +85,7 @@ describe('the deploy page in a real browser', () => {
       expect(deployed.deployment).toMatchObject({ sha, state: 'success', createdBy: 'admin' });
 
       // Roll back to the first success: its plan first, then the button.
-      await page.goto(deployPage);
+      await newTab(deployPage);
       await page.getByRole('button', { name: `Review rollback for ${first.sha.slice(0, 7)}` }).click();
       expect(await page.locator('section.plan').innerText()).toContain(`Plan: roll staging back to ${first.sha.slice(0, 7)}`);
       await page.getByRole('button', { name: `Roll back to ${first.sha.slice(0, 7)}` }).click();
@@ -89,7 +95,7 @@ describe('the deploy page in a real browser', () => {
       expect(rolledBack.deployment).toMatchObject({ sha: first.sha, state: 'success', rollbackOf: deployedId, trigger: 'rollback' });
 
       // Lock with a reason (markup in it stays text); the next deploy's plan is refused naming the lock.
-      await page.goto(deployPage);
+      await newTab(deployPage);
       await page.getByLabel('Reason').fill('db migration <b>now</b>');
       await page.getByRole('button', { name: 'Lock staging' }).click();
       await page.waitForURL(/\?done=locked$/);
