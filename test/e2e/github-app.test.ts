@@ -166,8 +166,11 @@ describe('the GitHub App against a local GitHub', () => {
       await until('a check run on main', () => github().appCheckRuns.find((c) => c.head_sha === brokenMain.sha));
       const health = await healthz();
       expect(health.configRepos[0]).toMatchObject({ sha: inForce, rejected: { sha: brokenMain.sha } });
-      const page = await (await fetch(`${world.hub.url}/`)).text();
+      // The deployments list names it in its config line; the config page shows it whole.
+      const page = await (await fetch(`${world.hub.url}/deployments`)).text();
       expect(page).toContain(`${brokenMain.sha.slice(0, 7)}</code> rejected`);
+      const config = await (await fetch(`${world.hub.url}/config`)).text();
+      expect(config).toContain(`Rejected commit <code>${brokenMain.sha}</code>`);
     },
     E2E_TIMEOUT,
   );
