@@ -58,7 +58,7 @@ nav.top .brand{font-weight:700;margin-right:.6rem}nav.top a{text-decoration:none
 nav.top .who{margin-left:auto;display:flex;gap:.6rem;align-items:center}nav.top form{margin:0}
 :focus-visible{outline:3px solid var(--focus);outline-offset:2px}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}table{border-collapse:collapse;width:100%}
-td,th{text-align:left;padding:.35rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
+td,th{text-align:left;padding:.35rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}td{overflow-wrap:anywhere}
 @media (max-width:46rem){main{margin-top:1rem}table{display:block;overflow-x:auto;white-space:nowrap}}
 code,pre{font:13px/1.4 ui-monospace,monospace}pre{background:#0f1720;color:#dce3ea;padding:.6rem;overflow:auto;max-height:24rem;margin:.3rem 0}
 small,.muted{color:var(--muted)}
