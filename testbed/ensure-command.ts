@@ -25,6 +25,7 @@ export interface RequiredCommand {
 }
 
 /** Installs run one at a time, once per process: several test files may ask for the same package. */
+const APT_LOCK_FILE = '/tmp/bitenvoy-tests-apt.lock';
 const installs = new Map<string, Promise<void>>();
 
 export async function ensureCommand(req: RequiredCommand): Promise<string> {
@@ -41,9 +42,15 @@ export async function ensureCommand(req: RequiredCommand): Promise<string> {
   if (!install) {
     install = (async () => {
       process.stderr.write(`tests: installing Debian's ${req.debianPackage} for ${req.purpose} (apt-get)\n`);
-      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-      await run('apt-get', ['update', '-qq'], { env, maxBuffer: 64 << 20 });
-      await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', req.debianPackage], { env, maxBuffer: 64 << 20 });
+      // Test files run in several processes at once, each of which may find the command missing: one installs while
+      // the others wait on a lock file (flock, from util-linux, which Debian always has), then find it installed. apt
+      // itself waits a while for a lock held by anything else (unattended upgrades, another apt-get).
+      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', BITENVOY_APT_PACKAGE: req.debianPackage, BITENVOY_APT_COMMAND: req.command };
+      const script = `command -v "$BITENVOY_APT_COMMAND" >/dev/null || {
+  apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$BITENVOY_APT_PACKAGE"
+}`;
+      await run('flock', ['-w', '900', APT_LOCK_FILE, 'sh', '-c', script], { env, maxBuffer: 64 << 20 });
     })();
     installs.set(req.debianPackage, install);
   }

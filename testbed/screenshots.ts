@@ -14,34 +14,33 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { DeploymentRecord } from '../app/model.js';
 import { ADMIN_API_PREFIX, FINAL_DEPLOYMENT_STATES } from '../lib/protocol.js';
 import { packageRoot } from '../lib/package-root.js';
-import { ensureCommand } from './ensure-command.js';
+import { launchChromium } from './chromium.js';
 import { pushCommit } from './git-repos.js';
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleAppFiles } from './sample-app.js';
 import { startWorld, type DeploymentView, type World } from './world.js';
 
-/** Launch arguments of the dashboard's browser test (test/e2e/dashboard-browser.test.ts): no network of its own. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const WIDE = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
 async function main(): Promise<void> {
   const outDir = process.argv[2] ?? join(packageRoot(), 'docs', 'screenshots');
   await mkdir(outDir, { recursive: true });
-  const executablePath = await ensureCommand({ command: 'chromium', paths: ['/usr/bin/chromium'], debianPackage: 'chromium', purpose: '`npm run screenshots`' });
+  const browser = await launchChromium('`npm run screenshots`');
   console.log('Starting a git server, a hub and two agents (canary strategy)…');
-  const world = await startWorld({ agents: 2, strategy: 'canary' });
-  let browser: Browser | undefined;
+  const world = await startWorld({ agents: 2, strategy: 'canary' }).catch(async (err: unknown) => {
+    await browser.close();
+    throw err;
+  });
   try {
     const seed = await seedWorld(world);
-    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
     await takeScreenshots(world, browser, seed, outDir);
     console.log(`Screenshots written to ${relative(process.cwd(), outDir) || '.'}`);
   } finally {
-    await browser?.close();
+    await browser.close();
     await world.close();
   }
 }

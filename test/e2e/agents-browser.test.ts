@@ -5,9 +5,9 @@
  * (none), follows an agent to its page — what it runs for demo/shop and that it is in group `web` — then opens
  * `/config` and sees the commit in force and group `web` resolved to both agents, linked to the filtered list.
  */
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureCommand } from '../../testbed/ensure-command.js';
+import { launchChromium, openFresh } from '../../testbed/chromium.js';
 import { startWorld, type World } from '../../testbed/world.js';
 
 const E2E_TIMEOUT = 120_000;
@@ -17,12 +17,8 @@ describe('the agents and config pages in a real browser', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    const executablePath = await ensureCommand({ command: 'chromium', paths: ['/usr/bin/chromium'], debianPackage: 'chromium', purpose: "the dashboard's real-browser test" });
     world = await startWorld({ agents: 2 });
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium("the dashboard's real-browser test");
   }, 10 * 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -30,10 +26,7 @@ describe('the agents and config pages in a real browser', () => {
   });
 
   async function open(path: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, javaScriptEnabled: false });
-    const page = await context.newPage();
-    await page.goto(`${world.hub.url}${path}`);
-    return page;
+    return (await openFresh(browser, `${world.hub.url}${path}`, { javaScriptEnabled: false })).page;
   }
 
   it(

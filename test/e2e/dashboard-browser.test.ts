@@ -5,39 +5,27 @@
  * with the one-time link `bitenvoy hub user create` printed and is audited by name; another cancels a rollout whose
  * step sleeps.
  */
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../app/audit/audit-log.js';
 import { ADMIN_API_PREFIX } from '../../lib/protocol.js';
-import { ensureCommand } from '../../testbed/ensure-command.js';
+import { launchChromium, openFresh } from '../../testbed/chromium.js';
 import { pushCommit } from '../../testbed/git-repos.js';
 import { runCli } from '../../testbed/processes.js';
 import { sampleAppFiles } from '../../testbed/sample-app.js';
 import { startWorld, type DeploymentView, type World } from '../../testbed/world.js';
 
 const E2E_TIMEOUT = 120_000;
-/**
- * Debian's build, not a downloaded one (the tests must not reach the internet): found, or installed with apt-get when
- * the tests run as root on Debian (a fresh machine), or the test fails saying how to install it.
- */
-function chromiumPath(): Promise<string> {
-  return ensureCommand({ command: 'chromium', paths: ['/usr/bin/chromium'], debianPackage: 'chromium', purpose: "the dashboard's real-browser test" });
-}
-
 describe('the status page in a real browser', () => {
   let world: World;
   let browser: Browser;
   let context: BrowserContext | undefined;
 
   beforeAll(async () => {
-    const executablePath = await chromiumPath();
     // `canary` from the starter config: web-1 first, then a manual gate, then the rest. A 3 s lease makes an agent
     // learn about a cancel within a second.
     world = await startWorld({ agents: 2, strategy: 'canary', hubEnv: { BITENVOY_LEASE_SECONDS: '3' } });
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium("the dashboard's real-browser test");
   }, 10 * 60_000);
   afterEach(async () => {
     await context?.close();
@@ -50,9 +38,8 @@ describe('the status page in a real browser', () => {
 
   /** A fresh browser profile: no cookie from an earlier test. */
   async function openPage(path: string): Promise<Page> {
-    context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-    const page = await context.newPage();
-    await page.goto(`${world.hub.url}${path}`);
+    let page: Page;
+    ({ context, page } = await openFresh(browser, `${world.hub.url}${path}`));
     return page;
   }
 

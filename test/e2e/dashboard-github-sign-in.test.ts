@@ -5,11 +5,11 @@
  * two enrolled agents and git over HTTP. A reader signs in, sees the paused rollout but no buttons, and a post forged
  * from the page is refused with 403 saying why; a writer signs in, continues it, and the audit log names them.
  */
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../app/audit/audit-log.js';
 import { ADMIN_API_PREFIX } from '../../lib/protocol.js';
-import { ensureCommand } from '../../testbed/ensure-command.js';
+import { launchChromium, openFresh } from '../../testbed/chromium.js';
 import { SAMPLE_REPOSITORY } from '../../testbed/sample-app.js';
 import { startWorld, type World } from '../../testbed/world.js';
 
@@ -22,15 +22,11 @@ describe('Sign in with GitHub in a real browser', () => {
   let deploymentId: string;
 
   beforeAll(async () => {
-    const executablePath = await ensureCommand({ command: 'chromium', paths: ['/usr/bin/chromium'], debianPackage: 'chromium', purpose: "the dashboard's real-browser test" });
     // `canary`: web-1 first, then a manual gate. A GitHub deployment (made through the stand-in) like any other.
     world = await startWorld({ agents: 2, strategy: 'canary', github: { requiredChecks: ['test'] } });
     world.github!.setPermission(SAMPLE_REPOSITORY, 'rita', 'read');
     world.github!.setPermission(SAMPLE_REPOSITORY, 'wendy', 'write');
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium("the dashboard's real-browser test");
     const { deployment } = await world.deploy();
     deploymentId = deployment.id;
     const deadline = Date.now() + 60_000;
@@ -50,8 +46,8 @@ describe('Sign in with GitHub in a real browser', () => {
 
   /** Opens the deployment page in a fresh profile: sent to sign in, then through GitHub as `login`, and back. */
   async function signInThroughGitHub(login: string): Promise<Page> {
-    context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-    const page = await context.newPage();
+    let page: Page;
+    ({ context, page } = await openFresh(browser));
     await page.goto(`${world.hub.url}/deployments/${deploymentId}`);
     // Private pages (GitHub mode's default): the sign-in page, which offers GitHub first.
     await page.waitForURL(/\/login\?next=/);

@@ -5,11 +5,11 @@
  * deployment page, which reaches success; rolls back to the earlier success the same way; then locks the
  * environment with a reason, and the plan of the next deploy is refused naming the lock.
  */
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../app/audit/audit-log.js';
 import { ADMIN_API_PREFIX } from '../../lib/protocol.js';
-import { ensureCommand } from '../../testbed/ensure-command.js';
+import { launchChromium, openFresh } from '../../testbed/chromium.js';
 import { pushCommit } from '../../testbed/git-repos.js';
 import { SAMPLE_REPOSITORY } from '../../testbed/sample-app.js';
 import { startWorld, type World } from '../../testbed/world.js';
@@ -17,21 +17,13 @@ import { startWorld, type World } from '../../testbed/world.js';
 const E2E_TIMEOUT = 180_000;
 const MARKUP = 'release 2 <img src=x onerror="window.owned=1">';
 
-function chromiumPath(): Promise<string> {
-  return ensureCommand({ command: 'chromium', paths: ['/usr/bin/chromium'], debianPackage: 'chromium', purpose: "the deploy page's real-browser test" });
-}
-
 describe('the deploy page in a real browser', () => {
   let world: World;
   let browser: Browser;
 
   beforeAll(async () => {
-    const executablePath = await chromiumPath();
     world = await startWorld({ agents: 2 });
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium("the deploy page's real-browser test");
   }, 10 * 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -48,8 +40,9 @@ describe('the deploy page in a real browser', () => {
       const short = sha.slice(0, 7);
       const deployPage = `${world.hub.url}/environments/${SAMPLE_REPOSITORY}/staging/deploy`;
 
-      const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-      let page = await context.newPage();
+      const opened = await openFresh(browser);
+      const context = opened.context;
+      let page = opened.page;
       // A deployment page reloads itself once its deployment ends (its buttons change): the next step opens a new tab
       // of the same sign-in, so that reload cannot interrupt the navigation.
       const newTab = async (url: string) => {

@@ -5,18 +5,14 @@
  * reload; the rollout pauses at its manual gate, the page shows the Continue button by itself, and the person
  * continues it from the page.
  */
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureCommand } from '../../testbed/ensure-command.js';
+import { DESKTOP, launchChromium } from '../../testbed/chromium.js';
 import { pushCommit } from '../../testbed/git-repos.js';
 import { sampleAppFiles } from '../../testbed/sample-app.js';
 import { startWorld, type World } from '../../testbed/world.js';
 
 const E2E_TIMEOUT = 150_000;
-
-function chromiumPath(): Promise<string> {
-  return ensureCommand({ command: 'chromium', paths: ['/usr/bin/chromium'], debianPackage: 'chromium', purpose: "the deployment page's real-browser test" });
-}
 
 describe('the deployment page, live, in a real browser', () => {
   let world: World;
@@ -24,13 +20,9 @@ describe('the deployment page, live, in a real browser', () => {
   let context: BrowserContext | undefined;
 
   beforeAll(async () => {
-    const executablePath = await chromiumPath();
     // `canary` from the starter config: web-1 first, then a manual gate, then the rest.
     world = await startWorld({ agents: 2, strategy: 'canary' });
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium("the deployment page's real-browser test");
   }, 10 * 60_000);
   afterEach(async () => {
     await context?.close();
@@ -42,7 +34,7 @@ describe('the deployment page, live, in a real browser', () => {
   });
 
   async function openPage(path: string): Promise<Page> {
-    context ??= await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    context ??= await browser.newContext({ viewport: DESKTOP });
     const page = await context.newPage();
     await page.goto(`${world.hub.url}${path}`);
     return page;
