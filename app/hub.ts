@@ -257,7 +257,14 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     }),
     environmentsPageRoutes({ store, configs, sessions, ...(probot ? { access } : {}) }),
     ...[agentsPageRoutes, configPageRoutes].map((routes) =>
-      routes({ store, configs, sessions, heartbeatSeconds: settings.heartbeatSeconds, ...(cloud && settings.cloud ? { cloud: { scopes: () => cloud.scopes(), staleAfterMs: settings.cloud.staleAfterMs } } : {}) }),
+      routes({
+        store,
+        configs,
+        sessions,
+        heartbeatSeconds: settings.heartbeatSeconds,
+        ...(probot ? { access } : {}),
+        ...(cloud && settings.cloud ? { cloud: { scopes: () => cloud.scopes(), staleAfterMs: settings.cloud.staleAfterMs } } : {}),
+      }),
     ),
     deploymentPageRoutes({
       store,
@@ -265,6 +272,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       shutdown: shutdown.signal,
       clock: { now: () => Date.now(), leaseMs: settings.leaseSeconds * 1000 },
       configStatus: () => configs.statuses(),
+      configs,
       safety: { locks: () => listLocks(store), recentActions: () => listAudit(store, { limit: 20 }), ...(cloud ? { cloudFacts: (agents: AgentRecord[]) => cloud.facts(agents) } : {}) },
       sessions,
       ...(probot ? { access } : {}),

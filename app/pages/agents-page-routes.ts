@@ -11,6 +11,7 @@
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
+import type { RepositoryAccess } from '../auth/repository-access.js';
 import { keys, type AgentRecord } from '../model.js';
 import { pageOfAgents, pageOfAgentsIn, type AgentPage } from '../store/agent-queries.js';
 import { latestJobsOfAgent } from '../store/job-queries.js';
@@ -19,7 +20,7 @@ import { agentFactsReader, lostAfterMsOf, type CloudListings } from './agents-fa
 import { groupsOfAgent, scanGroups } from './agents-groups.js';
 import { AGENTS_HEADER, AGENTS_STYLE, agentFactsTable, agentRow, applicationsTable, groupsTable, jobsTable } from './agents-html.js';
 import type { DashboardSessions } from './dashboard-sessions.js';
-import type { EnvironmentConfigs } from './environments-list.js';
+import { fleetRefusal, fleetScope, type FleetConfigs } from './fleet-scope.js';
 import { frameOf } from './agents-frame.js';
 import { page } from './html.js';
 import { renderErrorsAsPages } from './render-errors-as-pages.js';
@@ -31,8 +32,10 @@ export const AGENT_JOBS = 20;
 
 export interface AgentsPageDeps {
   store: Store;
-  configs?: EnvironmentConfigs;
+  configs?: FleetConfigs;
   sessions?: DashboardSessions;
+  /** GitHub mode: what a person signed in with GitHub may see (fleet-scope.ts). */
+  access?: RepositoryAccess;
   heartbeatSeconds: number;
   cloud?: CloudListings;
   now?: () => number;
@@ -45,6 +48,8 @@ export function agentsPageRoutes(deps: AgentsPageDeps): Router {
   const router = new Router();
 
   router.get('/agents', renderErrorsAsPages, async (ctx) => {
+    const scope = await fleetScope(ctx, deps.access, configs);
+    if (!scope.any) throw fleetRefusal();
     const state = query(ctx, 'state');
     const group = query(ctx, 'group');
     const after = query(ctx, 'after');
@@ -54,7 +59,7 @@ export function agentsPageRoutes(deps: AgentsPageDeps): Router {
     let shown: AgentPage;
     let note = html``;
     if (group !== undefined) {
-      const selector = configs?.inForce().find((c) => c.groups[group])?.groups[group]?.selector;
+      const selector = scope.configs.find((c) => c.groups[group])?.groups[group]?.selector;
       if (!selector) throw new BitEnvoyError('BE_NOT_FOUND', `no config in force defines a group "${group.slice(0, 80)}": see /config for the groups there are`);
       const scan = await scanGroups(store, read, { [group]: selector }, { want: AGENTS_PER_PAGE, now: at, stopWhenFull: true, ...(after ? { after } : {}) });
       shown = { agents: scan.groups.get(group)!.members.map((v) => v.agent), ...(scan.stoppedAfter ? { next: scan.stoppedAfter } : {}) };
@@ -86,24 +91,30 @@ ${note}<p><a href="/config">The config in force and its groups</a></p>
   router.get('/agents/:name', renderErrorsAsPages, async (ctx) => {
     const name = ctx.params.name!;
     ctx.state.errorBack = { href: '/agents', label: 'all agents' };
+    const scope = await fleetScope(ctx, deps.access, configs);
+    if (!scope.any) throw fleetRefusal();
     const id = await store.get<string>(keys.agentByName(name));
     const agent = id ? await store.get<AgentRecord>(keys.agent(id)) : undefined;
     if (!agent) throw new BitEnvoyError('BE_NOT_FOUND', `no agent named "${name.slice(0, 80)}" is enrolled on this hub`);
     const at = now();
-    const [views, jobs] = await Promise.all([read([agent], at), latestJobsOfAgent(store, agent.id, AGENT_JOBS)]);
+    const [views, latest] = await Promise.all([read([agent], at), latestJobsOfAgent(store, agent.id, AGENT_JOBS)]);
     const view = views.get(agent.id)!;
+    // Only jobs of repositories the person can read (one cached answer per repository).
+    const readable = new Map(await Promise.all([...new Set(latest.map((j) => j.spec.repository))].map(async (r) => [r, await scope.canView(r)] as const)));
+    const jobs = latest.filter((j) => readable.get(j.spec.repository));
+    const hidden = latest.length - jobs.length;
     ctx.type = 'html';
     ctx.body = page(
       `Agent ${agent.name}`,
       html`${AGENTS_STYLE}<h1>Agent ${agent.name}</h1>
 ${agentFactsTable(view, lostAfterMsOf(deps.heartbeatSeconds) / 1000)}
 <h2 id="applications">What it runs</h2>
-<p class="muted">Per application, from its latest ${AGENT_JOBS} jobs.</p>
+<p class="muted">Per application, from its latest ${AGENT_JOBS} jobs.${hidden ? html` ${hidden} of them, of repositories your GitHub account cannot read, are not shown.` : ''}</p>
 ${applicationsTable(jobs)}
 ${jobs.length ? html`<h2 id="jobs">Latest jobs</h2>${jobsTable(jobs)}` : ''}
 <h2 id="groups">Groups</h2>
 <p class="muted">Each group of the config in force, its selector evaluated against this agent's labels and verified cloud facts now.</p>
-${groupsTable(groupsOfAgent(view, configs?.inForce() ?? []))}
+${groupsTable(groupsOfAgent(view, scope.configs))}
 <p><a href="/agents">All agents</a></p>`.toString(),
       undefined,
       undefined,

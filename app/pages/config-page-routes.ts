@@ -11,6 +11,7 @@
  */
 import { Router } from '@koa/router';
 import type { LabelSelector } from '../../config-schema/types.generated.js';
+import type { RepositoryAccess } from '../auth/repository-access.js';
 import type { ConfigStatus } from '../config/config-repo.js';
 import { describeSelector } from '../rollout/select-agents.js';
 import type { Store } from '../store/store.js';
@@ -20,7 +21,7 @@ import { scanGroups, SCAN_BUDGET } from './agents-groups.js';
 import { AGENTS_STYLE, agentPath } from './agents-html.js';
 import type { DashboardSessions } from './dashboard-sessions.js';
 import { utc } from './environments-html.js';
-import type { EnvironmentConfigs } from './environments-list.js';
+import { fleetRefusal, fleetScope, type FleetConfigs } from './fleet-scope.js';
 import { page } from './html.js';
 import { renderErrorsAsPages } from './render-errors-as-pages.js';
 import { html, safeHref, type SafeHtml } from './safe-html.js';
@@ -30,8 +31,10 @@ export const GROUP_NAMES_SHOWN = 20;
 
 export interface ConfigPageDeps {
   store: Store;
-  configs?: EnvironmentConfigs & { statuses(): ConfigStatus[] };
+  configs?: FleetConfigs & { statuses(): ConfigStatus[] };
   sessions?: DashboardSessions;
+  /** GitHub mode: what a person signed in with GitHub may see (fleet-scope.ts). */
+  access?: RepositoryAccess;
   heartbeatSeconds: number;
   cloud?: CloudListings;
   now?: () => number;
@@ -43,9 +46,11 @@ export function configPageRoutes(deps: ConfigPageDeps): Router {
   const router = new Router();
 
   router.get('/config', renderErrorsAsPages, async (ctx) => {
-    const statuses = configs?.statuses() ?? [];
+    const scope = await fleetScope(ctx, deps.access, configs);
+    if (!scope.any && configs?.statuses().length) throw fleetRefusal();
+    const statuses = (configs?.statuses() ?? []).filter(scope.showsStatus);
     // Every group of every config in force, keyed by config and name (two owners may both have a group `web`).
-    const groups = (configs?.inForce() ?? []).flatMap((config, i) => Object.entries(config.groups).map(([name, group]) => ({ key: `${i} ${name}`, sha: config.sha, name, group })));
+    const groups = scope.configs.flatMap((config, i) => Object.entries(config.groups).map(([name, group]) => ({ key: `${i} ${name}`, sha: config.sha, name, group })));
     const selectors: Record<string, LabelSelector> = Object.fromEntries(groups.map((g) => [g.key, g.group.selector]));
     const scan = groups.length ? await scanGroups(store, read, selectors, { want: GROUP_NAMES_SHOWN, now: (deps.now ?? Date.now)() }) : undefined;
     const several = statuses.length > 1;

@@ -30,6 +30,7 @@ import { DEPLOYMENT_LIVE_SCRIPT, SERVER_LIVE_SCRIPT } from './live-scripts.js';
 import { html, safeHref, type SafeHtml } from './safe-html.js';
 import { readSessionCookie } from './session-cookie.js';
 import type { RepositoryAccess } from '../auth/repository-access.js';
+import { fleetScope, type FleetConfigs } from './fleet-scope.js';
 import { repositoryFilter } from './page-access.js';
 import { deploymentPath, SERVER_PAGE_LINES, serverFactsHtml, serverPath } from './servers-html.js';
 
@@ -51,6 +52,8 @@ export interface PageDeps {
   store: Store;
   engine: RolloutEngine;
   configStatus: () => ConfigStatus[];
+  /** The configs in force, for what of the fleet a person signed in with GitHub may see (fleet-scope.ts). */
+  configs?: FleetConfigs;
   safety?: SafetyView;
   /**
    * Sign-in sessions: with them, the deployment page offers its buttons to a signed-in person and a sign-in link to
@@ -99,12 +102,17 @@ export function deploymentPageRoutes(deps: PageDeps): Router {
     const visible = repositoryFilter(ctx, access);
     const keep = async <T extends { repository: string }>(rows: T[]) => (await Promise.all(rows.map(async (r) => ((await visible(r.repository)) ? r : undefined)))).filter((r): r is Awaited<T> => r !== undefined);
     const [deployments, locks, actions] = await Promise.all([keep(deploymentPage.deployments), keep(allLocks), keep(allActions)]);
-    const agents = agentPage.agents;
+    // Servers and config repos: only for people who can read a repository the config governs.
+    const scope = await fleetScope(ctx, access, deps.configs);
+    const agents = scope.any ? agentPage.agents : [];
     const cloud = (await safety.cloudFacts?.(agents)) ?? new Map<string, AgentFacts>();
-    const configs = configStatus();
+    const allConfigs = configStatus();
+    const configs = allConfigs.filter(scope.showsStatus);
     const configLine = configs.length
       ? configs.map(describeConfig).join('<br>')
-      : 'No config repo yet: set BITENVOY_CONFIG_REPO, or in GitHub mode install the App on an account that has a <code>.bitenvoy</code> repository.';
+      : allConfigs.length
+        ? 'Config repos are shown to people who can read a repository they govern.'
+        : 'No config repo yet: set BITENVOY_CONFIG_REPO, or in GitHub mode install the App on an account that has a <code>.bitenvoy</code> repository.';
     ctx.type = 'html';
     ctx.body = page(
       'Deployments',
@@ -119,7 +127,9 @@ ${deployments
 </table>
 <p>${before ? '<a href="/deployments">newest</a>' : ''}${before && deploymentPage.next ? ' · ' : ''}${deploymentPage.next ? `<a href="/deployments?before=${e(encodeURIComponent(deploymentPage.next))}">older ${DEPLOYMENTS_PER_PAGE}</a>` : ''}</p>
 <h2>Agents</h2>
-<p>${counts.enrolled} enrolled, ${counts.enrolled - counts.lost} online, ${counts.lost} lost${agentsAfter ? ` · <a href="/deployments">first page</a>` : ''}${agentPage.next ? ` · <a href="/deployments?agents_after=${encodeURIComponent(agentPage.next)}">next ${AGENTS_PER_PAGE}</a>` : ''}</p>
+${
+  scope.any
+    ? `<p>${counts.enrolled} enrolled, ${counts.enrolled - counts.lost} online, ${counts.lost} lost${agentsAfter ? ` · <a href="/deployments">first page</a>` : ''}${agentPage.next ? ` · <a href="/deployments?agents_after=${encodeURIComponent(agentPage.next)}">next ${AGENTS_PER_PAGE}</a>` : ''}</p>
 <table><tr><th>name</th><th>status</th><th>labels</th><th>last seen</th><th>version</th></tr>
 ${agents
   .map(
@@ -127,7 +137,9 @@ ${agents
 <td>${Object.entries({ ...a.labels, ...cloud.get(a.id)?.labels }).map(([k, v]) => `<code>${e(k)}=${e(v)}</code>`).join(' ')}${cloud.get(a.id)?.unknown ? `<br><small>cloud facts unknown: ${e(cloud.get(a.id)!.unknown!)}</small>` : ''}</td><td>${e(a.lastSeenAt)}</td><td>${e(a.version)}</td></tr>`,
   )
   .join('\n')}
-</table>
+</table>`
+    : '<p>Your GitHub account cannot read any repository this hub deploys, so its servers are not shown.</p>'
+}
 <h2>Locks</h2>
 ${locks.length ? `<ul>${locks.map((l) => `<li>${e(l.repository)}: ${e(describeLock(l))}</li>`).join('')}</ul>` : '<p>No environment is locked.</p>'}
 <h2>Recent actions</h2>

@@ -99,6 +99,7 @@ export async function openEngineFixture(options: { store?: Store } = {}): Promis
       const seen = new Date(lastSeen).toISOString();
       const agent: AgentRecord = { id, name, labels, version: 'test', credentialHash: id, enrolledAt: seen, lastSeenAt: seen };
       await store.set(keys.agent(id), agent);
+      await store.set(keys.agentByName(name), id);
     },
     async agentRuns(engine, agentId, outcome = 'succeeded', message) {
       const job = await engine.nextJob(agentId);
