@@ -7,21 +7,23 @@
  * {@link StreamTimings.keepaliveMs}; and, once the deployment is final, its last summary and `event: end`, and the
  * response ends. Changes are noticed from the engine's in-process signal (rollout/deployment-changes.ts) and, for
  * writes it cannot see (another hub replica, the CLI writing the store), by re-reading the summary every
- * {@link StreamTimings.recheckMs}. A summary read does not grow with the number of servers, and each open stream holds
- * one timer and one listener, released when the client goes away or the hub stops.
+ * {@link StreamTimings.recheckMs}. A summary read does not grow with the number of servers, and every stream of one
+ * deployment shares one reader (pages/live-feeds.ts): a hundred followers cost one read per change, not a hundred.
+ * The stream itself (headers, keepalive, the cap, slow readers, the hub stopping) is pages/page-event-stream.ts's.
  *
  * @example
  * const streams = new DeploymentStreams({ store, changes: engine.changes, shutdown });
  * router.get('/deployments/:id/events', (ctx) => streams.serve(ctx, ctx.params.id!, notFound));
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'koa';
-import { BitEnvoyError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { FINAL_DEPLOYMENT_STATES } from '../../lib/protocol.js';
 import { withoutCredentialsIn } from '../../lib/redact-url.js';
+import { keys } from '../model.js';
+import { LiveFeeds } from '../pages/live-feeds.js';
+import { PageStreams } from '../pages/page-event-stream.js';
 import type { DeploymentChanges } from '../rollout/deployment-changes.js';
-import { readDeploymentSummary, type DeploymentSummary } from '../rollout/deployment-view.js';
+import { readDeploymentSummary } from '../rollout/deployment-view.js';
 import type { Store } from '../store/store.js';
 
 export interface StreamTimings {
@@ -37,147 +39,62 @@ export interface StreamTimings {
 
 export const STREAM_DEFAULTS: StreamTimings = { maxStreams: 1000, minGapMs: 250, recheckMs: 1000, keepaliveMs: 15_000 };
 
-/** Bytes a slow client may leave unread before its stream is cut (a summary is a few KiB). */
-const MAX_UNREAD_BYTES = 1024 * 1024;
-
 export class DeploymentStreams {
   #store: Store;
-  #changes: DeploymentChanges;
-  #shutdown: AbortSignal | undefined;
-  #timings: StreamTimings;
-  #open = 0;
+  #streams: PageStreams;
+  #feeds: LiveFeeds;
 
   constructor(deps: { store: Store; changes: DeploymentChanges; shutdown?: AbortSignal; timings?: Partial<StreamTimings> }) {
+    const timings = { ...STREAM_DEFAULTS, ...deps.timings };
     this.#store = deps.store;
-    this.#changes = deps.changes;
-    this.#shutdown = deps.shutdown;
-    this.#timings = { ...STREAM_DEFAULTS, ...deps.timings };
+    this.#streams = new PageStreams({
+      ...(deps.shutdown ? { shutdown: deps.shutdown } : {}),
+      limits: { maxStreams: timings.maxStreams, keepaliveMs: timings.keepaliveMs },
+    });
+    this.#feeds = new LiveFeeds({ changes: deps.changes, timings: { minGapMs: timings.minGapMs, recheckMs: timings.recheckMs } });
   }
 
   /** Streams open now. */
   get open(): number {
-    return this.#open;
+    return this.#streams.count;
   }
 
   /**
-   * Answers the request with the deployment's event stream, or throws (503 past the cap, `unknown(id)` for an id with
-   * no deployment) before anything is written, so errors get the usual JSON envelope.
+   * Answers the request with the deployment's event stream, or throws (503 past the cap or while the hub stops,
+   * `unknown(id)` for an id with no deployment) before anything is written, so errors get the usual JSON envelope.
    */
   async serve(ctx: Context, id: string, unknown: (id: string) => Error): Promise<void> {
-    if (this.#shutdown?.aborted) {
-      throw new BitEnvoyError('BE_BUSY', 'the hub is shutting down: follow the deployment again in a moment (another replica, or this hub once restarted)', { details: { retryAfterSeconds: 2 } });
-    }
-    if (this.#open >= this.#timings.maxStreams) {
-      throw new BitEnvoyError(
-        'BE_BUSY',
-        `this hub already serves ${this.#timings.maxStreams} deployment event streams: follow ${id} with \`GET /api/v1/deployments/${id}\` every few seconds instead, or open the stream again later`,
-        { details: { retryAfterSeconds: 5 } },
-      );
-    }
-    // The slot is taken before the first read, so streams opened together cannot pass the cap between them.
-    this.#open++;
-    let first: DeploymentSummary | undefined;
-    try {
-      first = await readDeploymentSummary(this.#store, id);
-    } catch (err) {
-      this.#open--;
-      throw err;
-    }
-    if (!first) {
-      this.#open--;
-      throw unknown(id);
-    }
-    ctx.respond = false;
-    this.#stream(ctx.req, ctx.res, id, first, ctx.state.log as Logger | undefined);
-  }
-
-  #stream(req: IncomingMessage, res: ServerResponse, id: string, first: DeploymentSummary, log: Logger | undefined): void {
-    const timings = this.#timings;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      // nginx (and proxies that honour it) would otherwise hold events back to fill a buffer.
-      'x-accel-buffering': 'no',
+    if (!(await this.#store.get(keys.deployment(id)))) throw unknown(id);
+    const stream = this.#streams.start(ctx, {
+      shuttingDown: 'the hub is shutting down: follow the deployment again in a moment (another replica, or this hub once restarted)',
+      full: (max) => `this hub already serves ${max} deployment event streams: follow ${id} with \`GET /api/v1/deployments/${id}\` every few seconds instead, or open the stream again later`,
     });
-    let lastSent = '';
-    let lastWriteAt = 0;
-    let lastReadAt = Date.now();
-    let timer: NodeJS.Timeout | undefined;
-    let due = 0;
-    let reading = false;
-    /** A wake-up came while a read ran: read again once it is done (it may have missed the change). */
-    let again = false;
-    let closed = false;
-
-    const write = (text: string) => {
-      res.write(text);
-      lastWriteAt = Date.now();
-      // A client that stopped reading must not make the hub hold every summary since: its connection is cut (and
-      // `close` runs on that).
-      if (res.writableLength > MAX_UNREAD_BYTES) res.destroy();
-    };
-    /** Writes the summary when it differs from the last one sent; true when the deployment is final. */
-    const send = (summary: DeploymentSummary): boolean => {
-      const json = JSON.stringify(withoutCredentialsIn(summary));
-      if (json !== lastSent) write(`event: summary\ndata: ${json}\n\n`);
-      lastSent = json;
-      return FINAL_DEPLOYMENT_STATES.includes(summary.deployment.state);
-    };
-    /** One timer per stream: it runs at the earliest time anything asked for. */
-    const wakeAt = (at: number) => {
-      if (closed || (timer && due <= at)) return;
-      clearTimeout(timer);
-      due = at;
-      timer = setTimeout(tick, Math.max(0, at - Date.now()));
-    };
-    const tick = () => {
-      timer = undefined;
-      if (closed) return;
-      if (reading) return void (again = true);
-      reading = true;
-      again = false;
-      lastReadAt = Date.now();
-      readDeploymentSummary(this.#store, id).then(
-        (summary) => {
-          reading = false;
-          if (closed) return;
-          // Gone (retention pruned it): the client's next request says so.
-          if (!summary) return close();
-          if (send(summary)) return end();
-          if (Date.now() - lastWriteAt >= timings.keepaliveMs) write(': keepalive\n\n');
-          wakeAt(again ? lastReadAt + timings.minGapMs : Date.now() + Math.min(timings.recheckMs, timings.keepaliveMs));
-        },
-        (err: unknown) => {
-          reading = false;
+    const stop = this.#feeds.listen(
+      `summary|${id}`,
+      id,
+      async () => {
+        const summary = await readDeploymentSummary(this.#store, id);
+        if (!summary) return undefined;
+        // Serialised once per read, whoever listens; the text is also what tells two summaries apart.
+        const json = JSON.stringify(withoutCredentialsIn(summary));
+        return { id: json, data: json, final: FINAL_DEPLOYMENT_STATES.includes(summary.deployment.state) };
+      },
+      (heard) => {
+        if (stream.closed) return;
+        // Gone (retention pruned it): the client's next request says so.
+        if ('gone' in heard) return stream.close();
+        if ('error' in heard) {
           // The client reconnects and reads the summary afresh; nothing is lost by ending here.
-          log?.warn({ err, deploymentId: id }, 'deployment event stream: reading the summary failed; the stream ends and the client reconnects');
-          close();
-        },
-      );
-    };
-    const end = () => {
-      write('event: end\ndata: {}\n\n');
-      close();
-    };
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      clearTimeout(timer);
-      unsubscribe();
-      this.#shutdown?.removeEventListener('abort', close);
-      this.#open--;
-      if (!res.writableEnded) res.end();
-    };
-
-    // A signal while a read runs schedules the next one after the gap; that read sees the change.
-    const unsubscribe = this.#changes.subscribe(id, () => wakeAt(lastReadAt + timings.minGapMs));
-    // The hub stopping ends the stream without `end`: the client reconnects (to another replica, or after restart).
-    this.#shutdown?.addEventListener('abort', close, { once: true });
-    res.on('close', close);
-    req.on('error', close);
-    // The client may have gone while the first summary was read: its `close` came before anyone listened.
-    if (res.destroyed || req.socket.destroyed) return close();
-    if (send(first)) return end();
-    wakeAt(Date.now() + Math.min(timings.recheckMs, timings.keepaliveMs));
+          (ctx.state.log as Logger | undefined)?.warn({ err: heard.error, deploymentId: id }, 'deployment event stream: reading the summary failed; the stream ends and the client reconnects');
+          return stream.close();
+        }
+        stream.sendText('summary', heard.data as string);
+        if (heard.final) {
+          stream.send('end', {});
+          stream.close();
+        }
+      },
+    );
+    stream.onClose(stop);
   }
 }

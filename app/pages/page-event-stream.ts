@@ -1,5 +1,6 @@
 /**
- * Server-Sent Events for the status pages (`/deployments/:id/live`, `…/servers/:jobId/live`): the response headers,
+ * Server-Sent Events for the status pages (`/deployments/:id/live`, `…/servers/:jobId/live`) and the admin API's
+ * deployment stream (api/deployment-events.ts): the response headers,
  * a `: keepalive` comment after a quiet spell, a cap on streams open at once, and an end when the client goes away,
  * reads too slowly, or the hub stops. Each event may carry an `id`; a browser sends the last one back as
  * `Last-Event-ID` when it reconnects, and the route resumes from it.
@@ -21,11 +22,24 @@ export interface PageStreamLimits {
 
 export const PAGE_STREAM_DEFAULTS: PageStreamLimits = { maxStreams: 1000, keepaliveMs: 15_000 };
 
+/** What a refused stream's 503 says: while the hub stops, and past the cap. Each names what the reader should do. */
+export interface StreamRefusals {
+  shuttingDown: string;
+  full(maxStreams: number): string;
+}
+
+const PAGE_REFUSALS: StreamRefusals = {
+  shuttingDown: 'the hub is shutting down: the page reconnects in a moment',
+  full: (max) => `this hub already serves ${max} live page streams: reload the page to see progress, or try again later`,
+};
+
 /** Bytes a slow client may leave unread before its stream is cut. */
 const MAX_UNREAD_BYTES = 1024 * 1024;
 
 export interface PageStream {
   send(event: string, data: unknown, id?: string): void;
+  /** Sends data already serialised as one line of JSON (shared by every stream it goes to). */
+  sendText(event: string, json: string, id?: string): void;
   /** Runs `fn` once when the stream ends, whoever ends it. */
   onClose(fn: () => void): void;
   close(): void;
@@ -37,6 +51,8 @@ export class PageStreams {
   #limits: PageStreamLimits;
   #shutdown: AbortSignal | undefined;
 
+  #refusals = PAGE_REFUSALS;
+
   constructor(options: { shutdown?: AbortSignal; limits?: Partial<PageStreamLimits> } = {}) {
     this.#shutdown = options.shutdown;
     this.#limits = { ...PAGE_STREAM_DEFAULTS, ...options.limits };
@@ -47,14 +63,10 @@ export class PageStreams {
     return this.#open;
   }
 
-  /** Takes a slot (or throws 503 saying the page still works by reloading) and answers with an event stream. */
-  start(ctx: Context): PageStream {
-    if (this.#shutdown?.aborted) throw new BitEnvoyError('BE_BUSY', 'the hub is shutting down: the page reconnects in a moment', { details: { retryAfterSeconds: 2 } });
-    if (this.#open >= this.#limits.maxStreams) {
-      throw new BitEnvoyError('BE_BUSY', `this hub already serves ${this.#limits.maxStreams} live page streams: reload the page to see progress, or try again later`, {
-        details: { retryAfterSeconds: 5 },
-      });
-    }
+  /** Takes a slot (or throws 503 saying what to do instead) and answers with an event stream. */
+  start(ctx: Context, refusals: StreamRefusals = this.#refusals): PageStream {
+    if (this.#shutdown?.aborted) throw new BitEnvoyError('BE_BUSY', refusals.shuttingDown, { details: { retryAfterSeconds: 2 } });
+    if (this.#open >= this.#limits.maxStreams) throw new BitEnvoyError('BE_BUSY', refusals.full(this.#limits.maxStreams), { details: { retryAfterSeconds: 5 } });
     this.#open++;
     ctx.respond = false;
     const { req, res } = ctx;
@@ -87,7 +99,8 @@ export class PageStreams {
     write('retry: 2000\n\n');
     const stream: PageStream = {
       // JSON data is one line; an id never holds a newline (ours are hashes and log cursors).
-      send: (event, data, id) => write(`event: ${event}\n${id ? `id: ${id.replace(/[\r\n]/g, '')}\n` : ''}data: ${JSON.stringify(data)}\n\n`),
+      send: (event, data, id) => stream.sendText(event, JSON.stringify(data), id),
+      sendText: (event, json, id) => write(`event: ${event}\n${id ? `id: ${id.replace(/[\r\n]/g, '')}\n` : ''}data: ${json.replace(/[\r\n]/g, '')}\n\n`),
       onClose: (fn) => (closed ? fn() : void closers.push(fn)),
       close,
       get closed() {

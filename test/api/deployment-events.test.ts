@@ -98,7 +98,7 @@ describe('the deployment event stream on a real hub', () => {
     const stream = await openStream(t.url, dep.id);
     expect(stream.res.status).toBe(200);
     expect(stream.res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
-    expect(stream.res.headers.get('cache-control')).toBe('no-cache');
+    expect(stream.res.headers.get('cache-control')).toBe('no-store');
     expect(stream.res.headers.get('x-accel-buffering')).toBe('no');
     await expect.poll(() => stream.messages.length).toBe(1);
     expect(stream.messages[0]!.event).toBe('summary');
@@ -136,7 +136,9 @@ describe('the deployment event stream on a real hub', () => {
     // Two and a half re-reads: each finds the same summary and sends nothing (not even a keepalive, due after 15 s).
     await sleep(2500);
     expect(stream.messages).toHaveLength(1);
-    expect(stream.raw.match(/\n\n/g)).toHaveLength(1);
+    // The reconnect delay the stream opens with, then the one summary.
+    expect(stream.raw.startsWith('retry: 2000\n\n')).toBe(true);
+    expect(stream.raw.match(/\n\n/g)).toHaveLength(2);
     stream.close();
     await finish();
   });
@@ -230,6 +232,8 @@ describe('the event stream’s cap and keepalive (engine on a real store, shorte
   /** Set by a test: the next read of a deployment record waits for it to resolve. */
   let holdNextRead: Promise<void> | undefined;
   let readsDone = 0;
+  /** Reads of the deployment record, every one counted. */
+  let deploymentReads = 0;
   beforeAll(async () => {
     f = await openEngineFixture();
     await f.addAgent('ag_1', 'web-1');
@@ -240,6 +244,7 @@ describe('the event stream’s cap and keepalive (engine on a real store, shorte
       get(target, name, receiver) {
         if (name === 'get') {
           return async (key: string) => {
+            if (key.startsWith('deployment:')) deploymentReads++;
             const hold = key.startsWith('deployment:') ? holdNextRead : undefined;
             holdNextRead = undefined;
             if (hold) await hold;
@@ -263,6 +268,20 @@ describe('the event stream’s cap and keepalive (engine on a real store, shorte
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
     await f.close();
+  });
+
+  it('serves every stream of one deployment from one reader', async () => {
+    const first = await openStream(base, dep.id);
+    const second = await openStream(base, dep.id);
+    await expect.poll(() => first.messages.length + second.messages.length).toBe(2);
+    deploymentReads = 0;
+    // Three re-reads a second apart by one shared reader; a reader per stream would make six.
+    await sleep(3200);
+    expect(deploymentReads).toBeGreaterThan(0);
+    expect(deploymentReads).toBeLessThanOrEqual(4);
+    first.close();
+    second.close();
+    await Promise.all([first.finished, second.finished]);
   });
 
   it('refuses a stream past the cap with 503 and what to do, and takes one again once a stream closed', async () => {
