@@ -28,10 +28,15 @@
  *   dashboard_page_ms        the slowest p50 of the Environments, an Environment and a Deployment page, with the same
  *                            100,000 deployments over 200 repository × environment pairs and 1,000 agents
  *                            (BENCH_PAGES_AGENTS); target ≤ 50
+ *   live_update_ms, live_pages_extra_cpu_s  a rollout to 1,000 simulated agents watched by 100 live deployment pages
+ *                            (node:http readers in a child process) and 3 Chromium pages: event to reader p50 / p95 /
+ *                            max, events each reader missed, and the hub's extra CPU seconds against the same rollout
+ *                            unwatched (see bench/live-updates.ts); target p50 ≤ 500. BENCH_LIVE_AGENTS, _READERS,
+ *                            _BROWSERS, _ROUNDS, _CONCURRENCY change its sizes
  *
  * BENCH_IDLE_SECONDS shortens the idle period (default 120), BENCH_REPETITIONS the latency runs (default 20) and
  * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, rollout, discovery, idle,
- * fleet, pages or replicas measures only those figures. Figures are merged into bench/results.json: keys not measured keep their value.
+ * fleet, pages, live or replicas measures only those figures. Figures are merged into bench/results.json: keys not measured keep their value.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,6 +50,7 @@ import { startWorld, type DeploymentView, type World } from '../testbed/world.js
 import { measureDiscoveryJoin } from './discovery-join.js';
 import { measureFleet } from './fleet.js';
 import { measureGitHubRequests } from './github-requests.js';
+import { measureLiveUpdates } from './live-updates.js';
 import { percentile } from './percentile.js';
 import { measureReplicas } from './replicas.js';
 import { measureFailureDetection, measureRolloutOverhead } from './rollout-figures.js';
@@ -198,7 +204,28 @@ async function pagesFigure() {
   };
 }
 
+async function liveFigures() {
+  const figures = await measureLiveUpdates({
+    agents: Number(process.env.BENCH_LIVE_AGENTS ?? 1000),
+    readers: Number(process.env.BENCH_LIVE_READERS ?? 100),
+    browsers: Number(process.env.BENCH_LIVE_BROWSERS ?? 3),
+    rounds: Number(process.env.BENCH_LIVE_ROUNDS ?? 2),
+    concurrency: Number(process.env.BENCH_LIVE_CONCURRENCY ?? 50),
+  });
+  // A reader that missed an update makes the figure wrong: said loudly, not only inside the JSON.
+  const live = figures.live_update_ms as { readers_failed: number; browser?: { readers_failed: number } };
+  const failed = live.readers_failed + (live.browser?.readers_failed ?? 0);
+  if (failed) process.stderr.write(`live_update_ms: ${failed} live page(s) missed updates or did not end; see its failures\n`);
+  return figures;
+}
+
 async function main() {
+  if (process.env.BENCH_ONLY === 'live') {
+    const live = { liveMeasuredAt: new Date().toISOString(), ...(await liveFigures()) };
+    process.stdout.write(JSON.stringify(live, null, 2) + '\n');
+    await mergeResults(live);
+    return;
+  }
   if (process.env.BENCH_ONLY === 'pages') {
     const pages = await pagesFigure();
     process.stdout.write(JSON.stringify(pages, null, 2) + '\n');
@@ -251,6 +278,7 @@ async function main() {
   const rollout = await rolloutFigures();
   const fleet = process.env.BENCH_FLEET === '1' ? { fleetMeasuredAt: new Date().toISOString(), ...(await fleetFigures()) } : {};
   const pages = await pagesFigure();
+  const live = await liveFigures();
   const results = {
     machine: { cores: (await import('node:os')).cpus().length, node: process.version },
     measuredAt: new Date().toISOString(),
@@ -269,6 +297,7 @@ async function main() {
     discovery_join_ms: discoveryFigure(),
     ...fleet,
     ...pages,
+    ...live,
   };
   process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   await mergeResults(results);
