@@ -42,6 +42,7 @@ import { operatorRoutes } from './auth/operator-routes.js';
 import { RepositoryAccess } from './auth/repository-access.js';
 import { SignInAttempts } from './auth/sign-in-attempts.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
+import { cachedCommitDescriber, describeOnGitHub, describeOverGit } from './rollout/describe-commit.js';
 import type { CloudService } from './cloud/cloud-service.js';
 import type { LabelSelector } from '../config-schema/types.generated.js';
 import { startGitHubRollback } from './github/start-rollback.js';
@@ -108,6 +109,32 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   await configs.refresh().catch((err: unknown) => log.error({ err }, 'config repo: the first refresh failed; retrying on the timer'));
   await configs.start();
 
+  // A repository's installation, for what people signed in with GitHub may see and do, the deploy page's commits and
+  // a deployment's commit title: asked with the App's token, kept 10 minutes.
+  const installationOf = new Map<string, { id: Promise<number | undefined>; until: number }>();
+  // The installation's Octokit for a repository (undefined without the App, or when it is not installed there).
+  const repositoryOctokit = async (repository: string): Promise<StatusOctokit | undefined> => {
+    if (!probot) return undefined;
+    const cached = installationOf.get(repository);
+    let id = cached && cached.until > Date.now() ? cached.id : undefined;
+    if (!id) {
+      const [owner, repo] = repository.split('/') as [string, string];
+      id = (async () => {
+        const app = (await probot.auth()) as StatusOctokit;
+        try {
+          return ((await app.request('GET /repos/{owner}/{repo}/installation', { owner, repo })) as { data: { id: number } }).data.id;
+        } catch (err) {
+          if ((err as { status?: number }).status === 404) return undefined;
+          throw err;
+        }
+      })();
+      installationOf.set(repository, { id, until: Date.now() + 10 * 60_000 });
+      id.catch(() => installationOf.delete(repository));
+      if (installationOf.size > 10_000) installationOf.delete(installationOf.keys().next().value!);
+    }
+    const installation = await id;
+    return installation === undefined ? undefined : installationOctokit(installation);
+  };
   // Made after the engine (it starts deployments through it); the engine's onChange reaches it once it exists.
   const late: { auto?: AutoDeployer } = {};
   // One budget of 80 content-creating requests a minute per installation for everything the hub sends GitHub.
@@ -143,6 +170,12 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     ...(repositoryTokens ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? repositoryTokens.get(d.github) : undefined) } : {}),
     ...(cloud ? { cloudFacts: (agents: AgentRecord[], selector?: LabelSelector) => cloud.facts(agents, selector) } : {}),
     onJobClaimed: (job) => metrics.jobClaimed(job.spec.createdAt),
+    // Each deployment's commit title and author: from GitHub with the installation's token in GitHub mode (git over
+    // the configured URL for a repository the App is not installed on), over git in local mode; kept per SHA.
+    describeCommit: cachedCommitDescriber(
+      probot ? describeOnGitHub((t) => (t.installationId !== undefined ? installationOctokit(t.installationId) : repositoryOctokit(t.repository)), describeOverGit) : describeOverGit,
+      { log: log.child({ name: 'commit-info' }) },
+    ),
     // Messages name the way to act that works here: pull-request commands only in GitHub mode.
     mode: settings.github ? 'github' : 'local',
     // A GitHub deployment's automatic rollback is made through GitHub, so it shows there like any deployment.
@@ -183,31 +216,6 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const agentSettings = { leaseSeconds: settings.leaseSeconds, heartbeatSeconds: settings.heartbeatSeconds, pollWaitSeconds: settings.pollWaitSeconds };
   const mode = settings.github ? 'github' : 'local';
   const sessions = new DashboardSessions({ store, adminToken: settings.adminToken, publicUrl: () => publicUrl, operatorExists: (name, id) => operatorExists(store, name, id) });
-  // What people signed in with GitHub may see and do: asked with the installation token of the repository's owner.
-  const installationOf = new Map<string, { id: Promise<number | undefined>; until: number }>();
-  // The installation's Octokit for a repository (undefined without the App, or when it is not installed there).
-  const repositoryOctokit = async (repository: string): Promise<StatusOctokit | undefined> => {
-    if (!probot) return undefined;
-    const cached = installationOf.get(repository);
-    let id = cached && cached.until > Date.now() ? cached.id : undefined;
-    if (!id) {
-      const [owner, repo] = repository.split('/') as [string, string];
-      id = (async () => {
-        const app = (await probot.auth()) as StatusOctokit;
-        try {
-          return ((await app.request('GET /repos/{owner}/{repo}/installation', { owner, repo })) as { data: { id: number } }).data.id;
-        } catch (err) {
-          if ((err as { status?: number }).status === 404) return undefined;
-          throw err;
-        }
-      })();
-      installationOf.set(repository, { id, until: Date.now() + 10 * 60_000 });
-      id.catch(() => installationOf.delete(repository));
-      if (installationOf.size > 10_000) installationOf.delete(installationOf.keys().next().value!);
-    }
-    const installation = await id;
-    return installation === undefined ? undefined : installationOctokit(installation);
-  };
   const access = new RepositoryAccess({
     environments: (repository) => configs.current(repository)?.repositories[repository]?.environments,
     log: log.child({ name: 'dashboard-access' }),

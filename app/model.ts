@@ -159,6 +159,11 @@ export interface DeploymentRecord {
   forced?: boolean;
   /** What asked for it, when a BitEnvoy-made GitHub Deployment said so (auto-deploy, a PR command, the API, a rollback). */
   trigger?: DeploymentTrigger;
+  /**
+   * The commit's title (first line of its message) and author, read when the deployment was planned; absent when
+   * that lookup failed or timed out, and on deployments recorded before the hub read them.
+   */
+  commit?: { title: string; author: string; at?: string };
   /** Where agents fetch the code and which instruction file they run, fixed when the deployment was planned. */
   gitUrl?: string;
   instructions?: string;

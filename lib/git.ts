@@ -23,10 +23,12 @@ const GIT_ENVIRONMENT = [
  *
  * @example
  * await git(mirror).raw(['fetch', url, sha]);
+ * await git(dir, { signal: AbortSignal.timeout(3000) }).raw(['log', '-1']);
  */
-export function git(dir?: string): SimpleGit {
+export function git(dir?: string, options: { signal?: AbortSignal } = {}): SimpleGit {
   process.env.GIT_TERMINAL_PROMPT = '0';
-  return simpleGit({ ...(dir === undefined ? {} : { baseDir: dir }), allowEnvironment: GIT_ENVIRONMENT });
+  // `signal`: git is stopped when it aborts (a lookup with a deadline must not leave git running).
+  return simpleGit({ ...(dir === undefined ? {} : { baseDir: dir }), ...(options.signal ? { abort: options.signal } : {}), allowEnvironment: GIT_ENVIRONMENT });
 }
 
 /**

@@ -87,3 +87,9 @@ export async function readTree(dir: string): Promise<FileChanges> {
 export async function headOf(bare: string, branch = 'main'): Promise<string> {
   return git(['rev-parse', `refs/heads/${branch}`], bare);
 }
+
+/** A commit of a bare repository: its message, author and commit date (what GitHub's commit API says of it). */
+export async function commitOf(bare: string, sha: string): Promise<{ message: string; author: { name: string; email: string; date: string }; date: string }> {
+  const [name, email, authored, date, message] = (await git(['log', '-1', '--format=%an%x00%ae%x00%aI%x00%cI%x00%B', sha, '--'], bare)).split('\0');
+  return { message: message ?? '', author: { name: name ?? '', email: email ?? '', date: authored ?? '' }, date: date ?? '' };
+}

@@ -21,7 +21,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { loadGitHubContract, type GitHubContract } from './github-contract.js';
 import { deliverWebhook, installationPayload, newDelivery, repositoryPayload, webhookPayload, type Delivery } from './github-webhooks.js';
-import { headOf, pushCommit, type FileChanges } from './git-repos.js';
+import { commitOf, headOf, pushCommit, type FileChanges } from './git-repos.js';
 
 type Json = Record<string, unknown>;
 
@@ -293,7 +293,10 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const repo = repos.get(`${o}/${r}`.toLowerCase());
       const name = decodeURIComponent(ref!);
       const sha = /^[0-9a-f]{40}$/.test(name) ? name : repo ? await headOf(repo.bare, name).catch(() => undefined) : undefined;
-      return sha ? [200, { sha }] : [422, { message: `No commit found for SHA: ${name}` }];
+      if (!sha) return [422, { message: `No commit found for SHA: ${name}` }];
+      // The fields the hub reads (a deployment's title and author); testbed commits belong to no GitHub user.
+      const made = repo ? await commitOf(repo.bare, sha).catch(() => undefined) : undefined;
+      return [200, { sha, ...(made ? { commit: { message: made.message, author: made.author, committer: { ...made.author, date: made.date } }, author: null } : {}) }];
     }],
     ['GET', /^\/app\/installations$/, 'app', () => [200, [...installations].map(([id, login]) => ({ id, account: { login, type: 'Organization' }, app_id: Number(options.appId) }))]],
     ['GET', /^\/repos\/([^/]+)\/([^/]+)$/, 'installation', (_req, [o, r]) => {

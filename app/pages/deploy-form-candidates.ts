@@ -11,15 +11,12 @@
  * const { commits, more } = await source.recentCommits({ repository: 'acme/shop', gitUrl, branch: 'main', page: 1 });
  * const checks = await source.checks({ repository: 'acme/shop', sha: commits[0].sha, required: 'all' });
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BitEnvoyError } from '../../lib/errors.js';
-import { git } from '../../lib/git.js';
-import { withoutCredentials } from '../../lib/redact-url.js';
 import { CONFIG_CHECK_NAME } from '../github/config-check-run.js';
 import { evaluateChecks } from '../github/evaluate-checks.js';
 import { listCommitChecks, type ChecksOctokit } from '../github/list-commit-checks.js';
+import { commitTitle } from '../rollout/describe-commit.js';
+import { readCommitsOverGit } from '../rollout/read-commits-over-git.js';
 import { resolveRef } from '../rollout/resolve-ref.js';
 
 /** Commits a page lists; the page number is capped, so a page never fetches more than this × MAX_PAGE commits. */
@@ -84,7 +81,7 @@ export function githubCandidates(octokitFor: (repository: string) => Promise<Che
         const res = (await (await octokit(repository)).request('GET /repos/{owner}/{repo}/commits', { owner, repo, sha: branch, per_page: COMMITS_PER_PAGE, page: pageOf(page) })) as {
           data: Array<{ sha: string; commit: { message: string; author: { name?: string; date?: string } | null } }>;
         };
-        const list = res.data.slice(0, COMMITS_PER_PAGE).map((c) => ({ sha: c.sha, title: firstLine(c.commit.message), author: c.commit.author?.name ?? '', at: c.commit.author?.date ?? '' }));
+        const list = res.data.slice(0, COMMITS_PER_PAGE).map((c) => ({ sha: c.sha, title: commitTitle(c.commit.message), author: c.commit.author?.name ?? '', at: c.commit.author?.date ?? '' }));
         return { commits: list, more: res.data.length === COMMITS_PER_PAGE && page < MAX_PAGE };
       }),
     checks: ({ repository, sha, required, fresh }) =>
@@ -100,25 +97,13 @@ export function githubCandidates(octokitFor: (repository: string) => Promise<Che
 async function commitsOverGit(gitUrl: string, branch: string, page: number): Promise<{ commits: Candidate[]; more: boolean }> {
   checkBranch(branch);
   const n = pageOf(page);
-  const dir = await mkdtemp(join(tmpdir(), 'bitenvoy-candidates-'));
-  try {
-    await git(dir).raw(['init', '--quiet', '--bare']);
-    try {
-      // One more than the page, to know whether another page follows; blobs are never needed to list commits.
-      await git(dir).raw(['fetch', '--quiet', '--no-tags', `--depth=${n * COMMITS_PER_PAGE + 1}`, '--filter=blob:none', '--', gitUrl, `+refs/heads/${branch}:refs/candidates`]);
-    } catch (err) {
-      const first = String((err as Error).message).split('\n').find((l) => l.trim()) ?? 'unknown error';
-      throw new BitEnvoyError('BE_GIT', `cannot list the commits of \`${branch}\` in ${withoutCredentials(gitUrl)}: ${withoutCredentials(first.trim())}; check the branch in the environment's config and that the hub can reach the repository`, { cause: err });
-    }
-    const out = await git(dir).raw(['log', '--format=%H%x1f%s%x1f%an%x1f%cI', `--skip=${(n - 1) * COMMITS_PER_PAGE}`, '-n', String(COMMITS_PER_PAGE + 1), 'refs/candidates']);
-    const all = out.split('\n').filter(Boolean).map((line) => {
-      const [sha, title, author, at] = line.split('\x1f');
-      return { sha: sha!, title: title ?? '', author: author ?? '', at: at ?? '' };
-    });
-    return { commits: all.slice(0, COMMITS_PER_PAGE), more: all.length > COMMITS_PER_PAGE && n < MAX_PAGE };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  // One more than the page, to know whether another page follows.
+  const all = await readCommitsOverGit(
+    gitUrl,
+    { source: `refs/heads/${branch}`, skip: (n - 1) * COMMITS_PER_PAGE, count: COMMITS_PER_PAGE + 1, depth: n * COMMITS_PER_PAGE + 1 },
+    { what: `list the commits of \`${branch}\``, hint: "check the branch in the environment's config and that the hub can reach the repository" },
+  );
+  return { commits: all.slice(0, COMMITS_PER_PAGE), more: all.length > COMMITS_PER_PAGE && n < MAX_PAGE };
 }
 
 function checkBranch(branch: string): void {
@@ -127,10 +112,6 @@ function checkBranch(branch: string): void {
 
 function pageOf(page: number): number {
   return Math.min(Math.max(1, Math.floor(page)), MAX_PAGE);
-}
-
-function firstLine(message: string): string {
-  return message.split('\n', 1)[0]!.slice(0, 200);
 }
 
 /** Answers by key for TTL_MS, at most MAX_ENTRIES of them; a failure is not kept. */

@@ -15,6 +15,7 @@ import { keys, type AgentRecord, type DeploymentRecord, type JobRecord } from '.
 import { readServerPage, summarizeDeployment, type DeploymentSummary, type ServerRow } from '../rollout/deployment-view.js';
 import type { Store } from '../store/store.js';
 import { gateHtml } from './deployment-actions-html.js';
+import { commitTextHtml } from './environments-html.js';
 import { clockTime } from './job-steps.js';
 import { html, safeHref, type SafeHtml } from './safe-html.js';
 import { countsHtml, failuresHtml, INLINE_TAIL_LINES, LIVE_STATES, PAGE_SERVERS, serverListHtml, timelineHtml } from './servers-html.js';
@@ -109,7 +110,7 @@ function factsHtml(d: DeploymentRecord, summary: DeploymentSummary): SafeHtml {
 ${d.unseen && !FINAL_DEPLOYMENT_STATES.includes(d.state) ? html`<tr><th scope="row">waiting for</th><td class="unseen" role="status">${d.unseen}</td></tr>` : ''}
 <tr><th scope="row">commit</th><td>${web ? html`<a href="${safeHref(`${web}/commit/${d.sha}`)}"><code title="${d.sha}">${d.sha.slice(0, 7)}</code></a>` : html`<code title="${d.sha}">${d.sha.slice(0, 7)}</code>`} (${d.ref})${
     web ? html` · <a href="${safeHref(`${web}/pulls?q=${encodeURIComponent(`is:pr ${d.sha}`)}`)}">pull requests with this commit</a>` : ''
-  }</td></tr>
+  }${d.commit ? html`<br>${commitTextHtml(d)}` : ''}</td></tr>
 ${d.github && web ? html`<tr><th scope="row">GitHub deployment</th><td><a href="${safeHref(`${web}/deployments/${encodeURIComponent(d.environment)}`)}">#${d.github.deploymentId}</a> in ${d.github.owner}/${d.github.repo}</td></tr>` : ''}
 <tr><th scope="row">group · strategy</th><td>${d.group} · ${d.strategy}${planned ? ` — ${planned}` : ''}</td></tr>
 ${d.instructions ? html`<tr><th scope="row">instruction file</th><td><code>${d.instructions}</code>${web ? html` (<a href="${safeHref(`${web}/blob/${d.sha}/${d.instructions.split('/').map(encodeURIComponent).join('/')}`)}">at this commit</a>)` : ''}</td></tr>` : ''}

@@ -24,6 +24,7 @@ import type { DashboardSessions } from './dashboard-sessions.js';
 import { actionsHtml, doneHtml } from './deployment-actions-html.js';
 import { readLiveView, viewId, type LiveClock } from './deployment-live-html.js';
 import { deploymentLiveRoutes, liveQuery, type LiveRouteDeps } from './deployment-live-routes.js';
+import { commitTextHtml } from './environments-html.js';
 import { escapeHtml as e, page, setPrivatePageHeaders } from './html.js';
 import { LOG_SEARCH_MAX_QUERY, logEndCursor, searchLog, type LogSearch } from './job-log-text.js';
 import { DEPLOYMENT_LIVE_SCRIPT, SERVER_LIVE_SCRIPT } from './live-scripts.js';
@@ -121,7 +122,7 @@ export function deploymentPageRoutes(deps: PageDeps): Router {
 ${deployments
   .map(
     (d) => `<tr><td><a href="/deployments/${e(d.id)}">${e(d.id)}</a></td><td>${e(d.repository)}</td><td>${e(d.environment)}</td>
-<td><code>${e(d.sha.slice(0, 7))}</code> ${e(d.ref)}</td><td class="state ${e(d.state)}">${e(d.state)}</td><td>${e(d.description)}</td><td>${e(d.createdAt)}</td></tr>`,
+<td><code>${e(d.sha.slice(0, 7))}</code> ${e(d.ref)}${d.commit ? html`<br>${commitTextHtml(d)}` : ''}</td><td class="state ${e(d.state)}">${e(d.state)}</td><td>${e(d.description)}</td><td>${e(d.createdAt)}</td></tr>`,
   )
   .join('\n')}
 </table>

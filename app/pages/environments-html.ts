@@ -27,11 +27,21 @@ export function commitHref(d: DeploymentRecord): string {
 
 const deploymentLink = (id: string): SafeHtml => html`<a href="${safeHref(`/deployments/${encodeURIComponent(id)}`)}">${id}</a>`;
 
-/** The live commit: short SHA linked, ref, and the deployment's description (the hub records no commit message or author). */
+/**
+ * A commit's title and author as the deployment recorded them (`Fix the total <small>by Ada</small>`); nothing for a
+ * deployment planned without them (an older record, or a lookup that failed).
+ */
+export function commitTextHtml(d: Pick<DeploymentRecord, 'commit'>): SafeHtml {
+  return d.commit ? html`<span class="commit-title">${d.commit.title}</span>${d.commit.author ? html` <small>by ${d.commit.author}</small>` : ''}` : html``;
+}
+
+/** The live commit: short SHA linked, its title and author, and the ref; without them, the deployment's description. */
 export function liveHtml(f: EnvironmentFacts): SafeHtml {
   const live = f.live;
   if (!live) return html`<span class="muted">nothing deployed yet</span>`;
-  return html`<a href="${commitHref(live)}"><code title="${live.sha}">${live.sha.slice(0, 7)}</code></a> <small>${live.ref}</small><br><small>${live.description}</small>`;
+  const sha = html`<a href="${commitHref(live)}"><code title="${live.sha}">${live.sha.slice(0, 7)}</code></a>`;
+  if (live.commit) return html`${sha} ${commitTextHtml(live)}<br><small>${live.ref}</small>`;
+  return html`${sha} <small>${live.ref}</small><br><small>${live.description}</small>`;
 }
 
 export function wentLiveHtml(f: EnvironmentFacts): SafeHtml {
@@ -103,7 +113,7 @@ export function historyTable(deployments: DeploymentRecord[]): SafeHtml {
   if (!deployments.length) return html`<p>No deployment to this environment yet.</p>`;
   return html`<table><tr><th scope="col">deployment</th><th scope="col">commit</th><th scope="col">state</th><th scope="col">description</th><th scope="col">created</th><th scope="col">by</th></tr>
 ${deployments.map(
-  (d) => html`<tr><td>${deploymentLink(d.id)}</td><td><a href="${commitHref(d)}"><code title="${d.sha}">${d.sha.slice(0, 7)}</code></a> <small>${d.ref}</small></td>
+  (d) => html`<tr><td>${deploymentLink(d.id)}</td><td><a href="${commitHref(d)}"><code title="${d.sha}">${d.sha.slice(0, 7)}</code></a> <small>${d.ref}</small>${d.commit ? html`<br>${commitTextHtml(d)}` : ''}</td>
 <td class="state ${d.state}">${d.state}</td><td>${d.description}</td><td>${utc(d.createdAt)}</td><td>${d.createdBy}</td></tr>`,
 )}</table>`;
 }

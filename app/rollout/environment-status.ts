@@ -28,6 +28,8 @@ export interface DeploymentBrief {
   finishedAt?: string;
   /** This deployment brought back an earlier commit, away from the deployment named here. */
   rollbackOf?: string;
+  /** The commit's title and author, when the hub could read them as it planned the deployment. */
+  commit?: DeploymentRecord['commit'];
 }
 
 export interface EnvironmentStatus {
@@ -78,5 +80,6 @@ function brief(d: DeploymentRecord): DeploymentBrief {
     createdAt: d.createdAt,
     ...(d.finishedAt ? { finishedAt: d.finishedAt } : {}),
     ...(d.rollbackOf ? { rollbackOf: d.rollbackOf } : {}),
+    ...(d.commit ? { commit: d.commit } : {}),
   };
 }

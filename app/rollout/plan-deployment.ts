@@ -1,12 +1,13 @@
 /**
- * Checks a deployment request against the config in force, resolves its ref, picks the agents of the
- * environment's group and plans the batches. Pure of side effects but for `git ls-remote`: the engine stores the
- * result.
+ * Checks a deployment request against the config in force, resolves its ref, reads its commit's title and author,
+ * picks the agents of the environment's group and plans the batches. Pure of side effects but for `git ls-remote`
+ * and the commit lookup: the engine stores the result.
  */
 import { randomBytes } from 'node:crypto';
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { CreateDeploymentRequest } from '../../lib/protocol.js';
 import type { DeploymentRecord } from '../model.js';
+import type { DescribeCommit } from './describe-commit.js';
 import { truncate } from './describe-deployment.js';
 import { isAgentOnline, isoNow, listAllAgents, type EngineContext } from './engine-context.js';
 import { planRollout, rollbackStrategy, rolloutPolicy } from './plan-rollout.js';
@@ -14,6 +15,12 @@ import { CLOUD_LABEL_PREFIX } from '../cloud/cloud-facts.js';
 import { describeSelector, selectWithFacts } from './select-agents.js';
 
 export type ResolveRef = (gitUrl: string, ref: string) => Promise<string>;
+
+/** How a plan reads git: the ref to a SHA (required), and the commit's title and author (optional, never fatal). */
+export interface CommitReaders {
+  resolveRef: ResolveRef;
+  describeCommit?: DescribeCommit | undefined;
+}
 
 /**
  * Where a deployment came from: its GitHub Deployment, the rollout id chosen up front (auto-deploy, commands,
@@ -26,11 +33,11 @@ export type DeploymentLink = Pick<DeploymentRecord, 'github' | 'forced' | 'rollb
  * of the group can run it. Throws 503 without a config, 422 for an unknown repository, environment or ref.
  *
  * @example
- * const dep = await planDeployment(ctx, resolveRef, { repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'cli');
+ * const dep = await planDeployment(ctx, { resolveRef, describeCommit }, { repository: 'acme/shop', ref: 'main', environment: 'staging' }, 'cli');
  */
 export async function planDeployment(
   ctx: EngineContext,
-  resolveRef: ResolveRef,
+  { resolveRef, describeCommit }: CommitReaders,
   req: CreateDeploymentRequest,
   createdBy: string,
   link: DeploymentLink = {},
@@ -64,7 +71,15 @@ export async function planDeployment(
       `${req.repository} has no \`git\` URL in ${repo.file}; in local mode agents need it to fetch the code: add \`git: https://…/${req.repository}.git\``,
     );
   }
+  const gitUrl = link.github?.cloneUrl ?? repo.git!;
   const sha = await resolveRef(repo.git ?? link.github!.cloneUrl, req.ref);
+  // Read while the servers are picked; a lookup that fails or is slow leaves the record without `commit`.
+  const commit = describeCommit
+    ? describeCommit({ repository: req.repository, gitUrl, sha, ...(link.github ? { installationId: link.github.installationId } : {}) }).catch((err: unknown) => {
+        ctx.log.warn({ err, repository: req.repository, sha }, `reading the title and author of commit ${sha.slice(0, 7)} failed; the deployment goes ahead without them`);
+        return undefined;
+      })
+    : undefined;
   const strategy = env.strategy ?? 'all-at-once';
   const group = config.groups[env.group];
   const agents = await listAllAgents(ctx.store);
@@ -80,6 +95,7 @@ export async function planDeployment(
   const configured = config.strategies[strategy] ?? { type: 'all-at-once' as const };
   const rules = link.rollbackOf ? rollbackStrategy(configured) : configured;
   const now = isoNow(ctx);
+  const info = await commit;
   const dep: DeploymentRecord = {
     id: link.id ?? `dep_${randomBytes(6).toString('hex')}`,
     repository: req.repository,
@@ -102,8 +118,9 @@ export async function planDeployment(
     createdBy,
     createdAt: now,
     updatedAt: now,
+    ...(info ? { commit: info } : {}),
     // A GitHub deployment is fetched from GitHub (where its token works); local mode from the configured URL.
-    gitUrl: link.github?.cloneUrl ?? repo.git!,
+    gitUrl,
     instructions: repo.instructions,
     ...(env.url ? { environmentUrl: env.url } : {}),
     ...(link.github ? { github: link.github } : {}),

@@ -45,7 +45,8 @@ import { expireLeases, extendLeasesAfterRestart, listActiveDeploymentIds, noteUn
 import { transition } from './rollout-phase.js';
 import { pageOfDeployments } from '../store/deployment-queries.js';
 import { agentCounts, pageOfAgents } from '../store/agent-queries.js';
-import { planDeployment, type DeploymentLink, type ResolveRef } from './plan-deployment.js';
+import type { DescribeCommit } from './describe-commit.js';
+import { planDeployment, type CommitReaders, type DeploymentLink, type ResolveRef } from './plan-deployment.js';
 import { resolveRef as gitResolveRef } from './resolve-ref.js';
 
 export type { EngineSettings } from './engine-context.js';
@@ -61,7 +62,7 @@ export class RolloutEngine {
   /** Tells a deployment's event streams that it changed (api/deployment-events.ts). */
   readonly changes = new DeploymentChanges();
   #ctx: EngineContext;
-  #resolveRef: ResolveRef;
+  #git: CommitReaders;
   #gitCredentials: ((deployment: DeploymentRecord) => Promise<GitAuth | undefined>) | undefined;
   #startRollback: (failed: DeploymentRecord, plan: PlannedRollback) => Promise<void | DeploymentRecord>;
   #onJobClaimed: ((job: JobRecord) => void) | undefined;
@@ -79,6 +80,8 @@ export class RolloutEngine {
     config: (repository: string) => ConfigInForce | undefined;
     now?: () => number;
     resolveRef?: ResolveRef;
+    /** Reads a deployment's commit title and author when it is planned (describe-commit.ts); none by default. */
+    describeCommit?: DescribeCommit;
     /** Called after a deployment's state or description changed (GitHub statuses follow it). */
     onChange?: (deployment: DeploymentRecord) => void;
     /** Mints short-lived, one-repository read credentials for a claim (GitHub deployments). */
@@ -109,7 +112,7 @@ export class RolloutEngine {
       onChange: (d) => (this.changes.notify(d.id), onChange?.(d)),
       ...(opts.cloudFacts ? { cloudFacts: opts.cloudFacts } : {}),
     };
-    this.#resolveRef = opts.resolveRef ?? gitResolveRef;
+    this.#git = { resolveRef: opts.resolveRef ?? gitResolveRef, describeCommit: opts.describeCommit };
     this.#gitCredentials = opts.gitCredentials;
     this.#startRollback = opts.startRollback ?? ((failed, plan) => this.startRollbackHere(failed, plan));
   }
@@ -158,7 +161,7 @@ export class RolloutEngine {
   /** Plans and starts a deployment; its first jobs are claimable when this returns. No agents → an `error` record. */
   async createDeployment(req: CreateDeploymentRequest, createdBy: string, link: DeploymentLink = {}): Promise<DeploymentRecord> {
     const { store, log } = this.#ctx;
-    const dep = await planDeployment(this.#ctx, this.#resolveRef, req, createdBy, link);
+    const dep = await planDeployment(this.#ctx, this.#git, req, createdBy, link);
     // Every rollout passes the environment's guard rails here, whatever asked for it.
     const refusals = dep.state === 'error' ? [] : await this.#guardRailRefusals(dep);
     if (refusals.length) throw guardRailError(dep.environment, dep.sha, refusals);
@@ -192,7 +195,7 @@ export class RolloutEngine {
 
   /** The plan a deployment would get now (batches, skipped servers, or why it cannot run), stored nowhere. */
   previewDeployment(req: CreateDeploymentRequest, link: DeploymentLink = {}): Promise<DeploymentRecord> {
-    return planDeployment(this.#ctx, this.#resolveRef, req, 'preview', link);
+    return planDeployment(this.#ctx, this.#git, req, 'preview', link);
   }
 
   /** The newest deployments, newest first (an index read: the same cost with 10 or 100,000 in the store). */

@@ -7,6 +7,7 @@
  * bitenvoy status -r acme/shop
  * // demo/shop → staging
  * //   live     4f2c1a9 (main) since 2026-12-05 08:40 UTC, by api — dep_1a2b3c4d5e6f
+ * //   commit   Fix the checkout total — Ada Lovelace
  * //   lock     🔒 `staging` is locked by @alice since 2026-12-05 08:41 UTC: db migration
  */
 import type { DeploymentBrief, EnvironmentStatus } from '../../app/rollout/environment-status.js';
@@ -54,6 +55,7 @@ export async function statusCommand(args: string[]): Promise<number> {
 function describe(s: EnvironmentStatus): string {
   const lines = [`${text(s.repository)} → ${text(s.environment)}`];
   lines.push(s.live ? `  live     ${commit(s.live)} since ${when(s.live.finishedAt ?? s.live.createdAt)}, by ${who(s.live)} — ${text(s.live.deploymentId)}` : '  live     nothing deployed yet');
+  if (s.live?.commit) lines.push(`  commit   ${text(s.live.commit.title)}${s.live.commit.author ? ` — ${text(s.live.commit.author)}` : ''}`);
   if (s.latest && s.latest.deploymentId !== s.rollout?.deploymentId && s.latest.deploymentId !== s.waiting?.deploymentId) {
     lines.push(`  latest   ${commit(s.latest)} ${text(s.latest.state)}: ${text(s.latest.description)} — ${text(s.latest.deploymentId)}`);
   }

@@ -30,6 +30,8 @@ describe('status, lock, unlock, rollback and logs from the CLI, in local mode', 
     let status = await cli('status', '-r', REPO);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(new RegExp(`^${REPO} → ${ENV}\\n  live     ${firstSha} \\(main\\) since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC, by api — ${firstId}$`, 'm'));
+    // The live commit's title and author, as the hub read them over git.
+    expect(status.stdout).toMatch(/^ {2}commit {3}Initial commit — BitEnvoy Testbed$/m);
 
     const lock = await cli('lock', ...where, '--reason', 'db migration', '--by', 'alice');
     expect(lock.code, lock.stderr).toBe(0);

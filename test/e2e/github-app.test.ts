@@ -86,6 +86,9 @@ describe('the GitHub App against a local GitHub', () => {
       }
       const view = await world.waitForDeployment(rollout);
       expect(view.jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
+      // The commit's title and author, read from GitHub's commit API with the installation token.
+      expect(view.deployment.commit).toMatchObject({ title: 'version 2', author: 'BitEnvoy Testbed' });
+      expect(github().requests.filter((r) => r.method === 'GET' && r.path === `/repos/${SAMPLE_REPOSITORY}/commits/${sha}`)).toHaveLength(1);
     },
     E2E_TIMEOUT,
   );

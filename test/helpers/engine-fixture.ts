@@ -59,7 +59,7 @@ export interface EngineFixture {
   /** Environments of acme/shop besides `staging` (e.g. a `production` with `after: staging`). */
   environments: Record<string, Environment>;
   /** A new engine on the fixture's store (as after a hub restart); stopped by close(). */
-  engine(options?: Pick<ConstructorParameters<typeof RolloutEngine>[0], 'startRollback' | 'cloudFacts' | 'onChange' | 'mode'>): RolloutEngine;
+  engine(options?: Pick<ConstructorParameters<typeof RolloutEngine>[0], 'startRollback' | 'cloudFacts' | 'onChange' | 'mode' | 'describeCommit'>): RolloutEngine;
   addAgent(id: string, name: string, labels?: Record<string, string>, lastSeen?: number): Promise<void>;
   /** Plays an agent: takes its next job, claims it and reports running then the outcome. Returns the job id. */
   agentRuns(engine: RolloutEngine, agentId: string, outcome?: 'succeeded' | 'failed', message?: string): Promise<string>;

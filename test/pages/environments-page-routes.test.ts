@@ -148,6 +148,31 @@ describe('GET /environments/:owner/:repo/:environment', () => {
     expect(new Set([...rows(first.html), ...rows(second.html)]).size).toBe(24);
   });
 
+  it("shows the live commit's title and author (as text), in the facts and the history; a deployment recorded without them shows its ref and description", async () => {
+    await f.addAgent('ag_a', 'web-1');
+    // An older deployment, planned before the hub read commit titles.
+    const old = await engine.createDeployment(DEPLOY, 'api');
+    await f.agentRuns(engine, 'ag_a');
+    let page = await get('/environments/acme/shop/staging');
+    expect(page.html).toContain(`<code title="${SHA}">${SHA.slice(0, 7)}</code></a> <small>main</small><br><small>1/1 servers succeeded`);
+    expect(page.html).not.toContain('commit-title');
+
+    const titled = f.engine({ describeCommit: async (t) => ({ title: `<b>x</b> ships ${t.sha.slice(0, 4)}`, author: 'Ada <ada@example.com> (@ada)' }) });
+    f.sha = NEWER;
+    f.now += 60_000;
+    const dep = await titled.createDeployment(DEPLOY, 'api');
+    await f.agentRuns(titled, 'ag_a');
+    const title = '<span class="commit-title">&lt;b&gt;x&lt;/b&gt; ships bbbb</span> <small>by Ada &lt;ada@example.com&gt; (@ada)</small>';
+    for (const path of ['/', '/environments/acme/shop/staging']) {
+      page = await get(path);
+      expect(page.html).toContain(`<a href="/deployments/${dep.id}"><code title="${NEWER}">bbbbbbb</code></a> ${title}<br><small>main</small>`);
+      expect(page.html).not.toMatch(/<b>|<ada@/);
+    }
+    // The history: the new deployment with its title, the old one as before.
+    expect(page.html).toContain(`<code title="${NEWER}">bbbbbbb</code></a> <small>main</small><br>${title}</td>`);
+    expect(page.html).toContain(`<a href="/deployments/${old.id}"><code title="${SHA}">${SHA.slice(0, 7)}</code></a> <small>main</small></td>`);
+  });
+
   it('is 404 for an environment or repository not in the config in force', async () => {
     for (const path of ['/environments/acme/shop/nope', '/environments/acme/none/staging']) {
       const res = await get(path);
