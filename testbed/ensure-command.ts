@@ -45,12 +45,12 @@ export async function ensureCommand(req: RequiredCommand): Promise<string> {
       // Test files run in several processes at once, each of which may find the command missing: one installs while
       // the others wait on a lock file (flock, from util-linux, which Debian always has), then find it installed. apt
       // itself waits a while for a lock held by anything else (unattended upgrades, another apt-get).
-      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', BITENVOY_APT_PACKAGE: req.debianPackage, BITENVOY_APT_COMMAND: req.command };
-      const script = `command -v "$BITENVOY_APT_COMMAND" >/dev/null || {
+      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+      const script = `command -v "$1" >/dev/null || {
   apt-get -o DPkg::Lock::Timeout=300 update -qq &&
-  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$BITENVOY_APT_PACKAGE"
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$2"
 }`;
-      await run('flock', ['-w', '900', APT_LOCK_FILE, 'sh', '-c', script], { env, maxBuffer: 64 << 20 });
+      await run('flock', ['-w', '900', APT_LOCK_FILE, 'sh', '-c', script, 'sh', req.command, req.debianPackage], { env, maxBuffer: 64 << 20 });
     })();
     installs.set(req.debianPackage, install);
   }
