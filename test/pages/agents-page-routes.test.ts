@@ -5,9 +5,6 @@
  * `/config` shows the commit in force, a rejected commit with its errors, and each group resolved to its agents.
  * Names and labels with markup render as text; an unknown agent is 404.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConfigStatus } from '../../app/config/config-repo.js';
 import { instanceKey, type ProvedIdentity } from '../../app/cloud/cloud-instance.js';
@@ -21,13 +18,15 @@ import { SESSION_COOKIE } from '../../app/pages/session-cookie.js';
 import type { RepositoryAccess } from '../../app/auth/repository-access.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { DEPLOY, SHA, configWith, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
+import { serveRoutes, type ServedRoutes } from '../helpers/serve-routes.js';
+import type { Middleware } from 'koa';
 
 const MARKUP = '<img src=x onerror=alert(1)>';
 const HEARTBEAT = 60;
 
 let f: EngineFixture;
 let engine: RolloutEngine;
-let server: Server;
+let served: ServedRoutes;
 let base: string;
 let statuses: ConfigStatus[];
 let sessions: DashboardSessions;
@@ -45,16 +44,13 @@ beforeEach(async () => {
   isPublic = true;
   sessions = new DashboardSessions({ store: f.store, adminToken: 'test-admin-token', publicUrl: () => base });
   const deps = { store: f.store, configs, sessions, heartbeatSeconds: HEARTBEAT, now: () => f.now, cloud: { scopes: () => [], staleAfterMs: 900_000 } };
-  const koa = new Koa();
   // Only deployments' repositories are checked by pageAccess: these pages ask no RepositoryAccess.
-  koa.use(async (ctx, next) => pageAccess({ store: f.store, sessions, access: {} as RepositoryAccess, isPublic })(ctx, next));
-  for (const router of [agentsPageRoutes(deps), configPageRoutes(deps)]) koa.use(router.routes()).use(router.allowedMethods());
-  server = createServer(koa.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const guard: Middleware = async (ctx, next) => pageAccess({ store: f.store, sessions, access: {} as RepositoryAccess, isPublic })(ctx, next);
+  served = await serveRoutes([agentsPageRoutes(deps), configPageRoutes(deps)], { before: [guard] });
+  base = served.base;
 });
 afterEach(async () => {
-  await new Promise((r) => server.close(r));
+  await served.close();
   await f.close();
 });
 

@@ -3,8 +3,6 @@
  * clock: the session cookie, the cross-site checks (Origin, CSRF token), continue and cancel with their audit
  * entries, and every way a session ends.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listAudit } from '../../app/audit/audit-log.js';
 import { keys, type DeploymentRecord } from '../../app/model.js';
@@ -17,6 +15,7 @@ import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { createKoa } from '../../app/server.js';
 import { silentLogger } from '../../lib/logger.js';
 import { DEPLOY, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
+import { serveRoutes } from '../helpers/serve-routes.js';
 
 const ADMIN_TOKEN = 'bt_admin_dashboard-test-token-0123456789';
 
@@ -34,14 +33,12 @@ const extra: Pages[] = [];
 async function startPages(adminToken = ADMIN_TOKEN, publicUrl?: string): Promise<Pages> {
   let base = '';
   const sessions = new DashboardSessions({ store: f.store, adminToken, publicUrl: () => publicUrl ?? base, now: () => f.now });
-  const koa = createKoa(silentLogger());
-  for (const router of [deploymentPageRoutes({ store: f.store, engine, configStatus: () => [], sessions }), signInRoutes(sessions, adminToken), deploymentActionRoutes({ store: f.store, engine, sessions })]) {
-    koa.use(router.routes()).use(router.allowedMethods());
-  }
-  const server: Server = createServer(koa.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, close: () => new Promise<void>((r) => server.close(() => r())) };
+  const served = await serveRoutes(
+    [deploymentPageRoutes({ store: f.store, engine, configStatus: () => [], sessions }), signInRoutes(sessions, adminToken), deploymentActionRoutes({ store: f.store, engine, sessions })],
+    { koa: createKoa(silentLogger()) },
+  );
+  base = served.base;
+  return served;
 }
 
 beforeEach(async () => {

@@ -4,23 +4,20 @@
  * as text, and the Server-Sent Events streams — a change arrives without a reload, a reconnect with Last-Event-ID
  * resumes where it left off, a silent agent shows, and the stream ends with the deployment.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deploymentPageRoutes } from '../../app/pages/deployment-page-routes.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { DEPLOY, openEngineFixture, stateEvent, type EngineFixture } from '../helpers/engine-fixture.js';
+import { serveRoutes, type ServedRoutes } from '../helpers/serve-routes.js';
 
 let f: EngineFixture;
 let engine: RolloutEngine;
-let server: Server;
+let served: ServedRoutes;
 let base: string;
 
 beforeEach(async () => {
   f = await openEngineFixture();
   engine = f.engine();
-  const koa = new Koa();
   const router = deploymentPageRoutes({
     store: f.store,
     engine,
@@ -28,14 +25,11 @@ beforeEach(async () => {
     clock: { now: () => f.now, leaseMs: 60_000 },
     live: { timings: { minGapMs: 10, recheckMs: 100, logPollMs: 50 }, limits: { keepaliveMs: 60_000 } },
   });
-  koa.use(router.routes()).use(router.allowedMethods());
-  server = createServer(koa.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveRoutes([router]);
+  base = served.base;
 });
 afterEach(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await served.close();
   await f.close();
 });
 

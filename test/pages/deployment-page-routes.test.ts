@@ -2,9 +2,6 @@
  * The status pages over real HTTP on loopback: what a person sees per deployment and per server, every
  * user-controlled string escaped, 404 for an unknown id.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../app/audit/audit-log.js';
 import type { EnvironmentLock } from '../../app/rollout/environment-locks.js';
@@ -12,10 +9,11 @@ import type { ConfigStatus } from '../../app/config/config-repo.js';
 import { deploymentPageRoutes } from '../../app/pages/deployment-page-routes.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { DEPLOY, SHA, openEngineFixture, stateEvent, type EngineFixture } from '../helpers/engine-fixture.js';
+import { serveRoutes, type ServedRoutes } from '../helpers/serve-routes.js';
 
 let f: EngineFixture;
 let engine: RolloutEngine;
-let server: Server;
+let served: ServedRoutes;
 let base: string;
 let config: ConfigStatus[];
 let locks: EnvironmentLock[];
@@ -28,15 +26,11 @@ beforeEach(async () => {
   config = [];
   locks = [];
   actions = [];
-  const koa = new Koa();
-  const router = deploymentPageRoutes({ store: f.store, engine, configStatus: () => config, safety: { locks: async () => locks, recentActions: async () => actions } });
-  koa.use(router.routes()).use(router.allowedMethods());
-  server = createServer(koa.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveRoutes([deploymentPageRoutes({ store: f.store, engine, configStatus: () => config, safety: { locks: async () => locks, recentActions: async () => actions } })]);
+  base = served.base;
 });
 afterEach(async () => {
-  await new Promise((r) => server.close(r));
+  await served.close();
   await f.close();
 });
 

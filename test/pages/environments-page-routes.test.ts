@@ -4,9 +4,6 @@
  * `/environments/:owner/:repo/:environment` adds its history and servers, each paginated; names and texts containing
  * markup render as text; an unknown environment is 404.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Environment } from '../../config-schema/types.generated.js';
 import type { ConfigInForce } from '../../app/config/config-repo.js';
@@ -14,13 +11,14 @@ import { environmentsPageRoutes } from '../../app/pages/environments-page-routes
 import { takeLock } from '../../app/rollout/environment-locks.js';
 import type { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { DEPLOY, SHA, configWith, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
+import { serveRoutes, type ServedRoutes } from '../helpers/serve-routes.js';
 
 const NEWER = 'b'.repeat(40);
 const MARKUP = '<img src=x onerror=alert(1)>';
 
 let f: EngineFixture;
 let engine: RolloutEngine;
-let server: Server;
+let served: ServedRoutes;
 let base: string;
 let configs: ConfigInForce[];
 
@@ -38,15 +36,11 @@ beforeEach(async () => {
   f = await openEngineFixture();
   engine = f.engine();
   setConfig();
-  const koa = new Koa();
-  const router = environmentsPageRoutes({ store: f.store, configs: { inForce: () => configs, current: (r) => configs.find((c) => c.repositories[r]) } });
-  koa.use(router.routes()).use(router.allowedMethods());
-  server = createServer(koa.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveRoutes([environmentsPageRoutes({ store: f.store, configs: { inForce: () => configs, current: (r) => configs.find((c) => c.repositories[r]) } })]);
+  base = served.base;
 });
 afterEach(async () => {
-  await new Promise((r) => server.close(r));
+  await served.close();
   await f.close();
 });
 

@@ -6,8 +6,6 @@
  * read nothing; the admin token's operator sees everything.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Probot, ProbotOctokit } from 'probot';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RepositoryAccess } from '../../app/auth/repository-access.js';
@@ -23,6 +21,7 @@ import { createKoa } from '../../app/server.js';
 import { silentLogger } from '../../lib/logger.js';
 import { startGitHubStandIn, type GitHubStandIn } from '../../testbed/github-stand-in.js';
 import { DEPLOY, configWith, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
+import { serveRoutes, type ServedRoutes } from '../helpers/serve-routes.js';
 
 const ADMIN_TOKEN = 'bt_admin_fleet-scope-test-token-0123456789';
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
@@ -45,7 +44,7 @@ const configs = { inForce: () => [acme, globex], current: (r: string) => (r.star
 let github: GitHubStandIn;
 let probot: Probot;
 let f: EngineFixture;
-let server: Server;
+let served: ServedRoutes;
 let sessions: DashboardSessions;
 let base = '';
 
@@ -73,20 +72,16 @@ beforeEach(async () => {
   await engine.createDeployment(DEPLOY, 'test');
   sessions = new DashboardSessions({ store: f.store, adminToken: ADMIN_TOKEN, publicUrl: () => base });
   const access = new RepositoryAccess({ octokitFor: async (r) => (await probot.auth(r.startsWith('acme/') ? 11 : 12)) as StatusOctokit, environments: () => undefined });
-  const koa = createKoa(silentLogger());
-  koa.use(pageAccess({ store: f.store, sessions, access, isPublic: false }));
   const routers = [
     agentsPageRoutes({ store: f.store, configs, sessions, access, heartbeatSeconds: 60 }),
     configPageRoutes({ store: f.store, configs, sessions, access, heartbeatSeconds: 60 }),
     deploymentPageRoutes({ store: f.store, engine, configStatus: () => statuses, configs, sessions, access }),
   ];
-  for (const router of routers) koa.use(router.routes()).use(router.allowedMethods());
-  server = createServer(koa.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveRoutes(routers, { koa: createKoa(silentLogger()), before: [pageAccess({ store: f.store, sessions, access, isPublic: false })] });
+  base = served.base;
 });
 afterEach(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
+  await served.close();
   await f.close();
   expect(github.problems()).toEqual([]);
 });

@@ -6,8 +6,6 @@
  * operators' one-time links, and the limit on failed sign-ins.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Probot, ProbotOctokit } from 'probot';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Environment } from '../../config-schema/types.generated.js';
@@ -34,6 +32,8 @@ import { operatorExists } from '../../app/auth/operators.js';
 import { silentLogger } from '../../lib/logger.js';
 import { startGitHubStandIn, type GitHubStandIn } from '../../testbed/github-stand-in.js';
 import { DEPLOY, configWith, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
+import { serveRoutes, type ServedRoutes } from '../helpers/serve-routes.js';
+import type { Context, Next } from 'koa';
 
 const ADMIN_TOKEN = 'bt_admin_sign-in-test-token-0123456789';
 const INSTALLATION = 4242;
@@ -44,7 +44,7 @@ let probot: Probot;
 let f: EngineFixture;
 let engine: RolloutEngine;
 let base = '';
-let server: Server;
+let served: ServedRoutes;
 let clock = Date.now();
 let isPublic = false;
 let environments: Record<string, Environment> = {};
@@ -74,11 +74,6 @@ beforeEach(async () => {
   const settings = { clientId: github.clientId, clientSecret: github.clientSecret, webUrl: github.url, apiUrl: `${github.url}/api/v3` };
   // One limit for failed callbacks and links, as the hub shares it.
   const attempts = new SignInAttempts();
-  const koa = createKoa(silentLogger());
-  koa.use(async (ctx, next) => {
-    // The page guard reads the setting at each request here, so one server serves both cases.
-    await pageAccess({ store: f.store, sessions, access, isPublic })(ctx, next);
-  });
   const routers = [
     deploymentPageRoutes({ store: f.store, engine, configStatus: () => [], sessions, access }),
     environmentsPageRoutes({ store: f.store, configs: { inForce: () => [configWith('bird')], current: () => configWith('bird') }, sessions, access }),
@@ -88,13 +83,13 @@ beforeEach(async () => {
     operatorRoutes({ store: f.store, adminToken: ADMIN_TOKEN, guesses: new GuessLimiter(ADMIN_TOKEN_GUESSES), publicUrl: () => base }),
     deploymentActionRoutes({ store: f.store, engine, sessions, access }),
   ];
-  for (const router of routers) koa.use(router.routes()).use(router.allowedMethods());
-  server = createServer(koa.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The page guard reads the setting at each request here, so one server serves both cases.
+  const guard = (ctx: Context, next: Next) => pageAccess({ store: f.store, sessions, access, isPublic })(ctx, next);
+  served = await serveRoutes(routers, { koa: createKoa(silentLogger()), before: [guard] });
+  base = served.base;
 });
 afterEach(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
+  await served.close();
   await f.close();
   expect(github.problems()).toEqual([]);
 });
