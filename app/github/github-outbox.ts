@@ -359,7 +359,8 @@ export class GitHubOutbox {
     if (this.#closed) return;
     const attempts = row.attempts + 1;
     const what = this.#describe(row.route, params);
-    const fields = { err, effectId: row.id, effect: row.route, installationId: row.installation_id };
+    // A GitHub Deployment being made names its rollout: the id that follows it across replicas' logs.
+    const fields = { err, effectId: row.id, effect: row.route, installationId: row.installation_id, ...(typeof params.rolloutId === 'string' ? { deploymentId: params.rolloutId } : {}) };
     // Our own error (a malformed row, an answer without the id we need): sending it again cannot help.
     const verdict = err instanceof BitEnvoyError ? { retry: false as const, reason: err.message } : judgeGitHubFailure(err, attempts, this.#backoff);
     if (!verdict.retry) {

@@ -29,6 +29,7 @@ import { BitEnvoyError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/logger.js';
 import { createGitHubAppRig, HUB_URL } from '../helpers/github-app-rig.js';
 import { killableOctokit, never, startDeploymentStatusesStandIn, STAND_IN_INSTALLATION, type DeploymentStatusesStandIn, type StatusFault } from './deployment-statuses-stand-in.js';
+import { capturedLogger, type LogLine } from '../helpers/captured-logger.js';
 
 const REPO = 'acme/shop';
 const SHA = 'f'.repeat(40);
@@ -245,7 +246,8 @@ describe('GitHub Deployments created through the outbox', () => {
         return hub.startDeployment(payload, options);
       },
     });
-    const outbox = new GitHubOutbox({ store: hub.store, octokitFor: hub.octokitFor, log: silentLogger(), retry: { baseMs: 50, maxMs: 200 }, kinds: { [CREATE_DEPLOYMENT_EFFECT]: flaky } });
+    const lines: Array<LogLine & { deploymentId?: string }> = [];
+    const outbox = new GitHubOutbox({ store: hub.store, octokitFor: hub.octokitFor, log: capturedLogger(lines), retry: { baseMs: 50, maxMs: 200 }, kinds: { [CREATE_DEPLOYMENT_EFFECT]: flaky } });
     running.push(() => outbox.close());
     const started = await startRolloutThroughGitHub({ outbox }, { installationId: STAND_IN_INSTALLATION, repository: { fullName: REPO, owner: 'acme', name: 'shop', cloneUrl: 'https://github.com/acme/shop.git' }, sha: SHA, environment: 'staging', env: {}, trigger: 'api', description: 'BitEnvoy: test' });
     expect(started).toMatchObject({ state: 'queued', reason: expect.stringMatching(/^GitHub created deployment 901, but starting its rollout dep_[0-9a-f]{12} failed: the config is being reloaded; retried in/) });
@@ -253,6 +255,9 @@ describe('GitHub Deployments created through the outbox', () => {
     await outbox.idle();
     expect(creates()).toEqual(['POST 201']);
     expect(await hub.store.db.all('SELECT id FROM github_effects')).toEqual([]);
+    // The retry's log line names the rollout, so it can be followed across replicas' logs.
+    const retry = lines.find((l) => l.msg.startsWith('could not send'));
+    expect(retry?.deploymentId).toBe(started.rolloutId);
   });
 
   it('drops a create GitHub refuses for good and says why to the caller', async () => {
