@@ -291,7 +291,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     operatorRoutes({ store, adminToken: settings.adminToken, guesses: adminGuesses, publicUrl: () => publicUrl }),
     // Without a metrics port of its own, /metrics is here, behind the admin token.
     ...(settings.metrics ? [] : [metricsRoutes(metrics, { adminToken: settings.adminToken, guesses: adminGuesses })]),
-    deploymentActionRoutes({ store, engine, sessions, access }),
+    deploymentActionRoutes({ store, engine, sessions, access, ...(deployThroughGitHubHere ? { deployThroughGitHub: deployThroughGitHubHere } : {}) }),
     deployFormRoutes({
       store,
       engine,

@@ -11,7 +11,7 @@
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { CreateDeploymentRequest } from '../../lib/protocol.js';
 import { recordAudit } from '../audit/audit-log.js';
-import type { QueuedGitHubDeployment } from '../github/deploy-through-github.js';
+import type { GitHubDeploymentOptions, QueuedGitHubDeployment } from '../github/deploy-through-github.js';
 import { keys, type DeploymentRecord } from '../model.js';
 import type { HubMode } from '../rollout/action-hints.js';
 import { guardRailRefusals } from '../rollout/guard-rails.js';
@@ -23,7 +23,7 @@ import type { Store } from '../store/store.js';
 export type DeployThroughGitHub = (
   req: CreateDeploymentRequest,
   actor: string,
-  options?: { rollbackOf?: string; description?: string },
+  options?: GitHubDeploymentOptions,
 ) => Promise<DeploymentRecord | QueuedGitHubDeployment> | undefined;
 
 export interface RollbackDeps {

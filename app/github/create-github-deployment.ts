@@ -15,7 +15,7 @@ import { truncate } from '../rollout/describe-deployment.js';
 export interface BitEnvoyDeploymentPayload {
   bitenvoy: {
     rollout: string;
-    trigger: 'auto' | 'command' | 'rollback' | 'api';
+    trigger: 'auto' | 'command' | 'rollback' | 'api' | 'dashboard';
     url?: string;
     /** The person who asked (a pull request command), for the record's "deployed by". */
     actor?: string;

@@ -39,6 +39,16 @@ export interface QueuedGitHubDeployment {
   message: string;
 }
 
+export interface GitHubDeploymentOptions {
+  /** A rollback away from the deployment `rollbackOf` (`bitenvoy rollback`): the promotion order does not hold it. */
+  rollbackOf?: string;
+  description?: string;
+  /** Only these servers (a retry of the ones that failed), whatever the group selects; kept by the hub, not in the payload. */
+  onlyAgents?: string[];
+  /** What asked, for the deployment's trigger (default `api`; a rollback is always `rollback`). */
+  trigger?: 'api' | 'dashboard';
+}
+
 /** True when the admin API must deploy `repository` through GitHub: it is configured without a `git:` URL. */
 export function deploysThroughGitHub(config: ConfigInForce | undefined, repository: string): boolean {
   const repo = config?.repositories[repository];
@@ -49,8 +59,7 @@ export async function deployThroughGitHub(
   deps: DeployThroughGitHubDeps,
   req: CreateDeploymentRequest,
   actor: string,
-  /** A rollback away from the deployment `rollbackOf` (`bitenvoy rollback`): the promotion order does not hold it. */
-  options: { rollbackOf?: string; description?: string } = {},
+  options: GitHubDeploymentOptions = {},
 ): Promise<DeploymentRecord | QueuedGitHubDeployment> {
   const [owner, name] = req.repository.split('/') as [string, string];
   const env = deps.config(req.repository)?.repositories[req.repository]?.environments[req.environment];
@@ -67,12 +76,12 @@ export async function deployThroughGitHub(
   const started = await startRolloutThroughGitHub(deps, {
     installationId,
     repository: { fullName: repository.full_name, owner: repository.owner.login, name: repository.name, cloneUrl: repository.clone_url },
-    // A rollback lets agents restore a kept release.
-    ...(options.rollbackOf ? { intent: { rollbackOf: options.rollbackOf } } : {}),
+    // A rollback lets agents restore a kept release; a retry goes to the failed servers only.
+    ...(options.rollbackOf || options.onlyAgents ? { intent: { ...(options.rollbackOf ? { rollbackOf: options.rollbackOf } : {}), ...(options.onlyAgents ? { onlyAgents: options.onlyAgents } : {}) } } : {}),
     sha,
     environment: req.environment,
     env,
-    trigger: options.rollbackOf ? 'rollback' : 'api',
+    trigger: options.rollbackOf ? 'rollback' : (options.trigger ?? 'api'),
     description: options.description ?? `BitEnvoy: deployed with the admin API by ${actor}`,
     publicUrl: deps.publicUrl(),
   });

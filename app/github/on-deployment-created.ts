@@ -26,7 +26,7 @@ export interface RolloutIntent {
   refuseWith?: string;
   /** A rollback: of this deployment (automatic) or away from it (`/rollback`). */
   rollbackOf?: string;
-  /** An automatic rollback goes only to these servers, the ones that had moved. */
+  /** An automatic rollback goes only to these servers, the ones that had moved; a retry, to the ones that failed. */
   onlyAgents?: string[];
 }
 
@@ -174,5 +174,5 @@ async function refuse(
 /** What a BitEnvoy-made deployment's payload says started it (one of ours, else "other"). */
 function triggerFrom(payload: unknown): DeploymentTrigger {
   const trigger = (payload as { bitenvoy?: { trigger?: unknown } } | null | undefined)?.bitenvoy?.trigger;
-  return trigger === 'auto' || trigger === 'command' || trigger === 'api' || trigger === 'rollback' ? trigger : 'other';
+  return trigger === 'auto' || trigger === 'command' || trigger === 'api' || trigger === 'rollback' || trigger === 'dashboard' ? trigger : 'other';
 }

@@ -13,14 +13,14 @@ import { Router } from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { cancelRollout, continueRollout, type ActionDeps } from '../audit/audited-deployment-actions.js';
-import { retryFailedServers } from '../audit/retry-failed-servers.js';
+import { retryFailedServers, type RetryDeps } from '../audit/retry-failed-servers.js';
 import type { RepositoryAccess } from '../auth/repository-access.js';
 import { keys, type DeploymentRecord } from '../model.js';
 import { actorOf, type DashboardSessions } from './dashboard-sessions.js';
 import { requireCsrfToken, requireSameOrigin, requireSession, sessionOf } from './page-guards.js';
 import { renderErrorsAsPages } from './render-errors-as-pages.js';
 
-export function deploymentActionRoutes(deps: ActionDeps & { sessions: DashboardSessions; access?: RepositoryAccess }): Router {
+export function deploymentActionRoutes(deps: RetryDeps & { sessions: DashboardSessions; access?: RepositoryAccess }): Router {
   const router = new Router();
   const guards = [renderErrorsAsPages, requireSameOrigin(deps.sessions), requireSession(deps.sessions), requireCsrfToken, mayChange(deps)];
 

@@ -127,6 +127,19 @@ describe('deployThroughGitHub', () => {
     expect(problems).toEqual([]);
   });
 
+  it('makes a retry of failed servers a GitHub Deployment that goes to those servers only, kept by the hub and not in the payload', async () => {
+    const other: AgentRecord = { id: 'ag_2', name: 'web-2', labels: { role: 'web' }, version: 't', credentialHash: 'y', enrolledAt: new Date().toISOString(), lastSeenAt: new Date().toISOString() };
+    await store.set(keys.agent(other.id), other);
+    const dep = await deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'staging' }, 'octocat', { onlyAgents: ['ag_2'], trigger: 'dashboard', description: 'BitEnvoy: retry of dep_1 on 1 failed server, by octocat' });
+    expect(dep).toMatchObject({ state: 'queued', sha: SHA, trigger: 'dashboard', github: { deploymentId: 901 } });
+    expect((dep as { batches: Array<{ agentIds: string[] }> }).batches.flatMap((b) => b.agentIds)).toEqual(['ag_2']);
+    const created = requests.find((r) => r.method === 'POST' && r.path.endsWith('/deployments'))!;
+    expect(created.body).toMatchObject({ description: 'BitEnvoy: retry of dep_1 on 1 failed server, by octocat', payload: { bitenvoy: { rollout: (dep as { id: string }).id, trigger: 'dashboard' } } });
+    expect(JSON.stringify(created.body)).not.toContain('ag_2');
+    expect(await engine.nextJob('ag_1')).toBeUndefined();
+    expect(problems).toEqual([]);
+  });
+
   it('refuses a locked environment with 409 before anything is created on GitHub', async () => {
     await takeLock(store, { repository: REPO, environment: 'staging', by: 'octocat', at: '2026-12-05T10:00:00.000Z' });
     const err = await refusal(deployThroughGitHub(deps, { repository: REPO, ref: 'main', environment: 'staging' }, 'api'));

@@ -16,6 +16,7 @@ import { createKoa } from '../../app/server.js';
 import { silentLogger } from '../../lib/logger.js';
 import { DEPLOY, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
 import { serveRoutes } from '../helpers/serve-routes.js';
+import type { DeployThroughGitHub } from '../../app/api/roll-back-environment.js';
 
 const ADMIN_TOKEN = 'bt_admin_dashboard-test-token-0123456789';
 
@@ -30,11 +31,11 @@ let pages: Pages;
 const extra: Pages[] = [];
 
 /** The hub's page routers on their own server; `publicUrl` defaults to the server's own address. */
-async function startPages(adminToken = ADMIN_TOKEN, publicUrl?: string): Promise<Pages> {
+async function startPages(adminToken = ADMIN_TOKEN, publicUrl?: string, deployThroughGitHub?: DeployThroughGitHub): Promise<Pages> {
   let base = '';
   const sessions = new DashboardSessions({ store: f.store, adminToken, publicUrl: () => publicUrl ?? base, now: () => f.now });
   const served = await serveRoutes(
-    [deploymentPageRoutes({ store: f.store, engine, configStatus: () => [], sessions }), signInRoutes(sessions, adminToken), deploymentActionRoutes({ store: f.store, engine, sessions })],
+    [deploymentPageRoutes({ store: f.store, engine, configStatus: () => [], sessions }), signInRoutes(sessions, adminToken), deploymentActionRoutes({ store: f.store, engine, sessions, ...(deployThroughGitHub ? { deployThroughGitHub } : {}) })],
     { koa: createKoa(silentLogger()) },
   );
   base = served.base;
@@ -86,8 +87,8 @@ async function signIn(at: Pages = pages): Promise<{ cookie: string; setCookie: s
   return { cookie: setCookie.split(';')[0]!, setCookie };
 }
 
-async function csrfOf(id: string, cookie: string): Promise<string> {
-  const { html } = await request(`/deployments/${id}`, { cookie });
+async function csrfOf(id: string, cookie: string, at: Pages = pages): Promise<string> {
+  const { html } = await request(`/deployments/${id}`, { cookie, at });
   const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
   if (!token) throw new Error(`the signed-in page carries no CSRF token:\n${html}`);
   return token;
@@ -419,17 +420,26 @@ describe('POST /deployments/:id/retry', () => {
     expect(await listAudit(f.store)).toEqual([expect.objectContaining({ actor: 'admin', action: 'deploy', outcome: 'refused' })]);
   });
 
-  it('leaves a deployment made through GitHub to be deployed again from GitHub, saying so', async () => {
+  it('retries a deployment made through GitHub through GitHub (a repository without `git:`): its failed servers only, audited as queued while GitHub has not taken it', async () => {
     f.strategy = 'all-at-once';
     const github = { installationId: 1, owner: 'acme', repo: 'shop', deploymentId: 7, cloneUrl: 'https://github.test/acme/shop.git' };
     const dep = await engine.createDeployment(DEPLOY, 'test', { github });
     await f.agentRuns(engine, 'ag_a', 'failed', 'exit 1');
     await f.agentRuns(engine, 'ag_b');
-    const { cookie } = await signIn();
-    expect((await request(`/deployments/${dep.id}`, { cookie })).html).not.toContain('Retry the');
-    const csrf = await csrfOf(dep.id, cookie);
-    const res = await request(`/deployments/${dep.id}/retry`, { method: 'POST', cookie, form: { csrf } });
-    expect(res.status).toBe(409);
-    expect(res.html).toContain('was made through GitHub: deploy `aaaaaaa` again from GitHub (`/deploy staging` on its pull request) so GitHub shows it.');
+    const asked: unknown[] = [];
+    const through = await startPages(ADMIN_TOKEN, undefined, (req, actor, options) => {
+      asked.push({ req, actor, options });
+      return Promise.resolve({ queued: true as const, id: 'dep_0000000000aa', repository: req.repository, environment: req.environment, sha: dep.sha, message: 'GitHub did not take it at once; it is queued' });
+    });
+    extra.push(through);
+    const { cookie } = await signIn(through);
+    expect((await request(`/deployments/${dep.id}`, { cookie, at: through })).html).toContain('Retry the 1 failed server');
+    const csrf = await csrfOf(dep.id, cookie, through);
+    const res = await request(`/deployments/${dep.id}/retry`, { method: 'POST', cookie, form: { csrf }, at: through });
+    expect(res.status).toBe(303);
+    expect(res.location).toBe('/deployments/dep_0000000000aa?done=retried');
+    expect(asked).toEqual([{ req: { repository: DEPLOY.repository, environment: 'staging', ref: dep.sha }, actor: 'admin', options: expect.objectContaining({ onlyAgents: ['ag_a'], trigger: 'dashboard' }) }]);
+    expect(await engine.nextJob('ag_a')).toBeUndefined();
+    expect(await listAudit(f.store)).toEqual([expect.objectContaining({ actor: 'admin', action: 'deploy', outcome: 'queued', deploymentId: 'dep_0000000000aa', detail: `retry of ${dep.id} on 1 failed server: GitHub did not take it at once; it is queued` })]);
   });
 });
