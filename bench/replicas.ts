@@ -25,13 +25,14 @@
  *                            replica's RSS, median and max over BENCH_REPLICAS_IDLE_SECONDS (default 60) sampled every
  *                            second. BENCH_REPLICAS_IDLE (default 30000). Target ≤ 300 MB per replica
  *   webhook_ingest_per_s     signed `push` deliveries (bench/webhook-ingest.ts) posted to all 3 replicas at once while
- *                            simulated agents poll them: deliveries answered 2xx per second per replica, and the p99
- *                            of their round trip, and the GitHub requests they caused. The senders run in this
- *                            process: on a small machine they compete with the replicas for CPU. Target p99 ≤ 100 ms
+ *                            simulated agents poll them, at several concurrencies in turn: the most deliveries a
+ *                            replica answered 2xx per second in a step whose p99 round trip stayed ≤ 100 ms, with
+ *                            every step's rate, p50, p99 and the GitHub requests they caused. The senders run in
+ *                            this process: on a small machine they compete with the replicas for CPU
  *
  * BENCH_REPLICAS_FIGURES (default wake,failover,fleet,idle,webhooks) picks figures; BENCH_REPLICAS_WEBHOOK_SECONDS
- * (default 20), BENCH_REPLICAS_WEBHOOK_AGENTS (default 1000) and BENCH_REPLICAS_WEBHOOK_CONCURRENCY (deliveries in
- * flight per replica, default 16) shape the ingest; BENCH_FLEET_CONCURRENCY (default 50) bounds the simulator's
+ * (default 20, per step), BENCH_REPLICAS_WEBHOOK_AGENTS (default 1000) and BENCH_REPLICAS_WEBHOOK_CONCURRENCY
+ * (deliveries in flight per replica, one step each, default 2,4,8,16) shape the ingest; BENCH_FLEET_CONCURRENCY (default 50) bounds the simulator's
  * enrollments and job reports in flight; BENCH_DATABASE_URL names the PostgreSQL server (a database is made for each
  * replica set and dropped after). Sizes here are the issue's; verify the code with small ones (e.g.
  * BENCH_REPLICAS_SIZES=300 BENCH_REPLICAS_IDLE=300) on a busy machine.
@@ -56,7 +57,7 @@ export interface ReplicaOptions {
   concurrency: number;
   webhookSeconds: number;
   webhookAgents: number;
-  webhookConcurrency: number;
+  webhookConcurrencies: number[];
 }
 
 type Log = (line: string) => void;
@@ -272,7 +273,7 @@ export async function measureReplicas(options: ReplicaOptions, log: Log = (line)
   if (Object.keys(rollouts).length) results.fleet_rollout_s = { postgres: { ...rollouts, target: REPLICA_TARGETS.rolloutSeconds } };
   await attempt('idle', async () => void (results.replica_idle_rss_mb = { [String(options.idleAgents)]: await measureIdle(options.idleAgents, options, log), target: REPLICA_TARGETS.idleRssMb }));
   await attempt('webhooks', async () => {
-    const figure = await measureWebhookIngest({ seconds: options.webhookSeconds, agents: options.webhookAgents, concurrency: options.webhookConcurrency, fleetConcurrency: options.concurrency }, log);
+    const figure = await measureWebhookIngest({ seconds: options.webhookSeconds, agents: options.webhookAgents, concurrencies: options.webhookConcurrencies, p99TargetMs: REPLICA_TARGETS.webhookP99Ms, fleetConcurrency: options.concurrency }, log);
     results.webhook_ingest_per_s = { ...figure, target_p99_ms: REPLICA_TARGETS.webhookP99Ms };
   });
   return { ...results, ...(Object.keys(errors).length ? { replica_errors: errors } : {}) };

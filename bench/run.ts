@@ -191,7 +191,7 @@ function replicaFigures() {
     concurrency: Number(process.env.BENCH_FLEET_CONCURRENCY ?? 50),
     webhookSeconds: Number(process.env.BENCH_REPLICAS_WEBHOOK_SECONDS ?? 20),
     webhookAgents: Number(process.env.BENCH_REPLICAS_WEBHOOK_AGENTS ?? 1000),
-    webhookConcurrency: Number(process.env.BENCH_REPLICAS_WEBHOOK_CONCURRENCY ?? 16),
+    webhookConcurrencies: (process.env.BENCH_REPLICAS_WEBHOOK_CONCURRENCY ?? '2,4,8,16').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0),
   });
 }
 
