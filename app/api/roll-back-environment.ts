@@ -23,7 +23,7 @@ import type { Store } from '../store/store.js';
 export type DeployThroughGitHub = (
   req: CreateDeploymentRequest,
   actor: string,
-  options?: { rollbackOf?: string; description?: string },
+  options?: { rollbackOf?: string; description?: string; forced?: boolean; person?: string },
 ) => Promise<DeploymentRecord | QueuedGitHubDeployment> | undefined;
 
 export interface RollbackDeps {

@@ -50,7 +50,14 @@ export async function deployThroughGitHub(
   req: CreateDeploymentRequest,
   actor: string,
   /** A rollback away from the deployment `rollbackOf` (`bitenvoy rollback`): the promotion order does not hold it. */
-  options: { rollbackOf?: string; description?: string } = {},
+  options: {
+    rollbackOf?: string;
+    description?: string;
+    /** Deployed past checks that are not green by one of the environment's `forceUsers` (said in its statuses). */
+    forced?: boolean;
+    /** The GitHub login of the person who asked (the status pages), named in the payload as a PR command's is. */
+    person?: string;
+  } = {},
 ): Promise<DeploymentRecord | QueuedGitHubDeployment> {
   const [owner, name] = req.repository.split('/') as [string, string];
   const env = deps.config(req.repository)?.repositories[req.repository]?.environments[req.environment];
@@ -75,6 +82,8 @@ export async function deployThroughGitHub(
     trigger: options.rollbackOf ? 'rollback' : 'api',
     description: options.description ?? `BitEnvoy: deployed with the admin API by ${actor}`,
     publicUrl: deps.publicUrl(),
+    ...(options.person ? { actor: options.person } : {}),
+    ...(options.forced ? { forced: true } : {}),
   });
   const { rolloutId } = started;
   if (started.state === 'queued') {
