@@ -93,3 +93,9 @@ export async function commitOf(bare: string, sha: string): Promise<{ message: st
   const [name, email, authored, date, message] = (await git(['log', '-1', '--format=%an%x00%ae%x00%aI%x00%cI%x00%B', sha, '--'], bare)).split('\0');
   return { message: message ?? '', author: { name: name ?? '', email: email ?? '', date: authored ?? '' }, date: date ?? '' };
 }
+
+/** The SHAs of `ref`'s history, newest first: `count` of them after skipping `skip` (GitHub's list of commits). */
+export async function historyOf(bare: string, ref: string, skip: number, count: number): Promise<string[]> {
+  const out = await git(['rev-list', `--skip=${skip}`, `--max-count=${count}`, ref, '--'], bare);
+  return out ? out.split('\n') : [];
+}

@@ -1,9 +1,9 @@
 /**
  * A local stand-in for GitHub's REST API, as a GitHub Enterprise Server at `http://127.0.0.1:<port>/api/v3` (the
  * hub reaches it through `GHE_HOST` and `GHE_PROTOCOL=http`). It answers the operations BitEnvoy uses from real
- * state: branch heads read from the bare repositories the testbed's git server serves, check runs and statuses the
- * test reports, deployments and their statuses, installation tokens that the git server then accepts for exactly
- * the repositories they name. Every request is counted and checked against GitHub's published REST description,
+ * state: branch heads and histories read from the bare repositories the testbed's git server serves, check runs
+ * and statuses the test reports, deployments and their statuses, installation tokens that the git server then
+ * accepts for exactly the repositories they name. Every request is counted and checked against GitHub's published REST description,
  * and creating a deployment delivers the signed `deployment.created` webhook, as GitHub does.
  *
  * It is also GitHub's web side for **Sign in with GitHub**: `GET /login/oauth/authorize` (a page where the test's
@@ -21,7 +21,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { loadGitHubContract, type GitHubContract } from './github-contract.js';
 import { deliverWebhook, installationPayload, newDelivery, repositoryPayload, webhookPayload, type Delivery } from './github-webhooks.js';
-import { commitOf, headOf, pushCommit, type FileChanges } from './git-repos.js';
+import { commitOf, headOf, historyOf, pushCommit, type FileChanges } from './git-repos.js';
 
 type Json = Record<string, unknown>;
 
@@ -297,6 +297,17 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       // The fields the hub reads (a deployment's title and author); testbed commits belong to no GitHub user.
       const made = repo ? await commitOf(repo.bare, sha).catch(() => undefined) : undefined;
       return [200, { sha, ...(made ? { commit: { message: made.message, author: made.author, committer: { ...made.author, date: made.date } }, author: null } : {}) }];
+    }],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/commits$/, 'installation', async (_req, [o, r], _b, url) => {
+      // A branch's history a page at a time, newest first (the deploy page's candidates).
+      const repo = repos.get(`${o}/${r}`.toLowerCase());
+      const ref = url.searchParams.get('sha') ?? repo?.defaultBranch ?? 'main';
+      const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30), 100);
+      const n = Math.max(Number(url.searchParams.get('page') ?? 1), 1);
+      const shas = repo && !ref.startsWith('-') ? await historyOf(repo.bare, ref, (n - 1) * perPage, perPage).catch(() => undefined) : undefined;
+      if (!shas) return [404, { message: 'Not Found' }];
+      const made = await Promise.all(shas.map((sha) => commitOf(repo!.bare, sha)));
+      return [200, shas.map((sha, i) => ({ sha, commit: { message: made[i]!.message, author: made[i]!.author, committer: { ...made[i]!.author, date: made[i]!.date } }, author: null, parents: [] }))];
     }],
     ['GET', /^\/app\/installations$/, 'app', () => [200, [...installations].map(([id, login]) => ({ id, account: { login, type: 'Organization' }, app_id: Number(options.appId) }))]],
     ['GET', /^\/repos\/([^/]+)\/([^/]+)$/, 'installation', (_req, [o, r]) => {

@@ -33,7 +33,8 @@ export interface RetryDeps extends ActionDeps {
   deployThroughGitHub?: DeployThroughGitHub;
 }
 
-export async function retryFailedServers(deps: RetryDeps, id: string, by: string): Promise<DeploymentRecord | QueuedGitHubDeployment> {
+/** `person`: the GitHub login of whoever asked (signed in with GitHub), named in a GitHub Deployment's payload. */
+export async function retryFailedServers(deps: RetryDeps, id: string, by: string, person?: string): Promise<DeploymentRecord | QueuedGitHubDeployment> {
   const d = await deps.store.get<DeploymentRecord>(keys.deployment(id));
   if (!d) throw new BitEnvoyError('BE_NOT_FOUND', `no deployment ${id}`);
   const failed = await failedJobs(deps.store, d, RETRY_MAX_SERVERS);
@@ -45,7 +46,7 @@ export async function retryFailedServers(deps: RetryDeps, id: string, by: string
   const req = { repository: d.repository, environment: d.environment, ref: d.sha };
   try {
     retry =
-      (await deps.deployThroughGitHub?.(req, by, { onlyAgents: agentIds, trigger: 'dashboard', description: `BitEnvoy: ${detail}, by ${by}`.slice(0, 140) })) ??
+      (await deps.deployThroughGitHub?.(req, by, { onlyAgents: agentIds, trigger: 'dashboard', description: `BitEnvoy: ${detail}, by ${by}`.slice(0, 140), ...(person ? { person } : {}) })) ??
       (await deps.engine.createDeployment(req, by, { onlyAgents: agentIds, trigger: 'dashboard' }));
   } catch (err) {
     await recordAudit(deps.store, { actor: by, action: 'deploy', repository: d.repository, environment: d.environment, sha: d.sha, outcome: 'refused', detail: `${detail}: ${(err as Error).message}` });

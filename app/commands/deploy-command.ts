@@ -4,6 +4,7 @@
  * pull request's head SHA as it was when the comment came, started like any other. `--dry-run` shows the plan
  * and what would block it, and creates nothing.
  */
+import type { Environment } from '../../config-schema/types.generated.js';
 import { evaluateChecks } from '../github/evaluate-checks.js';
 import { CONFIG_CHECK_NAME } from '../github/config-check-run.js';
 import { startRolloutThroughGitHub } from '../github/start-github-rollout.js';
@@ -35,8 +36,7 @@ export async function deployCommand(ctx: CommandContext, args: { environment: st
   const verdict = evaluateChecks(env.requiredChecks ?? 'all', checks, { ignore: [CONFIG_CHECK_NAME], ...(incomplete ? { incomplete } : {}) });
   let forced = false;
   if (verdict.verdict !== 'green') {
-    const mayForce = (env.forceUsers ?? []).some((u) => u.toLowerCase() === event.login.toLowerCase());
-    if (args.force && mayForce) forced = true;
+    if (args.force && mayForce(env, event.login)) forced = true;
     else blockers.push(`its checks are not green (${verdict.description})${args.force ? `; \`--force\` is allowed only for ${(env.forceUsers ?? []).map((u) => `@${u}`).join(', ') || 'nobody here'}` : ''}`);
   }
 
@@ -46,6 +46,17 @@ export async function deployCommand(ctx: CommandContext, args: { environment: st
   const what = `\`${pr.sha.slice(0, 7)}\` to \`${environment}\`${forced ? ' (forced past red checks)' : ''}`;
   const reply = queued !== undefined ? `${queuedNote(what, queued)}: ${ctx.publicUrl()}/deployments/${deploymentId}` : `deploying ${what}: ${ctx.publicUrl()}/deployments/${deploymentId}${await waitingNote(ctx, deploymentId)}`;
   return { reply, sha: pr.sha, environment, deploymentId, forced };
+}
+
+/**
+ * Whether `login` may deploy to `env` past checks that are not green (`/deploy <env> --force`, and the status pages'
+ * "Deploy anyway (forced)"): only logins listed in the environment's `forceUsers`, compared as GitHub compares logins.
+ *
+ * @example
+ * mayForce({ forceUsers: ['Mona'] }, 'mona'); // → true
+ */
+export function mayForce(env: Pick<Environment, 'forceUsers'>, login: string): boolean {
+  return (env.forceUsers ?? []).some((u) => u.toLowerCase() === login.toLowerCase());
 }
 
 export async function rollbackCommand(ctx: CommandContext, args: { environment: string }): Promise<DeployOutcome> {

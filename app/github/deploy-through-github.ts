@@ -47,6 +47,10 @@ export interface GitHubDeploymentOptions {
   onlyAgents?: string[];
   /** What asked, for the deployment's trigger (default `api`; a rollback is always `rollback`). */
   trigger?: 'api' | 'dashboard';
+  /** Deployed past checks that are not green by one of the environment's `forceUsers` (said in its statuses). */
+  forced?: boolean;
+  /** The GitHub login of the person who asked (the status pages), named in the payload as a PR command's is. */
+  person?: string;
 }
 
 /** True when the admin API must deploy `repository` through GitHub: it is configured without a `git:` URL. */
@@ -84,6 +88,8 @@ export async function deployThroughGitHub(
     trigger: options.rollbackOf ? 'rollback' : (options.trigger ?? 'api'),
     description: options.description ?? `BitEnvoy: deployed with the admin API by ${actor}`,
     publicUrl: deps.publicUrl(),
+    ...(options.person ? { actor: options.person } : {}),
+    ...(options.forced ? { forced: true } : {}),
   });
   const { rolloutId } = started;
   if (started.state === 'queued') {

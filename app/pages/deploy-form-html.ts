@@ -1,6 +1,7 @@
 /**
  * The deploy page's markup (deploy-form-routes.ts reads what it shows): the lock and its form, the plan of the chosen
- * candidate with everything that blocks it and the confirm button, promotion from the previous environment, the
+ * candidate with everything that blocks it and the confirm button (for one of the `forceUsers`, past checks that are
+ * not green: "Deploy anyway (forced)" behind a box naming them), promotion from the previous environment, the
  * branch's recent commits and earlier successful deployments with their checks. Every value is escaped by `html`;
  * forms carry the session's CSRF token; a person who may not act sees why instead of the buttons.
  *
@@ -11,6 +12,7 @@ import type { DeploymentRecord } from '../model.js';
 import type { HubMode } from '../rollout/action-hints.js';
 import { actorOf, type DashboardSession } from './dashboard-sessions.js';
 import type { Candidate, CandidateChecks } from './deploy-form-candidates.js';
+import type { ChecksHold } from './deploy-form-force.js';
 import { html, safeHref, trustedHtml, type SafeHtml } from './safe-html.js';
 
 /** Server names shown per batch; the rest are counted, so a 10,000-server plan stays a small page. */
@@ -19,8 +21,10 @@ export const PLAN_NAMES_SHOWN = 20;
 export interface PlanView {
   sha: string;
   checks: CandidateChecks;
-  /** Everything that would refuse it now; empty when nothing does. */
+  /** Everything that would refuse it now but its checks; empty when nothing does. */
   blockers: string[];
+  /** Its checks are not green: what that means for the person looking (one of `forceUsers` may deploy it anyway). */
+  hold?: ChecksHold;
   /** Set for a rollback: the earlier successful deployment it brings back. */
   rollbackTo?: DeploymentRecord;
   /** The engine's plan (absent when it could not be made: the reason is among the blockers). */
@@ -60,7 +64,7 @@ const STYLE = trustedHtml(`<style>
 .deploy-form .checks-green{color:#137333}.deploy-form .checks-red{color:#b3261e}.deploy-form .checks-pending,.deploy-form .checks-none{color:#555}
 .deploy-form form.inline{display:inline;margin:0}.deploy-form .lock{background:#fef7e0;border-left:4px solid #8a5a00;padding:.5rem .8rem}
 .deploy-form label{font-weight:600;margin-right:.4rem}.deploy-form input[type=text]{font:inherit;padding:.3rem;width:min(28rem,100%)}
-.deploy-form .sr{position:absolute;left:-9999px}.deploy-form .plan{border:1px solid #e3e6ea;border-radius:6px;padding:.2rem 1rem 1rem;margin:1rem 0}
+.deploy-form .sr{position:absolute;left:-9999px}.deploy-form .force{border-left:4px solid #b3261e;padding:.2rem .8rem}.deploy-form .force label{font-weight:400}.deploy-form .plan{border:1px solid #e3e6ea;border-radius:6px;padding:.2rem 1rem 1rem;margin:1rem 0}
 </style>`);
 
 export function deployPageHtml(v: DeployPageView): SafeHtml {
@@ -115,6 +119,7 @@ function planHtml(v: DeployPageView, p: PlanView): SafeHtml {
   const short = p.sha.slice(0, 7);
   const d = p.preview;
   const servers = d ? d.batches.reduce((n, b) => n + b.agentIds.length, 0) : 0;
+  const blocked = p.hold ? [...p.blockers, p.hold.refusal] : p.blockers;
   const title = p.rollbackTo ? html`Plan: roll <code>${v.environment}</code> back to <code>${short}</code>` : html`Plan: deploy <code>${short}</code> to <code>${v.environment}</code>`;
   return html`<section class="plan" aria-labelledby="plan-title"><h2 id="plan-title">${title}</h2>
 <p>Commit <code>${p.sha}</code> · checks: ${checksHtml(p.checks)}</p>
@@ -122,7 +127,7 @@ ${d ? html`<p>Group <code>${d.group}</code>, strategy <code>${d.strategy}</code>
 ${d.batches.length ? html`<table><thead><tr><th scope="col">Batch</th><th scope="col">Servers</th><th scope="col">Then</th></tr></thead><tbody>${d.batches.map(
   (b, i) => html`<tr><th scope="row">${i + 1}/${d.batches.length}</th><td>${b.agentIds.slice(0, PLAN_NAMES_SHOWN).map((id) => p.names?.get(id) ?? id).join(', ')}${b.agentIds.length > PLAN_NAMES_SHOWN ? ` and ${b.agentIds.length - PLAN_NAMES_SHOWN} more` : ''}</td><td>${pauseText(b.pauseAfter, i === d.batches.length - 1)}</td></tr>`,
 )}</tbody></table>` : ''}` : ''}
-${p.blockers.length ? html`<div class="error" role="alert"><p><strong>Blocked:</strong></p><ul>${p.blockers.map((b) => html`<li>${b}</li>`)}</ul></div>` : html`<p class="flash" role="status">Nothing blocks it.</p>`}
+${blocked.length ? html`<div class="error" role="alert"><p><strong>Blocked:</strong></p><ul>${blocked.map((b) => html`<li>${b}</li>`)}</ul></div>` : html`<p class="flash" role="status">Nothing blocks it.</p>`}
 ${confirmHtml(v, p)}</section>`;
 }
 
@@ -130,10 +135,20 @@ function confirmHtml(v: DeployPageView, p: PlanView): SafeHtml {
   if (p.blockers.length || !v.session) return html``;
   if (!mayAct(v)) return html``;
   const short = p.sha.slice(0, 7);
+  if (p.hold) return p.hold.mayForce ? forceHtml(v, p, p.hold) : html``;
   if (p.rollbackTo) {
     return html`<form method="post" action="${safeHref(v.path.replace(/\/deploy$/, '/rollback'))}">${csrf(v)}<input type="hidden" name="to" value="${p.rollbackTo.id}"><button type="submit" class="danger">Roll back to ${short}</button></form>`;
   }
   return html`<form method="post" action="${safeHref(v.path)}">${csrf(v)}<input type="hidden" name="sha" value="${p.sha}"><button type="submit">Deploy ${short} to ${v.environment}</button></form>`;
+}
+
+/** "Deploy anyway (forced)": a plain post, sent only once the box naming the checks is ticked (by the browser and the hub). */
+function forceHtml(v: DeployPageView, p: PlanView, hold: ChecksHold): SafeHtml {
+  const short = p.sha.slice(0, 7);
+  return html`<form method="post" action="${safeHref(v.path)}" class="force">${csrf(v)}<input type="hidden" name="sha" value="${p.sha}"><input type="hidden" name="force" value="1">
+<p>You are one of the <code>forceUsers</code> of <code>${v.environment}</code>: you may deploy <code>${short}</code> although its checks are not green. The deployment says it was forced, in GitHub too, and the audit log names you.</p>
+<p><input type="checkbox" id="force-confirm" name="confirm" value="${p.sha}" required> <label for="force-confirm">Deploy <code>${short}</code> to <code>${v.environment}</code> anyway, past its checks: ${hold.checks}</label></p>
+<button type="submit" class="danger">Deploy anyway (forced)</button></form>`;
 }
 
 function pauseText(pause: number | 'manual' | undefined, last: boolean): string {

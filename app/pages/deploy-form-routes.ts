@@ -7,15 +7,15 @@
  *
  * Every post is guarded as the deployment page's buttons are (same origin, session, CSRF token, and for a person
  * signed in with GitHub write access narrowed by `deployers`, asked afresh), passes the guard rails PR commands pass
- * (lock, promotion order, green checks in GitHub mode), goes the way every deployment goes (the engine, or a GitHub
- * Deployment in GitHub mode) and is audited under the person's name. A refusal is a page saying why.
+ * (lock, promotion order, green checks in GitHub mode — or, for the environment's `forceUsers`, a confirmed "Deploy
+ * anyway (forced)" as `/deploy --force`), goes the way every deployment goes (the engine, or a GitHub Deployment in
+ * GitHub mode) and is audited under the person's name. A refusal is a page saying why.
  *
  * @example
  * koa.use(deployFormRoutes({ store, engine, sessions, access, mode: 'local', config: (r) => configs.current(r), candidates: localCandidates() }).routes());
  */
 import { Router } from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
-import type { Environment } from '../../config-schema/types.generated.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { parseDuration } from '../../lib/parse-duration.js';
@@ -23,17 +23,16 @@ import { rollBackEnvironment, type DeployThroughGitHub } from '../api/roll-back-
 import { recordAudit } from '../audit/audit-log.js';
 import type { RepositoryAccess } from '../auth/repository-access.js';
 import type { ConfigInForce } from '../config/config-repo.js';
-import type { DeploymentRecord } from '../model.js';
 import { howToUnlock, type HubMode } from '../rollout/action-hints.js';
 import { activeLock, describeLock, releaseLock, takeLock } from '../rollout/environment-locks.js';
-import { guardRailRefusals } from '../rollout/guard-rails.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
-import { agentsById } from '../store/agent-queries.js';
 import { latestSuccessful, successfulDeployments } from '../store/deployment-queries.js';
 import type { Store } from '../store/store.js';
 import { actorOf, type DashboardSession, type DashboardSessions } from './dashboard-sessions.js';
-import type { CandidateChecks, CandidateSource } from './deploy-form-candidates.js';
-import { deployPageHtml, PLAN_NAMES_SHOWN, type DeployPageView, type PlanView } from './deploy-form-html.js';
+import type { CandidateSource } from './deploy-form-candidates.js';
+import { forceConfirmed } from './deploy-form-force.js';
+import { deployPageHtml, type DeployPageView } from './deploy-form-html.js';
+import { checksOf, deployBlockers, readPlan, unreadable, type Target } from './deploy-form-plan.js';
 import { page, setPrivatePageHeaders } from './html.js';
 import { requireCsrfToken, requireSameOrigin, requireSession, sessionOf } from './page-guards.js';
 import { renderErrorsAsPages } from './render-errors-as-pages.js';
@@ -60,14 +59,6 @@ export interface DeployFormDeps {
   log?: Logger;
 }
 
-interface Target {
-  repository: string;
-  environment: string;
-  env: Environment;
-  gitUrl: string | undefined;
-  path: string;
-}
-
 export function deployFormRoutes(deps: DeployFormDeps): Router {
   const router = new Router({ prefix: '/environments/:owner/:repo/:environment' });
   const guards = [backToDeployPage, renderErrorsAsPages, requireSameOrigin(deps.sessions), requireSession(deps.sessions), requireCsrfToken, mayChange(deps)];
@@ -85,20 +76,29 @@ export function deployFormRoutes(deps: DeployFormDeps): Router {
 
   router.post('/deploy', ...guards, async (ctx) => {
     const target = targetOf(deps, ctx);
-    const actor = actorOf(sessionOf(ctx).who);
-    const sha = shaOf(ctx.state.form as URLSearchParams);
-    // Checks asked afresh: the page may be older than a re-run that failed.
-    const blockers = await deployBlockers(deps, target, sha, false, true);
+    const { who } = sessionOf(ctx);
+    const actor = actorOf(who);
+    const form = ctx.state.form as URLSearchParams;
+    const sha = shaOf(form);
+    const wantsForce = form.get('force') === '1';
+    // Checks asked afresh: the page may be older than a re-run that failed (or one that passed: then nothing is forced).
+    const { refusals, hold } = await deployBlockers(deps, target, sha, false, true, who);
+    const blockers = hold && !(hold.mayForce && wantsForce) ? [...refusals, hold.refusal] : refusals;
+    if (!blockers.length && hold && !forceConfirmed(form, sha)) blockers.push(`deploying it anyway needs your confirmation: tick the box naming its checks (${hold.checks}), then "Deploy anyway (forced)"`);
     if (blockers.length) {
       await audit(deps, actor, target, { action: 'deploy', sha, outcome: 'refused', detail: blockers.join('; ') });
       throw new BitEnvoyError('BE_GUARD_RAIL', `cannot deploy \`${sha.slice(0, 7)}\` to \`${target.environment}\`: ${blockers.join('; ')}`, { details: { refusals: blockers } });
     }
+    // Past here a hold means one of the forceUsers confirmed deploying past it: forced, as `/deploy --force` is.
+    const forced = hold !== undefined;
     const req = { repository: target.repository, ref: sha, environment: target.environment };
+    const description = `BitEnvoy: deployed from the status page by ${actor}${forced ? ' (forced)' : ''}`;
     const answer =
-      (await deps.deployThroughGitHub?.(req, actor, { description: `BitEnvoy: deployed from the status page by ${actor}` })) ??
-      (await deps.engine.createDeployment(req, actor, { trigger: 'dashboard' }));
-    if ('queued' in answer) await audit(deps, actor, target, { action: 'deploy', sha, outcome: 'queued', deploymentId: answer.id, detail: answer.message });
-    else await audit(deps, actor, target, { action: 'deploy', sha, outcome: answer.state === 'error' ? 'error' : 'started', deploymentId: answer.id, ...(answer.state === 'error' ? { detail: answer.description } : {}) });
+      (await deps.deployThroughGitHub?.(req, actor, { description, trigger: 'dashboard', ...(forced ? { forced } : {}), ...(who.kind === 'github' ? { person: who.login } : {}) })) ??
+      (await deps.engine.createDeployment(req, actor, { trigger: 'dashboard', ...(forced ? { forced } : {}) }));
+    const outcome = 'queued' in answer ? 'queued' : answer.state === 'error' ? 'error' : 'started';
+    const detail = [hold && `forced past checks that are not green (${hold.checks})`, 'queued' in answer ? answer.message : answer.state === 'error' && answer.description].filter(Boolean).join('; ');
+    await audit(deps, actor, target, { action: 'deploy', sha, outcome, deploymentId: answer.id, ...(forced ? { forced } : {}), ...(detail ? { detail } : {}) });
     seeOther(ctx, `/deployments/${encodeURIComponent(answer.id)}`);
   });
 
@@ -196,23 +196,6 @@ function shaOf(form: URLSearchParams): string {
   return sha;
 }
 
-/**
- * What holds a deployment of `sha` back, in the order a person can fix them: the guard rails every rollout passes
- * (lock, promotion order) and, in GitHub mode, its checks — the evaluation `/deploy` makes.
- */
-async function deployBlockers(deps: DeployFormDeps, target: Target, sha: string, rollback: boolean, fresh: boolean): Promise<string[]> {
-  const blockers = await guardRailRefusals(deps.store, { repository: target.repository, environment: target.environment, sha, after: target.env.after, rollback, mode: deps.mode });
-  if (!rollback) {
-    const checks = await checksOf(deps, target, sha, fresh);
-    if (checks.verdict === 'red' || checks.verdict === 'pending') blockers.push(`its checks are not green (${checks.description})`);
-  }
-  return blockers;
-}
-
-function checksOf(deps: DeployFormDeps, target: Target, sha: string, fresh = false): Promise<CandidateChecks> {
-  return deps.candidates.checks({ repository: target.repository, sha, required: target.env.requiredChecks ?? 'all', fresh });
-}
-
 async function readView(deps: DeployFormDeps, ctx: Context, target: Target, session: DashboardSession | undefined): Promise<DeployPageView> {
   const { store } = deps;
   const query = ctx.query;
@@ -234,7 +217,7 @@ async function readView(deps: DeployFormDeps, ctx: Context, target: Target, sess
   const earlierChecks = await Promise.all(earlier.map((d) => checksOf(deps, target, d.sha).catch(unreadable)));
   const refusal = session && deps.access ? await deps.access.whyNotChange(session.who, target) : undefined;
   const sha = typeof query.sha === 'string' ? query.sha.toLowerCase() : undefined;
-  const plan = sha && SHA.test(sha) ? await readPlan(deps, target, sha, query.rollback === '1' ? current : undefined, earlier) : undefined;
+  const plan = sha && SHA.test(sha) ? await readPlan(deps, target, sha, query.rollback === '1' ? current : undefined, earlier, session?.who) : undefined;
   return {
     repository: target.repository,
     environment: target.environment,
@@ -255,40 +238,11 @@ async function readView(deps: DeployFormDeps, ctx: Context, target: Target, sess
   };
 }
 
-/** The plan of deploying (or rolling back to) `sha` now: the engine's preview, named servers, and every blocker. */
-async function readPlan(deps: DeployFormDeps, target: Target, sha: string, rollbackOf: DeploymentRecord | undefined, earlier: DeploymentRecord[]): Promise<PlanView> {
-  const rollbackTo = rollbackOf ? earlier.find((d) => d.sha === sha && d.sha !== rollbackOf.sha) : undefined;
-  const blockers = await deployBlockers(deps, target, sha, rollbackTo !== undefined, false);
-  if (rollbackOf && !rollbackTo) blockers.push(`\`${sha.slice(0, 7)}\` is not an earlier successful deployment of \`${target.environment}\` other than the one live now: roll back only to one listed below`);
-  const checks = await checksOf(deps, target, sha).catch(unreadable);
-  const [owner, repo] = target.repository.split('/') as [string, string];
-  // Planned as the deployment it would be: a GitHub one is fetched from GitHub, not a configured `git` URL. A full
-  // SHA is never resolved, so the preview asks no remote.
-  const link = {
-    ...(target.gitUrl ? {} : { github: { installationId: 0, owner, repo, deploymentId: 0, cloneUrl: `https://github.com/${target.repository}.git` } }),
-    ...(rollbackTo && rollbackOf ? { rollbackOf: rollbackOf.id } : {}),
-  };
-  try {
-    const preview = await deps.engine.previewDeployment({ repository: target.repository, ref: sha, environment: target.environment }, link);
-    const shown = preview.batches.flatMap((b) => b.agentIds.slice(0, PLAN_NAMES_SHOWN));
-    const names = new Map([...(await agentsById(deps.store, shown))].map(([id, a]) => [id, a.name]));
-    if (preview.state === 'error') blockers.push(preview.description);
-    return { sha, checks, blockers, ...(rollbackTo ? { rollbackTo } : {}), preview, names };
-  } catch (err) {
-    if (!(err instanceof BitEnvoyError)) throw err;
-    return { sha, checks, blockers: [...blockers, err.message], ...(rollbackTo ? { rollbackTo } : {}) };
-  }
-}
-
-function unreadable(err: unknown): CandidateChecks {
-  return { verdict: 'pending', description: `checks could not be read: ${err instanceof BitEnvoyError ? err.message : 'GitHub did not answer'}` };
-}
-
 async function audit(
   deps: DeployFormDeps,
   actor: string,
   target: Target,
-  entry: { action: 'deploy' | 'rollback' | 'lock' | 'unlock' | 'refused'; sha?: string; outcome: string; deploymentId?: string; detail?: string },
+  entry: { action: 'deploy' | 'rollback' | 'lock' | 'unlock' | 'refused'; sha?: string; outcome: string; deploymentId?: string; detail?: string; forced?: boolean },
 ): Promise<void> {
   await recordAudit(deps.store, { actor, repository: target.repository, environment: target.environment, ...entry });
 }

@@ -35,7 +35,8 @@ export function deploymentActionRoutes(deps: RetryDeps & { sessions: DashboardSe
   });
 
   router.post('/deployments/:id/retry', ...guards, async (ctx) => {
-    const retry = await retryFailedServers(deps, ctx.params.id!, actorOf(sessionOf(ctx).who));
+    const who = sessionOf(ctx).who;
+    const retry = await retryFailedServers(deps, ctx.params.id!, actorOf(who), who.kind === 'github' ? who.login : undefined);
     backToPage(ctx, retry.id, 'retried');
   });
 

@@ -3,7 +3,10 @@
  * nock and every request it gets checked against GitHub's published description (`@octokit/openapi`: method, path
  * and each query parameter): the branch's commits listed from the GitHub API a page at a time with each commit's
  * checks, a red commit refused naming the failing checks (on the page and when posted anyway), a green one deployed,
- * and a person with read access only refused, audited under their login.
+ * and a person with read access only refused, audited under their login. The force rule of `/deploy --force`: one of
+ * the environment's `forceUsers` (any case) deploys a red commit with "Deploy anyway (forced)" once they confirm
+ * it — marked forced in the record and the audit log, which names them — while a writer not among them, and the
+ * admin token's operator, are refused naming the checks and who may.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -15,6 +18,8 @@ import nock from 'nock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Environment } from '../../config-schema/types.generated.js';
 import { listAudit } from '../../app/audit/audit-log.js';
+import type { DeployThroughGitHub } from '../../app/api/roll-back-environment.js';
+import { keys, type DeploymentRecord } from '../../app/model.js';
 import { RepositoryAccess } from '../../app/auth/repository-access.js';
 import type { StatusOctokit } from '../../app/github/status-reporter.js';
 import { DashboardSessions } from '../../app/pages/dashboard-sessions.js';
@@ -49,6 +54,8 @@ let engine: RolloutEngine;
 let sessions: DashboardSessions;
 let server: Server;
 let base = '';
+/** What the routes asked of the GitHub deployment path (it declines: the fixture's repository has `git:`). */
+let throughGitHub: Array<Parameters<DeployThroughGitHub>> = [];
 /** Every request GitHub got, for the contract check after each test. */
 let seen: Array<{ method: string; url: URL }> = [];
 
@@ -67,7 +74,9 @@ beforeEach(async () => {
   sessions = new DashboardSessions({ store: f.store, adminToken: ADMIN_TOKEN, publicUrl: () => base });
   const access = new RepositoryAccess({ octokitFor: async () => octokit, environments: () => ({}) });
   const koa = createKoa(silentLogger());
-  const router = deployFormRoutes({ store: f.store, engine, sessions, access, mode: 'github', config: () => configOf(), candidates: githubCandidates(async () => octokit) });
+  throughGitHub = [];
+  const deployThroughGitHub: DeployThroughGitHub = (...args) => void throughGitHub.push(args);
+  const router = deployFormRoutes({ store: f.store, engine, sessions, access, mode: 'github', config: () => configOf(), candidates: githubCandidates(async () => octokit), deployThroughGitHub });
   koa.use(router.routes()).use(router.allowedMethods());
   server = createServer(koa.callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -89,7 +98,7 @@ function configOf() {
     groups: { web: { selector: { matchLabels: { role: 'web' } } } },
     strategies: { 'all-at-once': { type: 'all-at-once' as const } },
     repositories: {
-      'acme/shop': { name: 'acme/shop', file: 'repositories/acme/shop.yml', git: 'https://git.test/acme/shop.git', instructions: 'deploy/bitenvoy.yml', environments: { staging: { branch: 'main', group: 'web', requiredChecks: ['test'] } as Environment } },
+      'acme/shop': { name: 'acme/shop', file: 'repositories/acme/shop.yml', git: 'https://git.test/acme/shop.git', instructions: 'deploy/bitenvoy.yml', environments: { staging: { branch: 'main', group: 'web', requiredChecks: ['test'], forceUsers: ['Fiona'] } as Environment } },
     },
   };
 }
@@ -188,8 +197,9 @@ describe('the deploy page in GitHub mode', () => {
     serveChecks(RED, 'failure');
     serveChecks(GREEN, 'success');
     const plan = await request(`${DEPLOY}?sha=${RED}`, { cookie });
-    expect(plan.html).toContain('<li>its checks are not green (checks failed: test (failure))</li>');
+    expect(plan.html).toContain('<li>its checks are not green (checks failed: test (failure)); only forceUsers of `staging` (@Fiona) may deploy it anyway, signed in with GitHub</li>');
     expect(plan.html).not.toContain(`>Deploy ${RED.slice(0, 7)} to staging</button>`);
+    expect(plan.html).not.toContain('Deploy anyway (forced)');
     const refused = await request(DEPLOY, { method: 'POST', cookie, form: { csrf, sha: RED } });
     expect(refused.status).toBe(409);
     expect(refused.html).toContain(`Cannot deploy \`${RED.slice(0, 7)}\` to \`staging\`: its checks are not green (checks failed: test (failure))`);
@@ -220,4 +230,77 @@ describe('the deploy page in GitHub mode', () => {
     expect(refused.html).toContain('Refused: sorry @reader, only people with write, maintain or admin permission on acme/shop can do that (you have read).');
     expect((await listAudit(f.store, { limit: 10 })).at(-1)).toMatchObject({ actor: 'reader', action: 'refused', outcome: 'refused' });
   });
+
+  it('one of forceUsers (any case) deploys a red commit only once they confirm it: forced in the record and the audit log, which names them', async () => {
+    serveWriter('fiona', 4);
+    serveCommitsAndChecks();
+    serveChecks(RED, 'failure', 2);
+    serveChecks(GREEN, 'success');
+    const { cookie, csrf } = await session({ kind: 'github', login: 'fiona' });
+    const plan = await request(`${DEPLOY}?sha=${RED}`, { cookie });
+    expect(plan.html).toContain('<li>its checks are not green (checks failed: test (failure)); as one of its forceUsers you may deploy it anyway: confirm &quot;Deploy anyway (forced)&quot; on its plan</li>');
+    expect(plan.html).toContain(`<input type="checkbox" id="force-confirm" name="confirm" value="${RED}" required>`);
+    expect(plan.html).toContain('<label for="force-confirm">Deploy <code>1111111</code> to <code>staging</code> anyway, past its checks: checks failed: test (failure)</label>');
+    expect(plan.html).toContain('<button type="submit" class="danger">Deploy anyway (forced)</button>');
+    expect(plan.html).not.toContain(`>Deploy ${RED.slice(0, 7)} to staging</button>`);
+
+    // The box not ticked (a form of their own making, or a browser that skipped `required`): refused, nothing made.
+    const unconfirmed = await request(DEPLOY, { method: 'POST', cookie, form: { csrf, sha: RED, force: '1' } });
+    expect(unconfirmed.status).toBe(409);
+    expect(unconfirmed.html).toContain('deploying it anyway needs your confirmation: tick the box naming its checks (checks failed: test (failure)), then &quot;Deploy anyway (forced)&quot;');
+    expect((await listAudit(f.store, { limit: 10 })).at(-1)).toMatchObject({ actor: 'fiona', action: 'deploy', sha: RED, outcome: 'refused' });
+
+    const forced = await request(DEPLOY, { method: 'POST', cookie, form: { csrf, sha: RED, force: '1', confirm: RED } });
+    expect(forced.status).toBe(303);
+    const id = /^\/deployments\/(dep_[\w-]+)$/.exec(forced.location ?? '')![1]!;
+    expect(await f.store.get<DeploymentRecord>(keys.deployment(id))).toMatchObject({ sha: RED, forced: true, createdBy: 'fiona', trigger: 'dashboard' });
+    expect((await listAudit(f.store, { limit: 10 })).at(-1)).toEqual(
+      expect.objectContaining({ actor: 'fiona', action: 'deploy', sha: RED, outcome: 'started', deploymentId: id, forced: true, detail: 'forced past checks that are not green (checks failed: test (failure))' }),
+    );
+    // In GitHub mode (a repository without `git:`) the GitHub Deployment would say it, and name the person.
+    expect(throughGitHub.at(-1)).toEqual([{ repository: 'acme/shop', ref: RED, environment: 'staging' }, 'fiona', { description: 'BitEnvoy: deployed from the status page by fiona (forced)', trigger: 'dashboard', forced: true, person: 'fiona' }]);
+
+    // Green checks: nothing to force past, so a forced form deploys it plainly.
+    const green = await request(DEPLOY, { method: 'POST', cookie, form: { csrf, sha: GREEN, force: '1', confirm: GREEN } });
+    expect(green.status).toBe(303);
+    const greenId = /^\/deployments\/(dep_[\w-]+)$/.exec(green.location ?? '')![1]!;
+    expect((await f.store.get<DeploymentRecord>(keys.deployment(greenId)))?.forced).toBeUndefined();
+    expect((await listAudit(f.store, { limit: 10 })).at(-1)).not.toHaveProperty('forced');
+  });
+
+  it('a writer not among forceUsers, and the admin token, see the checks and who may force, and a forced post of theirs is refused', async () => {
+    serveWriter('wendy', 2);
+    serveCommitsAndChecks();
+    serveChecks(RED, 'failure', 2);
+    const wendy = await session({ kind: 'github', login: 'wendy' });
+    const plan = await request(`${DEPLOY}?sha=${RED}`, { cookie: wendy.cookie });
+    const why = 'its checks are not green (checks failed: test (failure)); only forceUsers of `staging` (@Fiona) may deploy it anyway, signed in with GitHub, and @wendy is not one of them';
+    expect(plan.html).toContain(`<li>${why}</li>`);
+    expect(plan.html).not.toContain('Deploy anyway (forced)');
+    expect(plan.html).not.toContain('name="confirm"');
+
+    const refused = await request(DEPLOY, { method: 'POST', cookie: wendy.cookie, form: { csrf: wendy.csrf, sha: RED, force: '1', confirm: RED } });
+    expect(refused.status).toBe(409);
+    expect(refused.html).toContain(`Cannot deploy \`${RED.slice(0, 7)}\` to \`staging\`: ${why}`);
+    expect((await listAudit(f.store, { limit: 10 })).at(-1)).toMatchObject({ actor: 'wendy', action: 'deploy', sha: RED, outcome: 'refused' });
+
+    // The admin token's operator is no GitHub login: `forceUsers` never names them.
+    const admin = await session({ kind: 'admin' });
+    const adminRefused = await request(DEPLOY, { method: 'POST', cookie: admin.cookie, form: { csrf: admin.csrf, sha: RED, force: '1', confirm: RED } });
+    expect(adminRefused.status).toBe(409);
+    expect(adminRefused.html).toContain('only forceUsers of `staging` (@Fiona) may deploy it anyway, signed in with GitHub');
+    expect((await listAudit(f.store, { limit: 10 })).filter((e) => e.outcome !== 'refused')).toEqual([]);
+    expect(throughGitHub).toEqual([]);
+  });
 });
+
+/** `login` has write access on acme/shop, asked `times` times (each post asks afresh). */
+function serveWriter(login: string, times: number): void {
+  github()
+    .get(`/repos/acme/shop/collaborators/${login}/permission`)
+    .times(times)
+    .reply(200, (request: Request) => {
+      seen.push({ method: 'GET', url: new URL(request.url) });
+      return { permission: 'write', role_name: 'write', user: { login } };
+    });
+}
