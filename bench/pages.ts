@@ -11,7 +11,9 @@
  *
  * The deployments are written straight into the hub's store (copies of one real deployment with their own ids and
  * times, spread over the 200 pairs; the first pair, the real one's, gets a tenth of them), so the figures are about
- * reading a long history, not about making it; so are the agents.
+ * reading a long history, not about making it; so are the agents, and what each runs (`releases`): every agent has
+ * a release in the real deployment's pair (a tenth of them on another commit, so drift is counted and the servers
+ * table pages) and one in the pair of its own number's deployment.
  */
 import { ADMIN_API_PREFIX } from '../lib/protocol.js';
 import { keys, type AgentRecord, type DeploymentRecord } from '../app/model.js';
@@ -85,6 +87,20 @@ export async function measurePages(count: number, requests = 30, agentCount = 10
         return { id: `ag_bench${String(n).padStart(5, '0')}`, name: `bench-${String(n).padStart(5, '0')}`, labels: { role: n % 2 ? 'web' : 'worker' }, version: 'bench', credentialHash: `bench-${n}`, enrolledAt: seen, lastSeenAt: seen };
       });
       await store.insertMissing(agents.map((a) => ({ key: keys.agent(a.id), value: a })));
+      await store.runBatch(
+        agents.flatMap((a, j) => {
+          const n = i + j;
+          const own = pairOf(n);
+          const release = (repository: string, environment: string, sha: string, deploymentId: string) => ({
+            sql: 'INSERT INTO releases (repository, environment, agent_id, sha, deployment_id, job_id, job_created_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+            params: [repository, environment, a.id, sha, deploymentId, `job_bench_${n}`, seen, seen],
+          });
+          return [
+            release(SAMPLE_REPOSITORY, SAMPLE_ENVIRONMENT, n % 10 === 0 ? 'f'.repeat(40) : real.sha, real.id),
+            ...(n < count && (own.repository !== SAMPLE_REPOSITORY || own.environment !== SAMPLE_ENVIRONMENT) ? [release(own.repository, own.environment, real.sha, `dep_bench${String(n).padStart(7, '0')}`)] : []),
+          ];
+        }),
+      );
     }
     await store.close();
     const fillSeconds = Math.round((performance.now() - started) / 100) / 10;

@@ -1,12 +1,13 @@
 /**
  * The markup of the agents pages, every value through the `html` tag (escaped) and every link through `safeHref`: a
- * row per agent on `/agents`, and one agent's facts, latest jobs per application and groups on `/agents/:name`.
+ * row per agent on `/agents`, and one agent's facts, release per application, latest jobs and groups on `/agents/:name`.
  *
  * @example
  * html`<table>${AGENTS_HEADER}${views.map(agentRow)}</table>`;
  */
 import type { Labels } from '../../lib/protocol.js';
 import type { JobRecord } from '../model.js';
+import type { Release } from '../store/release-queries.js';
 import type { AgentView } from './agents-facts.js';
 import type { AgentGroup } from './agents-groups.js';
 import { environmentPath, utc } from './environments-html.js';
@@ -52,15 +53,18 @@ export function agentFactsTable(view: AgentView, lostAfterSeconds: number): Safe
 </table>`;
 }
 
-/** Per application (repository → environment): the newest of the agent's latest jobs there. */
-export function applicationsTable(jobs: JobRecord[]): SafeHtml {
-  const newest = new Map<string, JobRecord>();
-  for (const job of jobs) newest.set(`${job.spec.repository} ${job.spec.environment}`, newest.get(`${job.spec.repository} ${job.spec.environment}`) ?? job);
-  if (!newest.size) return html`<p>No job has been given to this agent yet.</p>`;
-  return html`<table><tr><th scope="col">Application</th><th scope="col">Environment</th><th scope="col">Commit</th><th scope="col">Its latest job</th><th scope="col">When</th></tr>
-${[...newest.values()].map(
-  (job) =>
-    html`<tr><th scope="row">${job.spec.repository}</th><td><a href="${safeHref(environmentPath(job.spec.repository, job.spec.environment))}">${job.spec.environment}</a></td><td><code title="${job.spec.sha}">${job.spec.sha.slice(0, 7)}</code> <small>${job.spec.ref}</small></td><td>${jobStateHtml(job)}</td><td>${utc(job.finishedAt ?? job.spec.createdAt)}</td></tr>`,
+/**
+ * Per application (repository → environment): the release the agent runs now (the newest job that succeeded there),
+ * linked to its deployment's server page — or named without a link when retention has pruned that deployment.
+ */
+export function applicationsTable(releases: Release[]): SafeHtml {
+  if (!releases.length) return html`<p>No job has succeeded on this agent yet.</p>`;
+  return html`<table><tr><th scope="col">Application</th><th scope="col">Environment</th><th scope="col">Commit</th><th scope="col">From deployment</th><th scope="col">Since</th></tr>
+${releases.map(
+  (r) =>
+    html`<tr><th scope="row">${r.repository}</th><td><a href="${safeHref(environmentPath(r.repository, r.environment))}">${r.environment}</a></td><td><code title="${r.sha}">${r.sha.slice(0, 7)}</code></td><td>${
+      r.deploymentKept ? html`<a href="${safeHref(serverPath(r.deploymentId, r.jobId))}">${r.deploymentId}</a>` : html`${r.deploymentId} <small class="muted">(pruned)</small>`
+    }</td><td>${utc(r.at)}</td></tr>`,
 )}</table>`;
 }
 

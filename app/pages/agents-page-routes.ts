@@ -2,8 +2,9 @@
  * The agents pages. `GET /agents` lists enrolled agents by name, 50 a page (`?after=`), each online, lost or
  * quarantined with its version, labels, verified `cloud.*` facts and last heartbeat; `?state=online|lost` narrows it
  * (each an indexed read), `?group=` shows one group's agents under the config in force. `GET /agents/:name` shows one
- * agent: its facts, what it ran lately per application (its latest jobs, newest first, from index jobs_by_agent) and
- * which groups it falls in now.
+ * agent: its facts, what it runs now per application (its releases, from `releases`), its latest jobs (newest first,
+ * from index jobs_by_agent) and which groups it falls in now. A person signed in with GitHub sees releases and jobs
+ * of the repositories they can read only.
  *
  * @example
  * const router = agentsPageRoutes({ store, configs, sessions, heartbeatSeconds: 60 });
@@ -15,6 +16,7 @@ import type { RepositoryAccess } from '../auth/repository-access.js';
 import { keys, type AgentRecord } from '../model.js';
 import { pageOfAgents, pageOfAgentsIn, type AgentPage } from '../store/agent-queries.js';
 import { latestJobsOfAgent } from '../store/job-queries.js';
+import { releasesOfAgent } from '../store/release-queries.js';
 import type { Store } from '../store/store.js';
 import { agentFactsReader, lostAfterMsOf, type CloudListings } from './agents-facts.js';
 import { groupsOfAgent, scanGroups } from './agents-groups.js';
@@ -27,8 +29,10 @@ import { renderErrorsAsPages } from './render-errors-as-pages.js';
 import { html, safeHref, trustedHtml } from './safe-html.js';
 
 export const AGENTS_PER_PAGE = 50;
-/** An agent's latest jobs shown (newest first): enough to see each application it serves. */
+/** An agent's latest jobs shown (newest first). */
 export const AGENT_JOBS = 20;
+/** An agent's releases shown (one per repository and environment it runs). */
+export const AGENT_RELEASES = 200;
 
 export interface AgentsPageDeps {
   store: Store;
@@ -97,21 +101,24 @@ ${note}<p><a href="/config">The config in force and its groups</a></p>
     const agent = id ? await store.get<AgentRecord>(keys.agent(id)) : undefined;
     if (!agent) throw new BitEnvoyError('BE_NOT_FOUND', `no agent named "${name.slice(0, 80)}" is enrolled on this hub`);
     const at = now();
-    const [views, latest] = await Promise.all([read([agent], at), latestJobsOfAgent(store, agent.id, AGENT_JOBS)]);
+    const [views, latest, ownReleases] = await Promise.all([read([agent], at), latestJobsOfAgent(store, agent.id, AGENT_JOBS), releasesOfAgent(store, agent.id, AGENT_RELEASES)]);
     const view = views.get(agent.id)!;
-    // Only jobs of repositories the person can read (one cached answer per repository).
-    const readable = new Map(await Promise.all([...new Set(latest.map((j) => j.spec.repository))].map(async (r) => [r, await scope.canView(r)] as const)));
+    // Only releases and jobs of repositories the person can read (one cached answer per repository).
+    const repositories = new Set([...latest.map((j) => j.spec.repository), ...ownReleases.map((r) => r.repository)]);
+    const readable = new Map(await Promise.all([...repositories].map(async (r) => [r, await scope.canView(r)] as const)));
     const jobs = latest.filter((j) => readable.get(j.spec.repository));
-    const hidden = latest.length - jobs.length;
+    const releases = ownReleases.filter((r) => readable.get(r.repository));
+    const hiddenJobs = latest.length - jobs.length;
+    const hiddenReleases = ownReleases.length - releases.length;
     ctx.type = 'html';
     ctx.body = page(
       `Agent ${agent.name}`,
       html`${AGENTS_STYLE}<h1>Agent ${agent.name}</h1>
 ${agentFactsTable(view, lostAfterMsOf(deps.heartbeatSeconds) / 1000)}
 <h2 id="applications">What it runs</h2>
-<p class="muted">Per application, from its latest ${AGENT_JOBS} jobs.${hidden ? html` ${hidden} of them, of repositories your GitHub account cannot read, are not shown.` : ''}</p>
-${applicationsTable(jobs)}
-${jobs.length ? html`<h2 id="jobs">Latest jobs</h2>${jobsTable(jobs)}` : ''}
+<p class="muted">Per application, its release: the newest job that succeeded there.${hiddenReleases ? html` ${hiddenReleases} more, of repositories your GitHub account cannot read, are not shown.` : ''}</p>
+${applicationsTable(releases)}
+${jobs.length || hiddenJobs ? html`<h2 id="jobs">Latest jobs</h2><p class="muted">Its latest ${AGENT_JOBS} jobs, newest first.${hiddenJobs ? html` ${hiddenJobs} of them, of repositories your GitHub account cannot read, are not shown.` : ''}</p>${jobsTable(jobs)}` : ''}
 <h2 id="groups">Groups</h2>
 <p class="muted">Each group of the config in force, its selector evaluated against this agent's labels and verified cloud facts now.</p>
 ${groupsTable(groupsOfAgent(view, scope.configs))}

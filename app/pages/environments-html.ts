@@ -8,7 +8,8 @@
 import type { DeploymentRecord } from '../model.js';
 import { describeLock } from '../rollout/environment-locks.js';
 import type { DeploymentBrief } from '../rollout/environment-status.js';
-import type { EnvironmentFacts, ServerNow } from './environments-facts.js';
+import type { Release } from '../store/release-queries.js';
+import type { EnvironmentFacts } from './environments-facts.js';
 import { html, safeHref, trustedHtml, type SafeHtml } from './safe-html.js';
 
 /** `/environments/acme/shop/production`: each part encoded. */
@@ -80,10 +81,11 @@ export function rolloutHtml(f: EnvironmentFacts): SafeHtml {
 export function driftHtml(f: EnvironmentFacts): SafeHtml {
   const d = f.drift;
   if (!d) return html`<span class="muted">—</span>`;
-  const title = 'servers of the live deployment whose job there did not succeed, or that a newer deployment reached';
+  const title = 'servers whose release in this environment (the newest job that succeeded there) is not the live commit';
+  if (!d.servers) return html`<span class="muted" title="${title}">no server has a release here</span>`;
   return d.notOnLive
-    ? html`<span class="state failed" title="${title}">${d.notOnLive} of ${d.planned} not on it</span>`
-    : html`<span class="state succeeded" title="${title}">all ${d.planned} on it</span>`;
+    ? html`<span class="state failed" title="${title}">${d.notOnLive} of ${d.servers} not on it</span>`
+    : html`<span class="state succeeded" title="${title}">all ${d.servers} on it</span>`;
 }
 
 export const environmentsHeader = trustedHtml(
@@ -118,15 +120,22 @@ ${deployments.map(
 )}</table>`;
 }
 
-const RUNS: Record<ServerNow['runs'], string> = { live: 'the live commit', newer: 'the newer commit', moving: 'being deployed the newer commit', unknown: 'not the live commit' };
-
-export function serversTable(live: DeploymentRecord, newer: DeploymentRecord | undefined, servers: ServerNow[]): SafeHtml {
-  if (!servers.length) return html`<p>The live deployment has no server jobs.</p>`;
-  return html`<table><tr><th scope="col">server</th><th scope="col">runs</th><th scope="col">live deployment's job</th>${newer ? html`<th scope="col">newer ${deploymentLink(newer.id)}</th>` : ''}</tr>
-${servers.map(
-  (s) => html`<tr><th scope="row">${s.row.agentName}</th>
-<td class="state ${s.runs === 'live' ? 'succeeded' : s.runs === 'newer' || s.runs === 'moving' ? 'in_progress' : 'failed'}">${RUNS[s.runs]}${s.runs === 'unknown' ? '' : html` <code>${(s.runs === 'live' ? live.sha : newer!.sha).slice(0, 7)}</code>`}</td>
-<td><a href="${safeHref(`/deployments/${encodeURIComponent(live.id)}/servers/${encodeURIComponent(s.row.jobId)}`)}" class="state ${s.row.state}">${s.row.state}</a>${s.row.message ? html` <small>${s.row.message}</small>` : ''}</td>
-${newer ? html`<td>${s.newerJob ? html`<a href="${safeHref(`/deployments/${encodeURIComponent(newer.id)}/servers/${encodeURIComponent(s.newerJob.id)}`)}" class="state ${s.newerJob.state}">${s.newerJob.state}</a>` : html`<span class="muted">not reached</span>`}</td>` : ''}</tr>`,
-)}</table>`;
+/**
+ * What each server of a page runs now: its release's commit (marked when it is the live one; none is without a live
+ * deployment), the deployment and job
+ * it came from, and when. A deployment retention has pruned is named without a link (its page is gone).
+ */
+export function serversTable(liveSha: string | undefined, releases: Release[]): SafeHtml {
+  if (!releases.length) return html`<p>No more servers.</p>`;
+  return html`<table><tr><th scope="col">server</th><th scope="col">runs</th><th scope="col">from deployment</th><th scope="col">since</th></tr>
+${releases.map((r) => {
+  const onLive = r.sha === liveSha;
+  const server = r.agentName ? html`<a href="${safeHref(`/agents/${encodeURIComponent(r.agentName)}`)}">${r.agentName}</a>` : html`<code>${r.agentId}</code>`;
+  const from = r.deploymentKept
+    ? html`<a href="${safeHref(`/deployments/${encodeURIComponent(r.deploymentId)}/servers/${encodeURIComponent(r.jobId)}`)}">${r.deploymentId}</a>`
+    : html`${r.deploymentId} <small class="muted">(pruned)</small>`;
+  return html`<tr><th scope="row">${server}</th>
+<td class="state ${onLive ? 'succeeded' : liveSha ? 'failed' : ''}">${onLive ? 'the live commit' : liveSha ? 'another commit' : 'commit'} <code title="${r.sha}">${r.sha.slice(0, 7)}</code></td>
+<td>${from}</td><td>${utc(r.at)}</td></tr>`;
+})}</table>`;
 }

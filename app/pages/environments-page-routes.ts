@@ -3,7 +3,8 @@
  * the person may view — live commit, when and by whom it went live, state, lock, rollout, servers not on the live
  * commit — filtered by `?repository=` and `?q=`, 50 a page (`?after=`). `GET /environments/:owner/:repo/:environment`
  * shows the same facts, the environment's deployments newest first (20 a page, `?before=` from the index) and what
- * each server of its live deployment runs now (50 a page, `?servers_after=`), with a link to deploy.
+ * each server runs now — its release in this environment, from `releases` (50 a page by agent id, `?servers_after=`)
+ * — with a link to deploy.
  *
  * @example
  * const router = environmentsPageRoutes({ store, configs, sessions, access });
@@ -12,12 +13,12 @@ import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { RepositoryAccess } from '../auth/repository-access.js';
-import { readServerPage } from '../rollout/deployment-view.js';
 import { readEnvironmentStatus } from '../rollout/environment-status.js';
 import { pageOfDeployments } from '../store/deployment-queries.js';
+import { pageOfReleases } from '../store/release-queries.js';
 import type { Store } from '../store/store.js';
 import { actorOf, type DashboardSession, type DashboardSessions } from './dashboard-sessions.js';
-import { readEnvironmentFacts, readServersNow } from './environments-facts.js';
+import { readEnvironmentFacts } from './environments-facts.js';
 import { environmentPath, environmentRow, environmentsHeader, factsTable, historyTable, serversTable } from './environments-html.js';
 import { listEnvironmentPairs, pageOfPairs, type EnvironmentConfigs } from './environments-list.js';
 import { page, setPrivatePageHeaders, type Frame } from './html.js';
@@ -54,7 +55,7 @@ export function environmentsPageRoutes(deps: EnvironmentsPageDeps): Router {
     const after = query(ctx, 'after');
     const { pairs, repositories } = await listEnvironmentPairs(configs, { ...(repository ? { repository } : {}), ...(q ? { q } : {}) }, repositoryFilter(ctx, access));
     const { rows, next } = pageOfPairs(pairs, after, ENVIRONMENTS_PER_PAGE);
-    // Each pair: its status (four indexed reads) and its live and newer deployments with their job counters.
+    // Each pair: its status (four indexed reads), its live deployment and its servers' releases counted (one index range).
     const now = Date.now();
     const facts = await Promise.all(rows.map(async (p) => readEnvironmentFacts(store, await readEnvironmentStatus(store, p.repository, p.environment, now))));
     const filters = (more: Record<string, string>) => `/?${new URLSearchParams({ ...(repository ? { repository } : {}), ...(q ? { q } : {}), ...more })}`;
@@ -92,14 +93,13 @@ ${
     }
     const before = query(ctx, 'before');
     const serversAfter = query(ctx, 'servers_after');
-    if (serversAfter !== undefined && !/^\d{1,9}$/.test(serversAfter)) throw new BitEnvoyError('BE_BAD_REQUEST', `servers_after: "${serversAfter.slice(0, 40)}" is not a page of servers: follow the page's own "next" link`);
-    const [facts, history] = await Promise.all([
+    if (serversAfter !== undefined && !/^[\w-]{1,100}$/.test(serversAfter)) throw new BitEnvoyError('BE_BAD_REQUEST', `servers_after: "${serversAfter.slice(0, 40)}" is not a page of servers: follow the page's own "next" link`);
+    const [facts, history, servers] = await Promise.all([
       readEnvironmentStatus(store, repository, environment).then((status) => readEnvironmentFacts(store, status)),
       pageOfDeployments(store, { repository, environment, limit: HISTORY_PER_PAGE, ...(before ? { before } : {}) }),
+      pageOfReleases(store, repository, environment, { limit: SERVERS_PER_PAGE, ...(serversAfter ? { after: serversAfter } : {}) }),
     ]);
     const path = environmentPath(repository, environment);
-    const servers = facts.live ? await readServerPage(store, facts.live, { limit: SERVERS_PER_PAGE, ...(serversAfter ? { after: Number(serversAfter) } : {}) }) : undefined;
-    const now = facts.live && servers ? await readServersNow(store, servers.servers, facts.newer) : [];
     const link = (more: Record<string, string>, label: string) => html`<a href="${safeHref(`${path}?${new URLSearchParams(more)}`)}">${label}</a>`;
     ctx.type = 'html';
     ctx.body = page(
@@ -112,11 +112,11 @@ ${historyTable(history.deployments)}
 <p>${before ? html`<a href="${safeHref(`${path}#history`)}">newest</a>` : ''}${before && history.next ? ' · ' : ''}${history.next ? link({ before: history.next }, `older ${HISTORY_PER_PAGE}`) : ''}</p>
 <h2 id="servers">Servers</h2>
 ${
-  facts.live && servers
-    ? html`<p>Servers of the live deployment ${facts.drift ? `(${facts.drift.planned})` : ''}: what each runs now, from its jobs. A server that joined the group since is not listed until a deployment reaches it.</p>
-${serversTable(facts.live, facts.newer, now)}
+  servers.releases.length || serversAfter
+    ? html`<p>What each server runs now: its newest job in this environment that succeeded${facts.drift ? ` (${facts.drift.servers} server${facts.drift.servers === 1 ? '' : 's'})` : ''}. A server no deployment here has succeeded on is not listed.</p>
+${serversTable(facts.live?.sha, servers.releases)}
 <p>${serversAfter ? html`<a href="${safeHref(`${path}#servers`)}">first servers</a>` : ''}${serversAfter && servers.next ? ' · ' : ''}${servers.next ? link({ servers_after: servers.next }, `next ${SERVERS_PER_PAGE} servers`) : ''}</p>`
-    : html`<p>Nothing is live here yet: no deployment to this environment has succeeded.</p>`
+    : html`<p>No server runs a release of this environment yet: no job of a deployment here has succeeded.</p>`
 }`.toString(),
       facts.status.rollout ? 10 : undefined,
       undefined,

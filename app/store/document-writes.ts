@@ -1,7 +1,8 @@
 /**
  * The store's write path, once for both backends (statement generators, see sql/statement-steps.ts): a record
  * written with its derived columns, the job counters moved from the old state to the new one, the running totals
- * (log bytes, enrolled agents) kept in the same transaction. On PostgreSQL the row being replaced is read under its
+ * (log bytes, enrolled agents) kept in the same transaction, and a job that succeeds becomes its server's release
+ * (`releases`, what it runs now) in that same transaction. On PostgreSQL the row being replaced is read under its
  * lock, so two processes writing one key take turns and the counters stay true.
  *
  * @example
@@ -24,6 +25,11 @@ export interface WriteOptions {
   cache?: DetachedCache;
   /** What to do once the transaction committed (caching what was written: a rolled-back plan must not be cached). */
   afterCommit?: Array<() => void>;
+  /**
+   * Leave `releases` alone: migration 3 moves records of a store that has no such table yet (migration 8 creates it
+   * and fills it from the jobs moved here).
+   */
+  withoutReleases?: boolean;
 }
 
 interface Before {
@@ -92,6 +98,7 @@ export function* writeDocument(table: DocumentTable, key: string, value: unknown
     if (!before || before.deployment_id !== after.deployment_id || before.batch !== after.batch || before.state !== after.state) {
       yield* moveJobCount(before, after);
     }
+    if (after.state === 'succeeded' && before?.state !== 'succeeded' && !options.withoutReleases) yield* recordRelease(whole);
   }
   if (field && options.cache) {
     const cache = options.cache;
@@ -110,7 +117,11 @@ export function* deleteDocument(table: DocumentTable, key: string, cache?: Detac
   const { changes } = yield* run(`DELETE FROM ${table.table} WHERE key = ?`, key);
   cache?.delete(key);
   if (changes === 0) return false;
-  if (table === AGENTS) yield* addToTotal(AGENT_COUNT, -1);
+  if (table === AGENTS) {
+    yield* addToTotal(AGENT_COUNT, -1);
+    // A removed server runs nothing the hub reports: its releases go with it.
+    yield* run('DELETE FROM releases WHERE agent_id = ?', key.slice(AGENTS.prefix.length));
+  }
   if (table === LOGS && before) yield* addToTotal(LOG_BYTES, -Number(before.bytes ?? 0));
   if (table === JOBS && before) yield* moveJobCount(before, undefined);
   return true;
@@ -144,6 +155,37 @@ function* moveJobCount(from: Before | undefined, to: Before | undefined): Steps<
   }
 }
 
+/** A job document's fields a release needs, read loosely (partial test records, records of older hubs). */
+interface SucceededJob {
+  agentId?: unknown;
+  finishedAt?: unknown;
+  spec?: { id?: unknown; deploymentId?: unknown; repository?: unknown; environment?: unknown; sha?: unknown; createdAt?: unknown };
+}
+
+/**
+ * The job that just succeeded becomes its server's release for its repository and environment — unless the row
+ * holds a job created later. Releases are ordered by the JOB's creation time (then its id), not by when the success
+ * was reported: an agent takes its pending jobs oldest first, one at a time, so the job created later is the one its
+ * server ran last. A success reported late (an agent back from a network cut, a job whose lease had run out) of an
+ * older deployment therefore never overwrites the newer release. (The deployment's creation time would mostly agree,
+ * but a job created later for an older deployment — retried servers — is what the server really runs.) The WHERE of
+ * the upsert compares with the stored row under its lock, so two hubs recording one server at once agree.
+ */
+function* recordRelease(job: SucceededJob): Steps<void> {
+  const spec = job.spec;
+  const fields = [spec?.repository, spec?.environment, job.agentId, spec?.sha, spec?.deploymentId, spec?.id, spec?.createdAt];
+  if (!fields.every((f) => typeof f === 'string' && f !== '')) return;
+  const at = typeof job.finishedAt === 'string' ? job.finishedAt : (spec!.createdAt as string);
+  yield* run(
+    `INSERT INTO releases (repository, environment, agent_id, sha, deployment_id, job_id, job_created_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (repository, environment, agent_id) DO UPDATE SET sha = excluded.sha, deployment_id = excluded.deployment_id, job_id = excluded.job_id,
+       job_created_at = excluded.job_created_at, at = excluded.at
+     WHERE excluded.job_created_at > releases.job_created_at OR (excluded.job_created_at = releases.job_created_at AND excluded.job_id >= releases.job_id)`,
+    ...(fields as string[]),
+    at,
+  );
+}
+
 /** A statement of {@link runStatements}: the caller's own SQL (a batch of heartbeats, an outbox insert). */
 export interface Statement {
   sql: string;
@@ -166,7 +208,7 @@ export function* moveKvRecords(): Steps<void> {
     const rows = yield* all<{ key: string; value: string }>('SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key', table.prefix, `${table.prefix}\uffff`);
     for (const row of rows) {
       const wrapped = JSON.parse(row.value) as { value?: unknown };
-      if (wrapped.value !== undefined) yield* writeDocument(table, row.key, wrapped.value);
+      if (wrapped.value !== undefined) yield* writeDocument(table, row.key, wrapped.value, { withoutReleases: true });
     }
     yield* run('DELETE FROM kv WHERE key >= ? AND key < ?', table.prefix, `${table.prefix}\uffff`);
   }

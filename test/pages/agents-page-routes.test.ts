@@ -1,7 +1,7 @@
 /**
  * The agents and config pages over real HTTP on loopback, on the real engine and SQLite store: `/agents` pages agents
  * by name, says online / lost (three heartbeat intervals, on a moved clock) / quarantined, filters by state and by
- * group; `/agents/:name` shows what the agent ran per application (its jobs, from the index) and its groups;
+ * group; `/agents/:name` shows what the agent runs per application (its releases), its latest jobs and its groups;
  * `/config` shows the commit in force, a rejected commit with its errors, and each group resolved to its agents.
  * Names and labels with markup render as text; an unknown agent is 404.
  */
@@ -150,22 +150,25 @@ describe('GET /agents', () => {
 });
 
 describe('GET /agents/:name', () => {
-  it('shows what the agent runs per application (its latest jobs) and the groups it is in', async () => {
+  it('shows what the agent runs per application (its release, not a later failure), its latest jobs and the groups it is in', async () => {
     await addAgent('ag_a', 'web-1');
     const first = await engine.createDeployment(DEPLOY, 'api');
-    await f.agentRuns(engine, 'ag_a');
+    const firstJob = await f.agentRuns(engine, 'ag_a');
     f.now += 60_000;
     f.sha = 'b'.repeat(40);
     const second = await engine.createDeployment(DEPLOY, 'api');
     await f.agentRuns(engine, 'ag_a', 'failed', 'step <migrate> exited 1');
     const { status, html } = await get('/agents/web-1');
     expect(status).toBe(200);
-    // Per application: the newest job only (the failed bbbbbbb), linked to the environment.
-    expect(html).toMatch(/<th scope="row">acme\/shop<\/th><td><a href="\/environments\/acme\/shop\/staging">staging<\/a><\/td><td><code title="b{40}">bbbbbbb<\/code>/);
+    // Per application: its release — the commit of the job that succeeded (the later one failed), linked to that job.
+    expect(html).toMatch(
+      new RegExp(`<th scope="row">acme/shop</th><td><a href="/environments/acme/shop/staging">staging</a></td><td><code title="${SHA}">${SHA.slice(0, 7)}</code></td><td><a href="/deployments/${first.id}/servers/${firstJob}">${first.id}</a></td>`),
+    );
     expect(html).toContain('failed</span></a><br><small>step &lt;migrate&gt; exited 1</small>');
     // Latest jobs, newest first.
-    expect(html.indexOf(`>${second.id}</a>`)).toBeGreaterThan(0);
-    expect(html.indexOf(`>${second.id}</a>`)).toBeLessThan(html.indexOf(`>${first.id}</a>`));
+    const jobs = html.slice(html.indexOf('<h2 id="jobs">'));
+    expect(jobs.indexOf(`>${second.id}</a>`)).toBeGreaterThan(0);
+    expect(jobs.indexOf(`>${second.id}</a>`)).toBeLessThan(jobs.indexOf(`>${first.id}</a>`));
     expect(html).toContain(`<code>${SHA.slice(0, 7)}</code>`);
     expect(html).toMatch(/>web<\/a><\/th><td><code>role=web<\/code><\/td><td><strong>in the group<\/strong>/);
     expect(html).toMatch(/>db<\/a><\/th><td><code>role=db<\/code><\/td><td><span class="muted">not in it<\/span>/);

@@ -1,8 +1,8 @@
 /**
  * The environments pages over real HTTP on loopback, on the real engine and SQLite store: `/` lists every configured
- * repository × environment with its live commit, lock, rollout and servers not on the live commit, filtered and paged;
- * `/environments/:owner/:repo/:environment` adds its history and servers, each paginated; names and texts containing
- * markup render as text; an unknown environment is 404.
+ * repository × environment with its live commit, lock, rollout and servers not on the live commit (exact, from each
+ * server's release), filtered and paged; `/environments/:owner/:repo/:environment` adds its history and what each
+ * server runs now, each paginated; names and texts containing markup render as text; an unknown environment is 404.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Environment } from '../../config-schema/types.generated.js';
@@ -75,10 +75,14 @@ describe('GET / (environments)', () => {
     expect(html).toContain(`<span class="state in_progress">in_progress</span><br><small><a href="/deployments/${newer}">${newer}</a>: 0/2 servers`);
     expect(html).toContain(`<span class="state in_progress">in progress</span> <a href="/deployments/${newer}">${newer}</a> <small>batch 1/1 · <code>bbbbbbb</code>`);
     expect(html).toContain('locked</span><br><small>`staging` is locked by @nora since 2026-11-25 10:00 UTC: &lt;script&gt;x&lt;/script&gt; migration');
-    expect(html).toContain('1 of 2 not on it');
+    // The newer commit failed on web-1, which still runs the live one, as web-2 does.
+    expect(html).toContain('all 2 on it');
     expect(html).not.toMatch(/<script>|<b>/);
     expect(html).toContain('<nav class="top" aria-label="BitEnvoy">');
     expect(html).toContain('<a href="/" aria-current="page">Environments</a>');
+    // web-2 takes the newer commit: the rollout ends failed, the live commit stays, and one server is not on it.
+    await f.agentRuns(engine, 'ag_b');
+    expect((await get('/')).html).toContain('1 of 2 not on it');
   });
 
   it('renders an environment or repository named with markup as text, filters by repository and search, and pages the pairs', async () => {
@@ -119,12 +123,21 @@ describe('GET / (environments)', () => {
 describe('GET /environments/:owner/:repo/:environment', () => {
   it('shows the facts, a Deploy link, what each server runs now, and the history newest first, 20 a page', async () => {
     const { live, newer } = await liveThenFailedNewer();
+    await f.agentRuns(engine, 'ag_b');
     const { status, html } = await get('/environments/acme/shop/staging');
     expect(status).toBe(200);
     expect(html).toContain('<a class="button" href="/environments/acme/shop/staging/deploy">Deploy…</a>');
-    expect(html).toMatch(/<th scope="row">web-1<\/th>\n<td class="state failed">not the live commit<\/td>/);
-    expect(html).toMatch(new RegExp(`<th scope="row">web-2 &lt;b&gt;x&lt;/b&gt;</th>\\n<td class="state succeeded">the live commit <code>${SHA.slice(0, 7)}</code></td>`));
-    expect(html).toContain(`newer <a href="/deployments/${newer}">`);
+    expect(html).toContain('(2 servers)');
+    // web-1: its newer job failed, it runs the live commit; web-2 runs the newer one. Each linked to its job's page.
+    const liveJob = `job_${live.slice(4)}_0_a`;
+    const newerJob = `job_${newer.slice(4)}_0_b`;
+    expect(html).toContain(
+      `<th scope="row"><a href="/agents/web-1">web-1</a></th>\n<td class="state succeeded">the live commit <code title="${SHA}">${SHA.slice(0, 7)}</code></td>\n<td><a href="/deployments/${live}/servers/${liveJob}">${live}</a></td>`,
+    );
+    expect(html).toContain(
+      `<th scope="row"><a href="/agents/web-2%20%3Cb%3Ex%3C%2Fb%3E">web-2 &lt;b&gt;x&lt;/b&gt;</a></th>\n<td class="state failed">another commit <code title="${NEWER}">bbbbbbb</code></td>\n<td><a href="/deployments/${newer}/servers/${newerJob}">${newer}</a></td>`,
+    );
+    expect(html).toContain('1 of 2 not on it');
     expect(html.indexOf(newer)).toBeLessThan(html.lastIndexOf(live));
     expect(html).not.toContain('<b>');
 
@@ -165,6 +178,42 @@ describe('GET /environments/:owner/:repo/:environment', () => {
     // The history: the new deployment with its title, the old one as before.
     expect(page.html).toContain(`<code title="${NEWER}">bbbbbbb</code></a> <small>main</small><br>${title}</td>`);
     expect(page.html).toContain(`<a href="/deployments/${old.id}"><code title="${SHA}">${SHA.slice(0, 7)}</code></a> <small>main</small></td>`);
+  });
+
+  it("pages the servers 50 at a time by agent id; a removed agent shows its id, a pruned deployment no link", async () => {
+    await f.addAgent('ag_a', 'web-1');
+    const live = await engine.createDeployment(DEPLOY, 'api');
+    await f.agentRuns(engine, 'ag_a');
+    // 55 more servers' releases of a deployment retention has pruned, their agents no longer enrolled.
+    for (let i = 0; i < 55; i++) {
+      await f.store.db.run(
+        'INSERT INTO releases (repository, environment, agent_id, sha, deployment_id, job_id, job_created_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'acme/shop',
+        'staging',
+        `ag_x${String(i).padStart(2, '0')}`,
+        NEWER,
+        'dep_pruned',
+        `job_pruned_0_x${i}`,
+        '2026-11-20T10:00:00.000Z',
+        '2026-11-20T10:01:00.000Z',
+      );
+    }
+    const servers = (h: string) => h.match(/<tr><th scope="row"><(a href="\/agents|code)/g)?.length ?? 0;
+    const first = await get('/environments/acme/shop/staging');
+    expect(first.html).toContain('55 of 56 not on it');
+    expect(servers(first.html)).toBe(50);
+    expect(first.html).toContain(`<a href="/deployments/${live.id}/servers/`);
+    expect(first.html).toContain('<th scope="row"><code>ag_x00</code></th>');
+    expect(first.html).toContain('<td>dep_pruned <small class="muted">(pruned)</small></td>');
+    expect(first.html).not.toContain('href="/deployments/dep_pruned');
+    const next = /<a href="([^"]+)">next 50 servers<\/a>/.exec(first.html)![1]!.replaceAll('&amp;', '&');
+    expect(next).toContain('servers_after=ag_x48');
+    const second = await get(next);
+    expect(servers(second.html)).toBe(6);
+    expect(second.html).toContain('<code>ag_x54</code>');
+    expect(second.html).not.toContain('<code>ag_x48</code>');
+    expect(second.html).not.toContain('next 50 servers');
+    expect((await get('/environments/acme/shop/staging?servers_after=%3Cx%3E')).status).toBe(400);
   });
 
   it('is 404 for an environment or repository not in the config in force', async () => {

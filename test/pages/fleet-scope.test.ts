@@ -68,8 +68,9 @@ beforeEach(async () => {
   const engine = f.engine();
   await f.addAgent('ag_a', 'web-1');
   await f.addAgent('ag_d', 'db-1', { role: 'db' });
-  // web-1 runs acme/shop: a job Rita must not see on its page.
+  // web-1 runs acme/shop: a release and a job Rita must not see on its page.
   await engine.createDeployment(DEPLOY, 'test');
+  await f.agentRuns(engine, 'ag_a');
   sessions = new DashboardSessions({ store: f.store, adminToken: ADMIN_TOKEN, publicUrl: () => base });
   const access = new RepositoryAccess({ octokitFor: async (r) => (await probot.auth(r.startsWith('acme/') ? 11 : 12)) as StatusOctokit, environments: () => undefined });
   const routers = [
@@ -108,6 +109,8 @@ describe('the fleet pages for a person signed in with GitHub', () => {
     expect(agent.status).toBe(200);
     expect(agent.html).not.toContain('acme/shop');
     expect(agent.html).toContain('1 of them, of repositories your GitHub account cannot read, are not shown');
+    expect(agent.html).toContain('1 more, of repositories your GitHub account cannot read, are not shown');
+    expect(agent.html).toContain('No job has succeeded on this agent yet.');
     // Groups: only globex's `db` is judged for the agent.
     expect(agent.html).not.toMatch(/>web</);
 
@@ -142,7 +145,7 @@ describe('the fleet pages for a person signed in with GitHub', () => {
     expect(config.html).toContain('acme/.bitenvoy');
     expect(config.html).toContain('globex/.bitenvoy');
     const agent = await get('/agents/web-1', { kind: 'admin' });
-    expect(agent.html).toContain('acme/shop');
+    expect(agent.html).toMatch(/<th scope="row">acme\/shop<\/th><td><a href="\/environments\/acme\/shop\/staging">/);
     expect(agent.html).not.toContain('are not shown');
   });
 });

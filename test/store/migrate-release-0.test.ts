@@ -15,6 +15,7 @@ import { agentByCredential } from '../../app/store/agent-queries.js';
 import { activeDeploymentIds, latestSuccessful } from '../../app/store/deployment-queries.js';
 import { jobCountsOf, nextPendingJob } from '../../app/store/job-queries.js';
 import { openStore } from '../../app/store/open-store.js';
+import { releasesOfAgent } from '../../app/store/release-queries.js';
 import type { SqlStore } from '../../app/store/sql-store.js';
 import { silentLogger } from '../../lib/logger.js';
 import { configWith, ENGINE_SETTINGS, stateEvent } from '../helpers/engine-fixture.js';
@@ -48,7 +49,7 @@ afterEach(async () => {
 
 it('moves every record into its table and drops the index keys the tables replace', async () => {
   const versions = await store.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-  expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   const left = (await store.db.all<{ key: string }>('SELECT key FROM kv ORDER BY key')).map((r) => r.key.replace(/:.*/, ':'));
   expect(left).toEqual(['agent-name:', 'dashboard-session:', 'enroll-token:', 'env-slot:']);
   const counts = await store.db.all<{ t: string; n: number }>(
@@ -67,6 +68,9 @@ it('answers the named queries as the old keys did', async () => {
   expect((await store.list(keys.logPrefix(about.loggedJob))).map((e) => e.value)).toHaveLength(1);
   const dep = (await store.get<DeploymentRecord>(keys.deployment(about.running)))!;
   expect(dep.batches.map((b) => b.agentIds)).toEqual([[about.agentA], [about.agentB]]);
+  // Migration 8 made the moved jobs' successes releases: the succeeded deployment's server runs its commit.
+  const succeeded = (await store.get<DeploymentRecord>(keys.deployment(about.succeeded)))!;
+  expect((await releasesOfAgent(store, about.agentA, 10)).map((r) => [r.environment, r.sha, r.deploymentId])).toEqual([['staging', succeeded.sha, about.succeeded]]);
 });
 
 it('goes on with the running rollout after the upgrade, to the end', async () => {
@@ -91,7 +95,7 @@ it('goes on with the running rollout after the upgrade, to the end', async () =>
 it('opens the migrated store again without migrating twice', async () => {
   await store.close();
   store = await openStore({ dataDir: dir });
-  expect((await store.db.all('SELECT version FROM schema_migrations')).length).toBe(7);
+  expect((await store.db.all('SELECT version FROM schema_migrations')).length).toBe(8);
   expect(await activeDeploymentIds(store)).toEqual([about.running]);
 });
 
@@ -100,7 +104,7 @@ it('refuses a store written by a newer release, saying what to do', async () => 
   await store.close();
   const opened = openStore({ dataDir: dir });
   await expect(opened).rejects.toMatchObject({ code: 'BE_STORE_NEWER' });
-  await expect(opened).rejects.toThrow(/has schema version 99, newer than this BitEnvoy knows \(7\): a newer release wrote it\. Run that release \(or newer\), or restore a backup/);
+  await expect(opened).rejects.toThrow(/has schema version 99, newer than this BitEnvoy knows \(8\): a newer release wrote it\. Run that release \(or newer\), or restore a backup/);
   await rm(dir, { recursive: true, force: true });
   dir = await mkdtemp(join(tmpdir(), 'bitenvoy-migrate-'));
   store = await openStore({ dataDir: dir });

@@ -8,7 +8,8 @@
  * `kv` into their tables and drops the index keys the tables replace; version 4 adds `github_effects`, the outbox of
  * the GitHub side effects other than Deployment statuses (app/github/github-outbox.ts); version 5 adds the claim of
  * an outbox row; version 6 adds the indexes of an environment's status (its rollout in progress, its successes by
- * commit).
+ * commit); version 7 an agent's jobs by time; version 8 `releases`, what each server runs now per application (kept by
+ * document-writes.ts with every job that succeeds), filled from the jobs already stored.
  */
 import { BitEnvoyError } from '../../../lib/errors.js';
 import type { SqlDatabase, SqlExecutor } from './sql-database.js';
@@ -120,6 +121,42 @@ const V7_JOBS_BY_AGENT = `
   CREATE INDEX jobs_by_agent ON jobs (agent_id, created_at, key);
 `;
 
+/**
+ * Version 8: per repository, environment and server (agent), the release it runs now — the newest job that succeeded
+ * there (document-writes.ts keeps it with the job's own write). `job_created_at` orders releases: a row only ever
+ * moves to a job created later (see recordRelease). Indexes: an environment's servers by commit (drift counts) and an
+ * agent's releases (its page); the primary key pages an environment's servers by agent id.
+ */
+const V8_RELEASES = (dialect: SqlDatabase['dialect']): string => {
+  const { text: T } = typesOf(dialect);
+  return `
+  CREATE TABLE releases (
+    repository ${T} NOT NULL, environment ${T} NOT NULL, agent_id ${T} NOT NULL,
+    sha ${T} NOT NULL, deployment_id ${T} NOT NULL, job_id ${T} NOT NULL, job_created_at ${T} NOT NULL, at ${T} NOT NULL,
+    PRIMARY KEY (repository, environment, agent_id)
+  );
+  CREATE INDEX releases_by_sha ON releases (repository, environment, sha);
+  CREATE INDEX releases_by_agent ON releases (agent_id, repository, environment);
+`;
+};
+
+/**
+ * Version 8's backfill, one statement: per repository, environment and enrolled agent, its newest succeeded job (by
+ * the job's creation time, then key: the order the write path keeps), the repository, environment and commit read
+ * from the job's deployment (a pruned deployment's jobs went with it).
+ */
+const V8_BACKFILL = `
+  INSERT INTO releases (repository, environment, agent_id, sha, deployment_id, job_id, job_created_at, at)
+  SELECT repository, environment, agent_id, sha, deployment_id, job_id, job_created_at, at FROM (
+    SELECT d.repository AS repository, d.environment AS environment, j.agent_id AS agent_id, d.sha AS sha, j.deployment_id AS deployment_id,
+      substr(j.key, 5) AS job_id, j.created_at AS job_created_at, COALESCE(j.finished_at, j.created_at) AS at,
+      ROW_NUMBER() OVER (PARTITION BY d.repository, d.environment, j.agent_id ORDER BY j.created_at DESC, j.key DESC) AS n
+    FROM jobs j JOIN deployments d ON d.key = 'deployment:' || j.deployment_id
+    WHERE j.state = 'succeeded' AND j.agent_id IS NOT NULL AND j.created_at IS NOT NULL
+      AND d.repository IS NOT NULL AND d.environment IS NOT NULL AND d.sha IS NOT NULL
+      AND EXISTS (SELECT 1 FROM agents a WHERE a.key = 'agent:' || j.agent_id)
+  ) newest WHERE n = 1`;
+
 /** Index keys of releases before tables: the tables' indexes answer these questions now. */
 const OBSOLETE_PREFIXES = ['agent-queue:', 'agent-credential:', 'job-tally:', 'live:'];
 const OBSOLETE_KEYS = ['active-deployments'];
@@ -149,6 +186,14 @@ export function migrations(moveRecords: () => Steps<void>): Migration[] {
     // commit, each read from its own index however long the environment's history.
     { version: 6, name: 'environment status indexes', up: (db) => db.exec(V6_ENVIRONMENT_INDEXES) },
     { version: 7, name: 'jobs by agent', up: (db) => db.exec(V7_JOBS_BY_AGENT) },
+    {
+      version: 8,
+      name: 'what each server runs now',
+      up: async (db) => {
+        await db.exec(V8_RELEASES(db.dialect));
+        await db.run(V8_BACKFILL);
+      },
+    },
   ];
 }
 
