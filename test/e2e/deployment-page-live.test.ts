@@ -3,7 +3,8 @@
  * a hub on a SQLite file, two agents, git over HTTP, and a release whose step prints a line a second. Progress and
  * log lines — markup among them, shown as text — appear on the deployment page and on the server's page without a
  * reload; the rollout pauses at its manual gate, the page shows the Continue button by itself, and the person
- * continues it from the page.
+ * continues it from the page. Then an agent dies mid-step (SIGKILL): the open page says, without a reload and within
+ * one heartbeat, that the agent has not been heard from and when its job fails.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,8 @@ import { sampleAppFiles } from '../../testbed/sample-app.js';
 import { startWorld, type World } from '../../testbed/world.js';
 
 const E2E_TIMEOUT = 150_000;
+/** The hub's default heartbeat interval (BITENVOY_HEARTBEAT_SECONDS): what "within one heartbeat" means. */
+const HEARTBEAT_MS = 60_000;
 
 describe('the deployment page, live, in a real browser', () => {
   let world: World;
@@ -105,6 +108,32 @@ steps:
       expect(await page.locator('h3 .state').allTextContents()).toEqual(['succeeded', 'succeeded']);
       expect(await page.getByRole('button', { name: 'Continue rollout' }).count()).toBe(0);
       await page.screenshot({ path: '/tmp/bitenvoy-deployment-live.png', fullPage: true });
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'shows, without a reload and within one heartbeat, that the agent of a running server went silent',
+    async () => {
+      const files = sampleAppFiles('long step');
+      files['bitenvoy.yml'] = `version: 1
+steps:
+  - name: a long step
+    run: sleep 90
+    timeout: 3m
+`;
+      await pushCommit(world.appRepo, files, 'a release with a long step');
+      const { deployment } = await world.deploy();
+      const page = await openPage(`/deployments/${deployment.id}`);
+      await mark(page);
+      await page.locator('h3 .state', { hasText: /^running$/ }).waitFor({ timeout: 60_000 });
+      // web-1 (the canary) runs its step; its agent dies without a word, as a machine that loses power does.
+      await world.agents[0]!.process.kill();
+      const killedAt = Date.now();
+      // The agent renews its lease every third of it (20 s by default); the page says so after the first it misses.
+      await page.locator('.unseen', { hasText: /agent not heard from since \d\d:\d\d:\d\d UTC; the job fails at/ }).waitFor({ timeout: HEARTBEAT_MS });
+      expect(Date.now() - killedAt).toBeLessThan(HEARTBEAT_MS);
+      expect(await marked(page)).toBe(true);
     },
     E2E_TIMEOUT,
   );
