@@ -108,7 +108,7 @@ function factsHtml(d: DeploymentRecord, summary: DeploymentSummary): SafeHtml {
 <tr><th scope="row">state</th><td class="state ${d.state}">${d.state}</td></tr>
 <tr><th scope="row">description</th><td>${d.description}</td></tr>
 ${d.unseen && !FINAL_DEPLOYMENT_STATES.includes(d.state) ? html`<tr><th scope="row">waiting for</th><td class="unseen" role="status">${d.unseen}</td></tr>` : ''}
-<tr><th scope="row">commit</th><td>${web ? html`<a href="${safeHref(`${web}/commit/${d.sha}`)}"><code title="${d.sha}">${d.sha.slice(0, 7)}</code></a>` : html`<code title="${d.sha}">${d.sha.slice(0, 7)}</code>`} (${d.ref})${
+<tr><th scope="row">commit</th><td>${web ? html`<a href="${safeHref(`${web}/commit/${d.sha}`)}"><code title="${d.sha}">${d.sha.slice(0, 7)}</code></a>` : html`<code title="${d.sha}">${d.sha.slice(0, 7)}</code>`}${d.ref === d.sha ? '' : html` (${d.ref})`}${
     web ? html` · <a href="${safeHref(`${web}/pulls?q=${encodeURIComponent(`is:pr ${d.sha}`)}`)}">pull requests with this commit</a>` : ''
   }${d.commit ? html`<br>${commitTextHtml(d)}` : ''}</td></tr>
 ${d.github && web ? html`<tr><th scope="row">GitHub deployment</th><td><a href="${safeHref(`${web}/deployments/${encodeURIComponent(d.environment)}`)}">#${d.github.deploymentId}</a> in ${d.github.owner}/${d.github.repo}</td></tr>` : ''}

@@ -21,6 +21,9 @@ export function environmentPath(repository: string, environment: string): string
 export const utc = (iso: string | undefined): string => (iso ? iso.replace('T', ' ').replace(/(:\d\d)(\.\d+)?Z$/, '$1 UTC') : '');
 
 /** Where a commit is shown: on GitHub for a deployment GitHub knows (GitHub Enterprise too), else its deployment page. */
+/** The ref a deployment was asked for, unless it is the commit itself (a rollback, a retry): the SHA says it already. */
+const refOf = (d: DeploymentRecord): string => (d.ref === d.sha ? '' : d.ref);
+
 export function commitHref(d: DeploymentRecord): string {
   if (d.github?.cloneUrl) return safeHref(`${d.github.cloneUrl.replace(/\.git$/, '')}/commit/${d.sha}`);
   return safeHref(`/deployments/${encodeURIComponent(d.id)}`);
@@ -41,8 +44,8 @@ export function liveHtml(f: EnvironmentFacts): SafeHtml {
   const live = f.live;
   if (!live) return html`<span class="muted">nothing deployed yet</span>`;
   const sha = html`<a href="${commitHref(live)}"><code title="${live.sha}">${live.sha.slice(0, 7)}</code></a>`;
-  if (live.commit) return html`${sha} ${commitTextHtml(live)}<br><small>${live.ref}</small>`;
-  return html`${sha} <small>${live.ref}</small><br><small>${live.description}</small>`;
+  if (live.commit) return html`${sha} ${commitTextHtml(live)}${refOf(live) ? html`<br><small>${refOf(live)}</small>` : ''}`;
+  return html`${sha} <small>${refOf(live)}</small><br><small>${live.description}</small>`;
 }
 
 export function wentLiveHtml(f: EnvironmentFacts): SafeHtml {
@@ -115,7 +118,7 @@ export function historyTable(deployments: DeploymentRecord[]): SafeHtml {
   if (!deployments.length) return html`<p>No deployment to this environment yet.</p>`;
   return html`<table><tr><th scope="col">deployment</th><th scope="col">commit</th><th scope="col">state</th><th scope="col">description</th><th scope="col">created</th><th scope="col">by</th></tr>
 ${deployments.map(
-  (d) => html`<tr><td>${deploymentLink(d.id)}</td><td><a href="${commitHref(d)}"><code title="${d.sha}">${d.sha.slice(0, 7)}</code></a> <small>${d.ref}</small>${d.commit ? html`<br>${commitTextHtml(d)}` : ''}</td>
+  (d) => html`<tr><td>${deploymentLink(d.id)}</td><td><a href="${commitHref(d)}"><code title="${d.sha}">${d.sha.slice(0, 7)}</code></a> <small>${refOf(d)}</small>${d.commit ? html`<br>${commitTextHtml(d)}` : ''}</td>
 <td class="state ${d.state}">${d.state}</td><td>${d.description}</td><td>${utc(d.createdAt)}</td><td>${d.createdBy}</td></tr>`,
 )}</table>`;
 }
