@@ -77,13 +77,24 @@ export interface GitHubStandIn {
   tokenCanRead(token: string, fullName: string): boolean;
   /** Commits to a branch of a served repository and delivers the `push` webhook. Resolves with the new head. */
   push(fullName: string, branch: string, changes: FileChanges, message?: string): Promise<{ sha: string; delivery: Delivery; status: number }>;
-  /** Records a check run's result on a commit and delivers `check_run.completed` (or nothing while it runs). */
-  reportCheck(fullName: string, sha: string, name: string, conclusion: 'success' | 'failure' | 'neutral' | 'skipped' | 'in_progress', branch?: string): Promise<void>;
+  /**
+   * Records a check run's result on a commit and delivers `check_run.completed` (or nothing while it runs); `to` as
+   * for {@link deliver}.
+   */
+  reportCheck(fullName: string, sha: string, name: string, conclusion: 'success' | 'failure' | 'neutral' | 'skipped' | 'in_progress', branch?: string, options?: { to?: string[] }): Promise<void>;
   /** Records a commit status and delivers the `status` webhook. */
   reportStatus(fullName: string, sha: string, context: string, state: 'success' | 'failure' | 'pending' | 'error', branch?: string): Promise<void>;
-  deliver(event: string, payload: Json, options?: { signatureSecret?: string }): Promise<{ delivery: Delivery; status: number }>;
-  /** A person creates a deployment through the API (`gh api repos/o/r/deployments -f ref=… -f environment=…`). */
-  createDeployment(fullName: string, ref: string, environment: string, login?: string): Promise<StandInDeployment>;
+  /**
+   * Signs and posts one delivery to `webhookUrl`. With `to`, the same delivery (one id) is posted to each of these
+   * webhook URLs at once instead — GitHub redelivering it to another hub replica while the first still handles it —
+   * and `status` is the first URL's answer.
+   */
+  deliver(event: string, payload: Json, options?: { signatureSecret?: string; to?: string[] }): Promise<{ delivery: Delivery; status: number; statuses: number[] }>;
+  /**
+   * A person creates a deployment through the API (`gh api repos/o/r/deployments -f ref=… -f environment=…`); its
+   * `deployment.created` goes to `webhookUrl`, or with `to` as for {@link deliver}.
+   */
+  createDeployment(fullName: string, ref: string, environment: string, login?: string, options?: { to?: string[] }): Promise<StandInDeployment>;
   /** The App is installed on another account: `installation.created` is delivered. */
   installApp(login: string, id: number): Promise<number>;
   /** Opens a pull request from `branch`; its head is whatever the branch points at when asked. Returns its number. */
@@ -150,7 +161,7 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const { delivery, status } = await standIn.deliver('push', webhookPayload('push', undefined, { ref: `refs/heads/${branch}`, before, after: sha, created: false, deleted: false }, repoPayload(fullName), installationOf(fullName)!));
       return { sha, delivery, status };
     },
-    async reportCheck(fullName, sha, name, conclusion, branch = 'main') {
+    async reportCheck(fullName, sha, name, conclusion, branch = 'main', opts = {}) {
       const list = checks.get(`${fullName}@${sha}`) ?? [];
       const now = new Date().toISOString();
       const done = conclusion !== 'in_progress';
@@ -161,7 +172,7 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const example = webhookPayload('check_run', 'completed', {}, repoPayload(fullName), installationOf(fullName)!);
       const run = example.check_run as Json;
       const checkRun = { ...run, ...check, head_sha: sha, check_suite: { ...(run.check_suite as Json), head_sha: sha, head_branch: branch } };
-      await standIn.deliver('check_run', { ...example, check_run: checkRun });
+      await standIn.deliver('check_run', { ...example, check_run: checkRun }, opts);
     },
     async reportStatus(fullName, sha, context, state, branch = 'main') {
       const list = statuses.get(`${fullName}@${sha}`) ?? [];
@@ -173,11 +184,11 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
     async deliver(event, payload, opts = {}) {
       const delivery = newDelivery(event, payload);
       standIn.deliveries.push(delivery);
-      const status = await deliverWebhook(standIn.webhookUrl, options.webhookSecret, delivery, opts.signatureSecret);
-      return { delivery, status };
+      const statuses = await Promise.all((opts.to ?? [standIn.webhookUrl]).map((url) => deliverWebhook(url, options.webhookSecret, delivery, opts.signatureSecret)));
+      return { delivery, status: statuses[0]!, statuses };
     },
-    async createDeployment(fullName, ref, environment, login = 'octocat') {
-      const [status, data] = await createDeployment(fullName, { ref, environment }, login);
+    async createDeployment(fullName, ref, environment, login = 'octocat', opts = {}) {
+      const [status, data] = await createDeployment(fullName, { ref, environment }, login, opts.to);
       if (status !== 201) throw new Error(`cannot create a deployment of ${ref}: ${JSON.stringify(data)}`);
       return standIn.deployments.at(-1)!;
     },
@@ -385,7 +396,7 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
   ];
 
   /** What `POST /repos/{owner}/{repo}/deployments` does: records it and tells the App, as GitHub does. */
-  async function createDeployment(fullName: string, body: Json, creator: string): Promise<[number, unknown]> {
+  async function createDeployment(fullName: string, body: Json, creator: string, to?: string[]): Promise<[number, unknown]> {
     const repo = repos.get(fullName.toLowerCase());
     const ref = String(body.ref ?? '');
     const sha = /^[0-9a-f]{40}$/.test(ref) ? ref : repo ? await headOf(repo.bare, ref).catch(() => undefined) : undefined;
@@ -395,7 +406,7 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
     const data = { id: deployment.id, sha, ref, task: body.task ?? 'deploy', environment: deployment.environment, payload: body.payload ?? {}, description: body.description ?? null, creator: { login: creator, type: creator.endsWith('[bot]') ? 'Bot' : 'User' }, created_at: new Date().toISOString() };
     setImmediate(() => {
       const example = webhookPayload('deployment', 'created', {}, repoPayload(fullName), installationOf(fullName)!);
-      void standIn.deliver('deployment', { ...example, deployment: { ...(example.deployment as Json), ...data } }).catch(() => undefined);
+      void standIn.deliver('deployment', { ...example, deployment: { ...(example.deployment as Json), ...data } }, to ? { to } : {}).catch(() => undefined);
     });
     return [201, data];
   }

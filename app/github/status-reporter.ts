@@ -14,6 +14,11 @@
  * The crash windows: killed before the POST → the next start sends it; after GitHub took it but before the record
  * was written → the next start finds it on GitHub and records it.
  *
+ * Hub replicas on one PostgreSQL store each report the changes their own engine makes, and each resumes what is owed
+ * when it starts: a deployment's statuses are sent by one replica at a time (status-claim.ts), and a status is never
+ * older than the store — a replica that still holds a progress status for its interval sends the final state instead
+ * once the store has one (or nothing, when GitHub already shows it).
+ *
  * @example
  * const reporter = new GitHubStatusReporter({ octokitFor, log, publicUrl, store, openDeployments: () => listUnreportedGitHubDeployments(store) });
  * engine = new RolloutEngine({ …, onChange: (d) => reporter.changed(d) });
@@ -26,6 +31,7 @@ import type { Store } from '../store/store.js';
 import { deploymentStatusFor, readNewestDeploymentStatus, type DeploymentStatusBody } from './deployment-status.js';
 import { judgeGitHubFailure, withDeadline, type Backoff } from './judge-github-failure.js';
 import { PostRateLimit } from './post-rate-limit.js';
+import { StatusClaims } from './status-claim.js';
 
 /** The part of an Octokit the reporter uses. */
 export interface StatusOctokit {
@@ -82,6 +88,8 @@ export class GitHubStatusReporter {
   #backoff: Backoff;
   #requestTimeoutMs: number;
   #posts: PostRateLimit;
+  /** Replicas on PostgreSQL: one sender per deployment at a time. Alone on SQLite, this process is the only one. */
+  #claims: StatusClaims | undefined;
   #tracks = new Map<string, Track>();
   #timers = new Set<NodeJS.Timeout>();
   #closed = false;
@@ -97,6 +105,7 @@ export class GitHubStatusReporter {
     this.#backoff = { baseMs: 1000, maxMs: 300_000, ...options.retry };
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#posts = options.posts ?? new PostRateLimit({ ...options.postLimit, sleep: (ms) => this.#sleep(ms) });
+    if (this.#store?.db.dialect === 'postgres') this.#claims = new StatusClaims(this.#store, this.#log);
   }
 
   /**
@@ -193,6 +202,33 @@ export class GitHubStatusReporter {
     const token = await this.#posts.take(link.installationId);
     // A shared limiter goes on after this reporter closed: the unused token is for its other users.
     if (this.#closed) return token.giveBack();
+    if (!this.#claims) return this.#send(track, token);
+    const send = async (unsure: boolean) => {
+      if (unsure) track.unsure = true;
+      await this.#send(track, token);
+      return track.unsure;
+    };
+    const held = await this.#claims.hold(track.latest.id, send).catch((err: unknown) => {
+      token.giveBack();
+      this.#failed(track, track.latest, deploymentStatusFor(track.latest, this.#publicUrl()), err);
+    });
+    if (held && !held.ran) {
+      // Another replica is sending this deployment's status: look again soon (it lets go within ms, unless it died).
+      token.giveBack();
+      track.notBefore = Date.now() + Math.min(held.retryInMs, 500);
+    }
+  }
+
+  /** Sends the track's status (or records that GitHub has it) with the rate-limit token taken for it. */
+  async #send(track: Track, token: { done(): void; giveBack(): void }): Promise<void> {
+    const link = track.latest.github!;
+    // The store's final state wins over what this process last heard: another replica may have ended the rollout.
+    const stored = this.#claims ? await this.#store!.get<DeploymentRecord>(keys.deployment(track.latest.id)) : undefined;
+    if (stored && isFinal(stored)) {
+      if (!isFinal(track.latest)) track.latest = stored;
+      // Another replica sent it: GitHub's newest status is read, and matches, instead of a second post.
+      if (stored.githubReported?.state === stored.state) track.unsure = true;
+    }
     // The newest state once this request's turn came: a final state that arrived meanwhile goes out now.
     const dep = track.latest;
     const body = deploymentStatusFor(dep, this.#publicUrl());
@@ -236,6 +272,8 @@ export class GitHubStatusReporter {
     } catch (err) {
       // Shutting down closes the store under a request that was still out: the next start checks GitHub anyway.
       if (this.#closed) return;
+      // Unrecorded, so another replica taking the claim next reads GitHub first too.
+      track.unsure = true;
       this.#log.warn({ err, deploymentId: dep.id }, `GitHub has the "${body.state}" status of ${dep.id} but the store could not record it; the next start reads it from GitHub instead of sending it again`);
     }
   }

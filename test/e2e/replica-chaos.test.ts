@@ -15,7 +15,7 @@
  * machine already loaded; test/e2e/github-app.test.ts covers GitHub's final statuses across a hub restart.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,7 @@ import { LEADER_KEY } from '../../app/store/leader-lease.js';
 import type { DeploymentSummary } from '../../app/rollout/deployment-view.js';
 import type { SimulatorMessage, SimulatorStart } from '../../bench/fleet-simulator.js';
 import { packageRoot } from '../../lib/package-root.js';
+import { chaosSeed } from '../helpers/chaos-seed.js';
 import { STORE_BACKENDS, TEST_DATABASE_URL, createTestDatabase, databaseUrl, dropTestDatabase, withAdminClient } from '../helpers/store-backends.js';
 
 const postgres = STORE_BACKENDS.find((b) => b.name === 'postgres')!;
@@ -60,18 +61,6 @@ const STRATEGIES = `strategies:
 const FLEET = 50;
 const SERVERS = FLEET + 2;
 
-/** mulberry32: a small seeded generator, so a failing run's moments can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Replica {
   name: string;
   dataDir: string;
@@ -95,8 +84,7 @@ async function gauge(r: Replica, name: string): Promise<number | undefined> {
 }
 
 describe.runIf(!postgres.unavailable)('replicas under fire', () => {
-  const seed = Number(process.env.BITENVOY_CHAOS_SEED ?? randomInt(2 ** 31));
-  const random = seeded(seed);
+  const { seed, random } = chaosSeed();
   const database = `bitenvoy_test_${randomBytes(6).toString('hex')}`;
   let world: World;
   let balancer: Awaited<ReturnType<typeof startTcpBalancer>>;
