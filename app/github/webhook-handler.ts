@@ -47,37 +47,75 @@ export interface WebhookHandlerOptions {
   onDelivery?: (event: string | undefined, outcome: 'handled' | 'late' | 'refused' | 'failed' | 'duplicate') => void;
   /**
    * Where delivery ids are remembered (the store, shared by hub replicas): a delivery handled once — by this hub or
-   * another replica — is answered 200 "already handled" when it comes again, unless its handling failed.
+   * another replica — is answered 200 "already handled" when it comes again, unless its handling failed; one another
+   * replica is handling now is answered 202 and handled here should that replica's claim run out first.
    */
   deliveries?: DeliveryLog;
+  /** Tests: the claim on a delivery being handled, and how often a held copy looks again (see DeliveryLog). */
+  deliveryClaimMs?: number;
+  deliveryRecheckMs?: number;
 }
 
-/** Remembers which webhook deliveries were taken, across hub replicas. */
+/** What {@link DeliveryLog.take} found: the caller handles it, it was handled, or another is handling it until `until`. */
+export type DeliveryClaim = { state: 'taken' } | { state: 'done' } | { state: 'busy'; until: number };
+
+/**
+ * Remembers which webhook deliveries were taken, across hub replicas. A delivery being handled is claimed for a
+ * while, renewed as long as its handling runs, and marked done when it ends well: a replica that dies while handling
+ * one leaves a claim that runs out, and whoever holds another copy of the delivery (GitHub redelivering it, or the
+ * same delivery posted to two replicas) then handles it.
+ */
 export interface DeliveryLog {
-  /** True for the first to take this delivery id. */
-  take(id: string): Promise<boolean>;
+  take(id: string, claimMs: number): Promise<DeliveryClaim>;
+  /** The handling still runs: the claim is extended. */
+  renew(id: string, claimMs: number): Promise<void>;
+  /** Handled: a redelivery is answered "already handled". */
+  done(id: string): Promise<void>;
   /** Its handling failed: a redelivery is handled again. */
   release(id: string): Promise<void>;
 }
 
 /** How long a delivery id is remembered: GitHub redelivers (by hand or by an integrator) within days. */
 const DELIVERY_TTL_MS = 3 * 24 * 3600_000;
+/** How long a replica's claim on a delivery it handles lasts without renewal (renewed every third of it). */
+const DELIVERY_CLAIM_MS = 60_000;
+/** How often a replica holding a copy another replica is handling looks whether it ended, and at most for how long. */
+const DELIVERY_RECHECK_MS = 5000;
+const DELIVERY_WAIT_MS = 15 * 60_000;
+
+interface DeliveryRecord {
+  at: string;
+  /** Absent on records of earlier releases, which were written once a delivery was taken: done. */
+  state?: 'handling' | 'done';
+  until?: string;
+}
 
 /**
- * A {@link DeliveryLog} in the store: `webhook-delivery:<id>` taken by an atomic read-modify-write (a row lock on
- * PostgreSQL), then given its expiry.
+ * A {@link DeliveryLog} in the store: `webhook-delivery:<id>` claimed by an atomic read-modify-write (a row lock on
+ * PostgreSQL), kept {@link DELIVERY_TTL_MS}.
  */
 export function storeDeliveryLog(store: Store): DeliveryLog {
   const key = (id: string) => `webhook-delivery:${id}`;
+  const handling = (claimMs: number): DeliveryRecord => ({ at: new Date().toISOString(), state: 'handling', until: new Date(Date.now() + claimMs).toISOString() });
   return {
-    async take(id) {
-      let first = false;
-      await store.update<{ at: string }>(key(id), (current) => {
-        first = !current;
-        return current ? undefined : { at: new Date().toISOString() };
+    async take(id, claimMs) {
+      let claim: DeliveryClaim = { state: 'done' };
+      let written: DeliveryRecord | undefined;
+      await store.update<DeliveryRecord>(key(id), (current) => {
+        const until = current?.state === 'handling' && current.until ? Date.parse(current.until) : 0;
+        if (current && current.state !== 'handling') return void (claim = { state: 'done' });
+        if (current && until > Date.now()) return void (claim = { state: 'busy', until });
+        claim = { state: 'taken' };
+        return (written = handling(claimMs));
       });
-      if (first) await store.set(key(id), { at: new Date().toISOString() }, DELIVERY_TTL_MS);
-      return first;
+      if (written) await store.set(key(id), written, DELIVERY_TTL_MS);
+      return claim;
+    },
+    async renew(id, claimMs) {
+      await store.set(key(id), handling(claimMs), DELIVERY_TTL_MS);
+    },
+    async done(id) {
+      await store.set(key(id), { at: new Date().toISOString(), state: 'done' } satisfies DeliveryRecord, DELIVERY_TTL_MS);
     },
     async release(id) {
       await store.delete(key(id));
@@ -98,6 +136,46 @@ export async function createGitHubWebhookHandler(options: WebhookHandlerOptions)
 
   const refusedLines = new LogThrottle(REFUSED_LINES_PER_MINUTE, (dropped) => log.warn(`${dropped} more webhook deliveries were refused in the last minute (not logged one by one)`));
   const onDelivery = options.onDelivery ?? (() => undefined);
+  const claimMs = options.deliveryClaimMs ?? DELIVERY_CLAIM_MS;
+  const recheckMs = options.deliveryRecheckMs ?? DELIVERY_RECHECK_MS;
+  const deliveries = options.deliveries;
+
+  /** Hands a delivery to Probot; with a delivery log, its claim is renewed while it runs and it is marked done or given back. */
+  const receive = (event: { id: string; name: string }, payload: Record<string, unknown>): Promise<void> => {
+    const handled = probot.webhooks.receive({ id: event.id, name: event.name, payload } as Parameters<Probot['webhooks']['receive']>[0]);
+    if (!deliveries) return handled;
+    const renewal = setInterval(() => void deliveries.renew(event.id, claimMs).catch(() => undefined), Math.max(10, Math.floor(claimMs / 3)));
+    renewal.unref();
+    void handled.then(
+      () => deliveries.done(event.id),
+      () => undefined,
+    ).catch((err: unknown) => log.warn({ err, delivery: event.id }, 'webhook delivery handled, but recording it as done failed; a redelivery would be handled again'))
+      .finally(() => clearInterval(renewal));
+    return handled;
+  };
+
+  /**
+   * A copy of a delivery another replica is handling: looked at again every `recheckMs` until it is done there (then
+   * dropped) or that replica's claim ran out (then handled here), for at most DELIVERY_WAIT_MS.
+   */
+  const standBy = (event: { id: string; name: string }, payload: Record<string, unknown>, delivery: Record<string, string | undefined>) => {
+    const giveUpAt = Date.now() + DELIVERY_WAIT_MS;
+    const look = async (): Promise<void> => {
+      const claim = await deliveries!.take(event.id, claimMs);
+      if (claim.state === 'done') return;
+      if (claim.state === 'busy') {
+        if (Date.now() > giveUpAt) return void log.warn({ ...delivery }, 'webhook delivery still being handled by another replica after 15 minutes: this copy is dropped');
+        return void setTimeout(() => void look().catch(failed), Math.min(recheckMs, Math.max(0, claim.until - Date.now()) + 10)).unref();
+      }
+      log.warn({ ...delivery }, 'webhook delivery: the replica handling it stopped before it was done; handling it here');
+      await receive(event, payload).catch(async (err: unknown) => {
+        await deliveries!.release(event.id).catch(() => undefined);
+        throw err;
+      });
+    };
+    const failed = (err: unknown) => log.error({ err, ...delivery }, 'webhook delivery taken over from a stopped replica, but handling it failed; a redelivery is handled again');
+    setTimeout(() => void look().catch(failed), recheckMs).unref();
+  };
   return (req, res) => {
     const delivery = describe(req);
     let verified: string | undefined;
@@ -111,13 +189,20 @@ export async function createGitHubWebhookHandler(options: WebhookHandlerOptions)
         throw new BitEnvoyError('BE_BAD_REQUEST', 'a webhook payload is a JSON object');
       }
       log.debug({ ...delivery, bytes: body.length }, 'webhook delivery received');
-      if (options.deliveries && !(await options.deliveries.take(event.id))) {
+      const claim = await options.deliveries?.take(event.id, claimMs);
+      if (claim?.state === 'done') {
         onDelivery(verified, 'duplicate');
         log.info({ ...delivery }, 'webhook delivery already handled (a redelivery, or another replica took it): nothing to do');
         return answer(res, 200, { ok: true, note: 'already handled' });
       }
+      if (claim?.state === 'busy') {
+        onDelivery(verified, 'duplicate');
+        log.info({ ...delivery }, 'webhook delivery being handled by another replica: this one handles its copy should that replica stop first');
+        standBy(event, payload, delivery);
+        return answer(res, 202, { ok: true, note: 'being handled' });
+      }
       taken = options.deliveries ? event.id : undefined;
-      const handled = probot.webhooks.receive({ id: event.id, name: event.name, payload } as Parameters<Probot['webhooks']['receive']>[0]);
+      const handled = receive(event, payload);
       // Probot's error handler has logged a handler's failure with the delivery id: the answer only says so.
       const outcome = await Promise.race([handled.then(() => 'done' as const), sleep(answerWithinMs).then(() => 'late' as const)]);
       if (outcome === 'late') {
