@@ -167,11 +167,14 @@ function fleetFigures() {
   });
 }
 
+/** Figures two benches write parts of: `fleet_rollout_s.postgres` (replicas) beside the SQLite sizes (fleet). */
+const NESTED_FIGURES = ['fleet_rollout_s'];
+
 /**
- * Writes `figures` into bench/results.json over what it held: figures not measured this time keep their value. Keys
- * in `nested` are merged one level down (`fleet_rollout_s.postgres` beside the SQLite sizes of the same key).
+ * Writes `figures` into bench/results.json over what it held: figures not measured this time keep their value, and
+ * the {@link NESTED_FIGURES} are merged one level down, so one bench never drops another's part.
  */
-async function mergeResults(figures: Record<string, unknown>, nested: string[] = []): Promise<void> {
+async function mergeResults(figures: Record<string, unknown>, nested: string[] = NESTED_FIGURES): Promise<void> {
   const path = join(packageRoot(), 'bench', 'results.json');
   const before = JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as Record<string, unknown>;
   const merged = { ...before, ...figures };
@@ -235,7 +238,7 @@ async function main() {
   if (process.env.BENCH_ONLY === 'replicas') {
     const replicas = { replicasMeasuredAt: new Date().toISOString(), ...(await replicaFigures()) };
     process.stdout.write(JSON.stringify(replicas, null, 2) + '\n');
-    await mergeResults(replicas, ['fleet_rollout_s']);
+    await mergeResults(replicas);
     return;
   }
   if (process.env.BENCH_ONLY === 'fleet') {
