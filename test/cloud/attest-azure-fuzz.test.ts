@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAzureIdentity, type AzureTrust } from '../../app/cloud/attest-azure.js';
 import { REFUSAL_REASONS } from '../../app/cloud/attest-refusal.js';
+import { seeded } from '../helpers/seeded-random.js';
 import { azureTime, TestPki, type Issued } from './test-pki.js';
 
 const MUTATIONS = Number(process.env.FUZZ_MUTATIONS ?? 2000);
@@ -17,17 +18,6 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20_261_125);
 const NOW = Math.floor(Date.now() / 1000) * 1000 + 60_000;
 const NONCE = '0123456789';
 
-/** mulberry32: small, fast and the same on every machine. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** One to four bytes replaced; now and then a byte dropped or inserted, which shifts every length after it. */
 function mutate(bytes: Buffer, next: () => number): Buffer {
@@ -85,7 +75,7 @@ describe.each([
     const { envelope, trust } = shapes[shape]!;
     const valid = await verifyAzureIdentity({ encoding: 'pkcs7', signature: envelope.toString('base64') }, trust, { nonce: NONCE, now: NOW });
     expect(valid.ok).toBe(true);
-    const next = random(SEED);
+    const next = seeded(SEED);
     const counts = new Map<string, number>();
     for (let i = 0; i < mutations; i++) {
       const mutated = mutate(envelope, next);

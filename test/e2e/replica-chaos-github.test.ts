@@ -26,7 +26,7 @@ import { runCli, startCli, startHubProcess, type HubProcess, type ManagedProcess
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleAppFiles } from '../../testbed/sample-app.js';
 import { startTcpBalancer } from '../../testbed/tcp-balancer.js';
 import { startWorld, type World } from '../../testbed/world.js';
-import { chaosSeed } from '../helpers/chaos-seed.js';
+import { CHAOS_STEPS as STEPS, CHAOS_STRATEGIES as STRATEGIES, chaosSeed, replicaGauge } from '../helpers/replica-chaos.js';
 import { STORE_BACKENDS, createTestDatabase, databaseUrl, dropTestDatabase } from '../helpers/store-backends.js';
 
 const postgres = STORE_BACKENDS.find((b) => b.name === 'postgres')!;
@@ -39,25 +39,7 @@ const QUIET_MS = 12_000;
 const GITHUB_FINAL = ['success', 'failure', 'error'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Each step leaves `<rollout> <step>` in its server's own file, so a step that ran twice shows. */
-const STEPS = `version: 1
-steps:
-  - name: prepare
-    run: |
-      echo "$BITENVOY_DEPLOYMENT_ID prepare" >> "$MARKER_FILE"
-      sleep 1
-  - name: switch
-    run: echo "$BITENVOY_DEPLOYMENT_ID switch" >> "$MARKER_FILE"
-    afterSwitch: true
-`;
 
-/** One server per batch and a pause between them that only the leader's timer ends: a dead leader must be replaced. */
-const STRATEGIES = `strategies:
-  chaos:
-    type: rolling
-    batchSize: 50%
-    pause: 1s
-`;
 
 interface Replica {
   name: string;
@@ -70,16 +52,7 @@ type Way = 'auto' | 'auto, check delivered to two replicas' | "a person's deploy
 const WAYS: Way[] = ['auto', 'auto, check delivered to two replicas', "a person's deployment, delivered to two replicas"];
 
 /** A replica's gauge without labels, or undefined while it does not answer. */
-async function gauge(r: Replica, name: string): Promise<number | undefined> {
-  if (!r.proc) return undefined;
-  try {
-    const res = await fetch(`${r.proc.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` }, signal: AbortSignal.timeout(3000) });
-    const line = (await res.text()).split('\n').find((l) => l.startsWith(`${name} `));
-    return line === undefined ? undefined : Number(line.split(' ')[1]);
-  } catch {
-    return undefined;
-  }
-}
+const gauge = (r: Replica, name: string) => replicaGauge(r.proc, name, ADMIN);
 
 describe.runIf(!postgres.unavailable)('replicas under fire in GitHub mode', () => {
   const { seed, random } = chaosSeed();

@@ -30,7 +30,7 @@ import { LEADER_KEY } from '../../app/store/leader-lease.js';
 import type { DeploymentSummary } from '../../app/rollout/deployment-view.js';
 import type { SimulatorMessage, SimulatorStart } from '../../bench/fleet-simulator.js';
 import { packageRoot } from '../../lib/package-root.js';
-import { chaosSeed } from '../helpers/chaos-seed.js';
+import { CHAOS_STEPS as STEPS, CHAOS_STRATEGIES as STRATEGIES, chaosSeed, replicaGauge } from '../helpers/replica-chaos.js';
 import { STORE_BACKENDS, TEST_DATABASE_URL, createTestDatabase, databaseUrl, dropTestDatabase, withAdminClient } from '../helpers/store-backends.js';
 
 const postgres = STORE_BACKENDS.find((b) => b.name === 'postgres')!;
@@ -38,25 +38,7 @@ const ADMIN = 'chaos-admin-token';
 const LEASE_SECONDS = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Each step leaves `<deployment> <step>` in its server's own file, so a step that ran twice shows. */
-const STEPS = `version: 1
-steps:
-  - name: prepare
-    run: |
-      echo "$BITENVOY_DEPLOYMENT_ID prepare" >> "$MARKER_FILE"
-      sleep 1
-  - name: switch
-    run: echo "$BITENVOY_DEPLOYMENT_ID switch" >> "$MARKER_FILE"
-    afterSwitch: true
-`;
 
-/** Two batches with a pause between: the leader's timer ends it, so a dead leader must be replaced. */
-const STRATEGIES = `strategies:
-  chaos:
-    type: rolling
-    batchSize: 50%
-    pause: 1s
-`;
 /** Simulated agents besides the two real ones (in the first batch: \`fleet-…\` sorts before \`web-…\`). */
 const FLEET = 50;
 const SERVERS = FLEET + 2;
@@ -72,16 +54,7 @@ interface Replica {
 }
 
 /** A replica's gauge without labels, or undefined while it does not answer. */
-async function gauge(r: Replica, name: string): Promise<number | undefined> {
-  if (!r.proc) return undefined;
-  try {
-    const res = await fetch(`${r.proc.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` }, signal: AbortSignal.timeout(3000) });
-    const line = (await res.text()).split('\n').find((l) => l.startsWith(`${name} `));
-    return line === undefined ? undefined : Number(line.split(' ')[1]);
-  } catch {
-    return undefined;
-  }
-}
+const gauge = (r: Replica, name: string) => replicaGauge(r.proc, name, ADMIN);
 
 describe.runIf(!postgres.unavailable)('replicas under fire', () => {
   const { seed, random } = chaosSeed();
