@@ -48,12 +48,14 @@ describe.each(STORE_BACKENDS)('on $name', (backend) => {
 
   it('expires entries after their TTL, at the adapter and through Keyv', async () => {
     const kv = keyvOn('t');
-    await kv.set('short', 1, 40);
+    // Long enough that a loaded machine reads both before they expire (40 ms was not, under CI's parallel files).
+    const ttlMs = 1000;
+    await kv.set('short', 1, ttlMs);
     await kv.set('long', 2);
-    await adapter.set('raw', 'x', 40);
+    await adapter.set('raw', 'x', ttlMs);
     expect(await kv.get('short')).toBe(1);
     expect(await adapter.has('raw')).toBe(true);
-    await new Promise((r) => setTimeout(r, 70));
+    await new Promise((r) => setTimeout(r, ttlMs + 100));
     expect(await kv.get('short')).toBeUndefined();
     expect(await kv.get('long')).toBe(2);
     expect(await adapter.get('raw')).toBeUndefined();
