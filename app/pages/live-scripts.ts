@@ -17,9 +17,13 @@ export const DEPLOYMENT_LIVE_SCRIPT = trustedHtml(`<script>
   const status = document.getElementById('live-status');
   const say = (text) => { if (status) status.textContent = text; };
   const events = new EventSource(live.dataset.stream);
-  // A button was pressed: its answer loads the page, and a reload here must not cancel that navigation.
-  document.addEventListener('submit', (ev) => { if (!ev.defaultPrevented) events.close(); });
+  // A button was pressed or the person is leaving for another page: a reload here must not cancel that navigation.
+  let leaving = false;
+  const leave = () => { leaving = true; events.close(); };
+  document.addEventListener('submit', (ev) => { if (!ev.defaultPrevented) leave(); });
+  window.addEventListener('beforeunload', leave);
   events.addEventListener('update', (ev) => {
+    if (leaving) return;
     const d = JSON.parse(ev.data);
     if (d.actions !== live.dataset.actions) { events.close(); say('Updating the page…'); location.replace(live.dataset.page); return; }
     live.innerHTML = d.html;

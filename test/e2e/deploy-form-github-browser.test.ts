@@ -117,7 +117,7 @@ describe('the deploy page in GitHub mode, in a real browser', () => {
   it(
     'a writer deploys the green commit after its plan as a GitHub Deployment naming them; the red one is refused naming the check, forced or not',
     async () => {
-      const page = await signInThroughGitHub('wendy');
+      let page = await signInThroughGitHub('wendy');
       const row = page.locator('tr', { has: page.locator(`code:text-is("${green.slice(0, 7)}")`) });
       expect(await row.locator('td').nth(3).innerText()).toBe('green: all 1 required checks passed');
       const plan = await reviewPlan(page, green);
@@ -144,6 +144,10 @@ describe('the deploy page in GitHub mode, in a real browser', () => {
       expect((await audit()).filter((e) => e.deploymentId === id)).toEqual([expect.objectContaining({ actor: 'wendy', action: 'deploy', sha: green, outcome: 'started' })]);
 
       // The red commit: refused on its plan naming the check and who may force; no button of either kind.
+      // Loaded in a tab of its own: the deployment page may still be reloading itself for the final state.
+      const deploymentTab = page;
+      page = await deploymentTab.context().newPage();
+      await deploymentTab.close();
       await page.goto(deployPage);
       await reviewPlan(page, red);
       const refusal = await page.locator('section.plan [role=alert]').innerText();
