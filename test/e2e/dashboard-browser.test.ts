@@ -138,16 +138,16 @@ describe('the status page in a real browser', () => {
       await staying.goto(`${world.hub.url}/deployments/${deployment.id}`);
       for (const page of [leaving, staying]) {
         await page.locator('#live-status', { hasText: 'Live:' }).waitFor();
-        await page.evaluate(() => Object.assign(window, { loadedBefore: true }));
+        await page.evaluate('window.loadedBefore = true');
       }
       // What the browser fires when the person follows a link or types an address: their navigation must win.
-      await leaving.evaluate(() => window.dispatchEvent(new Event('beforeunload')));
+      await leaving.evaluate("window.dispatchEvent(new Event('beforeunload'))");
 
       const res = await fetch(`${world.hub.url}${ADMIN_API_PREFIX}/deployments/${deployment.id}/continue`, { method: 'POST', headers: { authorization: `Bearer ${world.hub.adminToken}` } });
       expect(res.status).toBe(200);
       await waitForPageState(staying, 'success');
-      expect(await staying.evaluate(() => 'loadedBefore' in window)).toBe(false);
-      expect(await leaving.evaluate(() => 'loadedBefore' in window)).toBe(true);
+      expect(await staying.evaluate("'loadedBefore' in window")).toBe(false);
+      expect(await leaving.evaluate("'loadedBefore' in window")).toBe(true);
       expect(await leaving.locator('.paused').count()).toBe(1);
     },
     E2E_TIMEOUT,
