@@ -216,8 +216,14 @@ async function ensureBatchJobs(ctx: EngineContext, dep: DeploymentRecord, batch:
   void ctx.notifier.jobsMade(agentIds.filter((_agentId, i) => inserted.has(entries[i]!.key)));
 }
 
+/**
+ * Says how far the rollout got, in steps of 1 % of its servers (every server up to 100): the record is written at
+ * most about 100 times per batch, not once per server — each write takes the deployment's row lock, which every
+ * replica's advance waits for. The counts on the pages and in the API come from the job counters, exact at any time.
+ */
 async function describe(ctx: EngineContext, dep: DeploymentRecord, succeeded: number): Promise<void> {
-  const description = describeDeployment(dep, succeeded);
+  const step = Math.max(1, Math.floor(totalServers(dep) / 100));
+  const description = describeDeployment(dep, succeeded - (succeeded % step));
   if (description === dep.description) return;
   let changed = false as boolean;
   const updated = await ctx.store.update<DeploymentRecord>(keys.deployment(dep.id), (d) => {

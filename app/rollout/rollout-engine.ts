@@ -43,7 +43,7 @@ import { readDeploymentView, type DeploymentView } from './deployment-view.js';
 import { isAgentOnline, isoNow, lostAfterMs, type ConfigInForce, type EngineContext, type EngineSettings } from './engine-context.js';
 import { expireLeases, extendLeasesAfterRestart, listActiveDeploymentIds, noteUnseenAgents } from './expire-leases.js';
 import { transition } from './rollout-phase.js';
-import { pageOfDeployments } from '../store/deployment-queries.js';
+import { deploymentState, pageOfDeployments } from '../store/deployment-queries.js';
 import { agentCounts, pageOfAgents } from '../store/agent-queries.js';
 import type { DescribeCommit } from './describe-commit.js';
 import { planDeployment, type CommitReaders, type DeploymentLink, type ResolveRef } from './plan-deployment.js';
@@ -230,13 +230,17 @@ export class RolloutEngine {
     if (firstClaim) {
       this.#onJobClaimed?.(job);
       this.changes.notify(job.spec.deploymentId);
-      let started = false as boolean;
-      const dep = await store.update<DeploymentRecord>(keys.deployment(job.spec.deploymentId), (d) => {
-        const next = d && transition(d, { type: 'started' }, isoNow(this.#ctx));
-        started = next !== undefined;
-        return next;
-      });
-      if (started && dep) this.#ctx.onChange(dep);
+      // Only the first server's claim starts the rollout: the others see it started without taking the deployment's
+      // row lock (10,000 claims at once would queue on it, on every replica).
+      if ((await deploymentState(store, job.spec.deploymentId)) === 'queued') {
+        let started = false as boolean;
+        const dep = await store.update<DeploymentRecord>(keys.deployment(job.spec.deploymentId), (d) => {
+          const next = d && transition(d, { type: 'started' }, isoNow(this.#ctx));
+          started = next !== undefined;
+          return next;
+        });
+        if (started && dep) this.#ctx.onChange(dep);
+      }
       log.info({ deploymentId: job.spec.deploymentId, jobId, agentId }, 'job claimed');
     }
     return { job: await this.#withCredentials(job.spec), lease: leaseOf(this.#ctx, job) };

@@ -6,6 +6,7 @@
  */
 import type { AgentRecord } from '../model.js';
 import type { Store } from './store.js';
+import { AGENT_COUNT, readTotal } from './document-writes.js';
 
 interface DocRow {
   doc: string;
@@ -74,7 +75,7 @@ export async function pageOfAgents(store: Store, options: { after?: string; limi
  * (an index range: few, on a healthy fleet).
  */
 export async function agentCounts(store: Store, lostBeforeIso: string): Promise<{ enrolled: number; lost: number }> {
-  const enrolled = Number((await store.db.get<{ n: number }>("SELECT n FROM totals WHERE name = 'agents'"))?.n ?? 0);
+  const enrolled = await readTotal(store.db, AGENT_COUNT);
   const lost = Number((await store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM agents WHERE last_seen_at < ?', lostBeforeIso))?.n ?? 0);
   return { enrolled, lost };
 }

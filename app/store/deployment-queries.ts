@@ -32,6 +32,16 @@ export async function activeDeploymentIds(store: Store): Promise<string[]> {
   return rows.map((row) => row.key.slice('deployment:'.length));
 }
 
+/**
+ * A deployment's state alone (its indexed column: no record read, no lock), or undefined when there is none.
+ *
+ * @example
+ * if ((await deploymentState(store, 'dep_1a2b')) === 'queued') … // only then can its first claim start it
+ */
+export async function deploymentState(store: Store, id: string): Promise<DeploymentRecord['state'] | undefined> {
+  return (await store.db.get<{ state: DeploymentRecord['state'] }>('SELECT state FROM deployments WHERE key = ?', `deployment:${id}`))?.state;
+}
+
 /** A page of deployments, newest first, and the cursor of the next (older) page when there is one. */
 export interface DeploymentPage {
   deployments: DeploymentRecord[];

@@ -8,15 +8,33 @@
  * @example
  * await db.transactionSteps(() => writeDocument(JOBS, 'job:job_1', job, { cache }));
  */
+import { crc32 } from 'node:zlib';
 import type { DetachedCache } from './detached-cache.js';
 import { AGENTS, DOCUMENT_TABLES, JOBS, LOGS, type DocumentTable } from './sql/document-tables.js';
-import type { SqlValue } from './sql/sql-database.js';
+import type { SqlDatabase, SqlValue } from './sql/sql-database.js';
 import { all, get, getLocked, run, type Steps } from './sql/statement-steps.js';
 
 /** The name of the running total of log bytes in `totals` (the log budget reads it instead of summing every entry). */
 export const LOG_BYTES = 'log_bytes';
 /** The name of the running count of enrolled agents in `totals`. */
 export const AGENT_COUNT = 'agents';
+
+/**
+ * Counters and totals are kept in this many rows each (migration 9): writers of different records rarely wait on one
+ * another's row lock. Readers add up at most this many rows per counter.
+ */
+export const COUNTER_STRIPES = 32;
+
+/**
+ * The stripe a record's counts go to: fixed per key, so one record's writes always queue on the same row, and two
+ * records' writes mostly on different ones.
+ *
+ * @example
+ * stripeOf('job:job_1a2b_0_9f'); // 0 … 31, always the same for this key
+ */
+export function stripeOf(key: string): number {
+  return crc32(key) % COUNTER_STRIPES;
+}
 
 export interface WriteOptions {
   /** Leave an existing record alone (and return false). */
@@ -26,10 +44,10 @@ export interface WriteOptions {
   /** What to do once the transaction committed (caching what was written: a rolled-back plan must not be cached). */
   afterCommit?: Array<() => void>;
   /**
-   * Leave `releases` alone: migration 3 moves records of a store that has no such table yet (migration 8 creates it
-   * and fills it from the jobs moved here).
+   * Migration 3's move of records into their tables: leave releases, job counters and totals alone. The store has no
+   * `releases` table yet and its counters are not striped yet; migrations 8 and 9 build both from the moved records.
    */
-  withoutReleases?: boolean;
+  moving?: boolean;
 }
 
 interface Before {
@@ -64,7 +82,7 @@ export function* writeDocument(table: DocumentTable, key: string, value: unknown
   const json = JSON.stringify(doc);
   const names = Object.keys(table.columns);
   const derived = names.map((name) => table.columns[name]!(whole, key, json));
-  const counted = BEFORE_COLUMNS.has(table);
+  const counted = BEFORE_COLUMNS.has(table) && !options.moving;
   if (field && !options.onlyIfMissing && part !== undefined && options.cache?.peek(key)?.value === part) {
     const { changes } = yield* run(`UPDATE ${table.table} SET doc = ?${names.map((n) => `, ${n} = ?`).join('')} WHERE key = ?`, json, ...derived, key);
     if (changes > 0) return true;
@@ -90,15 +108,17 @@ export function* writeDocument(table: DocumentTable, key: string, value: unknown
     changes = (yield* run(`${insert} DO UPDATE SET doc = excluded.doc${updates}`, ...params)).changes;
   }
   if (changes === 0) return false;
+  if (options.moving) return true;
 
-  if (table === AGENTS && !before) yield* addToTotal(AGENT_COUNT, 1);
-  if (table === LOGS) yield* addToTotal(LOG_BYTES, json.length - Number(before?.bytes ?? 0));
+  // Shared counter rows last: their row locks are held from here to the commit, the shortest time possible.
+  if (table === AGENTS && !before) yield* addToTotal(AGENT_COUNT, 1, key);
+  if (table === LOGS) yield* addToTotal(LOG_BYTES, json.length - Number(before?.bytes ?? 0), key);
   if (table === JOBS) {
     const after: Before = { deployment_id: derived[names.indexOf('deployment_id')] as string | null, batch: derived[names.indexOf('batch')] as number | null, state: derived[names.indexOf('state')] as string | null };
+    if (after.state === 'succeeded' && before?.state !== 'succeeded') yield* recordRelease(whole);
     if (!before || before.deployment_id !== after.deployment_id || before.batch !== after.batch || before.state !== after.state) {
-      yield* moveJobCount(before, after);
+      yield* moveJobCount(key, before, after);
     }
-    if (after.state === 'succeeded' && before?.state !== 'succeeded' && !options.withoutReleases) yield* recordRelease(whole);
   }
   if (field && options.cache) {
     const cache = options.cache;
@@ -118,19 +138,43 @@ export function* deleteDocument(table: DocumentTable, key: string, cache?: Detac
   cache?.delete(key);
   if (changes === 0) return false;
   if (table === AGENTS) {
-    yield* addToTotal(AGENT_COUNT, -1);
+    yield* addToTotal(AGENT_COUNT, -1, key);
     // A removed server runs nothing the hub reports: its releases go with it.
     yield* run('DELETE FROM releases WHERE agent_id = ?', key.slice(AGENTS.prefix.length));
   }
-  if (table === LOGS && before) yield* addToTotal(LOG_BYTES, -Number(before.bytes ?? 0));
-  if (table === JOBS && before) yield* moveJobCount(before, undefined);
+  if (table === LOGS && before) yield* addToTotal(LOG_BYTES, -Number(before.bytes ?? 0), key);
+  if (table === JOBS && before) yield* moveJobCount(key, before, undefined);
   return true;
 }
 
-/** Adds `delta` to a running total kept in the same transaction as the change it counts. */
-export function* addToTotal(name: string, delta: number): Steps<void> {
-  if (delta === 0) return;
-  yield* run('INSERT INTO totals (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = totals.n + excluded.n', name, delta);
+/** Adds `delta` to a running total kept in the same transaction as the change it counts (`key`: the record's). */
+export function* addToTotal(name: string, delta: number, key: string): Steps<void> {
+  yield* addToTotalFor(name, [{ key, delta }]);
+}
+
+/**
+ * Adds each record's delta to the total, in its record's stripe: one statement, stripes taken in ascending order (two
+ * transactions never wait on each other in a circle).
+ */
+export function* addToTotalFor(name: string, changes: Array<{ key: string; delta: number }>): Steps<void> {
+  const byStripe = new Map<number, number>();
+  for (const { key, delta } of changes) byStripe.set(stripeOf(key), (byStripe.get(stripeOf(key)) ?? 0) + delta);
+  const rows = [...byStripe].filter(([, delta]) => delta !== 0).sort(([a], [b]) => a - b);
+  if (!rows.length) return;
+  yield* run(
+    `INSERT INTO totals (name, stripe, n) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT (name, stripe) DO UPDATE SET n = totals.n + excluded.n`,
+    ...rows.flatMap(([stripe, delta]) => [name, stripe, delta]),
+  );
+}
+
+/**
+ * A running total now: its stripes added up.
+ *
+ * @example
+ * await readTotal(store.db, LOG_BYTES); // 1048576
+ */
+export async function readTotal(db: Pick<SqlDatabase, 'get'>, name: string): Promise<number> {
+  return Number((await db.get<{ n: number | null }>('SELECT SUM(n) AS n FROM totals WHERE name = ?', name))?.n ?? 0);
 }
 
 /**
@@ -138,17 +182,19 @@ export function* addToTotal(name: string, delta: number): Steps<void> {
  * direction: two processes moving jobs between the same two states in opposite directions never wait on each other
  * in a circle.
  */
-function* moveJobCount(from: Before | undefined, to: Before | undefined): Steps<void> {
+function* moveJobCount(key: string, from: Before | undefined, to: Before | undefined): Steps<void> {
   const moves = [
     ...(from ? [{ job: from, delta: -1 }] : []),
     ...(to ? [{ job: to, delta: 1 }] : []),
   ].filter(({ job }) => job.deployment_id != null && job.batch != null && job.state != null);
   moves.sort((a, b) => Number(a.job.batch) - Number(b.job.batch) || (a.job.state! < b.job.state! ? -1 : a.job.state! > b.job.state! ? 1 : 0));
   if (!moves.length) return;
-  // One statement for both rows (one round trip to PostgreSQL, not two); rows are taken in the order listed.
+  // One statement for both rows (one round trip to PostgreSQL, not two); rows are taken in the order listed. Both
+  // are in the job's own stripe.
+  const stripe = stripeOf(key);
   yield* run(
-    `INSERT INTO job_counts (deployment_id, batch, state, n) VALUES ${moves.map(() => '(?, ?, ?, ?)').join(', ')} ON CONFLICT (deployment_id, batch, state) DO UPDATE SET n = job_counts.n + excluded.n`,
-    ...moves.flatMap(({ job, delta }) => [job.deployment_id!, Number(job.batch), job.state!, delta]),
+    `INSERT INTO job_counts (deployment_id, batch, state, stripe, n) VALUES ${moves.map(() => '(?, ?, ?, ?, ?)').join(', ')} ON CONFLICT (deployment_id, batch, state, stripe) DO UPDATE SET n = job_counts.n + excluded.n`,
+    ...moves.flatMap(({ job, delta }) => [job.deployment_id!, Number(job.batch), job.state!, stripe, delta]),
   );
 }
 
@@ -205,7 +251,7 @@ export function* moveKvRecords(): Steps<void> {
     const rows = yield* all<{ key: string; value: string }>('SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key', table.prefix, `${table.prefix}\uffff`);
     for (const row of rows) {
       const wrapped = JSON.parse(row.value) as { value?: unknown };
-      if (wrapped.value !== undefined) yield* writeDocument(table, row.key, wrapped.value, { withoutReleases: true });
+      if (wrapped.value !== undefined) yield* writeDocument(table, row.key, wrapped.value, { moving: true });
     }
     yield* run('DELETE FROM kv WHERE key >= ? AND key < ?', table.prefix, `${table.prefix}\uffff`);
   }

@@ -63,7 +63,8 @@ export interface JobCount {
 
 /** How many jobs of the deployment are in each state, per batch (the counters kept with every job write). */
 export async function jobCountsOf(store: Store, deploymentId: string): Promise<JobCount[]> {
-  const rows = await store.db.all<JobCount>('SELECT batch, state, n FROM job_counts WHERE deployment_id = ? AND n > 0', deploymentId);
+  // The counters' stripes added up (migration 9).
+  const rows = await store.db.all<JobCount>('SELECT batch, state, SUM(n) AS n FROM job_counts WHERE deployment_id = ? GROUP BY batch, state HAVING SUM(n) > 0', deploymentId);
   return rows.map((r) => ({ batch: Number(r.batch), state: r.state, n: Number(r.n) }));
 }
 

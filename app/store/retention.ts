@@ -12,7 +12,7 @@
  */
 import type { Logger } from '../../lib/logger.js';
 import { lastGoodOtherThan, latestSuccessful } from './deployment-queries.js';
-import { addToTotal, LOG_BYTES } from './document-writes.js';
+import { addToTotalFor, LOG_BYTES, readTotal } from './document-writes.js';
 import type { SqlStore } from './sql-store.js';
 import { insertionOrderOf } from './sql/migrations.js';
 import type { SqlDatabase } from './sql/sql-database.js';
@@ -109,7 +109,7 @@ export async function pruneOnce(store: SqlStore, settings: RetentionSettings, no
 
   // The log budget: the oldest entries go until all logs fit (a running total, not a sum over every entry).
   for (;;) {
-    const total = Number((await store.db.get<{ n: number }>('SELECT n FROM totals WHERE name = ?', LOG_BYTES))?.n ?? 0);
+    const total = await readTotal(store.db, LOG_BYTES);
     if (total <= settings.logBudgetBytes) break;
     const deleted = await db.transactionSteps(() => deleteOldestLogs(db.dialect, total - settings.logBudgetBytes));
     result.logEntries += deleted;
@@ -144,8 +144,8 @@ function* deleteOldestLogs(dialect: SqlDatabase['dialect'], over: number): Steps
   }
   if (upTo < 0) return 0;
   // What was deleted, not what was read: another hub may have written an entry in between.
-  const deleted = yield* all<{ bytes: number }>(`DELETE FROM log_entries WHERE ${order} <= ? RETURNING bytes`, upTo);
-  yield* addToTotal(LOG_BYTES, -deleted.reduce((sum, row) => sum + Number(row.bytes), 0));
+  const deleted = yield* all<{ key: string; bytes: number }>(`DELETE FROM log_entries WHERE ${order} <= ? RETURNING key, bytes`, upTo);
+  yield* addToTotalFor(LOG_BYTES, deleted.map((row) => ({ key: row.key, delta: -Number(row.bytes) })));
   return deleted.length;
 }
 
@@ -154,12 +154,12 @@ async function deleteLogsOf(db: SqlDatabase, deploymentId: string): Promise<numb
   let deleted = 0;
   for (;;) {
     const n = await db.transactionSteps(function* () {
-      const rows = yield* all<{ bytes: number }>(
-        'DELETE FROM log_entries WHERE key IN (SELECT l.key FROM log_entries l WHERE l.job_id IN (SELECT substr(j.key, 5) FROM jobs j WHERE j.deployment_id = ?) LIMIT ?) RETURNING bytes',
+      const rows = yield* all<{ key: string; bytes: number }>(
+        'DELETE FROM log_entries WHERE key IN (SELECT l.key FROM log_entries l WHERE l.job_id IN (SELECT substr(j.key, 5) FROM jobs j WHERE j.deployment_id = ?) LIMIT ?) RETURNING key, bytes',
         deploymentId,
         BATCH,
       );
-      yield* addToTotal(LOG_BYTES, -rows.reduce((sum, row) => sum + Number(row.bytes), 0));
+      yield* addToTotalFor(LOG_BYTES, rows.map((row) => ({ key: row.key, delta: -Number(row.bytes) })));
       return rows.length;
     });
     deleted += n;

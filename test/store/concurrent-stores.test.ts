@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { keys, type JobRecord } from '../../app/model.js';
+import { readTotal } from '../../app/store/document-writes.js';
 import type { SqlStore } from '../../app/store/sql-store.js';
 import type { JobState } from '../../lib/protocol.js';
 import { STORE_BACKENDS, useStoreBackend } from '../helpers/store-backends.js';
@@ -18,14 +19,14 @@ function job(i: number, state: JobState = 'pending'): JobRecord {
 
 /** The counters against the jobs themselves: per state, what job_counts says and what a count of the rows says. */
 async function countersAndRows(store: SqlStore): Promise<{ counters: Record<string, number>; rows: Record<string, number> }> {
-  const counters = await store.db.all<{ state: string; n: number }>('SELECT state, n FROM job_counts WHERE deployment_id = ? AND n <> 0 ORDER BY state', DEPLOYMENT);
+  const counters = await store.db.all<{ state: string; n: number }>('SELECT state, SUM(n) AS n FROM job_counts WHERE deployment_id = ? GROUP BY state HAVING SUM(n) <> 0 ORDER BY state', DEPLOYMENT);
   const rows = await store.db.all<{ state: string; n: number }>('SELECT state, COUNT(*) AS n FROM jobs WHERE deployment_id = ? GROUP BY state ORDER BY state', DEPLOYMENT);
   const byState = (list: Array<{ state: string; n: number }>) => Object.fromEntries(list.map((r) => [r.state, Number(r.n)]));
   return { counters: byState(counters), rows: byState(rows) };
 }
 
 async function total(store: SqlStore, name: string): Promise<number> {
-  return Number((await store.db.get<{ n: number }>('SELECT n FROM totals WHERE name = ?', name))?.n ?? 0);
+  return readTotal(store.db, name);
 }
 
 describe.each(STORE_BACKENDS)('on $name', (backend) => {

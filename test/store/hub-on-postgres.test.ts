@@ -11,6 +11,7 @@ import { runAgent } from '../../agent/run-agent.js';
 import { createEnrollToken } from '../../app/enroll/create-enroll-token.js';
 import { keys, type AgentRecord } from '../../app/model.js';
 import { openStore } from '../../app/store/open-store.js';
+import { AGENT_COUNT, LOG_BYTES, readTotal } from '../../app/store/document-writes.js';
 import type { SqlStore } from '../../app/store/sql-store.js';
 import { silentLogger } from '../../lib/logger.js';
 import { createTestDatabase, databaseUrl, dropTestDatabase, STORE_BACKENDS } from '../helpers/store-backends.js';
@@ -53,7 +54,7 @@ describe.skipIf(postgres.unavailable !== undefined)('a hub on PostgreSQL', () =>
     expect(health.status).toBe(200);
     expect(health.json).toMatchObject({ ok: true, mode: 'local' });
     expect(store.location).toBe(`PostgreSQL postgres://postgres@${new URL(databaseUrl(database)).host}/${database}`);
-    expect((await store.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect((await store.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(existsSync(join(t.dataDir, 'hub.sqlite'))).toBe(false);
   });
 
@@ -68,13 +69,13 @@ describe.skipIf(postgres.unavailable !== undefined)('a hub on PostgreSQL', () =>
     expect(view.jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
     expect(view.jobs[0]!.logTail.join('\n')).toContain('build output looks right');
 
-    const counts = await store.db.all<{ state: string; n: number }>('SELECT state, n FROM job_counts WHERE deployment_id = ? AND n > 0', id);
+    const counts = await store.db.all<{ state: string; n: number }>('SELECT state, SUM(n) AS n FROM job_counts WHERE deployment_id = ? GROUP BY state HAVING SUM(n) > 0', id);
     expect(counts).toEqual([{ state: 'succeeded', n: 2 }]);
-    const logBytes = await store.db.get<{ n: number }>("SELECT n FROM totals WHERE name = 'log_bytes'");
+    const logBytes = { n: await readTotal(store.db, LOG_BYTES) };
     const summed = await store.db.get<{ n: number }>('SELECT COALESCE(SUM(bytes), 0) AS n FROM log_entries');
     expect(logBytes!.n).toBeGreaterThan(0);
     expect(logBytes!.n).toBe(summed!.n);
-    expect((await store.db.get<{ n: number }>("SELECT n FROM totals WHERE name = 'agents'"))!.n).toBe(2);
+    expect(await readTotal(store.db, AGENT_COUNT)).toBe(2);
     // Heartbeats moved the indexed column, which every read of an agent takes its lastSeenAt from.
     const seenSinceEnrolling = async () => (await store.list<AgentRecord>('agent:')).map((r) => r.value).filter((a) => a.lastSeenAt > a.enrolledAt).length;
     // An agent's heartbeat is noted once its last one is 5 s old, and written within 2 s (agent-auth.ts).

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recordAudit } from '../../app/audit/audit-log.js';
 import { keys, type DeploymentRecord } from '../../app/model.js';
 import { keptDeployments, pruneOnce } from '../../app/store/retention.js';
+import { LOG_BYTES, readTotal } from '../../app/store/document-writes.js';
 import { lastGoodOtherThan, latestSuccessful } from '../../app/store/deployment-queries.js';
 import { jobCountsOf } from '../../app/store/job-queries.js';
 import type { SqlStore } from '../../app/store/sql-store.js';
@@ -41,7 +42,7 @@ describe.each(STORE_BACKENDS)('on $name', (backend) => {
   }
 
   const count = async (table: string) => Number((await store.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))!.n);
-  const logBytes = async () => Number((await store.db.get<{ n: number }>("SELECT n FROM totals WHERE name = 'log_bytes'"))?.n ?? 0);
+  const logBytes = () => readTotal(store.db, LOG_BYTES);
   const sumOfLogBytes = async () => Number((await store.db.get<{ n: number }>('SELECT COALESCE(SUM(bytes), 0) AS n FROM log_entries'))!.n);
 
   it('never removes what /rollback and the promotion order need, and removes the rest past the window', async () => {

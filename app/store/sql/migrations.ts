@@ -9,7 +9,8 @@
  * the GitHub side effects other than Deployment statuses (app/github/github-outbox.ts); version 5 adds the claim of
  * an outbox row; version 6 adds the indexes of an environment's status (its rollout in progress, its successes by
  * commit); version 7 an agent's jobs by time; version 8 `releases`, what each server runs now per application (kept by
- * document-writes.ts with every job that succeeds), filled from the jobs already stored.
+ * document-writes.ts with every job that succeeds), filled from the jobs already stored; version 9 stripes the job
+ * counters and running totals so that writers of different records do not queue on one row.
  */
 import { BitEnvoyError } from '../../../lib/errors.js';
 import type { SqlDatabase, SqlExecutor } from './sql-database.js';
@@ -157,6 +158,34 @@ const V8_BACKFILL = `
       AND EXISTS (SELECT 1 FROM agents a WHERE a.key = 'agent:' || j.agent_id)
   ) newest WHERE n = 1`;
 
+/**
+ * Version 9: the job counters and running totals striped. Every job of a rollout moves between the same few counter
+ * rows, and every log write adds to one total: on PostgreSQL each such row is locked until its transaction commits,
+ * so 10,000 servers ending at once took turns on one row (measured: 70 ms of waiting per job end at 2,000 servers).
+ * A write now touches the stripe its record's key falls in (document-writes.ts `stripeOf`), and readers add the
+ * stripes up (a stripe alone may be negative: a job counted in stripe 0 here leaves from its own stripe later). The
+ * counts are built again from the records themselves, into stripe 0: migration 3 moved records without counting them.
+ */
+const V9_STRIPED_COUNTERS = (dialect: SqlDatabase['dialect']): string => {
+  const { text: T, bigint } = typesOf(dialect);
+  return `
+  CREATE TABLE job_counts_striped (
+    deployment_id ${T} NOT NULL, batch INTEGER NOT NULL, state ${T} NOT NULL, stripe INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (deployment_id, batch, state, stripe)
+  );
+  INSERT INTO job_counts_striped (deployment_id, batch, state, stripe, n)
+    SELECT deployment_id, batch, state, 0, COUNT(*) FROM jobs WHERE deployment_id IS NOT NULL AND batch IS NOT NULL AND state IS NOT NULL GROUP BY deployment_id, batch, state;
+  DROP TABLE job_counts;
+  ALTER TABLE job_counts_striped RENAME TO job_counts;
+  CREATE TABLE totals_striped (name ${T} NOT NULL, stripe INTEGER NOT NULL, n ${bigint} NOT NULL, PRIMARY KEY (name, stripe));
+  INSERT INTO totals_striped (name, stripe, n) SELECT 'log_bytes', 0, SUM(bytes) FROM log_entries HAVING COUNT(*) > 0;
+  INSERT INTO totals_striped (name, stripe, n) SELECT 'agents', 0, COUNT(*) FROM agents HAVING COUNT(*) > 0;
+  DROP TABLE totals;
+  ALTER TABLE totals_striped RENAME TO totals;
+`;
+};
+
+
 /** Index keys of releases before tables: the tables' indexes answer these questions now. */
 const OBSOLETE_PREFIXES = ['agent-queue:', 'agent-credential:', 'job-tally:', 'live:'];
 const OBSOLETE_KEYS = ['active-deployments'];
@@ -193,6 +222,11 @@ export function migrations(moveRecords: () => Steps<void>): Migration[] {
         await db.exec(V8_RELEASES(db.dialect));
         await db.run(V8_BACKFILL);
       },
+    },
+    {
+      version: 9,
+      name: 'striped job counters and totals',
+      up: (db) => db.exec(V9_STRIPED_COUNTERS(db.dialect)),
     },
   ];
 }
