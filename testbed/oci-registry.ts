@@ -75,7 +75,10 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
             process.off('exit', stopGroup);
             killGroup(child, 'SIGTERM');
             const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000).unref())]);
-            if (!gone) (killGroup(child, 'SIGKILL'), await exited);
+            if (!gone) {
+              killGroup(child, 'SIGKILL');
+              await exited;
+            }
             await tokens?.close();
             await rm(dir, { recursive: true, force: true });
           },
