@@ -80,6 +80,12 @@ export function tagOciManifest(registry: OciRegistry, repository: string, tag: s
   return putOciManifest(registry, repository, tag, manifest);
 }
 
+/** Deletes a manifest by digest (the registry must be started with `deleteEnabled`). */
+export async function deleteOciManifest(registry: OciRegistry, repository: string, digest: string): Promise<void> {
+  const res = await fetch(`${registry.url}/v2/${repository}/manifests/${digest}`, { method: 'DELETE', headers: authorize(registry, repository) });
+  await expectStatus(res, 202, `deleting the manifest ${repository}@${digest}`);
+}
+
 function authorize(registry: OciRegistry, repository: string): Record<string, string> {
   return registry.tokens ? { authorization: `Bearer ${registry.tokens.mint(repository, ['pull', 'push'])}` } : {};
 }

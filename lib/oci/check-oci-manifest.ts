@@ -16,7 +16,12 @@ import { SHA256_DIGEST } from './parse-oci-reference.js';
 const MAX_LAYERS = 1000;
 const MAX_TEXT = 255;
 
-/** `sha256:<hex>` of the bytes. */
+/**
+ * `sha256:<hex>` of the bytes.
+ *
+ * @example
+ * digestOf(Buffer.from('{}')); // 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a'
+ */
 export function digestOf(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }

@@ -94,7 +94,7 @@ export function openRegistrySession(access: RegistryAccess): RegistrySession {
       await logIn(res.headers['www-authenticate']);
       res = await send(url, headersNow(), options.maxBytes, path);
       if (res.status === 401) {
-        throw new BitEnvoyError('BE_ARTIFACT', `${where} refused the login for ${access.repository} (HTTP 401 again with the token it issued): check the credentials and that they may read this repository`);
+        throw new BitEnvoyError('BE_ARTIFACT', `${where} refused the login for ${access.repository} (HTTP 401 again after logging in): check the credentials, and that they may read this repository`);
       }
       return res;
     },

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { locateOciBlob, type LocatedOciBlob } from '../../../agent/artifacts/locate-oci-blob.js';
 import { resolveOciTag } from '../../../app/artifacts/resolve-oci-tag.js';
-import { pushOciArtifact } from '../../../testbed/oci-push.js';
+import { deleteOciManifest, pushOciArtifact } from '../../../testbed/oci-push.js';
 import { startOciRegistry, type OciRegistry } from '../../../testbed/oci-registry.js';
 
 /** Downloads the blob with plain node:http, as the downloader would, and returns its bytes. */
@@ -106,5 +106,23 @@ describe('locateOciBlob against a real registry with token auth', () => {
     expect(got.status).toBe(200);
     expect(sha256(got.bytes)).toBe(blob.sha256);
     expect((await download({ ...blob, headers: {} })).status).toBe(401);
+  });
+});
+
+describe('locateOciBlob when the pinned manifest is gone from the registry', () => {
+  let registry: OciRegistry;
+  beforeAll(async () => {
+    registry = await startOciRegistry({ deleteEnabled: true });
+  });
+  afterAll(() => registry?.close());
+
+  it('says the digest the hub pinned does not exist any more', async () => {
+    const pushed = await pushOciArtifact(registry, { repository: 'acme/site', tag: '3.0.0', files: [{ title: 'site.tar.gz', bytes: Buffer.from('soon gone') }] });
+    const request = { registry: registry.host, repository: 'acme/site', digest: pushed.digest, timeoutMs: 10_000, insecureRegistries: [registry.host] };
+    expect((await locateOciBlob(request)).title).toBe('site.tar.gz');
+    await deleteOciManifest(registry, 'acme/site', pushed.digest);
+    await expect(locateOciBlob(request)).rejects.toThrow(
+      `${registry.host}/acme/site@${pushed.digest} does not exist (the registry says MANIFEST_UNKNOWN): push it first, or check the digest`,
+    );
   });
 });

@@ -79,7 +79,7 @@ describe('resolveOciTag against a real registry with token auth (GHCR-style)', (
     const pushed = await pushOciArtifact(privateRegistry, { repository: 'acme/secret', tag: '1.0.0', files: [{ title: 'bin', bytes: Buffer.from('private') }] });
     const reference = `${privateRegistry.host}/acme/secret:1.0.0`;
     const options = { timeoutMs: 10_000, insecureRegistries: insecure(privateRegistry) };
-    await expect(resolveOciTag(reference, options)).rejects.toThrow(`the registry ${privateRegistry.host} refused the login for acme/secret (HTTP 401 again with the token it issued)`);
+    await expect(resolveOciTag(reference, options)).rejects.toThrow(`the registry ${privateRegistry.host} refused the login for acme/secret (HTTP 401 again after logging in)`);
     expect((await resolveOciTag(reference, { ...options, credentials: { username: 'ci', password: 'read-token' } })).digest).toBe(pushed.digest);
     await expect(resolveOciTag(reference, { ...options, credentials: { username: 'ci', password: 'wrong' } })).rejects.toThrow(
       `the token server of the registry ${privateRegistry.host} refused the configured credentials for acme/secret (HTTP 401): check the user name and token, and that they may read this package`,
