@@ -48,7 +48,17 @@ export function parseWwwAuthenticate(header: string | undefined): Challenge | un
       value = token[0];
       rest = rest.slice(token[0].length);
     }
+    // A realm or scope is put into a URL: a control character in it can only be an attack.
+    if (hasControlCharacter(value)) return undefined;
     params[name[0].toLowerCase()] = value;
   }
   return { scheme: scheme[0].toLowerCase(), params };
+}
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }
