@@ -56,6 +56,11 @@ export const ERROR_CODES = {
   BE_CLOUD_NOT_CONFIGURED: 422,
   /** Cloud identity evidence that proves nothing (tampered, wrong signer, audience or nonce, expired, replayed). */
   BE_ATTESTATION_REFUSED: 403,
+  /**
+   * A build artifact that cannot be had or cannot be trusted: a tag or file that does not exist, a registry that refuses
+   * or answers with bytes that do not match their digest, a manifest of a kind BitEnvoy does not deploy.
+   */
+  BE_ARTIFACT: 422,
   /** A CLI usage mistake. */
   BE_USAGE: 400,
   /** Anything unexpected. Never carries internals in its message. */
