@@ -32,6 +32,10 @@ export const PATTERN_WORDS: Record<string, string> = {
   '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$': 'a GitHub login (letters, digits and `-`)',
   '^(100|[1-9][0-9]?)%$': 'a percentage from `1%` to `100%`',
   '^https?://': 'an `http://` or `https://` URL',
+  '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$': 'a name of up to 64 letters, digits, `.`, `_` and `-`, starting with a letter or digit',
+  '^[A-Za-z0-9_.-]{1,100}\\.ya?ml$': 'a workflow file name like `build.yml`',
+  '^[0-9a-f]{64}$': 'a SHA-256 digest: 64 lowercase hex digits',
+  '^(\\.|[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*)$': 'a path inside the release like `public` or `bin/app` (letters, digits, `.`, `_`, `-` and `/`; no `..`), or `.` for the release itself',
   '^(100|[1-9]?[0-9])%$': 'a percentage from `0%` to `100%`',
   '^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$': 'a team as `org/team-slug`',
   '^((https?://|git://|ssh://([A-Za-z0-9._-]+@)?)[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^?#%@\\s\\\\]*)?|file:///[^?#%@\\s\\\\]*|/[^?#%@\\s\\\\]*)$':

@@ -9,6 +9,7 @@
  */
 import { parseDuration } from '../lib/parse-duration.js';
 import type { InstructionFile, Step } from './types.generated.js';
+import { checkArtifacts } from './check-artifacts.js';
 import { SECRET_REFERENCE } from './secret-reference.js';
 import { validateYamlFile, type ConfigIssue, type ValidationResult } from './validate-yaml-file.js';
 import { dottedPath, positionOf } from './yaml-position.js';
@@ -48,6 +49,7 @@ export function parseInstructions(text: string, file: string): ValidationResult<
       }
     }
   }
+  for (const found of checkArtifacts(result.value)) issue(found.segments, found.message, found.hint);
   const firstAfterSwitch = result.value.steps.findIndex((s) => s.afterSwitch);
   result.value.steps.forEach((step, index) => {
     if (firstAfterSwitch >= 0 && index > firstAfterSwitch && !step.afterSwitch) {

@@ -154,6 +154,190 @@ export interface InstructionFile {
    */
   steps: [Step, ...Step[]];
   /**
+   * What the release directory holds: `git` (the default) — the commit's files, with the artifacts placed into it; `artifact` — only the artifacts, no checkout (a static site or a compiled binary ships without the repository). Either way the agent reads this file from the commit itself, never from an artifact or the hub.
+   */
+  source?: 'git' | 'artifact';
+  /**
+   * Built files to deliver with the release, each fetched by the agent directly from its source and checked against its SHA-256 digest before it is unpacked or used. Example: `[{ name: site, githubActions: { workflow: build.yml, artifact: site }, path: public }]`. `{sha}` and `{shortSha}` in a tag, reference or URL stand for the deployed commit.
+   *
+   * @maxItems 20
+   */
+  artifacts?:
+    | []
+    | [Artifact]
+    | [Artifact, Artifact]
+    | [Artifact, Artifact, Artifact]
+    | [Artifact, Artifact, Artifact, Artifact]
+    | [Artifact, Artifact, Artifact, Artifact, Artifact]
+    | [Artifact, Artifact, Artifact, Artifact, Artifact, Artifact]
+    | [Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact]
+    | [Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact]
+    | [Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact]
+    | [Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact]
+    | [Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact, Artifact]
+    | [
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact
+      ]
+    | [
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact
+      ]
+    | [
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact
+      ]
+    | [
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact
+      ]
+    | [
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact
+      ]
+    | [
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact
+      ]
+    | [
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact
+      ]
+    | [
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact
+      ]
+    | [
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact,
+        Artifact
+      ];
+  /**
    * Steps for coming back to this commit quickly: when a later rollout of the environment is rolled back (automatically with `onFailure: rollback`, or with `/rollback`) and the agent still keeps this commit's release, it switches `current` back to that release and runs these steps in it (typically a restart) instead of fetching and running `steps` again; `validate` then runs as usual. Absent: a rollback to this commit is a full deploy. Example: `[{ name: restart, run: systemctl restart shop }]`.
    *
    * @minItems 1
@@ -221,6 +405,75 @@ export interface Step {
    * Run this step after `current` points at the new release (e.g. restarting the service). Such steps must come after all the others.
    */
   afterSwitch?: boolean;
+}
+/**
+ * One artifact: a name, exactly one source (`githubActions`, `githubRelease`, `oci` or `url`), and where it lands in the release.
+ */
+export interface Artifact {
+  /**
+   * A short name shown on the plan and in logs, unique in this file, e.g. `site`.
+   */
+  name: string;
+  /**
+   * An artifact uploaded by a GitHub Actions workflow run of exactly the deployed commit (its newest successful run on the deployed branch). Example: `{ workflow: build.yml, artifact: site }`.
+   */
+  githubActions?: {
+    /**
+     * The workflow's file name under `.github/workflows/`, e.g. `build.yml`.
+     */
+    workflow: string;
+    /**
+     * The artifact's name as `actions/upload-artifact` gave it.
+     */
+    artifact: string;
+  };
+  /**
+   * An asset of a GitHub Release of this repository. Example: `{ tag: 'v{shortSha}', asset: 'site-*.tar.gz' }`.
+   */
+  githubRelease?: {
+    /**
+     * The release's tag.
+     */
+    tag: string;
+    /**
+     * The asset's name, or a pattern with `*` and `?` that matches exactly one asset.
+     */
+    asset: string;
+  };
+  /**
+   * An OCI artifact or image in a registry, e.g. `{ reference: 'ghcr.io/acme/site:sha-{sha}' }`. A tag is resolved to a digest when the deployment is planned, and that digest is what every server fetches.
+   */
+  oci?: {
+    /**
+     * `REGISTRY/REPOSITORY:TAG` or `REGISTRY/REPOSITORY@sha256:…`; the registry host is required.
+     */
+    reference: string;
+    /**
+     * Which layer, by its `org.opencontainers.image.title`, when the manifest has several.
+     */
+    layer?: string;
+  };
+  /**
+   * A file over HTTPS with its SHA-256. Example: `{ url: 'https://cdn.acme.com/site-{sha}.tar.gz', sha256: '9f86d0…' }`.
+   */
+  url?: {
+    /**
+     * The file's URL: https (http only where the agent's `allow.artifactSources` names it).
+     */
+    url: string;
+    /**
+     * The file's SHA-256, 64 hex digits.
+     */
+    sha256: string;
+  };
+  /**
+   * Where it lands, relative to the release directory (default `.`, the release itself). Must stay inside the release.
+   */
+  path?: string;
+  /**
+   * Unpack it (tar, tar.gz or zip, found from its bytes) into `path` — the default; `false` places the file itself at `path` (then `path` names the file).
+   */
+  unpack?: boolean;
 }
 /**
  * `repositories/<owner>/<name>.yml` in the config repo: where one application deploys. The file's path names the repository, e.g. `repositories/acme/shop.yml` is `acme/shop`.

@@ -123,6 +123,42 @@ export interface JobSpec {
    * and run that release's own `rollback` steps instead of fetching and deploying again. Names no command either.
    */
   rollback?: boolean;
+  /**
+   * The artifacts the commit's instruction file declares, as the hub resolved them when the deployment was planned
+   * (a tag pinned to a digest, the Actions run of exactly this commit). The agent checks each against the commit's
+   * own declaration and its allowlist, and the bytes against their digest, before anything is unpacked.
+   */
+  artifacts?: JobArtifact[];
+}
+
+/** Where an artifact's bytes are. */
+export const ARTIFACT_SOURCE_KINDS = ['github-actions', 'github-release', 'oci', 'url'] as const;
+export type ArtifactSourceKind = (typeof ARTIFACT_SOURCE_KINDS)[number];
+
+/** Most artifacts one job carries (as many as an instruction file may declare). */
+export const MAX_JOB_ARTIFACTS = 20;
+
+export interface JobArtifact {
+  /** The name the instruction file gives it. */
+  name: string;
+  source: ArtifactSourceKind;
+  /**
+   * What the agent downloads: for `github-actions` and `github-release` GitHub's API download URL (it redirects to
+   * the bytes), for `url` the declared URL. Absent for `oci`.
+   */
+  url?: string;
+  /** `oci`: the manifest pinned when the deployment was planned; the agent reads the layer's digest from it. */
+  oci?: { registry: string; repository: string; digest: string; layer?: string };
+  /** SHA-256 of the bytes downloaded from `url`, 64 lowercase hex digits (`url`: the declared one). */
+  sha256?: string;
+  /** Their size in bytes, when the source says. */
+  size?: number;
+  /** A short-lived read token for this download; only in the claim answer, never stored by the hub. */
+  token?: string;
+  /** Sigstore bundles found for the digest (GitHub's attestations), for agents with `requireProvenance`. */
+  attestations?: unknown[];
+  /** How the hub found it, for the log: "build.yml run 812, artifact site". */
+  described?: string;
 }
 
 export interface GitAuth {
