@@ -56,6 +56,12 @@ export const ERROR_CODES = {
   BE_CLOUD_NOT_CONFIGURED: 422,
   /** Cloud identity evidence that proves nothing (tampered, wrong signer, audience or nonce, expired, replayed). */
   BE_ATTESTATION_REFUSED: 403,
+  /**
+   * An artifact refused because no build attestation proves it came from the repository, workflow and commit the
+   * agent's `requireProvenance` names (or that setting cannot be used: no trust root). The message says which check
+   * failed for each bundle, and the fix.
+   */
+  BE_PROVENANCE: 403,
   /** A CLI usage mistake. */
   BE_USAGE: 400,
   /** Anything unexpected. Never carries internals in its message. */
