@@ -52,8 +52,8 @@ export interface SignOptions {
   timestampAuthority?: boolean;
   /** Signs the envelope with another key than the certificate's (a forgery that is otherwise logged properly). */
   forgeSignature?: boolean;
-  /** Embeds an SCT by the trusted CT log (default true). */
-  sct?: boolean;
+  /** Embeds an SCT by the trusted CT log (default true), or by a CT log the trust root does not name. */
+  sct?: boolean | 'foreign';
   /** When the log says it was signed (its integrated time), default now (the test CAs were made moments ago). */
   signedAt?: Date;
   /** The leaf's validity, default from a minute before `signedAt` to ten minutes after (Fulcio's). */
@@ -154,7 +154,7 @@ export class SigstoreTrust {
     if (options.sct === false) return this.pki.issueLeaf(key, issuer, base);
     // Fulcio's order: the CT log signs the certificate without its SCT extension, then the SCT goes in as the last one.
     const precert = this.pki.issueLeaf(key, issuer, base);
-    const sct = signPrecertificate({ tbs: tbsCertificateDer(precert.der), issuerSpki: issuer.spki, log: this.ctlog, timestamp: signedAt });
+    const sct = signPrecertificate({ tbs: tbsCertificateDer(precert.der), issuerSpki: issuer.spki, log: options.sct === 'foreign' ? this.foreignTlog : this.ctlog, timestamp: signedAt });
     return this.pki.issueLeaf(key, issuer, { ...base, extensions: [...base.extensions, { oid: SCT_LIST_OID, der: sct }] });
   }
 

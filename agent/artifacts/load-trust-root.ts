@@ -39,7 +39,7 @@ export interface TrustRoot {
 const MAX_BYTES = 4 * 1024 * 1024;
 
 const HOW_TO_GET =
-  'on a machine with `gh` (2.49 or newer) and internet access run `gh attestation trusted-root > trusted_root.json`, copy that file to this server and set `requireProvenance.trustRoot` in agent.yml to its path';
+  'on a machine with `gh` and internet access run `gh attestation trusted-root > trusted_root.json`, copy that file to this server and set `requireProvenance.trustRoot` in agent.yml to its path';
 
 /**
  * Reads and checks the trust root file at `path` (relative paths are relative to `baseDir`, the agent directory).

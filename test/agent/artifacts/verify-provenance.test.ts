@@ -98,6 +98,19 @@ describe('the bundle itself', () => {
     expect(err.message).toContain('bundle 4 of 4:');
   });
 
+  test('a signed message digest instead of a DSSE statement is refused', async () => {
+    const { dsseEnvelope: _envelope, ...bundle } = sign();
+    const messageSignature = { messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(sha256, 'hex').toString('base64') }, signature: Buffer.from('sig').toString('base64') };
+    expect((await refusal([{ ...bundle, messageSignature }])).message).toContain('it signs a message digest, not a DSSE envelope');
+  });
+
+  test('a bundle signed by a bare key instead of a certificate is refused', async () => {
+    const bundle = sign();
+    const material = bundle.verificationMaterial as Record<string, unknown>;
+    const keyed = { ...bundle, verificationMaterial: { publicKey: { hint: 'some-key' }, tlogEntries: material.tlogEntries } };
+    expect((await refusal([keyed])).message).toContain('signed by a bare public key, not by a Fulcio certificate');
+  });
+
   test('a certificate that is not one is refused, not crashed on', async () => {
     const bundle = sign();
     const material = bundle.verificationMaterial as Record<string, unknown>;
@@ -147,6 +160,11 @@ describe('the certificate chain and the time of signing', () => {
     expect((await refusal([bundle])).message).toContain('expected 1 SCTs, got 0');
     const withoutCtLogs = await loadTrustRoot(trust.writeTrustedRoot({ ctlogs: false }), trust.dir);
     await expect(verifyProvenance({ sha256, bundles: [bundle], require, trustRoot: withoutCtLogs })).resolves.toMatchObject({ commit });
+  });
+
+  test('a leaf whose SCT is by a CT log the trust root does not name is refused', async () => {
+    const err = await refusal([sign({ sct: 'foreign' })]);
+    expect(err.message).toContain('SCT verification failed');
   });
 });
 
