@@ -60,12 +60,14 @@ export class SigstorePki {
   }
 
   /** A certificate for an intermediate CA (default) or, with `extKeyUsage`, a leaf such as a timestamp authority. */
-  issueCa(name: string, issuer: Cert, options: { extKeyUsage?: string } = {}): Cert {
+  issueCa(name: string, issuer: Cert, options: { extKeyUsage?: string; subjectKeyId?: Buffer } = {}): Cert {
     const key = this.key();
     const lines = options.extKeyUsage
       ? ['basicConstraints = critical, CA:FALSE', 'keyUsage = critical, digitalSignature', `extendedKeyUsage = ${options.extKeyUsage}`]
       : ['basicConstraints = critical, CA:TRUE, pathlen:0', 'keyUsage = critical, keyCertSign, cRLSign'];
-    const ext = this.#config([...lines, 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid']);
+    // An impostor CA copies another's name and key identifier, so that only the signature check tells them apart.
+    const ski = options.subjectKeyId ? [...options.subjectKeyId].map((b) => b.toString(16).padStart(2, '0')).join(':') : 'hash';
+    const ext = this.#config([...lines, `subjectKeyIdentifier = ${ski}`, 'authorityKeyIdentifier = keyid']);
     const csrPath = this.#path('csr');
     const certPath = this.#path('pem');
     this.#openssl(['req', '-new', '-key', key.keyPath, '-out', csrPath, '-subj', `/O=bitenvoy.test/CN=${name}`, '-config', ext]);

@@ -13,7 +13,7 @@
  * const bundle = trust.sign({ sha256: digest, repository: 'acme/shop', workflow: '.github/workflows/build.yml', commit });
  * await verifyProvenance({ sha256: digest, bundles: [bundle], require, trustRoot: await loadTrustRoot(trust.trustedRootPath) });
  */
-import { randomBytes, sign } from 'node:crypto';
+import { createHash, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +44,11 @@ export interface SignOptions {
   payloadType?: string;
   /** Changes the in-toto statement before it is signed. */
   statement?: (statement: Record<string, unknown>) => Record<string, unknown>;
-  /** Which CA issues the leaf: the trusted one (default) or one the trust root does not name. */
-  ca?: 'trusted' | 'foreign';
+  /**
+   * Which CA issues the leaf: the trusted one (default), one the trust root does not name, or an impostor with the
+   * trusted intermediate's name and key identifier but its own key.
+   */
+  ca?: 'trusted' | 'foreign' | 'impostor';
   /** Which log records the signature: the trusted one (default), one the trust root does not name, or none. */
   tlog?: 'trusted' | 'foreign' | 'none';
   /** Adds an RFC 3161 timestamp of the signature by the trusted timestamp authority. */
@@ -71,6 +74,7 @@ export class SigstoreTrust {
   readonly pki: SigstorePki;
   readonly ca: Authority;
   readonly foreignCa: Authority;
+  readonly impostorCa: Authority;
   readonly tlog: KeyPair;
   readonly foreignTlog: KeyPair;
   readonly ctlog: KeyPair;
@@ -81,6 +85,9 @@ export class SigstoreTrust {
     this.pki = new SigstorePki(dir);
     this.ca = this.#authority('Test Fulcio');
     this.foreignCa = this.#authority('Other Fulcio');
+    // 'hash' key identifiers are SHA-1 of the public key's bits: the last 65 bytes of a P-256 SPKI.
+    const trustedKeyId = createHash('sha1').update(this.ca.intermediate.spki.subarray(-65)).digest();
+    this.impostorCa = { root: this.foreignCa.root, intermediate: this.pki.issueCa('Test Fulcio Intermediate', this.foreignCa.root, { subjectKeyId: trustedKeyId }) };
     this.tlog = this.pki.key();
     this.foreignTlog = this.pki.key();
     this.ctlog = this.pki.key();
@@ -148,7 +155,7 @@ export class SigstoreTrust {
   }
 
   #leaf(key: KeyPair, options: SignOptions, signedAt: Date): Cert {
-    const issuer = (options.ca === 'foreign' ? this.foreignCa : this.ca).intermediate;
+    const issuer = (options.ca === 'foreign' ? this.foreignCa : options.ca === 'impostor' ? this.impostorCa : this.ca).intermediate;
     const validity = options.leafValidity ?? { notBefore: new Date(signedAt.getTime() - 60_000), notAfter: new Date(signedAt.getTime() + 600_000) };
     const base = { ...validity, serialHex: randomBytes(16).toString('hex'), extensions: fulcioExtensions(options) };
     if (options.sct === false) return this.pki.issueLeaf(key, issuer, base);

@@ -74,6 +74,12 @@ describe('nothing to check is refused', () => {
     expect((await refusal([])).message).toMatch(/no valid build attestation from acme\/shop workflow \.github\/workflows\/build\.yml at commit a{40} .*: no attestation bundle came with it/);
   });
 
+  test('a verifier that throws refuses; it never lets the artifact through', async () => {
+    const broken = { path: 'broken', roots: undefined, unusable: [] } as unknown as TrustRoot;
+    const err = await refusal([sign()], {}, broken);
+    expect(err.message).toContain('the verifier failed unexpectedly');
+  });
+
   test('a digest that is not one', async () => {
     const err = await verifyProvenance({ sha256: 'abc', bundles: [sign()], require, trustRoot }).catch((e: unknown) => e);
     expect((err as Error).message).toContain('the artifact\'s digest is not 64 hex digits');
@@ -143,6 +149,14 @@ describe('the certificate chain and the time of signing', () => {
     expect(err.message).toContain('no valid certificate path found');
   });
 
+  test('a leaf from an impostor CA with the trusted CA\'s name and key identifier is refused', async () => {
+    expect((await refusal([sign({ ca: 'impostor' })])).message).toContain('the certificate check failed');
+    // Without CT logs in the root (no SCT to bind the issuer's key) the chain's signature check alone must catch it.
+    const withoutCtLogs = await loadTrustRoot(trust.writeTrustedRoot({ ctlogs: false }), trust.dir);
+    const err = await refusal([sign({ ca: 'impostor', sct: false })], {}, withoutCtLogs);
+    expect(err.message).toContain('no valid certificate path found');
+  });
+
   test('a leaf expired at the signing time is refused', async () => {
     const now = Date.now();
     const err = await refusal([sign({ leafValidity: { notBefore: new Date(now - 20 * 60_000), notAfter: new Date(now - 10 * 60_000) } })]);
@@ -191,8 +205,9 @@ describe('who signed: the certificate identity', () => {
     ['a repository whose name only starts like ours', { repository: 'acme/shop-evil' }, 'is https://github.com/acme/shop-evil, expected https://github.com/acme/shop'],
     ['another workflow', { workflow: '.github/workflows/release.yml' }, 'build signer (1.3.6.1.4.1.57264.1.9) is https://github.com/acme/shop/.github/workflows/release.yml@refs/heads/main, expected https://github.com/acme/shop/.github/workflows/build.yml@<ref>'],
     ['a workflow path that only starts like ours', { workflow: '.github/workflows/build.yml-evil.yml' }, 'build signer (1.3.6.1.4.1.57264.1.9) is https://github.com/acme/shop/.github/workflows/build.yml-evil.yml@'],
-    ['a reusable workflow of another repository', { identity: { buildSignerUri: 'https://github.com/evil/tools/.github/workflows/build.yml@refs/heads/main' } }, 'another workflow signed it'],
+    ['a reusable workflow of another repository', { identity: { buildSignerUri: 'https://github.com/evil/shop/.github/workflows/build.yml@refs/heads/main' } }, 'another workflow signed it'],
     ['a build signer URI without a ref', { identity: { buildSignerUri: 'https://github.com/acme/shop/.github/workflows/build.yml' } }, 'another workflow signed it'],
+    ['a build signer URI with an empty ref', { identity: { buildSignerUri: 'https://github.com/acme/shop/.github/workflows/build.yml@' } }, 'another workflow signed it'],
     ['another commit', { commit: 'b'.repeat(40) }, `source commit (1.3.6.1.4.1.57264.1.13) is ${'b'.repeat(40)}, expected the deployed commit ${commit}`],
     ['another issuer', { issuer: 'https://token.evil.example' }, 'issuer (1.3.6.1.4.1.57264.1.8) is "https://token.evil.example"'],
     ['no issuer (V2) extension', { identity: { issuer: null } }, 'the certificate has no issuer extension (1.3.6.1.4.1.57264.1.8)'],
