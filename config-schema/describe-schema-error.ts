@@ -41,6 +41,8 @@ export const PATTERN_WORDS: Record<string, string> = {
   '^((https?://|git://|ssh://([A-Za-z0-9._-]+@)?)[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^?#%@\\s\\\\]*)?|file:///[^?#%@\\s\\\\]*|/[^?#%@\\s\\\\]*)$':
     'a git base URL like `https://github.com/` or `ssh://git@git.example.com/scm/` (no password, query, fragment or `%`), or an absolute path',
   '^(\\*|(?!refs/)[A-Za-z0-9_][A-Za-z0-9._/-]*\\*?)$': 'a branch name like `main`, or a prefix ending in `*` like `release/*` (nothing under `refs/`)',
+  '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$': '`owner/name`',
+  '^\\.github/workflows/[A-Za-z0-9_.-]+\\.ya?ml$': 'a workflow file path like `.github/workflows/build.yml`',
   '^\\.?[A-Za-z0-9_-][A-Za-z0-9_.-]*(/\\.?[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$': 'a relative path inside the repository like `bitenvoy.yml` or `deploy/bitenvoy.yml` (letters, digits, `.`, `_`, `-` and `/`; no `..`)',
 };
 

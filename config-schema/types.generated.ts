@@ -52,6 +52,27 @@ export interface AgentConfigFile {
    */
   secretsFile?: string;
   /**
+   * Use a built artifact only when it carries a valid build attestation (a GitHub artifact attestation: a Sigstore bundle signed for a GitHub Actions run and logged in a transparency log) that binds its SHA-256 to this repository, this workflow and the deployed commit, e.g. `{ repository: acme/shop, workflow: .github/workflows/build.yml, trustRoot: trusted_root.json }`. Checked on this server against `trustRoot`, so neither a compromised hub nor a compromised artifact store can put other bytes here. Fails closed: no attestation, or none that passes every check, and the artifact is refused with the reason. Absent: artifacts are checked by digest only.
+   */
+  requireProvenance?: {
+    /**
+     * The repository whose workflow must have built the artifact, `owner/name`, e.g. `acme/shop` (compared without regard to case, like GitHub names).
+     */
+    repository: string;
+    /**
+     * The workflow file that must have signed the attestation, its path in that repository, e.g. `.github/workflows/build.yml`. Compared exactly (not as a prefix); any ref (branch or tag) of it is accepted — the commit is checked separately.
+     */
+    workflow: string;
+    /**
+     * Path (relative to the agent directory) of the Sigstore `trusted_root.json` attestations are checked against: its certificate authorities, transparency logs, CT logs and timestamp authorities. The agent never downloads one (whoever answered that download could vouch for any bytes), and there is no default: while it is not set, every artifact is refused. To get GitHub's and Sigstore's, run `gh attestation trusted-root > trusted_root.json` on a machine with internet access and copy the file here; refresh it when their keys rotate. Every attestation must carry a transparency-log entry of a log in this file and a verified signing time, and an SCT when the file lists CT logs.
+     */
+    trustRoot?: string;
+    /**
+     * The OIDC issuer the signing certificate must name. Default `https://token.actions.githubusercontent.com` (GitHub.com Actions); set it for GitHub Enterprise Server.
+     */
+    issuer?: string;
+  };
+  /**
    * Prove to the hub which cloud instance this server is, so groups can select it by verified cloud metadata (`cloud.*`). The agent reads the provider's signed identity evidence from the instance metadata service at start and every `every`, and sends it unchanged; the hub verifies it. Absent: the agent never claims a cloud identity.
    */
   cloud?: {

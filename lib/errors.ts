@@ -61,6 +61,12 @@ export const ERROR_CODES = {
    * or answers with bytes that do not match their digest, a manifest of a kind BitEnvoy does not deploy.
    */
   BE_ARTIFACT: 422,
+  /**
+   * An artifact refused because no build attestation proves it came from the repository, workflow and commit the
+   * agent's `requireProvenance` names (or that setting cannot be used: no trust root). The message says which check
+   * failed for each bundle, and the fix.
+   */
+  BE_PROVENANCE: 403,
   /** A CLI usage mistake. */
   BE_USAGE: 400,
   /** Anything unexpected. Never carries internals in its message. */
