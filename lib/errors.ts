@@ -56,6 +56,11 @@ export const ERROR_CODES = {
   BE_CLOUD_NOT_CONFIGURED: 422,
   /** Cloud identity evidence that proves nothing (tampered, wrong signer, audience or nonce, expired, replayed). */
   BE_ATTESTATION_REFUSED: 403,
+  /**
+   * An artifact that cannot be used as delivered: an archive in an unknown format, truncated or corrupt, or refused
+   * as hostile (a path leading out of the release, a link leading out, a device entry, past the entry or size cap).
+   */
+  BE_ARTIFACT: 422,
   /** A CLI usage mistake. */
   BE_USAGE: 400,
   /** Anything unexpected. Never carries internals in its message. */
