@@ -89,7 +89,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, archive: string): 
         },
       };
       const rest = contentSize - consumed + padding(contentSize);
-      if ((await reader.skip(rest)) < rest) throw truncated(`inside the content of an entry`);
+      if ((await reader.skip(rest)) < rest) throw truncated(`inside the content of \`${showName(entry.name)}\``);
       offset += contentSize + padding(contentSize);
     }
   } finally {
