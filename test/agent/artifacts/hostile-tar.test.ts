@@ -19,7 +19,7 @@ afterAll(async () => rm(dir, { recursive: true, force: true }));
 
 const refusal = (bytes: Buffer, options: UnpackOptions = {}, name = 'artifact.tar') => expectRefusal(dir, bytes, options, name);
 
-const file = (name: string, data = 'x') => ({ name, data });
+const file = (name: string, data: string | Buffer = 'x') => ({ name, data });
 
 describe('paths that lead out', () => {
   it.each([
