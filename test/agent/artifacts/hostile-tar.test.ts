@@ -2,7 +2,7 @@
  * Tar archives built byte by byte with what `tar` itself will not write: each is refused with its entry named, the
  * destination absent, no temporary directory left, and nothing written beside it.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -76,6 +76,13 @@ describe('entry types and duplicates', () => {
     ['the release root as a file', tarArchive(file('./')), 'entry `./` names the release root itself but is not a directory'],
   ])('refuses %s', async (_label, bytes, message) => {
     expect((await refusal(bytes)).message).toContain(message);
+  });
+
+  it('keeps a directory readable and writable by its owner (u+rwx), so the agent can prune the release later', async () => {
+    await writeFile(join(dir, 'locked.tar'), tarArchive({ name: 'ro', type: '5', mode: 0o555 }, { name: 'ro/f', data: 'x', mode: 0o6444 }));
+    await unpackArchive(join(dir, 'locked.tar'), join(dir, 'locked'));
+    expect((await stat(join(dir, 'locked/ro'))).mode & 0o7777).toBe(0o755);
+    expect((await stat(join(dir, 'locked/ro/f'))).mode & 0o7777).toBe(0o444);
   });
 
   it('lets a later copy of a file replace an earlier one, as `tar -r` appends it', async () => {
