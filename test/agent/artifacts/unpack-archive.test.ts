@@ -95,6 +95,17 @@ describe('archives made by zip', () => {
     expect(result.bytes).toBe(18 + 1 + 5000 + 9 + 4);
   });
 
+  it('unpacks a zip64 archive (`zip -fz`: zip64 end records and extra fields)', async () => {
+    const zip = await ensureCommand({ command: 'zip', paths: ['/usr/bin/zip'], debianPackage: 'zip', purpose: 'the artifact unpacking tests' });
+    const file = join(dir, 'forced64.zip');
+    await run(zip, ['-q', '-r', '-fz', file, 'bin', 'a'], { cwd: tree });
+    expect((await readFile(file)).includes(Buffer.from([0x50, 0x4b, 0x06, 0x06]))).toBe(true); // really zip64
+    const dest = join(dir, 'out', 'zip64');
+    await unpackArchive(file, dest);
+    expect(await readFile(join(dest, 'a/b/c/deep.txt'), 'utf8')).toBe('deep\n'.repeat(1000));
+    expect((await stat(join(dest, 'bin/run.sh'))).mode & 0o777).toBe(0o755);
+  });
+
   it('unpacks an empty zip into an empty directory', async () => {
     const file = join(dir, 'empty.zip');
     const end = Buffer.alloc(22);
@@ -104,6 +115,22 @@ describe('archives made by zip', () => {
     expect(await unpackArchive(file, dest)).toEqual({ entries: 0, bytes: 0 });
     expect(await readdir(dest)).toEqual([]);
     expect((await stat(dest)).mode & 0o777).toBe(0o755);
+  });
+});
+
+describe('archives made by npm pack', () => {
+  it('unpacks `npm pack` output (node-tar: a long name split into ustar prefix and name)', async () => {
+    const pkg = join(dir, 'pkg');
+    const deep = join('lib', 'x'.repeat(90), `${'y'.repeat(40)}.js`);
+    await mkdir(join(pkg, 'lib', 'x'.repeat(90)), { recursive: true });
+    await writeFile(join(pkg, 'package.json'), JSON.stringify({ name: 'pk', version: '1.0.0', bin: { pk: 'cli.js' } }));
+    await writeFile(join(pkg, 'cli.js'), '#!/usr/bin/env node\n', { mode: 0o755 });
+    await writeFile(join(pkg, deep), 'module.exports = 1;\n');
+    await run('npm', ['pack', '--silent'], { cwd: pkg });
+    const dest = join(dir, 'out', 'npm');
+    await unpackArchive(join(pkg, 'pk-1.0.0.tgz'), dest);
+    expect(await readFile(join(dest, 'package', deep), 'utf8')).toBe('module.exports = 1;\n');
+    expect((await stat(join(dest, 'package/cli.js'))).mode & 0o777).toBe(0o755);
   });
 });
 
