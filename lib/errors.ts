@@ -57,8 +57,10 @@ export const ERROR_CODES = {
   /** Cloud identity evidence that proves nothing (tampered, wrong signer, audience or nonce, expired, replayed). */
   BE_ATTESTATION_REFUSED: 403,
   /**
-   * A build artifact that cannot be had or cannot be trusted: a tag or file that does not exist, a registry that refuses
-   * or answers with bytes that do not match their digest, a manifest of a kind BitEnvoy does not deploy.
+   * A build artifact that cannot be had, trusted or used: a tag or file that does not exist, a registry that refuses
+   * or answers with bytes that do not match their digest, a manifest of a kind BitEnvoy does not deploy, an archive in
+   * an unknown format, truncated, corrupt or refused as hostile (a path or link leading out of the release, a device
+   * entry, past the entry or size cap).
    */
   BE_ARTIFACT: 422,
   /**
