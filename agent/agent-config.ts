@@ -19,6 +19,8 @@ export interface AgentConfig {
   secretsFile: string;
   /** Which cloud instance to prove this server is (agent.yml `cloud`), if any. */
   cloud?: AgentConfigFile['cloud'];
+  /** Artifacts are used only with a build attestation that passes these (agent.yml `requireProvenance`), if set. */
+  requireProvenance?: AgentConfigFile['requireProvenance'];
   /** What the owner should know at start: rules left out that leave the hub in charge (`bitenvoy agent run` logs them). */
   warnings: string[];
 }
@@ -50,6 +52,7 @@ export async function loadAgentConfig(dir: string): Promise<AgentConfig> {
     keepReleases: config.keepReleases ?? 5,
     secretsFile: isAbsolute(secretsFile) ? secretsFile : join(dir, secretsFile),
     ...(config.cloud ? { cloud: config.cloud } : {}),
+    ...(config.requireProvenance ? { requireProvenance: config.requireProvenance } : {}),
     warnings: allowWarnings(allow, join(dir, 'agent.yml')),
   };
 }

@@ -10,6 +10,7 @@
  * if (checked.problem) … // nothing runs; report it as `failed` when `checked.id` is known
  */
 import type { GitAuth, JobSpec } from '../lib/protocol.js';
+import { artifactTokens, checkJobArtifacts } from './check-job-artifacts.js';
 
 export type CheckedJob = { spec: JobSpec; id: string; problem?: undefined } | { spec?: undefined; id: string | undefined; problem: string };
 
@@ -61,6 +62,8 @@ export function checkJobSpec(value: unknown): CheckedJob {
     return valid(got) ? [] : [`\`${field}\`: expected ${expected}, got ${describe(got)}`];
   });
   if (!id) problems.unshift(`\`id\`: expected a job id of letters, digits, \`_\` and \`-\`, got ${describe(job.id)}`);
+  const artifacts = checkJobArtifacts(job.artifacts);
+  if ('problem' in artifacts) problems.push(artifacts.problem);
   if (problems.length || !id) {
     return {
       id,
@@ -81,6 +84,7 @@ export function checkJobSpec(value: unknown): CheckedJob {
     instructions: job.instructions as string,
     createdAt: job.createdAt as string,
     ...(job.rollback === true ? { rollback: true } : {}),
+    ...('artifacts' in artifacts && artifacts.artifacts.length ? { artifacts: artifacts.artifacts } : {}),
   };
   return { spec, id };
 }
@@ -93,14 +97,16 @@ export function checkJobSpec(value: unknown): CheckedJob {
  * @example
  * checkClaim({ job: { id: 'job_1', git: { url, auth } }, lease: { leaseSeconds: 60 } }, 'job_1'); // { auth, leaseSeconds: 60 }
  */
-export function checkClaim(claimed: unknown, jobId: string): { auth?: GitAuth; leaseSeconds?: number } {
+export function checkClaim(claimed: unknown, jobId: string): { auth?: GitAuth; leaseSeconds?: number; artifactTokens?: Map<string, string> } {
   if (!isObject(claimed)) return {};
   const job = isObject(claimed.job) && claimed.job.id === jobId ? claimed.job : undefined;
   const auth = isObject(job?.git) && isObject(job.git.auth) ? job.git.auth : undefined;
   const seconds = isObject(claimed.lease) ? claimed.lease.leaseSeconds : undefined;
   const validAuth = auth && isShortString(auth.username, 256) && isShortString(auth.password, 8192) && isShortString(auth.expiresAt, MAX_CREATED_AT);
+  const tokens = artifactTokens(job);
   return {
     ...(validAuth ? { auth: { username: auth.username as string, password: auth.password as string, expiresAt: auth.expiresAt as string } } : {}),
+    ...(tokens.size ? { artifactTokens: tokens } : {}),
     ...(typeof seconds === 'number' && seconds >= 1 && seconds <= 3600 ? { leaseSeconds: seconds } : {}),
   };
 }

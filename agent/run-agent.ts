@@ -202,7 +202,7 @@ async function handleJob(agent: Agent, offered: unknown): Promise<boolean> {
     log.warn({ jobId: spec.id }, checked.problem);
     await reporter.state('failed', checked.problem);
   } else {
-    const { auth, leaseSeconds } = checkClaim(claimed, spec.id);
+    const { auth, leaseSeconds, artifactTokens } = checkClaim(claimed, spec.id);
     const cancel = new AbortController();
     const stopLease = renewLeaseUntilDone({
       client: agent.client,
@@ -218,7 +218,12 @@ async function handleJob(agent: Agent, offered: unknown): Promise<boolean> {
       // The job machinery (git, YAML, the validator) loads with the first job, not while the agent idles.
       const { runJob } = await import('./run-job.js');
       const state = await runJob({
-        spec: { ...spec, git: { ...spec.git, ...(auth ? { auth } : {}) } },
+        spec: {
+          ...spec,
+          git: { ...spec.git, ...(auth ? { auth } : {}) },
+          // Download tokens come with the claim only, like git credentials: never journaled.
+          ...(spec.artifacts ? { artifacts: spec.artifacts.map((a) => (artifactTokens?.has(a.name) ? { ...a, token: artifactTokens.get(a.name)! } : a)) } : {}),
+        },
         agentDir: agent.options.dir,
         config: agent.config,
         secrets: agent.secrets,

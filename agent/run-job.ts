@@ -3,6 +3,7 @@
  * instruction file found in it, its steps, the `current` switch and pruning old releases. The hub sends no command:
  * what runs is only what the commit's own instruction file says.
  */
+import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { BitEnvoyError, isErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -69,6 +70,11 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
     return fail(ctx, `${spec.instructions} in ${spec.sha.slice(0, 7)} is invalid: ${parsed.errors[0]?.message ?? 'see the log'}${parsed.errors.length > 1 ? ` (+${parsed.errors.length - 1} more)` : ''}`);
   }
 
+  if (parsed.value.source === 'artifact' || parsed.value.artifacts?.length) {
+    const delivered = await deliverReleaseArtifacts(ctx, parsed.value, paths);
+    if (delivered) return delivered;
+  }
+
   await reporter.state('running');
   const steps = parsed.value.steps;
   let switched = false;
@@ -91,6 +97,28 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
   }
   await reporter.state('succeeded');
   return 'succeeded';
+}
+
+/**
+ * The declared artifacts into the release (with `source: artifact` the release holds nothing else: the checkout that
+ * gave the instruction file goes first). Undefined when all arrived; else the job's end (refused by the allowlist,
+ * failed for anything else — the previous release stays live either way).
+ */
+async function deliverReleaseArtifacts(ctx: JobContext, instructions: InstructionFile, paths: ReleasePaths): Promise<ReportedJobState | undefined> {
+  const system = (line: string) => ctx.reporter.output('system', line);
+  if (instructions.source === 'artifact') {
+    await rm(paths.release, { recursive: true, force: true });
+    system('source: artifact — the release holds only its artifacts, not the commit\'s files\n');
+  }
+  try {
+    const { deliverArtifacts } = await import('./artifacts/deliver-artifacts.js');
+    await deliverArtifacts({ spec: ctx.spec, agentDir: ctx.agentDir, config: ctx.config, log: system, signal: ctx.cancel }, instructions, paths.release);
+    return undefined;
+  } catch (err) {
+    if (ctx.cancel.aborted) return cancelled(ctx);
+    if (isErrorCode(err, 'BE_NOT_ALLOWED')) return refuse(ctx, err.message);
+    return fail(ctx, err instanceof BitEnvoyError ? err.message : `delivering the artifacts failed: ${(err as Error).message}`);
+  }
 }
 
 /**

@@ -56,6 +56,8 @@ export interface HubSettings {
   drainMs: number;
   /** Prometheus metrics on a port of their own (no token there); undefined: `/metrics` on the hub's port, with the admin token. */
   metrics?: { port: number; host: string | undefined };
+  /** OCI registries (`host[:port]`) the hub asks over plain http when it pins an artifact's tag (BITENVOY_INSECURE_REGISTRIES). */
+  insecureRegistries: string[];
 }
 
 /** Every variable the hub reads, with what it means: the README's settings table is made from this. */
@@ -104,6 +106,11 @@ export const HUB_VARIABLES = [
   ['BITENVOY_DRAIN_SECONDS', 'After SIGTERM, how long the hub keeps serving while /readyz answers 503 (so load balancers take it out) before it hands the long polls back and stops. Set it to your load balancer\'s health-check interval × its failure threshold.', '0'],
   ['BITENVOY_METRICS_PORT', 'Serve Prometheus metrics at `/metrics` on this port, without a token (keep it reachable by Prometheus only). Unset: `/metrics` on the hub\'s own port, with the admin token as bearer.', '(the hub\'s port, token required)'],
   ['BITENVOY_METRICS_HOST', 'Address the metrics port listens on.', 'HOST'],
+  [
+    'BITENVOY_INSECURE_REGISTRIES',
+    'Comma-separated OCI registries (`host[:port]`) the hub speaks plain http to when it pins an `oci` artifact\'s tag to a digest, e.g. a registry on this machine\'s loopback. Every other registry is asked over https only.',
+    '(none)',
+  ],
 ] as const;
 
 /** Checked at start, so a typo stops the hub with the reason rather than trusting nobody (or everybody) quietly. */
@@ -239,9 +246,18 @@ export function readHubSettings(env: NodeJS.ProcessEnv = process.env): HubSettin
     leaderLeaseMs: integer(env, 'BITENVOY_LEADER_LEASE_SECONDS', 10, 2, 300) * 1000,
     ...(env.BITENVOY_METRICS_PORT ? { metrics: { port: integer(env, 'BITENVOY_METRICS_PORT', 0, 0, 65535), host: env.BITENVOY_METRICS_HOST || host } } : {}),
     ...(githubSignIn ? { githubSignIn } : {}),
+    insecureRegistries: registriesSetting(env.BITENVOY_INSECURE_REGISTRIES),
     dashboardPublic: boolean(env, 'BITENVOY_DASHBOARD_PUBLIC', !complete),
     github: complete ? { appId: env.APP_ID!, privateKey: privateKey!, webhookSecret: env.WEBHOOK_SECRET!, ...(ghe ? { baseUrl: ghe } : {}) } : undefined,
   };
+}
+
+/** BITENVOY_INSECURE_REGISTRIES: `host[:port]` items, comma-separated. */
+function registriesSetting(value: string | undefined): string[] {
+  const items = (value ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  const bad = items.find((item) => !/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/.test(item));
+  if (bad) throw new BitEnvoyError('BE_USAGE', `BITENVOY_INSECURE_REGISTRIES: \`${bad.slice(0, 100)}\` is not a registry \`host[:port]\`; write e.g. \`127.0.0.1:5000\` (no scheme, no path)`);
+  return items;
 }
 
 function withCloud(cloud: CloudSettings | undefined): { cloud?: CloudSettings } {

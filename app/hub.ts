@@ -43,6 +43,8 @@ import { RepositoryAccess } from './auth/repository-access.js';
 import { SignInAttempts } from './auth/sign-in-attempts.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
 import { cachedCommitDescriber, describeOnGitHub, describeOverGit } from './rollout/describe-commit.js';
+import { readInstructionsOnGitHub, readInstructionsOverGit } from './artifacts/read-instructions-at-commit.js';
+import { resolveArtifacts } from './artifacts/resolve-artifacts.js';
 import type { CloudService } from './cloud/cloud-service.js';
 import type { LabelSelector } from '../config-schema/types.generated.js';
 import { startGitHubRollback } from './github/start-rollback.js';
@@ -176,6 +178,18 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       probot ? describeOnGitHub((t) => (t.installationId !== undefined ? installationOctokit(t.installationId) : repositoryOctokit(t.repository)), describeOverGit) : describeOverGit,
       { log: log.child({ name: 'commit-info' }) },
     ),
+    // The artifacts each deployment's commit declares, pinned when it is planned: its instruction file read from GitHub
+    // in GitHub mode (over git for a repository the App is not installed on), over git in local mode.
+    resolveArtifacts: (target) =>
+      resolveArtifacts(
+        {
+          readInstructions: probot
+            ? readInstructionsOnGitHub((t) => (t.installationId !== undefined ? installationOctokit(t.installationId) : repositoryOctokit(t.repository)), readInstructionsOverGit)
+            : readInstructionsOverGit,
+          insecureRegistries: settings.insecureRegistries,
+        },
+        target,
+      ),
     // Messages name the way to act that works here: pull-request commands only in GitHub mode.
     mode: settings.github ? 'github' : 'local',
     // A GitHub deployment's automatic rollback is made through GitHub, so it shows there like any deployment.

@@ -3,7 +3,7 @@
  * backend. Keys (see {@link keys}) are namespaced strings; ids are short random strings with a type prefix
  * (`ag_…`, `dep_…`, `job_…`).
  */
-import type { DeploymentState, JobEvent, JobSpec, JobState, Labels } from '../lib/protocol.js';
+import type { DeploymentState, JobArtifact, JobEvent, JobSpec, JobState, Labels } from '../lib/protocol.js';
 
 export interface AgentRecord {
   id: string;
@@ -164,6 +164,11 @@ export interface DeploymentRecord {
    * that lookup failed or timed out, and on deployments recorded before the hub read them.
    */
   commit?: { title: string; author: string; at?: string };
+  /**
+   * The artifacts the commit's instruction file declares, resolved when the deployment was planned (tags pinned to
+   * digests, the Actions run found): every job of the rollout gets exactly these. Never holds a download token.
+   */
+  artifacts?: JobArtifact[];
   /** Where agents fetch the code and which instruction file they run, fixed when the deployment was planned. */
   gitUrl?: string;
   instructions?: string;

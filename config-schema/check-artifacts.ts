@@ -68,3 +68,14 @@ export function checkArtifacts(file: Pick<InstructionFile, 'source' | 'artifacts
   }
   return issues;
 }
+
+/**
+ * `{sha}` and `{shortSha}` in a tag, reference or URL, replaced by the deployed commit (the hub and the agent expand
+ * them the same way).
+ *
+ * @example
+ * expandCommit('ghcr.io/acme/site:sha-{shortSha}', '4f2c1a9…'); // 'ghcr.io/acme/site:sha-4f2c1a9'
+ */
+export function expandCommit(text: string, sha: string): string {
+  return text.replaceAll('{sha}', sha).replaceAll('{shortSha}', sha.slice(0, 7));
+}

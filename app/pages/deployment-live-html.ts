@@ -99,7 +99,7 @@ export function viewId(view: LiveView): string {
   return createHash('sha256').update(view.actions).update('\0').update(view.html.toString()).digest('base64url').slice(0, 16);
 }
 
-/** The deployment's facts: state, the not-seen note, commit and its links, instruction file, config commit, times. */
+/** The deployment's facts: state, the not-seen note, commit and its links, instruction file, config commit, artifacts, times. */
 function factsHtml(d: DeploymentRecord, summary: DeploymentSummary): SafeHtml {
   const sd = summary.deployment;
   const planned = sd.batches.map((b) => `batch ${b.index + 1}: ${b.size} server${b.size === 1 ? '' : 's'}`).join(' · ') + (sd.batches.length < sd.batchCount ? ` … (${sd.batchCount} batches)` : '');
@@ -115,6 +115,7 @@ ${d.github && web ? html`<tr><th scope="row">GitHub deployment</th><td><a href="
 <tr><th scope="row">group · strategy</th><td>${d.group} · ${d.strategy}${planned ? ` — ${planned}` : ''}</td></tr>
 ${d.instructions ? html`<tr><th scope="row">instruction file</th><td><code>${d.instructions}</code>${web ? html` (<a href="${safeHref(`${web}/blob/${d.sha}/${d.instructions.split('/').map(encodeURIComponent).join('/')}`)}">at this commit</a>)` : ''}</td></tr>` : ''}
 <tr><th scope="row">config commit</th><td><code title="${d.configSha}">${d.configSha.slice(0, 7)}</code></td></tr>
+${d.artifacts?.length ? html`<tr><th scope="row">artifacts</th><td>${d.artifacts.map((a, i) => html`${i ? html`<br>` : ''}<strong>${a.name}</strong> (${a.source}): ${a.described ?? ''} <code>${a.sha256 ? `sha256:${a.sha256.slice(0, 12)}…` : (a.oci?.digest.slice(0, 19) ?? '')}</code>`)}</td></tr>` : ''}
 <tr><th scope="row">created</th><td>${d.createdAt} by ${d.createdBy}${d.finishedAt ? `; finished ${d.finishedAt}` : ''}</td></tr>
 ${d.environmentUrl && /^https?:\/\//i.test(d.environmentUrl) ? html`<tr><th scope="row">environment</th><td><a href="${safeHref(d.environmentUrl)}">${d.environmentUrl}</a></td></tr>` : ''}
 ${sd.skipped.length ? html`<tr><th scope="row">left out</th><td>${sd.skipped.map((s, i) => html`${i ? html`<br>` : ''}${s.name} (${s.reason})`)}${sd.skippedCount > sd.skipped.length ? html`<br>and ${sd.skippedCount - sd.skipped.length} more` : ''}</td></tr>` : ''}

@@ -200,6 +200,7 @@ async function ensureBatchJobs(ctx: EngineContext, dep: DeploymentRecord, batch:
               instructions: dep.instructions ?? repo?.instructions ?? 'bitenvoy.yml',
               createdAt,
               ...(dep.rollbackOf ? { rollback: true } : {}),
+              ...(dep.artifacts?.length ? { artifacts: dep.artifacts } : {}),
             },
             agentId,
             batch,

@@ -1,11 +1,13 @@
 /**
  * Checks a deployment request against the config in force, resolves its ref, reads its commit's title and author,
- * picks the agents of the environment's group and plans the batches. Pure of side effects but for `git ls-remote`
- * and the commit lookup: the engine stores the result.
+ * resolves the artifacts its instruction file declares, picks the agents of the environment's group and plans the
+ * batches. Pure of side effects but for `git ls-remote`, the commit lookup and the artifact lookups: the engine stores
+ * the result.
  */
 import { randomBytes } from 'node:crypto';
 import { BitEnvoyError } from '../../lib/errors.js';
-import type { CreateDeploymentRequest } from '../../lib/protocol.js';
+import type { CreateDeploymentRequest, JobArtifact } from '../../lib/protocol.js';
+import type { ArtifactTarget } from '../artifacts/resolve-artifacts.js';
 import type { DeploymentRecord } from '../model.js';
 import type { DescribeCommit } from './describe-commit.js';
 import { truncate } from './describe-deployment.js';
@@ -16,10 +18,14 @@ import { describeSelector, selectWithFacts } from './select-agents.js';
 
 export type ResolveRef = (gitUrl: string, ref: string) => Promise<string>;
 
-/** How a plan reads git: the ref to a SHA (required), and the commit's title and author (optional, never fatal). */
+/**
+ * How a plan reads git: the ref to a SHA (required), the commit's title and author (optional, never fatal), and the
+ * artifacts its instruction file declares (an artifact that cannot be had makes the deployment an `error`).
+ */
 export interface CommitReaders {
   resolveRef: ResolveRef;
   describeCommit?: DescribeCommit | undefined;
+  resolveArtifacts?: ((target: ArtifactTarget) => Promise<JobArtifact[]>) | undefined;
 }
 
 /**
@@ -37,7 +43,7 @@ export type DeploymentLink = Pick<DeploymentRecord, 'github' | 'forced' | 'rollb
  */
 export async function planDeployment(
   ctx: EngineContext,
-  { resolveRef, describeCommit }: CommitReaders,
+  { resolveRef, describeCommit, resolveArtifacts }: CommitReaders,
   req: CreateDeploymentRequest,
   createdBy: string,
   link: DeploymentLink = {},
@@ -80,6 +86,12 @@ export async function planDeployment(
         return undefined;
       })
     : undefined;
+  const artifacts = resolveArtifacts
+    ? resolveArtifacts({ repository: req.repository, gitUrl, sha, ref: req.ref, instructions: repo.instructions, ...(link.github ? { installationId: link.github.installationId } : {}) }).then(
+        (list) => ({ list }),
+        (err: unknown) => ({ error: err instanceof BitEnvoyError ? err.message : `resolving the artifacts of ${sha.slice(0, 7)} failed: ${(err as Error).message}` }),
+      )
+    : undefined;
   const strategy = env.strategy ?? 'all-at-once';
   const group = config.groups[env.group];
   const agents = await listAllAgents(ctx.store);
@@ -96,6 +108,7 @@ export async function planDeployment(
   const rules = link.rollbackOf ? rollbackStrategy(configured) : configured;
   const now = isoNow(ctx);
   const info = await commit;
+  const found = await artifacts;
   const dep: DeploymentRecord = {
     id: link.id ?? `dep_${randomBytes(6).toString('hex')}`,
     repository: req.repository,
@@ -119,6 +132,7 @@ export async function planDeployment(
     createdAt: now,
     updatedAt: now,
     ...(info ? { commit: info } : {}),
+    ...(found && 'list' in found && found.list.length ? { artifacts: found.list } : {}),
     // A GitHub deployment is fetched from GitHub (where its token works); local mode from the configured URL.
     gitUrl,
     instructions: repo.instructions,
@@ -128,7 +142,11 @@ export async function planDeployment(
     ...(link.rollbackOf ? { rollbackOf: link.rollbackOf } : {}),
     ...(link.trigger ? { trigger: link.trigger } : {}),
   };
-  if (dep.batches.length === 0) {
+  if (found && 'error' in found) {
+    dep.state = 'error';
+    dep.finishedAt = now;
+    dep.description = truncate(found.error);
+  } else if (dep.batches.length === 0) {
     const selector = group ? describeSelector(group.selector) : `(group ${env.group} is not defined)`;
     dep.state = 'error';
     dep.finishedAt = now;

@@ -82,6 +82,8 @@ export class RolloutEngine {
     resolveRef?: ResolveRef;
     /** Reads a deployment's commit title and author when it is planned (describe-commit.ts); none by default. */
     describeCommit?: DescribeCommit;
+    /** The artifacts a commit declares, resolved when a deployment of it is planned (app/artifacts/resolve-artifacts.ts). */
+    resolveArtifacts?: CommitReaders['resolveArtifacts'];
     /** Called after a deployment's state or description changed (GitHub statuses follow it). */
     onChange?: (deployment: DeploymentRecord) => void;
     /** Mints short-lived, one-repository read credentials for a claim (GitHub deployments). */
@@ -112,7 +114,7 @@ export class RolloutEngine {
       onChange: (d) => (this.changes.notify(d.id), onChange?.(d)),
       ...(opts.cloudFacts ? { cloudFacts: opts.cloudFacts } : {}),
     };
-    this.#git = { resolveRef: opts.resolveRef ?? gitResolveRef, describeCommit: opts.describeCommit };
+    this.#git = { resolveRef: opts.resolveRef ?? gitResolveRef, describeCommit: opts.describeCommit, resolveArtifacts: opts.resolveArtifacts };
     this.#gitCredentials = opts.gitCredentials;
     this.#startRollback = opts.startRollback ?? ((failed, plan) => this.startRollbackHere(failed, plan));
   }

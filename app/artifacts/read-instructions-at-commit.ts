@@ -1,0 +1,74 @@
+/**
+ * The deployed commit's instruction file as the hub reads it when planning (to resolve the artifacts it declares):
+ * over git in local mode — a depth-1 fetch of exactly that commit into a throwaway bare directory, then `git show` —
+ * and through `GET /repos/{owner}/{repo}/contents/{path}?ref={sha}` in GitHub mode. Undefined when the commit has no
+ * such file (the agent then fails the job saying so); a file that cannot be read at all is an error naming why.
+ *
+ * @example
+ * const text = await readInstructionsOverGit({ gitUrl, sha, instructions: 'bitenvoy.yml' });
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MAX_CONFIG_FILE_BYTES } from '../../config-schema/validate-yaml-file.js';
+import { BitEnvoyError } from '../../lib/errors.js';
+import { git } from '../../lib/git.js';
+import { withoutCredentials } from '../../lib/redact-url.js';
+
+export interface InstructionsTarget {
+  repository: string;
+  gitUrl: string;
+  sha: string;
+  /** The instruction file's path in the commit (the repository config's `instructions`). */
+  instructions: string;
+  installationId?: number;
+}
+
+export type ReadInstructions = (target: InstructionsTarget) => Promise<string | undefined>;
+
+/** Local mode: the file from the commit, over git. */
+export const readInstructionsOverGit: ReadInstructions = async ({ gitUrl, sha, instructions }) => {
+  if (!/^[0-9a-f]{40}$/.test(sha) || instructions.startsWith('-')) return undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'bitenvoy-instructions-'));
+  try {
+    await git(dir).raw(['init', '--quiet', '--bare']);
+    try {
+      await git(dir).raw(['-c', 'http.lowSpeedLimit=1', '-c', 'http.lowSpeedTime=5', 'fetch', '--quiet', '--no-tags', '--depth=1', '--', gitUrl, sha]);
+    } catch (err) {
+      throw new BitEnvoyError('BE_GIT', `cannot read ${instructions} of ${sha.slice(0, 7)} from ${withoutCredentials(gitUrl)} to find its artifacts: ${firstLine(err)}`, { cause: err });
+    }
+    const size = await git(dir).raw(['cat-file', '-s', `${sha}:${instructions}`]).catch(() => undefined);
+    if (size === undefined) return undefined;
+    if (Number(size) > MAX_CONFIG_FILE_BYTES) return undefined; // the agent says the file is too large
+    return await git(dir).raw(['show', `${sha}:${instructions}`]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+};
+
+/** What GitHub mode needs of an installation's Octokit. */
+export interface ContentsOctokit {
+  request(route: string, params: Record<string, unknown>): Promise<unknown>;
+}
+
+/** GitHub mode: the file through the contents API with the installation's token. */
+export function readInstructionsOnGitHub(octokitFor: (target: InstructionsTarget) => Promise<ContentsOctokit | undefined>, fallback: ReadInstructions): ReadInstructions {
+  return async (target) => {
+    const octokit = await octokitFor(target);
+    if (!octokit) return fallback(target);
+    const [owner, repo] = target.repository.split('/') as [string, string];
+    try {
+      const { data } = (await octokit.request('GET /repos/{owner}/{repo}/contents/{path}', { owner, repo, path: target.instructions, ref: target.sha })) as { data: unknown };
+      const file = data as { type?: string; encoding?: string; content?: string };
+      if (file.type !== 'file' || file.encoding !== 'base64' || typeof file.content !== 'string') return undefined;
+      return Buffer.from(file.content, 'base64').toString('utf8');
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) return undefined;
+      throw new BitEnvoyError('BE_ARTIFACT', `cannot read ${target.instructions} of ${target.sha.slice(0, 7)} in ${target.repository} from GitHub to find its artifacts: ${(err as Error).message}`, { cause: err });
+    }
+  };
+}
+
+function firstLine(err: unknown): string {
+  return withoutCredentials((String((err as Error).message).split('\n').find((l) => l.trim()) ?? 'unknown error').trim());
+}

@@ -1,0 +1,67 @@
+/**
+ * The artifacts a deployment's commit declares, resolved when the deployment is planned, so every server of the
+ * rollout gets exactly the same bytes: a URL with its declared SHA-256, an OCI tag pinned to its manifest's digest,
+ * the GitHub Actions run of exactly this commit, a release asset. What is resolved is kept on the deployment (shown on
+ * the plan, the deployment page and the GitHub Deployment's payload) and handed to each job; the agent checks it
+ * against the commit's own declaration. An artifact that cannot be had is an error naming it and what to do.
+ *
+ * @example
+ * const artifacts = await resolveArtifacts(resolvers, { repository, gitUrl, sha, ref, instructions });
+ */
+import { expandCommit, sourceOf } from '../../config-schema/check-artifacts.js';
+import { parseInstructions } from '../../config-schema/load-instructions.js';
+import type { Artifact } from '../../config-schema/types.generated.js';
+import { BitEnvoyError } from '../../lib/errors.js';
+import type { JobArtifact } from '../../lib/protocol.js';
+import type { InstructionsTarget, ReadInstructions } from './read-instructions-at-commit.js';
+import { resolveOciTag } from './resolve-oci-tag.js';
+
+export interface ArtifactTarget extends InstructionsTarget {
+  ref: string;
+}
+
+/** Resolves a GitHub-hosted artifact (GitHub mode only). */
+export type ResolveGitHubArtifact = (target: ArtifactTarget, artifact: Artifact) => Promise<JobArtifact>;
+
+export interface ArtifactResolvers {
+  readInstructions: ReadInstructions;
+  /** `githubActions` and `githubRelease` sources; absent in local mode. */
+  github?: ResolveGitHubArtifact;
+  /** Registries spoken to over plain http (`BITENVOY_INSECURE_REGISTRIES`): a test registry on loopback. */
+  insecureRegistries?: readonly string[];
+  timeoutMs?: number;
+}
+
+/** Resolves what the commit declares; [] when it declares nothing (or its file is missing or invalid: the agent says why). */
+export async function resolveArtifacts(resolvers: ArtifactResolvers, target: ArtifactTarget): Promise<JobArtifact[]> {
+  const text = await resolvers.readInstructions(target);
+  if (text === undefined) return [];
+  const parsed = parseInstructions(text, target.instructions).value;
+  const resolved: JobArtifact[] = [];
+  for (const artifact of parsed?.artifacts ?? []) resolved.push(await resolveOne(resolvers, target, artifact));
+  return resolved;
+}
+
+async function resolveOne(resolvers: ArtifactResolvers, target: ArtifactTarget, artifact: Artifact): Promise<JobArtifact> {
+  const key = sourceOf(artifact);
+  if (artifact.url) {
+    const url = expandCommit(artifact.url.url, target.sha);
+    return { name: artifact.name, source: 'url', url, sha256: artifact.url.sha256, described: url };
+  }
+  if (artifact.oci) {
+    const reference = expandCommit(artifact.oci.reference, target.sha);
+    const found = await resolveOciTag(reference, { timeoutMs: resolvers.timeoutMs ?? 15_000, ...(resolvers.insecureRegistries ? { insecureRegistries: resolvers.insecureRegistries } : {}) }).catch((err: unknown) => {
+      throw new BitEnvoyError('BE_ARTIFACT', `artifact \`${artifact.name}\`: ${(err as Error).message}`, { cause: err });
+    });
+    return {
+      name: artifact.name,
+      source: 'oci',
+      oci: { registry: found.registry, repository: found.repository, digest: found.digest, ...(artifact.oci.layer ? { layer: artifact.oci.layer } : {}) },
+      described: `${reference} → ${found.digest.slice(0, 19)}…`,
+    };
+  }
+  if (!resolvers.github) {
+    throw new BitEnvoyError('BE_ARTIFACT', `artifact \`${artifact.name}\` comes from GitHub (\`${key}\`), which only a hub in GitHub mode can resolve; deliver it through \`url\` (with its sha256) or \`oci\` in local mode`);
+  }
+  return resolvers.github(target, artifact);
+}
