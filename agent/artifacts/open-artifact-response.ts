@@ -58,7 +58,9 @@ function sendGet(url: string, headers: Record<string, string>, options: OpenOpti
     const target = new URL(url);
     const send = target.protocol === 'https:' ? httpsRequestRaw : httpRequestRaw;
     // A fresh connection per download: a pooled socket that the last download left mid-body is of no use.
+    let answer: Http.IncomingMessage | undefined;
     const req = send(target, { method: 'GET', headers, agent: false, signal: options.signal, timeout: options.timeoutMs }, (response) => {
+      answer = response;
       // The caller may await other things before it reads the body; a connection lost meanwhile is seen then
       // (`destroyed`, `errored`), not thrown here with no one listening.
       response.on('error', () => undefined);
@@ -67,7 +69,7 @@ function sendGet(url: string, headers: Record<string, string>, options: OpenOpti
     req.on('timeout', () => {
       const err = Object.assign(new Error(`no bytes from ${target.host} for ${options.timeoutMs} ms`), { code: 'ETIMEDOUT' });
       // The body's reader sees this error rather than Node's generic `aborted`.
-      req.res?.destroy(err);
+      answer?.destroy(err);
       req.destroy(err);
     });
     req.on('error', reject);
