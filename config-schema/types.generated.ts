@@ -9,7 +9,7 @@
  */
 export interface AgentConfigFile {
   /**
-   * What this agent will ever run. Anything else is refused before a byte of it is fetched (with `branches`, only those branches are ever fetched), and the refusal is reported to the hub with the rule that refused it. `bitenvoy agent enroll` writes it, pinning `gitBaseUrls`, `branches` and `instructions`. `repositories`, `environments`, `gitBaseUrls` or `branches` left out do not restrict (the agent warns at start about the last two); `instructions` left out is `[bitenvoy.yml]`.
+   * What this agent will ever run. Anything else is refused before a byte of it is fetched (with `branches`, only those branches are ever fetched), and the refusal is reported to the hub with the rule that refused it. `bitenvoy agent enroll` writes it, pinning `gitBaseUrls`, `branches` and `instructions`. `repositories`, `environments`, `gitBaseUrls` or `branches` left out do not restrict (the agent warns at start about the last two); `instructions` left out is `[bitenvoy.yml]`; `artifactSources` left out accepts no artifact.
    */
   allow?: {
     /**
@@ -42,6 +42,12 @@ export interface AgentConfigFile {
      * @maxItems 50
      */
     instructions?: string[];
+    /**
+     * Where artifacts (issue 16: built files a job deploys) may come from; a job whose artifact source matches none of these is refused before anything is downloaded. Absent or empty: no artifact is accepted at all (fail closed). Patterns: `github-actions` — Actions artifacts of the job's own repository on github.com (`https://api.github.com/repos/<owner>/<name>/actions/artifacts/<id>/zip`); `github-releases` — release assets of the job's own repository on github.com (`https://api.github.com/repos/<owner>/<name>/releases/assets/<id>` or `https://github.com/<owner>/<name>/releases/download/<tag>/<file>`); `github-actions@https://ghe.example.com` and `github-releases@https://ghe.example.com` — the same on a GitHub Enterprise Server (API under `/api/v3/`); `<registry-host>[:port]/<path>` — OCI artifacts, e.g. `ghcr.io/acme/*` or `registry.example.com:5000/team/app`, where `*` stands for exactly one path segment (as in `owner/*` of `repositories`); `https://host[:port]/path/` — URLs under that prefix: scheme and host compare exactly (the host without regard to case), the path prefix ends at a `/` (`https://cdn.acme.com/builds` is `https://cdn.acme.com/builds/`). `http://` is accepted only where a pattern says `http://`. A candidate URL with a user name or password, a query, a fragment, `%` escapes, `.` or `..` segments is never accepted. The digest the hub sends is still checked on every download.
+     *
+     * @maxItems 100
+     */
+    artifactSources?: string[];
   };
   /**
    * How many release directories to keep per application and environment (the `current` one is never deleted). Default 5.

@@ -93,6 +93,11 @@ export const ERROR_CODES = {
    * refused, the server shutting down. The message names which, and the fix.
    */
   BE_STORE_UNAVAILABLE: 503,
+  /**
+   * An artifact the agent could not get or would not use: its source refused or failed, its bytes did not match the
+   * digest the hub sent, it was larger than declared. The message names the artifact's URL (without credentials).
+   */
+  BE_ARTIFACT: 502,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
