@@ -43,11 +43,149 @@ export interface AgentConfigFile {
      */
     instructions?: string[];
     /**
-     * Where artifacts (issue 16: built files a job deploys) may come from; a job whose artifact source matches none of these is refused before anything is downloaded. Absent or empty: no artifact is accepted at all (fail closed). Patterns: `github-actions` — Actions artifacts of the job's own repository on github.com (`https://api.github.com/repos/<owner>/<name>/actions/artifacts/<id>/zip`); `github-releases` — release assets of the job's own repository on github.com (`https://api.github.com/repos/<owner>/<name>/releases/assets/<id>` or `https://github.com/<owner>/<name>/releases/download/<tag>/<file>`); `github-actions@https://ghe.example.com` and `github-releases@https://ghe.example.com` — the same on a GitHub Enterprise Server (API under `/api/v3/`); `<registry-host>[:port]/<path>` — OCI artifacts, e.g. `ghcr.io/acme/*` or `registry.example.com:5000/team/app`, where `*` stands for exactly one path segment (as in `owner/*` of `repositories`); `https://host[:port]/path/` — URLs under that prefix: scheme and host compare exactly (the host without regard to case), the path prefix ends at a `/` (`https://cdn.acme.com/builds` is `https://cdn.acme.com/builds/`). `http://` is accepted only where a pattern says `http://`. A candidate URL with a user name or password, a query, a fragment, `%` escapes, `.` or `..` segments is never accepted. The digest the hub sends is still checked on every download.
+     * Where artifacts (built files a job deploys, declared in its `bitenvoy.yml`) may come from; a job whose artifact source matches none of these is refused before anything is downloaded. Absent or empty: no artifact is accepted at all (fail closed). Patterns: `github-actions` — Actions artifacts of the job's own repository on github.com (`https://api.github.com/repos/<owner>/<name>/actions/artifacts/<id>/zip`); `github-releases` — release assets of the job's own repository on github.com (`https://api.github.com/repos/<owner>/<name>/releases/assets/<id>` or `https://github.com/<owner>/<name>/releases/download/<tag>/<file>`); `github-actions@https://ghe.example.com` and `github-releases@https://ghe.example.com` — the same on a GitHub Enterprise Server (API under `/api/v3/`); `<registry-host>[:port]/<path>` — OCI artifacts, e.g. `ghcr.io/acme/*` or `registry.example.com:5000/team/app`, where `*` stands for exactly one path segment (as in `owner/*` of `repositories`); `https://host[:port]/path/` — URLs under that prefix: scheme and host compare exactly (the host without regard to case), the path prefix ends at a `/` (`https://cdn.acme.com/builds` is `https://cdn.acme.com/builds/`). `http://` is accepted only where a pattern says `http://`. A candidate URL with a user name or password, a query, a fragment, `%` escapes, `.` or `..` segments is never accepted. The digest the hub sends is still checked on every download.
      *
      * @maxItems 100
      */
     artifactSources?: string[];
+    /**
+     * OCI registries (`host[:port]`) this agent speaks plain http to, e.g. a registry on this server's own loopback (`127.0.0.1:5000`). Never list a registry reached across a network: the digest still decides the bytes, but its token would travel in clear. Absent: https only.
+     *
+     * @maxItems 20
+     */
+    insecureRegistries?:
+      | []
+      | [string]
+      | [string, string]
+      | [string, string, string]
+      | [string, string, string, string]
+      | [string, string, string, string, string]
+      | [string, string, string, string, string, string]
+      | [string, string, string, string, string, string, string]
+      | [string, string, string, string, string, string, string, string]
+      | [string, string, string, string, string, string, string, string, string]
+      | [string, string, string, string, string, string, string, string, string, string]
+      | [string, string, string, string, string, string, string, string, string, string, string]
+      | [string, string, string, string, string, string, string, string, string, string, string, string]
+      | [string, string, string, string, string, string, string, string, string, string, string, string, string]
+      | [string, string, string, string, string, string, string, string, string, string, string, string, string, string]
+      | [
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string
+        ]
+      | [
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string
+        ]
+      | [
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string
+        ]
+      | [
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string
+        ]
+      | [
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string
+        ]
+      | [
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+          string
+        ];
   };
   /**
    * How many release directories to keep per application and environment (the `current` one is never deleted). Default 5.

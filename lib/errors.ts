@@ -60,7 +60,8 @@ export const ERROR_CODES = {
    * A build artifact that cannot be had, trusted or used: a tag or file that does not exist, a registry that refuses
    * or answers with bytes that do not match their digest, a manifest of a kind BitEnvoy does not deploy, an archive in
    * an unknown format, truncated, corrupt or refused as hostile (a path or link leading out of the release, a device
-   * entry, past the entry or size cap).
+   * entry, past the entry or size cap), a download whose source failed or sent more than declared. Messages name the
+   * artifact (its URL without credentials).
    */
   BE_ARTIFACT: 422,
   /**
@@ -93,11 +94,6 @@ export const ERROR_CODES = {
    * refused, the server shutting down. The message names which, and the fix.
    */
   BE_STORE_UNAVAILABLE: 503,
-  /**
-   * An artifact the agent could not get or would not use: its source refused or failed, its bytes did not match the
-   * digest the hub sent, it was larger than declared. The message names the artifact's URL (without credentials).
-   */
-  BE_ARTIFACT: 502,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

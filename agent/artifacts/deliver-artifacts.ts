@@ -55,7 +55,7 @@ export async function deliverArtifacts(ctx: DeliveryContext, instructions: Pick<
     const where =
       matched.source.kind === 'oci'
         ? await locateOciBlob({ ...matched.source, digest: resolved!.oci!.digest, ...(resolved!.oci!.layer ? { layer: resolved!.oci!.layer } : {}), timeoutMs: STALL_MS, insecureRegistries: insecureRegistries(config) })
-        : { url: resolved!.url!, sha256: matched.sha256 ?? resolved!.sha256!, ...(resolved!.size === undefined ? {} : { size: resolved!.size }), headers: token ? { authorization: `Bearer ${token}` } : {} };
+        : { url: resolved!.url!, sha256: matched.sha256 ?? resolved!.sha256!, ...(resolved!.size === undefined ? {} : { size: resolved!.size }), headers: token ? { authorization: `Bearer ${token}` } : ({} as Record<string, string>) };
     ctx.log(`artifact ${artifact.name}: ${resolved!.described ?? matched.source.kind}, sha256 ${where.sha256.slice(0, 12)}…\n`);
     const file = await downloadArtifact({ url: where.url, sha256: where.sha256, ...(where.size === undefined ? {} : { size: where.size }), headers: where.headers, cacheDir: artifactCacheDir(ctx.agentDir), signal: ctx.signal, log: ctx.log, timeoutMs: STALL_MS });
     ctx.log(file.fromCache ? `artifact ${artifact.name}: already here (0 bytes transferred)\n` : `artifact ${artifact.name}: downloaded ${file.bytesTransferred} bytes, digest checked\n`);
@@ -89,7 +89,7 @@ export async function deliverArtifacts(ctx: DeliveryContext, instructions: Pick<
   }
 }
 
-/** Registries this agent reaches over plain http: the hosts of `http://` entries of `allow.artifactSources`. */
+/** Registries this agent reaches over plain http (`allow.insecureRegistries`): https for every other. */
 function insecureRegistries(config: AgentConfig): string[] {
-  return (config.allow?.artifactSources ?? []).flatMap((pattern) => (pattern.startsWith('http://') ? [] : /^([^/]+)\//.exec(pattern)?.[1] ?? [])).filter((host) => /^(127\.|localhost)/.test(host));
+  return config.allow?.insecureRegistries ?? [];
 }

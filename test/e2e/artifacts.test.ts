@@ -144,8 +144,11 @@ describe('artifacts, delivered by the agent', () => {
   it(
     'refuses tampered bytes, a tar entry leading out and a source the allowlist does not name; the live release stays',
     async () => {
+      // The bytes CI built (never served) against what the server sends instead. (A digest already in the cache would
+      // be delivered from there, whatever the URL: the digest, not the place, names the bytes.)
+      const built = await tarGz({ 'index.html': '<h1>site v3, as CI built it</h1>\n' });
       served.set('/tampered.tgz', await tarGz({ 'index.html': '<h1>not what CI built</h1>\n' }));
-      await expectRefused(instructions(`  - name: site\n    url: { url: '${filesUrl}/tampered.tgz', sha256: ${sha256(await siteV1)} }`), 'failed', /sha256|digest/i);
+      await expectRefused(instructions(`  - name: site\n    url: { url: '${filesUrl}/tampered.tgz', sha256: ${sha256(built)} }`), 'failed', /sha256|digest/i);
 
       const slip = tarWithEntry('../../escaped.txt', 'out of the release\n');
       served.set('/slip.tar', slip);
