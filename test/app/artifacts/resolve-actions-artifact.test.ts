@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveActionsArtifact } from '../../../app/artifacts/resolve-actions-artifact.js';
+import type { StatusOctokit } from '../../../app/github/status-reporter.js';
 import { startGitHubArtifactsRig, zipOf, type GitHubArtifactsRig } from './github-artifacts-rig.js';
 
 let rig: GitHubArtifactsRig;
@@ -61,6 +62,16 @@ describe('resolveActionsArtifact', () => {
     const wanted = rig.github.addWorkflowRun('acme/shop', { workflow: 'build.yml', headSha: sha, headBranch: 'main', artifacts: [{ name: 'site', bytes: site }] });
     rig.github.addWorkflowRun('acme/shop', { workflow: 'build.yml', headSha: newSha(), headBranch: 'main', artifacts: [{ name: 'site', bytes: Buffer.from('newer, other commit') }] });
     expect((await resolve(sha)).runId).toBe(wanted.runId);
+  });
+
+  it('re-checks the commit itself, for a GitHub that ignores the `head_sha` filter (older Enterprise Servers)', async () => {
+    const sha = newSha();
+    const wanted = rig.github.addWorkflowRun('acme/shop', { workflow: 'build.yml', headSha: sha, headBranch: 'main', artifacts: [{ name: 'site', bytes: site }] });
+    rig.github.addWorkflowRun('acme/shop', { workflow: 'build.yml', headSha: newSha(), headBranch: 'main', artifacts: [{ name: 'site', bytes: Buffer.from('newer, other commit') }] });
+    const inner = await rig.installation();
+    const ignoresHeadSha: StatusOctokit = { request: (route, { head_sha: _ignored, ...params }) => inner.request(route, params) };
+    const resolved = await resolveActionsArtifact(ignoresHeadSha, { repository: 'acme/shop', sha, ref: 'main', workflow: 'build.yml', name: 'site' });
+    expect(resolved.runId).toBe(wanted.runId);
   });
 
   it('says a run still in progress is not there yet (details.pending), and a failed one is not', async () => {

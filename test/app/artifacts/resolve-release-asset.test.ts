@@ -58,6 +58,8 @@ describe('resolveReleaseAsset', () => {
       'release v1.2.0 of acme/shop has no asset matching `shop-*.zip` (it has: shop-1.2.0-linux-amd64.tar.gz, shop-1.2.0-linux-arm64.tar.gz, checksums.txt): check `asset:` against the release\'s assets',
     );
     expect(await message(resolve('v1.2.0', 'checksums.tx'))).toMatch(/^release v1.2.0 of acme\/shop has no asset named `checksums.tx`/);
+    // A pattern covers the whole name: `*.tar` is not a prefix of `….tar.gz`.
+    expect(await message(resolve('v1.2.0', '*.tar'))).toMatch(/^release v1.2.0 of acme\/shop has no asset matching `\*.tar`/);
   });
 
   it('refuses a missing tag and a draft release, saying to publish it', async () => {
