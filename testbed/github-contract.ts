@@ -20,6 +20,7 @@ export type GitHubFlavour = 'api.github.com' | 'ghes-3.19';
 interface Operation {
   requestBody?: { content?: Record<string, { schema?: unknown }>; required?: boolean };
   parameters?: unknown[];
+  responses?: Record<string, { content?: Record<string, { schema?: unknown }> } | { $ref: string }>;
 }
 
 interface Parameter {
@@ -37,6 +38,11 @@ export interface GitHubContract {
   flavour: GitHubFlavour;
   /** Every reason GitHub would refuse this request; empty when it conforms. */
   problems(method: string, path: string, body?: unknown): string[];
+  /**
+   * Every way this answer differs from the one GitHub describes for the operation and status (a JSON body against
+   * the response schema); empty when it conforms or the description has no schema for that status.
+   */
+  responseProblems(method: string, path: string, status: number, body: unknown): string[];
 }
 
 const cache = new Map<GitHubFlavour, Promise<GitHubContract>>();
@@ -63,12 +69,33 @@ async function load(flavour: GitHubFlavour): Promise<GitHubContract> {
   (formatsPlugin as unknown as (a: Ajv) => void)(ajv);
   const validators = new Map<string, ValidateFunction>();
 
+  // The most literal template wins: /repos/{o}/{r}/deployments beats /repos/{o}/{r}/{x}.
+  const routeOf = (rawPath: string) => {
+    const path = rawPath.split('?')[0]!.replace(/^\/api\/v3(?=\/)/, '');
+    return { path, route: routes.filter((r) => r.pattern.test(path)).sort((a, b) => b.literal - a.literal)[0] };
+  };
+  const validatorFor = (key: string, schema: unknown) => {
+    let validate = validators.get(key);
+    if (!validate) {
+      validate = ajv.compile(deref(schema, spec) as object);
+      validators.set(key, validate);
+    }
+    return validate;
+  };
+
   return {
     flavour,
+    responseProblems(method, rawPath, status, body) {
+      const { route } = routeOf(rawPath);
+      const response = route ? deref(spec.paths[route.template]![method.toLowerCase()]?.responses?.[String(status)], spec) : undefined;
+      const schema = (response as Operation['requestBody'])?.content?.['application/json']?.schema;
+      if (!route || schema === undefined) return [];
+      const key = `${method} ${route.template} → ${status}`;
+      const validate = validatorFor(key, schema);
+      return validate(body) ? [] : (validate.errors ?? []).map((e) => `${flavour}: ${key}: answer${e.instancePath} ${e.message}`);
+    },
     problems(method, rawPath, body) {
-      const path = rawPath.split('?')[0]!.replace(/^\/api\/v3(?=\/)/, '');
-      // The most literal template wins: /repos/{o}/{r}/deployments beats /repos/{o}/{r}/{x}.
-      const route = routes.filter((r) => r.pattern.test(path)).sort((a, b) => b.literal - a.literal)[0];
+      const { path, route } = routeOf(rawPath);
       if (!route) return [`${flavour}: no operation for path ${path}`];
       const operation = spec.paths[route.template]![method.toLowerCase()];
       if (!operation) return [`${flavour}: ${method.toUpperCase()} is not allowed on ${route.template}`];
@@ -78,11 +105,7 @@ async function load(flavour: GitHubFlavour): Promise<GitHubContract> {
         return [...query, ...(operation.requestBody?.required && body === undefined ? [`${flavour}: ${method} ${route.template} needs a JSON body`] : [])];
       }
       const key = `${method} ${route.template}`;
-      let validate = validators.get(key);
-      if (!validate) {
-        validate = ajv.compile(deref(schema, spec) as object);
-        validators.set(key, validate);
-      }
+      const validate = validatorFor(key, schema);
       if (validate(body)) return query;
       return [...query, ...(validate.errors ?? []).map((e) => `${flavour}: ${key}: body${e.instancePath} ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`)];
     },

@@ -20,6 +20,7 @@ import { createPublicKey, createVerify, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadGitHubContract, type GitHubContract } from './github-contract.js';
+import { createArtifactSide, readAppPermissions, type ArtifactStandIn } from './github-stand-in-artifacts.js';
 import { deliverWebhook, installationPayload, newDelivery, repositoryPayload, webhookPayload, type Delivery } from './github-webhooks.js';
 import { commitOf, headOf, historyOf, pushCommit, type FileChanges } from './git-repos.js';
 
@@ -59,7 +60,8 @@ export interface StandInDeployment {
   statuses: Json[];
 }
 
-export interface GitHubStandIn {
+/** Actions artifacts and release assets: github-stand-in-artifacts.ts. */
+export interface GitHubStandIn extends ArtifactStandIn {
   /** `http://127.0.0.1:<port>`; the API is under `/api/v3`. */
   url: string;
   /** `GHE_HOST` for the hub: `127.0.0.1:<port>`. */
@@ -136,6 +138,8 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
   const userTokens = new Map<string, string>();
   const userIds = new Map<string, number>();
   const installationOf = (fullName: string) => [...installations].find(([, login]) => login.toLowerCase() === fullName.split('/')[0]!.toLowerCase())?.[0];
+  const appPermissions = await readAppPermissions();
+  const artifacts = createArtifactSide({ url: () => standIn.url, tokens, installationOf, repository: (fullName) => repoPayload(fullName), contracts });
 
   const standIn: GitHubStandIn = {
     url: '',
@@ -147,6 +151,7 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
     deliveries: [],
     replies: [],
     reactions: [],
+    ...artifacts.api,
     addInstallation: (login, id) => void installations.set(id, login),
     addRepository: (fullName, bare, defaultBranch = 'main') => void repos.set(fullName.toLowerCase(), { bare, defaultBranch }),
     tokenCanRead(token, fullName) {
@@ -293,7 +298,7 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const token = `ghs_${randomBytes(18).toString('base64url')}`;
       const expiresAt = Date.now() + 3600_000;
       const repositories = body?.repositories as string[] | undefined;
-      tokens.set(token, { installationId: Number(id), ...(repositories ? { repositories } : {}), permissions: (body?.permissions as Record<string, string>) ?? { contents: 'read', deployments: 'write' }, expiresAt });
+      tokens.set(token, { installationId: Number(id), ...(repositories ? { repositories } : {}), permissions: (body?.permissions as Record<string, string>) ?? appPermissions, expiresAt });
       return [201, { token, expires_at: new Date(expiresAt).toISOString().replace(/\.\d+Z$/, 'Z'), permissions: body?.permissions ?? {}, repository_selection: repositories ? 'selected' : 'all' }];
     }],
     ['GET', /^\/repos\/([^/]+)\/([^/]+)\/installation$/, 'app', (_req, [o, r]) => {
@@ -419,6 +424,7 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks).toString()));
     });
+    if (artifacts.serveBlob(req, res, url)) return;
     // GitHub's web pages (and the icon a browser asks for on them) are not the REST API.
     if (url.pathname.startsWith('/login/') || url.pathname === '/favicon.ico') {
       standIn.requests.push({ method: req.method ?? 'GET', path: url.pathname, status: 0, problems: [] });
@@ -428,6 +434,7 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
     const problems = contracts.flatMap((c) => c.problems(req.method ?? 'GET', path, body));
     const record: RecordedRequest = { method: req.method ?? 'GET', path, ...(body ? { body } : {}), status: 0, problems };
     standIn.requests.push(record);
+    if (artifacts.answer(req, res, path, url, record)) return;
     let status = 404;
     let answer: unknown = { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' };
     for (const [method, pattern, auth, handler] of routes) {
