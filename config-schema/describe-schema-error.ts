@@ -35,6 +35,8 @@ export const PATTERN_WORDS: Record<string, string> = {
   '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$': 'a name of up to 64 letters, digits, `.`, `_` and `-`, starting with a letter or digit',
   '^[A-Za-z0-9_.-]{1,100}\\.ya?ml$': 'a workflow file name like `build.yml`',
   '^[0-9a-f]{64}$': 'a SHA-256 digest: 64 lowercase hex digits',
+  '^((github-actions|github-releases)(@https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)?|[A-Za-z0-9.-]+(:[0-9]{1,5})?(/([a-z0-9._-]+|\\*))+|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^?#%@\\s\\\\]*)?)$': 'an artifact source: `github-actions` or `github-releases` (optionally `@https://HOST` for GitHub Enterprise Server), an OCI registry path like `ghcr.io/acme/*`, or a URL prefix like `https://cdn.acme.com/builds/`',
+  '^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$': 'a registry `host[:port]` like `127.0.0.1:5000` (no scheme, no path)',
   '^(\\.|[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*)$': 'a path inside the release like `public` or `bin/app` (letters, digits, `.`, `_`, `-` and `/`; no `..`), or `.` for the release itself',
   '^(100|[1-9]?[0-9])%$': 'a percentage from `0%` to `100%`',
   '^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$': 'a team as `org/team-slug`',

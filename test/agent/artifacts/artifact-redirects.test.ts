@@ -13,12 +13,12 @@ const TOKEN = { authorization: 'Bearer ghs_short-lived', 'x-github-api-version':
 
 describe('redirectTarget', () => {
   it.each([
-    ['another origin: no given header travels', 'https://api.github.com/repos/a/b/actions/artifacts/1/zip', 'https://blob.example/x?sig=s', { url: 'https://blob.example/x?sig=s', headers: {} }],
-    ['another port is another origin', 'https://cdn.example/a', 'https://cdn.example:8443/a', { url: 'https://cdn.example:8443/a', headers: {} }],
-    ['the same origin keeps them', 'https://cdn.example/a', '/b', { url: 'https://cdn.example/b', headers: TOKEN }],
-    ['http to https is an upgrade, but another origin', 'http://cdn.example/a', 'https://cdn.example/a', { url: 'https://cdn.example/a', headers: {} }],
+    ['another origin', 'https://api.github.com/repos/a/b/actions/artifacts/1/zip', 'https://blob.example/x?sig=s', { url: 'https://blob.example/x?sig=s' }],
+    ['another port', 'https://cdn.example/a', 'https://cdn.example:8443/a', { url: 'https://cdn.example:8443/a' }],
+    ['a path of the same origin', 'https://cdn.example/a', '/b', { url: 'https://cdn.example/b' }],
+    ['http to https, an upgrade', 'http://cdn.example/a', 'https://cdn.example/a', { url: 'https://cdn.example/a' }],
   ])('%s', (_name, from, location, expected) => {
-    expect(redirectTarget(from, location, TOKEN)).toEqual(expected);
+    expect(redirectTarget(from, location)).toEqual(expected);
   });
 
   it.each([
@@ -26,7 +26,7 @@ describe('redirectTarget', () => {
     ['https to http elsewhere', 'https://api.github.com/x', 'http://blob.example/x', 'from https to http'],
     ['another scheme', 'https://cdn.example/a', 'file:///etc/passwd', 'file: URL'],
   ])('refuses %s', (_name, from, location, reason) => {
-    expect(redirectTarget(from, location, TOKEN).refusal).toContain(reason);
+    expect(redirectTarget(from, location).refusal).toContain(reason);
   });
 });
 
@@ -59,10 +59,10 @@ describe('downloadArtifact across redirects', () => {
     expect(blob.requests[0]!.headers['x-github-api-version']).toBeUndefined();
   });
 
-  it('keeps the headers on a redirect within the same origin', async () => {
+  it('drops the headers on a redirect within the same origin too (a storage path signs itself)', async () => {
     api.once((_req, res) => void res.writeHead(307, { location: '/same-origin-blob' }).end());
     await download('/zip');
-    expect(api.requests.map((r) => r.headers.authorization)).toEqual([TOKEN.authorization, TOKEN.authorization]);
+    expect(api.requests.map((r) => r.headers.authorization)).toEqual([TOKEN.authorization, undefined]);
   });
 
   it('gives up after 5 redirects', async () => {
