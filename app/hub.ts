@@ -45,6 +45,8 @@ import { RolloutEngine } from './rollout/rollout-engine.js';
 import { cachedCommitDescriber, describeOnGitHub, describeOverGit } from './rollout/describe-commit.js';
 import { readInstructionsOnGitHub, readInstructionsOverGit } from './artifacts/read-instructions-at-commit.js';
 import { resolveArtifacts } from './artifacts/resolve-artifacts.js';
+import { githubArtifactResolver, githubAttestations } from './artifacts/resolve-github-artifact.js';
+import type { ReadPermissions } from './github/repository-token.js';
 import type { CloudService } from './cloud/cloud-service.js';
 import type { LabelSelector } from '../config-schema/types.generated.js';
 import { startGitHubRollback } from './github/start-rollback.js';
@@ -154,6 +156,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   // the background. A created deployment's rollout is started by the same handler as the deployment.created webhook.
   const createDeployment = createDeploymentKind({ store, startDeployment: (payload, options) => startDeployment(payload, options) });
   const outbox = new GitHubOutbox({ store, octokitFor: installationOctokit, log: log.child({ name: 'github-outbox' }), posts, kinds: { [CREATE_DEPLOYMENT_EFFECT]: createDeployment } });
+  const artifactOctokit = (t: { installationId?: number; repository: string }) => (t.installationId !== undefined ? installationOctokit(t.installationId) : repositoryOctokit(t.repository));
   const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;
   // Loaded only when configured: the cloud providers' SDKs (the EC2 client alone) cost an idle hub ~90 MB of RSS.
   const cloudModule = settings.cloud ? await import('./cloud/cloud-service.js') : undefined;
@@ -169,7 +172,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       // A commit live in an environment may be what a later environment's automatic deploy waits for (`after:`).
       if (d.state === 'success') void late.auto?.onLive(d.repository, d.environment).catch((err: unknown) => log.error({ err }, 'auto-deploy: looking at held deploys after a success failed'));
     },
-    ...(repositoryTokens ? { gitCredentials: async (d: DeploymentRecord) => (d.github ? repositoryTokens.get(d.github) : undefined) } : {}),
+    ...(repositoryTokens ? { gitCredentials: async (d: DeploymentRecord, permissions?: ReadPermissions) => (d.github ? repositoryTokens.get(d.github, permissions) : undefined) } : {}),
     ...(cloud ? { cloudFacts: (agents: AgentRecord[], selector?: LabelSelector) => cloud.facts(agents, selector) } : {}),
     onJobClaimed: (job) => metrics.jobClaimed(job.spec.createdAt),
     // Each deployment's commit title and author: from GitHub with the installation's token in GitHub mode (git over
@@ -178,7 +181,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
       probot ? describeOnGitHub((t) => (t.installationId !== undefined ? installationOctokit(t.installationId) : repositoryOctokit(t.repository)), describeOverGit) : describeOverGit,
       { log: log.child({ name: 'commit-info' }) },
     ),
-    // The artifacts each deployment's commit declares, pinned when it is planned: its instruction file read from GitHub
+    // The artifacts each deployment's commit declares, pinned when it is planned (with their build attestations): its instruction file read from GitHub
     // in GitHub mode (over git for a repository the App is not installed on), over git in local mode.
     resolveArtifacts: (target) =>
       resolveArtifacts(
@@ -187,6 +190,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
             ? readInstructionsOnGitHub((t) => (t.installationId !== undefined ? installationOctokit(t.installationId) : repositoryOctokit(t.repository)), readInstructionsOverGit)
             : readInstructionsOverGit,
           insecureRegistries: settings.insecureRegistries,
+          ...(probot ? { github: githubArtifactResolver(artifactOctokit), attestations: githubAttestations(artifactOctokit) } : {}),
         },
         target,
       ),

@@ -99,3 +99,11 @@ export async function historyOf(bare: string, ref: string, skip: number, count: 
   const out = await git(['rev-list', `--skip=${skip}`, `--max-count=${count}`, ref, '--'], bare);
   return out ? out.split('\n') : [];
 }
+
+/** A file of a commit of a bare repository, or undefined when the commit has no such file (GitHub's contents API). */
+export async function fileAt(bare: string, sha: string, path: string): Promise<Buffer | undefined> {
+  if (!/^[0-9a-f]{40}$/.test(sha) || path.startsWith('-')) return undefined;
+  return new Promise((resolve) => {
+    execFile('git', ['--git-dir', bare, 'show', `${sha}:${path}`], { encoding: 'buffer', maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => resolve(err ? undefined : stdout));
+  });
+}

@@ -47,6 +47,8 @@ export interface ArtifactStandIn {
   /** A workflow run of `repository` with its artifacts; newer than every run added before it. */
   addWorkflowRun(repository: string, run: WorkflowRunInput): { runId: number; artifactIds: number[] };
   addRelease(repository: string, release: ReleaseInput): { releaseId: number; assetIds: number[] };
+  /** A build attestation (a Sigstore bundle) of `repository` for the artifact whose SHA-256 is `sha256` (hex). */
+  addAttestation(repository: string, sha256: string, bundle: unknown): void;
   /** Requests to the blob URLs downloads redirect to (whether they carried an `Authorization` header, their range). */
   blobRequests: BlobRequest[];
 }
@@ -69,12 +71,13 @@ export interface ArtifactSideOptions {
 }
 
 type Answer = [number, unknown, Record<string, string>?];
-type Route = [RegExp, 'actions' | 'contents', (params: string[], req: IncomingMessage, url: URL) => Answer];
+type Route = [RegExp, 'actions' | 'contents' | 'attestations', (params: string[], req: IncomingMessage, url: URL) => Answer];
 
 export function createArtifactSide(options: ArtifactSideOptions) {
   const blobs = createBlobStore(options.url);
   const runs: StoredRun[] = [];
   const releases: StoredRelease[] = [];
+  const attestations: Array<{ repository: string; digest: string; bundle: unknown }> = [];
   const workflowIds = new Map<string, number>();
   let nextId = 7000;
   const api = () => `${options.url()}/api/v3`;
@@ -111,6 +114,9 @@ export function createArtifactSide(options: ArtifactSideOptions) {
       runs.push(run);
       return { runId: run.id, artifactIds: run.artifacts.map((a) => a.id) };
     },
+    addAttestation(repository, sha256, bundle) {
+      attestations.push({ repository: repository.toLowerCase(), digest: `sha256:${sha256}`, bundle });
+    },
     addRelease(repository, input) {
       const release: StoredRelease = { id: nextId++, repository, ...input, createdAt: new Date().toISOString(), assets: input.assets.map((a) => ({ id: nextId++, ...a })) };
       releases.push(release);
@@ -120,6 +126,10 @@ export function createArtifactSide(options: ArtifactSideOptions) {
 
   const redirect = (bytes: Buffer): Answer => [302, undefined, { location: blobs.urlFor(bytes) }];
   const routes: Route[] = [
+    [/^\/repos\/([^/]+)\/([^/]+)\/attestations\/([^/]+)$/, 'attestations', ([o, r, digest]) => {
+      const found = attestations.filter((a) => a.repository === key(o, r) && a.digest === decodeURIComponent(digest!));
+      return found.length ? [200, { attestations: found.map((a) => ({ bundle: a.bundle, repository_id: 1 })) }] : notFound;
+    }],
     [/^\/repos\/([^/]+)\/([^/]+)\/actions\/workflows\/([^/]+)\/runs$/, 'actions', ([o, r, workflow], _req, url) => {
       const name = decodeURIComponent(workflow!);
       const id = [...workflowIds].find(([k, v]) => k.startsWith(`${key(o, r)} `) && (k.endsWith(` ${name}`) || String(v) === name))?.[1];

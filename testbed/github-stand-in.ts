@@ -22,7 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { loadGitHubContract, type GitHubContract } from './github-contract.js';
 import { createArtifactSide, readAppPermissions, type ArtifactStandIn } from './github-stand-in-artifacts.js';
 import { deliverWebhook, installationPayload, newDelivery, repositoryPayload, webhookPayload, type Delivery } from './github-webhooks.js';
-import { commitOf, headOf, historyOf, pushCommit, type FileChanges } from './git-repos.js';
+import { commitOf, fileAt, headOf, historyOf, pushCommit, type FileChanges } from './git-repos.js';
 
 type Json = Record<string, unknown>;
 
@@ -313,6 +313,16 @@ export async function startGitHubStandIn(options: { gitUrl: string; appId: strin
       // The fields the hub reads (a deployment's title and author); testbed commits belong to no GitHub user.
       const made = repo ? await commitOf(repo.bare, sha).catch(() => undefined) : undefined;
       return [200, { sha, ...(made ? { commit: { message: made.message, author: made.author, committer: { ...made.author, date: made.date } }, author: null } : {}) }];
+    }],
+    ['GET', /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/, 'installation', async (_req, [o, r, path], _b, url) => {
+      // A file of a commit (the hub reads a deployment's instruction file for the artifacts it declares).
+      const repo = repos.get(`${o}/${r}`.toLowerCase());
+      const name = decodeURIComponent(path!);
+      const ref = url.searchParams.get('ref') ?? repo?.defaultBranch ?? 'main';
+      const sha = /^[0-9a-f]{40}$/.test(ref) ? ref : repo ? await headOf(repo.bare, ref).catch(() => undefined) : undefined;
+      const bytes = repo && sha ? await fileAt(repo.bare, sha, name) : undefined;
+      if (!bytes) return [404, { message: 'Not Found' }];
+      return [200, { type: 'file', encoding: 'base64', size: bytes.length, name: name.split('/').at(-1), path: name, content: bytes.toString('base64'), sha: '0'.repeat(40) }];
     }],
     ['GET', /^\/repos\/([^/]+)\/([^/]+)\/commits$/, 'installation', async (_req, [o, r], _b, url) => {
       // A branch's history a page at a time, newest first (the deploy page's candidates).

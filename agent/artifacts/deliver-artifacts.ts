@@ -57,7 +57,8 @@ export async function deliverArtifacts(ctx: DeliveryContext, instructions: Pick<
         ? await locateOciBlob({ ...matched.source, digest: resolved!.oci!.digest, ...(resolved!.oci!.layer ? { layer: resolved!.oci!.layer } : {}), timeoutMs: STALL_MS, insecureRegistries: insecureRegistries(config) })
         : { url: resolved!.url!, sha256: matched.sha256 ?? resolved!.sha256!, ...(resolved!.size === undefined ? {} : { size: resolved!.size }), headers: token ? { authorization: `Bearer ${token}` } : ({} as Record<string, string>) };
     ctx.log(`artifact ${artifact.name}: ${resolved!.described ?? matched.source.kind}, sha256 ${where.sha256.slice(0, 12)}…\n`);
-    const file = await downloadArtifact({ url: where.url, sha256: where.sha256, ...(where.size === undefined ? {} : { size: where.size }), headers: where.headers, cacheDir: artifactCacheDir(ctx.agentDir), signal: ctx.signal, log: ctx.log, timeoutMs: STALL_MS });
+    const lines = (line: string) => ctx.log(line.endsWith('\n') ? line : `${line}\n`);
+    const file = await downloadArtifact({ url: where.url, sha256: where.sha256, ...(where.size === undefined ? {} : { size: where.size }), headers: where.headers, cacheDir: artifactCacheDir(ctx.agentDir), signal: ctx.signal, log: lines, timeoutMs: STALL_MS });
     ctx.log(file.fromCache ? `artifact ${artifact.name}: already here (0 bytes transferred)\n` : `artifact ${artifact.name}: downloaded ${file.bytesTransferred} bytes, digest checked\n`);
 
     if (config.requireProvenance) {
@@ -69,7 +70,7 @@ export async function deliverArtifacts(ctx: DeliveryContext, instructions: Pick<
         require: { repository: config.requireProvenance.repository, workflow: config.requireProvenance.workflow, commit: spec.sha, ...(config.requireProvenance.issuer ? { issuer: config.requireProvenance.issuer } : {}) },
         trustRoot,
       });
-      ctx.log(`artifact ${artifact.name}: built by ${proof.workflowRef} at ${proof.commit.slice(0, 7)} (attestation verified)\n`);
+      ctx.log(`artifact ${artifact.name}: built by ${proof.signer} at ${proof.commit.slice(0, 7)} (attestation verified)\n`);
     }
 
     const dest = join(releaseDir, landingPath(artifact));

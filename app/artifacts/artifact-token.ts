@@ -4,6 +4,7 @@
  * artifact, `contents: read` for a release asset — valid an hour at most. A server that leaks it exposes that
  * repository's artifacts or files for that hour, never another repository and never a write.
  */
+import { mintRepositoryToken, type ReadPermissions } from '../github/repository-token.js';
 import type { StatusOctokit } from '../github/status-reporter.js';
 import { splitRepository } from './github-artifact-errors.js';
 
@@ -15,7 +16,8 @@ export interface ArtifactToken {
   expiresAt: string;
 }
 
-const PERMISSIONS: Record<ArtifactTokenKind, Record<string, 'read'>> = {
+/** The one read permission each kind of download needs. */
+export const ARTIFACT_PERMISSIONS: Record<ArtifactTokenKind, ReadPermissions> = {
   'github-actions': { actions: 'read' },
   'github-release': { contents: 'read' },
 };
@@ -26,10 +28,6 @@ const PERMISSIONS: Record<ArtifactTokenKind, Record<string, 'read'>> = {
  */
 export async function mintArtifactToken(appOctokit: StatusOctokit, installationId: number, repository: string, kind: ArtifactTokenKind): Promise<ArtifactToken> {
   const { repo } = splitRepository(repository);
-  const res = (await appOctokit.request('POST /app/installations/{installation_id}/access_tokens', {
-    installation_id: installationId,
-    repositories: [repo],
-    permissions: PERMISSIONS[kind],
-  })) as { data: { token: string; expires_at: string } };
-  return { token: res.data.token, expiresAt: res.data.expires_at };
+  const auth = await mintRepositoryToken(appOctokit, { installationId, repo }, ARTIFACT_PERMISSIONS[kind]);
+  return { token: auth.password, expiresAt: auth.expiresAt };
 }

@@ -27,6 +27,8 @@ export interface ArtifactResolvers {
   readInstructions: ReadInstructions;
   /** `githubActions` and `githubRelease` sources; absent in local mode. */
   github?: ResolveGitHubArtifact;
+  /** The build attestations of a digest (GitHub mode), kept with the artifact for agents that require provenance. */
+  attestations?: (target: ArtifactTarget, sha256: string) => Promise<unknown[]>;
   /** Registries spoken to over plain http (`BITENVOY_INSECURE_REGISTRIES`): a test registry on loopback. */
   insecureRegistries?: readonly string[];
   timeoutMs?: number;
@@ -38,7 +40,11 @@ export async function resolveArtifacts(resolvers: ArtifactResolvers, target: Art
   if (text === undefined) return [];
   const parsed = parseInstructions(text, target.instructions).value;
   const resolved: JobArtifact[] = [];
-  for (const artifact of parsed?.artifacts ?? []) resolved.push(await resolveOne(resolvers, target, artifact));
+  for (const artifact of parsed?.artifacts ?? []) {
+    const one = await resolveOne(resolvers, target, artifact);
+    const bundles = one.sha256 && resolvers.attestations ? await resolvers.attestations(target, one.sha256) : [];
+    resolved.push(bundles.length ? { ...one, attestations: bundles } : one);
+  }
   return resolved;
 }
 

@@ -48,6 +48,8 @@ import { agentCounts, pageOfAgents } from '../store/agent-queries.js';
 import type { DescribeCommit } from './describe-commit.js';
 import { planDeployment, type CommitReaders, type DeploymentLink, type ResolveRef } from './plan-deployment.js';
 import { resolveRef as gitResolveRef } from './resolve-ref.js';
+import { withArtifactTokens } from '../artifacts/resolve-github-artifact.js';
+import type { ReadPermissions } from '../github/repository-token.js';
 
 export type { EngineSettings } from './engine-context.js';
 export { jobIdFor } from './engine-context.js';
@@ -63,7 +65,7 @@ export class RolloutEngine {
   readonly changes = new DeploymentChanges();
   #ctx: EngineContext;
   #git: CommitReaders;
-  #gitCredentials: ((deployment: DeploymentRecord) => Promise<GitAuth | undefined>) | undefined;
+  #gitCredentials: ((deployment: DeploymentRecord, permissions?: ReadPermissions) => Promise<GitAuth | undefined>) | undefined;
   #startRollback: (failed: DeploymentRecord, plan: PlannedRollback) => Promise<void | DeploymentRecord>;
   #onJobClaimed: ((job: JobRecord) => void) | undefined;
   #lastSweep = 0;
@@ -86,8 +88,11 @@ export class RolloutEngine {
     resolveArtifacts?: CommitReaders['resolveArtifacts'];
     /** Called after a deployment's state or description changed (GitHub statuses follow it). */
     onChange?: (deployment: DeploymentRecord) => void;
-    /** Mints short-lived, one-repository read credentials for a claim (GitHub deployments). */
-    gitCredentials?: (deployment: DeploymentRecord) => Promise<GitAuth | undefined>;
+    /**
+     * Mints short-lived, one-repository read credentials for a claim (GitHub deployments): `contents: read` for git,
+     * or the permissions a GitHub artifact's download needs.
+     */
+    gitCredentials?: (deployment: DeploymentRecord, permissions?: ReadPermissions) => Promise<GitAuth | undefined>;
     /**
      * Starts the rollback a failed rollout planned (`onFailure: rollback`) as the deployment `plan.deploymentId`.
      * GitHub mode creates a GitHub Deployment first; by default it is started here directly.
@@ -248,12 +253,22 @@ export class RolloutEngine {
     return { job: await this.#withCredentials(job.spec), lease: leaseOf(this.#ctx, job) };
   }
 
-  /** Adds fresh git credentials to a claimed job's spec when its deployment needs them; they are never stored. */
+  /**
+   * Adds fresh credentials to a claimed job's spec when its deployment needs them — for git, and a read token per
+   * GitHub artifact — they are never stored.
+   */
   async #withCredentials(spec: JobSpec): Promise<JobSpec> {
-    if (!this.#gitCredentials) return spec;
+    const credentials = this.#gitCredentials;
+    if (!credentials) return spec;
     const dep = await this.#ctx.store.get<DeploymentRecord>(keys.deployment(spec.deploymentId));
-    const auth = dep?.github ? await this.#gitCredentials(dep) : undefined;
-    return auth ? { ...spec, git: { ...spec.git, auth } } : spec;
+    if (!dep?.github) return spec;
+    const auth = await credentials(dep);
+    const withGit = auth ? { ...spec, git: { ...spec.git, auth } } : spec;
+    return withArtifactTokens(withGit, async (permissions) => {
+      const token = await credentials(dep, permissions);
+      if (!token) throw new BitEnvoyError('BE_ARTIFACT', `no read token for the artifacts of ${dep.repository}: is the App still installed there?`);
+      return token.password;
+    });
   }
 
   renewLease(agentId: string, jobId: string, claimId: string): Promise<LeaseResponse> {

@@ -1,0 +1,148 @@
+/**
+ * A binary built by GitHub Actions, deployed with provenance required, end to end: a hub in GitHub mode against the
+ * local GitHub stand-in, one real agent whose agent.yml allows Actions artifacts of that GitHub and requires a build
+ * attestation from the repository's `build.yml` checked against a trust root made for the test. A green commit's
+ * artifact (a zip holding `bin/app`) ships with no checkout and runs; an artifact attested for another commit is
+ * refused and the live release stays; a commit whose workflow has not run yet gives an error deployment saying so.
+ */
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureCommand } from '../../testbed/ensure-command.js';
+import type { StandInDeployment } from '../../testbed/github-stand-in.js';
+import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY } from '../../testbed/sample-app.js';
+import { SigstoreTrust } from '../../testbed/sigstore-trust.js';
+import { startWorld, type World } from '../../testbed/world.js';
+
+const run = promisify(execFile);
+const E2E_TIMEOUT = 120_000;
+const WORKFLOW = '.github/workflows/build.yml';
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A zip (Info-ZIP, as actions/upload-artifact makes) holding an executable `bin/app` that prints `says`. */
+async function appZip(says: string): Promise<Buffer> {
+  const zip = await ensureCommand({ command: 'zip', paths: ['/usr/bin/zip'], debianPackage: 'zip', purpose: 'the artifact tests' });
+  const dir = await mkdtemp(join(tmpdir(), 'bitenvoy-app-zip-'));
+  try {
+    await mkdir(join(dir, 'in', 'bin'), { recursive: true });
+    await writeFile(join(dir, 'in', 'bin', 'app'), `#!/bin/sh\necho "${says}"\n`);
+    await chmod(join(dir, 'in', 'bin', 'app'), 0o755);
+    await run(zip, ['-qr', join(dir, 'app.zip'), '.'], { cwd: join(dir, 'in') });
+    return await readFile(join(dir, 'app.zip'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const INSTRUCTIONS = `version: 1
+source: artifact
+artifacts:
+  - name: app
+    githubActions: { workflow: build.yml, artifact: app }
+steps:
+  - name: run
+    run: ./bin/app
+`;
+
+describe('a GitHub Actions artifact with provenance required', () => {
+  let world: World;
+  let trust: SigstoreTrust;
+  const github = () => world.github!;
+  const finalStatus = (d: StandInDeployment) => d.statuses.map((s) => s.state as string).find((s) => ['success', 'failure', 'error'].includes(s));
+  const current = () => join(world.agents[0]!.dir, 'apps', SAMPLE_REPOSITORY, SAMPLE_ENVIRONMENT, 'current');
+
+  beforeAll(async () => {
+    trust = await SigstoreTrust.create();
+    world = await startWorld({ agents: 1, github: { requiredChecks: ['test'] } });
+    // The server's owner: Actions artifacts of this GitHub only, and only with an attestation from build.yml.
+    const agent = world.agents[0]!;
+    await agent.process.stop();
+    await copyFile(trust.trustedRootPath, join(agent.dir, 'trusted_root.json'));
+    await writeFile(
+      join(agent.dir, 'agent.yml'),
+      `allow:\n  gitBaseUrls: [${world.git.url}/]\n  branches: [main]\n  artifactSources: [github-actions@http://${github().host}]\n` +
+        `requireProvenance:\n  repository: ${SAMPLE_REPOSITORY}\n  workflow: ${WORKFLOW}\n  trustRoot: trusted_root.json\n`,
+    );
+    world.startAgent(0);
+  }, 10 * 60_000);
+  afterAll(async () => {
+    await world?.close();
+    trust?.cleanup();
+  });
+
+  /** Pushes the instruction file, lets `build.yml` upload `zip` (attested for `attestedCommit`), and passes `test`. */
+  async function buildAndPass(zip: Buffer, attestedCommit?: (sha: string) => string): Promise<{ sha: string; deployment: StandInDeployment }> {
+    const { sha } = await github().push(SAMPLE_REPOSITORY, 'main', { 'bitenvoy.yml': INSTRUCTIONS, 'VERSION': `${Date.now()}\n` }, 'build the app');
+    github().addWorkflowRun(SAMPLE_REPOSITORY, { workflow: 'build.yml', headSha: sha, headBranch: 'main', artifacts: [{ name: 'app', bytes: zip }] });
+    github().addAttestation(SAMPLE_REPOSITORY, sha256(zip), trust.sign({ sha256: sha256(zip), repository: SAMPLE_REPOSITORY, workflow: WORKFLOW, commit: attestedCommit?.(sha) ?? sha }));
+    await github().reportCheck(SAMPLE_REPOSITORY, sha, 'test', 'success');
+    const deployment = await until('a deployment', () => github().deployments.find((d) => d.sha === sha));
+    return { sha, deployment };
+  }
+
+  it(
+    'ships the attested artifact of exactly the green commit, with no checkout, and runs it',
+    async () => {
+      const zip = await appZip('app built by CI');
+      const { sha, deployment } = await buildAndPass(zip);
+      expect(await until('a final status', () => finalStatus(deployment))).toBe('success');
+      const rollout = (deployment.body.payload as { bitenvoy: { rollout: string } }).bitenvoy.rollout;
+      const view = await world.waitForDeployment(rollout);
+      expect(view.deployment.artifacts).toEqual([expect.objectContaining({ name: 'app', source: 'github-actions', sha256: sha256(zip) })]);
+      const log = view.jobs[0]!.logTail.join('\n');
+      expect(log).toContain('app built by CI');
+      expect(log).toMatch(new RegExp(`built by .*build\\.yml@refs/heads/main at ${sha.slice(0, 7)} \\(attestation verified\\)`));
+      expect(await readFile(join(current(), 'bin', 'app'), 'utf8')).toContain('app built by CI');
+      // The token went to GitHub's API only: the storage URL it redirected to was fetched without it.
+      expect(github().blobRequests.length).toBeGreaterThan(0);
+      expect(github().blobRequests.every((r) => !r.authorization)).toBe(true);
+      // Every request as GitHub describes it — except that GitHub Enterprise Server 3.19 has no attestations API
+      // (api.github.com has): asked there, it answers 404, which the hub takes as "no attestation".
+      const problems = github().requests.flatMap((r) => r.problems).filter((p) => !/^ghes-[\d.]+: no operation for path \/repos\/[^/]+\/[^/]+\/attestations\//.test(p));
+      expect(problems).toEqual([]);
+      expect(github().requests.filter((r) => r.path.includes('/attestations/')).every((r) => r.problems.every((p) => p.startsWith('ghes-')))).toBe(true);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'refuses an artifact attested for another commit, and the live release stays',
+    async () => {
+      const live = await readlink(current());
+      const { deployment } = await buildAndPass(await appZip('bytes from another build'), () => 'f'.repeat(40));
+      expect(await until('a final status', () => finalStatus(deployment))).toBe('failure');
+      const rollout = (deployment.body.payload as { bitenvoy: { rollout: string } }).bitenvoy.rollout;
+      const view = await world.waitForDeployment(rollout);
+      expect(view.jobs[0]!.state).toBe('failed');
+      expect(view.jobs[0]!.message).toMatch(/commit/);
+      expect(await readlink(current())).toBe(live);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    "says a commit's workflow has not run yet, as an error deployment",
+    async () => {
+      const { sha } = await github().push(SAMPLE_REPOSITORY, 'main', { 'bitenvoy.yml': INSTRUCTIONS, 'VERSION': 'no build\n' }, 'not built yet');
+      await github().reportCheck(SAMPLE_REPOSITORY, sha, 'test', 'success');
+      const deployment = await until('a deployment', () => github().deployments.find((d) => d.sha === sha));
+      expect(await until('a final status', () => finalStatus(deployment))).toBe('error');
+      expect(String(deployment.statuses.at(-1)?.description)).toMatch(/build\.yml.*no successful run/);
+    },
+    E2E_TIMEOUT,
+  );
+});
