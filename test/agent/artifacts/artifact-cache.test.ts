@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { lutimes, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -36,6 +36,8 @@ describe('pruneArtifactCache', () => {
     await entry(`${C}.partial`, 60_000);
     await entry('notes.txt', 10 * HOUR);
     await symlink(join(dir, A), join(dir, 'd'.repeat(64)));
+    const old = new Date(Date.now() - 10 * HOUR);
+    await lutimes(join(dir, 'd'.repeat(64)), old, old);
     const result = await pruneArtifactCache(cacheDir, new Set([A.toUpperCase()]));
     expect(result.removed).toEqual([B, `${B}.partial`, `${B}.partial.json`]);
     expect(result.freedBytes).toBe(7);
