@@ -53,8 +53,20 @@ export async function loadAgentConfig(dir: string): Promise<AgentConfig> {
     secretsFile: isAbsolute(secretsFile) ? secretsFile : join(dir, secretsFile),
     ...(config.cloud ? { cloud: config.cloud } : {}),
     ...(config.requireProvenance ? { requireProvenance: config.requireProvenance } : {}),
-    warnings: allowWarnings(allow, join(dir, 'agent.yml')),
+    warnings: [...allowWarnings(allow, join(dir, 'agent.yml')), ...(config.requireProvenance ? await trustRootWarnings(config.requireProvenance.trustRoot, dir) : [])],
   };
+}
+
+/**
+ * `requireProvenance` with a trust root that cannot be used refuses every artifact: said at start, not first at a
+ * deployment. (Loaded only then: the Sigstore libraries cost an idle agent nothing when provenance is not required.)
+ */
+async function trustRootWarnings(trustRoot: string | undefined, dir: string): Promise<string[]> {
+  const { loadTrustRoot } = await import('./artifacts/load-trust-root.js');
+  return loadTrustRoot(trustRoot, dir).then(
+    () => [],
+    (err: unknown) => [`requireProvenance: ${(err as Error).message} — until that is fixed every artifact is refused`],
+  );
 }
 
 /** The rules whose absence leaves the hub in charge, each with the line to add; and an allowlist that refuses everything. */

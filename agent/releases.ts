@@ -58,6 +58,8 @@ interface LiveRelease {
   release: string;
   sha: string;
   at: string;
+  /** SHA-256s of the artifacts it was made of (the artifact cache keeps them while the release is kept). */
+  artifacts?: string[];
 }
 
 /** At most this many entries are kept: more than any `keepReleases`, so every kept release can be found. */
@@ -81,10 +83,13 @@ async function readLiveReleases(paths: ReleasePaths): Promise<LiveRelease[]> {
  * Notes that the release in `paths` (of commit `sha`) went live, so a later rollback to that commit can restore it
  * instead of deploying it again. Written to a temporary file and renamed, so a crash never leaves half a list.
  */
-export async function recordLiveRelease(paths: ReleasePaths, sha: string): Promise<void> {
+export async function recordLiveRelease(paths: ReleasePaths, sha: string, artifacts: string[] = []): Promise<void> {
   const release = basename(paths.release);
-  const list = (await readLiveReleases(paths)).filter((r) => r.release !== release && existsSync(join(paths.releases, r.release)));
-  list.push({ release, sha, at: new Date().toISOString() });
+  const known = await readLiveReleases(paths);
+  // A kept release going live again (a rollback) was made of the same artifacts as when it was first recorded.
+  const madeOf = artifacts.length ? artifacts : (known.find((r) => r.release === release)?.artifacts ?? []);
+  const list = known.filter((r) => r.release !== release && existsSync(join(paths.releases, r.release)));
+  list.push({ release, sha, at: new Date().toISOString(), ...(madeOf.length ? { artifacts: madeOf } : {}) });
   const temp = `${liveReleasesFile(paths)}.${process.pid}.tmp`;
   await writeFile(temp, JSON.stringify(list.slice(-MAX_LIVE_RELEASES)));
   await rename(temp, liveReleasesFile(paths));
@@ -103,4 +108,28 @@ export async function keptReleaseOf(paths: ReleasePaths, sha: string): Promise<s
     if (entry.sha === sha && !entry.release.includes('/') && entry.release !== '..' && existsSync(dir)) return dir;
   }
   return undefined;
+}
+
+/**
+ * The artifact digests the kept releases of every application on this server were made of: what the artifact cache
+ * must keep (a rollback to a kept release's commit then needs no network). Reads one small file per application and
+ * environment.
+ *
+ * @example
+ * await pruneArtifactCache(cacheDir, await artifactsInUse(agentDir));
+ */
+export async function artifactsInUse(agentDir: string): Promise<Set<string>> {
+  const inUse = new Set<string>();
+  const apps = join(agentDir, 'apps');
+  for (const owner of await readdir(apps).catch(() => [])) {
+    for (const name of await readdir(join(apps, owner)).catch(() => [])) {
+      for (const environment of await readdir(join(apps, owner, name)).catch(() => [])) {
+        const paths = releasePaths(agentDir, `${owner}/${name}`, environment, 'none');
+        for (const entry of await readLiveReleases(paths)) {
+          if (existsSync(join(paths.releases, entry.release))) for (const digest of entry.artifacts ?? []) inUse.add(digest);
+        }
+      }
+    }
+  }
+  return inUse;
 }

@@ -18,7 +18,7 @@ import { checkoutRelease, forgetRelease } from './fetch-commit.js';
 import { fetchJobCommit } from './fetch-from-branches.js';
 import type { JobReporter } from './job-reporter.js';
 import { readInstructionFile } from './read-instruction-file.js';
-import { keptReleaseOf, pruneReleases, recordLiveRelease, releasePaths, switchCurrent, type ReleasePaths } from './releases.js';
+import { artifactsInUse, keptReleaseOf, pruneReleases, recordLiveRelease, releasePaths, switchCurrent, type ReleasePaths } from './releases.js';
 import { resolveStepCwd, runStep, type StepResult } from './run-step.js';
 import { runValidate } from './run-validate.js';
 import { bindSecrets } from './secrets.js';
@@ -70,9 +70,11 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
     return fail(ctx, `${spec.instructions} in ${spec.sha.slice(0, 7)} is invalid: ${parsed.errors[0]?.message ?? 'see the log'}${parsed.errors.length > 1 ? ` (+${parsed.errors.length - 1} more)` : ''}`);
   }
 
+  let artifacts: string[] = [];
   if (parsed.value.source === 'artifact' || parsed.value.artifacts?.length) {
     const delivered = await deliverReleaseArtifacts(ctx, parsed.value, paths);
-    if (delivered) return delivered;
+    if (!Array.isArray(delivered)) return delivered;
+    artifacts = delivered;
   }
 
   await reporter.state('running');
@@ -90,21 +92,22 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
   if (!switched) await activate(ctx, paths);
   const gate = await passHealthGate(ctx, paths, parsed.value.validate, steps.length);
   if (gate !== 'succeeded') return gate === 'cancelled' ? cancelled(ctx) : fail(ctx, gate);
-  await recordLiveRelease(paths, spec.sha);
+  await recordLiveRelease(paths, spec.sha, artifacts);
   for (const removed of await pruneReleases(paths, ctx.config.keepReleases)) {
     await forgetRelease(mirror, removed);
     system(`removed old release ${removed}\n`);
   }
+  if (artifacts.length) await pruneArtifacts(ctx);
   await reporter.state('succeeded');
   return 'succeeded';
 }
 
 /**
  * The declared artifacts into the release (with `source: artifact` the release holds nothing else: the checkout that
- * gave the instruction file goes first). Undefined when all arrived; else the job's end (refused by the allowlist,
- * failed for anything else — the previous release stays live either way).
+ * gave the instruction file goes first). Their digests when all arrived; else the job's end (refused by the
+ * allowlist, failed for anything else — the previous release stays live either way).
  */
-async function deliverReleaseArtifacts(ctx: JobContext, instructions: InstructionFile, paths: ReleasePaths): Promise<ReportedJobState | undefined> {
+async function deliverReleaseArtifacts(ctx: JobContext, instructions: InstructionFile, paths: ReleasePaths): Promise<ReportedJobState | string[]> {
   const system = (line: string) => ctx.reporter.output('system', line);
   if (instructions.source === 'artifact') {
     await rm(paths.release, { recursive: true, force: true });
@@ -112,12 +115,26 @@ async function deliverReleaseArtifacts(ctx: JobContext, instructions: Instructio
   }
   try {
     const { deliverArtifacts } = await import('./artifacts/deliver-artifacts.js');
-    await deliverArtifacts({ spec: ctx.spec, agentDir: ctx.agentDir, config: ctx.config, log: system, signal: ctx.cancel }, instructions, paths.release);
-    return undefined;
+    return await deliverArtifacts({ spec: ctx.spec, agentDir: ctx.agentDir, config: ctx.config, log: system, signal: ctx.cancel }, instructions, paths.release);
   } catch (err) {
     if (ctx.cancel.aborted) return cancelled(ctx);
     if (isErrorCode(err, 'BE_NOT_ALLOWED')) return refuse(ctx, err.message);
     return fail(ctx, err instanceof BitEnvoyError ? err.message : `delivering the artifacts failed: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The artifact cache keeps what the kept releases of every application here were made of; other entries go once
+ * they have not been used for an hour. A failed prune costs disk, never the deployment.
+ */
+async function pruneArtifacts(ctx: JobContext): Promise<void> {
+  try {
+    const { artifactCacheDir } = await import('./artifacts/deliver-artifacts.js');
+    const { pruneArtifactCache } = await import('./artifacts/artifact-cache.js');
+    const { removed, freedBytes } = await pruneArtifactCache(artifactCacheDir(ctx.agentDir), await artifactsInUse(ctx.agentDir));
+    if (removed.length) ctx.reporter.output('system', `removed ${removed.length} unused artifact(s) from the cache (${freedBytes} bytes)\n`);
+  } catch (err) {
+    ctx.log.warn({ err }, 'pruning the artifact cache failed');
   }
 }
 

@@ -34,8 +34,15 @@
  *                            unwatched (see bench/live-updates.ts); target p50 ≤ 500. BENCH_LIVE_AGENTS, _READERS,
  *                            _BROWSERS, _ROUNDS, _CONCURRENCY change its sizes
  *
+ *   artifact_download_vs_curl, artifact_download_rss_mb, artifact_repeat_bytes, artifact_unpack_vs_tar  issue 16: a
+ *                            BENCH_ARTIFACT_MB (default 200) file downloaded from a local server by curl and by the
+ *                            agent's downloader in a child process (median of 3 alternating runs; throughput ratio,
+ *                            target ≥ 0.9; the child's peak RSS, target ≤ 100 MB; bytes a repeat transfers, target 0),
+ *                            and a BENCH_ARTIFACT_UNPACK_MB (default 100) tar.gz unpacked by the agent against
+ *                            `tar -xzf` (ratio = tar's time ÷ ours). Measured only with BENCH_ONLY=artifacts
+ *
  * BENCH_IDLE_SECONDS shortens the idle period (default 120), BENCH_REPETITIONS the latency runs (default 20) and
- * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, rollout, discovery, idle,
+ * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, rollout, discovery, idle, artifacts,
  * fleet, pages, live or replicas measures only those figures. Figures are merged into bench/results.json: keys not measured keep their value.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -47,6 +54,8 @@ import { pushCommit } from '../testbed/git-repos.js';
 import { createEnrollTokenCli, runCli, startCli } from '../testbed/processes.js';
 import { SAMPLE_REPOSITORY, sampleAppFiles } from '../testbed/sample-app.js';
 import { startWorld, type DeploymentView, type World } from '../testbed/world.js';
+import { measureArtifactDownload } from './artifact-download.js';
+import { measureArtifactUnpack } from './artifact-unpack.js';
 import { measureDiscoveryJoin } from './discovery-join.js';
 import { measureFleet } from './fleet.js';
 import { measureGitHubRequests } from './github-requests.js';
@@ -222,6 +231,18 @@ async function liveFigures() {
   return figures;
 }
 
+/** Issue 16's figures: an artifact's download against curl (throughput, memory, a repeat's bytes), unpacking against tar. */
+async function artifactFigures() {
+  const download = await measureArtifactDownload();
+  const unpack = await measureArtifactUnpack();
+  return {
+    artifact_download_vs_curl: { value: download.artifact_download_vs_curl, curl_mb_per_s: download.curl_mb_per_s, agent_mb_per_s: download.agent_mb_per_s, megabytes: download.megabytes, target: 0.9 },
+    artifact_download_rss_mb: { value: download.artifact_download_rss_mb, runs: download.agent_rss_mb, target: 100 },
+    artifact_repeat_bytes: { value: download.artifact_repeat_bytes, target: 0 },
+    ...unpack,
+  };
+}
+
 async function main() {
   if (process.env.BENCH_ONLY === 'live') {
     const live = { liveMeasuredAt: new Date().toISOString(), ...(await liveFigures()) };
@@ -245,6 +266,12 @@ async function main() {
     const fleet = { fleetMeasuredAt: new Date().toISOString(), ...(await fleetFigures()) };
     process.stdout.write(JSON.stringify(fleet, null, 2) + '\n');
     await mergeResults(fleet);
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'artifacts') {
+    const artifacts = { artifactsMeasuredAt: new Date().toISOString(), ...(await artifactFigures()) };
+    process.stdout.write(JSON.stringify(artifacts, null, 2) + '\n');
+    await mergeResults(artifacts);
     return;
   }
   if (process.env.BENCH_ONLY === 'discovery') {

@@ -41,7 +41,9 @@ export function artifactCacheDir(agentDir: string): string {
   return join(agentDir, 'artifacts');
 }
 
-export async function deliverArtifacts(ctx: DeliveryContext, instructions: Pick<InstructionFile, 'artifacts'>, releaseDir: string): Promise<void> {
+/** Delivers every declared artifact into `releaseDir`; returns their SHA-256s (what the release is made of). */
+export async function deliverArtifacts(ctx: DeliveryContext, instructions: Pick<InstructionFile, 'artifacts'>, releaseDir: string): Promise<string[]> {
+  const digests: string[] = [];
   const declared = [...(instructions.artifacts ?? [])].sort((a, b) => Number(landingPath(b) === '.') - Number(landingPath(a) === '.'));
   const { spec, config } = ctx;
   for (const artifact of declared) {
@@ -73,6 +75,7 @@ export async function deliverArtifacts(ctx: DeliveryContext, instructions: Pick<
       ctx.log(`artifact ${artifact.name}: built by ${proof.signer} at ${proof.commit.slice(0, 7)} (attestation verified)\n`);
     }
 
+    digests.push(where.sha256);
     const dest = join(releaseDir, landingPath(artifact));
     if (artifact.unpack === false) {
       await mkdir(dirname(dest), { recursive: true });
@@ -88,6 +91,7 @@ export async function deliverArtifacts(ctx: DeliveryContext, instructions: Pick<
       ctx.log(`artifact ${artifact.name}: unpacked ${unpacked.entries} entries (${unpacked.bytes} bytes) into ${landingPath(artifact)}\n`);
     }
   }
+  return digests;
 }
 
 /** Registries this agent reaches over plain http (`allow.insecureRegistries`): https for every other. */

@@ -127,6 +127,7 @@ ${d ? html`<p>Group <code>${d.group}</code>, strategy <code>${d.strategy}</code>
 ${d.batches.length ? html`<table><thead><tr><th scope="col">Batch</th><th scope="col">Servers</th><th scope="col">Then</th></tr></thead><tbody>${d.batches.map(
   (b, i) => html`<tr><th scope="row">${i + 1}/${d.batches.length}</th><td>${b.agentIds.slice(0, PLAN_NAMES_SHOWN).map((id) => p.names?.get(id) ?? id).join(', ')}${b.agentIds.length > PLAN_NAMES_SHOWN ? ` and ${b.agentIds.length - PLAN_NAMES_SHOWN} more` : ''}</td><td>${pauseText(b.pauseAfter, i === d.batches.length - 1)}</td></tr>`,
 )}</tbody></table>` : ''}` : ''}
+${d?.artifacts?.length ? html`<p>Artifacts, pinned now for every server: ${d.artifacts.map((a, i) => html`${i ? '; ' : ''}<code>${a.name}</code> — ${a.described ?? a.source}`)}.</p>` : ''}
 ${blocked.length ? html`<div class="error" role="alert"><p><strong>Blocked:</strong></p><ul>${blocked.map((b) => html`<li>${b}</li>`)}</ul></div>` : html`<p class="flash" role="status">Nothing blocks it.</p>`}
 ${confirmHtml(v, p)}</section>`;
 }

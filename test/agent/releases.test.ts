@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readlink, readdir, rm, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { pruneReleases, releasePaths, switchCurrent } from '../../agent/releases.js';
+import { artifactsInUse, pruneReleases, recordLiveRelease, releasePaths, switchCurrent } from '../../agent/releases.js';
 
 let dir: string;
 afterEach(async () => rm(dir, { recursive: true, force: true }));
@@ -25,4 +25,22 @@ it('switches current atomically and prunes old releases, never the current one',
 
   await switchCurrent(releasePaths(dir, 'acme/shop', 'staging', 'job_4'));
   expect(await readlink(oldest.current)).toBe(join('releases', 'job_4'));
+});
+
+it('lists the artifacts every kept release of every application was made of, and keeps them when a release goes live again', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bitenvoy-releases-'));
+  const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(64));
+  const shop1 = releasePaths(dir, 'acme/shop', 'staging', 'job_1');
+  const shop2 = releasePaths(dir, 'acme/shop', 'staging', 'job_2');
+  const site = releasePaths(dir, 'acme/site', 'production', 'job_3');
+  for (const paths of [shop1, shop2, site]) await mkdir(paths.release, { recursive: true });
+  await recordLiveRelease(shop1, '1'.repeat(40), [a!]);
+  await recordLiveRelease(shop2, '2'.repeat(40), [b!]);
+  await recordLiveRelease(site, '3'.repeat(40), [c!]);
+  expect([...(await artifactsInUse(dir))].sort()).toEqual([a, b, c]);
+
+  // job_1 goes live again (a rollback to it): still made of `a`. A release that is gone keeps nothing in the cache.
+  await recordLiveRelease(shop1, '1'.repeat(40));
+  await rm(shop2.release, { recursive: true });
+  expect([...(await artifactsInUse(dir))].sort()).toEqual([a, c]);
 });
