@@ -8,14 +8,14 @@
  * while (!(await attemptDownload(options, paths, hex, progress)));
  */
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { stat } from 'node:fs/promises';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { hashUrl, readSidecar, removePartial, storeVerified, writeSidecar, type ArtifactPaths, type ResumeSidecar } from './artifact-cache.js';
 import { shownUrl } from './artifact-url.js';
 import type { DownloadArtifactOptions } from './download-artifact.js';
 import { openArtifactResponse } from './open-artifact-response.js';
-import { DiskWriteError, hashFile, receiveArtifactBody, TooLargeError } from './receive-artifact-body.js';
+import type { RawResponse } from './raw-http-get.js';
+import { digestOf, DiskWriteError, hashFile, receiveArtifactBody, TooLargeError } from './receive-artifact-body.js';
 
 /** A failure worth another attempt: a 5xx, 408 or 429 answer, a body cut short. */
 class TransientError extends Error {}
@@ -42,7 +42,7 @@ export async function attemptDownload(options: DownloadArtifactOptions, paths: A
   const range: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-`, ...(validator ? { 'if-range': validator } : {}) } : {};
   if (offset > 0) log(`resuming at byte ${offset}`);
   const { response } = await openArtifactResponse(options.url, { headers: options.headers ?? {}, extraHeaders: range, timeoutMs: options.timeoutMs ?? 30_000, signal: options.signal });
-  const status = response.statusCode ?? 0;
+  const status = response.statusCode;
   const append = status === 206 && offset > 0 && startsAt(response, offset) && sameValidators(sidecar, response);
   if (!append && (status === 206 || status === 416)) {
     response.destroy();
@@ -97,31 +97,25 @@ async function stored(paths: ArtifactPaths, log: (line: string) => void, hex: st
   return true;
 }
 
-async function digestOf(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await hashFile(file, hash);
-  return hash.digest('hex');
-}
-
 /** `If-Range` takes a strong ETag or a date; a weak ETag (`W/"…"`) may not be used there. */
 function ifRangeValidator(sidecar: ResumeSidecar | undefined): string | undefined {
   if (sidecar?.etag && !sidecar.etag.startsWith('W/')) return sidecar.etag;
   return sidecar?.lastModified;
 }
 
-function validatorsOf(response: IncomingMessage): { etag?: string; lastModified?: string } {
+function validatorsOf(response: RawResponse): { etag?: string; lastModified?: string } {
   const { etag, 'last-modified': lastModified } = response.headers;
   return { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };
 }
 
 /** A source that ignores `If-Range` but changed anyway shows it in the validators of its 206. */
-function sameValidators(sidecar: ResumeSidecar | undefined, response: IncomingMessage): boolean {
+function sameValidators(sidecar: ResumeSidecar | undefined, response: RawResponse): boolean {
   const now = validatorsOf(response);
   if (sidecar?.etag && now.etag && sidecar.etag !== now.etag) return false;
   return !(sidecar?.lastModified && now.lastModified && sidecar.lastModified !== now.lastModified);
 }
 
-function startsAt(response: IncomingMessage, offset: number): boolean {
+function startsAt(response: RawResponse, offset: number): boolean {
   return new RegExp(`^bytes ${offset}-`).test(response.headers['content-range'] ?? '');
 }
 

@@ -9,7 +9,7 @@
  * @example
  * await deliverArtifacts({ spec, agentDir, config, log: system, signal }, instructions, paths.release);
  */
-import { copyFile, chmod, mkdir } from 'node:fs/promises';
+import { copyFile, chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { landingPath } from '../../config-schema/check-artifacts.js';
 import type { InstructionFile } from '../../config-schema/types.generated.js';
@@ -18,6 +18,7 @@ import type { JobSpec } from '../../lib/protocol.js';
 import type { AgentConfig } from '../agent-config.js';
 import { artifactSourceRefusal } from './artifact-sources.js';
 import { downloadArtifact } from './download-artifact.js';
+import { digestOf } from './receive-artifact-body.js';
 import { loadTrustRoot } from './load-trust-root.js';
 import { locateOciBlob } from './locate-oci-blob.js';
 import { matchDeclared } from './match-declared.js';
@@ -60,8 +61,17 @@ export async function deliverArtifacts(ctx: DeliveryContext, instructions: Pick<
         : { url: resolved!.url!, sha256: matched.sha256 ?? resolved!.sha256!, ...(resolved!.size === undefined ? {} : { size: resolved!.size }), headers: token ? { authorization: `Bearer ${token}` } : ({} as Record<string, string>) };
     ctx.log(`artifact ${artifact.name}: ${resolved!.described ?? matched.source.kind}, sha256 ${where.sha256.slice(0, 12)}…\n`);
     const lines = (line: string) => ctx.log(line.endsWith('\n') ? line : `${line}\n`);
-    const file = await downloadArtifact({ url: where.url, sha256: where.sha256, ...(where.size === undefined ? {} : { size: where.size }), headers: where.headers, cacheDir: artifactCacheDir(ctx.agentDir), signal: ctx.signal, log: lines, timeoutMs: STALL_MS });
-    ctx.log(file.fromCache ? `artifact ${artifact.name}: already here (0 bytes transferred)\n` : `artifact ${artifact.name}: downloaded ${file.bytesTransferred} bytes, digest checked\n`);
+    const download = () => downloadArtifact({ url: where.url, sha256: where.sha256, ...(where.size === undefined ? {} : { size: where.size }), headers: where.headers, cacheDir: artifactCacheDir(ctx.agentDir), signal: ctx.signal, log: lines, timeoutMs: STALL_MS });
+    let file = await download();
+    // The cache is checked as it is used: an entry whose bytes the disk lost or changed (a power cut before they were
+    // written out) is dropped and downloaded again, never unpacked.
+    if ((await digestOf(file.path)) !== where.sha256) {
+      ctx.log(`artifact ${artifact.name}: the cached copy no longer has sha256 ${where.sha256.slice(0, 12)}…; downloading it again\n`);
+      await rm(file.path, { force: true });
+      file = await download();
+      if ((await digestOf(file.path)) !== where.sha256) throw new BitEnvoyError('BE_ARTIFACT', `artifact ${artifact.name}: its bytes change on this server's disk after they were checked (${file.path}); check the disk`);
+    }
+    ctx.log(file.fromCache ? `artifact ${artifact.name}: already here (0 bytes transferred), digest checked\n` : `artifact ${artifact.name}: downloaded ${file.bytesTransferred} bytes, digest checked\n`);
 
     if (config.requireProvenance) {
       const trustRoot = await loadTrustRoot(config.requireProvenance.trustRoot, ctx.agentDir);

@@ -1,22 +1,15 @@
 /**
- * One GET of an artifact on Node's own `http`/`https` (see agent/http-request.ts for why not the global fetch),
- * following up to {@link MAX_REDIRECTS} redirects by the rule of ./redirect-target.ts. The answer's body is left
- * unread for the caller to stream; the request's idle timeout keeps applying while it does.
+ * One GET of an artifact (./raw-http-get.ts: one fixed read buffer, not Node's `http` client), following up to
+ * {@link MAX_REDIRECTS} redirects by the rule of ./redirect-target.ts. The answer's body is left unread for the caller
+ * to stream; the connection's idle timeout keeps applying while it does.
  *
  * @example
  * const { response } = await openArtifactResponse('https://cdn.example/app.tgz', { headers: {}, extraHeaders: { range: 'bytes=100-' }, timeoutMs: 30_000 });
  */
-import type * as Http from 'node:http';
-import type * as Https from 'node:https';
-import { createRequire } from 'node:module';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { shownUrl } from './artifact-url.js';
+import { rawGet, type RawResponse } from './raw-http-get.js';
 import { redirectTarget } from './redirect-target.js';
-
-// `require`, not `import`: importing node:http evaluates the getters that load Node's fetch (~10 MB of memory).
-const require = createRequire(import.meta.url);
-const { request: httpRequestRaw } = require('node:http') as typeof Http;
-const { request: httpsRequestRaw } = require('node:https') as typeof Https;
 
 /** GitHub needs one (API → blob store); five leave room for a CDN's own hops and stop a redirect loop. */
 export const MAX_REDIRECTS = 5;
@@ -33,14 +26,14 @@ export interface OpenOptions {
   signal?: AbortSignal;
 }
 
-export async function openArtifactResponse(url: string, options: OpenOptions): Promise<{ response: Http.IncomingMessage; url: string }> {
+export async function openArtifactResponse(url: string, options: OpenOptions): Promise<{ response: RawResponse; url: string }> {
   let current = url;
   let headers = options.headers;
   for (let hop = 0; ; hop++) {
     const response = await sendGet(current, { ...headers, ...options.extraHeaders }, options);
     const location = response.headers.location;
-    if (!REDIRECTS.has(response.statusCode ?? 0) || location === undefined) return { response, url: current };
-    response.resume();
+    if (!REDIRECTS.has(response.statusCode) || location === undefined) return { response, url: current };
+    response.destroy();
     if (hop >= MAX_REDIRECTS) {
       throw new BitEnvoyError('BE_ARTIFACT', `artifact ${shownUrl(url)}: more than ${MAX_REDIRECTS} redirects (the last to ${shownUrl(current)}); fix the artifact's source so it answers within ${MAX_REDIRECTS} redirects`);
     }
@@ -55,26 +48,7 @@ export async function openArtifactResponse(url: string, options: OpenOptions): P
   }
 }
 
-function sendGet(url: string, headers: Record<string, string>, options: OpenOptions): Promise<Http.IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const send = target.protocol === 'https:' ? httpsRequestRaw : httpRequestRaw;
-    // A fresh connection per download: a pooled socket that the last download left mid-body is of no use.
-    let answer: Http.IncomingMessage | undefined;
-    const req = send(target, { method: 'GET', headers, agent: false, signal: options.signal, timeout: options.timeoutMs }, (response) => {
-      answer = response;
-      // The caller may await other things before it reads the body; a connection lost meanwhile is seen then
-      // (`destroyed`, `errored`), not thrown here with no one listening.
-      response.on('error', () => undefined);
-      resolve(response);
-    });
-    req.on('timeout', () => {
-      const err = Object.assign(new Error(`no bytes from ${target.host} for ${options.timeoutMs} ms`), { code: 'ETIMEDOUT' });
-      // The body's reader sees this error rather than Node's generic `aborted`.
-      answer?.destroy(err);
-      req.destroy(err);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function sendGet(url: string, headers: Record<string, string>, options: OpenOptions): Promise<RawResponse> {
+  // A fresh connection per download, read into one fixed buffer (raw-http-get.ts).
+  return rawGet(url, headers, { timeoutMs: options.timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
 }

@@ -111,7 +111,7 @@ describe('artifacts, delivered by the agent', () => {
   const current = () => join(world.agents[0]!.dir, 'apps', SAMPLE_REPOSITORY, SAMPLE_ENVIRONMENT, 'current');
 
   it(
-    'ships a static site with no checkout, and the same artifact again transfers nothing',
+    'ships a static site with no checkout; the same artifact again transfers nothing, unless the disk changed it',
     async () => {
       const { deployment } = await world.deploy();
       const done = await world.waitForDeployment(deployment.id);
@@ -126,6 +126,14 @@ describe('artifacts, delivered by the agent', () => {
       expect(again.deployment.state).toBe('success');
       expect(again.jobs[0]!.logTail.join('\n')).toContain('already here (0 bytes transferred)');
       expect(requests.filter((r) => r === '/site-v1.tgz')).toHaveLength(1);
+
+      // The cache is checked as it is used: bytes changed on the disk are dropped and downloaded again.
+      await writeFile(join(world.agents[0]!.dir, 'artifacts', 'sha256', sha256(await siteV1)), 'not the artifact any more');
+      const healed = await world.waitForDeployment((await world.deploy()).deployment.id);
+      expect(healed.deployment.state).toBe('success');
+      expect(healed.jobs[0]!.logTail.join('\n')).toContain('the cached copy no longer has sha256');
+      expect(requests.filter((r) => r === '/site-v1.tgz')).toHaveLength(2);
+      expect(await readFile(join(current(), 'index.html'), 'utf8')).toBe('<h1>site v1</h1>\n');
     },
     E2E_TIMEOUT,
   );
