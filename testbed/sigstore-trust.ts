@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tbsCertificateDer } from './sigstore-der.js';
-import { fulcioExtensions, type IdentityOverrides } from './sigstore-identity.js';
+import { fulcioExtensions, type IdentityInput } from './sigstore-identity.js';
 import { SigstorePki, type Cert, type KeyPair } from './sigstore-pki.js';
 import { logIdOf, SCT_LIST_OID, signPrecertificate } from './sigstore-sct.js';
 import { logEntry } from './sigstore-tlog.js';
@@ -28,18 +28,13 @@ export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.co
 export const BUNDLE_V03_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const VALID_FROM = '2020-01-01T00:00:00Z';
 
-export interface SignOptions {
+/**
+ * What to sign: the workflow identity of {@link IdentityInput} (its `ref` defaults to `refs/heads/main`, its issuer to
+ * GitHub Actions'; `identity` writes other certificate extension values, `null` leaves one out), and the statement.
+ */
+export interface SignOptions extends IdentityInput {
   /** The artifact's SHA-256 (hex); several make a statement with several subjects. */
   sha256: string | string[];
-  repository: string;
-  workflow: string;
-  commit: string;
-  /** The workflow run's ref, default `refs/heads/main`. */
-  ref?: string;
-  /** The OIDC issuer written in the certificate, default GitHub Actions'. */
-  issuer?: string;
-  /** Certificate extension values to write instead of the ones derived above (`null` leaves one out). */
-  identity?: IdentityOverrides;
   /** The DSSE payload type, default `application/vnd.in-toto+json`. */
   payloadType?: string;
   /** Changes the in-toto statement before it is signed. */

@@ -17,21 +17,13 @@ import type { StandInDeployment } from '../../testbed/github-stand-in.js';
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY } from '../../testbed/sample-app.js';
 import { SigstoreTrust } from '../../testbed/sigstore-trust.js';
 import { startWorld, type World } from '../../testbed/world.js';
+import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
 const E2E_TIMEOUT = 120_000;
 const WORKFLOW = '.github/workflows/build.yml';
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A zip (Info-ZIP, as actions/upload-artifact makes) holding an executable `bin/app` that prints `says`. */
 async function appZip(says: string): Promise<Buffer> {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../testbed/processes.js';
 import { startWorld, type World } from '../../testbed/world.js';
 import { TestPki, type Issued } from '../cloud/test-pki.js';
+import { until } from '../helpers/until.js';
 
 const E2E_TIMEOUT = 120_000;
 const ACCOUNT = '123456789012';
@@ -45,15 +46,6 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('groups by verified cloud metadata', () => {
   let world: World;

@@ -11,19 +11,11 @@ import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleAppFiles } from '../../tes
 import type { StandInDeployment } from '../../testbed/github-stand-in.js';
 import { runCli } from '../../testbed/processes.js';
 import { startWorld, type World } from '../../testbed/world.js';
+import { until } from '../helpers/until.js';
 
 const E2E_TIMEOUT = 120_000;
 const CONFIG_REPO = 'demo/.bitenvoy';
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the GitHub App against a local GitHub', () => {
   let world: World;

@@ -11,6 +11,7 @@ import { pushCommit } from '../../testbed/git-repos.js';
 import type { StandInDeployment } from '../../testbed/github-stand-in.js';
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY } from '../../testbed/sample-app.js';
 import { startWorld, type DeploymentView, type World } from '../../testbed/world.js';
+import { until } from '../helpers/until.js';
 
 const E2E_TIMEOUT = 180_000;
 
@@ -48,15 +49,6 @@ function appDir(world: World, agent: number): string {
 const deploysLog = (world: World, agent: number) => readFile(join(appDir(world, agent), 'deploys.log'), 'utf8').catch(() => '');
 const currentRelease = (world: World, agent: number) => readlink(join(appDir(world, agent), 'current'));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The rollback a failed deployment started, once the failure is recorded. */
 function rollbackId(failed: DeploymentView['deployment']): string {

@@ -30,6 +30,7 @@ import { silentLogger } from '../../lib/logger.js';
 import { createGitHubAppRig, HUB_URL } from '../helpers/github-app-rig.js';
 import { killableOctokit, never, startDeploymentStatusesStandIn, STAND_IN_INSTALLATION, type DeploymentStatusesStandIn, type StatusFault } from './deployment-statuses-stand-in.js';
 import { capturedLogger, type LogLine } from '../helpers/captured-logger.js';
+import { until } from '../helpers/until.js';
 
 const REPO = 'acme/shop';
 const SHA = 'f'.repeat(40);
@@ -114,15 +115,6 @@ async function startAdminApi(hub: Awaited<ReturnType<typeof startHub>>): Promise
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const creates = () => github.requests.filter((r) => r.path === `/repos/${REPO}/deployments`).map((r) => `${r.method} ${r.answer}`);
 const rolloutOf = (d: { payload: unknown }) => (d.payload as { bitenvoy: { rollout: string } }).bitenvoy.rollout;
