@@ -43,8 +43,8 @@ import { RepositoryAccess } from './auth/repository-access.js';
 import { SignInAttempts } from './auth/sign-in-attempts.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
 import { cachedCommitDescriber, describeOnGitHub, describeOverGit } from './rollout/describe-commit.js';
-import { readInstructionsOnGitHub, readInstructionsOverGit } from './artifacts/read-instructions-at-commit.js';
-import { resolveArtifacts } from './artifacts/resolve-artifacts.js';
+import { cachedInstructions, readInstructionsOnGitHub, readInstructionsOverGit } from './artifacts/read-instructions-at-commit.js';
+import { pendingArtifacts, resolveArtifacts, type ArtifactResolvers, type ArtifactTarget } from './artifacts/resolve-artifacts.js';
 import { githubArtifactResolver, githubAttestations } from './artifacts/resolve-github-artifact.js';
 import type { ReadPermissions } from './github/repository-token.js';
 import type { CloudService } from './cloud/cloud-service.js';
@@ -157,6 +157,12 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   const createDeployment = createDeploymentKind({ store, startDeployment: (payload, options) => startDeployment(payload, options) });
   const outbox = new GitHubOutbox({ store, octokitFor: installationOctokit, log: log.child({ name: 'github-outbox' }), posts, kinds: { [CREATE_DEPLOYMENT_EFFECT]: createDeployment } });
   const artifactOctokit = (t: { installationId?: number; repository: string }) => (t.installationId !== undefined ? installationOctokit(t.installationId) : repositoryOctokit(t.repository));
+  const artifactResolvers: ArtifactResolvers = {
+    readInstructions: cachedInstructions(probot ? readInstructionsOnGitHub(artifactOctokit, readInstructionsOverGit) : readInstructionsOverGit),
+    insecureRegistries: settings.insecureRegistries,
+    ...(probot ? { github: githubArtifactResolver(artifactOctokit), attestations: githubAttestations(artifactOctokit) } : {}),
+  };
+  const resolveCommitArtifacts = (target: ArtifactTarget) => resolveArtifacts(artifactResolvers, target);
   const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;
   // Loaded only when configured: the cloud providers' SDKs (the EC2 client alone) cost an idle hub ~90 MB of RSS.
   const cloudModule = settings.cloud ? await import('./cloud/cloud-service.js') : undefined;
@@ -183,17 +189,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     ),
     // The artifacts each deployment's commit declares, pinned when it is planned (with their build attestations): its instruction file read from GitHub
     // in GitHub mode (over git for a repository the App is not installed on), over git in local mode.
-    resolveArtifacts: (target) =>
-      resolveArtifacts(
-        {
-          readInstructions: probot
-            ? readInstructionsOnGitHub((t) => (t.installationId !== undefined ? installationOctokit(t.installationId) : repositoryOctokit(t.repository)), readInstructionsOverGit)
-            : readInstructionsOverGit,
-          insecureRegistries: settings.insecureRegistries,
-          ...(probot ? { github: githubArtifactResolver(artifactOctokit), attestations: githubAttestations(artifactOctokit) } : {}),
-        },
-        target,
-      ),
+    resolveArtifacts: resolveCommitArtifacts,
     // Messages name the way to act that works here: pull-request commands only in GitHub mode.
     mode: settings.github ? 'github' : 'local',
     // A GitHub deployment's automatic rollback is made through GitHub, so it shows there like any deployment.
@@ -219,7 +215,21 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   // Likewise the deployments, replies, reactions and check runs the last run left in the outbox.
   if (probot) await outbox.start().catch((err: unknown) => log.error({ err }, 'GitHub outbox: listing the effects the last run left failed; they are sent at the next start'));
   const auto = probot
-    ? new AutoDeployer({ store, configs, octokitFor: installationOctokit, outbox, log: log.child({ name: 'auto-deploy' }), debounceMs: settings.checksDebounceMs, publicUrl: () => publicUrl, alone: store.db.dialect === 'sqlite' })
+    ? new AutoDeployer({
+        store,
+        configs,
+        octokitFor: installationOctokit,
+        outbox,
+        log: log.child({ name: 'auto-deploy' }),
+        debounceMs: settings.checksDebounceMs,
+        publicUrl: () => publicUrl,
+        alone: store.db.dialect === 'sqlite',
+        artifactsPending: async ({ repository, sha, ref, installationId }) => {
+          const repo = configs.current(repository)?.repositories[repository];
+          if (!repo) return undefined;
+          return pendingArtifacts(() => resolveCommitArtifacts({ repository, sha, ref, installationId, gitUrl: repo.git ?? '', instructions: repo.instructions }));
+        },
+      })
     : undefined;
   if (auto) late.auto = auto;
   // The leader sweeps for commits due and claimed by nobody (their replica died); after an outage of the whole fleet

@@ -72,3 +72,26 @@ export function readInstructionsOnGitHub(octokitFor: (target: InstructionsTarget
 function firstLine(err: unknown): string {
   return withoutCredentials((String((err as Error).message).split('\n').find((l) => l.trim()) ?? 'unknown error').trim());
 }
+
+/**
+ * `read` with its answers kept per repository, commit and path (a commit's file never changes): an automatic deploy
+ * looks at a commit's artifacts before it makes the deployment, and the plan again — the file is read once. A failed
+ * read is not kept.
+ *
+ * @example
+ * const readInstructions = cachedInstructions(readInstructionsOverGit);
+ */
+export function cachedInstructions(read: ReadInstructions, max = 1000): ReadInstructions {
+  const kept = new Map<string, Promise<string | undefined>>();
+  return (target) => {
+    const key = `${target.repository}\u0000${target.sha}\u0000${target.instructions}`;
+    const known = kept.get(key);
+    if (known) return known;
+    const answer = read(target);
+    kept.set(key, answer);
+    answer.catch(() => kept.delete(key));
+    // Oldest first out: a Map iterates in insertion order.
+    if (kept.size > max) kept.delete(kept.keys().next().value!);
+    return answer;
+  };
+}

@@ -71,3 +71,19 @@ async function resolveOne(resolvers: ArtifactResolvers, target: ArtifactTarget, 
   }
   return resolvers.github(target, artifact);
 }
+
+/**
+ * Why a commit's artifacts are not there yet — `resolve` failed with an error GitHub's run says will clear (its build
+ * workflow has not finished) — or undefined when they resolve, or fail for good (the deployment then says why).
+ *
+ * @example
+ * await pendingArtifacts(() => resolveArtifacts(resolvers, target)); // 'workflow build.yml has no successful run for abc1234 …'
+ */
+export async function pendingArtifacts(resolve: () => Promise<unknown>): Promise<string | undefined> {
+  try {
+    await resolve();
+    return undefined;
+  } catch (err) {
+    return err instanceof BitEnvoyError && err.details?.pending === true ? err.message : undefined;
+  }
+}

@@ -64,6 +64,12 @@ export interface AutoDeployerDeps {
   sweepMs?: number;
   /** How long an evaluation owns its commit; a dead evaluator's commit is taken over after it. */
   claimMs?: number;
+  /**
+   * Why the commit's artifacts are not there yet (its build workflow still running), or undefined when they are — or
+   * cannot be had for another reason, which the deployment then says. A green commit waits for them like for a
+   * required check, up to the environment's `checksTimeout`.
+   */
+  artifactsPending?: (target: { repository: string; sha: string; ref: string; installationId: number }) => Promise<string | undefined>;
 }
 
 const DEFAULT_CHECKS_TIMEOUT = '1h';
@@ -382,18 +388,26 @@ export class AutoDeployer {
           settled.push(name);
           continue;
         }
-        await createAutoDeployment(this.#deps, pending, name, env, `${verdict.description} on ${wait.branch}`);
-        settled.push(name);
-        continue;
+        const waiting = await this.#deps.artifactsPending?.({ repository: repository.fullName, sha, ref: wait.branch, installationId: pending.installationId });
+        if (waiting === undefined) {
+          await createAutoDeployment(this.#deps, pending, name, env, `${verdict.description} on ${wait.branch}`);
+          settled.push(name);
+          continue;
+        }
+        log.info(`auto-deploy to ${name}: ${sha.slice(0, 7)} is green, waiting for its artifacts: ${waiting}`);
       }
       const deadline = Date.parse(wait.deadline);
       if (this.#now() >= deadline) {
-        await createAutoDeployment(this.#deps, pending, name, env, `${verdict.description} — required checks did not report within ${env.checksTimeout ?? DEFAULT_CHECKS_TIMEOUT}`, true);
+        // Green but its artifacts never came: deployed all the same, and its plan says which artifact is missing.
+        if (verdict.verdict === 'green') await createAutoDeployment(this.#deps, pending, name, env, `${verdict.description} on ${wait.branch}; its artifacts did not appear within ${env.checksTimeout ?? DEFAULT_CHECKS_TIMEOUT}`);
+        else await createAutoDeployment(this.#deps, pending, name, env, `${verdict.description} — required checks did not report within ${env.checksTimeout ?? DEFAULT_CHECKS_TIMEOUT}`, true);
         settled.push(name);
         continue;
       }
       left[name] = wait;
-      retryAt = Math.min(retryAt, deadline);
+      // Waiting for artifacts: looked at again on the next event for the commit (its workflow's check suite), and
+      // at least every minute, should that event be missed.
+      retryAt = Math.min(retryAt, deadline, verdict.verdict === 'green' ? this.#now() + RETRY_MS : Infinity);
     }
     return { left, settled, nextDueAt: Number.isFinite(retryAt) ? retryAt : undefined };
   }

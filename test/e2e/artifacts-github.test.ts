@@ -3,7 +3,8 @@
  * local GitHub stand-in, one real agent whose agent.yml allows Actions artifacts of that GitHub and requires a build
  * attestation from the repository's `build.yml` checked against a trust root made for the test. A green commit's
  * artifact (a zip holding `bin/app`) ships with no checkout and runs; an artifact attested for another commit is
- * refused and the live release stays; a commit whose workflow has not run yet gives an error deployment saying so.
+ * refused and the live release stays; a green commit whose workflow has not run yet waits for it like for a required
+ * check, and one whose workflow never runs within `checksTimeout` gives an error deployment saying so.
  */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -59,7 +60,8 @@ describe('a GitHub Actions artifact with provenance required', () => {
 
   beforeAll(async () => {
     trust = await SigstoreTrust.create();
-    world = await startWorld({ agents: 1, github: { requiredChecks: ['test'] } });
+    // checksTimeout 8s: how long a green commit waits for the workflow that builds its artifact.
+    world = await startWorld({ agents: 1, github: { requiredChecks: ['test'], checksTimeout: '8s' } });
     // The server's owner: Actions artifacts of this GitHub only, and only with an attestation from build.yml.
     const agent = world.agents[0]!;
     await agent.process.stop();
@@ -127,11 +129,31 @@ describe('a GitHub Actions artifact with provenance required', () => {
   );
 
   it(
-    "says a commit's workflow has not run yet, as an error deployment",
+    'waits, green, for the workflow that builds the artifact, and deploys once it has run',
     async () => {
-      const { sha } = await github().push(SAMPLE_REPOSITORY, 'main', { 'bitenvoy.yml': INSTRUCTIONS, 'VERSION': 'no build\n' }, 'not built yet');
+      const zip = await appZip('built after the tests passed');
+      const { sha } = await github().push(SAMPLE_REPOSITORY, 'main', { 'bitenvoy.yml': INSTRUCTIONS, 'VERSION': 'slow build\n' }, 'a slow build');
       await github().reportCheck(SAMPLE_REPOSITORY, sha, 'test', 'success');
+      // Green, but build.yml has not run for it: no deployment yet (before, one was made and failed at once).
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(github().deployments.find((d) => d.sha === sha)).toBeUndefined();
+
+      github().addWorkflowRun(SAMPLE_REPOSITORY, { workflow: 'build.yml', headSha: sha, headBranch: 'main', artifacts: [{ name: 'app', bytes: zip }] });
+      github().addAttestation(SAMPLE_REPOSITORY, sha256(zip), trust.sign({ sha256: sha256(zip), repository: SAMPLE_REPOSITORY, workflow: WORKFLOW, commit: sha }));
+      // The workflow's own check suite completing is the event that has the commit looked at again.
+      await github().reportCheck(SAMPLE_REPOSITORY, sha, 'build', 'success');
       const deployment = await until('a deployment', () => github().deployments.find((d) => d.sha === sha));
+      expect(await until('a final status', () => finalStatus(deployment))).toBe('success');
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    "says a commit's workflow never ran within checksTimeout, as an error deployment naming it",
+    async () => {
+      const { sha } = await github().push(SAMPLE_REPOSITORY, 'main', { 'bitenvoy.yml': INSTRUCTIONS, 'VERSION': 'no build\n' }, 'not built at all');
+      await github().reportCheck(SAMPLE_REPOSITORY, sha, 'test', 'success');
+      const deployment = await until('a deployment, once checksTimeout passed', () => github().deployments.find((d) => d.sha === sha), 60_000);
       expect(await until('a final status', () => finalStatus(deployment))).toBe('error');
       expect(String(deployment.statuses.at(-1)?.description)).toMatch(/build\.yml.*no successful run/);
     },
