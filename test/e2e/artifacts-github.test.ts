@@ -79,10 +79,12 @@ describe('a GitHub Actions artifact with provenance required', () => {
   });
 
   /** Pushes the instruction file, lets `build.yml` upload `zip` (attested for `attestedCommit`), and passes `test`. */
-  async function buildAndPass(zip: Buffer, attestedCommit?: (sha: string) => string): Promise<{ sha: string; deployment: StandInDeployment }> {
+  async function buildAndPass(zip: Buffer, attestedCommit?: ((sha: string) => string) | 'no attestation'): Promise<{ sha: string; deployment: StandInDeployment }> {
     const { sha } = await github().push(SAMPLE_REPOSITORY, 'main', { 'bitenvoy.yml': INSTRUCTIONS, 'VERSION': `${Date.now()}\n` }, 'build the app');
     github().addWorkflowRun(SAMPLE_REPOSITORY, { workflow: 'build.yml', headSha: sha, headBranch: 'main', artifacts: [{ name: 'app', bytes: zip }] });
-    github().addAttestation(SAMPLE_REPOSITORY, sha256(zip), trust.sign({ sha256: sha256(zip), repository: SAMPLE_REPOSITORY, workflow: WORKFLOW, commit: attestedCommit?.(sha) ?? sha }));
+    if (attestedCommit !== 'no attestation') {
+      github().addAttestation(SAMPLE_REPOSITORY, sha256(zip), trust.sign({ sha256: sha256(zip), repository: SAMPLE_REPOSITORY, workflow: WORKFLOW, commit: attestedCommit?.(sha) ?? sha }));
+    }
     await github().reportCheck(SAMPLE_REPOSITORY, sha, 'test', 'success');
     const deployment = await until('a deployment', () => github().deployments.find((d) => d.sha === sha));
     return { sha, deployment };
@@ -113,16 +115,19 @@ describe('a GitHub Actions artifact with provenance required', () => {
     E2E_TIMEOUT,
   );
 
-  it(
-    'refuses an artifact attested for another commit, and the live release stays',
-    async () => {
+  it.each([
+    ['attested for another commit', () => 'f'.repeat(40), /commit/],
+    ['with no attestation at all', 'no attestation' as const, /no valid build attestation|no attestation|no bundle/i],
+  ])(
+    'refuses an artifact %s, and the live release stays',
+    async (_name, attested, reason) => {
       const live = await readlink(current());
-      const { deployment } = await buildAndPass(await appZip('bytes from another build'), () => 'f'.repeat(40));
+      const { deployment } = await buildAndPass(await appZip(`bytes ${String(_name)}`), attested);
       expect(await until('a final status', () => finalStatus(deployment))).toBe('failure');
       const rollout = (deployment.body.payload as { bitenvoy: { rollout: string } }).bitenvoy.rollout;
       const view = await world.waitForDeployment(rollout);
       expect(view.jobs[0]!.state).toBe('failed');
-      expect(view.jobs[0]!.message).toMatch(/commit/);
+      expect(view.jobs[0]!.message).toMatch(reason);
       expect(await readlink(current())).toBe(live);
     },
     E2E_TIMEOUT,
