@@ -8,7 +8,7 @@
  * await pruneReleases(paths, 5);
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
 export interface ReleasePaths {
@@ -36,6 +36,25 @@ export async function currentRelease(paths: ReleasePaths): Promise<string | unde
   return readlink(paths.current).then((target) => basename(target), () => undefined);
 }
 
+/** Where a release made of artifacts alone keeps its commit's instruction file: `<base>/instructions/<release>.yml`. */
+function instructionsCopy(paths: ReleasePaths): string {
+  return join(paths.base, 'instructions', `${basename(paths.release)}.yml`);
+}
+
+/** Keeps the instruction file of a release that does not hold it (`source: artifact`), for a rollback to it. */
+export async function keepInstructions(paths: ReleasePaths, text: string): Promise<void> {
+  await mkdir(join(paths.base, 'instructions'), { recursive: true });
+  await writeFile(instructionsCopy(paths), text);
+}
+
+/** The instruction file kept beside a release by {@link keepInstructions}, as readInstructionFile answers. */
+export async function keptInstructions(paths: ReleasePaths): Promise<{ text: string } | { problem: string; missing?: boolean }> {
+  return readFile(instructionsCopy(paths), 'utf8').then(
+    (text) => ({ text }),
+    () => ({ problem: 'no instruction file kept for it', missing: true }),
+  );
+}
+
 /** Deletes the oldest releases beyond `keep`, never the current one; returns the ids removed. */
 export async function pruneReleases(paths: ReleasePaths, keep: number): Promise<string[]> {
   const current = await currentRelease(paths);
@@ -48,6 +67,7 @@ export async function pruneReleases(paths: ReleasePaths, keep: number): Promise<
   for (const [index, dir] of withTimes.entries()) {
     if (index < keep || dir.name === current) continue;
     await rm(join(paths.releases, dir.name), { recursive: true, force: true });
+    await rm(join(paths.base, 'instructions', `${dir.name}.yml`), { force: true });
     removed.push(dir.name);
   }
   return removed;

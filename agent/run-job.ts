@@ -18,7 +18,7 @@ import { checkoutRelease, forgetRelease } from './fetch-commit.js';
 import { fetchJobCommit } from './fetch-from-branches.js';
 import type { JobReporter } from './job-reporter.js';
 import { readInstructionFile } from './read-instruction-file.js';
-import { artifactsInUse, keptReleaseOf, pruneReleases, recordLiveRelease, releasePaths, switchCurrent, type ReleasePaths } from './releases.js';
+import { artifactsInUse, keepInstructions, keptInstructions, keptReleaseOf, pruneReleases, recordLiveRelease, releasePaths, switchCurrent, type ReleasePaths } from './releases.js';
 import { resolveStepCwd, runStep, type StepResult } from './run-step.js';
 import { runValidate } from './run-validate.js';
 import { bindSecrets } from './secrets.js';
@@ -75,6 +75,8 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
     const delivered = await deliverReleaseArtifacts(ctx, parsed.value, paths);
     if (!Array.isArray(delivered)) return delivered;
     artifacts = delivered;
+    // A release of artifacts alone does not hold the commit's instruction file: kept beside it, for a rollback.
+    if (parsed.value.source === 'artifact') await keepInstructions(paths, read.text);
   }
 
   await reporter.state('running');
@@ -153,7 +155,8 @@ async function restoreKeptRelease(ctx: JobContext, paths: ReleasePaths): Promise
   }
   const keptPaths = { ...paths, release: kept };
   // Read like any instruction file: the hub names the path, so it must not lead out of the release.
-  const read = await readInstructionFile(kept, spec.instructions);
+  const inRelease = await readInstructionFile(kept, spec.instructions);
+  const read = 'problem' in inRelease && inRelease.missing ? await keptInstructions(keptPaths) : inRelease;
   const parsed = 'problem' in read ? undefined : parseInstructions(read.text, spec.instructions).value;
   const steps = parsed?.rollback;
   if (!parsed || !steps) {

@@ -171,6 +171,37 @@ describe('artifacts, delivered by the agent', () => {
   );
 
   it(
+    'rolls back to a kept release of artifacts alone with its rollback steps, fetching nothing',
+    async () => {
+      const withRollback = (url: string, digest: string) =>
+        instructions(`  - name: site\n    url: { url: '${url}', sha256: ${digest} }`) + 'rollback:\n  - name: say\n    run: echo "back on the kept site"\n';
+      const siteV2 = await tarGz({ 'index.html': '<h1>site v2</h1>\n' });
+      served.set('/site-v2.tgz', siteV2);
+      await pushCommit(world.appRepo, { 'bitenvoy.yml': withRollback(`${filesUrl}/site-v1.tgz`, sha256(await siteV1)) }, 'site v1 with rollback steps');
+      expect((await world.waitForDeployment((await world.deploy()).deployment.id)).deployment.state).toBe('success');
+      await pushCommit(world.appRepo, { 'bitenvoy.yml': withRollback(`${filesUrl}/site-v2.tgz`, sha256(siteV2)) }, 'site v2');
+      expect((await world.waitForDeployment((await world.deploy()).deployment.id)).deployment.state).toBe('success');
+      expect(await readFile(join(current(), 'index.html'), 'utf8')).toBe('<h1>site v2</h1>\n');
+
+      const before = requests.length;
+      const res = await fetch(`${world.hub.url}/api/v1/environments/rollback`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${world.hub.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ repository: SAMPLE_REPOSITORY, environment: SAMPLE_ENVIRONMENT }),
+      });
+      expect(res.status).toBe(201);
+      const rolledBack = await world.waitForDeployment(((await res.json()) as { deployment: { id: string } }).deployment.id);
+      expect(rolledBack.deployment.state).toBe('success');
+      const log = rolledBack.jobs[0]!.logTail.join('\n');
+      expect(log).toContain('restoring the kept release');
+      expect(log).toContain('back on the kept site');
+      expect(await readFile(join(current(), 'index.html'), 'utf8')).toBe('<h1>site v1</h1>\n');
+      expect(requests.length).toBe(before);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
     'deploys an OCI artifact pinned to its digest when planned, and names a tag that does not exist',
     async () => {
       const site = await tarGz({ 'index.html': '<h1>site from the registry</h1>\n' });
