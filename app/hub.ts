@@ -156,11 +156,14 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   // the background. A created deployment's rollout is started by the same handler as the deployment.created webhook.
   const createDeployment = createDeploymentKind({ store, startDeployment: (payload, options) => startDeployment(payload, options) });
   const outbox = new GitHubOutbox({ store, octokitFor: installationOctokit, log: log.child({ name: 'github-outbox' }), posts, kinds: { [CREATE_DEPLOYMENT_EFFECT]: createDeployment } });
-  const artifactOctokit = (t: { installationId?: number; repository: string }) => (t.installationId !== undefined ? installationOctokit(t.installationId) : repositoryOctokit(t.repository));
+  // A plan previewed on the deploy page names no installation (0): the repository's own is looked up.
+  const artifactOctokit = (t: { installationId?: number; repository: string }) => (t.installationId ? installationOctokit(t.installationId) : repositoryOctokit(t.repository));
   const artifactResolvers: ArtifactResolvers = {
     readInstructions: cachedInstructions(probot ? readInstructionsOnGitHub(artifactOctokit, readInstructionsOverGit) : readInstructionsOverGit),
     insecureRegistries: settings.insecureRegistries,
     ...(probot ? { github: githubArtifactResolver(artifactOctokit), attestations: githubAttestations(artifactOctokit) } : {}),
+    onUnreadable: (target, err) =>
+      log.warn({ err, repository: target.repository, sha: target.sha }, `could not read ${target.instructions} of ${target.sha.slice(0, 7)} to resolve its artifacts; the deployment goes ahead without them (an agent then names any it misses)`),
   };
   const resolveCommitArtifacts = (target: ArtifactTarget) => resolveArtifacts(artifactResolvers, target);
   const repositoryTokens = probot ? new RepositoryTokens(async () => (await probot.auth()) as StatusOctokit) : undefined;

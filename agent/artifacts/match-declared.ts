@@ -23,7 +23,11 @@ export function matchDeclared(declared: Artifact, resolved: JobArtifact | undefi
   const name = `artifact \`${declared.name}\``;
   if (!key) return { problem: `${name} names no single source` };
   const tampered = 'a hub that sends something else may have been tampered with';
-  if (!resolved) return { problem: `the hub sent nothing for ${name}, which the commit's instruction file declares: the hub may be older than this agent, or ${tampered}` };
+  if (!resolved) {
+    return {
+      problem: `the hub sent nothing for ${name}, which the commit's instruction file declares: the hub could not read the file when it planned the deployment (its log says why: deploy again once it can), or it is older than this agent, or ${tampered}`,
+    };
+  }
   if (resolved.source !== KIND_OF[key]) return { problem: `the hub sent ${name} as a ${resolved.source} artifact, but the commit declares it from \`${key}\`; ${tampered}` };
   if (declared.url) {
     const url = expandCommit(declared.url.url, spec.sha);

@@ -1,6 +1,7 @@
 /**
  * The deployed commit's instruction file as the hub reads it when planning (to resolve the artifacts it declares):
- * over git in local mode — a depth-1 fetch of exactly that commit into a throwaway bare directory, then `git show` —
+ * over git in local mode — a depth-1, blob-less fetch of exactly that commit into a throwaway bare directory, then
+ * `git show` of the one file (its blob fetched alone) —
  * and through `GET /repos/{owner}/{repo}/contents/{path}?ref={sha}` in GitHub mode. Undefined when the commit has no
  * such file (the agent then fails the job saying so); a file that cannot be read at all is an error naming why.
  *
@@ -31,9 +32,14 @@ export const readInstructionsOverGit: ReadInstructions = async ({ gitUrl, sha, i
   if (!/^[0-9a-f]{40}$/.test(sha) || instructions.startsWith('-')) return undefined;
   const dir = await mkdtemp(join(tmpdir(), 'bitenvoy-instructions-'));
   try {
+    // A partial clone of one commit without its blobs; reading the one file then fetches that blob alone (a host
+    // that does not filter sends the commit's tree whole: bytes, not correctness).
     await git(dir).raw(['init', '--quiet', '--bare']);
+    await git(dir).raw(['remote', 'add', 'origin', '--', gitUrl]);
+    await git(dir).raw(['config', 'remote.origin.promisor', 'true']);
+    await git(dir).raw(['config', 'remote.origin.partialclonefilter', 'blob:none']);
     try {
-      await git(dir).raw(['-c', 'http.lowSpeedLimit=1', '-c', 'http.lowSpeedTime=5', 'fetch', '--quiet', '--no-tags', '--depth=1', '--', gitUrl, sha]);
+      await git(dir).raw(['-c', 'http.lowSpeedLimit=1', '-c', 'http.lowSpeedTime=5', 'fetch', '--quiet', '--no-tags', '--depth=1', '--filter=blob:none', 'origin', sha]);
     } catch (err) {
       throw new BitEnvoyError('BE_GIT', `cannot read ${instructions} of ${sha.slice(0, 7)} from ${withoutCredentials(gitUrl)} to find its artifacts: ${firstLine(err)}`, { cause: err });
     }

@@ -32,11 +32,22 @@ export interface ArtifactResolvers {
   /** Registries spoken to over plain http (`BITENVOY_INSECURE_REGISTRIES`): a test registry on loopback. */
   insecureRegistries?: readonly string[];
   timeoutMs?: number;
+  /**
+   * The instruction file could not be read (the git host or GitHub failing): the deployment goes ahead without
+   * artifacts — a commit that declares some then fails on its servers, each naming the artifact it did not get.
+   */
+  onUnreadable?: (target: ArtifactTarget, err: unknown) => void;
 }
 
 /** Resolves what the commit declares; [] when it declares nothing (or its file is missing or invalid: the agent says why). */
 export async function resolveArtifacts(resolvers: ArtifactResolvers, target: ArtifactTarget): Promise<JobArtifact[]> {
-  const text = await resolvers.readInstructions(target);
+  let text: string | undefined;
+  try {
+    text = await resolvers.readInstructions(target);
+  } catch (err) {
+    resolvers.onUnreadable?.(target, err);
+    return [];
+  }
   if (text === undefined) return [];
   const parsed = parseInstructions(text, target.instructions).value;
   const resolved: JobArtifact[] = [];
