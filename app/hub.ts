@@ -44,7 +44,7 @@ import { SignInAttempts } from './auth/sign-in-attempts.js';
 import { RolloutEngine } from './rollout/rollout-engine.js';
 import { cachedCommitDescriber, describeOnGitHub, describeOverGit } from './rollout/describe-commit.js';
 import { cachedInstructions, readInstructionsOnGitHub, readInstructionsOverGit } from './artifacts/read-instructions-at-commit.js';
-import { pendingArtifacts, resolveArtifacts, type ArtifactResolvers, type ArtifactTarget } from './artifacts/resolve-artifacts.js';
+import { artifactsBeforeDeploying, resolveArtifacts, type ArtifactResolvers, type ArtifactTarget } from './artifacts/resolve-artifacts.js';
 import { githubArtifactResolver, githubAttestations } from './artifacts/resolve-github-artifact.js';
 import type { ReadPermissions } from './github/repository-token.js';
 import type { CloudService } from './cloud/cloud-service.js';
@@ -229,8 +229,8 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
         alone: store.db.dialect === 'sqlite',
         artifactsPending: async ({ repository, sha, ref, installationId }) => {
           const repo = configs.current(repository)?.repositories[repository];
-          if (!repo) return undefined;
-          return pendingArtifacts(() => resolveCommitArtifacts({ repository, sha, ref, installationId, gitUrl: repo.git ?? '', instructions: repo.instructions }));
+          if (!repo) return { artifacts: [] };
+          return artifactsBeforeDeploying(() => resolveCommitArtifacts({ repository, sha, ref, installationId, gitUrl: repo.git ?? '', instructions: repo.instructions }));
         },
       })
     : undefined;

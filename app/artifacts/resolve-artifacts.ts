@@ -84,17 +84,17 @@ async function resolveOne(resolvers: ArtifactResolvers, target: ArtifactTarget, 
 }
 
 /**
- * Why a commit's artifacts are not there yet — `resolve` failed with an error GitHub's run says will clear (its build
- * workflow has not finished) — or undefined when they resolve, or fail for good (the deployment then says why).
+ * A commit's artifacts as an automatic deploy sees them before it asks GitHub for the deployment: not there yet
+ * (`resolve` failed with an error GitHub's run says will clear: its build workflow has not finished), or what they
+ * are — none when they fail for good (the deployment, planned anyway, then says why).
  *
  * @example
- * await pendingArtifacts(() => resolveArtifacts(resolvers, target)); // 'workflow build.yml has no successful run for abc1234 …'
+ * await artifactsBeforeDeploying(() => resolveArtifacts(resolvers, target)); // { pending: 'workflow build.yml has no successful run …' }
  */
-export async function pendingArtifacts(resolve: () => Promise<unknown>): Promise<string | undefined> {
+export async function artifactsBeforeDeploying(resolve: () => Promise<JobArtifact[]>): Promise<{ pending: string } | { artifacts: JobArtifact[] }> {
   try {
-    await resolve();
-    return undefined;
+    return { artifacts: await resolve() };
   } catch (err) {
-    return err instanceof BitEnvoyError && err.details?.pending === true ? err.message : undefined;
+    return err instanceof BitEnvoyError && err.details?.pending === true ? { pending: err.message } : { artifacts: [] };
   }
 }

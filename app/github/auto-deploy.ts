@@ -16,6 +16,7 @@
  * await auto.start({ leading: () => leader.leading });
  * app.on('push', (c) => auto.onPush(pushFrom(c.payload)));
  */
+import type { JobArtifact } from '../../lib/protocol.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { recordAudit } from '../audit/audit-log.js';
@@ -65,11 +66,11 @@ export interface AutoDeployerDeps {
   /** How long an evaluation owns its commit; a dead evaluator's commit is taken over after it. */
   claimMs?: number;
   /**
-   * Why the commit's artifacts are not there yet (its build workflow still running), or undefined when they are — or
-   * cannot be had for another reason, which the deployment then says. A green commit waits for them like for a
-   * required check, up to the environment's `checksTimeout`.
+   * Why the commit's artifacts are not there yet (its build workflow still running), or what they are (the GitHub
+   * Deployment's payload names them) — none when they cannot be had for another reason, which the deployment then
+   * says. A green commit waits for them like for a required check, up to the environment's `checksTimeout`.
    */
-  artifactsPending?: (target: { repository: string; sha: string; ref: string; installationId: number }) => Promise<string | undefined>;
+  artifactsPending?: (target: { repository: string; sha: string; ref: string; installationId: number }) => Promise<{ pending: string } | { artifacts: JobArtifact[] }>;
 }
 
 const DEFAULT_CHECKS_TIMEOUT = '1h';
@@ -388,13 +389,13 @@ export class AutoDeployer {
           settled.push(name);
           continue;
         }
-        const waiting = await this.#deps.artifactsPending?.({ repository: repository.fullName, sha, ref: wait.branch, installationId: pending.installationId });
-        if (waiting === undefined) {
-          await createAutoDeployment(this.#deps, pending, name, env, `${verdict.description} on ${wait.branch}`);
+        const found = (await this.#deps.artifactsPending?.({ repository: repository.fullName, sha, ref: wait.branch, installationId: pending.installationId })) ?? { artifacts: [] };
+        if ('artifacts' in found) {
+          await createAutoDeployment(this.#deps, pending, name, env, `${verdict.description} on ${wait.branch}`, false, found.artifacts);
           settled.push(name);
           continue;
         }
-        log.info(`auto-deploy to ${name}: ${sha.slice(0, 7)} is green, waiting for its artifacts: ${waiting}`);
+        log.info(`auto-deploy to ${name}: ${sha.slice(0, 7)} is green, waiting for its artifacts: ${found.pending}`);
       }
       const deadline = Date.parse(wait.deadline);
       if (this.#now() >= deadline) {

@@ -6,6 +6,7 @@
  * @example
  * await createAutoDeployment({ store, outbox, log, publicUrl }, pending, 'production', env, 'all 3 checks passed on main');
  */
+import type { JobArtifact } from '../../lib/protocol.js';
 import type { AutoDeployerDeps } from './auto-deploy.js';
 import { markDeployed, unmarkDeployed, type PendingCommit, type RepositoryRef } from './auto-pending.js';
 import { newRolloutId } from './create-github-deployment.js';
@@ -23,6 +24,7 @@ export async function createAutoDeployment(
   env: { productionEnvironment?: boolean; transientEnvironment?: boolean },
   description: string,
   timedOut = false,
+  artifacts: JobArtifact[] = [],
 ): Promise<void> {
   const { repository, sha } = pending;
   // Marked first, by compare-and-set: an event arriving while GitHub answers, or another replica evaluating the same
@@ -44,6 +46,7 @@ export async function createAutoDeployment(
         environment,
         env,
         trigger: 'auto',
+        ...(artifacts.length ? { artifacts } : {}),
         description: `BitEnvoy: ${description}`,
         publicUrl: deps.publicUrl(),
         audit: { actor: 'auto', action: 'auto-deploy', repository: repository.fullName, environment, sha, outcome: timedOut ? 'error' : 'started', detail: description, deploymentId: rolloutId },

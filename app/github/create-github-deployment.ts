@@ -6,6 +6,7 @@
  * own start and the `deployment.created` webhook is handled first starts the same rollout, exactly once — and a
  * create sent again after a lost answer finds the deployment it made instead of making a second.
  */
+import type { JobArtifact } from '../../lib/protocol.js';
 import { randomBytes } from 'node:crypto';
 import { BitEnvoyError } from '../../lib/errors.js';
 import type { Environment } from '../../config-schema/types.generated.js';
@@ -22,6 +23,8 @@ export interface BitEnvoyDeploymentPayload {
     /** The pull request the command came from. */
     pullRequest?: number;
     forced?: boolean;
+    /** The artifacts the commit declares, as found when the deployment was asked for: name, source and digest. */
+    artifacts?: Array<{ name: string; source: string; digest: string }>;
   };
 }
 
@@ -56,6 +59,7 @@ export function githubDeploymentBody(args: {
   actor?: string;
   pullRequest?: number;
   forced?: boolean;
+  artifacts?: JobArtifact[];
 }): Record<string, unknown> {
   const payload: BitEnvoyDeploymentPayload = {
     bitenvoy: {
@@ -65,6 +69,7 @@ export function githubDeploymentBody(args: {
       ...(args.actor ? { actor: args.actor } : {}),
       ...(args.pullRequest ? { pullRequest: args.pullRequest } : {}),
       ...(args.forced ? { forced: true } : {}),
+      ...(args.artifacts?.length ? { artifacts: args.artifacts.map((a) => ({ name: a.name, source: a.source, digest: a.sha256 ? `sha256:${a.sha256}` : (a.oci?.digest ?? '') })) } : {}),
     },
   };
   return {

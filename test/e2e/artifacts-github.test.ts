@@ -97,6 +97,8 @@ describe('a GitHub Actions artifact with provenance required', () => {
       const { sha, deployment } = await buildAndPass(zip);
       expect(await until('a final status', () => finalStatus(deployment))).toBe('success');
       const rollout = (deployment.body.payload as { bitenvoy: { rollout: string } }).bitenvoy.rollout;
+      // GitHub's record of the deployment names the bytes it ships.
+      expect(deployment.body.payload).toMatchObject({ bitenvoy: { artifacts: [{ name: 'app', source: 'github-actions', digest: `sha256:${sha256(zip)}` }] } });
       const view = await world.waitForDeployment(rollout);
       expect(view.deployment.artifacts).toEqual([expect.objectContaining({ name: 'app', source: 'github-actions', sha256: sha256(zip) })]);
       const log = view.jobs[0]!.logTail.join('\n');
