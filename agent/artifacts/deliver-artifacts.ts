@@ -58,7 +58,7 @@ export async function deliverArtifacts(ctx: DeliveryContext, instructions: Pick<
     const where =
       matched.source.kind === 'oci'
         ? await locateOciBlob({ ...matched.source, digest: resolved!.oci!.digest, ...(resolved!.oci!.layer ? { layer: resolved!.oci!.layer } : {}), timeoutMs: STALL_MS, insecureRegistries: insecureRegistries(config) })
-        : { url: resolved!.url!, sha256: matched.sha256 ?? resolved!.sha256!, ...(resolved!.size === undefined ? {} : { size: resolved!.size }), headers: token ? { authorization: `Bearer ${token}` } : ({} as Record<string, string>) };
+        : { url: resolved!.url!, sha256: matched.sha256 ?? resolved!.sha256!, ...(resolved!.size === undefined ? {} : { size: resolved!.size }), headers: downloadHeaders(matched.source.kind, token) };
     ctx.log(`artifact ${artifact.name}: ${resolved!.described ?? matched.source.kind}, sha256 ${where.sha256.slice(0, 12)}…\n`);
     const lines = (line: string) => ctx.log(line.endsWith('\n') ? line : `${line}\n`);
     const download = () => downloadArtifact({ url: where.url, sha256: where.sha256, ...(where.size === undefined ? {} : { size: where.size }), headers: where.headers, cacheDir: artifactCacheDir(ctx.agentDir), signal: ctx.signal, log: lines, timeoutMs: STALL_MS });
@@ -107,4 +107,12 @@ export async function deliverArtifacts(ctx: DeliveryContext, instructions: Pick<
 /** Registries this agent reaches over plain http (`allow.insecureRegistries`): https for every other. */
 function insecureRegistries(config: AgentConfig): string[] {
   return config.allow?.insecureRegistries ?? [];
+}
+
+/**
+ * The token, and for a release asset the media type that makes GitHub answer with the bytes (a redirect to them)
+ * rather than the asset's description.
+ */
+function downloadHeaders(kind: string, token: string | undefined): Record<string, string> {
+  return { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(kind === 'github-release' ? { accept: 'application/octet-stream' } : {}) };
 }

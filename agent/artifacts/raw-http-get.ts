@@ -154,7 +154,11 @@ export function rawGet(url: string, headers: Record<string, string>, options: { 
             try {
               for (const chunk of pendingBody) onChunk(chunk);
             } catch (err) {
-              return fail(err as Error);
+              // The whole body may have arrived (and the connection ended) before this reader: reject it directly.
+              socket.destroy();
+              finished = true;
+              failure = err as Error;
+              return rejectBody(err);
             }
             pendingBody = [];
             if (finished) return resolveBody();

@@ -68,7 +68,7 @@ describe('a GitHub Actions artifact with provenance required', () => {
     await copyFile(trust.trustedRootPath, join(agent.dir, 'trusted_root.json'));
     await writeFile(
       join(agent.dir, 'agent.yml'),
-      `allow:\n  gitBaseUrls: [${world.git.url}/]\n  branches: [main]\n  artifactSources: [github-actions@http://${github().host}]\n` +
+      `allow:\n  gitBaseUrls: [${world.git.url}/]\n  branches: [main]\n  artifactSources: [github-actions@http://${github().host}, github-releases@http://${github().host}]\n` +
         `requireProvenance:\n  repository: ${SAMPLE_REPOSITORY}\n  workflow: ${WORKFLOW}\n  trustRoot: trusted_root.json\n`,
     );
     world.startAgent(0);
@@ -113,6 +113,24 @@ describe('a GitHub Actions artifact with provenance required', () => {
       const problems = github().requests.flatMap((r) => r.problems).filter((p) => !/^ghes-[\d.]+: no operation for path \/repos\/[^/]+\/[^/]+\/attestations\//.test(p));
       expect(problems).toEqual([]);
       expect(github().requests.filter((r) => r.path.includes('/attestations/')).every((r) => r.problems.every((p) => p.startsWith('ghes-')))).toBe(true);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'ships a release asset found by pattern, attested for the commit',
+    async () => {
+      const zip = await appZip('app from the release');
+      const yml = INSTRUCTIONS.replace('githubActions: { workflow: build.yml, artifact: app }', "githubRelease: { tag: 'v-{shortSha}', asset: 'app-*.zip' }");
+      const { sha } = await github().push(SAMPLE_REPOSITORY, 'main', { 'bitenvoy.yml': yml, 'VERSION': 'release\n' }, 'ship the release asset');
+      github().addRelease(SAMPLE_REPOSITORY, { tag: `v-${sha.slice(0, 7)}`, assets: [{ name: 'app-linux-x64.zip', bytes: zip }, { name: 'notes.txt', bytes: Buffer.from('notes') }] });
+      github().addAttestation(SAMPLE_REPOSITORY, sha256(zip), trust.sign({ sha256: sha256(zip), repository: SAMPLE_REPOSITORY, workflow: WORKFLOW, commit: sha }));
+      await github().reportCheck(SAMPLE_REPOSITORY, sha, 'test', 'success');
+      const deployment = await until('a deployment', () => github().deployments.find((d) => d.sha === sha));
+      const view = await world.waitForDeployment((deployment.body.payload as { bitenvoy: { rollout: string } }).bitenvoy.rollout);
+      expect(view.deployment.state, JSON.stringify([view.deployment.description, view.jobs.map((j) => j.logTail)])).toBe('success');
+      expect(view.deployment.artifacts).toEqual([expect.objectContaining({ name: 'app', source: 'github-release', sha256: sha256(zip) })]);
+      expect(view.jobs[0]!.logTail.join('\n')).toContain('app from the release');
     },
     E2E_TIMEOUT,
   );

@@ -78,6 +78,17 @@ describe('rawGet', () => {
     await expect(bodyOf(junk)).rejects.toMatchObject({ code: 'EPROTO' });
   });
 
+  it("hands the reader's own error back, even when the whole body had arrived before it read", async () => {
+    const url = await rawServer((socket) => socket.end('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'));
+    const res = await rawGet(url, {}, { timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 100)); // the body and its end are in before readBody is called
+    await expect(
+      res.readBody(() => {
+        throw new Error('the reader refuses it');
+      }),
+    ).rejects.toThrow('the reader refuses it');
+  });
+
   it('never sends a header with a line break in it', async () => {
     let asked = false;
     const url = await rawServer((socket) => {
