@@ -156,12 +156,13 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   // the background. A created deployment's rollout is started by the same handler as the deployment.created webhook.
   const createDeployment = createDeploymentKind({ store, startDeployment: (payload, options) => startDeployment(payload, options) });
   const outbox = new GitHubOutbox({ store, octokitFor: installationOctokit, log: log.child({ name: 'github-outbox' }), posts, kinds: { [CREATE_DEPLOYMENT_EFFECT]: createDeployment } });
-  // A plan previewed on the deploy page names no installation (0): the repository's own is looked up.
-  const artifactOctokit = (t: { installationId?: number; repository: string }) => (t.installationId ? installationOctokit(t.installationId) : repositoryOctokit(t.repository));
+  // A commit's installation: the deployment's, or the repository's own where the plan names none (a plan previewed
+  // on the deploy page names installation 0).
+  const commitOctokit = (t: { installationId?: number; repository: string }) => (t.installationId ? installationOctokit(t.installationId) : repositoryOctokit(t.repository));
   const artifactResolvers: ArtifactResolvers = {
-    readInstructions: cachedInstructions(probot ? readInstructionsOnGitHub(artifactOctokit, readInstructionsOverGit) : readInstructionsOverGit),
+    readInstructions: cachedInstructions(probot ? readInstructionsOnGitHub(commitOctokit, readInstructionsOverGit) : readInstructionsOverGit),
     insecureRegistries: settings.insecureRegistries,
-    ...(probot ? { github: githubArtifactResolver(artifactOctokit), attestations: githubAttestations(artifactOctokit) } : {}),
+    ...(probot ? { github: githubArtifactResolver(commitOctokit), attestations: githubAttestations(commitOctokit) } : {}),
     onUnreadable: (target, err) =>
       log.warn({ err, repository: target.repository, sha: target.sha }, `could not read ${target.instructions} of ${target.sha.slice(0, 7)} to resolve its artifacts; the deployment goes ahead without them (an agent then names any it misses)`),
   };
@@ -187,7 +188,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
     // Each deployment's commit title and author: from GitHub with the installation's token in GitHub mode (git over
     // the configured URL for a repository the App is not installed on), over git in local mode; kept per SHA.
     describeCommit: cachedCommitDescriber(
-      probot ? describeOnGitHub((t) => (t.installationId !== undefined ? installationOctokit(t.installationId) : repositoryOctokit(t.repository)), describeOverGit) : describeOverGit,
+      probot ? describeOnGitHub(commitOctokit, describeOverGit) : describeOverGit,
       { log: log.child({ name: 'commit-info' }) },
     ),
     // The artifacts each deployment's commit declares, pinned when it is planned (with their build attestations): its instruction file read from GitHub
