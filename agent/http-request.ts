@@ -14,7 +14,6 @@ import { createRequire } from 'node:module';
 // Node's whole fetch implementation (undici, ~10 MB); `require` only touches what is used.
 const require = createRequire(import.meta.url);
 const { Agent: HttpAgent, request: httpRequestRaw } = require('node:http') as typeof Http;
-const { Agent: HttpsAgent, request: httpsRequestRaw } = require('node:https') as typeof Https;
 
 /**
  * The largest answer read from the hub. Its answers are small JSON (a job, an acknowledgement); a hub gone wrong that
@@ -23,7 +22,15 @@ const { Agent: HttpsAgent, request: httpsRequestRaw } = require('node:https') as
 export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
-const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 8 });
+/** `https` (and TLS) load with the first https request: an agent of a hub on plain http never pays for them. */
+let https: { agent: Https.Agent; request: typeof Https.request } | undefined;
+function httpsClient(): NonNullable<typeof https> {
+  if (!https) {
+    const { Agent, request } = require('node:https') as typeof Https;
+    https = { agent: new Agent({ keepAlive: true, maxSockets: 8 }), request };
+  }
+  return https;
+}
 
 export interface HttpResponse {
   status: number;
@@ -41,9 +48,10 @@ export function httpRequest(
     const target = new URL(url);
     const secure = target.protocol === 'https:';
     const headers = { ...options.headers, ...(options.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(options.body)) }) };
-    const req = (secure ? httpsRequestRaw : httpRequestRaw)(
+    const client = secure ? httpsClient() : { agent: httpAgent, request: httpRequestRaw };
+    const req = client.request(
       target,
-      { method, headers, agent: secure ? httpsAgent : httpAgent, signal: options.signal, timeout: options.timeoutMs },
+      { method, headers, agent: client.agent, signal: options.signal, timeout: options.timeoutMs },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;

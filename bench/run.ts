@@ -6,7 +6,8 @@
  *   dispatch_latency_ms      deployments API call returned → the idle agent holds the claimed job (20 runs)
  *   start_latency_ms         the same, up to the first step starting (includes fetching the commit)
  *   repeat_fetch_bytes_ratio bytes fetched by a second deployment after a one-file change ÷ by the first
- *   agent_idle_rss_mb        resident memory of an enrolled, idle agent (max over the idle period)
+ *   agent_npm_idle_rss_mb    resident memory of an enrolled, idle agent run as `node dist/cli/bitenvoy.js` (max over
+ *                            the idle period); the executable's own figure is agent_idle_rss_mb (BENCH_ONLY=agent)
  *   agent_idle_requests_per_min  requests an idle agent makes to the hub, per minute
  *   github_requests_per_deployment  requests one automatic deployment makes to GitHub (the local stand-in), for
  *                            rollouts to 10, 100 and 1,000 simulated agents; target ≤ 12 at every size
@@ -34,6 +35,10 @@
  *                            unwatched (see bench/live-updates.ts); target p50 ≤ 500. BENCH_LIVE_AGENTS, _READERS,
  *                            _BROWSERS, _ROUNDS, _CONCURRENCY change its sizes
  *
+ *   agent_exe_mb, agent_cold_start_ms, agent_idle_rss_mb, agent_after_job_rss_mb  issue 17: the self-contained agent
+ *                            executable built for this platform (see bench/agent-executable.ts). Measured only with
+ *                            BENCH_ONLY=agent
+ *
  *   artifact_download_vs_curl, artifact_download_rss_mb, artifact_repeat_bytes, artifact_unpack_vs_tar  issue 16: a
  *                            BENCH_ARTIFACT_MB (default 200) file downloaded from a local server by curl and by the
  *                            agent's downloader in a child process (median of 3 alternating runs; throughput ratio,
@@ -42,7 +47,7 @@
  *                            `tar -xzf` (ratio = tar's time ÷ ours). Measured only with BENCH_ONLY=artifacts
  *
  * BENCH_IDLE_SECONDS shortens the idle period (default 120), BENCH_REPETITIONS the latency runs (default 20) and
- * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, rollout, discovery, idle, artifacts,
+ * BENCH_GITHUB_SIZES the simulated rollout sizes (default 10,100,1000). BENCH_ONLY=github, rollout, discovery, idle, agent, artifacts,
  * fleet, pages, live or replicas measures only those figures. Figures are merged into bench/results.json: keys not measured keep their value.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -54,6 +59,7 @@ import { pushCommit } from '../testbed/git-repos.js';
 import { createEnrollTokenCli, runCli, startCli } from '../testbed/processes.js';
 import { SAMPLE_REPOSITORY, sampleAppFiles } from '../testbed/sample-app.js';
 import { startWorld, type DeploymentView, type World } from '../testbed/world.js';
+import { measureAgentExecutable } from './agent-executable.js';
 import { measureArtifactDownload } from './artifact-download.js';
 import { measureArtifactUnpack } from './artifact-unpack.js';
 import { measureDiscoveryJoin } from './discovery-join.js';
@@ -274,6 +280,15 @@ async function main() {
     await mergeResults(artifacts);
     return;
   }
+  if (process.env.BENCH_ONLY === 'agent') {
+    const agent = {
+      agentMeasuredAt: new Date().toISOString(),
+      ...(await measureAgentExecutable({ starts: Number(process.env.BENCH_AGENT_STARTS ?? 10), idleSeconds: Number(process.env.BENCH_AGENT_IDLE_SECONDS ?? 30) })),
+    };
+    process.stdout.write(JSON.stringify(agent, null, 2) + '\n');
+    await mergeResults(agent);
+    return;
+  }
   if (process.env.BENCH_ONLY === 'discovery') {
     process.stdout.write(JSON.stringify({ discovery_join_ms: discoveryFigure() }, null, 2) + '\n');
     return;
@@ -290,7 +305,7 @@ async function main() {
   if (process.env.BENCH_ONLY === 'idle') {
     try {
       const idle = await measureIdleAgent(world);
-      process.stdout.write(JSON.stringify({ agent_idle_rss_mb: { max: Math.round(idle.rssMax * 10) / 10, median: Math.round(idle.rssMedian * 10) / 10, target: 60 }, seconds: IDLE_SECONDS }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ agent_npm_idle_rss_mb: { max: Math.round(idle.rssMax * 10) / 10, median: Math.round(idle.rssMedian * 10) / 10, target: 60 }, seconds: IDLE_SECONDS }, null, 2) + '\n');
     } finally {
       await world.close();
     }
@@ -320,7 +335,7 @@ async function main() {
       repeat_bytes: deployments.repeatBytes,
       target: 0.1,
     },
-    agent_idle_rss_mb: { max: Math.round(idle.rssMax * 10) / 10, median: Math.round(idle.rssMedian * 10) / 10, target: 60 },
+    agent_npm_idle_rss_mb: { max: Math.round(idle.rssMax * 10) / 10, median: Math.round(idle.rssMedian * 10) / 10, target: 60 },
     agent_idle_requests_per_min: { value: Math.round(idle.requestsPerMin * 100) / 100, requests: idle.requests, minutes: Math.round(idle.minutes * 100) / 100, target: 2 },
     github_requests_per_deployment: github,
     ...rollout,

@@ -48,8 +48,8 @@ function execHubWithHeapFlags(args: string[]): void {
 const args = process.argv.slice(2);
 if (isRecentEnough(process.versions.node)) {
   execHubWithHeapFlags(args);
-  const { runCli } = await import('./main.js');
-  runCli(args);
+  const [{ runCli }, { COMMAND_LOADERS }] = await Promise.all([import('./main.js'), import('./command-loaders.js')]);
+  runCli(args, COMMAND_LOADERS);
 } else {
   // Once only: a bundled Node that still reported an old version must not start a chain of processes.
   const node = process.env.BITENVOY_REEXEC ? undefined : await bundledNode();

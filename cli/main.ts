@@ -7,10 +7,10 @@
  */
 import { BitEnvoyError } from '../lib/errors.js';
 import { version } from '../lib/package-root.js';
-import { COMMAND_LOADERS } from './command-loaders.js';
+import type { CommandFunction } from './command-loaders.js';
 import { resolveCommand } from './resolve-command.js';
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], loaders: Readonly<Record<string, () => Promise<CommandFunction>>>): Promise<number> {
   const command = resolveCommand(argv);
   // Help is loaded only to be shown: an agent on a small server runs without it.
   switch (command.kind) {
@@ -26,15 +26,19 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
-      const load = COMMAND_LOADERS[command.top];
+      const load = loaders[command.top];
       if (!load) throw new BitEnvoyError('BE_INTERNAL', `no module for \`bitenvoy ${command.top}\``);
       return (await load())(command.args);
     }
   }
 }
 
-export function runCli(argv: string[]): void {
-  main(argv).then(
+/**
+ * Runs the command `argv` names with the modules `loaders` offers: every command for `bitenvoy`, the agent's alone
+ * for the agent executable (which then bundles nothing else).
+ */
+export function runCli(argv: string[], loaders: Readonly<Record<string, () => Promise<CommandFunction>>>): void {
+  main(argv, loaders).then(
     (code) => {
       process.exitCode = code;
     },

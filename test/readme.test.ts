@@ -13,7 +13,7 @@ async function sources(dir: string): Promise<string[]> {
 it('the README documents every BITENVOY_* variable the code reads, and every hub setting', async () => {
   const readme = await readFile(join(packageRoot(), 'README.md'), 'utf8');
   const used = new Set<string>();
-  for (const dir of ['app', 'agent', 'cli', 'lib', 'testbed']) {
+  for (const dir of ['app', 'agent', 'cli', 'lib', 'testbed', 'packaging']) {
     for (const file of await sources(dir)) for (const m of (await readFile(file, 'utf8')).matchAll(/BITENVOY_[A-Z_]+[A-Z]/g)) used.add(m[0]);
   }
   // Variables the agent sets for steps, not settings: documented with the instruction file.

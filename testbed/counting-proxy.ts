@@ -19,12 +19,14 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
-export async function startCountingProxy(target: string): Promise<CountingProxy> {
+/** `onRequest` is told each request as it arrives (a bench times an agent's first long poll with it). */
+export async function startCountingProxy(target: string, onRequest?: (method: string, path: string) => void): Promise<CountingProxy> {
   const to = new URL(target);
   let count = 0;
   let cut = false;
   const server = createServer((req, res) => {
     count += 1;
+    onRequest?.(req.method ?? 'GET', req.url ?? '/');
     const upstream = request(
       { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
       (up) => {

@@ -36,11 +36,22 @@ export interface ManagedProcess {
   kill(): Promise<void>;
 }
 
+/**
+ * What runs as `bitenvoy`: this Node with the built command line, unless a test gives another program (the agent
+ * executable, `[exe]`), which then gets only the environment the test gives it.
+ */
+export interface CliProgram {
+  command: string[];
+  /** The whole environment (nothing of ours is passed on). */
+  env: NodeJS.ProcessEnv;
+}
+
 /** Starts `bitenvoy <args>` as a child process (in `cwd`, default ours). Set `echo` to copy its output to ours with a prefix. */
-export function startCli(name: string, args: string[], options: { env?: NodeJS.ProcessEnv; echo?: boolean; cwd?: string } = {}): ManagedProcess {
-  const child = spawn(process.execPath, [cliPath(), ...args], {
+export function startCli(name: string, args: string[], options: { env?: NodeJS.ProcessEnv; echo?: boolean; cwd?: string; program?: CliProgram } = {}): ManagedProcess {
+  const [command, ...prefix] = options.program?.command ?? [process.execPath, cliPath()];
+  const child = spawn(command!, [...prefix, ...args], {
     ...(options.cwd ? { cwd: options.cwd } : {}),
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...options.env },
+    env: { ...(options.program?.env ?? process.env), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -79,11 +90,12 @@ export function startCli(name: string, args: string[], options: { env?: NodeJS.P
 }
 
 /** Runs `bitenvoy <args>` to completion (in `cwd`, default ours); rejects with its output when it exits non-zero. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<string> {
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, program?: CliProgram): Promise<string> {
+  const [command, ...prefix] = program?.command ?? [process.execPath, cliPath()];
   try {
-    const { stdout } = await execFileAsync(process.execPath, [cliPath(), ...args], {
+    const { stdout } = await execFileAsync(command!, [...prefix, ...args], {
       ...(cwd ? { cwd } : {}),
-      env: { ...process.env, ...env },
+      env: { ...(program?.env ?? process.env), ...env },
       maxBuffer: 16 << 20,
     });
     return stdout;

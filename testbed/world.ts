@@ -20,7 +20,7 @@ import { startGitHttpServer, type GitHttpServer } from './git-http-server.js';
 // in GitHub mode, and the demo runs from a package installed without them.
 import type { GitHubStandIn } from './github-stand-in.js';
 import { createBareRepo } from './git-repos.js';
-import { createEnrollTokenCli, runCli, startCli, startHubProcess, type HubProcess, type ManagedProcess } from './processes.js';
+import { createEnrollTokenCli, runCli, startCli, startHubProcess, type CliProgram, type HubProcess, type ManagedProcess } from './processes.js';
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY, sampleAppFiles, sampleConfigFiles } from './sample-app.js';
 
 export interface WorldAgent {
@@ -87,6 +87,8 @@ export interface WorldOptions {
    * `{ branches: ['main', 'feature'] }` for agents that deploy a pull request's branch.
    */
   agentAllow?: { gitBaseUrls?: string[]; branches?: string[]; instructions?: string[] };
+  /** What the agents run as instead of this Node with the built command line (e.g. the agent executable). */
+  agentProgram?: CliProgram;
   /** Files to write into each agent's directory after it enrolled, before it starts (e.g. its own `agent.yml`). */
   agentFiles?: (name: string) => Record<string, string>;
   /** Config repo files that replace the starter's (e.g. a `strategies.yml` of the test's own). */
@@ -168,7 +170,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const agentEnv = { MARKER_DIR: markers, ...options.agentEnv };
   const startAgent = (i: number): ManagedProcess => {
     const agent = agents[i]!;
-    agent.process = startCli(agent.name, ['agent', 'run', '--dir', agent.dir], { env: agentEnv, echo: options.echo });
+    agent.process = startCli(agent.name, ['agent', 'run', '--dir', agent.dir], { env: agentEnv, echo: options.echo, ...(options.agentProgram ? { program: options.agentProgram } : {}) });
     return agent.process;
   };
   // In GitHub mode the stand-in serves git on another port than its API (GHE_HOST), where real GitHub serves both:
@@ -187,7 +189,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       ? (await runCli(['hub', 'token', 'create', '--hub', hub.url, '--token', hub.adminToken])).trim()
       : await createEnrollTokenCli(dataDir);
     // Enrollment writes each agent's agent.yml: the hub's git host and environment branches, unless allowArgs say.
-    await runCli(['agent', 'enroll', '--hub', hub.url, '--token', token, '--dir', dir, '--name', name, '--labels', 'role=web', ...allowArgs]);
+    await runCli(['agent', 'enroll', '--hub', hub.url, '--token', token, '--dir', dir, '--name', name, '--labels', 'role=web', ...allowArgs], {}, undefined, options.agentProgram);
     for (const [file, text] of Object.entries(options.agentFiles?.(name) ?? {})) await writeFile(join(dir, file), text, { mode: 0o600 });
     agents.push({ name, dir, process: undefined as unknown as ManagedProcess });
     startAgent(agents.length - 1);

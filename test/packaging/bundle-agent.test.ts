@@ -1,0 +1,72 @@
+/**
+ * The agent's bundle holds the agent and what it needs, never the hub: the `@bitenvoy/agent` package and the
+ * executables are made from it.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentArgv } from '../../cli/bitenvoy-agent.js';
+import { packageRoot } from '../../lib/package-root.js';
+import { bundleAgent, HUB_ONLY_PACKAGES, type AgentBundle } from '../../packaging/bundle-agent.js';
+
+const run = promisify(execFile);
+
+describe('the agent bundle', () => {
+  let dir: string;
+  let bundle: AgentBundle;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bitenvoy-bundle-'));
+    bundle = await bundleAgent({ outFile: join(dir, 'bitenvoy-agent.cjs') });
+  }, 60_000);
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('holds the agent and none of the hub', () => {
+    expect(bundle.inputs).toContain('agent/run-agent.ts');
+    expect(bundle.inputs).toContain('agent/run-job.ts');
+    const hubCode = bundle.inputs.filter((i) => i.startsWith('app/'));
+    expect(hubCode).toEqual([]);
+    const packages = bundle.inputs.filter((i) => i.startsWith('node_modules/')).map((i) => i.split('/').slice(1, 3).join('/'));
+    for (const hubOnly of HUB_ONLY_PACKAGES) expect(packages.filter((p) => p === hubOnly || p.startsWith(hubOnly.endsWith('/') ? hubOnly : `${hubOnly}/`))).toEqual([]);
+    // What the hub's help would load is a module that says why it is not there.
+    expect(bundle.inputs.filter((i) => i.startsWith('hub-only:'))).toEqual(['hub-only:app/cloud/cloud-settings.js', 'hub-only:app/hub-settings.js']);
+  });
+
+  it('runs on Node as `bitenvoy-agent`', async () => {
+    const { stdout } = await run(process.execPath, [bundle.file, '--version']);
+    expect(stdout.trim()).toBe((await import('../../package.json', { with: { type: 'json' } })).default.version);
+    const help = await run(process.execPath, [bundle.file, 'enroll', '--help']);
+    expect(help.stdout).toContain('--allow-git-base-url');
+  });
+
+  it('stops the build at an import of hub code, naming the chain', async () => {
+    const entry = join(packageRoot(), 'packaging', `bad-entry-${process.pid}.ts`);
+    await writeFile(entry, "import { startHub } from '../app/hub.js';\nconsole.log(startHub);\n");
+    try {
+      await expect(bundleAgent({ outFile: join(dir, 'bad.cjs'), entry })).rejects.toThrow(/the agent imports hub code: packaging\/bad-entry-\d+\.ts → app\/hub\.js; move what the agent needs to lib\//);
+    } finally {
+      await rm(entry, { force: true });
+    }
+  });
+});
+
+it('the @bitenvoy/agent package has the version of the whole, and no dependencies (everything is in its bundle)', async () => {
+  const root = JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version: string; workspaces: string[] };
+  const agent = JSON.parse(await readFile(join(packageRoot(), 'packages', 'agent', 'package.json'), 'utf8')) as Record<string, unknown>;
+  expect(agent.version).toBe(root.version);
+  expect(root.workspaces).toContain('packages/*');
+  expect(agent.dependencies).toBeUndefined();
+  expect(agent.bin).toEqual({ 'bitenvoy-agent': 'dist/bitenvoy-agent.cjs' });
+});
+
+describe('agentArgv', () => {
+  it('puts `agent` in front of what the agent executable is given, unless it is there or the version is asked', () => {
+    expect(agentArgv(['run', '--dir', 'x'])).toEqual(['agent', 'run', '--dir', 'x']);
+    expect(agentArgv(['agent', 'run', '--dir', 'x'])).toEqual(['agent', 'run', '--dir', 'x']);
+    expect(agentArgv(['--version'])).toEqual(['--version']);
+    expect(agentArgv([])).toEqual(['agent']);
+    expect(agentArgv(['--help'])).toEqual(['agent', '--help']);
+  });
+});
