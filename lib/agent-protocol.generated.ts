@@ -230,7 +230,7 @@ export interface GitAuth {
   expiresAt: string;
 }
 /**
- * Everything an agent needs to run one job. It names code only by repository, commit and instruction file. The agent checks it against this schema (and what a schema cannot say: `..` segments, shell characters) and keeps only these fields: anything else a hub sends is dropped unread. Each field's description says what the agent expects.
+ * Everything an agent needs to run one job. It names code only by repository, commit and instruction file. The agent checks it against this schema (and what a schema cannot say: `..` segments, shell characters) and keeps only these fields: anything else a hub sends is dropped unread. Each field's description says what the agent expects. `rollback: true` asks for a rollback to `sha`: an agent that still keeps a release of exactly this commit may switch `current` back to it and run that release's own `rollback` steps instead of fetching and deploying again.
  *
  * This interface was referenced by `AgentProtocol`'s JSON-Schema
  * via the `definition` "JobSpec".
@@ -279,7 +279,7 @@ export interface JobSpec {
    */
   createdAt: string;
   /**
-   * `true` or `false`: true for a rollback to `sha`, which an agent that still keeps a release of that commit may switch back to and run that release's own `rollback` steps
+   * `true` or `false`
    */
   rollback?: boolean;
   /**
