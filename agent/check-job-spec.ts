@@ -9,41 +9,32 @@
  * const checked = checkJobSpec(offered);
  * if (checked.problem) … // nothing runs; report it as `failed` when `checked.id` is known
  */
+import { expectedAt, protocolProblems, type ProtocolProblem } from '../lib/check-protocol.js';
 import type { GitAuth, JobSpec } from '../lib/protocol.js';
-import { artifactTokens, checkJobArtifacts } from './check-job-artifacts.js';
+import { artifactTokens, checkJobArtifacts, describeArtifactProblem, describeValue as describe } from './check-job-artifacts.js';
 
 export type CheckedJob = { spec: JobSpec; id: string; problem?: undefined } | { spec?: undefined; id: string | undefined; problem: string };
 
-/** The hub's ids are `job_…`/`dep_…` with hex; this also keeps them safe as file names and URL segments. */
-const ID = /^[A-Za-z0-9_-]{1,128}$/;
-const REPOSITORY = /^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/;
-const ENVIRONMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-/**
- * What git allows in a ref name (`main`, `release/2.1`, `refs/pull/7/head`, `feature/#12-ü`): no spaces, control
- * characters or `~^:?*[\`, and (checked apart) no `..` or `@{`; never starting with `-` or `/`.
- */
-const REF = /^[^-/\s\p{Cc}~^:?*[\\][^\s\p{Cc}~^:?*[\\]{0,254}$/u;
-/** What a shell acts on in a word: never in a ref the agent hands its steps. */
-const SHELL_SPECIAL = /[$`;|&'"<>(){}!]/;
-const SHA = /^[0-9a-f]{40}$/;
-/** Schemes git may use here (as config-schema/repository.schema.json says), and no spaces or control characters. */
-const GIT_URL = /^(https?:\/\/|git:\/\/|ssh:\/\/|file:\/\/|\/)[^\s\p{Cc}]{1,2040}$/u;
 const MAX_CREATED_AT = 64;
 
-type Rule = [field: string, valid: (value: unknown) => boolean, expected: string];
-
-const RULES: Rule[] = [
-  ['deploymentId', (v) => isString(v) && ID.test(v), 'a deployment id of letters, digits, `_` and `-`'],
-  ['repository', (v) => isString(v) && REPOSITORY.test(v) && !v.split('/').some((part) => part === '.' || part === '..'), '`owner/name`'],
-  ['environment', (v) => isString(v) && ENVIRONMENT.test(v), 'an environment name of letters, digits, `.`, `_` and `-`'],
-  // Steps see it as BITENVOY_REF: characters a shell would act on (git allows some of them) are refused, so a step
-  // that passes it on unquoted cannot be made to run what a hub put there.
-  ['ref', (v) => isString(v) && REF.test(v) && !SHELL_SPECIAL.test(v) && !v.includes('..') && !v.includes('@{'), 'a branch or tag name like `main`, without shell characters ($ ` ; | & \' " < > ( ) { } !)'],
-  ['sha', (v) => isString(v) && SHA.test(v), 'a full 40-character commit SHA in lowercase hex'],
-  ['git.url', (v) => isString(v) && GIT_URL.test(v) && !/^ssh:\/\/([^/@]*@)?-/.test(v), 'an `https://`, `http://`, `ssh://`, `git://` or `file://` URL, or an absolute path'],
-  ['instructions', isInstructionPath, 'a relative path inside the commit, like `bitenvoy.yml` or `deploy/bitenvoy.yml`'],
-  ['createdAt', (v) => isString(v) && v.length <= MAX_CREATED_AT, 'an ISO time'],
-  ['rollback', (v) => v === undefined || typeof v === 'boolean', '`true` or `false`'],
+/**
+ * The fields the agent keeps, in the order a message lists them. Their shapes are the contract's (`JobSpec` in
+ * lib/agent-protocol.schema.json, whose descriptions say what is expected); beside each, what a schema cannot say.
+ */
+const FIELDS: [field: string, semantic?: (value: string) => boolean][] = [
+  ['id'],
+  ['deploymentId'],
+  ['repository', (v) => !v.split('/').some((part) => part === '.' || part === '..')],
+  ['environment'],
+  // Steps see it as BITENVOY_REF: the schema refuses characters a shell would act on (git allows some of them), so a
+  // step that passes it on unquoted cannot be made to run what a hub put there; git itself refuses `..` and `@{`.
+  ['ref', (v) => !v.includes('..') && !v.includes('@{')],
+  ['sha'],
+  // An ssh host starting with `-` would be an option to ssh.
+  ['git.url', (v) => !/^ssh:\/\/([^/@]*@)?-/.test(v)],
+  ['instructions', (v) => !v.split('/').includes('..')],
+  ['createdAt'],
+  ['rollback'],
 ];
 
 /**
@@ -56,14 +47,16 @@ const RULES: Rule[] = [
  */
 export function checkJobSpec(value: unknown): CheckedJob {
   const job = isObject(value) ? value : {};
-  const id = isString(job.id) && ID.test(job.id) ? job.id : undefined;
-  const problems = RULES.flatMap(([field, valid, expected]) => {
-    const got = field.split('.').reduce<unknown>((at, key) => (isObject(at) ? at[key] : undefined), job);
-    return valid(got) ? [] : [`\`${field}\`: expected ${expected}, got ${describe(got)}`];
+  const broken = protocolProblems('JobSpec', value);
+  const failing = FIELDS.filter(([field, semantic]) => {
+    const path = field.split('.');
+    const got = valueAt(job, path);
+    return broken.some((problem) => touches(problem, path)) || (semantic !== undefined && typeof got === 'string' && !semantic(got));
   });
-  if (!id) problems.unshift(`\`id\`: expected a job id of letters, digits, \`_\` and \`-\`, got ${describe(job.id)}`);
-  const artifacts = checkJobArtifacts(job.artifacts);
-  if ('problem' in artifacts) problems.push(artifacts.problem);
+  const id = failing.some(([field]) => field === 'id') ? undefined : (job.id as string);
+  const problems = failing.map(([field]) => `\`${field}\`: expected ${expectedAt('JobSpec', field.split('.'))}, got ${describe(valueAt(job, field.split('.')))}`);
+  const artifactProblem = broken.find(({ path }) => path[0] === 'artifacts' && path[2] !== 'token');
+  if (artifactProblem) problems.push(describeArtifactProblem(artifactProblem, job.artifacts));
   if (problems.length || !id) {
     return {
       id,
@@ -72,6 +65,7 @@ export function checkJobSpec(value: unknown): CheckedJob {
         'Check that the hub and this agent run the same BitEnvoy version; if they do, the hub may have been tampered with',
     };
   }
+  const artifacts = checkJobArtifacts(job.artifacts);
   const git = job.git as { url: string };
   const spec: JobSpec = {
     id,
@@ -111,21 +105,14 @@ export function checkClaim(claimed: unknown, jobId: string): { auth?: GitAuth; l
   };
 }
 
-/** Relative, inside the commit: no absolute path, no `..` segment, no backslash or control character. */
-function isInstructionPath(value: unknown): boolean {
-  return isShortString(value, 255) && value.length > 0 && !value.startsWith('/') && !/[\\\p{Cc}]/u.test(value) && !value.split('/').includes('..');
+/** True when a problem is about this field: at it, inside it, or at an object that holds it (a missing `git`). */
+function touches({ path }: ProtocolProblem, field: string[]): boolean {
+  const shorter = Math.min(path.length, field.length);
+  return path.slice(0, shorter).every((segment, i) => segment === field[i]);
 }
 
-/** A value as a message shows it: strings quoted and cut short (a hub may send megabytes), others by their type. */
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value !== 'string') return value === null ? '`null`' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
-  const shown = JSON.stringify(value.length > 60 ? value.slice(0, 60) : value);
-  return value.length > 60 ? `${shown}… (${value.length} characters)` : shown;
-}
-
-function isString(value: unknown): value is string {
-  return typeof value === 'string';
+function valueAt(job: Record<string, unknown>, path: string[]): unknown {
+  return path.reduce<unknown>((at, key) => (isObject(at) ? at[key] : undefined), job);
 }
 
 function isShortString(value: unknown, max: number): value is string {

@@ -1,12 +1,14 @@
 /**
  * Generates `config-schema/types.generated.ts` from every `config-schema/*.schema.json`, the single source of truth
- * for user-written YAML. Run `npm run build && npm run generate` after changing a schema; a test fails when the
- * committed file has drifted.
+ * for user-written YAML, and `lib/agent-protocol.generated.ts` from `lib/agent-protocol.schema.json`, the agent API's
+ * wire contract. Run `npm run build && npm run generate` after changing a schema; tests fail when a committed file
+ * has drifted.
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile, type JSONSchema } from 'json-schema-to-typescript';
+import { agentProtocolSchema } from '../lib/agent-protocol-schema.js';
 import { packageRoot } from '../lib/package-root.js';
 
 const BANNER = `/* eslint-disable */
@@ -57,6 +59,42 @@ export async function generateTypes(): Promise<string> {
   return BANNER + '\n' + parts.join('\n') + '\n';
 }
 
+const PROTOCOL_BANNER = `/* eslint-disable */
+/**
+ * GENERATED from lib/agent-protocol.schema.json (error codes from lib/errors.ts) by \`npm run build && npm run generate\`.
+ * Do not edit by hand: change the schema and regenerate (a test fails when this file drifts from the schema).
+ */
+`;
+
+/** Where the agent API's generated types live in the source tree. */
+export function generatedProtocolTypesPath(): string {
+  return join(packageRoot(), 'lib', 'agent-protocol.generated.ts');
+}
+
+/**
+ * The text of `lib/agent-protocol.generated.ts`: one type per definition of the agent API's schema, the error codes
+ * a union of the catalog's.
+ *
+ * @example
+ * await writeFile(generatedProtocolTypesPath(), await generateProtocolTypes());
+ */
+export async function generateProtocolTypes(): Promise<string> {
+  const schema = agentProtocolSchema();
+  const ts = await compile(schema as unknown as JSONSchema, schema.title, {
+    bannerComment: '',
+    additionalProperties: false,
+    declareExternallyReferenced: true,
+    unreachableDefinitions: true,
+    // Bounds stay in the schema; as tuples they would make types no one can read.
+    maxItems: -1,
+    format: true,
+    style: { singleQuote: true, printWidth: 120 },
+  });
+  // The root only gathers the definitions: it is no type of any body.
+  const parts = declarations(ts).filter((block) => !/export interface AgentProtocol \{/.test(block));
+  return PROTOCOL_BANNER + '\n' + parts.map((block) => block.trimEnd()).join('\n') + '\n';
+}
+
 /** Splits compiled output into declarations, each with the TSDoc comment above it. */
 function declarations(ts: string): string[] {
   const out: string[] = [];
@@ -74,4 +112,6 @@ function declarations(ts: string): string[] {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   await writeFile(generatedTypesPath(), await generateTypes());
   process.stdout.write(`wrote ${generatedTypesPath()}\n`);
+  await writeFile(generatedProtocolTypesPath(), await generateProtocolTypes());
+  process.stdout.write(`wrote ${generatedProtocolTypesPath()}\n`);
 }

@@ -1,8 +1,10 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { describeSchemaError, JSON_BODY } from '../../config-schema/describe-schema-error.js';
+import { agentProtocolSchema } from '../../lib/agent-protocol-schema.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 
-const ajv = new Ajv({ allErrors: false, strict: false, verbose: true });
+// The agent API's bodies are `$ref`s into the contract's schema; `tsType` is for its type generator only.
+const ajv = new Ajv({ allErrors: false, strict: false, verbose: true }).addKeyword('tsType').addSchema(withoutTypeDocs(agentProtocolSchema()));
 const compiled = new WeakMap<object, ValidateFunction>();
 
 /**
@@ -22,6 +24,17 @@ export function validateBody<T>(schema: object, body: unknown): T {
   if (validate(body)) return body as T;
   const err = validate.errors?.[0];
   throw new BitEnvoyError('BE_BAD_REQUEST', err ? describeSchemaError(err, err.instancePath.split('/').slice(1).map(unescapePointer), JSON_BODY).message : 'the body is not valid');
+}
+
+/**
+ * The contract's schema without the descriptions of whole objects, enums and unions: those document a type (they
+ * become its TSDoc), while a message needs what a field expects, which a field's own description says, or its type.
+ */
+function withoutTypeDocs<T extends { definitions: Record<string, Record<string, unknown>> }>(schema: T): T {
+  for (const definition of Object.values(schema.definitions)) {
+    if (definition.type === 'object' || 'enum' in definition || 'oneOf' in definition) delete definition.description;
+  }
+  return schema;
 }
 
 function unescapePointer(segment: string): string {
