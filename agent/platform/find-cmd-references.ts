@@ -56,7 +56,7 @@ export function findCmdReferences(line: string): CmdReference[] {
     if (c === '!') bangs++;
     if (c === '%') percents++;
     if (c === '"') quoted = !quoted;
-    if (!quoted && c === '^') {
+    if (!quoted && c === '^' && line[i + 1] !== '$') {
       outside += '  ';
       i += 2;
       continue;
@@ -69,12 +69,12 @@ export function findCmdReferences(line: string): CmdReference[] {
   for (const site of sites) {
     const problem = ((): string | undefined => {
       if (site.escaped) return 'follows a `^`, so cmd would print it as written instead of expanding it; remove the `^`';
+      if (pipe) return 'stands on a line with a pipe `|`, whose sides cmd runs in new cmd.exe processes without delayed expansion; write the value to a file first, or use `shell: pwsh`';
+      if (reparsing) return `stands on a line with \`${reparsing.toLowerCase()}\`, which makes cmd read the line again — value included — as code; use \`shell: pwsh\` for this step`;
       const neighbours = `${line[site.at - 1] ?? ''}${line[site.at + site.length] ?? ''}`;
       if (/[%!]/.test(neighbours) || site.bangs % 2 === 1 || site.percents % 2 === 1) {
         return 'stands next to (or inside) a `%…%` or `!…!` expansion of the script\'s own, which cmd would join with it; separate them, e.g. with a space';
       }
-      if (pipe) return 'stands on a line with a pipe `|`, whose sides cmd runs in new cmd.exe processes without delayed expansion; write the value to a file first, or use `shell: pwsh`';
-      if (reparsing) return `stands on a line with \`${reparsing.toLowerCase()}\`, which makes cmd read the line again — value included — as code; use \`shell: pwsh\` for this step`;
       return undefined;
     })();
     const place: CmdPlace = problem ? { kind: 'refused', problem } : { kind: site.quoted ? 'quoted' : 'unquoted' };

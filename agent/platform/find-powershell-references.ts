@@ -84,7 +84,7 @@ export function findPowerShellReferences(script: string): PowerShellReference[] 
     }
     if (f.kind === 'single') {
       if (SINGLE_QUOTES.includes(c)) {
-        if (SINGLE_QUOTES.includes(s[i + 1] ?? '')) i += 2;
+        if (isIn(SINGLE_QUOTES, s[i + 1])) i += 2;
         else {
           stack.pop();
           i++;
@@ -104,10 +104,16 @@ export function findPowerShellReferences(script: string): PowerShellReference[] 
         continue;
       }
     }
+    if (c === '`' && f.kind !== 'here-single' && s.startsWith('${{', i + 1)) {
+      // An escaped `$`: the reference would be printed as written.
+      record(i + 1, { kind: 'refused', problem: ESCAPED() });
+      i = found.at(-1)!.offset + found.at(-1)!.length;
+      continue;
+    }
     if (f.kind === 'double' || f.kind === 'here-double') {
       if (c === '`') i += 2;
       else if (f.kind === 'double' && DOUBLE_QUOTES.includes(c)) {
-        if (DOUBLE_QUOTES.includes(s[i + 1] ?? '')) i += 2;
+        if (isIn(DOUBLE_QUOTES, s[i + 1])) i += 2;
         else {
           stack.pop();
           i++;
@@ -145,7 +151,7 @@ export function findPowerShellReferences(script: string): PowerShellReference[] 
     } else if (DOUBLE_QUOTES.includes(c)) {
       stack.push({ kind: 'double', parens: 0, at: i });
       i++;
-    } else if (c === '@' && (SINGLE_QUOTES + DOUBLE_QUOTES).includes(s[i + 1] ?? '') && /^[ \t]*\r?\n/.test(s.slice(i + 2))) {
+    } else if (c === '@' && isIn(SINGLE_QUOTES + DOUBLE_QUOTES, s[i + 1]) && /^[ \t]*\r?\n/.test(s.slice(i + 2))) {
       stack.push({ kind: SINGLE_QUOTES.includes(s[i + 1]!) ? 'here-single' : 'here-double', parens: 0, at: i });
       i = s.indexOf('\n', i) + 1;
     } else if (c === '$' && s[i + 1] === '{') {
@@ -168,6 +174,11 @@ export function findPowerShellReferences(script: string): PowerShellReference[] 
     for (const site of found) if (site.place.kind !== 'comment') site.place = { kind: 'refused', problem };
   }
   return found;
+}
+
+/** Whether `c` is one of the characters in `set` (an absent character is in none). */
+function isIn(set: string, c: string | undefined): boolean {
+  return c !== undefined && c !== '' && set.includes(c);
 }
 
 /** `${name}`: a variable name in braces (a backtick escapes a `}` in it); returns the offset after the `}`. */

@@ -9,7 +9,7 @@
  * // { shell: 'bash', file: '/usr/bin/bash', args: ['--noprofile', '--norc', '-c', 'echo hi'], verbatim: false }
  */
 import { statSync } from 'node:fs';
-import { posix, win32 } from 'node:path';
+import { join } from 'node:path';
 import { BitEnvoyError } from '../../lib/errors.js';
 
 /** The shells an instruction file can name (its `shell:` enum). */
@@ -111,12 +111,11 @@ function installed(shell: ShellName, program: string, env: NodeJS.ProcessEnv, pl
  * findProgram('bash', process.env, 'linux'); // '/usr/bin/bash'
  */
 export function findProgram(name: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string | undefined {
-  const path = platform === 'win32' ? win32 : posix;
   const dirs = (env.PATH ?? env.Path ?? '').split(platform === 'win32' ? ';' : ':').filter(Boolean);
   const extensions = platform === 'win32' ? (env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean) : [''];
   for (const dir of dirs) {
     for (const ext of extensions) {
-      const candidate = path.join(dir, name + ext.toLowerCase());
+      const candidate = join(dir, name + ext.toLowerCase());
       try {
         if (statSync(candidate).isFile()) return candidate;
       } catch {
