@@ -104,7 +104,7 @@ export function findPowerShellReferences(script: string): PowerShellReference[] 
         continue;
       }
     }
-    if (c === '`' && f.kind !== 'here-single' && s.startsWith('${{', i + 1)) {
+    if (c === '`' && s.startsWith('${{', i + 1)) {
       // An escaped `$`: the reference would be printed as written.
       record(i + 1, { kind: 'refused', problem: ESCAPED() });
       i = found.at(-1)!.offset + found.at(-1)!.length;
