@@ -1,6 +1,7 @@
 /**
  * The release layout on a server: `<dir>/apps/<owner>/<name>/<environment>/releases/<job id>` and `current`, a
- * symlink switched atomically (a new link renamed over the old one) so readers never see it missing.
+ * symlink switched atomically (a new link renamed over the old one) so readers never see it missing — on Windows a
+ * directory junction, switched with the least gap Windows allows (see platform/release-link.ts).
  *
  * @example
  * const paths = releasePaths(agentDir, 'acme/shop', 'staging', jobId);
@@ -8,8 +9,9 @@
  * await pruneReleases(paths, 5);
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { readReleaseLink, switchReleaseLink } from './platform/release-link.js';
 
 export interface ReleasePaths {
   base: string;
@@ -24,16 +26,24 @@ export function releasePaths(agentDir: string, repository: string, environment: 
   return { base, releases, release: join(releases, jobId), current: join(base, 'current') };
 }
 
-export async function switchCurrent(paths: ReleasePaths): Promise<void> {
-  const temp = `${paths.current}.${process.pid}.tmp`;
-  await rm(temp, { force: true });
-  await symlink(join('releases', basename(paths.release)), temp);
-  await rename(temp, paths.current);
+/**
+ * Points `current` at `paths.release`: a relative symlink on Unix, a junction (absolute) on Windows.
+ *
+ * @example
+ * await switchCurrent(releasePaths(agentDir, 'acme/shop', 'staging', jobId)); // current → releases/<jobId>
+ */
+export async function switchCurrent(paths: ReleasePaths, platform: NodeJS.Platform = process.platform): Promise<void> {
+  await switchReleaseLink(paths.current, join('releases', basename(paths.release)), { platform });
 }
 
-/** The release `current` points at, if any. */
-export async function currentRelease(paths: ReleasePaths): Promise<string | undefined> {
-  return readlink(paths.current).then((target) => basename(target), () => undefined);
+/**
+ * The release `current` points at, if any (a relative symlink and a junction's absolute target alike).
+ *
+ * @example
+ * await currentRelease(paths); // 'job_1a2b_0_9f'
+ */
+export async function currentRelease(paths: ReleasePaths, platform: NodeJS.Platform = process.platform): Promise<string | undefined> {
+  return readReleaseLink(paths.current, { platform });
 }
 
 /** Where a release made of artifacts alone keeps its commit's instruction file: `<base>/instructions/<release>.yml`. */

@@ -22,6 +22,7 @@ import { artifactsInUse, keepInstructions, keptInstructions, keptReleaseOf, prun
 import { resolveStepCwd, runStep, type StepResult } from './run-step.js';
 import { runValidate } from './run-validate.js';
 import { bindSecrets } from './secrets.js';
+import { shellInvocation, type ShellName } from './platform/shells.js';
 
 const DEFAULT_STEP_TIMEOUT_MS = 30 * 60_000;
 
@@ -80,7 +81,7 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
   }
 
   await reporter.state('running');
-  const steps = parsed.value.steps;
+  const steps = withShell(parsed.value.steps, parsed.value.shell);
   let switched = false;
   for (const [index, step] of steps.entries()) {
     if (ctx.cancel.aborted) return cancelled(ctx);
@@ -92,7 +93,7 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
     if (outcome !== 'succeeded') return outcome === 'cancelled' ? cancelled(ctx) : fail(ctx, outcome);
   }
   if (!switched) await activate(ctx, paths);
-  const gate = await passHealthGate(ctx, paths, parsed.value.validate, steps.length);
+  const gate = await passHealthGate(ctx, paths, parsed.value.validate, steps.length, parsed.value.shell);
   if (gate !== 'succeeded') return gate === 'cancelled' ? cancelled(ctx) : fail(ctx, gate);
   await recordLiveRelease(paths, spec.sha, artifacts);
   for (const removed of await pruneReleases(paths, ctx.config.keepReleases)) {
@@ -158,7 +159,7 @@ async function restoreKeptRelease(ctx: JobContext, paths: ReleasePaths): Promise
   const inRelease = await readInstructionFile(kept, spec.instructions);
   const read = 'problem' in inRelease && inRelease.missing ? await keptInstructions(keptPaths) : inRelease;
   const parsed = 'problem' in read ? undefined : parseInstructions(read.text, spec.instructions).value;
-  const steps = parsed?.rollback;
+  const steps = parsed?.rollback && withShell(parsed.rollback, parsed.shell);
   if (!parsed || !steps) {
     system(`rollback: the kept release ${basename(kept)} has ${parsed ? 'no `rollback` steps in' : 'no valid'} ${spec.instructions}; deploying ${spec.sha.slice(0, 7)} in full\n`);
     return undefined;
@@ -172,7 +173,7 @@ async function restoreKeptRelease(ctx: JobContext, paths: ReleasePaths): Promise
     const outcome = await runOneStep(ctx, keptPaths, step, index);
     if (outcome !== 'succeeded') return outcome === 'cancelled' ? cancelled(ctx) : fail(ctx, outcome);
   }
-  const gate = await passHealthGate(ctx, keptPaths, parsed.validate, steps.length);
+  const gate = await passHealthGate(ctx, keptPaths, parsed.validate, steps.length, parsed.shell);
   if (gate !== 'succeeded') return gate === 'cancelled' ? cancelled(ctx) : fail(ctx, gate);
   await recordLiveRelease(keptPaths, spec.sha);
   await reporter.state('succeeded');
@@ -180,7 +181,7 @@ async function restoreKeptRelease(ctx: JobContext, paths: ReleasePaths): Promise
 }
 
 /** Runs the instruction file's `validate` health gate, if any; returns 'succeeded', 'cancelled' or why it failed. */
-async function passHealthGate(ctx: JobContext, paths: ReleasePaths, validate: InstructionFile['validate'], index: number): Promise<string> {
+async function passHealthGate(ctx: JobContext, paths: ReleasePaths, validate: InstructionFile['validate'], index: number, shell?: ShellName): Promise<string> {
   if (!validate) return 'succeeded';
   const { reporter } = ctx;
   return runValidate(validate, {
@@ -189,8 +190,8 @@ async function passHealthGate(ctx: JobContext, paths: ReleasePaths, validate: In
     cancel: ctx.cancel,
     system: (line) => reporter.output('system', line),
     command: (run, timeoutMs) => {
-      const bound = bindSecrets({ name: 'validate', run }, ctx.secrets, ctx.config.secretsFile);
-      return runCommand(ctx, paths, { ...bound, cwd: paths.release, timeoutMs }, index);
+      const bound = bindSecrets({ name: 'validate', run, shell }, ctx.secrets, ctx.config.secretsFile);
+      return runCommand(ctx, paths, { ...bound, cwd: paths.release, timeoutMs, shell }, index);
     },
   });
 }
@@ -199,10 +200,11 @@ async function passHealthGate(ctx: JobContext, paths: ReleasePaths, validate: In
  * Runs a step's (or the health gate's) command in the release with the deployment's environment: its output goes
  * to the hub under `index`, and its process group is journaled while it runs (a restarted agent stops what is left).
  */
-async function runCommand(ctx: JobContext, paths: ReleasePaths, command: { run: string; env: Record<string, string>; cwd: string; timeoutMs: number }, index: number): Promise<StepResult> {
+async function runCommand(ctx: JobContext, paths: ReleasePaths, command: { run: string; env: Record<string, string>; cwd: string; timeoutMs: number; shell?: ShellName }, index: number): Promise<StepResult> {
   const { reporter } = ctx;
   const result = await runStep({
     command: command.run,
+    shell: command.shell,
     cwd: command.cwd,
     timeoutMs: command.timeoutMs,
     killGraceMs: ctx.killGraceMs,
@@ -225,6 +227,7 @@ async function runOneStep(ctx: JobContext, paths: ReleasePaths, step: Step, inde
   let timeoutMs: number;
   try {
     bound = bindSecrets(step, ctx.secrets, ctx.config.secretsFile);
+    shellInvocation(step.shell, bound.run); // a shell this server lacks fails the step here, with the ones it has
     cwd = resolveStepCwd(paths.release, step.cwd, step.name);
     timeoutMs = step.timeout === undefined ? DEFAULT_STEP_TIMEOUT_MS : parseDuration(step.timeout, `step ${step.name} timeout`);
   } catch (err) {
@@ -233,7 +236,7 @@ async function runOneStep(ctx: JobContext, paths: ReleasePaths, step: Step, inde
     return message;
   }
   await reporter.step(ref, 'started');
-  const result = await runCommand(ctx, paths, { ...bound, cwd, timeoutMs }, index);
+  const result = await runCommand(ctx, paths, { ...bound, cwd, timeoutMs, shell: step.shell }, index);
   const extra = { exitCode: result.exitCode, durationMs: result.durationMs };
   if (result.cancelled) {
     await reporter.step(ref, 'failed', { ...extra, message: 'cancelled' });
@@ -275,6 +278,11 @@ function stepEnvironment(ctx: JobContext, paths: ReleasePaths): NodeJS.ProcessEn
  */
 function agentEnvironment(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^BITENVOY_(SECRET_|.*(TOKEN|CREDENTIAL))/.test(key)));
+}
+
+/** The file's `shell` given to each step that names none. */
+function withShell(steps: Step[], shell: ShellName | undefined): Step[] {
+  return steps.map((step) => ({ ...step, shell: step.shell ?? shell }));
 }
 
 async function activate(ctx: JobContext, paths: ReleasePaths): Promise<void> {

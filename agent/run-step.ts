@@ -1,6 +1,8 @@
 /**
- * Runs one step: `/bin/sh -c <command>` in its own process group, output streamed to a callback, and on timeout or
- * cancellation the whole group gets SIGTERM, then SIGKILL after a grace period — children and grandchildren too.
+ * Runs one step: `<shell> -c <command>` (see platform/shells.ts; `/bin/sh -c` by default on Unix) in its own
+ * process group, output streamed to a callback as it comes (CRLF and all), and on timeout or cancellation the whole
+ * group gets SIGTERM, then SIGKILL after a grace period — children and grandchildren too. On Windows the process
+ * tree is ended with `taskkill /T /F` (platform/process-tree.ts).
  *
  * @example
  * const result = await runStep({ command: 'npm ci', cwd, env, timeoutMs: 600_000, onOutput: (stream, text) => … });
@@ -9,6 +11,8 @@ import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
+import { stopProcessTree, treeSpawnOptions } from './platform/process-tree.js';
+import { shellInvocation, type ShellInvocation, type ShellName } from './platform/shells.js';
 
 /** SIGTERM → SIGKILL grace when none is given: long enough for a service to shut down cleanly. */
 export const DEFAULT_KILL_GRACE_MS = 10_000;
@@ -32,6 +36,8 @@ export interface RunStepOptions {
   onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
   /** Told the step's process group id as soon as it exists (the journal keeps it, for after a crash). */
   onSpawn?: (processGroup: number) => void;
+  /** The shell that runs `command` (default: `sh` on Unix, `pwsh` or `powershell` on Windows). */
+  shell?: ShellName;
 }
 
 /**
@@ -62,20 +68,36 @@ export function resolveStepCwd(releaseDir: string, cwd: string | undefined, step
 /** After the shell exits, how long to wait for children that still hold its output open. */
 const DRAIN_MS = 1000;
 
+/**
+ * Runs `options.command` in `options.shell` and resolves when it and its output are done (a shell that cannot be
+ * started is reported on stderr, with no exit code).
+ *
+ * @example
+ * const { exitCode } = await runStep({ command: '[[ -n $HOME ]]', shell: 'bash', cwd, env, timeoutMs: 5000, onOutput });
+ */
 export function runStep(options: RunStepOptions): Promise<StepResult> {
   const started = Date.now();
+  let invocation: ShellInvocation;
+  try {
+    invocation = shellInvocation(options.shell, options.command, { env: options.env });
+  } catch (err) {
+    options.onOutput('stderr', `${(err as Error).message}\n`);
+    return Promise.resolve({ exitCode: null, signal: null, timedOut: false, cancelled: false, durationMs: 0 });
+  }
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', options.command], { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(invocation.file, invocation.args, {
+      cwd: options.cwd,
+      env: options.env,
+      ...treeSpawnOptions(),
+      windowsVerbatimArguments: invocation.verbatim,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (child.pid) options.onSpawn?.(child.pid);
     let timedOut = false;
     let cancelled = false;
     let killTimer: NodeJS.Timeout | undefined;
     const killGroup = (signal: NodeJS.Signals) => {
-      try {
-        if (child.pid) process.kill(-child.pid, signal);
-      } catch {
-        // the group is already gone
-      }
+      if (child.pid) void stopProcessTree(child.pid, signal);
     };
     const stop = () => {
       killGroup('SIGTERM');
@@ -120,7 +142,7 @@ export function runStep(options: RunStepOptions): Promise<StepResult> {
     });
     child.on('close', () => finish());
     child.on('error', (err) => {
-      options.onOutput('stderr', `cannot start /bin/sh: ${err.message}\n`);
+      options.onOutput('stderr', `cannot start ${invocation.file}: ${err.message}\n`);
       exit = { code: null, signal: null };
       finish();
     });

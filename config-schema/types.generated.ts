@@ -319,6 +319,10 @@ export interface InstructionFile {
    */
   steps: [Step, ...Step[]];
   /**
+   * The shell every step (and `validate.run`) of this file runs in, unless a step names its own: `sh` (`/bin/sh -c`, the default on Linux and macOS), `bash` (found on PATH), `pwsh` (PowerShell 7, found on PATH; the default on Windows when installed), `powershell` (Windows PowerShell 5.1, Windows only; the default on Windows without `pwsh`) or `cmd` (`cmd.exe` with delayed expansion, Windows only). A shell the server's OS does not have fails the step with the shells it has. Example: `shell: bash`.
+   */
+  shell?: 'sh' | 'bash' | 'pwsh' | 'powershell' | 'cmd';
+  /**
    * What the release directory holds: `git` (the default) — the commit's files, with the artifacts placed into it; `artifact` — only the artifacts, no checkout (a static site or a compiled binary ships without the repository). Either way the agent reads this file from the commit itself, never from an artifact or the hub.
    */
   source?: 'git' | 'artifact';
@@ -514,7 +518,7 @@ export interface InstructionFile {
    */
   validate?: {
     /**
-     * A command run like a step, in the new release directory; exit code 0 passes. `${{ secrets.NAME }}` works as in steps.
+     * A command run like a step (in the file's `shell`), in the new release directory; exit code 0 passes. `${{ secrets.NAME }}` works as in steps.
      */
     run?: string;
     /**
@@ -549,7 +553,7 @@ export interface Step {
    */
   name: string;
   /**
-   * The command, run by `/bin/sh -c` in its own process group. `${{ secrets.NAME }}` is replaced by a reference to an environment variable holding the agent's local secret, so the value never appears on a command line.
+   * The command, run by the step's `shell` (default `/bin/sh -c` on Linux and macOS) in its own process group (on Windows: stopped as a process tree with `taskkill /T`). `${{ secrets.NAME }}` is replaced by a reference to an environment variable holding the agent's local secret, so the value never appears on a command line.
    */
   run: string;
   /**
@@ -566,6 +570,10 @@ export interface Step {
    * Working directory relative to the release directory. Default: the release directory itself.
    */
   cwd?: string;
+  /**
+   * The shell this step runs in, overriding the file's `shell`: `sh`, `bash`, `pwsh`, `powershell` (Windows only) or `cmd` (Windows only). `${{ secrets.NAME }}` is written for that shell (`"${BITENVOY_SECRET_NAME}"` in sh and bash, `${env:BITENVOY_SECRET_NAME}` in PowerShell, `"!BITENVOY_SECRET_NAME!"` in cmd). Example: `{ name: check, shell: bash, run: '[[ -f .env ]]' }`.
+   */
+  shell?: 'sh' | 'bash' | 'pwsh' | 'powershell' | 'cmd';
   /**
    * Run this step after `current` points at the new release (e.g. restarting the service). Such steps must come after all the others.
    */

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readlink, readdir, rm, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { artifactsInUse, pruneReleases, recordLiveRelease, releasePaths, switchCurrent } from '../../agent/releases.js';
+import { artifactsInUse, currentRelease, pruneReleases, recordLiveRelease, releasePaths, switchCurrent } from '../../agent/releases.js';
 
 let dir: string;
 afterEach(async () => rm(dir, { recursive: true, force: true }));
@@ -25,6 +25,7 @@ it('switches current atomically and prunes old releases, never the current one',
 
   await switchCurrent(releasePaths(dir, 'acme/shop', 'staging', 'job_4'));
   expect(await readlink(oldest.current)).toBe(join('releases', 'job_4'));
+  expect(await currentRelease(oldest)).toBe('job_4');
 });
 
 it('lists the artifacts every kept release of every application was made of, and keeps them when a release goes live again', async () => {

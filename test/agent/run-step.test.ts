@@ -70,6 +70,14 @@ describe('runStep', () => {
     expect(res.out.trim().split('\n')).toEqual(Array.from({ length: 300 }, (_v, i) => `line ${i}`));
   });
 
+  it('runs the step in the shell it names, and in /bin/sh without one', async () => {
+    expect((await run('echo "${BASH_VERSION:-none}"', { shell: 'bash' })).out).toMatch(/^\d+\.\d+/);
+    expect((await run('echo "${BASH_VERSION:-none}"')).out).toBe('none\n');
+    const cmd = await run('echo hi', { shell: 'cmd' });
+    expect(cmd.exitCode).toBeNull();
+    expect(cmd.out).toContain('`shell: cmd` does not exist on Linux; write one of `sh`, `bash`, `pwsh`');
+  });
+
   it('gives a secret to the step through its environment, never its command line', async () => {
     const secrets = new Map([['API_TOKEN', 'tok with spaces * 123']]);
     const bound = bindSecrets({ name: 'use', run: `printf '[%s]\\n' \${{ secrets.API_TOKEN }}; tr '\\0' ' ' < /proc/$$/cmdline` }, secrets, 'secrets.yml');

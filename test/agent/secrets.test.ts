@@ -79,6 +79,15 @@ describe('references bindSecrets rewrites', () => {
     for (const run of ['echo "unclosed', "printf $'it\\'s'", 'echo x)']) expect(bind(run).run).toBe(run);
   });
 
+  it('writes the expansion for the step’s shell: its own `shell`, or the one given', () => {
+    const step = { name: 'deploy', run: `deploy --token ${R}` };
+    expect(bindSecrets({ ...step, shell: 'pwsh' }, secrets, 'secrets.yml').run).toBe('deploy --token ${env:BITENVOY_SECRET_X}');
+    expect(bindSecrets(step, secrets, 'secrets.yml', 'powershell').run).toBe('deploy --token ${env:BITENVOY_SECRET_X}');
+    expect(bindSecrets(step, secrets, 'secrets.yml', 'cmd').run).toBe('deploy --token "!BITENVOY_SECRET_X!"');
+    expect(bindSecrets({ ...step, shell: 'bash' }, secrets, 'secrets.yml').run).toBe('deploy --token "${BITENVOY_SECRET_X}"');
+    expect(bindSecrets(step, secrets, 'secrets.yml').run).toBe('deploy --token "${BITENVOY_SECRET_X}"');
+  });
+
   it('tells where each reference stands', () => {
     expect(findSecretReferences(`a ${R}\n"${R}" '${R}'\n# ${R}`).map((s) => [s.line, s.place.kind])).toEqual([
       [1, 'unquoted'],
