@@ -105,6 +105,14 @@ describe.runIf(process.platform === 'linux' && isRoot)('agent install on Linux',
   });
 });
 
+describe('agent upgrade from an npm install', () => {
+  it('refuses, naming the npm command to use instead', async () => {
+    const result = await runBitenvoy(['agent', 'upgrade', '--from', 'https://example.com/v0.2.0', '--dir', dir], { env: env() });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('this bitenvoy was installed with npm, not as the agent executable: upgrade it with `npm install -g bitenvoy@VERSION`');
+  });
+});
+
 describe('runAs in agent.yml', () => {
   it.each([
     ['at the top level', 'runAs: deploy\n', true],
