@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import type { ReadableStream } from 'node:stream/web';
 import { fileURLToPath } from 'node:url';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { withoutCredentials } from '../../lib/redact-url.js';
@@ -67,7 +68,7 @@ async function openRelease(url: URL): Promise<Readable> {
   if (res.status !== 200 || !res.body) {
     throw new BitEnvoyError('BE_SERVICE', `${withoutCredentials(url.href)} answered HTTP ${res.status}; check --from names a release folder holding SHA256SUMS and the executables; nothing was changed`);
   }
-  return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  return Readable.fromWeb(res.body as ReadableStream<Uint8Array>);
 }
 
 /** Reads the stream's chunks, refusing it past `max` bytes. */

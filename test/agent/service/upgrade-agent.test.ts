@@ -28,10 +28,15 @@ function fakeAgent(version: string, starts = true): string {
 class Supervisor implements ServiceControl {
   readonly describe = 'the test supervisor';
   #child: ChildProcess | undefined;
-  constructor(readonly executable: string, readonly dir: string) {}
+  readonly #executable: string;
+  readonly #dir: string;
+  constructor(executable: string, dir: string) {
+    this.#executable = executable;
+    this.#dir = dir;
+  }
   async restart(): Promise<void> {
     await this.stop();
-    this.#child = spawn(this.executable, ['agent', 'run', '--dir', this.dir], { stdio: 'ignore' });
+    this.#child = spawn(this.#executable, ['agent', 'run', '--dir', this.#dir], { stdio: 'ignore' });
     this.#child.on('error', () => undefined);
   }
   async isRunning(): Promise<boolean> {
