@@ -170,6 +170,52 @@ export const COMMANDS = {
     environment: logging,
     examples: ['bitenvoy agent run --dir /var/lib/bitenvoy-agent'],
   },
+  'agent install': {
+    summary: 'set the agent up as a service: a hardened systemd unit, a launchd daemon or a Windows scheduled task',
+    details:
+      'As root (Administrator on Windows). Checks that DIR is enrolled and its agent.yml loads, creates the user when ' +
+      'missing (Linux: useradd --system), gives it DIR, writes the unit and enables and starts it. The unit starts the ' +
+      'program running this command (the agent executable, or node with this bitenvoy). Where systemd is not running ' +
+      '(a container) the unit is written and how to start it is said. Templates: templates/systemd, templates/launchd, ' +
+      'templates/windows.',
+    options: {
+      dir: { type: 'string', value: 'DIR', description: 'the directory given to `agent enroll`', required: true, env: ['BITENVOY_AGENT_DIR'] },
+      user: { type: 'string', value: 'USER', description: 'the user the agent runs as (created when missing; not on Windows: SYSTEM)', default: 'bitenvoy-agent' },
+      writable: { type: 'string', value: 'PATH', description: 'a deploy target the agent may write besides DIR; the rest of the system is read-only to it (repeatable)' },
+      'dry-run': { type: 'boolean', description: 'print the files and commands instead of changing anything' },
+    },
+    environment: [
+      { name: 'BITENVOY_SYSTEMD_DIR', description: 'where the systemd unit is written', default: '/etc/systemd/system' },
+      { name: 'BITENVOY_LAUNCHD_DIR', description: 'where the launchd property list is written', default: '/Library/LaunchDaemons' },
+    ],
+    examples: ['sudo bitenvoy agent install --dir /var/lib/bitenvoy-agent --writable /srv/www', 'bitenvoy agent install --dir /var/lib/bitenvoy-agent --dry-run'],
+  },
+  'agent uninstall': {
+    summary: 'stop, disable and remove the service `agent install` made; the directory and the user stay',
+    options: {
+      dir: { type: 'string', value: 'DIR', description: "the agent's directory (needed on Windows only, where the task's XML is kept)", env: ['BITENVOY_AGENT_DIR'] },
+      'dry-run': { type: 'boolean', description: 'print the commands instead of changing anything' },
+    },
+    environment: [
+      { name: 'BITENVOY_SYSTEMD_DIR', description: 'where the systemd unit is', default: '/etc/systemd/system' },
+      { name: 'BITENVOY_LAUNCHD_DIR', description: 'where the launchd property list is', default: '/Library/LaunchDaemons' },
+    ],
+    examples: ['sudo bitenvoy agent uninstall'],
+  },
+  'agent upgrade': {
+    summary: 'replace the agent executable with a release, checked against its SHA256SUMS, and restart the service',
+    details:
+      "Downloads SHA256SUMS and this platform's executable (bitenvoy-agent-linux-x64, …) from the release, checks the " +
+      'SHA-256, runs `<new> --version`, swaps it in atomically and restarts the service. When the new agent has not ' +
+      'started (its start marker DIR/agent.started names the new version) within --timeout, the previous executable ' +
+      'is put back and started again. Only for the agent executable: with npm, run `npm install -g bitenvoy@VERSION`.',
+    options: {
+      from: { type: 'string', value: 'URL|DIR', description: 'the release: an https:// or file:// URL or a local folder holding SHA256SUMS and the executables', required: true },
+      dir: { type: 'string', value: 'DIR', description: 'the directory given to `agent enroll` (for the start marker)', required: true, env: ['BITENVOY_AGENT_DIR'] },
+      timeout: { type: 'string', value: 'DURATION', description: 'how long the new agent has to start before it is rolled back', default: '60s' },
+    },
+    examples: ['sudo bitenvoy-agent agent upgrade --from https://github.com/bitenvoy/bitenvoy/releases/download/v0.2.0 --dir /var/lib/bitenvoy-agent'],
+  },
   validate: {
     summary: 'check a config repo checkout, or an instruction file',
     details: 'Prints every problem with file, line and a hint; exit 1 when there is an error.',
@@ -371,7 +417,7 @@ export type CommandPath = keyof typeof COMMANDS;
 
 /** Words that only group commands (`bitenvoy agent …`), with what the group is for. */
 export const GROUPS: Readonly<Record<string, string>> = {
-  agent: 'the agent, on each server: enroll once, then run',
+  agent: 'the agent, on each server: enroll once, then run (or install it as a service)',
   'hub token': 'enrollment tokens for agents',
   'hub user': "named operators for the status pages (local mode's sign-in per person)",
   store: "the hub's store: move it to PostgreSQL",

@@ -94,6 +94,12 @@ export const ERROR_CODES = {
    * refused, the server shutting down. The message names which, and the fix.
    */
   BE_STORE_UNAVAILABLE: 503,
+  /**
+   * The agent's service could not be installed, removed, upgraded or restarted (`bitenvoy agent install|uninstall|
+   * upgrade`): not run as root, a service-manager command that failed, a release whose checksum does not match, a new
+   * executable that did not start (rolled back). The message names what failed and the fix.
+   */
+  BE_SERVICE: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

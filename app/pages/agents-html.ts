@@ -10,6 +10,7 @@ import type { JobRecord } from '../model.js';
 import type { Release } from '../store/release-queries.js';
 import type { AgentView } from './agents-facts.js';
 import type { AgentGroup } from './agents-groups.js';
+import { agentUpdateNotice } from './agent-update.js';
 import { environmentPath, utc } from './environments-html.js';
 import { serverPath } from './servers-html.js';
 import { html, safeHref, trustedHtml, type SafeHtml } from './safe-html.js';
@@ -35,9 +36,15 @@ export function cloudHtml(view: AgentView): SafeHtml {
 
 export const stateHtml = (view: AgentView): SafeHtml => html`<span class="state ${view.state}">${view.state}</span>`;
 
+/** The agent's version, with the update notice when the hub is newer. */
+export function versionHtml(version: string): SafeHtml {
+  const notice = agentUpdateNotice(version);
+  return notice ? html`${version}<br><small class="update">${notice}</small>` : html`${version}`;
+}
+
 export function agentRow(view: AgentView): SafeHtml {
   const a = view.agent;
-  return html`<tr><th scope="row"><a href="${safeHref(agentPath(a.name))}">${a.name}</a></th><td>${stateHtml(view)}</td><td>${a.version}</td><td>${labelsHtml(view.labels)}</td><td>${cloudHtml(view)}</td><td>${utc(a.lastSeenAt) || html`<span class="muted">never</span>`}</td></tr>`;
+  return html`<tr><th scope="row"><a href="${safeHref(agentPath(a.name))}">${a.name}</a></th><td>${stateHtml(view)}</td><td>${versionHtml(a.version)}</td><td>${labelsHtml(view.labels)}</td><td>${cloudHtml(view)}</td><td>${utc(a.lastSeenAt) || html`<span class="muted">never</span>`}</td></tr>`;
 }
 
 export function agentFactsTable(view: AgentView, lostAfterSeconds: number): SafeHtml {
@@ -45,7 +52,7 @@ export function agentFactsTable(view: AgentView, lostAfterSeconds: number): Safe
   return html`<table class="facts">
 <tr><th scope="row">State</th><td>${stateHtml(view)}${view.quarantine ? html`<br><small>${view.quarantine}</small>` : ''}${view.state === 'lost' ? html`<br><small>no request for more than ${lostAfterSeconds} s (three heartbeat intervals)</small>` : ''}</td></tr>
 <tr><th scope="row">Last seen</th><td>${utc(a.lastSeenAt) || 'never'}</td></tr>
-<tr><th scope="row">Version</th><td>${a.version}</td></tr>
+<tr><th scope="row">Version</th><td>${versionHtml(a.version)}</td></tr>
 <tr><th scope="row">Enrolled</th><td>${utc(a.enrolledAt)}</td></tr>
 <tr><th scope="row">Labels</th><td>${labelsHtml(view.labels)}</td></tr>
 <tr><th scope="row">Cloud facts (verified)</th><td>${cloudHtml(view)}</td></tr>

@@ -13,6 +13,9 @@ import { firstOf, parseOptions, required } from './parse-options.js';
 // Help and usage lines come from the command registry (cli/command-registry.ts): a new option needs its line there.
 const ENROLL_USAGE = synopsis('agent enroll');
 const RUN_USAGE = synopsis('agent run');
+const INSTALL_USAGE = synopsis('agent install');
+const UNINSTALL_USAGE = synopsis('agent uninstall');
+const UPGRADE_USAGE = synopsis('agent upgrade');
 
 /** `--allow-…` option → `allow` key of agent.yml. Each is repeatable and takes a comma-separated list. */
 const ALLOW_OPTIONS = {
@@ -23,12 +26,15 @@ const ALLOW_OPTIONS = {
   'allow-environments': 'environments',
 } as const satisfies Record<string, keyof AllowFlags>;
 
-/** `bitenvoy agent enroll …` and `bitenvoy agent run …`. */
+/** `bitenvoy agent enroll|run|install|uninstall|upgrade …`. */
 export async function agentCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'enroll') return enroll(rest);
   if (sub === 'run') return run(rest);
-  throw new BitEnvoyError('BE_USAGE', `unknown \`agent\` command \`${sub ?? ''}\`\nusage: ${ENROLL_USAGE}\n       ${RUN_USAGE}`);
+  // The service commands live in their own module: a running agent never loads them.
+  if (sub === 'install' || sub === 'uninstall' || sub === 'upgrade') return (await import('./agent-service.js')).agentServiceCommand(sub, rest);
+  const usages = [ENROLL_USAGE, RUN_USAGE, INSTALL_USAGE, UNINSTALL_USAGE, UPGRADE_USAGE];
+  throw new BitEnvoyError('BE_USAGE', `unknown \`agent\` command \`${sub ?? ''}\`\nusage: ${usages.join('\n       ')}`);
 }
 
 /** The agent directory, from `--dir` or BITENVOY_AGENT_DIR, resolved once: everything after sees an absolute path. */
@@ -119,6 +125,9 @@ async function run(args: string[]): Promise<number> {
   // left out leave the hub in charge.
   const [{ loadAgentConfig }, { runAgent }] = await Promise.all([import('../../agent/agent-config.js'), import('../../agent/run-agent.js')]);
   for (const warning of (await loadAgentConfig(dir)).warnings) log.warn(warning);
+  // The proof `bitenvoy agent upgrade` waits for that this program (this version) started.
+  const [{ writeStartMarker }, { version }] = await Promise.all([import('../../agent/service/start-marker.js'), import('../../lib/package-root.js')]);
+  await writeStartMarker(dir, version);
   const controller = new AbortController();
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping: the running step (if any) is stopped and reported');

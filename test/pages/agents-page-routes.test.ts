@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConfigStatus } from '../../app/config/config-repo.js';
 import { instanceKey, type ProvedIdentity } from '../../app/cloud/cloud-instance.js';
 import { bindingKeys } from '../../app/cloud/identity-bindings.js';
-import { keys } from '../../app/model.js';
+import { keys, type AgentRecord } from '../../app/model.js';
+import { version as hubVersion } from '../../lib/package-root.js';
 import { agentsPageRoutes } from '../../app/pages/agents-page-routes.js';
 import { configPageRoutes } from '../../app/pages/config-page-routes.js';
 import { DashboardSessions } from '../../app/pages/dashboard-sessions.js';
@@ -129,6 +130,20 @@ describe('GET /agents', () => {
     expect(one.html).toContain('quarantined since 2026-11-25T09:30:00.000Z: proved &lt;b&gt;another&lt;/b&gt; instance');
     // Its cloud facts are unknown (quarantined): a group on cloud.* can neither pick nor rule it out.
     expect(one.html).toMatch(/>eu<\/a><\/th><td><code>cloud.region=eu-west-1<\/code><\/td><td><span class="paused-state">unknown now/);
+  });
+
+  it('says an agent older than the hub has an update, on the list and its page; a current one has none', async () => {
+    await addAgent('ag_old', 'old-1');
+    await addAgent('ag_new', 'new-1');
+    const stored = (id: string) => f.store.get<AgentRecord>(keys.agent(id));
+    await f.store.set(keys.agent('ag_old'), { ...(await stored('ag_old'))!, version: '0.0.9' });
+    await f.store.set(keys.agent('ag_new'), { ...(await stored('ag_new'))!, version: hubVersion });
+    const notice = `agent update available: 0.0.9 → ${hubVersion} (bitenvoy agent upgrade)`;
+    const list = await get('/agents');
+    expect(list.html).toContain(`<td>0.0.9<br><small class="update">${notice}</small></td>`);
+    expect(list.html.split('agent update available').length).toBe(2);
+    expect((await get('/agents/old-1')).html).toContain(notice);
+    expect((await get('/agents/new-1')).html).not.toContain('agent update available');
   });
 
   it('lists one group’s agents, and refuses an unknown group', async () => {
