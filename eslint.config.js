@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'config-schema/types.generated.ts'] },
+  { ignores: ['dist/', '**/dist/', 'release/', 'node_modules/', 'coverage/', 'config-schema/types.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

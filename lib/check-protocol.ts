@@ -2,15 +2,15 @@
  * Checks a value against one definition of the agent API's schema (lib/agent-protocol.schema.json) and says where it
  * breaks it: the places, not raw ajv output, each with what the schema expects there in words (its `description`).
  * For the side that cannot trust the other (the agent reading a hub's job): callers phrase the message themselves.
- * The validator is compiled on first use, not when this module loads: an idle agent never pays for ajv.
+ * The validator is compiled on first use, not when this module loads. (ajv itself is imported statically: the agent
+ * has loaded it at start anyway, to check its agent.yml, and a bundle — the agent executable — holds only what is
+ * imported, never what is `require`d at run time.)
  *
  * @example
  * const broken = protocolProblems('JobSpec', offered);
  * broken.map((p) => `${p.path.join('.')}: expected ${expectedAt('JobSpec', p.path)}`);
  */
-import { createRequire } from 'node:module';
-import type * as AjvModule from 'ajv';
-import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { AGENT_PROTOCOL_SCHEMA_ID, agentProtocolSchema, type ProtocolDefinition } from './agent-protocol-schema.js';
 
 /** One place where a value breaks the schema: JSON path segments (array indexes as digits), a missing field included. */
@@ -19,7 +19,7 @@ export interface ProtocolProblem {
   keyword: string;
 }
 
-let ajv: AjvClass | undefined;
+let ajv: Ajv | undefined;
 let definitions: Record<string, Record<string, unknown>> | undefined;
 const validators = new Map<ProtocolDefinition, ValidateFunction>();
 
@@ -59,8 +59,6 @@ function validatorFor(name: ProtocolDefinition): ValidateFunction {
   let validate = validators.get(name);
   if (validate) return validate;
   if (!ajv) {
-    // ajv is CommonJS: required here, on the first check, so that importing this module costs nothing.
-    const { Ajv } = createRequire(import.meta.url)('ajv') as typeof AjvModule;
     ajv = new Ajv({ allErrors: true, strict: false }).addKeyword('tsType').addSchema(agentProtocolSchema());
   }
   validate = ajv.getSchema(`${AGENT_PROTOCOL_SCHEMA_ID}#/definitions/${name}`);

@@ -34,6 +34,18 @@ describe('the agent bundle', () => {
     expect(bundle.inputs.filter((i) => i.startsWith('hub-only:'))).toEqual(['hub-only:app/cloud/cloud-settings.js', 'hub-only:app/hub-settings.js']);
   });
 
+  it("requires nothing at run time but Node's own modules (a bundle holds only what is imported)", async () => {
+    const sources = bundle.inputs.filter((i) => /^(agent|lib|cli|config-schema|packaging)\/.*\.ts$/.test(i));
+    const runtimeRequires: string[] = [];
+    for (const file of sources) {
+      for (const m of (await readFile(join(packageRoot(), file), 'utf8')).matchAll(/require\w*\([^)]*\)\(\s*['"]([^'"]+)['"]|\brequire\(\s*['"]([^'"]+)['"]/gi)) {
+        const name = m[1] ?? m[2]!;
+        if (!name.startsWith('node:')) runtimeRequires.push(`${file}: ${name}`);
+      }
+    }
+    expect(runtimeRequires).toEqual([]);
+  });
+
   it('runs on Node as `bitenvoy-agent`', async () => {
     const { stdout } = await run(process.execPath, [bundle.file, '--version']);
     expect(stdout.trim()).toBe((await import('../../package.json', { with: { type: 'json' } })).default.version);
