@@ -10,9 +10,11 @@
  */
 import { BitEnvoyError, type ErrorCode } from '../lib/errors.js';
 import { httpRequest } from './http-request.js';
+import { version } from '../lib/package-root.js';
 import type { Logger } from '../lib/logger.js';
 import {
   AGENT_API_PREFIX,
+  AGENT_VERSION_HEADER,
   type AckResponse,
   type ClaimResponse,
   type CloudAttestRequest,
@@ -66,6 +68,8 @@ export function retryAfterMs(header: string | string[] | undefined, details: Rec
 export class HubClient {
   #hub: string;
   #credential: string | undefined;
+  /** A poll was answered: the hub has heard this agent's version. */
+  #versionTold = false;
   #log: Logger;
   #backoff: Backoff;
 
@@ -80,9 +84,15 @@ export class HubClient {
     return this.#request('POST', '/enroll', req, { retry: false }) as Promise<EnrollResponse>;
   }
 
-  /** Long poll: a job, or undefined when the hub held the request `waitSeconds` and none came. */
+  /**
+   * Long poll: a job, or undefined when the hub held the request `waitSeconds` and none came. Until one poll has been
+   * answered, the poll says which version this agent is ({@link AGENT_VERSION_HEADER}): the hub then knows an upgraded
+   * agent's version without a request of its own, and never reads the header again from it.
+   */
   async nextJob(waitSeconds: number, signal?: AbortSignal): Promise<JobSpec | undefined> {
-    const res = (await this.#request('GET', `/jobs/next?wait=${waitSeconds}`, undefined, { signal, timeoutMs: (waitSeconds + 15) * 1000 })) as { job: JobSpec } | undefined;
+    const headers = this.#versionTold ? {} : { [AGENT_VERSION_HEADER]: version };
+    const res = (await this.#request('GET', `/jobs/next?wait=${waitSeconds}`, undefined, { signal, timeoutMs: (waitSeconds + 15) * 1000, headers })) as { job: JobSpec } | undefined;
+    this.#versionTold = true;
     return res?.job;
   }
 
@@ -112,7 +122,7 @@ export class HubClient {
     return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/logs`, { claimId, chunks }, { signal }) as Promise<AckResponse>;
   }
 
-  async #request(method: string, path: string, body: unknown, options: { retry?: boolean; signal?: AbortSignal; timeoutMs?: number }): Promise<unknown> {
+  async #request(method: string, path: string, body: unknown, options: { retry?: boolean; signal?: AbortSignal; timeoutMs?: number; headers?: Record<string, string> }): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       options.signal?.throwIfAborted();
       let failure: string;
@@ -121,6 +131,7 @@ export class HubClient {
       try {
         const res = await httpRequest(method, `${this.#hub}${AGENT_API_PREFIX}${path}`, {
           headers: {
+            ...options.headers,
             ...(this.#credential ? { authorization: `Bearer ${this.#credential}` } : {}),
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           },

@@ -117,7 +117,8 @@ export type ErrorCode =
   | 'BE_RATE_LIMITED'
   | 'BE_BUSY'
   | 'BE_STORE_NEWER'
-  | 'BE_STORE_UNAVAILABLE';
+  | 'BE_STORE_UNAVAILABLE'
+  | 'BE_SERVICE';
 /**
  * Timings the hub hands every agent at enrollment.
  *

@@ -65,6 +65,11 @@ export type {
 import type { ArtifactSourceKind } from './agent-protocol.generated.js';
 
 export const AGENT_API_PREFIX = '/api/agent/v1';
+/**
+ * The agent's version on `GET /jobs/next`, sent until one poll was answered after the agent started: how the hub
+ * learns that an agent was upgraded (`bitenvoy agent upgrade`) without another request. At most 50 characters.
+ */
+export const AGENT_VERSION_HEADER = 'x-bitenvoy-agent-version';
 export const ADMIN_API_PREFIX = '/api/v1';
 
 /** Bodies larger than this are refused with 413 BE_BODY_TOO_LARGE. */

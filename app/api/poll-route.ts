@@ -16,7 +16,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { BitEnvoyError, toErrorEnvelope } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import { AGENT_API_PREFIX, type AgentSettings, type JobSpec } from '../../lib/protocol.js';
+import { AGENT_API_PREFIX, AGENT_VERSION_HEADER, type AgentSettings, type JobSpec } from '../../lib/protocol.js';
+import { recordAgentVersion } from '../store/agent-queries.js';
 import { HangUp, type JobNotifier } from '../jobs/job-notifier.js';
 import type { Store } from '../store/store.js';
 import { authenticateAgentId } from './agent-auth.js';
@@ -74,6 +75,11 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
       log: deps.log,
     })
   ).id;
+  // An agent that just started says its version once (see AGENT_VERSION_HEADER): an upgraded agent shows as such.
+  const reported = req.headers[AGENT_VERSION_HEADER];
+  if (typeof reported === 'string') {
+    recordAgentVersion(deps.store, agentId, reported).catch((err: unknown) => deps.log.warn({ err, agentId }, 'could not record the version an agent reported'));
+  }
   const raw = waitParameter(req.url ?? '');
   const wait = raw === undefined ? deps.settings.pollWaitSeconds : Number(raw);
   if (!Number.isFinite(wait) || wait < 0) throw new BitEnvoyError('BE_BAD_REQUEST', `wait: expected a number of seconds ≥ 0, got ${JSON.stringify(raw)}`);

@@ -114,3 +114,25 @@ export async function pageOfAgentsIn(store: Store, options: { state: 'online' | 
   const agents = rows.slice(0, limit).map((row) => agentFromRow(row.doc, row.last_seen_at));
   return { agents, ...(rows.length > limit && agents.length ? { next: agents[agents.length - 1]!.name } : {}) };
 }
+
+/** What an agent may say its version is: `1.2.3`, `0.2.0-rc.1+build.5`. Anything else is not recorded. */
+const AGENT_VERSION = /^[0-9A-Za-z][0-9A-Za-z.+-]{0,49}$/;
+
+/**
+ * Records the version an agent reported on its poll (after an upgrade), when it is a version and differs from the
+ * record's: one read (and a write only on a change) per agent start, never per poll (the agent sends it only until a
+ * poll of it was answered). Returns whether the record changed.
+ *
+ * @example
+ * await recordAgentVersion(store, agentId, '0.2.0'); // true once, false afterwards
+ */
+export async function recordAgentVersion(store: Store, agentId: string, version: string): Promise<boolean> {
+  if (!AGENT_VERSION.test(version)) return false;
+  let changed = false;
+  await store.update<AgentRecord>(`agent:${agentId}`, (agent) => {
+    if (!agent || agent.version === version) return agent;
+    changed = true;
+    return { ...agent, version };
+  });
+  return changed;
+}

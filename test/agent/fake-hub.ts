@@ -39,6 +39,8 @@ export interface RecordedRequest {
   status: number;
   /** When it arrived (Date.now()). */
   at: number;
+  /** The version the agent said (`x-bitenvoy-agent-version`), if it did. */
+  agentVersion?: string;
 }
 
 /** An answer a hook gives instead of the fake hub's own: a status, headers, and a body (default: an error envelope). */
@@ -232,7 +234,8 @@ export async function startFakeHub(): Promise<FakeHub> {
       const path = (req.url ?? '').slice(AGENT_API_PREFIX.length);
       const text = Buffer.concat(chunks).toString('utf8');
       const body: unknown = text ? JSON.parse(text) : undefined;
-      void handle(req, res, path, body).then((status) => requests.push({ method: req.method!, path, body, status, at }));
+      const agentVersion = req.headers['x-bitenvoy-agent-version'];
+      void handle(req, res, path, body).then((status) => requests.push({ method: req.method!, path, body, status, at, ...(typeof agentVersion === 'string' ? { agentVersion } : {}) }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { backoffDelay, HubClient, MAX_RETRY_AFTER_MS, retryAfterMs } from '../../agent/hub-client.js';
 import { BitEnvoyError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/logger.js';
+import { version } from '../../lib/package-root.js';
 import { FAKE_CREDENTIAL, jobSpec, startFakeHub, type FakeHub } from './fake-hub.js';
 
 let hub: FakeHub;
@@ -17,6 +18,20 @@ it('long-polls: undefined after the wait when there is no job, the job when one 
   const spec = jobSpec({ url: 'file:///x', sha: 'a'.repeat(40) });
   setTimeout(() => hub.offer(spec), 100);
   expect(await client().nextJob(1)).toEqual(spec);
+});
+
+it('says its version on its polls until one was answered (how the hub learns of an upgrade), and never again', async () => {
+  let failures = 1;
+  hub.fail.before = (_method, path) => (path.startsWith('/jobs/next') && failures-- > 0 ? 503 : undefined);
+  const agent = client();
+  expect(await agent.nextJob(0)).toBeUndefined();
+  expect(await agent.nextJob(0)).toBeUndefined();
+  const polls = hub.requests.filter((r) => r.path.startsWith('/jobs/next'));
+  expect(polls.map((r) => [r.status, r.agentVersion])).toEqual([
+    [503, version],
+    [204, version],
+    [204, undefined],
+  ]);
 });
 
 it('retries 5xx with backoff until the hub answers', async () => {

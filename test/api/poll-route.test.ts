@@ -17,6 +17,7 @@ import type { Store } from '../../app/store/store.js';
 import { createHttpServer, LISTEN_BACKLOG } from '../../app/server.js';
 import { silentLogger } from '../../lib/logger.js';
 import { ADMIN_TOKEN, startTestHub, type TestHub } from '../helpers/test-hub.js';
+import { until } from '../helpers/until.js';
 
 const DEPLOY = { repository: 'demo/shop', ref: 'main', environment: 'staging' };
 let t: TestHub;
@@ -88,6 +89,20 @@ describe('the long poll', () => {
     } finally {
       engine.nextJob = original;
     }
+  });
+
+  it('records the version an agent says on its poll (an upgraded agent), and ignores what is not a version', async () => {
+    const agent = await t.enroll('upgraded-1', { role: 'idle' });
+    const versionOf = async () => ((await t.call('GET', '/api/v1/agents?limit=1000', { token: ADMIN_TOKEN })).json.agents as { name: string; version: string }[]).find((a) => a.name === 'upgraded-1')?.version;
+    expect(await versionOf()).toBe('test');
+    const poll = (version?: string) =>
+      fetch(`${t.url}/api/agent/v1/jobs/next?wait=0`, { headers: { authorization: `Bearer ${agent.credential}`, ...(version === undefined ? {} : { 'x-bitenvoy-agent-version': version }) } });
+    expect((await poll('0.2.0')).status).toBe(204);
+    await until('the reported version recorded', async () => (await versionOf()) === '0.2.0', 5000);
+    expect((await poll('$(reboot)')).status).toBe(204);
+    expect((await poll()).status).toBe(204);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await versionOf()).toBe('0.2.0');
   });
 
   it('refuses a wrong or missing credential with 401 and the envelope', async () => {
