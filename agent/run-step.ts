@@ -32,6 +32,8 @@ export interface RunStepOptions {
   onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
   /** Told the step's process group id as soon as it exists (the journal keeps it, for after a crash). */
   onSpawn?: (processGroup: number) => void;
+  /** argv the shell is started through, e.g. setpriv to run as another user (agent/run-as); each execs the next. */
+  prefix?: string[];
 }
 
 /**
@@ -65,7 +67,8 @@ const DRAIN_MS = 1000;
 export function runStep(options: RunStepOptions): Promise<StepResult> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', options.command], { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file = '/bin/sh', ...args] = [...(options.prefix ?? []), '/bin/sh', '-c', options.command];
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid) options.onSpawn?.(child.pid);
     let timedOut = false;
     let cancelled = false;
@@ -120,7 +123,7 @@ export function runStep(options: RunStepOptions): Promise<StepResult> {
     });
     child.on('close', () => finish());
     child.on('error', (err) => {
-      options.onOutput('stderr', `cannot start /bin/sh: ${err.message}\n`);
+      options.onOutput('stderr', `cannot start ${file}: ${err.message}\n`);
       exit = { code: null, signal: null };
       finish();
     });
