@@ -25,7 +25,7 @@ async function fakeCgroup(controllers: string, subtree = ''): Promise<string> {
   await writeFile(join(dir, 'cgroup.subtree_control'), subtree);
   return dir;
 }
-const probe = (over: Partial<LimitsProbe>): LimitsProbe => ({ pid1: async () => 'init', systemdRun: () => undefined, ownCgroup: async () => undefined, pid: 4242, ...over });
+const probe = (over: Partial<LimitsProbe>): LimitsProbe => ({ pid1: async () => 'init', systemdRun: () => undefined, scopeWorks: () => true, ownCgroup: async () => undefined, pid: 4242, ...over });
 
 describe('bounding a step', () => {
   it('builds the systemd-run scope argv', () => {
@@ -62,6 +62,9 @@ describe('bounding a step', () => {
 describe('choosing the mechanism', () => {
   it('takes systemd-run when systemd is PID 1', async () => {
     expect(await findLimitsMechanism(['memory'], probe({ pid1: async () => 'systemd', systemdRun: () => '/usr/bin/systemd-run' }))).toEqual({ kind: 'systemd', systemdRun: '/usr/bin/systemd-run' });
+    // An agent systemd does not let create scopes (unprivileged, no polkit rule) falls through to its own cgroup.
+    const refused = probe({ pid1: async () => 'systemd', systemdRun: () => '/usr/bin/systemd-run', scopeWorks: () => false });
+    expect(await findLimitsMechanism(['memory'], refused)).toEqual({ kind: 'none', reason: 'systemd-run --scope does not work for the agent and this process is in no cgroup v2' });
   });
   it('takes a delegated cgroup: moves the agent into a leaf and turns the controllers on for its children', async () => {
     const dir = await fakeCgroup('cpuset cpu io memory pids');
