@@ -10,6 +10,8 @@ import type { AgentConfigFile } from '../config-schema/types.generated.js';
 import type { Enrollment } from './enroll-agent.js';
 import { DEFAULT_INSTRUCTIONS } from './allowlist.js';
 import { readAgentYml } from './read-agent-yml.js';
+import type { RunAsPlan } from './run-as/prepare-run-as.js';
+import { tightenAgentDir } from './run-as/private-modes.js';
 
 export interface AgentConfig {
   enrollment: Enrollment;
@@ -21,6 +23,8 @@ export interface AgentConfig {
   cloud?: AgentConfigFile['cloud'];
   /** Artifacts are used only with a build attestation that passes these (agent.yml `requireProvenance`), if set. */
   requireProvenance?: AgentConfigFile['requireProvenance'];
+  /** Set when agent.yml has `runAs`, `limits` or `perRepository`: the users steps run as and their bounds, checked at start. */
+  runAs?: RunAsPlan;
   /** What the owner should know at start: rules left out that leave the hub in charge (`bitenvoy agent run` logs them). */
   warnings: string[];
 }
@@ -46,14 +50,24 @@ export async function loadAgentConfig(dir: string): Promise<AgentConfig> {
   const config = await readAgentYml(dir);
   const secretsFile = config.secretsFile ?? 'secrets.yml';
   const allow = { ...config.allow, instructions: config.allow?.instructions ?? DEFAULT_INSTRUCTIONS };
+  const secretsPath = isAbsolute(secretsFile) ? secretsFile : join(dir, secretsFile);
+  // Only agents that set them load the run-as machinery: the others do not pay for it in idle memory.
+  const tightened = await tightenAgentDir(dir, secretsPath, { traversable: Boolean(config.runAs || config.perRepository) });
+  const runAs = config.runAs || config.limits || config.perRepository ? await (await import('./run-as/prepare-run-as.js')).prepareRunAs(config, dir) : { warnings: [] };
   return {
     enrollment,
     allow,
     keepReleases: config.keepReleases ?? 5,
-    secretsFile: isAbsolute(secretsFile) ? secretsFile : join(dir, secretsFile),
+    secretsFile: secretsPath,
     ...(config.cloud ? { cloud: config.cloud } : {}),
     ...(config.requireProvenance ? { requireProvenance: config.requireProvenance } : {}),
-    warnings: [...allowWarnings(allow, join(dir, 'agent.yml')), ...(config.requireProvenance ? await trustRootWarnings(config.requireProvenance.trustRoot, dir) : [])],
+    ...(runAs.plan ? { runAs: runAs.plan } : {}),
+    warnings: [
+      ...allowWarnings(allow, join(dir, 'agent.yml')),
+      ...(config.requireProvenance ? await trustRootWarnings(config.requireProvenance.trustRoot, dir) : []),
+      ...runAs.warnings,
+      ...(tightened.length ? [`set the modes of the agent's files in ${dir} (other users must not read them): ${tightened.join('; ')}`] : []),
+    ],
   };
 }
 

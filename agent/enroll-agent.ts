@@ -1,4 +1,4 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -84,6 +84,7 @@ export async function enrollAgent(options: EnrollOptions): Promise<Enrollment & 
   const enrollment: Enrollment = { hub: options.hub.replace(/\/+$/, ''), agentId: res.agentId, name: options.name, credential: res.credential, settings: res.settings };
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(file, JSON.stringify(enrollment, null, 2) + '\n', { mode: 0o600 });
+  await chmod(file, 0o600); // an agent.json enrolled over (--force) keeps the mode it had
 
   const suggestion = checkSuggestedAllow(res.suggestedAllow);
   if (kept) return { ...enrollment, dir, agentYml: { file: agentYml, written: false, suggested: suggestion.value } };

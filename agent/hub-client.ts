@@ -90,7 +90,7 @@ export class HubClient {
    * agent's version without a request of its own, and never reads the header again from it.
    */
   async nextJob(waitSeconds: number, signal?: AbortSignal): Promise<JobSpec | undefined> {
-    const headers = this.#versionTold ? {} : { [AGENT_VERSION_HEADER]: version };
+    const headers: Record<string, string> = this.#versionTold ? {} : { [AGENT_VERSION_HEADER]: version };
     const res = (await this.#request('GET', `/jobs/next?wait=${waitSeconds}`, undefined, { signal, timeoutMs: (waitSeconds + 15) * 1000, headers })) as { job: JobSpec } | undefined;
     this.#versionTold = true;
     return res?.job;

@@ -23,6 +23,7 @@ import { resolveStepCwd, runStep, type StepResult } from './run-step.js';
 import { runValidate } from './run-validate.js';
 import { bindSecrets } from './secrets.js';
 import { shellInvocation, type ShellName } from './platform/shells.js';
+import type { StepLaunch } from './run-as/prepare-run-as.js';
 
 const DEFAULT_STEP_TIMEOUT_MS = 30 * 60_000;
 
@@ -80,6 +81,8 @@ export async function runJob(ctx: JobContext): Promise<ReportedJobState> {
     if (parsed.value.source === 'artifact') await keepInstructions(paths, read.text);
   }
 
+  const fenced = await fenceForSteps(ctx, paths);
+  if (fenced) return fail(ctx, fenced);
   await reporter.state('running');
   const steps = withShell(parsed.value.steps, parsed.value.shell);
   let switched = false;
@@ -164,6 +167,8 @@ async function restoreKeptRelease(ctx: JobContext, paths: ReleasePaths): Promise
     system(`rollback: the kept release ${basename(kept)} has ${parsed ? 'no `rollback` steps in' : 'no valid'} ${spec.instructions}; deploying ${spec.sha.slice(0, 7)} in full\n`);
     return undefined;
   }
+  const fenced = await fenceForSteps(ctx, keptPaths);
+  if (fenced) return fail(ctx, fenced);
   await reporter.state('running');
   system(`rollback: restoring the kept release ${basename(kept)} of ${spec.sha.slice(0, 7)} and running its rollback steps\n`);
   await switchCurrent(keptPaths);
@@ -202,6 +207,9 @@ async function passHealthGate(ctx: JobContext, paths: ReleasePaths, validate: In
  */
 async function runCommand(ctx: JobContext, paths: ReleasePaths, command: { run: string; env: Record<string, string>; cwd: string; timeoutMs: number; shell?: ShellName }, index: number): Promise<StepResult> {
   const { reporter } = ctx;
+  // As agent.yml's runAs user, under its limits (agent/run-as), when it sets them.
+  const launch = ctx.config.runAs ? await (await import('./run-as/prepare-run-as.js')).stepLaunch(ctx.config.runAs, ctx.spec.repository, `bitenvoy-step-${ctx.spec.id.replace(/[^A-Za-z0-9_-]/g, '_')}-${index}`) : undefined;
+  if (launch?.notice) reporter.output('system', launch.notice);
   const result = await runStep({
     command: command.run,
     shell: command.shell,
@@ -209,13 +217,44 @@ async function runCommand(ctx: JobContext, paths: ReleasePaths, command: { run: 
     timeoutMs: command.timeoutMs,
     killGraceMs: ctx.killGraceMs,
     signal: ctx.cancel,
-    env: { ...stepEnvironment(ctx, paths), ...command.env },
+    env: { ...stepEnvironment(ctx, paths), ...launch?.env, ...command.env },
     onOutput: (stream, text) => reporter.output(stream, text, index),
     onSpawn: (group) => void reporter.setStepProcessGroup(group),
+    ...(launch ? { prefix: launch.prefix } : {}),
   });
+  if (launch) await reportBounds(ctx, launch, result);
   reporter.endOutput(index);
   await reporter.setStepProcessGroup(undefined);
   return result;
+}
+
+/**
+ * With runAs anywhere in agent.yml, the release is fenced before its steps run: handed to its repository's user,
+ * inside an application folder no other application's user can enter. Returns why that failed, if it did.
+ */
+async function fenceForSteps(ctx: JobContext, paths: ReleasePaths): Promise<string | undefined> {
+  const plan = ctx.config.runAs;
+  if (!plan?.users.size) return undefined;
+  const { fenceRelease } = await import('./run-as/private-modes.js');
+  const { settingsForRepository } = await import('./run-as/settings-for-repository.js');
+  const runAs = settingsForRepository(plan.config, ctx.spec.repository).runAs;
+  const user = runAs ? plan.users.get(runAs) : undefined;
+  try {
+    await fenceRelease(paths, user);
+  } catch (err) {
+    return `cannot hand the release to ${user?.name ?? 'the agent'}: ${(err as Error).message} (does the agent have CAP_CHOWN and CAP_FOWNER?)`;
+  }
+  ctx.reporter.output('system', user ? `steps run as ${user.name} (uid ${user.uid}, group ${user.group})\n` : 'steps run as the agent itself (no runAs for this repository)\n');
+  return undefined;
+}
+
+/** Says in the job's log when the step was killed for memory (or, where that cannot be known, may have been). */
+async function reportBounds(ctx: JobContext, launch: StepLaunch, result: StepResult): Promise<void> {
+  const { memoryKilled } = await launch.release();
+  const memory = launch.bounds?.memory;
+  if (!memory || result.timedOut || result.cancelled) return;
+  if (memoryKilled) ctx.reporter.output('system', `the step hit its memory bound (${memory}): the kernel killed it (out of memory)\n`);
+  else if (memoryKilled === undefined && result.signal === 'SIGKILL') ctx.reporter.output('system', `the step was killed by SIGKILL; its memory bound is ${memory}: it may have hit it\n`);
 }
 
 /** Runs one step; returns 'succeeded', 'cancelled' or the failure message. */

@@ -38,6 +38,8 @@ export interface RunStepOptions {
   onSpawn?: (processGroup: number) => void;
   /** The shell that runs `command` (default: `sh` on Unix, `pwsh` or `powershell` on Windows). */
   shell?: ShellName;
+  /** argv the shell is started through, e.g. setpriv to run as another user (agent/run-as); each execs the next. */
+  prefix?: string[];
 }
 
 /**
@@ -85,7 +87,8 @@ export function runStep(options: RunStepOptions): Promise<StepResult> {
     return Promise.resolve({ exitCode: null, signal: null, timedOut: false, cancelled: false, durationMs: 0 });
   }
   return new Promise((resolve) => {
-    const child = spawn(invocation.file, invocation.args, {
+    const [file = invocation.file, ...args] = [...(options.prefix ?? []), invocation.file, ...invocation.args];
+    const child = spawn(file, args, {
       cwd: options.cwd,
       env: options.env,
       ...treeSpawnOptions(),
@@ -142,7 +145,7 @@ export function runStep(options: RunStepOptions): Promise<StepResult> {
     });
     child.on('close', () => finish());
     child.on('error', (err) => {
-      options.onOutput('stderr', `cannot start ${invocation.file}: ${err.message}\n`);
+      options.onOutput('stderr', `cannot start ${file}: ${err.message}\n`);
       exit = { code: null, signal: null };
       finish();
     });

@@ -46,6 +46,9 @@ export const PATTERN_WORDS: Record<string, string> = {
   '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$': '`owner/name`',
   '^\\.github/workflows/[A-Za-z0-9_.-]+\\.ya?ml$': 'a workflow file path like `.github/workflows/build.yml`',
   '^\\.?[A-Za-z0-9_-][A-Za-z0-9_.-]*(/\\.?[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$': 'a relative path inside the repository like `bitenvoy.yml` or `deploy/bitenvoy.yml` (letters, digits, `.`, `_`, `-` and `/`; no `..`)',
+  '^[a-z_][a-z0-9_.-]{0,31}(:[a-z_][a-z0-9_.-]{0,31})?$': 'a user name like `deploy`, or `USER:GROUP` like `deploy:www-data` (lowercase letters, digits, `_`, `.` and `-`)',
+  '^[0-9]{1,15}[KMGT]?$': 'a size like `512M` or `2G` (`K`, `M`, `G`, `T` are powers of 1024), or a byte count',
+  '^([0-9]{1,5}%|[0-9]{1,3}(\\.[0-9]{1,2})?( ?cores?)?)$': 'a CPU share like `50%` (of one core) or `1.5` / `2 cores`',
 };
 
 interface SchemaFragment {

@@ -5,6 +5,10 @@
  */
 
 /**
+ * Run every step (and the `validate` command) as this user instead of the agent's own: `USER` or `USER:GROUP`, e.g. `deploy` or `deploy:www-data` (without a group, the user's own; supplementary groups are always the user's). The agent keeps its own files from that user: its directory is 0711 (traversable, not listable); `agent.json`, `agent.yml`, the secrets file and journal files 0600; the journal, git mirrors and artifact cache 0700; an application's `apps/<owner>/<name>/<environment>` is the agent's with the user's group, 0750, and its release directories belong to the user. Secrets reach a step only through its environment; HOME, USER and LOGNAME are the user's. Needs an agent running as root, or with CAP_SETUID and CAP_SETGID (the systemd unit grants them when runAs is set), and `setpriv` (util-linux), through which every step starts with no capabilities at all: otherwise the agent refuses to start, as it does for a user that does not exist. Not `root`. Absent: steps run as the agent itself.
+ */
+export type RunAs = string;
+/**
  * `agent.yml` in the agent's directory: local rules the hub cannot change. Written by the server's owner.
  */
 export interface AgentConfigFile {
@@ -233,6 +237,30 @@ export interface AgentConfigFile {
      */
     every?: string;
   };
+  runAs?: RunAs;
+  limits?: StepLimits;
+  /**
+   * `runAs` and `limits` for some repositories, overriding the agent-wide ones. Keys are `owner/name` or `owner/*`; the most specific key matching a job's repository wins (`acme/shop` over `acme/*` over the agent-wide setting), and its `limits` replace the agent-wide ones key by key. E.g. `{ acme/shop: { runAs: shop }, tools/*: { runAs: tools, limits: { memory: 1G } } }`. Give each application its own user and group, so one application's steps cannot read another's releases.
+   */
+  perRepository?: {
+    [k: string]: {
+      runAs?: RunAs;
+      limits?: StepLimits;
+    };
+  };
+}
+/**
+ * Resource bounds for each step (and the `validate` command), best-effort. With systemd as PID 1, each step runs in a transient scope (`systemd-run --scope -p MemoryMax=… -p CPUQuota=…`); else, when the agent's own cgroup v2 is delegated to it (writable, with the `memory` and `cpu` controllers), in a child cgroup of its own; else they are not enforced, and the agent says so at start and in each job's log. A step's wall time is its `timeout` in `bitenvoy.yml`. E.g. `{ memory: 512M, cpu: 50% }`.
+ */
+export interface StepLimits {
+  /**
+   * Most memory a step's processes may use together: a byte count or one with `K`, `M`, `G` or `T` (powers of 1024), e.g. `512M`. A step that needs more is killed by the kernel, and the job's log says it hit its memory bound.
+   */
+  memory?: string;
+  /**
+   * Most CPU time a step's processes may use together: a percentage of one core (`50%`, `250%`) or a number of cores (`1.5`, `2 cores`).
+   */
+  cpu?: string;
 }
 /**
  * A cloud fact's value as the provider gives it, e.g. a tag value `shop prod`: up to 512 characters, no control characters.
