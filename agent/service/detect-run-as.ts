@@ -15,6 +15,21 @@ import { parse } from 'yaml';
  * await agentYmlHasRunAs('/var/lib/bitenvoy-agent'); // true for `runAs: deploy`
  */
 export async function agentYmlHasRunAs(dir: string): Promise<boolean> {
+  return agentYmlHasKey(dir, 'runAs');
+}
+
+/**
+ * True when `<dir>/agent.yml` bounds steps (`limits:` at the top level or under a repository): the agent then makes a
+ * cgroup per step below its own, which the service manager must delegate to it.
+ *
+ * @example
+ * await agentYmlHasLimits('/var/lib/bitenvoy-agent'); // true for `limits: { memory: 512M }`
+ */
+export async function agentYmlHasLimits(dir: string): Promise<boolean> {
+  return agentYmlHasKey(dir, 'limits');
+}
+
+async function agentYmlHasKey(dir: string, key: string): Promise<boolean> {
   const text = await readFile(join(dir, 'agent.yml'), 'utf8').catch(() => '');
   let value: unknown;
   try {
@@ -22,13 +37,13 @@ export async function agentYmlHasRunAs(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
-  return hasRunAs(value, 2);
+  return hasKey(value, key, 2);
 }
 
-/** `runAs` as a key of this object, or of the objects (and list items) under it, `depth` levels down. */
-function hasRunAs(value: unknown, depth: number): boolean {
-  if (Array.isArray(value)) return depth > 0 && value.some((item) => hasRunAs(item, depth - 1));
+/** `key` as a key of this object, or of the objects (and list items) under it, `depth` levels down. */
+function hasKey(value: unknown, key: string, depth: number): boolean {
+  if (Array.isArray(value)) return depth > 0 && value.some((item) => hasKey(item, key, depth - 1));
   if (!value || typeof value !== 'object') return false;
-  if (Object.hasOwn(value, 'runAs')) return true;
-  return depth > 0 && Object.values(value).some((child) => hasRunAs(child, depth - 1));
+  if (Object.hasOwn(value, key)) return true;
+  return depth > 0 && Object.values(value).some((child) => hasKey(child, key, depth - 1));
 }

@@ -4,7 +4,7 @@
  */
 import { loadAgentConfig } from '../agent-config.js';
 import { BitEnvoyError } from '../../lib/errors.js';
-import { agentYmlHasRunAs } from './detect-run-as.js';
+import { agentYmlHasLimits, agentYmlHasRunAs } from './detect-run-as.js';
 import { planLaunchdInstall, planLaunchdUninstall, launchdControl } from './launchd-service.js';
 import { runCommand } from './run-command.js';
 import type { ServiceControl, ServicePlan } from './service-plan.js';
@@ -37,10 +37,11 @@ export async function planInstall(options: InstallOptions): Promise<ServicePlan>
   for (const word of options.command.filter((w) => !/^(agent|run|--dir)$/.test(w))) checkServicePath(word, 'the agent program', platform);
   // The same checks as `bitenvoy agent run`: a service that could never start is not installed.
   await loadAgentConfig(options.dir);
-  const spec: ServiceSpec = { dir: options.dir, user: platform === 'win32' ? 'SYSTEM' : checkUserName(options.user), command: options.command, writable: options.writable, runAs: await agentYmlHasRunAs(options.dir) };
+  const spec: ServiceSpec = { dir: options.dir, user: platform === 'win32' ? 'SYSTEM' : checkUserName(options.user), command: options.command, writable: options.writable, runAs: await agentYmlHasRunAs(options.dir), limits: await agentYmlHasLimits(options.dir) };
   const plan = platform === 'linux' ? await planSystemdInstall(spec, options.env) : platform === 'darwin' ? await planLaunchdInstall(spec, options.env) : platform === 'win32' ? planWindowsInstall(spec) : unsupported(platform);
   if (spec.writable.length && platform === 'linux') plan.notes.push(`the service may write ${spec.writable.join(', ')}; make sure ${spec.user} has the permissions there (install does not change them)`);
   if (spec.runAs) plan.notes.push('agent.yml has runAs: the service keeps the capabilities to run steps as other users');
+  if (spec.limits) plan.notes.push('agent.yml has limits: systemd delegates the cpu and memory controllers to the agent, which bounds each step in a cgroup of its own');
   return plan;
 }
 

@@ -55,7 +55,7 @@ PrivateDevices=yes
 NoNewPrivileges=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
-ProtectControlGroups=yes
+${controlGroupLines(spec.limits ?? false)}
 RestrictSUIDSGID=yes
 LockPersonality=yes
 ${capabilityLines(spec.runAs)}
@@ -63,6 +63,16 @@ ${capabilityLines(spec.runAs)}
 [Install]
 WantedBy=multi-user.target
 `;
+}
+
+/**
+ * The cgroup file system is read-only to the agent, unless agent.yml's `limits` has it bound its steps: then systemd
+ * delegates the cpu and memory controllers of the service's own subtree to it (and nothing above it).
+ */
+function controlGroupLines(limits: boolean): string {
+  if (!limits) return 'ProtectControlGroups=yes';
+  return `# agent.yml has limits: the agent makes a cgroup per step below its own (its subtree alone is delegated).
+Delegate=cpu memory`;
 }
 
 /** No capability at all, unless agent.yml's `runAs` needs to switch users. */

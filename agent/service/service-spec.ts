@@ -17,6 +17,8 @@ export interface ServiceSpec {
   writable: string[];
   /** True when agent.yml has `runAs`: the agent needs the capabilities to run steps as other users. */
   runAs: boolean;
+  /** True when agent.yml has `limits`: the agent bounds its steps in cgroups of its own (delegated to it). */
+  limits?: boolean;
 }
 
 /** The service's name for each service manager. */

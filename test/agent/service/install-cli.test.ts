@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { agentYmlHasRunAs } from '../../../agent/service/detect-run-as.js';
+import { agentYmlHasLimits, agentYmlHasRunAs } from '../../../agent/service/detect-run-as.js';
 import { cliPath } from '../../../testbed/processes.js';
 import { cleanEnv, runBitenvoy } from '../../cli/run-bitenvoy.js';
 
@@ -117,11 +117,19 @@ describe('runAs in agent.yml', () => {
   it.each([
     ['at the top level', 'runAs: deploy\n', true],
     ['under a repository', 'repositories:\n  acme/shop:\n    runAs: shop\n', true],
+    ['under perRepository, as agent.schema.json has it', 'perRepository:\n  acme/*:\n    runAs: shop\n', true],
     ['in a list of repositories', 'repositories:\n  - name: acme/shop\n    runAs: shop\n', true],
     ['absent', 'allow:\n  repositories: [runAs/runAs]\n', false],
     ['not YAML', 'runAs: [\n', false],
   ])('%s', async (_, text, expected) => {
     await writeFile(join(dir, 'agent.yml'), text);
     expect(await agentYmlHasRunAs(dir)).toBe(expected);
+  });
+
+  it('finds limits the same way (the unit then delegates cgroups)', async () => {
+    await writeFile(join(dir, 'agent.yml'), 'perRepository:\n  acme/shop:\n    limits: { memory: 512M }\n');
+    expect(await agentYmlHasLimits(dir)).toBe(true);
+    await writeFile(join(dir, 'agent.yml'), 'runAs: deploy\n');
+    expect(await agentYmlHasLimits(dir)).toBe(false);
   });
 });

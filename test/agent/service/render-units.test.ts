@@ -62,6 +62,16 @@ describe.runIf(canVerify)('systemd-analyze verify', () => {
     expect(unit).toContain('ProtectHome=read-only\n');
   });
 
+  it('delegates the cpu and memory controllers when agent.yml bounds steps (limits), and only then', async () => {
+    const unit = renderSystemdUnit(spec({ runAs: true, limits: true }));
+    expect(await verify(unit)).toEqual({ code: 0, stderr: '' });
+    expect(unit).toContain('\nDelegate=cpu memory\n');
+    expect(unit).not.toContain('ProtectControlGroups=yes');
+    const plain = renderSystemdUnit(spec());
+    expect(plain).toContain('\nProtectControlGroups=yes\n');
+    expect(plain).not.toContain('Delegate=');
+  });
+
   it('is a check that can fail: a value systemd cannot parse is reported', async () => {
     const broken = renderSystemdUnit(spec()).replace('KillMode=mixed', 'KillMode=mixd');
     expect((await verify(broken)).stderr).toContain('Failed to parse kill mode');
