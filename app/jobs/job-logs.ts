@@ -68,10 +68,10 @@ async function append(store: Store, who: { agentId: string; jobId: string; claim
     // Entries first, then the record: a crash in between leaves the chunks unacknowledged, and the agent resends
     // them. (Joined into an entry that was rewritten, they may then show twice; they are never lost.)
     for (const [entry, value] of writes) await store.set(keys.logEntry(jobId, entry), value);
-    await store.update<JobRecord>(keys.job(jobId), (current) =>
+    const updated = await store.update<JobRecord>(keys.job(jobId), (current) =>
       current ? { ...current, logsAckedSeq: acked, logFirstEntry: first, logLastEntry: newLast, logBytes: (current.logBytes ?? 0) + bytes } : undefined,
     );
-    await dropOldest(store, jobId, bounds);
+    await dropOldest(store, updated, bounds);
   }
   if (gapAt !== undefined) throw seqGap(jobId, 'log chunk', gapAt);
   return { ackedSeq: acked };
@@ -121,12 +121,15 @@ async function joinChunks(
   return { writes, newLast: last, bytes };
 }
 
-/** Deletes the oldest entries until the job is within its bounds (the newest entry always stays). */
-async function dropOldest(store: Store, jobId: string, bounds: LogBounds): Promise<void> {
+/**
+ * Deletes the oldest entries until the job is within its bounds (the newest entry always stays). `job` is the record
+ * as this append's update committed it (not read again); the update below works from the record read under its lock.
+ */
+async function dropOldest(store: Store, job: JobRecord | undefined, bounds: LogBounds): Promise<void> {
   const maxBytes = bounds.maxBytes ?? MAX_LOG_BYTES;
   const maxEntries = bounds.maxEntries ?? MAX_LOG_ENTRIES;
-  const job = await store.get<JobRecord>(keys.job(jobId));
   if (!job) return;
+  const jobId = job.spec.id;
   const { first, last } = entryRange(job);
   let bytes = job.logBytes ?? 0;
   let next = first;

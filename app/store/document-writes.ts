@@ -12,7 +12,7 @@ import { crc32 } from 'node:zlib';
 import type { DetachedCache } from './detached-cache.js';
 import { AGENTS, DOCUMENT_TABLES, JOBS, LOGS, type DocumentTable } from './sql/document-tables.js';
 import type { SqlDatabase, SqlValue } from './sql/sql-database.js';
-import { all, get, getLocked, run, type Steps } from './sql/statement-steps.js';
+import { all, get, getLocked, run, together, type Steps, type Write } from './sql/statement-steps.js';
 
 /** The name of the running total of log bytes in `totals` (the log budget reads it instead of summing every entry). */
 export const LOG_BYTES = 'log_bytes';
@@ -48,9 +48,15 @@ export interface WriteOptions {
    * `releases` table yet and its counters are not striped yet; migrations 8 and 9 build both from the moved records.
    */
   moving?: boolean;
+  /**
+   * The replaced row's counted columns ({@link lockedReadColumns}) as the caller read them under the row's lock in this
+   * transaction (`row` undefined: there was none, and its key is locked): the write does not read them again.
+   */
+  replaces?: { row: Before | undefined };
 }
 
-interface Before {
+/** What the counters need of the row a write replaces (the columns {@link lockedReadColumns} names). */
+export interface Before {
   deployment_id?: string | null;
   batch?: number | null;
   state?: string | null;
@@ -63,6 +69,18 @@ const BEFORE_COLUMNS = new Map<DocumentTable, string>([
   [LOGS, 'bytes'],
   [AGENTS, 'key'],
 ]);
+
+/**
+ * `, <columns>` the counters need of a table's row, for a caller's own locked read of it (`store.update`), whose row
+ * it then passes as {@link WriteOptions.replaces}; '' for a table without counters.
+ *
+ * @example
+ * `SELECT key, doc${lockedReadColumns(JOBS)} FROM jobs WHERE key = ?`; // …, deployment_id, batch, state
+ */
+export function lockedReadColumns(table: DocumentTable): string {
+  const columns = BEFORE_COLUMNS.get(table);
+  return columns && columns !== 'key' ? `, ${columns}` : '';
+}
 
 function* readBefore(table: DocumentTable, key: string): Steps<Before | undefined> {
   return yield* getLocked<Before>(`SELECT ${BEFORE_COLUMNS.get(table)!} FROM ${table.table} WHERE key = ?`, key);
@@ -94,32 +112,75 @@ export function* writeDocument(table: DocumentTable, key: string, value: unknown
   const updates = [...names.map((n) => `, ${n} = excluded.${n}`), ...(field ? [`, ${field} = excluded.${field}`, `, ${field}_rev = ${table.table}.${field}_rev + 1`] : [])].join('');
   const params = [key, json, ...derived, ...detachedValues];
 
-  let before = counted && !options.onlyIfMissing ? yield* readBefore(table, key) : undefined;
+  const written: Written = { table, key, whole, json, derived, part };
+  const upsert: Write = { sql: `${insert} DO UPDATE SET doc = excluded.doc${updates}`, params };
+  // The counters need the row this write replaces: the caller's (read under its lock), or read here under its lock.
+  const replacing = counted && !options.onlyIfMissing;
+  let before = replacing ? options.replaces?.row : undefined;
+  if (replacing && !options.replaces && table === LOGS) {
+    // A log entry is nearly always new: inserting it first spares reading (and locking) a row that is not there. One
+    // that is there already (a joined entry, rewritten) is read under its lock and replaced, as any other record.
+    if ((yield* run(`${insert} DO NOTHING`, ...params)).changes > 0) return yield* finishWrite(written, undefined, [], options);
+    before = yield* readBefore(table, key);
+  } else if (replacing && !options.replaces) {
+    before = yield* readBefore(table, key);
+  }
+  if (before) {
+    // The row is there, under this transaction's lock: the upsert replaces it (one row, for sure), so it goes in one
+    // round trip with the counter and release writes it entails.
+    return yield* finishWrite(written, before, [upsert], options);
+  }
   let changes: number;
-  if (options.onlyIfMissing || (counted && !before)) {
+  if (options.onlyIfMissing || counted) {
     changes = (yield* run(`${insert} DO NOTHING`, ...params)).changes;
     if (changes === 0 && !options.onlyIfMissing) {
       // A writer that does not lock keys (insertMissing) made it between our read and our insert: read it, now that
       // it has committed (the insert waited for that), and replace it as any existing record.
       before = yield* readBefore(table, key);
-      changes = (yield* run(`${insert} DO UPDATE SET doc = excluded.doc${updates}`, ...params)).changes;
+      changes = (yield* run(upsert.sql, ...upsert.params)).changes;
     }
   } else {
-    changes = (yield* run(`${insert} DO UPDATE SET doc = excluded.doc${updates}`, ...params)).changes;
+    changes = (yield* run(upsert.sql, ...upsert.params)).changes;
   }
   if (changes === 0) return false;
-  if (options.moving) return true;
+  return yield* finishWrite(written, before, [], options);
+}
 
-  // Shared counter rows last: their row locks are held from here to the commit, the shortest time possible.
-  if (table === AGENTS && !before) yield* addToTotal(AGENT_COUNT, 1, key);
-  if (table === LOGS) yield* addToTotal(LOG_BYTES, json.length - Number(before?.bytes ?? 0), key);
-  if (table === JOBS) {
-    const after: Before = { deployment_id: derived[names.indexOf('deployment_id')] as string | null, batch: derived[names.indexOf('batch')] as number | null, state: derived[names.indexOf('state')] as string | null };
-    if (after.state === 'succeeded' && before?.state !== 'succeeded') yield* recordRelease(whole);
-    if (!before || before.deployment_id !== after.deployment_id || before.batch !== after.batch || before.state !== after.state) {
-      yield* moveJobCount(key, before, after);
+/** The record a write stores, as {@link writeDocument} prepared it. */
+interface Written {
+  table: DocumentTable;
+  key: string;
+  whole: Record<string, unknown>;
+  /** The document as stored (without its detached field), and its derived columns. */
+  json: string;
+  derived: SqlValue[];
+  part: unknown;
+}
+
+/**
+ * What a write entails once its row is written (or with `first`, the row's own write, sent with them): the running
+ * totals, the job counters and the release, all in one round trip; then the detached field's cache.
+ */
+function* finishWrite(written: Written, before: Before | undefined, first: Write[], options: WriteOptions): Steps<boolean> {
+  const { table, key, whole, json, derived, part } = written;
+  const field = table.detached;
+  const names = Object.keys(table.columns);
+  const writes = [...first];
+  if (!options.moving) {
+    // Shared counter rows last: their row locks are held from here to the commit, the shortest time possible.
+    if (table === AGENTS && !before) writes.push(...totalWrites(AGENT_COUNT, [{ key, delta: 1 }]));
+    if (table === LOGS) writes.push(...totalWrites(LOG_BYTES, [{ key, delta: json.length - Number(before?.bytes ?? 0) }]));
+    if (table === JOBS) {
+      const after: Before = { deployment_id: derived[names.indexOf('deployment_id')] as string | null, batch: derived[names.indexOf('batch')] as number | null, state: derived[names.indexOf('state')] as string | null };
+      if (after.state === 'succeeded' && before?.state !== 'succeeded') writes.push(...releaseWrites(whole));
+      if (!before || before.deployment_id !== after.deployment_id || before.batch !== after.batch || before.state !== after.state) {
+        writes.push(...jobCountWrites(key, before, after));
+      }
     }
   }
+  const changes = yield* together(writes);
+  if (first.length && changes[0] === 0) throw new Error(`writeDocument: the locked row of ${key} was not replaced`);
+  if (options.moving) return true;
   if (field && options.cache) {
     const cache = options.cache;
     cache.delete(key);
@@ -157,14 +218,21 @@ export function* addToTotal(name: string, delta: number, key: string): Steps<voi
  * transactions never wait on each other in a circle).
  */
 export function* addToTotalFor(name: string, changes: Array<{ key: string; delta: number }>): Steps<void> {
+  yield* together(totalWrites(name, changes));
+}
+
+/** The write of {@link addToTotalFor} (none when every delta adds up to 0). */
+function totalWrites(name: string, changes: Array<{ key: string; delta: number }>): Write[] {
   const byStripe = new Map<number, number>();
   for (const { key, delta } of changes) byStripe.set(stripeOf(key), (byStripe.get(stripeOf(key)) ?? 0) + delta);
   const rows = [...byStripe].filter(([, delta]) => delta !== 0).sort(([a], [b]) => a - b);
-  if (!rows.length) return;
-  yield* run(
-    `INSERT INTO totals (name, stripe, n) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT (name, stripe) DO UPDATE SET n = totals.n + excluded.n`,
-    ...rows.flatMap(([stripe, delta]) => [name, stripe, delta]),
-  );
+  if (!rows.length) return [];
+  return [
+    {
+      sql: `INSERT INTO totals (name, stripe, n) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT (name, stripe) DO UPDATE SET n = totals.n + excluded.n`,
+      params: rows.flatMap(([stripe, delta]) => [name, stripe, delta]),
+    },
+  ];
 }
 
 /**
@@ -183,19 +251,26 @@ export async function readTotal(db: Pick<SqlDatabase, 'get'>, name: string): Pro
  * in a circle.
  */
 function* moveJobCount(key: string, from: Before | undefined, to: Before | undefined): Steps<void> {
+  yield* together(jobCountWrites(key, from, to));
+}
+
+/** The write of {@link moveJobCount} (none when neither side is counted). */
+function jobCountWrites(key: string, from: Before | undefined, to: Before | undefined): Write[] {
   const moves = [
     ...(from ? [{ job: from, delta: -1 }] : []),
     ...(to ? [{ job: to, delta: 1 }] : []),
   ].filter(({ job }) => job.deployment_id != null && job.batch != null && job.state != null);
   moves.sort((a, b) => Number(a.job.batch) - Number(b.job.batch) || (a.job.state! < b.job.state! ? -1 : a.job.state! > b.job.state! ? 1 : 0));
-  if (!moves.length) return;
+  if (!moves.length) return [];
   // One statement for both rows (one round trip to PostgreSQL, not two); rows are taken in the order listed. Both
   // are in the job's own stripe.
   const stripe = stripeOf(key);
-  yield* run(
-    `INSERT INTO job_counts (deployment_id, batch, state, stripe, n) VALUES ${moves.map(() => '(?, ?, ?, ?, ?)').join(', ')} ON CONFLICT (deployment_id, batch, state, stripe) DO UPDATE SET n = job_counts.n + excluded.n`,
-    ...moves.flatMap(({ job, delta }) => [job.deployment_id!, Number(job.batch), job.state!, stripe, delta]),
-  );
+  return [
+    {
+      sql: `INSERT INTO job_counts (deployment_id, batch, state, stripe, n) VALUES ${moves.map(() => '(?, ?, ?, ?, ?)').join(', ')} ON CONFLICT (deployment_id, batch, state, stripe) DO UPDATE SET n = job_counts.n + excluded.n`,
+      params: moves.flatMap(({ job, delta }) => [job.deployment_id!, Number(job.batch), job.state!, stripe, delta]),
+    },
+  ];
 }
 
 /** A job document's fields a release needs, read loosely (partial test records, records of older hubs). */
@@ -214,19 +289,20 @@ interface SucceededJob {
  * but a job created later for an older deployment — retried servers — is what the server really runs.) The WHERE of
  * the upsert compares with the stored row under its lock, so two hubs recording one server at once agree.
  */
-function* recordRelease(job: SucceededJob): Steps<void> {
+function releaseWrites(job: SucceededJob): Write[] {
   const spec = job.spec;
   const fields = [spec?.repository, spec?.environment, job.agentId, spec?.sha, spec?.deploymentId, spec?.id, spec?.createdAt];
-  if (!fields.every((f) => typeof f === 'string' && f !== '')) return;
+  if (!fields.every((f) => typeof f === 'string' && f !== '')) return [];
   const at = typeof job.finishedAt === 'string' ? job.finishedAt : (spec!.createdAt as string);
-  yield* run(
-    `INSERT INTO releases (repository, environment, agent_id, sha, deployment_id, job_id, job_created_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+  return [
+    {
+      sql: `INSERT INTO releases (repository, environment, agent_id, sha, deployment_id, job_id, job_created_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (repository, environment, agent_id) DO UPDATE SET sha = excluded.sha, deployment_id = excluded.deployment_id, job_id = excluded.job_id,
        job_created_at = excluded.job_created_at, at = excluded.at
      WHERE excluded.job_created_at > releases.job_created_at OR (excluded.job_created_at = releases.job_created_at AND excluded.job_id >= releases.job_id)`,
-    ...(fields as string[]),
-    at,
-  );
+      params: [...(fields as string[]), at],
+    },
+  ];
 }
 
 /** A statement of {@link runStatements}: the caller's own SQL (a batch of heartbeats, an outbox insert). */

@@ -12,7 +12,7 @@
  */
 import { Keyv, KeyvBridgeAdapter } from 'keyv';
 import { DetachedCache } from './detached-cache.js';
-import { deleteDocument, runStatements, writeDocument, type WriteOptions } from './document-writes.js';
+import { deleteDocument, lockedReadColumns, runStatements, writeDocument, type Before, type WriteOptions } from './document-writes.js';
 import type { Store } from './store.js';
 import { SqlKeyvAdapter } from './sqlite-keyv-adapter.js';
 import { tableOf, type DocumentTable } from './sql/document-tables.js';
@@ -117,11 +117,12 @@ export class SqlStore implements Store {
         yield* kv.writeIn(key, { value: next });
         return next;
       }
-      const row = yield* getLocked<DocRow>(`SELECT key, doc${revColumn(table)} FROM ${table.table} WHERE key = ?`, key);
+      // The counters' columns come with the record, under the same lock: the write need not read the row again.
+      const row = yield* getLocked<DocRow & Before>(`SELECT key, doc${revColumn(table)}${lockedReadColumns(table)} FROM ${table.table} WHERE key = ?`, key);
       const current = row ? ((yield* records([row]))[0] as T) : undefined;
       const next = fn(current);
       if (next === undefined) return current;
-      yield* writeDocument(table, key, next, options);
+      yield* writeDocument(table, key, next, { ...options, replaces: { row } });
       return next;
     });
   }

@@ -15,7 +15,7 @@ import { isErrorCode } from '../../../lib/errors.js';
 import { explainConnectionError, pgPoolConfig, type DatabaseLocation, type DatabaseSettings } from './pg-connection.js';
 import { toPgPlaceholders } from './pg-placeholders.js';
 import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue, StoreOperation } from './sql-database.js';
-import { driveAsync, type Step, type Steps } from './statement-steps.js';
+import { driveAsync, type AsyncStepRunner, type Step, type Steps, type Write } from './statement-steps.js';
 
 /** int8 (COUNT(*), SUM of integers, BIGINT columns) and numeric: JS numbers, as SQLite gives them. */
 const NUMBER_TYPES = new Set([20, 1700]);
@@ -155,10 +155,10 @@ export class PgDatabase implements SqlDatabase {
 
   async transactionSteps<T>(steps: () => Steps<T>): Promise<T> {
     const open = this.#open();
-    if (open) return driveAsync(open.executor, steps(), (step) => this.#lockedGet(open.executor, step));
+    if (open) return driveAsync(open.executor, steps(), this.#runner(open.executor));
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#timed('transaction', () => this.transaction((tx) => driveAsync(tx, steps(), (step) => this.#lockedGet(tx, step))));
+        return await this.#timed('transaction', () => this.transaction((tx) => driveAsync(tx, steps(), this.#runner(tx))));
       } catch (err) {
         if (attempt >= ATTEMPTS || !RETRYABLE.includes((err as { code?: string }).code ?? '')) throw err;
         // Both sides of a deadlock retrying at once would meet again: a short, random wait apart.
@@ -226,6 +226,11 @@ export class PgDatabase implements SqlDatabase {
     };
   }
 
+  /** How the store's write steps run in a transaction on `tx`: locked reads and writes sent together. */
+  #runner(tx: SqlExecutor): AsyncStepRunner {
+    return { lock: (step) => this.#lockedGet(tx, step), together: (writes) => runTogether(tx, writes) };
+  }
+
   /**
    * A key's row read `FOR UPDATE`; a key with no row yet is locked by a transaction-scoped advisory lock on its hash
    * (and read again, now that a writer that got there first has committed), so a second writer of the same new key
@@ -255,6 +260,21 @@ export class PgDatabase implements SqlDatabase {
   #explain(err: unknown): Error {
     return explainConnectionError(err, this.#where) ?? (err as Error);
   }
+}
+
+/**
+ * Several writes as one statement, one round trip: each a data-modifying part of a `WITH`, counted in order by the
+ * outer SELECT. Each part runs to its end when its count is read, so the writes (and the row locks they take) happen
+ * in the order given, as they would one by one.
+ *
+ * @example
+ * await runTogether(tx, [{ sql: 'UPDATE a SET n = ? WHERE k = ?', params: [1, 'x'] }, { sql: 'DELETE FROM b WHERE k = ?', params: ['x'] }]); // [1, 0]
+ */
+export async function runTogether(tx: SqlExecutor, writes: Write[]): Promise<number[]> {
+  const parts = writes.map((w, i) => `w${i} AS (${w.sql} RETURNING 1)`);
+  const counts = writes.map((_, i) => `(SELECT COUNT(*) FROM w${i}) AS c${i}`);
+  const row = await tx.get<Record<string, number>>(`WITH ${parts.join(', ')} SELECT ${counts.join(', ')}`, ...writes.flatMap((w) => w.params));
+  return writes.map((_, i) => Number(row![`c${i}`]));
 }
 
 function toPgValue(value: SqlValue): unknown {

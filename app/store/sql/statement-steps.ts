@@ -21,10 +21,18 @@ import type { SqlExecutor, SqlRunResult, SqlValue, SyncSqlExecutor } from './sql
  * writer: there it is a plain read.
  */
 export interface Step {
-  kind: 'get' | 'all' | 'run';
+  kind: 'get' | 'all' | 'run' | 'together';
   sql: string;
   params: SqlValue[];
   lockKey?: string;
+  /** `together`: the writes to run in order, each told how many rows it changed (`sql` and `params` are unused). */
+  writes?: Write[];
+}
+
+/** One write of a {@link together} step: an INSERT, UPDATE or DELETE (no RETURNING of its own). */
+export interface Write {
+  sql: string;
+  params: SqlValue[];
 }
 
 /** A generator of statements that returns `T` once it has all it needs. */
@@ -43,6 +51,21 @@ export function* run(sql: string, ...params: SqlValue[]): Generator<Step, SqlRun
 }
 
 /**
+ * Several writes whose statements need nothing from one another, run in order; returns the rows each changed. SQLite
+ * runs them one by one; PostgreSQL sends them as ONE statement (a `WITH` of data-modifying parts, pg-database.ts), one
+ * round trip instead of one per write. So that both agree, the writes must touch different tables: the parts of one
+ * PostgreSQL statement all read the database as it was before the statement, and would not see each other's rows.
+ *
+ * @example
+ * const [jobs, counters] = yield* together([{ sql: 'UPDATE jobs SET …', params }, { sql: 'INSERT INTO job_counts …', params }]);
+ */
+export function* together(writes: Write[]): Generator<Step, number[], unknown> {
+  if (writes.length === 1) return [(yield* run(writes[0]!.sql, ...writes[0]!.params)).changes];
+  if (writes.length === 0) return [];
+  return (yield { kind: 'together', sql: '', params: [], writes }) as number[];
+}
+
+/**
  * The row of `key`, read so that no other transaction writes that key until this one ends (see {@link Step}). `sql`
  * is a `SELECT … WHERE key = ?` of one table, `key` its only parameter.
  */
@@ -55,22 +78,46 @@ export function driveSync<T>(db: SyncSqlExecutor, steps: Steps<T>): T {
   let next = steps.next();
   while (!next.done) {
     const step = next.value;
-    const result = step.kind === 'get' ? db.getSync(step.sql, ...step.params) : step.kind === 'all' ? db.allSync(step.sql, ...step.params) : db.runSync(step.sql, ...step.params);
+    const result =
+      step.kind === 'together'
+        ? step.writes!.map((w) => db.runSync(w.sql, ...w.params).changes)
+        : step.kind === 'get'
+          ? db.getSync(step.sql, ...step.params)
+          : step.kind === 'all'
+            ? db.allSync(step.sql, ...step.params)
+            : db.runSync(step.sql, ...step.params);
     next = steps.next(result);
   }
   return next.value;
 }
 
+/** How a backend runs the steps that need more than a plain statement (PostgreSQL's, pg-database.ts). */
+export interface AsyncStepRunner {
+  /** Takes a locked step's row lock (the PostgreSQL transaction's) and returns the row. */
+  lock?: (step: Step) => Promise<unknown>;
+  /** Runs a {@link together} step's writes in one round trip; returns the rows each changed. */
+  together?: (writes: Write[]) => Promise<number[]>;
+}
+
 /**
- * Runs the statements one after another on an asynchronous executor. `lock` takes a locked step's row lock (the
- * PostgreSQL transaction's); without it (reads outside a transaction) locked steps are plain reads.
+ * Runs the statements one after another on an asynchronous executor. Without `runner.lock` (reads outside a
+ * transaction) locked steps are plain reads; without `runner.together` a together step's writes run one by one.
  */
-export async function driveAsync<T>(db: SqlExecutor, steps: Steps<T>, lock?: (step: Step) => Promise<unknown>): Promise<T> {
+export async function driveAsync<T>(db: SqlExecutor, steps: Steps<T>, runner: AsyncStepRunner = {}): Promise<T> {
   let next = steps.next();
   while (!next.done) {
-    const step = next.value;
-    const result = step.lockKey !== undefined && lock ? await lock(step) : step.kind === 'get' ? await db.get(step.sql, ...step.params) : step.kind === 'all' ? await db.all(step.sql, ...step.params) : await db.run(step.sql, ...step.params);
-    next = steps.next(result);
+    next = steps.next(await runAsync(db, next.value, runner));
   }
   return next.value;
+}
+
+async function runAsync(db: SqlExecutor, step: Step, runner: AsyncStepRunner): Promise<unknown> {
+  if (step.lockKey !== undefined && runner.lock) return runner.lock(step);
+  if (step.kind === 'get') return db.get(step.sql, ...step.params);
+  if (step.kind === 'all') return db.all(step.sql, ...step.params);
+  if (step.kind === 'run') return db.run(step.sql, ...step.params);
+  if (runner.together) return runner.together(step.writes!);
+  const changes: number[] = [];
+  for (const write of step.writes!) changes.push((await db.run(write.sql, ...write.params)).changes);
+  return changes;
 }
