@@ -11,7 +11,6 @@
  * @example
  * const file = await readAgentYml('/var/lib/bitenvoy-agent'); // throws BE_USAGE when missing or invalid
  */
-import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BitEnvoyError } from '../lib/errors.js';
@@ -32,7 +31,9 @@ export async function readAgentYml(dir: string): Promise<AgentConfigFile> {
     if (err.code === 'ENOENT') throw new BitEnvoyError('BE_USAGE', missingMessage(dir));
     throw new BitEnvoyError('BE_USAGE', `cannot read ${file} (${err.message}); the agent will not start until it can`);
   });
-  const key = createHash('sha256').update(`${version}\0${JSON.stringify(agentSchema)}\0${text}`).digest('hex');
+  // The key is the texts themselves, not a digest of them: hashing would load Node's crypto module (about 3 MB an idle
+  // agent would hold for nothing), and nothing here needs one: whoever can write the key file can write agent.yml.
+  const key = `${version}\0${JSON.stringify(agentSchema)}\0${text}`;
   const checked = join(dir, CHECKED_FILE);
   const kept = await readFile(checked, 'utf8').then(parseChecked, () => undefined);
   if (kept?.key === key) return kept.value;

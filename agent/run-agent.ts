@@ -8,12 +8,13 @@
  * process.once('SIGTERM', () => controller.abort());
  * await runAgent({ dir: '/var/lib/bitenvoy-agent', log, signal: controller.signal });
  */
-import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { BitEnvoyError, isErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { MAX_POLL_WAIT_SECONDS, type JobSpec } from '../lib/protocol.js';
 import { loadAgentConfig, type AgentConfig } from './agent-config.js';
 import { checkClaim, checkJobSpec, unusableJobSpec } from './check-job-spec.js';
+import { loadProtocolChecks } from '../lib/check-protocol.js';
 import { backoffDelay, HubClient, sleep, type Backoff } from './hub-client.js';
 import { JobReporter } from './job-reporter.js';
 import { Journal, type JournalRecord } from './journal.js';
@@ -167,6 +168,7 @@ async function handleJob(agent: Agent, offered: unknown): Promise<boolean> {
   const { journal, log } = agent;
   // A job is checked like any input: a malformed one is reported failed (or, without a usable id, skipped) and never
   // run; the spec keeps only known fields. Whatever git credentials a hub sends are for one run: never journaled.
+  await loadProtocolChecks();
   const checked = checkJobSpec(offered);
   if (!checked.id) {
     log.warn(`ignoring a job the hub offered: ${checked.problem}`);
@@ -180,7 +182,7 @@ async function handleJob(agent: Agent, offered: unknown): Promise<boolean> {
 
   const record: JournalRecord = {
     jobId: spec.id,
-    claimId: `cl_${randomBytes(12).toString('hex')}`,
+    claimId: `cl_${randomHex(12)}`,
     phase: 'claiming',
     spec,
     nextEventSeq: 1,
@@ -280,4 +282,13 @@ function newReporter(agent: Agent, record: JournalRecord): JobReporter {
     signal: agent.delivery,
     ...(agent.options.backoff ? { backoff: agent.options.backoff } : {}),
   });
+}
+
+/**
+ * `bytes` random bytes in hex. `node:crypto` is required on the first claim, not at start: Node's crypto module costs
+ * an idle agent about 3 MB it would hold for nothing.
+ */
+function randomHex(bytes: number): string {
+  const { randomBytes } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  return randomBytes(bytes).toString('hex');
 }

@@ -2,15 +2,15 @@
  * Checks a value against one definition of the agent API's schema (lib/agent-protocol.schema.json) and says where it
  * breaks it: the places, not raw ajv output, each with what the schema expects there in words (its `description`).
  * For the side that cannot trust the other (the agent reading a hub's job): callers phrase the message themselves.
- * The validator is compiled on first use, not when this module loads. (ajv itself is imported statically: the agent
- * has loaded it at start anyway, to check its agent.yml, and a bundle — the agent executable — holds only what is
- * imported, never what is `require`d at run time.)
+ * ajv is loaded by {@link loadProtocolChecks} (the agent awaits it with its first job: an idle agent never holds it)
+ * with a dynamic `import()`, which a bundle — the agent executable — carries, where a run-time `require` it would not;
+ * the validators are compiled on first use.
  *
  * @example
  * const broken = protocolProblems('JobSpec', offered);
  * broken.map((p) => `${p.path.join('.')}: expected ${expectedAt('JobSpec', p.path)}`);
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { AGENT_PROTOCOL_SCHEMA_ID, agentProtocolSchema, type ProtocolDefinition } from './agent-protocol-schema.js';
 
 /** One place where a value breaks the schema: JSON path segments (array indexes as digits), a missing field included. */
@@ -20,6 +20,18 @@ export interface ProtocolProblem {
 }
 
 let ajv: Ajv | undefined;
+let AjvClass: typeof Ajv | undefined;
+
+/**
+ * Loads the validator library; {@link protocolProblems} needs it done once. Cheap after the first call.
+ *
+ * @example
+ * await loadProtocolChecks();
+ * const checked = checkJobSpec(offered);
+ */
+export async function loadProtocolChecks(): Promise<void> {
+  AjvClass ??= (await import('ajv')).Ajv;
+}
 let definitions: Record<string, Record<string, unknown>> | undefined;
 const validators = new Map<ProtocolDefinition, ValidateFunction>();
 
@@ -59,7 +71,8 @@ function validatorFor(name: ProtocolDefinition): ValidateFunction {
   let validate = validators.get(name);
   if (validate) return validate;
   if (!ajv) {
-    ajv = new Ajv({ allErrors: true, strict: false }).addKeyword('tsType').addSchema(agentProtocolSchema());
+    if (!AjvClass) throw new Error('protocolProblems() before loadProtocolChecks(): await loadProtocolChecks() once first');
+    ajv = new AjvClass({ allErrors: true, strict: false }).addKeyword('tsType').addSchema(agentProtocolSchema());
   }
   validate = ajv.getSchema(`${AGENT_PROTOCOL_SCHEMA_ID}#/definitions/${name}`);
   if (!validate) throw new Error(`lib/agent-protocol.schema.json has no definition ${name}`);

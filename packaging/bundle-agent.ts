@@ -50,6 +50,35 @@ function keepHubOut(root: string): Plugin {
 }
 
 /**
+ * Node modules the agent's logger (pino) loads but never uses here, each replaced by the little it needs: pino asks
+ * `worker_threads` only whether it runs in the main thread (the agent's logger always does), its transports
+ * (`thread-stream`, worker threads) are never configured, and sonic-boom uses `assert` for one check. Together they
+ * cost an idle agent about 3 MB of Node's own modules.
+ */
+const LEAN_REPLACEMENTS: readonly { module: string; importer: RegExp; contents: string }[] = [
+  { module: 'worker_threads', importer: /node_modules[\\/]pino[\\/]lib[\\/]tools\.js$/, contents: 'module.exports = { isMainThread: true };' },
+  {
+    module: 'thread-stream',
+    importer: /node_modules[\\/]pino[\\/]lib[\\/]transport\.js$/,
+    contents: "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not part of the BitEnvoy agent'); } };",
+  },
+  { module: 'assert', importer: /node_modules[\\/]sonic-boom[\\/]index\.js$/, contents: "module.exports = function assert(value, message) { if (!value) throw new Error(message || 'assertion failed'); };" },
+];
+
+function leanRuntime(): Plugin {
+  return {
+    name: 'lean-runtime',
+    setup(b) {
+      b.onResolve({ filter: /^(worker_threads|thread-stream|assert)$/ }, (args) => {
+        const replacement = LEAN_REPLACEMENTS.find((r) => r.module === args.path && r.importer.test(args.importer));
+        return replacement ? { path: `${replacement.module} (for ${args.importer.replace(/.*node_modules[\\/]/, '')})`, namespace: 'lean' } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'lean' }, (args) => ({ contents: LEAN_REPLACEMENTS.find((r) => args.path.startsWith(`${r.module} `))!.contents, loader: 'js' }));
+    },
+  };
+}
+
+/**
  * Bundles the agent into `outFile` (CommonJS, for Node 22 and newer). `import.meta.url` — which some modules use to
  * `require` Node's own modules lazily — stands for the bundle file itself.
  */
@@ -70,7 +99,7 @@ export async function bundleAgent(options: { outFile: string; minify?: boolean; 
     logLevel: 'silent',
     banner: { js: `/* BitEnvoy agent ${version} — bundled; the sources are in the bitenvoy repository */\nvar __agent_import_meta_url = require('node:url').pathToFileURL(__filename).href;` },
     define: { 'import.meta.url': '__agent_import_meta_url' },
-    plugins: [keepHubOut(root)],
+    plugins: [keepHubOut(root), leanRuntime()],
   });
   const metafile: Metafile = result.metafile;
   const output = Object.values(metafile.outputs)[0]!;

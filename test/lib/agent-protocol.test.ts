@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 /**
  * The agent API's one contract: the JSON Schema the hub and the agent both check against, the constants that code
  * uses agreeing with its bounds, and the agent's validator costing nothing until the first job.
@@ -51,3 +52,20 @@ describe('lib/agent-protocol.schema.json', () => {
   });
 });
 
+it('loads ajv only when the agent checks its first job (loadProtocolChecks), not when the checks are imported', () => {
+  // A fresh process on the built agent (`npm run build`, as `npm test` does first): vitest has loaded ajv long ago.
+  const script = `
+    const { createRequire } = await import('node:module');
+    const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => /[\\\\/]ajv[\\\\/]/.test(f));
+    const { checkJobSpec } = await import('./dist/agent/check-job-spec.js');
+    const { loadProtocolChecks } = await import('./dist/lib/check-protocol.js');
+    const before = loaded();
+    let refused = '';
+    try { checkJobSpec({ id: 'job_1' }); } catch (err) { refused = err.message; }
+    await loadProtocolChecks();
+    checkJobSpec({ id: 'job_1' });
+    console.log(JSON.stringify([before, refused, loaded()]));`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), encoding: 'utf8' });
+  expect(run.stderr).toBe('');
+  expect(JSON.parse(run.stdout)).toEqual([false, 'protocolProblems() before loadProtocolChecks(): await loadProtocolChecks() once first', true]);
+});
