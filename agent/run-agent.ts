@@ -8,6 +8,7 @@
  * process.once('SIGTERM', () => controller.abort());
  * await runAgent({ dir: '/var/lib/bitenvoy-agent', log, signal: controller.signal });
  */
+import type * as Crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { BitEnvoyError, isErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -289,6 +290,6 @@ function newReporter(agent: Agent, record: JournalRecord): JobReporter {
  * an idle agent about 3 MB it would hold for nothing.
  */
 function randomHex(bytes: number): string {
-  const { randomBytes } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  const { randomBytes } = createRequire(import.meta.url)('node:crypto') as typeof Crypto;
   return randomBytes(bytes).toString('hex');
 }
