@@ -7,6 +7,7 @@
  * const token = await createEnrollTokenCli(dataDir);
  * await runCli(['agent', 'enroll', '--hub', hub.url, '--token', token, '--dir', agentDir, '--name', 'web-1']);
  */
+import { createHash } from 'node:crypto';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -150,25 +151,40 @@ export async function startHubProcess(options: {
   echo?: boolean;
   name?: string;
 }): Promise<HubProcess> {
-  const port = options.port ?? (await freePort());
-  const adminToken = options.env?.BITENVOY_ADMIN_TOKEN ?? 'testbed-admin-token';
-  const proc = startCli(options.name ?? 'hub', ['hub'], {
-    echo: options.echo,
-    env: {
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      BITENVOY_DATA_DIR: options.dataDir,
-      BITENVOY_ADMIN_TOKEN: adminToken,
-      APP_ID: '',
-      PRIVATE_KEY: '',
-      PRIVATE_KEY_PATH: '',
-      WEBHOOK_SECRET: '',
-      ...options.env,
-    },
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/livez`, proc);
-  return Object.assign(proc, { url, port, adminToken });
+  // Unique to the data folder (and the same across restarts of its hub): a hub that answers on our port but does not
+  // know it is another test's, which took the port between freePort() and our hub's bind.
+  const adminToken = options.env?.BITENVOY_ADMIN_TOKEN ?? `testbed-admin-${createHash('sha256').update(options.dataDir).digest('hex').slice(0, 16)}`;
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    const proc = startCli(options.name ?? 'hub', ['hub'], {
+      echo: options.echo,
+      env: {
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        BITENVOY_DATA_DIR: options.dataDir,
+        BITENVOY_ADMIN_TOKEN: adminToken,
+        APP_ID: '',
+        PRIVATE_KEY: '',
+        PRIVATE_KEY_PATH: '',
+        WEBHOOK_SECRET: '',
+        ...options.env,
+      },
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${url}/livez`, proc);
+    if (await answersTo(url, adminToken)) return Object.assign(proc, { url, port, adminToken });
+    await proc.stop(2000);
+    if (options.port !== undefined || attempt >= 3) {
+      throw new Error(`another process answers on port ${port} (not the hub started for ${options.dataDir}):\n${proc.output()}`);
+    }
+  }
+}
+
+/** Whether the hub at `url` is the one holding `adminToken` (another hub answers 401). */
+async function answersTo(url: string, adminToken: string): Promise<boolean> {
+  const res = await fetch(`${url}/api/v1/agents?limit=1`, { headers: { authorization: `Bearer ${adminToken}` } }).catch(() => undefined);
+  await res?.body?.cancel();
+  return res?.status === 200;
 }
 
 /** Mints a one-time enrollment token with the CLI against the hub's data dir. */

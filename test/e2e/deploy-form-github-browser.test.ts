@@ -144,11 +144,10 @@ describe('the deploy page in GitHub mode, in a real browser', () => {
       expect((await audit()).filter((e) => e.deploymentId === id)).toEqual([expect.objectContaining({ actor: 'wendy', action: 'deploy', sha: green, outcome: 'started' })]);
 
       // The red commit: refused on its plan naming the check and who may force; no button of either kind.
-      // Loaded in a tab of its own: the deployment page may still be reloading itself for the final state.
-      const deploymentTab = page;
-      page = await deploymentTab.context().newPage();
-      await deploymentTab.close();
-      await page.goto(deployPage);
+      // Loaded in a tab of its own: the deployment page may still be reloading itself for the final state. That tab
+      // stays open (the context closes it after the test): closing it mid-reload once hung the whole test.
+      page = await within(30_000, 'opening a second tab', page.context().newPage());
+      await within(30_000, 'loading the deploy page in it', page.goto(deployPage));
       await reviewPlan(page, red);
       const refusal = await page.locator('section.plan [role=alert]').innerText();
       const why = 'its checks are not green (checks failed: test (failure)); only forceUsers of `staging` (@fiona) may deploy it anyway, signed in with GitHub, and @wendy is not one of them';
@@ -158,12 +157,16 @@ describe('the deploy page in GitHub mode, in a real browser', () => {
 
       // A forced post of her own making, with the session's CSRF token: refused the same way, nothing made.
       const csrf = await page.locator('input[name=csrf]').first().inputValue();
-      const forged = await page.evaluate(
-        async ([path, sha, token]) => {
-          const res = await fetch(path!, { method: 'POST', body: new URLSearchParams({ csrf: token!, sha: sha!, force: '1', confirm: sha! }), redirect: 'manual' });
-          return { status: res.status, text: await res.text() };
-        },
-        [new URL(deployPage).pathname, red, csrf],
+      const forged = await within(
+        30_000,
+        'the forged post',
+        page.evaluate(
+          async ([path, sha, token]) => {
+            const res = await fetch(path!, { method: 'POST', body: new URLSearchParams({ csrf: token!, sha: sha!, force: '1', confirm: sha! }), redirect: 'manual' });
+            return { status: res.status, text: await res.text() };
+          },
+          [new URL(deployPage).pathname, red, csrf],
+        ),
       );
       expect(forged.status).toBe(409);
       expect(forged.text).toContain(`Cannot deploy \`${red.slice(0, 7)}\` to \`staging\`: ${why}`);
@@ -207,8 +210,19 @@ describe('the deploy page in GitHub mode, in a real browser', () => {
     E2E_TIMEOUT,
   );
 
+  /** `promise`, or a failure naming `what` after `ms`: a step that hangs says which it was. */
+  async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms)));
+    try {
+      return await Promise.race([promise, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async function audit(): Promise<AuditEntry[]> {
-    const res = await fetch(`${world.hub.url}${ADMIN_API_PREFIX}/audit`, { headers: { authorization: `Bearer ${world.hub.adminToken}` } });
+    const res = await fetch(`${world.hub.url}${ADMIN_API_PREFIX}/audit`, { headers: { authorization: `Bearer ${world.hub.adminToken}` }, signal: AbortSignal.timeout(30_000) });
     return ((await res.json()) as { entries: AuditEntry[] }).entries;
   }
 });
