@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { BitEnvoyError } from '../lib/errors.js';
 import { packageRoot } from '../lib/package-root.js';
+import { releaseFileName } from '../agent/service/release-files.js';
 import { bundleAgent } from './bundle-agent.js';
 
 const run = promisify(execFile);
@@ -34,15 +35,24 @@ export type AgentTarget = (typeof AGENT_TARGETS)[number];
 /** Where Node finds the injected blob: the fuse its binaries carry (Node's documentation names it). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
-/** The executable's file name for a target: `bitenvoy-agent-linux-x64`, `bitenvoy-agent-win-x64.exe`. */
+/** Each target's platform and architecture, as Node names them. */
+const TARGET_SYSTEMS: Readonly<Record<AgentTarget, readonly [NodeJS.Platform, string]>> = {
+  'linux-x64': ['linux', 'x64'],
+  'linux-arm64': ['linux', 'arm64'],
+  'win-x64': ['win32', 'x64'],
+};
+
+/**
+ * The executable's file name for a target — the name `bitenvoy agent upgrade` looks for (release-files.ts):
+ * `bitenvoy-agent-linux-x64`, `bitenvoy-agent-win-x64.exe`.
+ */
 export function executableName(target: AgentTarget): string {
-  return `bitenvoy-agent-${target}${target.startsWith('win-') ? '.exe' : ''}`;
+  return releaseFileName(...TARGET_SYSTEMS[target]);
 }
 
 /** The target this process runs on, if it is one we build. */
 export function hostTarget(): AgentTarget | undefined {
-  const name = `${process.platform === 'win32' ? 'win' : process.platform}-${process.arch}`;
-  return (AGENT_TARGETS as readonly string[]).includes(name) ? (name as AgentTarget) : undefined;
+  return AGENT_TARGETS.find((target) => TARGET_SYSTEMS[target][0] === process.platform && TARGET_SYSTEMS[target][1] === process.arch);
 }
 
 export interface PackagedExecutable {
