@@ -58,8 +58,14 @@ describe.skipIf(!target)('the agent executable', () => {
   it('runs without Node on PATH: version, help, and a clear error for a directory not enrolled', async () => {
     const exe = built.executables[0]!.file;
     await expect(run('sh', ['-c', 'command -v node'], { env })).rejects.toThrow();
-    expect((await run(exe, ['--version'], { env })).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const version = await run(exe, ['--version'], { env });
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    // Nothing on stderr: V8 took the code cache made with the executable's own flags (lite mode), no warning that it
+    // rejected it.
+    expect(version.stderr).toBe('');
     expect((await run(exe, ['--help'], { env })).stdout).toContain('bitenvoy agent run --dir DIR');
+    // A command's help is in the lazy file, an asset of the executable.
+    expect((await run(exe, ['enroll', '--help'], { env })).stdout).toContain('--allow-git-base-url');
     const notEnrolled = run(exe, ['run', '--dir', join(root, 'nothing-here')], { env });
     await expect(notEnrolled).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('this agent is not enrolled') });
     // The hub's commands are not in it.

@@ -41,6 +41,18 @@ describe('the agent bundle', () => {
     expect(bundle.inputs.filter((i) => i.startsWith('hub-only:'))).toEqual(['hub-only:app/cloud/cloud-settings.js', 'hub-only:app/hub-settings.js']);
   });
 
+  it('keeps in its main file only what an idle agent runs; the rest is in the lazy file, never bundled twice', async () => {
+    expect(bundle.mainInputs).toEqual(expect.arrayContaining(['agent/run-agent.ts', 'agent/hub-client.ts', 'lib/errors.ts', 'cli/commands/agent.ts']));
+    for (const cold of ['agent/run-job.ts', 'agent/enroll-agent.ts', 'cli/render-help.ts', 'node_modules/ajv/', 'node_modules/yaml/', 'node_modules/@sigstore/', 'node_modules/simple-git/']) {
+      expect(bundle.mainInputs.filter((i) => i.startsWith(cold))).toEqual([]);
+      expect(bundle.lazyInputs.some((i) => i.startsWith(cold))).toBe(true);
+    }
+    expect(bundle.lazyInputs.filter((i) => bundle.mainInputs.includes(i))).toEqual([]);
+    expect(bundle.bytes).toBeLessThan(bundle.lazyBytes / 2);
+    // ASCII only: V8 holds a script with any other character at two bytes a character.
+    for (const file of [bundle.file, bundle.lazyFile]) expect([...(await readFile(file))].filter((byte) => byte > 0x7f)).toEqual([]);
+  });
+
   it("requires nothing at run time but Node's own modules (a bundle holds only what is imported)", async () => {
     const sources = bundle.inputs.filter((i) => /^(agent|lib|cli|config-schema|packaging)\/.*\.ts$/.test(i));
     const runtimeRequires: string[] = [];
@@ -56,8 +68,13 @@ describe('the agent bundle', () => {
   it('runs on Node as `bitenvoy-agent`', async () => {
     const { stdout } = await run(process.execPath, [bundle.file, '--version']);
     expect(stdout.trim()).toBe((await import('../../package.json', { with: { type: 'json' } })).default.version);
+    // The help is in the lazy file, beside the main one.
     const help = await run(process.execPath, [bundle.file, 'enroll', '--help']);
     expect(help.stdout).toContain('--allow-git-base-url');
+    // An error made in the lazy file is the main file's BitEnvoyError (one instance of lib/errors.ts): a usage error
+    // (exit 2, its message), not an unexpected one (exit 1, a stack).
+    const bad = await run(process.execPath, [bundle.file, 'enroll', '--hub', 'http://127.0.0.1:9', '--token', 't', '--dir', join(dir, 'agent'), '--labels', 'no label']).catch((err: { code: number; stderr: string }) => err);
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/^bitenvoy: --labels: `no label` is not a label/) });
   });
 
   it('stops the build at an import of hub code, naming the chain', async () => {
