@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentArgv } from '../../cli/bitenvoy-agent.js';
 import { packageRoot } from '../../lib/package-root.js';
 import { bundleAgent, HUB_ONLY_PACKAGES, type AgentBundle } from '../../packaging/bundle-agent.js';
+import { startWorld } from '../../testbed/world.js';
 
 const run = promisify(execFile);
 
@@ -76,6 +77,18 @@ describe('the agent bundle', () => {
     const bad = await run(process.execPath, [bundle.file, 'enroll', '--hub', 'http://127.0.0.1:9', '--token', 't', '--dir', join(dir, 'agent'), '--labels', 'no label']).catch((err: { code: number; stderr: string }) => err);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/^bitenvoy: --labels: `no label` is not a label/) });
   });
+
+  it("deploys the sample application as the npm package (the job's code read from the lazy file beside it)", async () => {
+    const world = await startWorld({ agents: 1, agentProgram: { command: [process.execPath, bundle.file], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } } });
+    try {
+      const { deployment } = await world.deploy();
+      const view = await world.waitForDeployment(deployment.id, 120_000);
+      expect(view.deployment.state, JSON.stringify(view.jobs.map((j) => j.message ?? j.logTail))).toBe('success');
+      expect(world.agents[0]!.process.child.spawnargs).toContain(bundle.file);
+    } finally {
+      await world.close();
+    }
+  }, 180_000);
 
   it('stops the build at an import of hub code, naming the chain', async () => {
     const entry = join(packageRoot(), 'packaging', `bad-entry-${process.pid}.ts`);
