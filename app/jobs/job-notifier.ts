@@ -57,6 +57,8 @@ export class JobNotifier {
   #epoch = 0;
   /** Per agent: the count and time when the store last said it had no pending job. */
   #empty = new Map<string, { epoch: number; at: number }>();
+  /** Per agent: its only pending job when the store was last asked, and the count then (see {@link onlyPending}). */
+  #only = new Map<string, { jobId: string; epoch: number }>();
 
   notify(agentId: string): void {
     this.#epoch++;
@@ -93,6 +95,23 @@ export class JobNotifier {
   /** The store said, at announcement count `epoch` (read before asking), that the agent has no pending job. */
   noneFor(agentId: string, epoch: number, now = Date.now()): void {
     this.#empty.set(agentId, { epoch, at: now });
+  }
+
+  /**
+   * The store said, at announcement count `epoch` (read before asking), that `jobId` is the agent's only pending job:
+   * once the agent has claimed it here ({@link claimed}), it has none, as if {@link noneFor} had been told after a
+   * read. A fleet's 10,000 jobs then cost no read when each agent polls again after its job.
+   */
+  onlyPending(agentId: string, jobId: string, epoch: number): void {
+    this.#only.set(agentId, { jobId, epoch });
+  }
+
+  /** The agent claimed `jobId` in this process; when it was its only pending job, it has none as of then. */
+  claimed(agentId: string, jobId: string, now = Date.now()): void {
+    const only = this.#only.get(agentId);
+    if (!only) return;
+    this.#only.delete(agentId);
+    if (only.jobId === jobId) this.noneFor(agentId, only.epoch, now);
   }
 
   /**

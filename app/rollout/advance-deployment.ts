@@ -33,11 +33,17 @@ export async function advanceDeployment(ctx: EngineContext, id: string): Promise
   const allowed = dep.policy?.maxFailures ?? 0;
   for (;;) {
     const ensured = `${dep.id}:${dep.currentBatch}`;
+    let counts = await jobCountsOf(ctx.store, dep.id);
     if (!ctx.ensuredBatches.has(ensured)) {
-      await ensureBatchJobs(ctx, dep, dep.currentBatch);
+      // The counters say when every job of the batch exists (another replica made them): nothing to insert. Only
+      // the replica that gets there first writes the batch; the others' first advance costs this read.
+      if (jobsMade(counts, dep.currentBatch) < (dep.batches[dep.currentBatch]?.agentIds.length ?? 0)) {
+        await ensureBatchJobs(ctx, dep, dep.currentBatch);
+        counts = await jobCountsOf(ctx.store, dep.id);
+      }
       ctx.ensuredBatches.add(ensured);
     }
-    const { succeeded, failed, active, batchEnded } = countJobs(dep, await jobCountsOf(ctx.store, dep.id));
+    const { succeeded, failed, active, batchEnded } = countJobs(dep, counts);
     if (dep.cancelRequested) {
       if (active > 0) return;
       // Say what is live: a cancel that came after every server had switched did not stop anything.
@@ -95,6 +101,11 @@ function countJobs(dep: DeploymentRecord, counts: Array<{ batch: number; state: 
   const planned = dep.batches.slice(0, dep.currentBatch + 1).reduce((n, b) => n + b.agentIds.length, 0);
   const current = dep.batches[dep.currentBatch]?.agentIds.length ?? 0;
   return { succeeded, failed, active: planned - succeeded - failed, batchEnded: endedInCurrent >= current };
+}
+
+/** How many jobs of the batch exist, whatever their state (the counters count every job once). */
+function jobsMade(counts: Array<{ batch: number; n: number }>, batch: number): number {
+  return counts.reduce((n, c) => (c.batch === batch ? n + c.n : n), 0);
 }
 
 function totalServers(dep: DeploymentRecord): number {

@@ -21,7 +21,7 @@ import type {
   LogChunk,
 } from '../../lib/protocol.js';
 import { recordAudit } from '../audit/audit-log.js';
-import { findNextJob } from '../jobs/agent-queue.js';
+import { findNextJobAndMore } from '../jobs/agent-queue.js';
 import { claimJob, leaseOf, renewLease } from '../jobs/claim-job.js';
 import { seqGap } from '../jobs/job-errors.js';
 import { appendLogChunks } from '../jobs/job-logs.js';
@@ -58,6 +58,8 @@ export type { PlannedRollback } from './auto-rollback.js';
 
 /** How often the lease check also advances every active rollout. */
 const SWEEP_MS = 5_000;
+/** Deployments remembered as started (see RolloutEngine.claimJob) before the memory is cleared. */
+const LEFT_QUEUE_KEPT = 1000;
 
 export class RolloutEngine {
   readonly notifier = new JobNotifier();
@@ -74,6 +76,8 @@ export class RolloutEngine {
   #advancing = new Map<string, Promise<void>>();
   /** Per deployment, the advance queued behind the running one and not started yet. */
   #waitingAdvance = new Map<string, Promise<void>>();
+  /** Deployments this process saw past `queued` (a state never entered again): their claims skip reading it. */
+  #leftQueue = new Set<string>();
 
   constructor(opts: {
     store: Store;
@@ -227,30 +231,47 @@ export class RolloutEngine {
 
   // ---- jobs, as the agent API calls them ---------------------------------------------------------------------
 
-  nextJob(agentId: string): Promise<JobSpec | undefined> {
-    return findNextJob(this.#ctx.store, agentId);
+  async nextJob(agentId: string): Promise<JobSpec | undefined> {
+    // When it is the agent's only job, its claim tells the notifier that nothing is left: its next poll reads nothing.
+    const epoch = this.notifier.epoch;
+    const { job, only } = await findNextJobAndMore(this.#ctx.store, agentId);
+    if (job && only) this.notifier.onlyPending(agentId, job.id, epoch);
+    return job;
   }
 
   async claimJob(agentId: string, jobId: string, claimId: string): Promise<ClaimResponse> {
     const { store, log } = this.#ctx;
     const { job, firstClaim } = await claimJob(this.#ctx, agentId, jobId, claimId);
     if (firstClaim) {
+      this.notifier.claimed(agentId, jobId);
       this.#onJobClaimed?.(job);
       this.changes.notify(job.spec.deploymentId);
       // Only the first server's claim starts the rollout: the others see it started without taking the deployment's
-      // row lock (10,000 claims at once would queue on it, on every replica).
-      if ((await deploymentState(store, job.spec.deploymentId)) === 'queued') {
-        let started = false as boolean;
-        const dep = await store.update<DeploymentRecord>(keys.deployment(job.spec.deploymentId), (d) => {
-          const next = d && transition(d, { type: 'started' }, isoNow(this.#ctx));
-          started = next !== undefined;
-          return next;
-        });
-        if (started && dep) this.#ctx.onChange(dep);
+      // row lock (10,000 claims at once would queue on it, on every replica) — and, once this process has seen it
+      // started, without reading it (a rollout never goes back to `queued`).
+      const deploymentId = job.spec.deploymentId;
+      if (!this.#leftQueue.has(deploymentId)) {
+        const state = await deploymentState(store, deploymentId);
+        if (state === 'queued') {
+          let started = false as boolean;
+          const dep = await store.update<DeploymentRecord>(keys.deployment(deploymentId), (d) => {
+            const next = d && transition(d, { type: 'started' }, isoNow(this.#ctx));
+            started = next !== undefined;
+            return next;
+          });
+          if (started && dep) this.#ctx.onChange(dep);
+        }
+        if (state !== undefined) this.#noteLeftQueue(deploymentId);
       }
       log.info({ deploymentId: job.spec.deploymentId, jobId, agentId }, 'job claimed');
     }
     return { job: await this.#withCredentials(job.spec), lease: leaseOf(this.#ctx, job) };
+  }
+
+  #noteLeftQueue(deploymentId: string): void {
+    // A few rollouts are claimed from at a time: the memory of older ones can go (at worst one read each again).
+    if (this.#leftQueue.size >= LEFT_QUEUE_KEPT) this.#leftQueue.clear();
+    this.#leftQueue.add(deploymentId);
   }
 
   /**

@@ -53,6 +53,8 @@ export interface WriteOptions {
    * transaction (`row` undefined: there was none, and its key is locked): the write does not read them again.
    */
   replaces?: { row: Before | undefined };
+  /** The write is its transaction's last: its final statement may carry the commit (see statement-steps.ts `Step.last`). */
+  last?: boolean;
 }
 
 /** What the counters need of the row a write replaces (the columns {@link lockedReadColumns} names). */
@@ -178,7 +180,9 @@ function* finishWrite(written: Written, before: Before | undefined, first: Write
       }
     }
   }
-  const changes = yield* together(writes);
+  // The transaction's last statement (its COMMIT may go with it) unless the detached field's revision is read after.
+  // The check below cannot fail: the row was read under its lock in this transaction.
+  const changes = yield* together(writes, { last: options.last === true && !(field && options.cache) });
   if (first.length && changes[0] === 0) throw new Error(`writeDocument: the locked row of ${key} was not replaced`);
   if (options.moving) return true;
   if (field && options.cache) {
@@ -222,7 +226,7 @@ export function* addToTotalFor(name: string, changes: Array<{ key: string; delta
 }
 
 /** The write of {@link addToTotalFor} (none when every delta adds up to 0). */
-function totalWrites(name: string, changes: Array<{ key: string; delta: number }>): Write[] {
+export function totalWrites(name: string, changes: Array<{ key: string; delta: number }>): Write[] {
   const byStripe = new Map<number, number>();
   for (const { key, delta } of changes) byStripe.set(stripeOf(key), (byStripe.get(stripeOf(key)) ?? 0) + delta);
   const rows = [...byStripe].filter(([, delta]) => delta !== 0).sort(([a], [b]) => a - b);
@@ -256,19 +260,33 @@ function* moveJobCount(key: string, from: Before | undefined, to: Before | undef
 
 /** The write of {@link moveJobCount} (none when neither side is counted). */
 function jobCountWrites(key: string, from: Before | undefined, to: Before | undefined): Write[] {
-  const moves = [
-    ...(from ? [{ job: from, delta: -1 }] : []),
-    ...(to ? [{ job: to, delta: 1 }] : []),
-  ].filter(({ job }) => job.deployment_id != null && job.batch != null && job.state != null);
-  moves.sort((a, b) => Number(a.job.batch) - Number(b.job.batch) || (a.job.state! < b.job.state! ? -1 : a.job.state! > b.job.state! ? 1 : 0));
-  if (!moves.length) return [];
-  // One statement for both rows (one round trip to PostgreSQL, not two); rows are taken in the order listed. Both
-  // are in the job's own stripe.
-  const stripe = stripeOf(key);
+  return jobCountWritesFor([...(from ? [{ key, job: from, delta: -1 }] : []), ...(to ? [{ key, job: to, delta: 1 }] : [])]);
+}
+
+/**
+ * The counters' write for jobs entering (delta 1) or leaving (delta -1) their counters: one statement, each counter row
+ * once (deltas of one row added up), in its job's stripe. Rows are taken in one order (batch, state, then stripe)
+ * whatever the direction: two processes moving jobs between the same two states in opposite directions never wait on
+ * each other in a circle.
+ */
+export function jobCountWritesFor(moves: Array<{ key: string; job: Before; delta: number }>): Write[] {
+  const rows = new Map<string, { deployment: string; batch: number; state: string; stripe: number; n: number }>();
+  for (const { key, job, delta } of moves) {
+    if (job.deployment_id == null || job.batch == null || job.state == null) continue;
+    const stripe = stripeOf(key);
+    const id = `${job.deployment_id}\0${job.batch}\0${job.state}\0${stripe}`;
+    const row = rows.get(id);
+    if (row) row.n += delta;
+    else rows.set(id, { deployment: job.deployment_id, batch: Number(job.batch), state: job.state, stripe, n: delta });
+  }
+  const order = [...rows.values()].filter((r) => r.n !== 0);
+  order.sort((a, b) => a.batch - b.batch || (a.state < b.state ? -1 : a.state > b.state ? 1 : 0) || a.stripe - b.stripe || (a.deployment < b.deployment ? -1 : a.deployment > b.deployment ? 1 : 0));
+  if (!order.length) return [];
+  // One statement for every row (one round trip to PostgreSQL, not one per row); rows are taken in the order listed.
   return [
     {
-      sql: `INSERT INTO job_counts (deployment_id, batch, state, stripe, n) VALUES ${moves.map(() => '(?, ?, ?, ?, ?)').join(', ')} ON CONFLICT (deployment_id, batch, state, stripe) DO UPDATE SET n = job_counts.n + excluded.n`,
-      params: moves.flatMap(({ job, delta }) => [job.deployment_id!, Number(job.batch), job.state!, stripe, delta]),
+      sql: `INSERT INTO job_counts (deployment_id, batch, state, stripe, n) VALUES ${order.map(() => '(?, ?, ?, ?, ?)').join(', ')} ON CONFLICT (deployment_id, batch, state, stripe) DO UPDATE SET n = job_counts.n + excluded.n`,
+      params: order.flatMap((r) => [r.deployment, r.batch, r.state, r.stripe, r.n]),
     },
   ];
 }
@@ -289,7 +307,7 @@ interface SucceededJob {
  * but a job created later for an older deployment — retried servers — is what the server really runs.) The WHERE of
  * the upsert compares with the stored row under its lock, so two hubs recording one server at once agree.
  */
-function releaseWrites(job: SucceededJob): Write[] {
+export function releaseWrites(job: SucceededJob): Write[] {
   const spec = job.spec;
   const fields = [spec?.repository, spec?.environment, job.agentId, spec?.sha, spec?.deploymentId, spec?.id, spec?.createdAt];
   if (!fields.every((f) => typeof f === 'string' && f !== '')) return [];

@@ -19,8 +19,13 @@ const parse = (rows: DocRow[]): JobRecord[] => rows.map((row) => JSON.parse(row.
 
 /** The agent's oldest job still pending (partial index `jobs_pending_by_agent`). */
 export async function nextPendingJob(store: Store, agentId: string): Promise<JobSpec | undefined> {
-  const row = await store.db.get<DocRow>("SELECT doc FROM jobs WHERE agent_id = ? AND state = 'pending' ORDER BY created_at, key LIMIT 1", agentId);
-  return row ? (JSON.parse(row.doc) as JobRecord).spec : undefined;
+  return (await nextPendingJobs(store, agentId, 1))[0];
+}
+
+/** The agent's oldest `limit` jobs still pending, oldest first (the same index). */
+export async function nextPendingJobs(store: Store, agentId: string, limit: number): Promise<JobSpec[]> {
+  const rows = await store.db.all<DocRow>("SELECT doc FROM jobs WHERE agent_id = ? AND state = 'pending' ORDER BY created_at, key LIMIT ?", agentId, limit);
+  return rows.map((row) => (JSON.parse(row.doc) as JobRecord).spec);
 }
 
 /** Held jobs (claimed, fetching, running) whose lease ran out before `beforeIso`, oldest lease first. */

@@ -12,6 +12,7 @@
  */
 import { Keyv, KeyvBridgeAdapter } from 'keyv';
 import { DetachedCache } from './detached-cache.js';
+import { insertDocuments } from './insert-documents.js';
 import { deleteDocument, lockedReadColumns, runStatements, writeDocument, type Before, type WriteOptions } from './document-writes.js';
 import type { Store } from './store.js';
 import { SqlKeyvAdapter } from './sqlite-keyv-adapter.js';
@@ -80,7 +81,7 @@ export class SqlStore implements Store {
       await this.#keyv.set(key, value, ttlMs);
       return;
     }
-    await this.#write((options) => writeDocument(table, key, value, options));
+    await this.#write((options) => writeDocument(table, key, value, { ...options, last: true }));
   }
 
   async delete(key: string): Promise<boolean> {
@@ -122,7 +123,7 @@ export class SqlStore implements Store {
       const current = row ? ((yield* records([row]))[0] as T) : undefined;
       const next = fn(current);
       if (next === undefined) return current;
-      yield* writeDocument(table, key, next, { ...options, replaces: { row } });
+      yield* writeDocument(table, key, next, { ...options, replaces: { row }, last: true });
       return next;
     });
   }
@@ -152,13 +153,22 @@ export class SqlStore implements Store {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
       inserted.push(
         ...(await this.#write(function* (options): Steps<string[]> {
-          const written: string[] = [];
-          for (const { key, value } of chunk) {
-            const table = tableOf(key);
-            if (!table) throw new Error(`insertMissing: ${key} is not a record key (it belongs to the kv table)`);
-            if (yield* writeDocument(table, key, value, { ...options, onlyIfMissing: true })) written.push(key);
+          const byTable = new Map<DocumentTable, Array<{ key: string; value: T }>>();
+          for (const entry of chunk) {
+            const table = tableOf(entry.key);
+            if (!table) throw new Error(`insertMissing: ${entry.key} is not a record key (it belongs to the kv table)`);
+            const rows = byTable.get(table);
+            if (rows) rows.push(entry);
+            else byTable.set(table, [entry]);
           }
-          return written;
+          const written = new Set<string>();
+          for (const [table, rows] of byTable) {
+            // A table's records in one statement (insert-documents.ts); one with a detached field one by one.
+            if (!table.detached) for (const key of yield* insertDocuments(table, rows)) written.add(key);
+            else for (const { key, value } of rows) if (yield* writeDocument(table, key, value, { ...options, onlyIfMissing: true })) written.add(key);
+          }
+          // In the order given, each key once.
+          return chunk.filter(({ key }) => written.delete(key)).map(({ key }) => key);
         })),
       );
     }

@@ -71,4 +71,24 @@ describe('JobNotifier', () => {
     expect(n.mayHaveJob('ag_a', 1_000 + 5 * 60_000)).toBe(false);
     expect(n.mayHaveJob('ag_a', 1_001 + 5 * 60_000)).toBe(true);
   });
+
+  it("takes an agent's claim of its only pending job as \"none left\", unless jobs were announced since the read", () => {
+    const n = new JobNotifier();
+    n.onlyPending('ag_a', 'job_1', n.epoch);
+    expect(n.mayHaveJob('ag_a', 0)).toBe(true);
+    n.claimed('ag_a', 'job_1', 0);
+    expect(n.mayHaveJob('ag_a', 1_000)).toBe(false);
+    // Another job claimed than the one read as the only one: nothing is known.
+    n.onlyPending('ag_b', 'job_2', n.epoch);
+    n.claimed('ag_b', 'job_3', 0);
+    expect(n.mayHaveJob('ag_b', 1_000)).toBe(true);
+    // Read, then a job announced, then the claim: the new job may be the agent's.
+    n.onlyPending('ag_c', 'job_4', n.epoch);
+    void n.notifyMany(['ag_c']);
+    n.claimed('ag_c', 'job_4', 0);
+    expect(n.mayHaveJob('ag_c', 1_000)).toBe(true);
+    // Told once: a second claim of the same job (a retry) changes nothing.
+    n.claimed('ag_c', 'job_4', 0);
+    expect(n.mayHaveJob('ag_c', 1_000)).toBe(true);
+  });
 });

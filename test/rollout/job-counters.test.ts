@@ -3,7 +3,7 @@
  * after that write and before it advanced the rollout leaves a rollout that is moved by the next lease check's
  * sweep, or when a restarted hub advances it.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { keys, type DeploymentRecord, type JobRecord } from '../../app/model.js';
 import { jobCountsOf } from '../../app/store/job-queries.js';
 import { DEPLOY, openEngineFixture, type EngineFixture } from '../helpers/engine-fixture.js';
@@ -53,6 +53,21 @@ describe('job counters', () => {
     expect((await record(dep.id)).state).toBe('in_progress');
     await engine.checkLeases();
     expect(await record(dep.id)).toMatchObject({ state: 'success', description: '2/2 servers succeeded' });
+  });
+
+  it("tell another hub that the batch's jobs exist: it inserts none, and makes one that went missing again", async () => {
+    const dep = await f.engine().createDeployment(DEPLOY, 'test');
+    const other = f.engine();
+    const inserts = vi.spyOn(f.store, 'insertMissing');
+    await other.advance(dep.id);
+    expect(inserts).not.toHaveBeenCalled();
+    // A job gone (deleted by hand): the counters say the batch lacks one, and a hub that had not checked it makes it.
+    const gone = (await other.nextJob('ag_a'))!;
+    await f.store.delete(keys.job(gone.id));
+    await f.engine().advance(dep.id);
+    expect(inserts).toHaveBeenCalledTimes(1);
+    expect((await f.store.get<JobRecord>(keys.job(gone.id)))?.state).toBe('pending');
+    expect(await jobCountsOf(f.store, dep.id)).toEqual([{ batch: 0, state: 'pending', n: 2 }]);
   });
 
   it('and when a restarted hub advances the rollout', async () => {

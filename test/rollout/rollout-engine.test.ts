@@ -3,7 +3,7 @@
  * expire, a restart continues where it was, and concurrent reports never create a batch twice.
  */
 import { activeDeploymentIds } from '../../app/store/deployment-queries.js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { keys, type DeploymentRecord, type JobRecord } from '../../app/model.js';
 import { RolloutEngine } from '../../app/rollout/rollout-engine.js';
 import { BitEnvoyError } from '../../lib/errors.js';
@@ -54,6 +54,22 @@ describe('RolloutEngine deployments', () => {
     const woken = engine.notifier.waitForJob('ag_a', 5_000).then(() => 'woken');
     await engine.createDeployment(DEPLOY, 'test');
     expect(await Promise.race([woken, new Promise((r) => setTimeout(() => r('timeout'), 1_000))])).toBe('woken');
+  });
+
+  it("starts the rollout with its first claim, and reads the deployment's state for no later claim", async () => {
+    for (const i of [1, 2, 3]) await f.addAgent(`ag_${i}`, `web-${i}`);
+    const engine = f.engine();
+    const dep = await engine.createDeployment(DEPLOY, 'test');
+    const reads = vi.spyOn(f.store.db, 'get');
+    const stateReads = () => reads.mock.calls.filter(([sql]) => sql.startsWith('SELECT state FROM deployments')).length;
+    for (const i of [1, 2, 3]) {
+      const job = (await engine.nextJob(`ag_${i}`))!;
+      await engine.claimJob(`ag_${i}`, job.id, `cl_${i}`);
+      expect((await f.store.get<DeploymentRecord>(keys.deployment(dep.id)))!.state).toBe('in_progress');
+    }
+    expect(stateReads()).toBe(1);
+    // Each agent claimed its only job: its next poll need not ask the store.
+    expect(engine.notifier.mayHaveJob('ag_1')).toBe(false);
   });
 
   it('stops at the first failure and names the server and the step', async () => {

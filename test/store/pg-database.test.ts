@@ -11,8 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readHubSettings } from '../../app/hub-settings.js';
 import { openPgDatabase, type PgDatabase } from '../../app/store/sql/pg-database.js';
 import { parseDatabaseUrl, pgPoolConfig } from '../../app/store/sql/pg-connection.js';
-import { toPgPlaceholders } from '../../app/store/sql/pg-placeholders.js';
-import { get, getLocked, run } from '../../app/store/sql/statement-steps.js';
+import { toPgPlaceholders, withLiterals } from '../../app/store/sql/pg-placeholders.js';
+import { get, getLocked, run, together } from '../../app/store/sql/statement-steps.js';
 import { createTestDatabase, databaseUrl, dropTestDatabase, STORE_BACKENDS, TEST_DATABASE_URL, withAdminClient } from '../helpers/store-backends.js';
 
 const postgres = STORE_BACKENDS.find((b) => b.name === 'postgres')!;
@@ -30,6 +30,27 @@ describe('placeholders', () => {
     ["UPDATE agents SET doc = jsonb_set(doc::jsonb, '{lastSeenAt}', to_jsonb(?::text))::text WHERE key = ?", "UPDATE agents SET doc = jsonb_set(doc::jsonb, '{lastSeenAt}', to_jsonb($1::text))::text WHERE key = $2"],
   ])('%s', (sql, expected) => {
     expect(toPgPlaceholders(sql)).toBe(expected);
+  });
+});
+
+describe('values written as literals', () => {
+  it.each([
+    ['quotes each value, numbers too, and NULL', 'SELECT ? AS a, ? AS b, ? AS c', ['x', 42, null], "SELECT 'x' AS a, '42' AS b, NULL AS c"],
+    ['doubles quotes', 'SELECT ?', ["it's"], "SELECT 'it''s'"],
+    ['doubles backslashes in an E string', 'SELECT ?', ['a\\b\'c'], "SELECT E'a\\\\b''c'"],
+    ['leaves `?` in quoted text and comments alone', "SELECT '?', ? /* ? */ -- ?\n, ?", ['$1', '?'], "SELECT '?', '$1' /* ? */ -- ?\n, '?'"],
+    ['writes a bigint', 'SELECT ?', [2n ** 70n], `SELECT '${2n ** 70n}'`],
+  ])('%s', (_what, sql, values, expected) => {
+    expect(withLiterals(sql, values as Array<string | number | bigint | null>)).toBe(expected);
+  });
+
+  it.each([
+    ['bytes', 'SELECT ?', [new Uint8Array([1])]],
+    ['text holding NUL (it would end the message)', 'SELECT ?', ['a\0b']],
+    ['too few values', 'SELECT ?, ?', ['a']],
+    ['too many values', 'SELECT ?', ['a', 'b']],
+  ])('cannot write %s', (_what, sql, values) => {
+    expect(withLiterals(sql, values as Array<string | Uint8Array>)).toBeUndefined();
   });
 });
 
@@ -158,6 +179,18 @@ describe.skipIf(postgres.unavailable !== undefined)('on a PostgreSQL server', ()
       }),
     ).rejects.toThrow('changed my mind');
     expect(await db.all('SELECT k FROM t ORDER BY k')).toEqual([{ k: 'kept' }]);
+  });
+
+  it('stores any text exactly through statements sent with BEGIN or COMMIT as literals', async () => {
+    await db.exec('CREATE TABLE t (k TEXT COLLATE "C" PRIMARY KEY, v TEXT, n INTEGER)');
+    const awkward = ["it's", 'back\\slash\\', "E'\\''", '$1 ? $$ $tag$', '-- /* ', 'ünïcødé ☃ 𝄞', '\n\t\r', "'; DROP TABLE t; --"];
+    for (const [i, v] of awkward.entries()) {
+      await db.transactionSteps(function* () {
+        const row = yield* getLocked<{ k: string }>('SELECT k FROM t WHERE k = ?', `k${i}'`);
+        yield* together([{ sql: 'INSERT INTO t (k, v, n) VALUES (?, ?, ?)', params: [`k${i}'`, v, row ? -1 : i] }], { last: true });
+      });
+    }
+    expect(await db.all('SELECT k, v, n FROM t ORDER BY n')).toEqual(awkward.map((v, i) => ({ k: `k${i}'`, v, n: i })));
   });
 
   it('runs a write again when it lost a deadlock to another one, from a fresh generator', async () => {

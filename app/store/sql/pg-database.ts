@@ -13,7 +13,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { isErrorCode } from '../../../lib/errors.js';
 import { explainConnectionError, pgPoolConfig, type DatabaseLocation, type DatabaseSettings } from './pg-connection.js';
-import { toPgPlaceholders } from './pg-placeholders.js';
+import { toPgPlaceholders, withLiterals } from './pg-placeholders.js';
 import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue, StoreOperation } from './sql-database.js';
 import { driveAsync, type AsyncStepRunner, type Step, type Steps, type Write } from './statement-steps.js';
 
@@ -115,16 +115,41 @@ export class PgDatabase implements SqlDatabase {
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const open = this.#open();
     if (open) return fn(open.executor);
+    return this.#transaction((tx) => fn(tx));
+  }
+
+  /**
+   * `fn` in a transaction on a client of its own. Neither BEGIN nor COMMIT costs a round trip of its own when it need
+   * not: BEGIN goes with the first statement, and `commitWith` runs a last statement with the COMMIT after it (both as
+   * one simple-protocol message, see {@link #simple}); nothing may run in the transaction after that.
+   */
+  async #transaction<T>(fn: (tx: SqlExecutor, commitWith: (sql: string, params: SqlValue[]) => Promise<pg.QueryResult>) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.#pool.connect();
     } catch (err) {
       throw this.#explain(err);
     }
+    let begun = false;
+    let committed = false;
+    const send = async (sql: string, params: SqlValue[], commit = false): Promise<pg.QueryResult> => {
+      if (committed) throw new Error(`a statement after its transaction's commit: ${sql.slice(0, 80)}`);
+      const text = begun && !commit ? undefined : withLiterals(sql, params);
+      if (text === undefined) {
+        if (!begun) await this.#query(client, 'BEGIN', []);
+        begun = true;
+        return this.#query(client, sql, params);
+      }
+      const first = !begun;
+      begun = true;
+      const result = await this.#simple(client, `${first ? 'BEGIN; ' : ''}${text}${commit ? '; COMMIT' : ''}`, first ? 1 : 0);
+      committed = commit;
+      return result;
+    };
     const executor: SqlExecutor = {
-      all: async <R>(sql: string, ...params: SqlValue[]) => (await this.#query(client, sql, params)).rows as R[],
-      get: async <R>(sql: string, ...params: SqlValue[]) => (await this.#query(client, sql, params)).rows[0] as R | undefined,
-      run: async (sql: string, ...params: SqlValue[]) => ({ changes: (await this.#query(client, sql, params)).rowCount ?? 0 }),
+      all: async <R>(sql: string, ...params: SqlValue[]) => (await send(sql, params)).rows as R[],
+      get: async <R>(sql: string, ...params: SqlValue[]) => (await send(sql, params)).rows[0] as R | undefined,
+      run: async (sql: string, ...params: SqlValue[]) => ({ changes: (await send(sql, params)).rowCount ?? 0 }),
     };
     const state: OpenTransaction = { executor, open: true };
     let broken: Error | undefined;
@@ -133,13 +158,14 @@ export class PgDatabase implements SqlDatabase {
     const onError = (err: Error) => void (broken ??= err);
     client.on('error', onError);
     try {
-      await this.#query(client, 'BEGIN', []);
       try {
-        const result = await this.#transactions.run(state, () => fn(executor));
-        await this.#query(client, 'COMMIT', []);
+        const result = await this.#transactions.run(state, () => fn(executor, (sql, params) => send(sql, params, true)));
+        if (begun && !committed) await this.#query(client, 'COMMIT', []);
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch((rollbackErr: unknown) => (broken = rollbackErr as Error));
+        // Also after a failed message that held the COMMIT: its transaction is aborted (or already ended, and a
+        // ROLLBACK only warns).
+        if (begun && !committed) await client.query('ROLLBACK').catch((rollbackErr: unknown) => (broken = rollbackErr as Error));
         throw err;
       }
     } catch (err) {
@@ -158,7 +184,7 @@ export class PgDatabase implements SqlDatabase {
     if (open) return driveAsync(open.executor, steps(), this.#runner(open.executor));
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#timed('transaction', () => this.transaction((tx) => driveAsync(tx, steps(), this.#runner(tx))));
+        return await this.#timed('transaction', () => this.#transaction((tx, commitWith) => driveAsync(tx, steps(), this.#runner(tx, commitWith))));
       } catch (err) {
         if (attempt >= ATTEMPTS || !RETRYABLE.includes((err as { code?: string }).code ?? '')) throw err;
         // Both sides of a deadlock retrying at once would meet again: a short, random wait apart.
@@ -226,9 +252,27 @@ export class PgDatabase implements SqlDatabase {
     };
   }
 
-  /** How the store's write steps run in a transaction on `tx`: locked reads and writes sent together. */
-  #runner(tx: SqlExecutor): AsyncStepRunner {
-    return { lock: (step) => this.#lockedGet(tx, step), together: (writes) => runTogether(tx, writes) };
+  /**
+   * How the store's write steps run in a transaction on `tx`: locked reads, writes sent together, and (`commitWith`,
+   * not in a nested transaction) the last statement sent with the commit.
+   */
+  #runner(tx: SqlExecutor, commitWith?: (sql: string, params: SqlValue[]) => Promise<pg.QueryResult>): AsyncStepRunner {
+    return {
+      lock: (step) => this.#lockedGet(tx, step),
+      together: (writes) => runTogether(tx, writes),
+      ...(commitWith
+        ? {
+            last: async (step: Step) => {
+              if (step.kind === 'together') {
+                const statement = togetherStatement(step.writes!);
+                return togetherCounts(step.writes!, (await commitWith(statement.sql, statement.params)).rows[0]);
+              }
+              const result = await commitWith(step.sql, step.params);
+              return step.kind === 'run' ? { changes: result.rowCount ?? 0 } : step.kind === 'get' ? result.rows[0] : result.rows;
+            },
+          }
+        : {}),
+    };
   }
 
   /**
@@ -242,6 +286,20 @@ export class PgDatabase implements SqlDatabase {
     if (row) return row;
     await tx.get('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', step.lockKey!);
     return tx.get(sql, ...step.params);
+  }
+
+  /**
+   * Several statements as one simple-protocol message (the store's values written into them as literals,
+   * pg-placeholders.ts `withLiterals`): a transaction's BEGIN with its first statement, its last with its COMMIT. On a
+   * loaded machine a round trip is most of a short statement's cost. Returns the result of statement `index`.
+   */
+  async #simple(client: pg.PoolClient, text: string, index: number): Promise<pg.QueryResult> {
+    try {
+      const results = (await client.query(text)) as unknown as pg.QueryResult | pg.QueryResult[];
+      return Array.isArray(results) ? results[index]! : results;
+    } catch (err) {
+      throw this.#explain(err);
+    }
   }
 
   #open(): OpenTransaction | undefined {
@@ -271,9 +329,19 @@ export class PgDatabase implements SqlDatabase {
  * await runTogether(tx, [{ sql: 'UPDATE a SET n = ? WHERE k = ?', params: [1, 'x'] }, { sql: 'DELETE FROM b WHERE k = ?', params: ['x'] }]); // [1, 0]
  */
 export async function runTogether(tx: SqlExecutor, writes: Write[]): Promise<number[]> {
+  const { sql, params } = togetherStatement(writes);
+  return togetherCounts(writes, await tx.get<Record<string, number>>(sql, ...params));
+}
+
+/** The one statement {@link runTogether} sends for `writes`. */
+function togetherStatement(writes: Write[]): Write {
   const parts = writes.map((w, i) => `w${i} AS (${w.sql} RETURNING 1)`);
   const counts = writes.map((_, i) => `(SELECT COUNT(*) FROM w${i}) AS c${i}`);
-  const row = await tx.get<Record<string, number>>(`WITH ${parts.join(', ')} SELECT ${counts.join(', ')}`, ...writes.flatMap((w) => w.params));
+  return { sql: `WITH ${parts.join(', ')} SELECT ${counts.join(', ')}`, params: writes.flatMap((w) => w.params) };
+}
+
+/** The rows each write changed, from the row {@link togetherStatement} answers. */
+function togetherCounts(writes: Write[], row: Record<string, number> | undefined): number[] {
   return writes.map((_, i) => Number(row![`c${i}`]));
 }
 

@@ -88,3 +88,58 @@ function closing(sql: string, from: number, quote: string, backslashEscapes: boo
   }
   return sql.length;
 }
+
+/**
+ * The statement with each `?` (outside quoted text, as {@link toPgPlaceholders} finds them) replaced by its value as a
+ * quoted literal, for PostgreSQL's simple protocol, which takes several statements in one message but no parameters.
+ * A quoted literal has no type until its context gives one, as an untyped parameter sent as text: the statement means
+ * the same. Undefined when a value cannot be written so (bytes; text holding NUL, which ends a simple query's text).
+ *
+ * @example
+ * withLiterals('SELECT doc FROM jobs WHERE key = ? AND batch = ?', ["job:it's", 2]); // "… key = 'job:it''s' AND batch = '2'"
+ */
+export function withLiterals(sql: string, values: ReadonlyArray<string | number | bigint | null | Uint8Array>): string | undefined {
+  const literals: string[] = [];
+  for (const value of values) {
+    if (value === null) literals.push('NULL');
+    else if (typeof value === 'number' || typeof value === 'bigint') literals.push(`'${String(value)}'`);
+    else if (typeof value === 'string' && !value.includes('\0')) literals.push(quoteLiteral(value));
+    else return undefined;
+  }
+  const parts = partsOf(sql);
+  if (parts.length !== literals.length + 1) return undefined;
+  let out = parts[0]!;
+  for (let n = 0; n < literals.length; n++) out += literals[n]! + parts[n + 1]!;
+  return out;
+}
+
+/** The statements' texts split at their placeholders, by text (a few hundred distinct ones, as for toPgPlaceholders). */
+const split = new Map<string, string[]>();
+
+function partsOf(sql: string): string[] {
+  const known = split.get(sql);
+  if (known) return known;
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = 0; i < sql.length; ) {
+    const end = endOfQuoted(sql, i);
+    if (end > i) i = end;
+    else if (sql[i] === '?') {
+      parts.push(sql.slice(from, i));
+      from = ++i;
+    } else i += 1;
+  }
+  parts.push(sql.slice(from));
+  if (split.size >= CACHE_LIMIT) split.clear();
+  split.set(sql, parts);
+  return parts;
+}
+
+/**
+ * `'text'` with its quotes doubled; with backslashes, an `E'…'` string with them doubled too, which reads the same
+ * whatever `standard_conforming_strings` says.
+ */
+function quoteLiteral(value: string): string {
+  const quoted = value.replaceAll("'", "''");
+  return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
+}

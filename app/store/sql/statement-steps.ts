@@ -27,6 +27,11 @@ export interface Step {
   lockKey?: string;
   /** `together`: the writes to run in order, each told how many rows it changed (`sql` and `params` are unused). */
   writes?: Write[];
+  /**
+   * The transaction's last statement: nothing but its commit follows, which a backend may send with it (PostgreSQL,
+   * one round trip fewer). The steps must end once it has run.
+   */
+  last?: boolean;
 }
 
 /** One write of a {@link together} step: an INSERT, UPDATE or DELETE (no RETURNING of its own). */
@@ -56,13 +61,16 @@ export function* run(sql: string, ...params: SqlValue[]): Generator<Step, SqlRun
  * round trip instead of one per write. So that both agree, the writes must touch different tables: the parts of one
  * PostgreSQL statement all read the database as it was before the statement, and would not see each other's rows.
  *
+ * With `last`, nothing follows in the transaction (see {@link Step.last}).
+ *
  * @example
  * const [jobs, counters] = yield* together([{ sql: 'UPDATE jobs SET …', params }, { sql: 'INSERT INTO job_counts …', params }]);
  */
-export function* together(writes: Write[]): Generator<Step, number[], unknown> {
-  if (writes.length === 1) return [(yield* run(writes[0]!.sql, ...writes[0]!.params)).changes];
+export function* together(writes: Write[], options: { last?: boolean } = {}): Generator<Step, number[], unknown> {
+  const last = options.last ? { last: true } : {};
+  if (writes.length === 1) return [((yield { kind: 'run', sql: writes[0]!.sql, params: writes[0]!.params, ...last }) as SqlRunResult).changes];
   if (writes.length === 0) return [];
-  return (yield { kind: 'together', sql: '', params: [], writes }) as number[];
+  return (yield { kind: 'together', sql: '', params: [], writes, ...last }) as number[];
 }
 
 /**
@@ -97,6 +105,8 @@ export interface AsyncStepRunner {
   lock?: (step: Step) => Promise<unknown>;
   /** Runs a {@link together} step's writes in one round trip; returns the rows each changed. */
   together?: (writes: Write[]) => Promise<number[]>;
+  /** Runs a step marked {@link Step.last} (a `run` or `together`) and commits the transaction in the same round trip. */
+  last?: (step: Step) => Promise<unknown>;
 }
 
 /**
@@ -113,6 +123,7 @@ export async function driveAsync<T>(db: SqlExecutor, steps: Steps<T>, runner: As
 
 async function runAsync(db: SqlExecutor, step: Step, runner: AsyncStepRunner): Promise<unknown> {
   if (step.lockKey !== undefined && runner.lock) return runner.lock(step);
+  if (step.last && runner.last) return runner.last(step);
   if (step.kind === 'get') return db.get(step.sql, ...step.params);
   if (step.kind === 'all') return db.all(step.sql, ...step.params);
   if (step.kind === 'run') return db.run(step.sql, ...step.params);
