@@ -14,7 +14,9 @@ let web1: { agentId: string; credential: string };
 let web2: { agentId: string; credential: string };
 
 beforeAll(async () => {
-  t = await startTestHub({ BITENVOY_POLL_WAIT_SECONDS: '2' });
+  // Every poll here names its wait; the hub's cap is long enough that the held poll below outlasts creating a
+  // deployment on a loaded machine (capped at 2 s, it once answered 204 before the job existed).
+  t = await startTestHub({ BITENVOY_POLL_WAIT_SECONDS: '30' });
   web1 = await t.enroll('web-1');
   web2 = await t.enroll('web-2');
 });
