@@ -24,6 +24,8 @@ export interface ReplicaSet {
   /** Replica `a` (the world's hub), `b`, `c`…: replaced in place by {@link ReplicaSet.restart}. */
   replicas: HubProcess[];
   names: string[];
+  /** The replicas' database (for a bench that reads what they wrote before it is dropped). */
+  databaseUrl: string;
   /** Starts replica `i` again (same port, folder and environment) once it has exited. */
   restart(i: number): Promise<HubProcess>;
   close(): Promise<void>;
@@ -69,6 +71,7 @@ export async function startReplicaSet(options: { replicas: number; hubEnv?: Node
       world,
       replicas,
       names,
+      databaseUrl: url.toString(),
       async restart(i) {
         const old = replicas[i]!;
         await old.exited;

@@ -20,7 +20,8 @@
  *                            i enrolled through and polling replica i mod 3; asked of replica a: from the API call to
  *                            the deployment's `finishedAt`, its state, and false failures (every simulated agent is
  *                            alive and succeeds: each failed job is one). Also each replica's peak RSS during it.
- *                            BENCH_REPLICAS_SIZES (default 10000). Targets ≤ 45 s, 0 false failures
+ *                            BENCH_REPLICAS_SIZES (default 10000). Targets ≤ 45 s, 0 false failures. Also when the
+ *                            jobs were made, claimed and finished (`phases_s`, read from the database)
  *   replica_idle_rss_mb.{M}  M simulated agents holding long polls spread over 3 replicas (a fresh database): each
  *                            replica's RSS, median and max over BENCH_REPLICAS_IDLE_SECONDS (default 60) sampled every
  *                            second. BENCH_REPLICAS_IDLE (default 30000). Target ≤ 300 MB per replica
@@ -37,6 +38,7 @@
  * replica set and dropped after). Sizes here are the issue's; verify the code with small ones (e.g.
  * BENCH_REPLICAS_SIZES=300 BENCH_REPLICAS_IDLE=300) on a busy machine.
  */
+import pg from 'pg';
 import { ADMIN_API_PREFIX, AGENT_API_PREFIX, FINAL_DEPLOYMENT_STATES } from '../lib/protocol.js';
 import type { HubProcess } from '../testbed/processes.js';
 import { SAMPLE_ENVIRONMENT, SAMPLE_REPOSITORY } from '../testbed/sample-app.js';
@@ -205,6 +207,7 @@ async function measureRollout(count: number, options: ReplicaOptions, log: Log) 
     }
     const { json: view } = await call<{ counts: Partial<Record<string, number>> }>(set.replicas[0]!, 'GET', `${ADMIN_API_PREFIX}/deployments/${done.id}`, set.replicas[0]!.adminToken);
     const stopped = await sim.stop();
+    const phases = await rolloutPhases(set.databaseUrl, done.id, calledAt);
     const figure = {
       value: done.finishedAt ? round((Date.parse(done.finishedAt) - calledAt) / 1000, 2) : undefined,
       state: done.state,
@@ -214,12 +217,38 @@ async function measureRollout(count: number, options: ReplicaOptions, log: Log) 
       replicas: set.replicas.length,
       peak_rss_mb: Object.fromEntries(set.names.map((n, i) => [n, round(peaks[i]!)])),
       simulator_errors: stopped?.stats.errors ?? {},
+      phases_s: phases,
     };
     log(`fleet_rollout_s.postgres.${count}: ${figure.state} in ${figure.value} s, ${figure.succeeded} succeeded, ${figure.false_failures} false failures; peak RSS ${JSON.stringify(figure.peak_rss_mb)} MB`);
+    log(`  seconds after the API call: jobs made ${JSON.stringify(phases.jobs_made)}, claimed ${JSON.stringify(phases.claimed)}, finished ${JSON.stringify(phases.finished)}`);
     return figure;
   } finally {
     await sim?.stop();
     await set.close();
+  }
+}
+
+/**
+ * Where a rollout's time went, read from the jobs the replicas wrote: seconds after the API call at which the jobs
+ * were made, claimed and finished (p0, p50, p90, p100 each). Jobs made at once and claims spread evenly say the
+ * figure is the claim rate: the simulator's claims and reports in flight over their round trip.
+ */
+async function rolloutPhases(databaseUrl: string, deploymentId: string, calledAt: number) {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ created_at: string | null; finished_at: string | null; claimed_at: string | null }>(
+      "SELECT created_at, finished_at, doc::json->>'claimedAt' AS claimed_at FROM jobs WHERE deployment_id = $1",
+      [deploymentId],
+    );
+    const spread = (values: Array<string | null>) => {
+      const seconds = values.filter((v): v is string => v !== null).map((v) => (Date.parse(v) - calledAt) / 1000);
+      if (!seconds.length) return {};
+      return { p0: round(Math.min(...seconds), 2), p50: round(percentile(seconds, 50), 2), p90: round(percentile(seconds, 90), 2), p100: round(Math.max(...seconds), 2) };
+    };
+    return { jobs_made: spread(rows.map((r) => r.created_at)), claimed: spread(rows.map((r) => r.claimed_at)), finished: spread(rows.map((r) => r.finished_at)) };
+  } finally {
+    await client.end();
   }
 }
 
