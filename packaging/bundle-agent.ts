@@ -120,6 +120,19 @@ exports.loadLazy = function loadLazy() {
 };
 `;
 
+/**
+ * The npm package's main file stops at once, saying what to do, when its lazy file is not beside it (one file copied
+ * alone): otherwise the agent would start, poll, and fail its first job.
+ */
+const LAZY_FILE_CHECK = `{
+  const lazy = require('node:path').join(__dirname, ${JSON.stringify(LAZY_FILE)});
+  if (!require('node:sea').isSea() && !require('node:fs').existsSync(lazy)) {
+    process.stderr.write('bitenvoy: ' + lazy + ' is missing: the agent is two files that belong together; install @bitenvoy/agent again (npm install -g @bitenvoy/agent), or copy both files of packages/agent/dist\\n');
+    process.exit(2);
+  }
+}
+`;
+
 const BANNER = "var __agent_import_meta_url = require('node:url').pathToFileURL(__filename).href;";
 
 /**
@@ -150,7 +163,7 @@ export async function bundleAgent(options: { outFile: string; minify?: boolean; 
   const sharedSource = mainModules.map((m) => `  get ${JSON.stringify(m)}() { return require(${JSON.stringify(join(root, m))}); },`).join('\n');
   const main = await build({
     ...common,
-    stdin: { contents: `globalThis[${SHARED_KEY}] = {\n${sharedSource}\n};\nrequire(${JSON.stringify(entry)});\n`, resolveDir: root, sourcefile: 'agent-entry.cjs', loader: 'js' },
+    stdin: { contents: `${LAZY_FILE_CHECK}globalThis[${SHARED_KEY}] = {\n${sharedSource}\n};\nrequire(${JSON.stringify(entry)});\n`, resolveDir: root, sourcefile: 'agent-entry.cjs', loader: 'js' },
     outfile: options.outFile,
     banner: { js: `#!/usr/bin/env node\n/* BitEnvoy agent ${version} - bundled; the sources are in the bitenvoy repository */\n${BANNER}` },
     plugins: [keepHubOut(root), leanRuntime(), toLazyFile(root, new Map())],

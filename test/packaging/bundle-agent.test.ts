@@ -3,7 +3,7 @@
  * executables are made from it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -78,6 +78,14 @@ describe('the agent bundle', () => {
     // (exit 2, its message), not an unexpected one (exit 1, a stack).
     const bad = await run(process.execPath, [bundle.file, 'enroll', '--hub', 'http://127.0.0.1:9', '--token', 't', '--dir', join(dir, 'agent'), '--labels', 'no label']).catch((err: { code: number; stderr: string }) => err);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/^bitenvoy: --labels: `no label` is not a label/) });
+  });
+
+  it('stops at once, saying what to do, when its lazy file is not beside it', async () => {
+    const alone = join(dir, 'alone');
+    await mkdir(alone);
+    await copyFile(bundle.file, join(alone, 'bitenvoy-agent.cjs'));
+    const failed = await run(process.execPath, [join(alone, 'bitenvoy-agent.cjs'), '--version']).catch((err: { code: number; stderr: string }) => err);
+    expect(failed).toMatchObject({ code: 2, stderr: expect.stringContaining(`${join(alone, 'bitenvoy-agent-lazy.cjs')} is missing: the agent is two files that belong together; install @bitenvoy/agent again`) });
   });
 
   it("deploys the sample application as the npm package (the job's code read from the lazy file beside it)", async () => {
