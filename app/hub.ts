@@ -210,7 +210,7 @@ export async function startHub(settings: HubSettings, { log }: { log: Logger }):
   // Replicas on one PostgreSQL store: polls held here wake for jobs other replicas created, within a second.
   const watcher = store.db.dialect === 'postgres' ? new JobWatcher({ store, notifier: engine.notifier, log: log.child({ name: 'job-watcher' }) }) : undefined;
   if (watcher) {
-    engine.notifier.publish = (agentIds) => watcher.publish(agentIds);
+    engine.notifier.publish = (deploymentId, batch, agentIds) => watcher.publish(deploymentId, batch, agentIds);
     await watcher.start();
   }
   const pruner = startPruning(store, settings.retention, log.child({ name: 'retention' }), undefined, leading);

@@ -42,21 +42,23 @@ class Heartbeats {
 }
 
 /**
- * How long the long poll trusts a credential it has already looked up, before asking the store again. Credentials
- * are never changed or taken back today (an agent is enrolled once, with one credential for good); whatever comes to
- * revoke one must call {@link forgetAgentCredentials} in its process, and other replicas stop accepting the
- * credential's long polls within this time (every other agent route asks the store each time).
+ * How long the long poll and the job routes (claim, lease, events, logs) trust a credential they have already looked
+ * up, before asking the store again. Credentials are never changed or taken back today (an agent is enrolled once,
+ * with one credential for good); whatever comes to revoke one must call {@link forgetAgentCredentials} in its process,
+ * and tell the other replicas (they would otherwise accept the credential's polls and job reports for up to this long).
+ * The cloud identity routes, which read the whole record, ask the store each time.
  */
 const CREDENTIAL_TRUSTED_MS = 10 * 60_000;
 
 /**
- * The long poll's credential lookups: 10,000 idle agents poll 200 times a second, and each one asked SQLite for the
- * agent's id (an index read, the largest part of a poll's CPU after the socket). Only credentials the store knew are
- * kept, each for {@link CREDENTIAL_TRUSTED_MS}: a guess is always asked of the store (and counted). Bounded by the
- * enrolled agents (about 200 bytes each).
+ * The credential lookups of the long poll and the job routes: 10,000 idle agents poll 200 times a second, and each
+ * poll asked SQLite for the agent's id (an index read, the largest part of a poll's CPU after the socket); a rollout's
+ * claim and report were two of a job's nine PostgreSQL round trips. Only credentials the store knew are kept, each for
+ * {@link CREDENTIAL_TRUSTED_MS}: a guess is always asked of the store (and counted). Bounded by the enrolled agents
+ * (about 250 bytes each).
  */
 class KnownCredentials {
-  #byHash = new Map<string, { id: string; checkedAt: number; lastSeenAt: string }>();
+  #byHash = new Map<string, { id: string; name: string; checkedAt: number; lastSeenAt: string }>();
 
   get(hash: string, now: number): AgentIdentity | undefined {
     const known = this.#byHash.get(hash);
@@ -66,7 +68,7 @@ class KnownCredentials {
   }
 
   set(hash: string, agent: AgentIdentity, now: number): void {
-    this.#byHash.set(hash, { id: agent.id, checkedAt: now, lastSeenAt: agent.lastSeenAt });
+    this.#byHash.set(hash, { id: agent.id, name: agent.name, checkedAt: now, lastSeenAt: agent.lastSeenAt });
   }
 
   /** A heartbeat noted for the agent: the next poll's check compares with it. */
@@ -121,9 +123,9 @@ export async function authenticateAgent(store: Store, guesses: GuessLimiter, req
 }
 
 /**
- * {@link authenticateAgent} for the long poll: the same checks and heartbeat, but only the agent's id and last
- * heartbeat are read (from indexed columns), not its whole record — and a credential the store knew a moment ago is
- * believed from memory (see {@link KnownCredentials}).
+ * {@link authenticateAgent} for the long poll and the job routes: the same checks and heartbeat, but only the agent's
+ * id, name and last heartbeat are read (from indexed columns), not its whole record — and a credential the store knew
+ * a moment ago is believed from memory (see {@link KnownCredentials}).
  */
 export async function authenticateAgentId(store: Store, guesses: GuessLimiter, request: AgentRequest): Promise<AgentIdentity> {
   const known = knownCredentialsOf(store);
@@ -174,11 +176,25 @@ async function authenticate<T extends AgentIdentity>(
  */
 export function agentAuth(store: Store, guesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES)): Middleware {
   return async (ctx, next) => {
-    const agent = await authenticateAgent(store, guesses, { authorization: ctx.get('authorization'), address: () => clientAddress(ctx), log: ctx.state.log as Logger });
-    ctx.state.agent = agent;
-    // Every line logged for this request names the agent (and, on a job's routes, the job).
-    const jobId = ctx.path.includes('/jobs/') ? (ctx as { params?: Record<string, string> }).params?.id : undefined;
-    ctx.state.log = (ctx.state.log as Logger | undefined)?.child({ agentId: agent.id, ...(jobId ? { jobId } : {}) });
+    setAgent(ctx, await authenticateAgent(store, guesses, { authorization: ctx.get('authorization'), address: () => clientAddress(ctx), log: ctx.state.log as Logger }));
     await next();
   };
+}
+
+/**
+ * Koa middleware for the job routes (claim, lease, events, logs), which need only who the agent is:
+ * {@link authenticateAgentId}, then its {@link AgentIdentity} on `ctx.state.agent`.
+ */
+export function agentIdentityAuth(store: Store, guesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES)): Middleware {
+  return async (ctx, next) => {
+    setAgent(ctx, await authenticateAgentId(store, guesses, { authorization: ctx.get('authorization'), address: () => clientAddress(ctx), log: ctx.state.log as Logger }));
+    await next();
+  };
+}
+
+function setAgent(ctx: Parameters<Middleware>[0], agent: AgentIdentity): void {
+  ctx.state.agent = agent;
+  // Every line logged for this request names the agent (and, on a job's routes, the job).
+  const jobId = ctx.path.includes('/jobs/') ? (ctx as { params?: Record<string, string> }).params?.id : undefined;
+  ctx.state.log = (ctx.state.log as Logger | undefined)?.child({ agentId: agent.id, ...(jobId ? { jobId } : {}) });
 }

@@ -26,9 +26,10 @@ import type { CloudService } from '../cloud/cloud-service.js';
 import { enrollAgent } from '../enroll/enroll-agent.js';
 import type { AgentRecord } from '../model.js';
 import type { RolloutEngine } from '../rollout/rollout-engine.js';
+import type { AgentIdentity } from '../store/agent-queries.js';
 import type { Store } from '../store/store.js';
-import { agentAuth } from './agent-auth.js';
-import type { GuessLimiter } from './guess-limiter.js';
+import { agentAuth, agentIdentityAuth } from './agent-auth.js';
+import { AGENT_CREDENTIAL_GUESSES, GuessLimiter } from './guess-limiter.js';
 import { EVENT_POST_LIMITS, LOG_POST_LIMITS, ReportLimiter } from './report-limits.js';
 import { claimBody, cloudAttestBody, cloudNonceBody, enrollBody, eventsBody, leaseBody, logsBody } from './body-schemas.js';
 import { readJsonBody } from './read-json-body.js';
@@ -55,10 +56,15 @@ export function agentRoutes(deps: {
 }): Router {
   const { store, engine, settings } = deps;
   const router = new Router({ prefix: AGENT_API_PREFIX });
-  const auth = agentAuth(store, deps.guesses);
+  const guesses = deps.guesses ?? new GuessLimiter(AGENT_CREDENTIAL_GUESSES);
+  // The cloud routes read the agent's whole record; the job routes only who it is (a credential known a moment ago is
+  // believed from memory: no store read per claim and report, see agent-auth.ts).
+  const auth = agentAuth(store, guesses);
+  const jobAuth = agentIdentityAuth(store, guesses);
   const logLimits = new ReportLimiter('log chunks', LOG_POST_LIMITS);
   const eventLimits = new ReportLimiter('events', EVENT_POST_LIMITS);
   const agentOf = (ctx: Context) => ctx.state.agent as AgentRecord;
+  const identityOf = (ctx: Context) => ctx.state.agent as AgentIdentity;
 
   router.post('/enroll', async (ctx) => {
     const req = await body<EnrollRequest>(ctx, enrollBody);
@@ -87,28 +93,28 @@ export function agentRoutes(deps: {
     }
   });
 
-  router.post('/jobs/:id/claim', auth, async (ctx) => {
+  router.post('/jobs/:id/claim', jobAuth, async (ctx) => {
     const { claimId } = await body<ClaimRequest>(ctx, claimBody);
-    ctx.body = await engine.claimJob(agentOf(ctx).id, ctx.params.id!, claimId);
+    ctx.body = await engine.claimJob(identityOf(ctx).id, ctx.params.id!, claimId);
   });
 
-  router.post('/jobs/:id/lease', auth, async (ctx) => {
+  router.post('/jobs/:id/lease', jobAuth, async (ctx) => {
     const { claimId } = await body<LeaseRequest>(ctx, leaseBody);
-    ctx.body = await engine.renewLease(agentOf(ctx).id, ctx.params.id!, claimId);
+    ctx.body = await engine.renewLease(identityOf(ctx).id, ctx.params.id!, claimId);
   });
 
   // Reports are rate-limited per agent (report-limits.ts): an agent still told to wait is refused before its body
   // is read; lease renewals, polls and claims are never limited, so a flood cannot cost an agent its lease.
-  router.post('/jobs/:id/events', auth, async (ctx) => {
-    const agent = agentOf(ctx);
+  router.post('/jobs/:id/events', jobAuth, async (ctx) => {
+    const agent = identityOf(ctx);
     eventLimits.assertNotWaiting(agent.id, agent.name);
     const req = await body<EventsRequest>(ctx, eventsBody);
     eventLimits.take(agent.id, agent.name, { items: req.events.length }, ctx.state.log as Logger);
     ctx.body = await engine.appendEvents(agent.id, ctx.params.id!, req.claimId, req.events, { answerFirst: true });
   });
 
-  router.post('/jobs/:id/logs', auth, async (ctx) => {
-    const agent = agentOf(ctx);
+  router.post('/jobs/:id/logs', jobAuth, async (ctx) => {
+    const agent = identityOf(ctx);
     logLimits.assertNotWaiting(agent.id, agent.name);
     const req = await body<LogsRequest>(ctx, logsBody);
     const bytes = req.chunks.reduce((n, c) => n + Buffer.byteLength(c.data), 0);

@@ -31,7 +31,7 @@ export class HangUp {
   }
 }
 
-/** Long polls woken per turn of the event loop by {@link JobNotifier.notifyMany}. */
+/** Long polls woken per turn of the event loop by {@link JobNotifier.announce}. */
 const WAKE_SLICE = 200;
 
 /**
@@ -43,6 +43,13 @@ const EMPTY_TRUSTED_MS = 5 * 60_000;
 /** What a waiting poll runs when its agent is woken. */
 type Waiter = () => void;
 
+/** A job announced to this process: made here or by another replica. */
+export interface AnnouncedJob {
+  agentId: string;
+  /** Undefined when the announcement did not say which job (an older replica's): news whatever the agent knew. */
+  jobId: string | undefined;
+}
+
 export class JobNotifier {
   /**
    * The waiting polls by agent: one function, or (rarely, two polls of one agent at once) several. A plain map, not an
@@ -51,30 +58,41 @@ export class JobNotifier {
    */
   #waiting = new Map<string, Waiter | Waiter[]>();
   /**
-   * Counts every announcement of new jobs (this process's, and other replicas' through the job watcher). An agent
-   * found without a pending job at count N has none as long as the count is still N: nothing was made since.
+   * Counts every announcement of a new job (this process's, and other replicas' through the job watcher): each one
+   * gets the next number, so an answer of the store read at count N is older than every announcement numbered above N.
    */
   #epoch = 0;
-  /** Per agent: the count and time when the store last said it had no pending job. */
-  #empty = new Map<string, { epoch: number; at: number }>();
+  /**
+   * Per agent: the last job announced for it and its count, kept until the store's next "none" for the agent makes it
+   * old news. An agent's answer is stale only when a job was announced for that agent after it — not for any agent:
+   * a rollout's 10,000 announcements, arriving in many notifications and again from the watcher's re-check, must not
+   * make every agent that already took its job read the store again.
+   */
+  #announced = new Map<string, { jobId: string | undefined; epoch: number }>();
+  /**
+   * Per agent: the count and time when the store last said it had no pending job, and the job it had just claimed
+   * then (an announcement of that job, arriving late, is no news).
+   */
+  #empty = new Map<string, { epoch: number; at: number; jobId?: string }>();
   /** Per agent: its only pending job when the store was last asked, and the count then (see {@link onlyPending}). */
   #only = new Map<string, { jobId: string; epoch: number }>();
 
+  /** Wakes the agent's polls and makes them ask the store, whatever it said before (a job of unknown id). */
   notify(agentId: string): void {
-    this.#epoch++;
+    this.#note({ agentId, jobId: undefined });
     this.#wake(agentId);
   }
 
   /**
-   * Told of the agents of jobs this process made, to tell other hub replicas (see job-watcher.ts); not of the ones
-   * other replicas told us of.
+   * Told of the jobs this process made, to tell other hub replicas (see job-watcher.ts); not of the ones other
+   * replicas told us of. A batch's jobs are named by deployment, batch and agent (rollout/engine-context.ts `jobIdFor`).
    */
-  publish: ((agentIds: readonly string[]) => void) | undefined;
+  publish: ((deploymentId: string, batch: number, agentIds: readonly string[]) => void) | undefined;
 
-  /** New jobs made here: wakes their agents' polls in this process, and tells the other replicas. */
-  jobsMade(agentIds: readonly string[]): Promise<void> {
-    if (agentIds.length) this.publish?.(agentIds);
-    return this.notifyMany(agentIds);
+  /** New jobs made here (one batch): wakes their agents' polls in this process, and tells the other replicas. */
+  jobsMade(deploymentId: string, batch: number, jobs: readonly AnnouncedJob[]): Promise<void> {
+    if (jobs.length) this.publish?.(deploymentId, batch, jobs.map((job) => job.agentId));
+    return this.announce(jobs);
   }
 
   /** The count of announcements so far: read it before asking the store, and pass it to {@link noneFor}. */
@@ -83,18 +101,25 @@ export class JobNotifier {
   }
 
   /**
-   * False when the store said, since the last announcement of new jobs, that this agent has none pending: an idle
+   * False when the store said, since the last announcement of a job for this agent, that it has none pending: an idle
    * fleet's polls then skip that read. Every job is announced when it is made (advance-deployment.ts, the job
    * watcher), and an answer is trusted for {@link EMPTY_TRUSTED_MS} at most.
    */
   mayHaveJob(agentId: string, now = Date.now()): boolean {
     const empty = this.#empty.get(agentId);
-    return !empty || empty.epoch !== this.#epoch || now - empty.at > EMPTY_TRUSTED_MS;
+    if (!empty || now - empty.at > EMPTY_TRUSTED_MS) return true;
+    const announced = this.#announced.get(agentId);
+    return announced !== undefined && announced.epoch > empty.epoch;
   }
 
   /** The store said, at announcement count `epoch` (read before asking), that the agent has no pending job. */
-  noneFor(agentId: string, epoch: number, now = Date.now()): void {
-    this.#empty.set(agentId, { epoch, at: now });
+  noneFor(agentId: string, epoch: number, now = Date.now(), jobId?: string): void {
+    const known = this.#empty.get(agentId);
+    // Two reads of one agent finishing out of order: the older answer does not replace the newer one.
+    if (known && known.epoch > epoch && now - known.at <= EMPTY_TRUSTED_MS) return;
+    this.#empty.set(agentId, jobId === undefined ? { epoch, at: now } : { epoch, at: now, jobId });
+    const announced = this.#announced.get(agentId);
+    if (announced && announced.epoch <= epoch) this.#announced.delete(agentId);
   }
 
   /**
@@ -111,20 +136,32 @@ export class JobNotifier {
     const only = this.#only.get(agentId);
     if (!only) return;
     this.#only.delete(agentId);
-    if (only.jobId === jobId) this.noneFor(agentId, only.epoch, now);
+    if (only.jobId === jobId) this.noneFor(agentId, only.epoch, now, jobId);
   }
 
   /**
-   * Wakes many agents (a batch of 10,000 starting), {@link WAKE_SLICE} at a time with the event loop running between
-   * slices: each woken poll reads its job and answers, and 10,000 of those in one go would hold every other request
-   * (and the lease renewals) for a second or more.
+   * Jobs made (here or by another replica): their agents' polls here wake and read them, {@link WAKE_SLICE} at a time
+   * with the event loop running between slices — each woken poll reads its job and answers, and 10,000 of those in one
+   * go would hold every other request (and the lease renewals) for a second or more. A job announced again (another
+   * replica's notification, then the watcher's re-check) or one its agent has read already is no news: nobody wakes.
    */
-  async notifyMany(agentIds: readonly string[]): Promise<void> {
-    if (agentIds.length) this.#epoch++;
-    for (let i = 0; i < agentIds.length; i += WAKE_SLICE) {
+  async announce(jobs: readonly AnnouncedJob[]): Promise<void> {
+    const agents: string[] = [];
+    for (const job of jobs) if (this.#note(job)) agents.push(job.agentId);
+    for (let i = 0; i < agents.length; i += WAKE_SLICE) {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      for (const agentId of agentIds.slice(i, i + WAKE_SLICE)) this.#wake(agentId);
+      for (const agentId of agents.slice(i, i + WAKE_SLICE)) this.#wake(agentId);
     }
+  }
+
+  /** Records an announcement; false when it is no news for its agent. */
+  #note({ agentId, jobId }: AnnouncedJob): boolean {
+    if (jobId !== undefined) {
+      if (this.#announced.get(agentId)?.jobId === jobId) return false;
+      if (this.#only.get(agentId)?.jobId === jobId || this.#empty.get(agentId)?.jobId === jobId) return false;
+    }
+    this.#announced.set(agentId, { jobId, epoch: ++this.#epoch });
+    return true;
   }
 
   /**

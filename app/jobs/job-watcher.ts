@@ -7,19 +7,29 @@
  *
  * Creation times come from the clocks of other replicas: each re-check reads back five seconds, and remembers which jobs
  * it already announced, so a job written with a slightly older time is not missed and a job is announced once. (A
- * replica whose clock is off by more than that delays its jobs to other replicas' agents until their next poll.)
+ * replica whose clock is off by more than that delays its jobs to other replicas' agents until their next poll.) A
+ * batch's jobs share one creation time: a re-check reads them a page at a time in (creation time, key) order, so the
+ * page after a full one starts where it ended.
+ *
+ * Notifications name the jobs (deployment, batch and agents: `jobIdFor`), and so do re-checks: the notifier counts a
+ * job announced twice, or one its agent has read already, as no news (job-notifier.ts).
  *
  * @example
  * const watcher = new JobWatcher({ store, notifier, log });
- * notifier.publish = (agentIds) => watcher.publish(agentIds);
+ * notifier.publish = (deploymentId, batch, agentIds) => watcher.publish(deploymentId, batch, agentIds);
  * await watcher.start(); // listens, and re-checks every second
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../lib/logger.js';
 import type { Store } from '../store/store.js';
-import type { JobNotifier } from './job-notifier.js';
+import { keys } from '../model.js';
+import { jobIdFor } from '../rollout/engine-context.js';
+import type { AnnouncedJob, JobNotifier } from './job-notifier.js';
 
-/** The PostgreSQL channel replicas announce new jobs on: `<sender> <agent id>,<agent id>,…`. */
+/**
+ * The PostgreSQL channel replicas announce new jobs on: `<sender> <deployment id> <batch> <agent id>,<agent id>,…`
+ * (an earlier release sent `<sender> <agent id>,…`, still understood: jobs of unknown id).
+ */
 const CHANNEL = 'bitenvoy_jobs';
 
 /** Bytes of agent ids per notification (PostgreSQL takes at most 8,000). */
@@ -37,13 +47,17 @@ export interface JobWatcherOptions {
   log: Logger;
   intervalMs?: number;
   now?: () => number;
+  /** Jobs read per re-check at most (default {@link PAGE}). */
+  pageSize?: number;
 }
 
 export class JobWatcher {
   #options: JobWatcherOptions;
   #now: () => number;
-  /** Jobs created at or after this time (ms) are still to be looked at. */
+  #page: number;
+  /** Jobs created after this time (ms), or at it with a key after {@link #after}, are still to be looked at. */
   #since: number;
+  #after = '';
   /** Jobs already announced whose creation time is within the overlap, so they are not announced again. */
   #announced = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
@@ -55,6 +69,7 @@ export class JobWatcher {
   constructor(options: JobWatcherOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#page = options.pageSize ?? PAGE;
     this.#since = this.#now() - OVERLAP_MS;
   }
 
@@ -80,19 +95,20 @@ export class JobWatcher {
     this.#unlisten = undefined;
   }
 
-  /** Tells the other replicas that these agents have new jobs (made by this process); never throws. */
-  publish(agentIds: readonly string[]): void {
+  /** Tells the other replicas that these agents have new jobs of one batch (made by this process); never throws. */
+  publish(deploymentId: string, batch: number, agentIds: readonly string[]): void {
     const { db } = this.#options.store;
     if (!db.notify) return;
+    const head = `${this.#sender} ${deploymentId} ${batch} `;
     let chunk: string[] = [];
-    let bytes = 0;
+    let bytes = head.length;
     const send = () => {
       if (!chunk.length) return;
-      db.notify!(CHANNEL, `${this.#sender} ${chunk.join(',')}`).catch((err: unknown) =>
+      db.notify!(CHANNEL, `${head}${chunk.join(',')}`).catch((err: unknown) =>
         this.#options.log.debug({ err }, 'announcing new jobs to other replicas failed; their re-check finds them within a second'),
       );
       chunk = [];
-      bytes = 0;
+      bytes = head.length;
     };
     for (const id of agentIds) {
       if (bytes + id.length + 1 > PAYLOAD_BYTES) send();
@@ -104,10 +120,14 @@ export class JobWatcher {
 
   /** Another replica's announcement: wakes the polls of those agents held here. */
   #heard(payload: string): void {
-    const [sender, list] = payload.split(' ', 2);
-    if (sender === this.#sender || !list) return;
-    const ids = list.split(',').filter((id) => /^ag_[A-Za-z0-9_-]{1,64}$/.test(id));
-    if (ids.length) void this.#options.notifier.notifyMany(ids);
+    const parts = payload.split(' ');
+    if (parts[0] === this.#sender) return;
+    const batch = Number(parts[2]);
+    const named = parts.length === 4 && /^dep_[A-Za-z0-9_-]{1,64}$/.test(parts[1]!) && Number.isSafeInteger(batch) && batch >= 0;
+    const list = named ? parts[3] : parts.length === 2 ? parts[1] : undefined;
+    const ids = (list ?? '').split(',').filter((id) => /^ag_[A-Za-z0-9_-]{1,64}$/.test(id));
+    const jobs = ids.map((agentId): AnnouncedJob => ({ agentId, jobId: named ? jobIdFor(parts[1]!, batch, agentId) : undefined }));
+    if (jobs.length) void this.#options.notifier.announce(jobs);
   }
 
   /** One re-check: wakes the agents of pending jobs created since the last one (exported for tests). */
@@ -117,16 +137,27 @@ export class JobWatcher {
     try {
       const from = new Date(this.#since).toISOString();
       const rows = await this.#options.store.db.all<{ key: string; agent_id: string; created_at: string }>(
-        "SELECT key, agent_id, created_at FROM jobs WHERE state = 'pending' AND created_at >= ? ORDER BY created_at LIMIT ?",
+        "SELECT key, agent_id, created_at FROM jobs WHERE state = 'pending' AND (created_at > ? OR (created_at = ? AND key > ?)) ORDER BY created_at, key LIMIT ?",
         from,
-        PAGE,
+        from,
+        this.#after,
+        this.#page,
       );
       const fresh = rows.filter((row) => !this.#announced.has(row.key));
       for (const row of fresh) this.#announced.set(row.key, Date.parse(row.created_at));
-      // A full page: the next check goes on from its end; otherwise from a little before now.
-      this.#since = rows.length === PAGE ? Date.parse(rows.at(-1)!.created_at) : Math.max(this.#since, this.#now() - OVERLAP_MS);
+      // A full page: the next check goes on after its last row; otherwise from a little before now.
+      const last = rows.at(-1);
+      if (rows.length === this.#page && last) {
+        this.#since = Date.parse(last.created_at);
+        this.#after = last.key;
+      } else {
+        const since = Math.max(this.#since, this.#now() - OVERLAP_MS);
+        if (since !== this.#since) this.#after = '';
+        this.#since = since;
+      }
       for (const [key, at] of this.#announced) if (at < this.#since) this.#announced.delete(key);
-      if (fresh.length) await this.#options.notifier.notifyMany([...new Set(fresh.map((row) => row.agent_id))]);
+      const prefix = keys.job('');
+      if (fresh.length) await this.#options.notifier.announce(fresh.map((row) => ({ agentId: row.agent_id, jobId: row.key.slice(prefix.length) })));
     } catch (err) {
       this.#options.log.warn({ err }, 'looking for jobs created by other hub replicas failed; trying again in a second');
     } finally {

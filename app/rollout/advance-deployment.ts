@@ -225,7 +225,8 @@ async function ensureBatchJobs(ctx: EngineContext, dep: DeploymentRecord, batch:
   // One set-based write; jobs made before a crash stay as they are. A pending job is its agent's queue (an index),
   // so waking the agents of the new jobs is all that is left to do.
   const inserted = new Set(await ctx.store.insertMissing(entries));
-  void ctx.notifier.jobsMade(agentIds.filter((_agentId, i) => inserted.has(entries[i]!.key)));
+  const made = entries.flatMap(({ key, value }) => (inserted.has(key) ? [{ agentId: value.agentId, jobId: value.spec.id }] : []));
+  void ctx.notifier.jobsMade(dep.id, batch, made);
 }
 
 /**

@@ -56,23 +56,35 @@ describe('JobNotifier', () => {
     expect(await race(Promise.all(waits), 200)).toEqual(['woken', 'woken']);
   });
 
-  it('trusts "no job for this agent" until new jobs are announced, and for five minutes at most', () => {
+  it('trusts "no job for this agent" until a job is announced for it, and for five minutes at most', () => {
     const n = new JobNotifier();
     expect(n.mayHaveJob('ag_a', 0)).toBe(true);
     n.noneFor('ag_a', n.epoch, 0);
     expect(n.mayHaveJob('ag_a', 1_000)).toBe(false);
-    // An answer read before an announcement is stale once it happened.
+    // An answer read before an announcement for its agent is stale once it happened; other agents' jobs change nothing.
     const before = n.epoch;
-    void n.notifyMany(['ag_b']);
+    void n.announce([{ agentId: 'ag_b', jobId: 'job_b' }, { agentId: 'ag_c', jobId: 'job_c' }]);
     n.noneFor('ag_c', before, 1_000);
-    expect(n.mayHaveJob('ag_a', 1_000)).toBe(true);
+    expect(n.mayHaveJob('ag_a', 1_000)).toBe(false);
     expect(n.mayHaveJob('ag_c', 1_000)).toBe(true);
+    // Read again after the announcement: none (it was taken meanwhile) holds.
+    n.noneFor('ag_c', n.epoch, 1_000);
+    expect(n.mayHaveJob('ag_c', 1_000)).toBe(false);
+    // Two reads ending out of order: the older answer does not hide the announcement the newer one saw.
+    const older = n.epoch;
+    void n.announce([{ agentId: 'ag_c', jobId: 'job_c2' }]);
+    n.noneFor('ag_c', older, 1_000);
+    expect(n.mayHaveJob('ag_c', 1_000)).toBe(true);
+    // An announcement that does not say which job (an older replica's) is always news.
+    n.noneFor('ag_a', n.epoch, 1_000);
+    n.notify('ag_a');
+    expect(n.mayHaveJob('ag_a', 1_000)).toBe(true);
     n.noneFor('ag_a', n.epoch, 1_000);
     expect(n.mayHaveJob('ag_a', 1_000 + 5 * 60_000)).toBe(false);
     expect(n.mayHaveJob('ag_a', 1_001 + 5 * 60_000)).toBe(true);
   });
 
-  it("takes an agent's claim of its only pending job as \"none left\", unless jobs were announced since the read", () => {
+  it("takes an agent's claim of its only pending job as \"none left\", unless another job was announced for it since the read", () => {
     const n = new JobNotifier();
     n.onlyPending('ag_a', 'job_1', n.epoch);
     expect(n.mayHaveJob('ag_a', 0)).toBe(true);
@@ -82,13 +94,37 @@ describe('JobNotifier', () => {
     n.onlyPending('ag_b', 'job_2', n.epoch);
     n.claimed('ag_b', 'job_3', 0);
     expect(n.mayHaveJob('ag_b', 1_000)).toBe(true);
-    // Read, then a job announced, then the claim: the new job may be the agent's.
+    // Read, then another job announced, then the claim: the new job is the agent's.
     n.onlyPending('ag_c', 'job_4', n.epoch);
-    void n.notifyMany(['ag_c']);
+    void n.announce([{ agentId: 'ag_c', jobId: 'job_5' }]);
     n.claimed('ag_c', 'job_4', 0);
     expect(n.mayHaveJob('ag_c', 1_000)).toBe(true);
     // Told once: a second claim of the same job (a retry) changes nothing.
     n.claimed('ag_c', 'job_4', 0);
     expect(n.mayHaveJob('ag_c', 1_000)).toBe(true);
+  });
+
+  it('counts a job announced again, or one its agent has read already, as no news: nobody wakes, nothing is read', async () => {
+    const n = new JobNotifier();
+    // Another replica's notification, the agent's poll reads the job, then the watcher's re-check announces it again.
+    void n.announce([{ agentId: 'ag_a', jobId: 'job_1' }]);
+    n.onlyPending('ag_a', 'job_1', n.epoch);
+    void n.announce([{ agentId: 'ag_a', jobId: 'job_1' }]);
+    n.claimed('ag_a', 'job_1', 0);
+    expect(n.mayHaveJob('ag_a', 1_000)).toBe(false);
+    // Heard once more after the claim (a late notification): still no news, and the agent's next poll is not woken.
+    const waiting = n.waitForJob('ag_a', 5_000);
+    await n.announce([{ agentId: 'ag_a', jobId: 'job_1' }]);
+    expect(await race(waiting, 50)).toBe('still waiting');
+    expect(n.mayHaveJob('ag_a', 1_000)).toBe(false);
+    // A new job for it wakes it.
+    await n.announce([{ agentId: 'ag_a', jobId: 'job_2' }]);
+    expect(await race(waiting, 200)).toBe('woken');
+    expect(n.mayHaveJob('ag_a', 1_000)).toBe(true);
+    // The same announcement twice before any read: the second wakes nobody.
+    const again = n.waitForJob('ag_a', 5_000);
+    await n.announce([{ agentId: 'ag_a', jobId: 'job_2' }]);
+    expect(await race(again, 50)).toBe('still waiting');
+    n.wakeAll();
   });
 });

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobNotifier } from '../../app/jobs/job-notifier.js';
 import { JobWatcher } from '../../app/jobs/job-watcher.js';
 import { keys, type JobRecord } from '../../app/model.js';
+import { jobIdFor } from '../../app/rollout/engine-context.js';
 import type { Store } from '../../app/store/store.js';
 import { silentLogger } from '../../lib/logger.js';
 import { STORE_BACKENDS, useStoreBackend } from '../helpers/store-backends.js';
@@ -56,6 +57,46 @@ describe.each(STORE_BACKENDS)('on $name', (backend) => {
     notifier.wakeAll();
   });
 
+  it('reads a batch that shares one creation time a page at a time: every agent is woken once, no page is read twice', async () => {
+    const notifier = new JobNotifier();
+    const announced: string[] = [];
+    const announce = notifier.announce.bind(notifier);
+    notifier.announce = (jobs) => (announced.push(...jobs.map((j) => j.jobId!)), announce(jobs));
+    const watcher = new JobWatcher({ store: here, notifier, log: silentLogger(), pageSize: 3 });
+    const at = new Date().toISOString();
+    const ids = Array.from({ length: 7 }, (_, i) => `job_p${i}`);
+    for (const [i, id] of ids.entries()) await there.set(keys.job(id), job(id, `ag_p${i}`, at));
+    await watcher.check();
+    expect(announced).toEqual(ids.slice(0, 3));
+    await watcher.check();
+    expect(announced).toEqual(ids.slice(0, 6));
+    await watcher.check();
+    await watcher.check();
+    expect(announced).toEqual(ids);
+  });
+
+  it.runIf(backend.name === 'postgres')('names the jobs it announces: a job heard of from another replica is not announced again by the re-check', async () => {
+    const thereNotifier = new JobNotifier();
+    const sender = new JobWatcher({ store: here, notifier: new JobNotifier(), log: silentLogger(), intervalMs: 60_000 });
+    const receiver = new JobWatcher({ store: there, notifier: thereNotifier, log: silentLogger(), intervalMs: 60_000 });
+    await sender.start();
+    await receiver.start();
+    try {
+      const jobId = jobIdFor('dep_named', 2, 'ag_named');
+      await here.set(keys.job(jobId), job(jobId, 'ag_named', new Date().toISOString()));
+      const first = thereNotifier.waitForJob('ag_named', 3_000);
+      sender.publish('dep_named', 2, ['ag_named']);
+      expect(await first).toBe('woken');
+      // The agent's next poll waits; the re-check finds the same job and knows it was announced already.
+      const second = thereNotifier.waitForJob('ag_named', 300);
+      await receiver.check();
+      expect(await second).toBe('timeout');
+    } finally {
+      await sender.stop();
+      await receiver.stop();
+    }
+  });
+
   it('re-checks by itself every interval, so a lost notification delays a job by that much at most', async () => {
     const notifier = new JobNotifier();
     const watcher = new JobWatcher({ store: here, notifier, log: silentLogger(), intervalMs: 100 });
@@ -84,7 +125,7 @@ describe.each(STORE_BACKENDS)('on $name', (backend) => {
       const ours = hereNotifier.waitForJob('ag_far', 500);
       const started = Date.now();
       // Many agents: several notifications, each under PostgreSQL's 8,000 bytes.
-      sender.publish([...Array.from({ length: 1_500 }, (_, i) => `ag_${String(i).padStart(16, '0')}`), 'ag_far']);
+      sender.publish('dep_1', 0, [...Array.from({ length: 1_500 }, (_, i) => `ag_${String(i).padStart(16, '0')}`), 'ag_far']);
       expect(await theirs).toBe('woken');
       expect(Date.now() - started).toBeLessThan(1_000);
       expect(await ours).toBe('timeout');

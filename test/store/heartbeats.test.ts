@@ -39,4 +39,17 @@ describe.each(STORE_BACKENDS)('on $name', (backend) => {
     await store.update<AgentRecord>(keys.agent('ag_1'), (a) => a && { ...a, labels: { role: 'web' } });
     expect((await store.get<AgentRecord>(keys.agent('ag_1')))!.lastSeenAt).toBe(SEEN);
   });
+
+  it('writes a batch larger than one statement: every agent moves forward, none back, unknown agents are ignored', async () => {
+    const { store } = stores;
+    const ids = Array.from({ length: 1200 }, (_, i) => `ag_b${String(i).padStart(4, '0')}`);
+    await store.insertMissing(ids.map((id) => ({ key: keys.agent(id), value: { id, name: id, labels: {}, credentialHash: `h-${id}`, enrolledAt: ENROLLED, lastSeenAt: ENROLLED } as unknown as AgentRecord })));
+    // Even agents were seen later already: the batch's older time must not move them back.
+    await recordLastSeen(store, new Map(ids.filter((_, i) => i % 2 === 0).map((id) => [id, '2026-12-05T12:00:00.000Z'])));
+    await recordLastSeen(store, new Map([...ids.map((id): [string, string] => [id, SEEN]), ['ag_unknown', SEEN]]));
+    const rows = await store.db.all<{ key: string; last_seen_at: string }>("SELECT key, last_seen_at FROM agents WHERE key LIKE 'agent:ag_b%' ORDER BY key");
+    expect(rows).toHaveLength(1200);
+    rows.forEach((row, i) => expect([row.key, row.last_seen_at]).toEqual([keys.agent(ids[i]!), i % 2 === 0 ? '2026-12-05T12:00:00.000Z' : SEEN]));
+    expect(await store.get(keys.agent('ag_unknown'))).toBeUndefined();
+  });
 });

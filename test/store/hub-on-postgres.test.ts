@@ -54,7 +54,7 @@ describe.skipIf(postgres.unavailable !== undefined)('a hub on PostgreSQL', () =>
     expect(health.status).toBe(200);
     expect(health.json).toMatchObject({ ok: true, mode: 'local' });
     expect(store.location).toBe(`PostgreSQL postgres://postgres@${new URL(databaseUrl(database)).host}/${database}`);
-    expect((await store.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect((await store.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(existsSync(join(t.dataDir, 'hub.sqlite'))).toBe(false);
   });
 

@@ -49,7 +49,7 @@ afterEach(async () => {
 
 it('moves every record into its table and drops the index keys the tables replace', async () => {
   const versions = await store.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-  expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   const left = (await store.db.all<{ key: string }>('SELECT key FROM kv ORDER BY key')).map((r) => r.key.replace(/:.*/, ':'));
   expect(left).toEqual(['agent-name:', 'dashboard-session:', 'enroll-token:', 'env-slot:']);
   const counts = await store.db.all<{ t: string; n: number }>(
@@ -95,7 +95,7 @@ it('goes on with the running rollout after the upgrade, to the end', async () =>
 it('opens the migrated store again without migrating twice', async () => {
   await store.close();
   store = await openStore({ dataDir: dir });
-  expect((await store.db.all('SELECT version FROM schema_migrations')).length).toBe(9);
+  expect((await store.db.all('SELECT version FROM schema_migrations')).length).toBe(10);
   expect(await activeDeploymentIds(store)).toEqual([about.running]);
 });
 
@@ -104,7 +104,7 @@ it('refuses a store written by a newer release, saying what to do', async () => 
   await store.close();
   const opened = openStore({ dataDir: dir });
   await expect(opened).rejects.toMatchObject({ code: 'BE_STORE_NEWER' });
-  await expect(opened).rejects.toThrow(/has schema version 99, newer than this BitEnvoy knows \(9\): a newer release wrote it\. Run that release \(or newer\), or restore a backup/);
+  await expect(opened).rejects.toThrow(/has schema version 99, newer than this BitEnvoy knows \(10\): a newer release wrote it\. Run that release \(or newer\), or restore a backup/);
   await rm(dir, { recursive: true, force: true });
   dir = await mkdtemp(join(tmpdir(), 'bitenvoy-migrate-'));
   store = await openStore({ dataDir: dir });

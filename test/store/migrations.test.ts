@@ -22,6 +22,7 @@ describe.each(STORE_BACKENDS)('on $name', (backend) => {
       [7, 'jobs by agent'],
       [8, 'what each server runs now'],
       [9, 'striped job counters and totals'],
+      [10, 'pending jobs by age and key'],
     ]);
     for (const table of ['kv', 'deployments', 'jobs', 'job_counts', 'agents', 'audit_entries', 'log_entries', 'totals', 'github_effects', 'releases']) {
       expect(Number((await stores.store.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))!.n)).toBe(0);
@@ -41,7 +42,7 @@ describe.each(STORE_BACKENDS)('on $name', (backend) => {
   it.skipIf(backend.name !== 'postgres')('migrates once when three hubs open one empty database at the same moment', async () => {
     await stores.store.db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
     const [a, b, c] = await Promise.all([stores.open(), stores.open(), stores.open()]);
-    expect((await a.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect((await a.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     await b.set('agent:ag_1', { id: 'ag_1', name: 'web-1' });
     expect(await c.get('agent:ag_1')).toEqual({ id: 'ag_1', name: 'web-1' });
   });
@@ -52,7 +53,7 @@ describe.each(STORE_BACKENDS)('on $name', (backend) => {
     await expect(opened).rejects.toMatchObject({ code: 'BE_STORE_NEWER' });
     const where = backend.name === 'postgres' ? `postgres://postgres@[^ ]+/${stores.databaseName}` : '/.+/hub\\.sqlite';
     await expect(opened).rejects.toThrow(
-      new RegExp(`^the store ${where} has schema version 99, newer than this BitEnvoy knows \\(9\\): a newer release wrote it\\. Run that release \\(or newer\\), or restore a backup made before the upgrade$`),
+      new RegExp(`^the store ${where} has schema version 99, newer than this BitEnvoy knows \\(10\\): a newer release wrote it\\. Run that release \\(or newer\\), or restore a backup made before the upgrade$`),
     );
   });
 });

@@ -185,6 +185,10 @@ const V9_STRIPED_COUNTERS = (dialect: SqlDatabase['dialect']): string => {
 `;
 };
 
+const V10_PENDING_BY_AGE = `
+  DROP INDEX jobs_pending_by_age;
+  CREATE INDEX jobs_pending_by_age ON jobs (created_at, key) WHERE state = 'pending';
+`;
 
 /** Index keys of releases before tables: the tables' indexes answer these questions now. */
 const OBSOLETE_PREFIXES = ['agent-queue:', 'agent-credential:', 'job-tally:', 'live:'];
@@ -228,6 +232,9 @@ export function migrations(moveRecords: () => Steps<void>): Migration[] {
       name: 'striped job counters and totals',
       up: (db) => db.exec(V9_STRIPED_COUNTERS(db.dialect)),
     },
+    // The job watcher (replicas) reads pending jobs a page at a time in (creation time, key) order: a batch's 10,000
+    // jobs share one creation time, and a page after a full one starts after its last key, read from the index.
+    { version: 10, name: 'pending jobs by age and key', up: (db) => db.exec(V10_PENDING_BY_AGE) },
   ];
 }
 
