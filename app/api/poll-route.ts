@@ -100,6 +100,9 @@ async function answerPoll(deps: PollDeps, req: IncomingMessage, res: ServerRespo
         const job = await deps.engine.nextJob(agentId);
         if (job) return send(req, res, 200, JSON.stringify({ job }));
         notifier.noneFor(agentId, epoch);
+        // A job announced for this agent while the store was read may have been committed after the read began: its
+        // announcement woke nobody (this poll was not waiting yet), so the store is read once more, at once.
+        if (notifier.mayHaveJob(agentId) && !gone.hungUp && !deps.shutdown.aborted) continue;
       }
       const left = deadline - Date.now();
       if (left <= 0 || gone.hungUp || deps.shutdown.aborted) break;

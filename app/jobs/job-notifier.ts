@@ -143,7 +143,7 @@ export class JobNotifier {
    * Jobs made (here or by another replica): their agents' polls here wake and read them, {@link WAKE_SLICE} at a time
    * with the event loop running between slices — each woken poll reads its job and answers, and 10,000 of those in one
    * go would hold every other request (and the lease renewals) for a second or more. A job announced again (another
-   * replica's notification, then the watcher's re-check) or one its agent has read already is no news: nobody wakes.
+   * replica's notification, then the watcher's re-check) or one its agent has claimed already is no news: nobody wakes.
    */
   async announce(jobs: readonly AnnouncedJob[]): Promise<void> {
     const agents: string[] = [];
@@ -156,10 +156,9 @@ export class JobNotifier {
 
   /** Records an announcement; false when it is no news for its agent. */
   #note({ agentId, jobId }: AnnouncedJob): boolean {
-    if (jobId !== undefined) {
-      if (this.#announced.get(agentId)?.jobId === jobId) return false;
-      if (this.#only.get(agentId)?.jobId === jobId || this.#empty.get(agentId)?.jobId === jobId) return false;
-    }
+    // Told already, or claimed already (a job id never returns to pending). A job only read, not claimed, is news
+    // again: the poll that read it may not have reached its agent, and another poll's older answer may say none.
+    if (jobId !== undefined && (this.#announced.get(agentId)?.jobId === jobId || this.#empty.get(agentId)?.jobId === jobId)) return false;
     this.#announced.set(agentId, { jobId, epoch: ++this.#epoch });
     return true;
   }

@@ -28,7 +28,8 @@ import type { AnnouncedJob, JobNotifier } from './job-notifier.js';
 
 /**
  * The PostgreSQL channel replicas announce new jobs on: `<sender> <deployment id> <batch> <agent id>,<agent id>,…`
- * (an earlier release sent `<sender> <agent id>,…`, still understood: jobs of unknown id).
+ * (an earlier release sent `<sender> <agent id>,…`, still understood: jobs of unknown id). A replica of an earlier
+ * release does not understand the new form: during an upgrade it finds other replicas' jobs by its re-check.
  */
 const CHANNEL = 'bitenvoy_jobs';
 
@@ -137,8 +138,7 @@ export class JobWatcher {
     try {
       const from = new Date(this.#since).toISOString();
       const rows = await this.#options.store.db.all<{ key: string; agent_id: string; created_at: string }>(
-        "SELECT key, agent_id, created_at FROM jobs WHERE state = 'pending' AND (created_at > ? OR (created_at = ? AND key > ?)) ORDER BY created_at, key LIMIT ?",
-        from,
+        "SELECT key, agent_id, created_at FROM jobs WHERE state = 'pending' AND (created_at, key) > (?, ?) ORDER BY created_at, key LIMIT ?",
         from,
         this.#after,
         this.#page,
@@ -151,9 +151,10 @@ export class JobWatcher {
         this.#since = Date.parse(last.created_at);
         this.#after = last.key;
       } else {
-        const since = Math.max(this.#since, this.#now() - OVERLAP_MS);
-        if (since !== this.#since) this.#after = '';
-        this.#since = since;
+        // From the start of that time again: a batch is written in several transactions, and a job of it with a key
+        // before the cursor may have committed since (those already announced are skipped below).
+        this.#since = Math.max(this.#since, this.#now() - OVERLAP_MS);
+        this.#after = '';
       }
       for (const [key, at] of this.#announced) if (at < this.#since) this.#announced.delete(key);
       const prefix = keys.job('');

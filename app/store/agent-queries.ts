@@ -86,22 +86,26 @@ const HEARTBEATS_PER_STATEMENT = 500;
 
 /**
  * Writes a batch of heartbeats: each agent's `last_seen_at` column, never moved back, with one set-based `UPDATE … FROM
- * (VALUES …)` per {@link HEARTBEATS_PER_STATEMENT} agents — one round trip for a hub's 2-second batch, not one per
- * agent (with PostgreSQL, a statement per heartbeat was two of a rollout's sixteen statements per job). Only the
+ * (VALUES …)` per {@link HEARTBEATS_PER_STATEMENT} agents, in one transaction — a statement for a hub's 2-second
+ * batch, not one per agent (with PostgreSQL, a statement per heartbeat was two of a rollout's sixteen per job). Only the
  * column: it is the truth for `lastSeenAt` (every read of an agent takes it from there, see AGENTS.overlay), so 200
  * heartbeats a second do not rewrite 200 whole records.
  */
 export async function recordLastSeen(store: Store, seen: ReadonlyMap<string, string>): Promise<void> {
-  // In one order (by agent id), so the rows are locked in it: two hubs writing overlapping batches never wait on each
-  // other in a circle. (`column1`, `column2`: what SQLite and PostgreSQL both call the columns of a VALUES list.)
-  const ordered = [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (let i = 0; i < ordered.length; i += HEARTBEATS_PER_STATEMENT) {
-    const chunk = ordered.slice(i, i + HEARTBEATS_PER_STATEMENT);
-    await store.db.run(
-      `UPDATE agents SET last_seen_at = v.column2 FROM (VALUES ${chunk.map(() => '(?, ?)').join(', ')}) AS v WHERE agents.key = v.column1 AND (agents.last_seen_at IS NULL OR agents.last_seen_at < v.column2)`,
-      ...chunk.flatMap(([agentId, at]) => [`agent:${agentId}`, at]),
-    );
+  if (seen.size === 0) return;
+  // PostgreSQL locks the rows in the order its plan meets them (a hash join over the table: the table's order), not in
+  // the list's: two hubs writing overlapping batches may deadlock, and the store's transaction is then retried.
+  // (`column1`, `column2`: what SQLite and PostgreSQL both call the columns of a VALUES list.)
+  const entries = [...seen];
+  const statements = [];
+  for (let i = 0; i < entries.length; i += HEARTBEATS_PER_STATEMENT) {
+    const chunk = entries.slice(i, i + HEARTBEATS_PER_STATEMENT);
+    statements.push({
+      sql: `UPDATE agents SET last_seen_at = v.column2 FROM (VALUES ${chunk.map(() => '(?, ?)').join(', ')}) AS v WHERE agents.key = v.column1 AND (agents.last_seen_at IS NULL OR agents.last_seen_at < v.column2)`,
+      params: chunk.flatMap(([agentId, at]) => [`agent:${agentId}`, at]),
+    });
   }
+  await store.runBatch(statements);
 }
 
 /**

@@ -15,6 +15,7 @@ import { JobNotifier } from '../../app/jobs/job-notifier.js';
 import { openStore } from '../../app/store/open-store.js';
 import type { Store } from '../../app/store/store.js';
 import { createHttpServer, LISTEN_BACKLOG } from '../../app/server.js';
+import type { JobSpec } from '../../lib/protocol.js';
 import { silentLogger } from '../../lib/logger.js';
 import { ADMIN_TOKEN, startTestHub, type TestHub } from '../helpers/test-hub.js';
 import { until } from '../helpers/until.js';
@@ -250,5 +251,43 @@ describe('the poll handler on its own', () => {
   it('leaves every other path to Koa', async () => {
     const res = await fetch(`${url}/api/agent/v1/jobs/j_1/claim`, { method: 'POST' });
     expect(res.status).toBe(404);
+  });
+});
+
+describe('the poll handler when a job is announced during its read', () => {
+  it('reads again at once: the announcement woke nobody, the read began before the job was there', async () => {
+    const store = await openStore({ dataDir: `${t.root}/race-store` });
+    const notifier = new JobNotifier();
+    const shutdown = new AbortController();
+    const { enrollAgent } = await import('../../app/enroll/enroll-agent.js');
+    const { createEnrollToken } = await import('../../app/enroll/create-enroll-token.js');
+    const { token } = await createEnrollToken(store, { createdBy: 'test' });
+    const settings = { pollWaitSeconds: 50, leaseSeconds: 60, heartbeatSeconds: 60 };
+    const { agentId, credential } = await enrollAgent(store, { token, name: 'racer', labels: {}, version: 'test' }, settings, Date.now());
+    let reads = 0;
+    const job = { id: 'job_race' } as unknown as JobSpec;
+    const nextJob = async (): Promise<JobSpec | undefined> => {
+      reads++;
+      if (reads > 1) return job;
+      // The first read's snapshot is older than the job; the job is announced before the read returns.
+      await notifier.announce([{ agentId, jobId: 'job_race' }]);
+      return undefined;
+    };
+    const poll = createPollHandler({ store, engine: { nextJob, notifier }, settings, shutdown: shutdown.signal, guesses: new GuessLimiter(AGENT_CREDENTIAL_GUESSES), log: silentLogger() });
+    const server = createHttpServer({ koa: new Koa(), webhook: undefined, webhookPath: '/webhooks', poll });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/agent/v1/jobs/next?wait=30`, { headers: { authorization: `Bearer ${credential}` } });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { job: { id: string } }).job.id).toBe('job_race');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(reads).toBe(2);
+    } finally {
+      shutdown.abort();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await store.close();
+    }
   });
 });

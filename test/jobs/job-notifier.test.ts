@@ -104,7 +104,7 @@ describe('JobNotifier', () => {
     expect(n.mayHaveJob('ag_c', 1_000)).toBe(true);
   });
 
-  it('counts a job announced again, or one its agent has read already, as no news: nobody wakes, nothing is read', async () => {
+  it('counts a job announced again, or one its agent has claimed already, as no news: nobody wakes, nothing is read', async () => {
     const n = new JobNotifier();
     // Another replica's notification, the agent's poll reads the job, then the watcher's re-check announces it again.
     void n.announce([{ agentId: 'ag_a', jobId: 'job_1' }]);
@@ -126,5 +126,16 @@ describe('JobNotifier', () => {
     await n.announce([{ agentId: 'ag_a', jobId: 'job_2' }]);
     expect(await race(again, 50)).toBe('still waiting');
     n.wakeAll();
+  });
+
+  it('counts a job read but not claimed as news: another poll of the agent may hold an older answer of none', () => {
+    const n = new JobNotifier();
+    // Poll 1 starts its read; poll 2 reads the new job before its announcement arrives; then poll 1 answers none.
+    const first = n.epoch;
+    n.onlyPending('ag_r', 'job_r', n.epoch);
+    void n.announce([{ agentId: 'ag_r', jobId: 'job_r' }]);
+    n.noneFor('ag_r', first, 1_000);
+    // The job is not claimed: whatever poll comes next must read it again.
+    expect(n.mayHaveJob('ag_r', 1_000)).toBe(true);
   });
 });

@@ -185,9 +185,10 @@ const V9_STRIPED_COUNTERS = (dialect: SqlDatabase['dialect']): string => {
 `;
 };
 
+// The new index is built before the old one is dropped: dropping locks the table, and only for a moment this way.
 const V10_PENDING_BY_AGE = `
+  CREATE INDEX jobs_pending_by_age_and_key ON jobs (created_at, key) WHERE state = 'pending';
   DROP INDEX jobs_pending_by_age;
-  CREATE INDEX jobs_pending_by_age ON jobs (created_at, key) WHERE state = 'pending';
 `;
 
 /** Index keys of releases before tables: the tables' indexes answer these questions now. */
