@@ -175,10 +175,7 @@ async function authenticate<T extends AgentIdentity>(
  * route that checks agent credentials, so that wrong guesses count once whichever route they hit.
  */
 export function agentAuth(store: Store, guesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES)): Middleware {
-  return async (ctx, next) => {
-    setAgent(ctx, await authenticateAgent(store, guesses, { authorization: ctx.get('authorization'), address: () => clientAddress(ctx), log: ctx.state.log as Logger }));
-    await next();
-  };
+  return credentialCheck(store, guesses, authenticateAgent);
 }
 
 /**
@@ -186,8 +183,12 @@ export function agentAuth(store: Store, guesses = new GuessLimiter(AGENT_CREDENT
  * {@link authenticateAgentId}, then its {@link AgentIdentity} on `ctx.state.agent`.
  */
 export function agentIdentityAuth(store: Store, guesses = new GuessLimiter(AGENT_CREDENTIAL_GUESSES)): Middleware {
+  return credentialCheck(store, guesses, authenticateAgentId);
+}
+
+function credentialCheck(store: Store, guesses: GuessLimiter, check: (store: Store, guesses: GuessLimiter, request: AgentRequest) => Promise<AgentIdentity>): Middleware {
   return async (ctx, next) => {
-    setAgent(ctx, await authenticateAgentId(store, guesses, { authorization: ctx.get('authorization'), address: () => clientAddress(ctx), log: ctx.state.log as Logger }));
+    setAgent(ctx, await check(store, guesses, { authorization: ctx.get('authorization'), address: () => clientAddress(ctx), log: ctx.state.log as Logger }));
     await next();
   };
 }
